@@ -1,0 +1,36 @@
+//! Canopy's model: metric trees written in YAML, validated into a DAG of metrics with
+//! formulas, RACI owners, bands and alert rules.
+//!
+//! The engine knows nothing of data, periods or email. Its one way in is [`load`], which reads
+//! a tree file through a [`FileSystem`] and returns either a [`MetricTree`] that satisfies every
+//! rule of the tree format, or every problem found, as [`Diagnostic`]s with file, line and
+//! column.
+
+#![warn(missing_docs)]
+
+mod bands;
+mod decode;
+mod diagnostic;
+pub mod formula;
+mod load;
+mod model;
+mod raci;
+mod render;
+mod schema;
+mod suggest;
+mod validate;
+mod yaml;
+
+pub use bands::{Band, Bands, Good};
+pub use diagnostic::{
+    render as render_diagnostic, render_all as render_diagnostics, Diagnostic, Location,
+    RenderOptions, Severity, SourceMap, Span,
+};
+pub use load::{load, Error, FileSystem, Loaded};
+pub use model::{Alerts, Formula, Grain, Metric, MetricId, MetricTree, Source};
+pub use raci::{Person, Raci};
+pub use render::{dot, mermaid};
+pub use schema::json_schema;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,152 @@
+//! Loading a tree file (and the people file it may name) into a validated [`MetricTree`].
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::decode::{Decoder, PeopleSpec};
+use crate::diagnostic::{sort_diagnostics, Diagnostic, SourceMap};
+use crate::model::MetricTree;
+use crate::{validate, yaml};
+
+/// Reads the files a tree refers to. The engine does no I/O of its own: the command line passes
+/// the real file system, tests pass files held in memory.
+pub trait FileSystem {
+    /// The text of the file at `path`.
+    fn read(&self, path: &Path) -> io::Result<String>;
+}
+
+/// Why a tree could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The tree file itself could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The tree breaks one or more rules; every problem found is listed, sorted by position.
+    #[error("{} is invalid: {} problem{} found", path.display(), diagnostics.len(), if diagnostics.len() == 1 { "" } else { "s" })]
+    Invalid {
+        /// The tree file.
+        path: PathBuf,
+        /// Every problem.
+        diagnostics: Vec<Diagnostic>,
+        /// The text of the files, to quote in rendered diagnostics.
+        sources: SourceMap,
+    },
+}
+
+/// A validated tree and the text it was loaded from.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The tree.
+    pub tree: MetricTree,
+    /// The text of the tree file and any people file.
+    pub sources: SourceMap,
+}
+
+/// Loads and validates the tree file at `path`.
+pub fn load(path: &Path, fs: &dyn FileSystem) -> Result<Loaded, Error> {
+    let text = fs.read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut sources = SourceMap::default();
+    sources.insert(path, Arc::from(text.as_str()));
+    let mut diagnostics = Vec::new();
+    let tree = load_text(path, &text, fs, &mut diagnostics, &mut sources);
+    match tree {
+        Some(tree) if diagnostics.is_empty() => Ok(Loaded { tree, sources }),
+        _ => {
+            sort_diagnostics(&mut diagnostics);
+            // A problem in an inherited default (tree-level `raci:`) is found once per metric
+            // that inherits it; report it once.
+            diagnostics.dedup();
+            Err(Error::Invalid {
+                path: path.to_path_buf(),
+                diagnostics,
+                sources,
+            })
+        }
+    }
+}
+
+fn load_text(
+    path: &Path,
+    text: &str,
+    fs: &dyn FileSystem,
+    diagnostics: &mut Vec<Diagnostic>,
+    sources: &mut SourceMap,
+) -> Option<MetricTree> {
+    let root = document(path, text, diagnostics)?;
+    let mut dec = Decoder {
+        path: Arc::from(path),
+        diagnostics,
+    };
+    let mut spec = dec.tree(&root)?;
+    let people = match spec.people.take() {
+        None => Default::default(),
+        Some(PeopleSpec::Inline(list)) => validate::people(&mut dec, list),
+        Some(PeopleSpec::File(file)) => {
+            let resolved = path.parent().unwrap_or(Path::new("")).join(&file.value);
+            match fs.read(&resolved) {
+                Ok(people_text) => {
+                    sources.insert(&resolved, Arc::from(people_text.as_str()));
+                    let node = document(&resolved, &people_text, dec.diagnostics)?;
+                    let mut people_dec = Decoder {
+                        path: Arc::from(resolved.as_path()),
+                        diagnostics: dec.diagnostics,
+                    };
+                    let list = people_dec.people_map(&node).unwrap_or_default();
+                    validate::people(&mut people_dec, list)
+                }
+                Err(e) => {
+                    dec.error_help(
+                        file.span,
+                        format!("cannot read people file `{}`: {e}", resolved.display()),
+                        "the path is relative to the tree file",
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    validate::tree(&mut dec, spec, people)
+}
+
+/// Loads one YAML document, turning loader failures and duplicate keys into diagnostics.
+fn document(path: &Path, text: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<yaml::Node> {
+    let mut dec = Decoder {
+        path: Arc::from(path),
+        diagnostics,
+    };
+    match yaml::load(text) {
+        Ok(doc) => {
+            for dup in doc.duplicates {
+                let d = Diagnostic::error(
+                    dec.location(dup.second),
+                    format!(
+                        "duplicate key `{}` (first defined on line {})",
+                        dup.key, dup.first.line
+                    ),
+                )
+                .with_related(dec.location(dup.first), "first defined here")
+                .with_help("YAML keeps only one of them; remove or rename one");
+                dec.diagnostics.push(d);
+            }
+            Some(doc.root)
+        }
+        Err(e) => {
+            match e.help {
+                Some(help) => dec.error_help(e.span, e.message, help),
+                None => dec.error(e.span, e.message),
+            }
+            None
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The validated metric tree: metrics, their formulas and owners, and the DAG between them.
+//!
+//! A [`MetricTree`] can only be built by the loader, after every rule has passed, so code that
+//! holds one may rely on: every formula name resolves, the graph is acyclic, every metric is
+//! reachable from the root, and every metric has exactly one accountable, existing person.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::Direction;
+
+use crate::bands::{Bands, Good};
+use crate::diagnostic::Location;
+use crate::formula::{Expr, Undefined};
+use crate::raci::{Person, Raci};
+
+/// A metric's index in its tree. Stable for the life of the tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MetricId(u32);
+
+impl MetricId {
+    /// The index as a `usize`, for per-metric vectors.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    fn node(self) -> NodeIndex {
+        NodeIndex::new(self.index())
+    }
+}
+
+/// The length of a period: the tree is evaluated once per period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Grain {
+    /// A calendar day, `2026-11-23`.
+    Day,
+    /// An ISO week, `2026-W47`.
+    Week,
+    /// A calendar month, `2026-11`.
+    Month,
+    /// A calendar quarter, `2026-Q4`.
+    Quarter,
+}
+
+impl Grain {
+    /// The names a tree file uses, in the order of [`Grain::ALL`].
+    pub const NAMES: [&'static str; 4] = ["day", "week", "month", "quarter"];
+    /// Every grain, shortest first.
+    pub const ALL: [Grain; 4] = [Grain::Day, Grain::Week, Grain::Month, Grain::Quarter];
+
+    /// The name a tree file uses.
+    pub fn name(self) -> &'static str {
+        Grain::NAMES[self as usize]
+    }
+}
+
+impl fmt::Display for Grain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// When a metric counts as having moved. Tree-level `alerts:` give defaults that each metric
+/// may override key by key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alerts {
+    /// A move when `|change| >= change_pct` percent of the previous value; `None` disables.
+    pub change_pct: Option<f64>,
+    /// A move when the value enters another band.
+    pub bands: bool,
+    /// A move when the robust z-score against recent history reaches this; `None` disables.
+    pub anomaly_z: Option<f64>,
+    /// How many previous periods the anomaly rule looks at.
+    pub history: u32,
+    /// A move when the value crosses the metric's target.
+    pub target: bool,
+}
+
+impl Default for Alerts {
+    fn default() -> Alerts {
+        Alerts {
+            change_pct: Some(10.0),
+            bands: true,
+            anomaly_z: Some(3.5),
+            history: 8,
+            target: true,
+        }
+    }
+}
+
+/// Where a leaf's values come from, besides CSV data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A query run per period, with `{start}` and `{end}` bound as parameters.
+    Sql(String),
+}
+
+/// A derived metric's formula, compiled: variables are slots into [`Formula::inputs`], params
+/// are folded to numbers.
+#[derive(Clone, Debug)]
+pub struct Formula {
+    text: String,
+    expr: Expr<usize>,
+    inputs: Vec<MetricId>,
+}
+
+impl Formula {
+    pub(crate) fn new(text: String, expr: Expr<usize>, inputs: Vec<MetricId>) -> Formula {
+        Formula { text, expr, inputs }
+    }
+
+    /// The formula as written in the tree file.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The compiled expression; `Var(i)` is the value of `inputs()[i]`.
+    pub fn expr(&self) -> &Expr<usize> {
+        &self.expr
+    }
+
+    /// The metrics the formula reads, each once, in order of first appearance.
+    pub fn inputs(&self) -> &[MetricId] {
+        &self.inputs
+    }
+
+    /// Evaluates the formula with `values[i]` for input `i`.
+    pub fn eval(&self, values: &[f64]) -> Result<f64, Undefined> {
+        self.expr.eval(&|&i| values[i])
+    }
+}
+
+/// One metric of a tree.
+#[derive(Clone, Debug)]
+pub struct Metric {
+    /// The metric's id: unique in its tree, usable in formulas.
+    pub id: String,
+    /// Display title; the id when the file gives none.
+    pub title: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Unit, for display ("items per active user").
+    pub unit: Option<String>,
+    /// The formula, for a derived metric; `None` for a leaf, whose values come from data.
+    pub formula: Option<Formula>,
+    /// Where a leaf's values come from when not from CSV.
+    pub source: Option<Source>,
+    /// Which direction is an improvement, if the file says.
+    pub good: Option<Good>,
+    /// The value the owner aims for.
+    pub target: Option<f64>,
+    /// Named value ranges.
+    pub bands: Bands,
+    /// Ownership.
+    pub raci: Raci,
+    /// When the metric counts as having moved.
+    pub alerts: Alerts,
+    /// Where the metric is defined.
+    pub location: Location,
+}
+
+impl Metric {
+    /// Whether the metric's values come from data rather than a formula.
+    pub fn is_leaf(&self) -> bool {
+        self.formula.is_none()
+    }
+}
+
+/// A validated metric tree.
+#[derive(Clone, Debug)]
+pub struct MetricTree {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) description: Option<String>,
+    pub(crate) grain: Grain,
+    pub(crate) root: MetricId,
+    pub(crate) path: Arc<Path>,
+    pub(crate) people: BTreeMap<String, Person>,
+    pub(crate) metrics: Vec<Metric>,
+    pub(crate) index: HashMap<String, MetricId>,
+    /// Edges point from a metric to the inputs of its formula.
+    pub(crate) graph: DiGraph<MetricId, ()>,
+    /// Every metric after all of its inputs.
+    pub(crate) topo: Vec<MetricId>,
+}
+
+impl MetricTree {
+    /// The tree's id, unique among trees.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The tree's title; its id when the file gives none.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// Free text describing the tree.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The file the tree was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The period length.
+    pub fn grain(&self) -> Grain {
+        self.grain
+    }
+
+    /// The north-star metric.
+    pub fn root(&self) -> MetricId {
+        self.root
+    }
+
+    /// How many metrics the tree has.
+    pub fn len(&self) -> usize {
+        self.metrics.len()
+    }
+
+    /// Whether the tree has no metrics (never true of a validated tree, which has a root).
+    pub fn is_empty(&self) -> bool {
+        self.metrics.is_empty()
+    }
+
+    /// The metric with index `id`.
+    pub fn metric(&self, id: MetricId) -> &Metric {
+        &self.metrics[id.index()]
+    }
+
+    /// The metric called `name`.
+    pub fn find(&self, name: &str) -> Option<MetricId> {
+        self.index.get(name).copied()
+    }
+
+    /// Every metric id, in file order.
+    pub fn ids(&self) -> impl ExactSizeIterator<Item = MetricId> + '_ {
+        (0..self.metrics.len() as u32).map(MetricId)
+    }
+
+    /// Every metric after all of its inputs: the order to evaluate in.
+    pub fn topological_order(&self) -> &[MetricId] {
+        &self.topo
+    }
+
+    /// The metrics `id`'s formula reads (its children in the tree).
+    pub fn inputs(&self, id: MetricId) -> &[MetricId] {
+        self.metric(id)
+            .formula
+            .as_ref()
+            .map_or(&[], Formula::inputs)
+    }
+
+    /// The metrics whose formulas read `id` (its parents; several in a DAG).
+    pub fn parents(&self, id: MetricId) -> impl Iterator<Item = MetricId> + '_ {
+        self.graph
+            .neighbors_directed(id.node(), Direction::Incoming)
+            .map(|n| self.graph[n])
+    }
+
+    /// The people of the tree, by id.
+    pub fn people(&self) -> &BTreeMap<String, Person> {
+        &self.people
+    }
+
+    /// The person with key `id`. Every id in a validated RACI resolves.
+    pub fn person(&self, id: &str) -> &Person {
+        &self.people[id]
+    }
+
+    /// The person accountable for `id`.
+    pub fn accountable(&self, id: MetricId) -> &Person {
+        self.person(&self.metric(id).raci.accountable)
+    }
+
+    pub(crate) fn metric_id(index: usize) -> MetricId {
+        MetricId(index as u32)
+    }
+}

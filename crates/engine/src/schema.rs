@@ -1,0 +1,215 @@
+//! The JSON Schema of the tree file, for editors (yaml-language-server) to complete and check
+//! trees as they are typed.
+
+use serde_json::{json, Map, Value};
+
+use crate::model::Grain;
+
+/// An object schema with exactly `properties`, no others.
+fn object(description: &str, properties: Vec<(&str, Value)>, required: &[&str]) -> Value {
+    let props: Map<String, Value> = properties
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    json!({
+        "type": "object",
+        "description": description,
+        "properties": props,
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+fn text(description: &str) -> Value {
+    json!({ "type": "string", "description": description })
+}
+
+fn ids(description: &str) -> Value {
+    json!({
+        "description": description,
+        "anyOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }, { "type": "null" }],
+    })
+}
+
+fn threshold(description: &str) -> Value {
+    json!({
+        "description": description,
+        "anyOf": [{ "type": "number", "exclusiveMinimum": 0 }, { "const": false }],
+    })
+}
+
+fn raci() -> Value {
+    object(
+        "RACI ownership. Keys left out are taken from the tree-level `raci:` default.",
+        vec![
+            (
+                "responsible",
+                ids("Who does the work that moves the metric."),
+            ),
+            (
+                "accountable",
+                json!({ "type": "string", "description": "The one person who answers for the metric; emailed when it moves." }),
+            ),
+            ("consulted", ids("Who is asked before decisions.")),
+            ("informed", ids("Who gets a weekly summary.")),
+        ],
+        &[],
+    )
+}
+
+fn alerts() -> Value {
+    object(
+        "When a metric counts as having moved. Tree-level values are defaults; a metric may override any key.",
+        vec![
+            ("change_pct", threshold("A move when |change| >= this percent of the previous value (default 10); false turns it off.")),
+            ("bands", json!({ "type": "boolean", "description": "A move when the value enters another band (default true)." })),
+            ("anomaly_z", threshold("A move when the robust z-score against recent history reaches this (default 3.5); false turns it off.")),
+            ("history", json!({ "type": "integer", "minimum": 3, "maximum": 520, "description": "Periods of history the anomaly rule uses (default 8)." })),
+            ("target", json!({ "type": "boolean", "description": "A move when the value crosses the target (default true)." })),
+        ],
+        &[],
+    )
+}
+
+fn metric() -> Value {
+    let band = object(
+        "A named range; a value is in the first band whose `below` it is under.",
+        vec![
+            ("name", text("Band name, e.g. Healthy.")),
+            (
+                "below",
+                json!({ "type": "number", "description": "Exclusive upper bound; left out on the last band only." }),
+            ),
+        ],
+        &["name"],
+    );
+    object(
+        "A metric: derived by `formula`, or a leaf measured from data (CSV or `source`).",
+        vec![
+            ("title", text("Display title.")),
+            ("description", text("What the metric means.")),
+            ("unit", text("Unit, e.g. items per active user.")),
+            ("formula", text("Formula over other metrics and params: + - * / ^, min max abs sum avg clamp, if(a > b, x, y).")),
+            ("source", object("Where a leaf's values come from.", vec![("sql", text("Query returning one value, or (segment, value) rows; {start} and {end} are bound as parameters."))], &["sql"])),
+            ("good", json!({ "enum": ["up", "down"], "description": "Which direction is an improvement." })),
+            ("target", json!({ "type": "number", "description": "The value the owner aims for." })),
+            ("bands", json!({ "type": "array", "minItems": 1, "items": band, "description": "Named ranges, lowest first." })),
+            ("raci", raci()),
+            ("alerts", alerts()),
+        ],
+        &[],
+    )
+}
+
+fn person() -> Value {
+    object(
+        "Someone who owns or follows metrics.",
+        vec![
+            ("name", text("Display name.")),
+            (
+                "email",
+                json!({ "type": "string", "format": "email", "description": "Where notifications go." }),
+            ),
+        ],
+        &["email"],
+    )
+}
+
+/// The JSON Schema (draft-07) of the tree file.
+pub fn json_schema() -> Value {
+    let people = json!({ "type": "object", "additionalProperties": person() });
+    let tree = object(
+        "A Canopy metric tree.",
+        vec![
+            (
+                "version",
+                json!({ "const": 1, "description": "Tree file format version." }),
+            ),
+            (
+                "tree",
+                json!({ "type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "description": "Tree id, unique among trees." }),
+            ),
+            ("title", text("Display title.")),
+            ("description", text("What the tree is for.")),
+            (
+                "grain",
+                json!({ "enum": Grain::NAMES, "description": "Period length (default week)." }),
+            ),
+            ("root", text("The north-star metric's id.")),
+            (
+                "people",
+                json!({ "description": "People by id, or a path to a shared people file.", "anyOf": [people, { "type": "string" }] }),
+            ),
+            (
+                "params",
+                json!({ "type": "object", "additionalProperties": { "type": "number" }, "description": "Named constants usable in formulas." }),
+            ),
+            ("raci", raci()),
+            ("alerts", alerts()),
+            (
+                "metrics",
+                json!({ "type": "object", "additionalProperties": metric(), "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" }, "description": "Metrics by id." }),
+            ),
+        ],
+        &["tree", "root", "metrics"],
+    );
+    let mut schema = tree;
+    let obj = schema.as_object_mut().expect("an object");
+    obj.insert(
+        "$schema".into(),
+        json!("http://json-schema.org/draft-07/schema#"),
+    );
+    obj.insert(
+        "$id".into(),
+        json!("https://canopy-metrics.github.io/schema/tree-v1.json"),
+    );
+    obj.insert("title".into(), json!("Canopy metric tree"));
+    schema
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::keys;
+
+    fn property_names(v: &Value) -> Vec<&str> {
+        let mut names: Vec<&str> = v["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn sorted(keys: &[&'static str]) -> Vec<&'static str> {
+        let mut k = keys.to_vec();
+        k.sort();
+        k
+    }
+
+    /// The schema and the decoder must accept the same keys, or editors would mislead users.
+    #[test]
+    fn schema_keys_match_the_decoder() {
+        let s = json_schema();
+        assert_eq!(property_names(&s), sorted(keys::TREE));
+        let m = &s["properties"]["metrics"]["additionalProperties"];
+        assert_eq!(property_names(m), sorted(keys::METRIC));
+        assert_eq!(property_names(&m["properties"]["raci"]), sorted(keys::RACI));
+        assert_eq!(
+            property_names(&m["properties"]["alerts"]),
+            sorted(keys::ALERTS)
+        );
+        assert_eq!(
+            property_names(&m["properties"]["bands"]["items"]),
+            sorted(keys::BAND)
+        );
+        assert_eq!(
+            property_names(&m["properties"]["source"]),
+            sorted(keys::SOURCE)
+        );
+        let p = &s["properties"]["people"]["anyOf"][0]["additionalProperties"];
+        assert_eq!(property_names(p), sorted(keys::PERSON));
+    }
+}

@@ -1,0 +1,321 @@
+//! Data-driven tests of the tree rules: each case is a small YAML file and the diagnostics it
+//! must produce, as `line:col: message` (help lines are checked by the snapshot tests).
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::{load, Error, FileSystem, Loaded};
+
+/// Files held in memory.
+#[derive(Default)]
+pub(crate) struct MemoryFs(pub(crate) HashMap<PathBuf, String>);
+
+impl FileSystem for MemoryFs {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "No such file or directory"))
+    }
+}
+
+pub(crate) fn load_str(yaml: &str) -> Result<Loaded, Error> {
+    let mut fs = MemoryFs::default();
+    fs.0.insert("t.yaml".into(), yaml.to_string());
+    fs.0.insert(
+        "people.yaml".into(),
+        "maya: { name: Maya Chen, email: maya@example.com }\nbad: { email: nope }\n".into(),
+    );
+    load(Path::new("t.yaml"), &fs)
+}
+
+/// A small valid preamble; `metrics` follows `metrics:` on line 6.
+pub(crate) fn tree(metrics: &str) -> String {
+    format!("tree: t\nroot: r\npeople:\n  maya: {{ name: Maya, email: maya@example.com }}\nraci: {{ accountable: maya }}\nmetrics:\n{metrics}")
+}
+
+/// Loads `yaml` and compares its diagnostics with `expected`.
+pub(crate) fn check(yaml: &str, expected: &[&str]) {
+    let got: Vec<String> = match load_str(yaml) {
+        Ok(_) => Vec::new(),
+        Err(Error::Invalid { diagnostics, .. }) => diagnostics
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}:{}: {}",
+                    d.location.span.line, d.location.span.col, d.message
+                )
+            })
+            .collect(),
+        Err(e) => vec![e.to_string()],
+    };
+    assert_eq!(got, expected, "diagnostics of\n{yaml}");
+}
+
+#[test]
+fn a_valid_tree_has_no_diagnostics() {
+    check(&tree("  r: { formula: a / b }\n  a: {}\n  b: {}\n"), &[]);
+}
+
+#[test]
+fn formula_names() {
+    check(
+        &tree("  r: { formula: items_created / activ_users }\n  items_created: {}\n  active_users: {}\n"),
+        &["7:33: unknown metric `activ_users` in formula (did you mean `active_users`?)"],
+    );
+    check(
+        &tree("  r:\n    formula: \"a + zzz\"\n  a: {}\n"),
+        &["8:19: unknown metric `zzz` in formula"],
+    );
+    check(&tree("  r: { formula: a *  }\n  a: {}\n"), &["7:20: invalid formula of `r`: the formula ends where a number, a name or `(` was expected"]);
+}
+
+#[test]
+fn params_are_names_in_formulas() {
+    check(
+        &format!(
+            "params: {{ weight: 2 }}\n{}",
+            tree("  r: { formula: weight * a }\n  a: {}\n")
+        ),
+        &[],
+    );
+    check(
+        &format!(
+            "params: {{ a: 2 }}\n{}",
+            tree("  r: { formula: a }\n  a: {}\n")
+        ),
+        &["1:11: `a` is both a param and a metric"],
+    );
+}
+
+#[test]
+fn unknown_keys_and_wrong_types() {
+    check(
+        &tree("  r: { formla: a, target: high, good: upp }\n  a: {}\n"),
+        &[
+            "7:8: unknown key `formla` in metric `r` (did you mean `formula`?)",
+            "7:27: `target` of metric `r`: expected a finite number, found a string",
+            "7:39: `good` of metric `r`: `upp` is not one of up, down (did you mean `up`?)",
+            "8:3: metric `a` is not reachable from the root `r`",
+        ],
+    );
+    check(
+        &format!("grain: weekly\nowner: x\n{}", tree("  r: {}\n")),
+        &[
+            "1:8: `grain`: `weekly` is not one of day, week, month, quarter (did you mean `week`?)",
+            "2:1: unknown key `owner` in the tree file",
+        ],
+    );
+    check(
+        "- just\n- a list\n",
+        &["1:1: the tree file: expected a mapping, found a list"],
+    );
+}
+
+#[test]
+fn required_keys() {
+    check(
+        "title: nothing\n",
+        &[
+            "1:1: the tree has no `tree:` id",
+            "1:1: the tree has no `root:` metric",
+            "1:1: the tree has no `metrics:`",
+        ],
+    );
+    check(&tree("  a: {}\n"), &["2:7: unknown root metric `r`"]);
+}
+
+#[test]
+fn duplicate_keys_name_both_lines() {
+    check(
+        &tree("  r: { formula: a }\n  a: {}\n  a: {}\n"),
+        &["9:3: duplicate key `a` (first defined on line 8)"],
+    );
+}
+
+#[test]
+fn cycles_are_reported_with_their_whole_path() {
+    check(
+        &tree("  r: { formula: a }\n  a: { formula: b + 1 }\n  b: { formula: c * 2 }\n  c: { formula: a / 3 }\n"),
+        &["8:17: cycle in formulas: a -> b -> c -> a"],
+    );
+    check(
+        &tree("  r: { formula: r + 1 }\n"),
+        &["7:17: cycle in formulas: r -> r"],
+    );
+}
+
+#[test]
+fn a_metric_may_feed_several_parents() {
+    check(
+        &tree("  r: { formula: x / u + y / u }\n  x: {}\n  y: {}\n  u: {}\n"),
+        &[],
+    );
+    check(
+        &tree(
+            "  r: { formula: x + y }\n  x: { formula: u * 2 }\n  y: { formula: u * 3 }\n  u: {}\n",
+        ),
+        &[],
+    );
+}
+
+#[test]
+fn raci_rules() {
+    let no_default = "tree: t\nroot: r\npeople:\n  maya: { name: Maya, email: maya@example.com }\n  sam: { email: sam@example.com }\nmetrics:\n";
+    check(
+        &format!("{no_default}  r: {{ formula: a }}\n  a: {{ raci: {{ accountable: maya }} }}\n"),
+        &["7:3: metric `r` has no accountable owner"],
+    );
+    check(
+        &format!("{no_default}  r: {{ raci: {{ accountable: [maya, sam] }} }}\n"),
+        &["7:14: metric `r` has 2 accountable owners; RACI allows exactly one"],
+    );
+    check(
+        &format!("{no_default}  r: {{ raci: {{ accountable: maya, informed: [mya, bob] }} }}\n"),
+        &[
+            "7:46: unknown person `mya` (did you mean `maya`?)",
+            "7:51: unknown person `bob`",
+        ],
+    );
+    // Keys a metric leaves out come from the tree default.
+    let loaded = load_str(&tree("  r: { raci: { informed: [maya] } }\n")).unwrap();
+    let raci = &loaded.tree.metric(loaded.tree.root()).raci;
+    assert_eq!(
+        (raci.accountable.as_str(), raci.informed.as_slice()),
+        ("maya", ["maya".to_string()].as_slice())
+    );
+}
+
+#[test]
+fn people_rules() {
+    check(
+        "tree: t\nroot: r\npeople:\n  maya: { name: Maya, email: maya.example.com }\n  sam: { name: Sam }\nraci: { accountable: maya }\nmetrics:\n  r: {}\n",
+        &[
+            "4:30: `maya.example.com` is not an email address: Missing separator character '@'.",
+            "5:8: person `sam` has no `email`",
+            // Maya's entry was rejected, so the default RACI naming her fails (once).
+            "6:22: unknown person `maya`",
+        ],
+    );
+}
+
+#[test]
+fn people_from_a_shared_file() {
+    let yaml =
+        "tree: t\nroot: r\npeople: people.yaml\nraci: { accountable: maya }\nmetrics:\n  r: {}\n";
+    let err = load_str(yaml).err().unwrap();
+    let Error::Invalid { diagnostics, .. } = err else {
+        panic!("{err}")
+    };
+    // The shared file's own problem is reported in that file.
+    assert_eq!(diagnostics.len(), 1);
+    assert_eq!(diagnostics[0].location.path.to_str(), Some("people.yaml"));
+    assert_eq!(diagnostics[0].location.span.line, 2);
+    check(
+        "tree: t\nroot: r\npeople: missing.yaml\nmetrics:\n  r: {}\n",
+        &["3:9: cannot read people file `missing.yaml`: No such file or directory"],
+    );
+}
+
+#[test]
+fn band_rules() {
+    check(
+        &tree("  r:\n    bands:\n      - { name: Low, below: 2 }\n      - { name: Mid, below: 2 }\n      - { name: Low }\n"),
+        &["10:9: band bounds must increase strictly: 2 follows 2", "11:9: two bands are named `Low` (first on line 9)"],
+    );
+    check(
+        &tree("  r:\n    bands:\n      - { name: Low }\n      - { name: High, below: 9 }\n"),
+        &[
+            "9:9: only the last band may leave out `below`",
+            "10:9: the last band has a `below` bound",
+        ],
+    );
+}
+
+#[test]
+fn alerts_merge_tree_defaults_with_metric_overrides() {
+    let yaml = format!(
+        "alerts: {{ change_pct: 5, anomaly_z: false }}\n{}",
+        tree("  r: { formula: a, alerts: { change_pct: 20, history: 12 } }\n  a: {}\n")
+    );
+    let loaded = load_str(&yaml).unwrap();
+    let t = &loaded.tree;
+    let r = &t.metric(t.root()).alerts;
+    assert_eq!(
+        (r.change_pct, r.anomaly_z, r.history, r.bands),
+        (Some(20.0), None, 12, true)
+    );
+    let a = &t.metric(t.find("a").unwrap()).alerts;
+    assert_eq!((a.change_pct, a.anomaly_z, a.history), (Some(5.0), None, 8));
+    check(&tree("  r: { alerts: { history: 2, change_pct: -1 } }\n"), &[
+        "7:27: `history` in `alerts` of metric `r`: expected a whole number of periods from 3 to 520",
+        "7:42: `change_pct` in `alerts` of metric `r`: expected a positive number, or `false` to turn the rule off, found a number",
+    ]);
+}
+
+#[test]
+fn ids_must_be_usable_in_formulas() {
+    check(
+        &tree("  r: { formula: a }\n  a: {}\n  items-created: {}\n"),
+        &[
+            "9:3: metric id `items-created` cannot be used in formulas",
+            "9:3: metric `items-created` is not reachable from the root `r`",
+        ],
+    );
+}
+
+#[test]
+fn formula_and_source_are_exclusive() {
+    check(
+        &tree("  r: { formula: a, source: { sql: select 1 } }\n  a: {}\n"),
+        &["7:35: metric `r` has both a `formula` and a `source`"],
+    );
+}
+
+#[test]
+fn guards_in_front_of_the_parser() {
+    let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
+    check(
+        bomb,
+        &["5:36: YAML aliases expand to more than 100000 nodes"],
+    );
+    let nested = format!("tree: {}{}", "{\"\": [".repeat(20_000), "]}".repeat(20_000));
+    check(&nested, &["1:774: YAML nested more than 64 levels deep"]);
+    let huge = format!("tree: t\n# {}\n", "x".repeat(crate::yaml::MAX_BYTES));
+    check(
+        &huge,
+        &["1:1: file is 16777227 bytes, more than the limit of 16777216 bytes"],
+    );
+}
+
+#[test]
+fn the_validated_tree_offers_order_and_relations() {
+    let loaded = load_str(&tree(
+        "  r: { formula: x / u + y / u }\n  x: { formula: u * 2 }\n  y: {}\n  u: {}\n",
+    ))
+    .unwrap();
+    let t = &loaded.tree;
+    let id = |n: &str| t.find(n).unwrap();
+    let pos = |n: &str| {
+        t.topological_order()
+            .iter()
+            .position(|&m| m == id(n))
+            .unwrap()
+    };
+    assert!(pos("u") < pos("x") && pos("x") < pos("r") && pos("y") < pos("r"));
+    let mut parents: Vec<&str> = t
+        .parents(id("u"))
+        .map(|p| t.metric(p).id.as_str())
+        .collect();
+    parents.sort();
+    assert_eq!(parents, ["r", "x"]);
+    let inputs: Vec<&str> = t
+        .inputs(id("r"))
+        .iter()
+        .map(|&m| t.metric(m).id.as_str())
+        .collect();
+    assert_eq!(inputs, ["x", "u", "y"]);
+    let f = t.metric(id("r")).formula.as_ref().unwrap();
+    assert_eq!(f.eval(&[6.0, 3.0, 9.0]), Ok(5.0));
+}

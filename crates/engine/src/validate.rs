@@ -1,0 +1,535 @@
+//! The rules that relate parts of a tree to each other, and the construction of the validated
+//! [`MetricTree`] once they all hold.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::Dfs;
+
+use crate::bands::{Band, Bands};
+use crate::decode::{
+    AlertsSpec, BandSpec, Decoder, MetricSpec, PersonSpec, RaciSpec, Spanned, TreeSpec,
+};
+use crate::diagnostic::Span;
+use crate::formula::{self, Expr};
+use crate::model::{Alerts, Formula, Metric, MetricId, MetricTree, Source};
+use crate::raci::{email_error, Person, Raci};
+use crate::suggest::did_you_mean;
+
+/// Whether `name` can be used in a formula.
+pub(crate) fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Checks the people of a tree (inline or from their own file, whose decoder is passed).
+pub(crate) fn people(dec: &mut Decoder<'_>, specs: Vec<PersonSpec>) -> BTreeMap<String, Person> {
+    let mut out = BTreeMap::new();
+    for p in specs {
+        let Some(email) = p.email else { continue };
+        if let Some(problem) = email_error(&email.value) {
+            dec.error_help(
+                email.span,
+                problem,
+                "write an address such as `maya@example.com`",
+            );
+            continue;
+        }
+        let id = p.id.value;
+        let name = p.name.unwrap_or_else(|| id.clone());
+        out.insert(
+            id.clone(),
+            Person {
+                id,
+                name,
+                email: email.value,
+            },
+        );
+    }
+    out
+}
+
+/// Builds the tree from its decoded spec, reporting every broken rule. Returns the tree only
+/// if no rule was broken here (the caller also checks earlier diagnostics).
+pub(crate) fn tree(
+    dec: &mut Decoder<'_>,
+    spec: TreeSpec,
+    people: BTreeMap<String, Person>,
+) -> Option<MetricTree> {
+    let index: HashMap<String, MetricId> = spec
+        .metrics
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.id.value.clone(), MetricTree::metric_id(i)))
+        .collect();
+    let names: Vec<&str> = spec.metrics.iter().map(|m| m.id.value.as_str()).collect();
+    let errors_before = dec.diagnostics.len();
+
+    if let Some(id) = &spec.id {
+        if id.value.is_empty()
+            || !id
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            dec.error_help(
+                id.span,
+                format!(
+                    "tree id `{}` has characters other than letters, digits, `-`, `_` and `.`",
+                    id.value
+                ),
+                "tree ids appear in email subjects and file names; write e.g. `item-creation`",
+            );
+        }
+    }
+    let params = params(dec, &spec.params, &index);
+    let root = spec.root.as_ref().and_then(|r| {
+        let found = index.get(&r.value).copied();
+        if found.is_none() {
+            unknown(
+                dec,
+                r,
+                "root metric",
+                &names,
+                "`root` names one of the tree's metrics",
+            );
+        }
+        found
+    });
+    let default_alerts = merge_alerts(&Alerts::default(), &spec.alerts);
+    let mut metrics = Vec::with_capacity(spec.metrics.len());
+    for m in &spec.metrics {
+        if !is_identifier(&m.id.value) {
+            let fixed: String =
+                m.id.value
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+            dec.error_help(
+                m.id.span,
+                format!("metric id `{}` cannot be used in formulas", m.id.value),
+                format!(
+                    "ids are letters, digits and `_`, not starting with a digit: try `{fixed}`"
+                ),
+            );
+        }
+        let formula = m
+            .formula
+            .as_ref()
+            .and_then(|f| compile(dec, m, f, &index, &params, &names));
+        if let (Some((_, node)), Some(source)) = (&m.formula, &m.source) {
+            dec.error_help(
+                source.span,
+                format!(
+                    "metric `{}` has both a `formula` and a `source`",
+                    m.id.value
+                ),
+                format!(
+                    "a metric is either derived (formula, line {}) or measured (source)",
+                    node.span.line
+                ),
+            );
+        }
+        let raci = raci(dec, m, spec.raci.as_ref(), &people);
+        let bands = m.bands.as_ref().map(|b| bands(dec, b)).unwrap_or_default();
+        metrics.push(Metric {
+            id: m.id.value.clone(),
+            title: m.title.clone().unwrap_or_else(|| m.id.value.clone()),
+            description: m.description.clone(),
+            unit: m.unit.clone(),
+            formula,
+            source: m.source.as_ref().map(|s| Source::Sql(s.value.clone())),
+            good: m.good,
+            target: m.target,
+            bands,
+            raci: raci.unwrap_or_else(|| Raci {
+                responsible: vec![],
+                accountable: String::new(),
+                consulted: vec![],
+                informed: vec![],
+            }),
+            alerts: merge_alerts(&default_alerts, &m.alerts),
+            location: dec.location(m.id.span),
+        });
+    }
+
+    let graph = graph(&metrics);
+    let topo = acyclic_order(dec, &graph, &spec.metrics);
+    // A formula that failed to compile has no edges yet, so its inputs would all look
+    // unreachable: report reachability only when every formula compiled.
+    let all_compiled = spec
+        .metrics
+        .iter()
+        .zip(&metrics)
+        .all(|(s, m)| s.formula.is_none() || m.formula.is_some());
+    if let (Some(root), Some(_), true) = (root, &topo, all_compiled) {
+        reachable(dec, &graph, root, &spec.metrics);
+    }
+    if dec.diagnostics.len() > errors_before {
+        return None;
+    }
+    Some(MetricTree {
+        id: spec.id?.value,
+        title: spec.title.unwrap_or_default(),
+        description: spec.description,
+        grain: spec.grain.unwrap_or(crate::model::Grain::Week),
+        root: root?,
+        path: dec.path.clone(),
+        people,
+        metrics,
+        index,
+        graph,
+        topo: topo?,
+    })
+    .map(|mut t| {
+        if t.title.is_empty() {
+            t.title = t.id.clone();
+        }
+        t
+    })
+}
+
+fn unknown(dec: &mut Decoder<'_>, name: &Spanned<String>, what: &str, known: &[&str], help: &str) {
+    let message = match did_you_mean(&name.value, known.iter().copied()) {
+        Some(s) => format!("unknown {what} `{}` (did you mean `{s}`?)", name.value),
+        None => format!("unknown {what} `{}`", name.value),
+    };
+    dec.error_help(name.span, message, help);
+}
+
+fn params(
+    dec: &mut Decoder<'_>,
+    specs: &[(Spanned<String>, f64)],
+    index: &HashMap<String, MetricId>,
+) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for (name, value) in specs {
+        if !is_identifier(&name.value) {
+            dec.error_help(
+                name.span,
+                format!("param `{}` cannot be used in formulas", name.value),
+                "names are letters, digits and `_`, not starting with a digit",
+            );
+        } else if index.contains_key(&name.value) {
+            dec.error_help(
+                name.span,
+                format!("`{}` is both a param and a metric", name.value),
+                "rename one of them so formulas are unambiguous",
+            );
+        }
+        out.insert(name.value.clone(), *value);
+    }
+    out
+}
+
+/// Parses a formula and resolves its names: metrics become input slots, params numbers.
+fn compile(
+    dec: &mut Decoder<'_>,
+    metric: &MetricSpec,
+    (text, node): &(String, crate::yaml::Node),
+    index: &HashMap<String, MetricId>,
+    params: &HashMap<String, f64>,
+    names: &[&str],
+) -> Option<Formula> {
+    let parsed = match formula::parse(text) {
+        Ok(p) => p,
+        Err(e) => {
+            let span = node.inner_span(e.offset, e.len);
+            let message = format!("invalid formula of `{}`: {}", metric.id.value, e.message);
+            match e.help {
+                Some(help) => dec.error_help(span, message, help),
+                None => dec.error(span, message),
+            }
+            return None;
+        }
+    };
+    let mut ok = true;
+    for r in &parsed.names {
+        if index.contains_key(&r.name) || params.contains_key(&r.name) {
+            continue;
+        }
+        ok = false;
+        let known = names
+            .iter()
+            .copied()
+            .chain(params.keys().map(String::as_str));
+        let message = match did_you_mean(&r.name, known) {
+            Some(s) => format!(
+                "unknown metric `{}` in formula (did you mean `{s}`?)",
+                r.name
+            ),
+            None => format!("unknown metric `{}` in formula", r.name),
+        };
+        let span = node.inner_span(r.offset, r.name.chars().count());
+        dec.error_help(
+            span,
+            message,
+            "formulas use the ids of metrics under `metrics:` and names under `params:`",
+        );
+    }
+    if !ok {
+        return None;
+    }
+    let mut inputs: Vec<MetricId> = Vec::new();
+    let expr = parsed
+        .expr
+        .map_vars(&mut |name: &String| match index.get(name) {
+            Some(&id) => {
+                let slot = inputs.iter().position(|&i| i == id).unwrap_or_else(|| {
+                    inputs.push(id);
+                    inputs.len() - 1
+                });
+                Expr::Var(slot)
+            }
+            None => Expr::Num(params[name]),
+        });
+    Some(Formula::new(text.clone(), expr, inputs))
+}
+
+/// Resolves a metric's RACI: each key it leaves out comes from the tree's default.
+fn raci(
+    dec: &mut Decoder<'_>,
+    m: &MetricSpec,
+    default: Option<&RaciSpec>,
+    people: &BTreeMap<String, Person>,
+) -> Option<Raci> {
+    let own = m.raci.clone().unwrap_or_default();
+    let default = default.cloned().unwrap_or_default();
+    let pick = |a: &Option<Vec<Spanned<String>>>, b: &Option<Vec<Spanned<String>>>| {
+        a.clone().or_else(|| b.clone()).unwrap_or_default()
+    };
+    let mut ok = true;
+    let known: Vec<&str> = people.keys().map(String::as_str).collect();
+    let mut resolve = |dec: &mut Decoder<'_>, ids: Vec<Spanned<String>>| -> Vec<String> {
+        for id in &ids {
+            if !people.contains_key(&id.value) {
+                ok = false;
+                unknown(
+                    dec,
+                    id,
+                    "person",
+                    &known,
+                    "people are defined under `people:` (inline or in a people file)",
+                );
+            }
+        }
+        ids.into_iter().map(|s| s.value).collect()
+    };
+    let accountable = resolve(dec, pick(&own.accountable, &default.accountable));
+    let responsible = resolve(dec, pick(&own.responsible, &default.responsible));
+    let consulted = resolve(dec, pick(&own.consulted, &default.consulted));
+    let informed = resolve(dec, pick(&own.informed, &default.informed));
+    let span = if m.raci.is_some() {
+        own.span
+    } else {
+        m.id.span
+    };
+    match accountable.len() {
+        1 => {}
+        0 => {
+            ok = false;
+            dec.error_help(
+                span,
+                format!("metric `{}` has no accountable owner", m.id.value),
+                "add `raci: { accountable: <person> }` to it, or a tree-level `raci:` default",
+            );
+        }
+        n => {
+            ok = false;
+            dec.error_help(
+                span,
+                format!(
+                    "metric `{}` has {n} accountable owners; RACI allows exactly one",
+                    m.id.value
+                ),
+                "keep one accountable; list the others as `responsible`",
+            );
+        }
+    }
+    let accountable = accountable.into_iter().next()?;
+    ok.then_some(Raci {
+        responsible,
+        accountable,
+        consulted,
+        informed,
+    })
+}
+
+fn bands(dec: &mut Decoder<'_>, spec: &Spanned<Vec<BandSpec>>) -> Bands {
+    let list = &spec.value;
+    if list.is_empty() {
+        dec.error_help(
+            spec.span,
+            "`bands` is empty",
+            "list bands lowest first, e.g. `- { name: Low, below: 1 }` then `- { name: High }`",
+        );
+    }
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    let mut previous: Option<f64> = None;
+    for (i, band) in list.iter().enumerate() {
+        let last = i + 1 == list.len();
+        if let Some(name) = &band.name {
+            if let Some(first) = seen.insert(name, band.span) {
+                dec.error_help(
+                    band.span,
+                    format!(
+                        "two bands are named `{name}` (first on line {})",
+                        first.line
+                    ),
+                    "give each band its own name",
+                );
+            }
+        }
+        match (band.below, last) {
+            (Some(_), true) => dec.error_help(
+                band.span,
+                "the last band has a `below` bound",
+                "the last band has no upper bound: remove its `below`, or add a band above it",
+            ),
+            (None, false) => dec.error_help(
+                band.span,
+                "only the last band may leave out `below`",
+                "bands are ordered lowest first; give this band an upper bound",
+            ),
+            (Some(b), false) => {
+                if let Some(p) = previous.filter(|&p| b <= p) {
+                    dec.error_help(
+                        band.span,
+                        format!("band bounds must increase strictly: {b} follows {p}"),
+                        "list bands lowest first",
+                    );
+                }
+                previous = Some(b);
+            }
+            (None, true) => {}
+        }
+    }
+    Bands::new(
+        list.iter()
+            .map(|b| Band {
+                name: b.name.clone().unwrap_or_default(),
+                below: b.below,
+            })
+            .collect(),
+    )
+}
+
+fn merge_alerts(base: &Alerts, over: &AlertsSpec) -> Alerts {
+    Alerts {
+        change_pct: over.change_pct.unwrap_or(base.change_pct),
+        bands: over.bands.unwrap_or(base.bands),
+        anomaly_z: over.anomaly_z.unwrap_or(base.anomaly_z),
+        history: over.history.unwrap_or(base.history),
+        target: over.target.unwrap_or(base.target),
+    }
+}
+
+fn graph(metrics: &[Metric]) -> DiGraph<MetricId, ()> {
+    let mut g = DiGraph::with_capacity(metrics.len(), metrics.len() * 2);
+    for i in 0..metrics.len() {
+        g.add_node(MetricTree::metric_id(i));
+    }
+    for (i, m) in metrics.iter().enumerate() {
+        for input in m.formula.iter().flat_map(Formula::inputs) {
+            g.add_edge(NodeIndex::new(i), NodeIndex::new(input.index()), ());
+        }
+    }
+    g
+}
+
+/// Every metric after its inputs, or `None` after reporting each cycle with its whole path.
+fn acyclic_order(
+    dec: &mut Decoder<'_>,
+    g: &DiGraph<MetricId, ()>,
+    specs: &[MetricSpec],
+) -> Option<Vec<MetricId>> {
+    if let Ok(order) = toposort(g, None) {
+        return Some(order.into_iter().rev().map(|n| g[n]).collect());
+    }
+    let mut sccs = tarjan_scc(g);
+    sccs.iter_mut().for_each(|c| c.sort());
+    sccs.sort();
+    for scc in sccs {
+        let start = scc[0];
+        if scc.len() == 1 && g.find_edge(start, start).is_none() {
+            continue;
+        }
+        let path = cycle_path(g, start, &scc.iter().copied().collect());
+        let names: Vec<&str> = path
+            .iter()
+            .map(|n| specs[n.index()].id.value.as_str())
+            .collect();
+        let spec = &specs[start.index()];
+        let span = spec
+            .formula
+            .as_ref()
+            .map_or(spec.id.span, |(_, node)| node.span);
+        dec.error_help(
+            span,
+            format!("cycle in formulas: {}", names.join(" -> ")),
+            "a metric cannot depend on itself; break the cycle by removing one of these inputs",
+        );
+    }
+    None
+}
+
+/// A cycle through `start` within one strongly connected component, closed back on `start`.
+fn cycle_path(
+    g: &DiGraph<MetricId, ()>,
+    start: NodeIndex,
+    scc: &HashSet<NodeIndex>,
+) -> Vec<NodeIndex> {
+    // Breadth-first from start's successors back to start gives the shortest cycle, which is
+    // the clearest one to show; every node of the component lies on some cycle through start.
+    let mut prev: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(n) = queue.pop_front() {
+        let mut next: Vec<NodeIndex> = g.neighbors(n).filter(|m| scc.contains(m)).collect();
+        next.sort();
+        for m in next {
+            if m == start {
+                let mut middle = Vec::new();
+                let mut at = n;
+                while at != start {
+                    middle.push(at);
+                    at = prev[&at];
+                }
+                middle.reverse();
+                return [vec![start], middle, vec![start]].concat();
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = prev.entry(m) {
+                e.insert(n);
+                queue.push_back(m);
+            }
+        }
+    }
+    vec![start, start]
+}
+
+fn reachable(
+    dec: &mut Decoder<'_>,
+    g: &DiGraph<MetricId, ()>,
+    root: MetricId,
+    specs: &[MetricSpec],
+) {
+    let mut seen = vec![false; g.node_count()];
+    let mut dfs = Dfs::new(g, NodeIndex::new(root.index()));
+    while let Some(n) = dfs.next(g) {
+        seen[n.index()] = true;
+    }
+    let root_name = &specs[root.index()].id.value;
+    for (spec, _) in specs.iter().zip(&seen).filter(|(_, s)| !**s) {
+        dec.error_help(
+            spec.id.span,
+            format!(
+                "metric `{}` is not reachable from the root `{root_name}`",
+                spec.id.value
+            ),
+            "use it in a formula of a metric under the root, or remove it",
+        );
+    }
+}
