@@ -1,1 +1,7 @@
+//! End-to-end tests of the `canopy` binary: exit codes, stdout and stderr.
 
+#[macro_use]
+mod util;
+
+mod check;
+mod render;

@@ -1,1 +1,58 @@
-fn main() {}
+//! The `canopy` command: parses flags, calls the library crates, prints, and maps failures to
+//! documented exit codes.
+
+mod args;
+mod check;
+mod render;
+mod trees;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Args, Command};
+
+/// Exit code: success.
+const SUCCESS: u8 = 0;
+/// Exit code: the input is wrong (invalid tree, bad data) or the run failed.
+const FAILURE: u8 = 1;
+/// Exit code: the command line itself is wrong (clap exits with this too).
+const USAGE: u8 = 2;
+
+/// What a command decided: success, or failure that it has already explained on stderr.
+pub(crate) enum Outcome {
+    Success,
+    Failure,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { USAGE } else { SUCCESS });
+        }
+    };
+    match run(args) {
+        Ok(Outcome::Success) => ExitCode::from(SUCCESS),
+        Ok(Outcome::Failure) => ExitCode::from(FAILURE),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::from(FAILURE)
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<Outcome> {
+    let style = trees::Style::new(args.snippets);
+    match args.command {
+        Command::Check { trees } => check::run(&trees, style),
+        Command::Render { tree, format } => render::run(&tree, format, style),
+        Command::Schema => {
+            let schema = serde_json::to_string_pretty(&canopy_engine::json_schema())?;
+            println!("{schema}");
+            Ok(Outcome::Success)
+        }
+    }
+}

@@ -26,11 +26,12 @@ pub use diagnostic::{
     render as render_diagnostic, render_all as render_diagnostics, Diagnostic, Location,
     RenderOptions, Severity, SourceMap, Span,
 };
-pub use load::{load, Error, FileSystem, Loaded};
+pub use load::{duplicate_ids, load, Error, FileSystem, Loaded};
 pub use model::{Alerts, Formula, Grain, Metric, MetricId, MetricTree, Source};
 pub use raci::{Person, Raci};
 pub use render::{dot, mermaid};
 pub use schema::json_schema;
+pub use yaml::MAX_BYTES as MAX_FILE_BYTES;
 
 #[cfg(test)]
 mod tests;

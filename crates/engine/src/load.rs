@@ -50,6 +50,29 @@ pub struct Loaded {
     pub sources: SourceMap,
 }
 
+/// Reports trees that share an id: ids name trees in history, email subjects and Message-IDs,
+/// so they must be unique among the trees run together.
+pub fn duplicate_ids(trees: &[&MetricTree]) -> Vec<Diagnostic> {
+    let mut first: std::collections::HashMap<&str, &MetricTree> = Default::default();
+    let mut out = Vec::new();
+    for tree in trees {
+        match first.get(tree.id()) {
+            Some(earlier) => out.push(
+                Diagnostic::error(
+                    tree.id_location().clone(),
+                    format!("tree id `{}` is used by two trees", tree.id()),
+                )
+                .with_related(earlier.id_location().clone(), "also used here")
+                .with_help("give each tree its own `tree:` id"),
+            ),
+            None => {
+                first.insert(tree.id(), tree);
+            }
+        }
+    }
+    out
+}
+
 /// Loads and validates the tree file at `path`.
 pub fn load(path: &Path, fs: &dyn FileSystem) -> Result<Loaded, Error> {
     let text = fs.read(path).map_err(|source| Error::Read {

@@ -173,6 +173,7 @@ impl Metric {
 #[derive(Clone, Debug)]
 pub struct MetricTree {
     pub(crate) id: String,
+    pub(crate) id_location: Location,
     pub(crate) title: String,
     pub(crate) description: Option<String>,
     pub(crate) grain: Grain,
@@ -191,6 +192,11 @@ impl MetricTree {
     /// The tree's id, unique among trees.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Where the tree's id is written.
+    pub fn id_location(&self) -> &Location {
+        &self.id_location
     }
 
     /// The tree's title; its id when the file gives none.

@@ -194,8 +194,6 @@ fn people_rules() {
         &[
             "4:30: `maya.example.com` is not an email address: Missing separator character '@'.",
             "5:8: person `sam` has no `email`",
-            // Maya's entry was rejected, so the default RACI naming her fails (once).
-            "6:22: unknown person `maya`",
         ],
     );
 }
@@ -318,4 +316,69 @@ fn the_validated_tree_offers_order_and_relations() {
     assert_eq!(inputs, ["x", "u", "y"]);
     let f = t.metric(id("r")).formula.as_ref().unwrap();
     assert_eq!(f.eval(&[6.0, 3.0, 9.0]), Ok(5.0));
+}
+
+/// Snapshots of rendered output: the diagnostics of every invalid fixture, and the Mermaid and
+/// Graphviz drawings of every example tree.
+mod snapshots {
+    use std::io;
+    use std::path::{Path, PathBuf};
+
+    use crate::{load, Error, FileSystem, RenderOptions};
+
+    /// Reads paths relative to the repository root, so snapshots show `fixtures/...` whatever
+    /// directory the tests run in.
+    struct Repo(PathBuf);
+
+    impl FileSystem for Repo {
+        fn read(&self, path: &Path) -> io::Result<String> {
+            std::fs::read_to_string(self.0.join(path))
+        }
+    }
+
+    fn repo() -> Repo {
+        Repo(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .canonicalize()
+                .unwrap(),
+        )
+    }
+
+    fn relative(repo: &Repo, path: &Path) -> PathBuf {
+        path.strip_prefix(&repo.0).unwrap().to_path_buf()
+    }
+
+    #[test]
+    fn diagnostics_of_invalid_trees() {
+        let repo = repo();
+        insta::glob!("../../../fixtures/invalid", "*.yaml", |path| {
+            let rendered = match load(&relative(&repo, path), &repo) {
+                Ok(_) => panic!("{} should be invalid", path.display()),
+                Err(Error::Invalid {
+                    diagnostics,
+                    sources,
+                    ..
+                }) => crate::render_diagnostics(
+                    &diagnostics,
+                    &sources,
+                    RenderOptions { snippets: true },
+                ),
+                Err(e) => panic!("{e}"),
+            };
+            insta::assert_snapshot!(rendered);
+        });
+    }
+
+    #[test]
+    fn drawings_of_example_trees() {
+        let repo = repo();
+        insta::glob!("../../../trees", "*.yaml", |path| {
+            let tree = load(&relative(&repo, path), &repo)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                .tree;
+            insta::assert_snapshot!("mermaid", crate::mermaid(&tree));
+            insta::assert_snapshot!("dot", crate::dot(&tree));
+        });
+    }
 }

@@ -30,25 +30,22 @@ pub(crate) fn is_identifier(name: &str) -> bool {
 pub(crate) fn people(dec: &mut Decoder<'_>, specs: Vec<PersonSpec>) -> BTreeMap<String, Person> {
     let mut out = BTreeMap::new();
     for p in specs {
-        let Some(email) = p.email else { continue };
-        if let Some(problem) = email_error(&email.value) {
-            dec.error_help(
-                email.span,
-                problem,
-                "write an address such as `maya@example.com`",
-            );
-            continue;
-        }
+        // A person with a bad or missing address is reported (by the decoder or here) but
+        // still known, so the RACI entries naming them do not cascade into more errors.
+        let email = p.email.map(|email| {
+            if let Some(problem) = email_error(&email.value) {
+                dec.error_help(
+                    email.span,
+                    problem,
+                    "write an address such as `maya@example.com`",
+                );
+            }
+            email.value
+        });
         let id = p.id.value;
         let name = p.name.unwrap_or_else(|| id.clone());
-        out.insert(
-            id.clone(),
-            Person {
-                id,
-                name,
-                email: email.value,
-            },
-        );
+        let email = email.unwrap_or_default();
+        out.insert(id.clone(), Person { id, name, email });
     }
     out
 }
@@ -166,14 +163,16 @@ pub(crate) fn tree(
         .iter()
         .zip(&metrics)
         .all(|(s, m)| s.formula.is_none() || m.formula.is_some());
-    if let (Some(root), Some(_), true) = (root, &topo, all_compiled) {
+    if let (Some(root), true) = (root, all_compiled) {
         reachable(dec, &graph, root, &spec.metrics);
     }
     if dec.diagnostics.len() > errors_before {
         return None;
     }
+    let id = spec.id?;
     Some(MetricTree {
-        id: spec.id?.value,
+        id_location: dec.location(id.span),
+        id: id.value,
         title: spec.title.unwrap_or_default(),
         description: spec.description,
         grain: spec.grain.unwrap_or(crate::model::Grain::Week),

@@ -13,8 +13,8 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan};
 
 use crate::diagnostic::Span;
 
-/// Largest tree or people file accepted.
-pub(crate) const MAX_BYTES: usize = 16 * 1024 * 1024;
+/// Largest tree or people file accepted, in bytes.
+pub const MAX_BYTES: usize = 16 * 1024 * 1024;
 /// Deepest nesting of mappings and sequences accepted. A tree needs about six levels.
 pub(crate) const MAX_DEPTH: usize = 64;
 /// Most nodes that aliases may add to a document by expansion.
@@ -250,6 +250,8 @@ impl Builder {
                 self.complete(node, anchor);
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                // Point at the opening bracket (or first key) only.
+                let span = Span::new(span.line, span.col, 1);
                 if self.stack.len() >= MAX_DEPTH {
                     return Err(too_deep(span));
                 }
@@ -414,7 +416,7 @@ mod tests {
         let mut text = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10 {
             let prev = format!("*l{}", i - 1);
-            let list = vec![prev.as_str(); 9].join(", ");
+            let list = [prev.as_str(); 9].join(", ");
             text.push_str(&format!("l{i}: &l{i} [{list}]\n"));
         }
         let err = load(&text).err().expect("alias bomb must fail");

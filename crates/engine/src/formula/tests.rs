@@ -107,7 +107,7 @@ fn nesting_is_bounded() {
         "a^".repeat(100_000) + "a",
         "abs(".repeat(100_000) + "a" + &")".repeat(100_000),
     ] {
-        let err = parse(&deep).err().expect("too deep");
+        let err = parse(&deep).expect_err("too deep");
         assert!(err.message.contains("nested more than"), "{}", err.message);
     }
 }

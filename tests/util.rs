@@ -1,0 +1,87 @@
+//! Running the `canopy` binary in a fresh directory and reporting everything on failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root, where `trees/` and `fixtures/` are.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch directory of its own for one test, with the binary ready to run in it.
+pub struct Dir {
+    dir: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir {
+            dir: tempfile::Builder::new()
+                .prefix("canopy-test-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `contents` to `name` inside the directory.
+    pub fn create(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// Copies a file of the repository into the directory, keeping its relative path.
+    pub fn copy(&self, relative: &str) -> PathBuf {
+        let text = std::fs::read_to_string(repo().join(relative)).unwrap();
+        self.create(relative, &text)
+    }
+
+    /// `canopy` with `args`, run in this directory.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_canopy"));
+        cmd.args(args).current_dir(self.path());
+        cmd
+    }
+
+    /// Runs `canopy args` and checks its exit code, returning its output.
+    pub fn run(&self, args: &[&str], expected_code: i32) -> Run {
+        let mut cmd = self.command(args);
+        run_command(&mut cmd, expected_code)
+    }
+}
+
+/// The output of one run, as text.
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `cmd`, and if its exit code is not `expected_code` panics with the command, its
+/// directory, stdout and stderr, so a failure explains itself.
+pub fn run_command(cmd: &mut Command, expected_code: i32) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("canopy runs");
+    let run = Run {
+        stdout: String::from_utf8(stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
+    };
+    if status.code() != Some(expected_code) {
+        panic!(
+            "\n\ncommand: {cmd:?}\ncwd: {}\nexpected exit code {expected_code}, got {status}\n\n--- stdout ---\n{}\n--- stderr ---\n{}\n",
+            cmd.get_current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+            run.stdout,
+            run.stderr,
+        );
+    }
+    run
+}
