@@ -31,6 +31,7 @@ pub use model::{Alerts, Formula, Grain, Metric, MetricId, MetricTree, Source};
 pub use raci::{Person, Raci};
 pub use render::{dot, mermaid};
 pub use schema::json_schema;
+pub use suggest::did_you_mean;
 pub use yaml::MAX_BYTES as MAX_FILE_BYTES;
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ impl MetricId {
 }
 
 /// The length of a period: the tree is evaluated once per period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Grain {
     /// A calendar day, `2026-11-23`.
     Day,
@@ -110,6 +110,22 @@ pub struct Formula {
 impl Formula {
     pub(crate) fn new(text: String, expr: Expr<usize>, inputs: Vec<MetricId>) -> Formula {
         Formula { text, expr, inputs }
+    }
+
+    /// A formula over `n` inputs that belong to no tree, for testing the maths of formulas
+    /// alone. Its inputs are numbered `0..n` in order of first appearance.
+    #[doc(hidden)]
+    pub fn for_tests(text: &str, expr: Expr<usize>) -> Formula {
+        let mut n = 0;
+        expr.map_vars(&mut |&v: &usize| {
+            n = n.max(v + 1);
+            Expr::<usize>::Var(v)
+        });
+        Formula {
+            text: text.to_string(),
+            expr,
+            inputs: (0..n as u32).map(MetricId).collect(),
+        }
     }
 
     /// The formula as written in the tree file.

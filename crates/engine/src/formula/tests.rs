@@ -185,6 +185,26 @@ fn arb_expr() -> impl Strategy<Value = Expr> {
 }
 
 proptest! {
+    /// Evaluating many points at once agrees with evaluating each point alone, including
+    /// where the formula is undefined.
+    #[test]
+    fn lanes_agree_with_scalar_evaluation(expr in arb_expr(), points in prop::collection::vec(prop::collection::vec(-5.0..5.0f64, 3), 1..6)) {
+        let names = ["a", "b", "c"];
+        let compiled: Expr<usize> = expr.map_vars(&mut |v: &String| {
+            let slot = names.iter().position(|n| n == v).unwrap_or(v.len() % 3);
+            Expr::Var(slot)
+        });
+        let columns: Vec<Vec<f64>> = (0..3).map(|i| points.iter().map(|p| p[i]).collect()).collect();
+        let inputs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+        let lanes = compiled.eval_lanes(&inputs, points.len());
+        for (lane, p) in points.iter().enumerate() {
+            match compiled.eval(&|&i| p[i]) {
+                Ok(v) => prop_assert!(lanes[lane] == v, "lane {}: {} != {}", lane, lanes[lane], v),
+                Err(_) => prop_assert!(!lanes[lane].is_finite(), "lane {} should be undefined", lane),
+            }
+        }
+    }
+
     #[test]
     fn printing_then_parsing_gives_the_same_ast(expr in arb_expr()) {
         let printed = expr.to_string();

@@ -1,0 +1,408 @@
+//! Explaining a change: why a metric moved between two periods, down to the leaves.
+//!
+//! Method of record. At each derived metric, the exact Shapley value of its formula over its
+//! direct inputs gives each input a share of the metric's own change. Down the tree, by the
+//! discrete chain rule, a metric's contribution to the explained metric is split over its
+//! inputs in proportion to those shares: input `i` of `m` receives `k_m * share_i`, where
+//! `k_m = contribution_m / change_m` is how much one unit of `m`'s change is worth to the
+//! explained metric. Where `m` did not change, `k_m` is the limit of that ratio, the
+//! Shapley-weighted mean partial derivative, so inputs that offset each other under an
+//! unchanged metric still show, with opposite signs summing to zero. A metric that feeds
+//! several parents sums what it receives from each. Contributions therefore sum to the
+//! change at every metric and over the leaves.
+
+use canopy_engine::formula::{BinOp, Expr};
+use canopy_engine::{MetricId, MetricTree};
+
+use crate::evaluate::{Cell, Evaluation};
+use crate::period::Period;
+use crate::shapley::{self, Method, Plan};
+
+/// The method, stated in every explanation.
+pub const METHOD: &str = "shapley-chain: exact Shapley value of each formula over its direct inputs (closed forms for sums and products), chained to the leaves by the discrete chain rule";
+
+/// One metric's part in an explanation.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// The metric.
+    pub metric: MetricId,
+    /// Value in the earlier period.
+    pub before: f64,
+    /// Value in the later period.
+    pub after: f64,
+    /// `after - before`.
+    pub change: f64,
+    /// How much of the explained metric's change comes through this metric.
+    pub contribution: f64,
+    /// For a derived metric: how the shares of its own change were computed.
+    pub method: Option<Method>,
+    /// For a derived metric: each input's Shapley share of this metric's own change (in this
+    /// metric's units); they sum to `change`.
+    pub shares: Vec<(MetricId, f64)>,
+    /// For a derived metric: what each input receives of `contribution`; they sum to it.
+    pub passed: Vec<(MetricId, f64)>,
+}
+
+/// Inputs that moved in opposite directions, each by more than their metric, which changed
+/// by less than its `change_pct`: a flat metric hiding movement beneath it.
+#[derive(Clone, Debug)]
+pub struct Offsetting {
+    /// The metric that looks flat.
+    pub metric: MetricId,
+    /// Its change.
+    pub change: f64,
+    /// The inputs that moved more than it, with their shares of its change.
+    pub inputs: Vec<(MetricId, f64)>,
+}
+
+/// One segment's part in the explained metric's change.
+#[derive(Clone, Debug)]
+pub struct SegmentShare {
+    /// The segment's index in the evaluation.
+    pub segment: usize,
+    /// Its contribution to the change; these sum to the change.
+    pub contribution: f64,
+    /// For a ratio metric: the part due to the segment's weight changing.
+    pub mix: Option<f64>,
+    /// For a ratio metric: the part due to the segment's own rate changing.
+    pub rate: Option<f64>,
+}
+
+/// How the change splits over segments, or why it cannot be split.
+#[derive(Clone, Debug)]
+pub enum Segments {
+    /// The data has no segments.
+    Unsegmented,
+    /// The split, largest contribution first.
+    Split(Vec<SegmentShare>),
+    /// Segments exist but their values do not add up to the totals, so no exact split exists.
+    NotAdditive(String),
+}
+
+/// Why a metric changed between two periods.
+#[derive(Clone, Debug)]
+pub struct Explanation {
+    /// The explained metric.
+    pub metric: MetricId,
+    /// The earlier period.
+    pub from: Period,
+    /// The later period.
+    pub to: Period,
+    /// Every metric under the explained one (itself first), in evaluation order reversed.
+    pub nodes: Vec<Node>,
+    /// Flat metrics hiding opposite movements beneath them.
+    pub offsetting: Vec<Offsetting>,
+    /// The split over segments.
+    pub segments: Segments,
+}
+
+impl Explanation {
+    /// The explained metric's own node.
+    pub fn root(&self) -> &Node {
+        &self.nodes[0]
+    }
+
+    /// The node of `metric`, if it is under the explained metric.
+    pub fn node(&self, metric: MetricId) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.metric == metric)
+    }
+
+    /// The leaves under the explained metric, with their contributions.
+    pub fn leaves<'a>(&'a self, tree: &'a MetricTree) -> impl Iterator<Item = &'a Node> + 'a {
+        self.nodes
+            .iter()
+            .filter(|n| tree.metric(n.metric).is_leaf())
+    }
+}
+
+/// Why a change cannot be explained.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("cannot explain `{metric}` from {from} to {to}: {reason}")]
+pub struct ExplainError {
+    /// The metric's id.
+    pub metric: String,
+    /// The earlier period.
+    pub from: Period,
+    /// The later period.
+    pub to: Period,
+    /// Why, naming the input at fault.
+    pub reason: String,
+}
+
+/// Plans for every derived metric's formula, read once and reused for each pair of periods.
+pub struct Planner {
+    plans: Vec<Option<Plan>>,
+}
+
+impl Planner {
+    /// Reads the shape of every formula of `tree`.
+    pub fn new(tree: &MetricTree) -> Planner {
+        Planner {
+            plans: tree
+                .ids()
+                .map(|id| tree.metric(id).formula.as_ref().map(Plan::new))
+                .collect(),
+        }
+    }
+}
+
+/// Explains the change of `metric` from `from` to `to`.
+pub fn explain(
+    eval: &Evaluation<'_>,
+    planner: &Planner,
+    metric: MetricId,
+    from: Period,
+    to: Period,
+) -> Result<Explanation, ExplainError> {
+    let tree = eval.tree();
+    let fail = |period: Period, cell: Cell| ExplainError {
+        metric: tree.metric(metric).id.clone(),
+        from,
+        to,
+        reason: eval.reason(metric, period, cell),
+    };
+    eval.total(metric, from).map_err(|c| fail(from, c))?;
+    eval.total(metric, to).map_err(|c| fail(to, c))?;
+
+    // Every metric under `metric`, parents before inputs.
+    let mut under = vec![false; tree.len()];
+    under[metric.index()] = true;
+    let order: Vec<MetricId> = tree.topological_order().iter().rev().copied().collect();
+    for &m in &order {
+        if under[m.index()] {
+            for &i in tree.inputs(m) {
+                under[i.index()] = true;
+            }
+        }
+    }
+    let value = |m: MetricId, p: Period| {
+        eval.total(m, p)
+            .expect("inputs of a defined metric are defined")
+    };
+    let mut contribution = vec![0.0; tree.len()];
+    let mut limit_k = vec![0.0; tree.len()];
+    let change_of = |m: MetricId| value(m, to) - value(m, from);
+    contribution[metric.index()] = change_of(metric);
+    limit_k[metric.index()] = 1.0;
+
+    let mut nodes = Vec::new();
+    let mut offsetting = Vec::new();
+    for m in order.into_iter().filter(|m| under[m.index()]) {
+        let (before, after) = (value(m, from), value(m, to));
+        let change = after - before;
+        let mut node = Node {
+            metric: m,
+            before,
+            after,
+            change,
+            contribution: contribution[m.index()],
+            method: None,
+            shares: vec![],
+            passed: vec![],
+        };
+        if let (Some(formula), Some(plan)) = (&tree.metric(m).formula, &planner.plans[m.index()]) {
+            let inputs = formula.inputs();
+            let x0: Vec<f64> = inputs.iter().map(|&i| value(i, from)).collect();
+            let x1: Vec<f64> = inputs.iter().map(|&i| value(i, to)).collect();
+            let (phi, method) = shapley::shares(formula, plan, &x0, &x1);
+            let k = if change != 0.0 {
+                node.contribution / change
+            } else {
+                limit_k[m.index()]
+            };
+            for (slot, &input) in inputs.iter().enumerate() {
+                let passed = k * phi[slot];
+                contribution[input.index()] += passed;
+                if x0[slot] == x1[slot] {
+                    // The input did not change: its own k is the limit of share / change.
+                    limit_k[input.index()] +=
+                        k * shapley::mean_partial(formula.expr(), &x0, &x1, slot);
+                }
+                node.passed.push((input, passed));
+                node.shares.push((input, phi[slot]));
+            }
+            node.method = Some(method);
+            if let Some(o) = offsets(tree, m, before, change, &node.shares) {
+                offsetting.push(o);
+            }
+        }
+        nodes.push(node);
+    }
+    let segments = segments(eval, metric, from, to);
+    Ok(Explanation {
+        metric,
+        from,
+        to,
+        nodes,
+        offsetting,
+        segments,
+    })
+}
+
+fn offsets(
+    tree: &MetricTree,
+    m: MetricId,
+    before: f64,
+    change: f64,
+    shares: &[(MetricId, f64)],
+) -> Option<Offsetting> {
+    let pct = tree.metric(m).alerts.change_pct.unwrap_or(10.0);
+    if change.abs() >= pct / 100.0 * before.abs() {
+        return None;
+    }
+    let big: Vec<(MetricId, f64)> = shares
+        .iter()
+        .copied()
+        .filter(|(_, s)| s.abs() > change.abs())
+        .collect();
+    let up = big.iter().any(|(_, s)| *s > 0.0);
+    let down = big.iter().any(|(_, s)| *s < 0.0);
+    (up && down && big.len() >= 2).then(|| Offsetting {
+        metric: m,
+        change,
+        inputs: big,
+    })
+}
+
+/// `scale * numerator / denominator`, if the formula is a ratio up to constant factors.
+fn as_ratio(e: &Expr<usize>) -> Option<(f64, &Expr<usize>, &Expr<usize>)> {
+    let constant = |e: &Expr<usize>| e.eval(&|_| f64::NAN).ok();
+    match e {
+        Expr::Bin(BinOp::Mul, c, x) | Expr::Bin(BinOp::Mul, x, c) if constant(c).is_some() => {
+            let (s, n, d) = as_ratio(x)?;
+            Some((s * constant(c)?, n, d))
+        }
+        Expr::Bin(BinOp::Div, x, c) if constant(c).is_some() => {
+            let (s, n, d) = as_ratio(x)?;
+            Some((s / constant(c)?, n, d))
+        }
+        Expr::Bin(BinOp::Div, n, d) => Some((1.0, n, d)),
+        _ => None,
+    }
+}
+
+/// Relative closeness, for checking that segments add up to totals.
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300)
+}
+
+fn segments(eval: &Evaluation<'_>, metric: MetricId, from: Period, to: Period) -> Segments {
+    let count = eval.segments().len();
+    if count == 0 {
+        return Segments::Unsegmented;
+    }
+    let tree = eval.tree();
+    let formula = tree.metric(metric).formula.as_ref();
+    let ratio = formula.and_then(|f| as_ratio(f.expr()).map(|r| (f, r)));
+    let result = match ratio {
+        Some((formula, (scale, num, den))) => {
+            ratio_split(eval, formula.inputs(), scale, num, den, from, to)
+        }
+        None => additive_split(eval, metric, from, to),
+    };
+    match result {
+        Ok(mut shares) => {
+            shares.sort_by(|a, b| {
+                b.contribution
+                    .abs()
+                    .total_cmp(&a.contribution.abs())
+                    .then(a.segment.cmp(&b.segment))
+            });
+            Segments::Split(shares)
+        }
+        Err(reason) => Segments::NotAdditive(reason),
+    }
+}
+
+/// A metric whose segment values add up to its total: each segment contributes its change.
+fn additive_split(
+    eval: &Evaluation<'_>,
+    metric: MetricId,
+    from: Period,
+    to: Period,
+) -> Result<Vec<SegmentShare>, String> {
+    let id = &eval.tree().metric(metric).id;
+    let mut shares = Vec::new();
+    for p in [from, to] {
+        let sum: f64 = (0..eval.segments().len())
+            .filter_map(|s| eval.get(metric, p, Some(s)).ok())
+            .sum();
+        if !close(sum, eval.total(metric, p).expect("checked")) {
+            return Err(format!("the segments' values of `{id}` do not add up to its total in {p}, so no exact split exists"));
+        }
+    }
+    for s in 0..eval.segments().len() {
+        let v = |p| eval.get(metric, p, Some(s)).unwrap_or(0.0);
+        shares.push(SegmentShare {
+            segment: s,
+            contribution: v(to) - v(from),
+            mix: None,
+            rate: None,
+        });
+    }
+    Ok(shares)
+}
+
+/// A ratio `scale * N / D` whose numerator and denominator add up over segments: each
+/// segment's part `w1 r1 - w0 r0` (weight `w = D_s / D`, rate `r = N_s / D_s`) splits into
+/// rate `mean(w) * change(r)` and mix `change(w) * mean(r)`, which sum to it exactly.
+fn ratio_split(
+    eval: &Evaluation<'_>,
+    inputs: &[MetricId],
+    scale: f64,
+    num: &Expr<usize>,
+    den: &Expr<usize>,
+    from: Period,
+    to: Period,
+) -> Result<Vec<SegmentShare>, String> {
+    let count = eval.segments().len();
+    // (N_s, D_s) for each segment and period; a segment without data contributes nothing.
+    let parts = |p: Period, segment: Option<usize>| -> Option<(f64, f64)> {
+        let x: Option<Vec<f64>> = inputs
+            .iter()
+            .map(|&i| eval.get(i, p, segment).ok())
+            .collect();
+        let x = x?;
+        Some((num.eval(&|&i| x[i]).ok()?, den.eval(&|&i| x[i]).ok()?))
+    };
+    let mut per = vec![[(0.0, 0.0); 2]; count];
+    let mut totals = [(0.0, 0.0); 2];
+    for (k, p) in [from, to].into_iter().enumerate() {
+        for (s, slot) in per.iter_mut().enumerate() {
+            slot[k] = parts(p, Some(s)).unwrap_or((0.0, 0.0));
+        }
+        let (n, d) = parts(p, None).ok_or("the totals' numerator or denominator is undefined")?;
+        let (sn, sd) = per
+            .iter()
+            .fold((0.0, 0.0), |(a, b), s| (a + s[k].0, b + s[k].1));
+        if !close(sn, n) || !close(sd, d) {
+            return Err(format!("the segments' numerators and denominators do not add up to the totals in {p}, so no exact mix/rate split exists"));
+        }
+        totals[k] = (n, d);
+    }
+    let shares = per
+        .iter()
+        .enumerate()
+        .map(|(s, [(n0, d0), (n1, d1)])| {
+            let (w0, w1) = (d0 / totals[0].1, d1 / totals[1].1);
+            // A segment with no denominator in one period has no rate there; its rate is taken
+            // as unchanged, so all of its movement is mix.
+            let r = |n: f64, d: f64| (d != 0.0).then(|| n / d);
+            let (r0, r1) = match (r(*n0, *d0), r(*n1, *d1)) {
+                (Some(a), Some(b)) => (a, b),
+                (Some(a), None) => (a, a),
+                (None, Some(b)) => (b, b),
+                (None, None) => (0.0, 0.0),
+            };
+            let rate = scale * (w0 + w1) / 2.0 * (r1 - r0);
+            let mix = scale * (w1 - w0) * (r0 + r1) / 2.0;
+            SegmentShare {
+                segment: s,
+                contribution: rate + mix,
+                mix: Some(mix),
+                rate: Some(rate),
+            }
+        })
+        .collect();
+    Ok(shares)
+}

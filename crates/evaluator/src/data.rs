@@ -1,0 +1,475 @@
+//! Leaf values by period and segment, gathered from CSV files and SQL sources.
+//!
+//! Rows are collected first and laid out densely at the end, one `f64` per (metric, period)
+//! for the total and for each segment, with NaN standing for "no data" (data itself is always
+//! finite: anything else is rejected when read).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use canopy_engine::{Diagnostic, Location, MetricId, MetricTree, Span};
+
+use crate::period::Period;
+use crate::Error;
+
+/// Most problems reported for one data file before the rest are only counted.
+const MAX_DIAGNOSTICS: usize = 50;
+
+/// A segment: values of the data's segment dimensions, e.g. `cohort = new`.
+pub type SegmentKey = Vec<String>;
+
+/// The leaf values of one tree, dense over a range of periods.
+#[derive(Debug)]
+pub struct Data {
+    first: Option<Period>,
+    len: usize,
+    dims: Vec<String>,
+    segments: Vec<SegmentKey>,
+    /// Slot 0 is the total, slot `s + 1` segment `s`; each is `metrics * len`, metric-major.
+    slots: Vec<Vec<f64>>,
+    metrics: usize,
+}
+
+impl Data {
+    /// The first period with data, if there is any.
+    pub fn first(&self) -> Option<Period> {
+        self.first
+    }
+
+    /// The last period with data, if there is any.
+    pub fn last(&self) -> Option<Period> {
+        self.first.map(|p| p.offset(self.len as i32 - 1))
+    }
+
+    /// How many periods the data spans, first to last.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there is no data at all.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The names of the segment dimensions (the CSV's extra columns), possibly none.
+    pub fn dimensions(&self) -> &[String] {
+        &self.dims
+    }
+
+    /// The segments, in order of first appearance.
+    pub fn segments(&self) -> &[SegmentKey] {
+        &self.segments
+    }
+
+    /// Leaf values of `metric` for slot `slot` (0 total, `s + 1` segment `s`), one per period
+    /// from [`Data::first`]; NaN where there is no data.
+    pub(crate) fn row(&self, slot: usize, metric: MetricId) -> &[f64] {
+        let start = metric.index() * self.len;
+        &self.slots[slot][start..start + self.len]
+    }
+
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub(crate) fn metric_count(&self) -> usize {
+        self.metrics
+    }
+}
+
+/// One value read from a source, with where it was read for error messages.
+struct Row {
+    metric: MetricId,
+    period: Period,
+    /// 0 for a total, `s + 1` for segment `s`.
+    slot: u32,
+    value: f64,
+    origin: u32,
+}
+
+/// Where rows came from: a CSV line, or a leaf's SQL source.
+enum Origin {
+    Csv { path: Arc<Path>, line: u32 },
+    Sql { metric: MetricId },
+}
+
+/// Collects leaf values for one tree from any number of sources, then lays them out.
+pub struct DataBuilder<'t> {
+    tree: &'t MetricTree,
+    rows: Vec<Row>,
+    origins: Vec<Origin>,
+    dims: Option<Vec<String>>,
+    segments: HashMap<SegmentKey, u32>,
+    segment_order: Vec<SegmentKey>,
+    diagnostics: Vec<Diagnostic>,
+    suppressed: usize,
+}
+
+impl<'t> DataBuilder<'t> {
+    /// A builder for `tree`'s leaves.
+    pub fn new(tree: &'t MetricTree) -> DataBuilder<'t> {
+        DataBuilder {
+            tree,
+            rows: Vec::new(),
+            origins: Vec::new(),
+            dims: None,
+            segments: HashMap::new(),
+            segment_order: Vec::new(),
+            diagnostics: Vec::new(),
+            suppressed: 0,
+        }
+    }
+
+    fn report(&mut self, diagnostic: Diagnostic) {
+        if self.diagnostics.len() < MAX_DIAGNOSTICS {
+            self.diagnostics.push(diagnostic);
+        } else {
+            self.suppressed += 1;
+        }
+    }
+
+    /// The slot of a segment with dimensions `dims` and values `values`, fixing the data's
+    /// dimensions on first use. `Err` names the mismatch.
+    fn slot(&mut self, dims: &[String], values: SegmentKey) -> Result<u32, String> {
+        if values.iter().all(String::is_empty) {
+            return Ok(0);
+        }
+        match &self.dims {
+            None => self.dims = Some(dims.to_vec()),
+            Some(known) if known != dims => {
+                return Err(format!(
+                    "segment dimensions ({}) differ from earlier data ({})",
+                    dims.join(", "),
+                    known.join(", ")
+                ))
+            }
+            Some(_) => {}
+        }
+        if values.iter().any(String::is_empty) {
+            return Err(format!("a segment needs a value for every dimension ({}); leave them all empty for a total", dims.join(", ")));
+        }
+        let next = self.segment_order.len() as u32 + 1;
+        let slot = *self.segments.entry(values.clone()).or_insert_with(|| next);
+        if slot == next {
+            self.segment_order.push(values);
+        }
+        Ok(slot)
+    }
+
+    /// Reads long-form CSV: a header with `period`, `metric` and `value` (in any order), an
+    /// optional `tree` column (rows for other trees are skipped), and any further columns as
+    /// segment dimensions.
+    pub fn read_csv(&mut self, path: &Path, reader: impl Read) {
+        let path: Arc<Path> = Arc::from(path);
+        let at = |line: u64, col: usize, len: usize| Location {
+            path: path.clone(),
+            span: Span::new(line as u32, col as u32, len as u32),
+        };
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(reader);
+        let header = match csv.byte_headers() {
+            Ok(h) => h.clone(),
+            Err(e) => {
+                self.report(Diagnostic::error(
+                    at(1, 1, 1),
+                    format!("cannot read CSV: {e}"),
+                ));
+                return;
+            }
+        };
+        let names: Vec<String> = header
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).trim().to_string())
+            .collect();
+        let find = |n: &str| names.iter().position(|h| h == n);
+        let (Some(period_col), Some(metric_col), Some(value_col)) =
+            (find("period"), find("metric"), find("value"))
+        else {
+            self.report(
+                Diagnostic::error(
+                    at(1, 1, 1),
+                    format!(
+                        "the CSV header is `{}`; it needs `period`, `metric` and `value` columns",
+                        names.join(",")
+                    ),
+                )
+                .with_help("write long-form data: period,metric,value[,segment columns...]"),
+            );
+            return;
+        };
+        let tree_col = find("tree");
+        let dim_cols: Vec<usize> = (0..names.len())
+            .filter(|&i| {
+                ![
+                    Some(period_col),
+                    Some(metric_col),
+                    Some(value_col),
+                    tree_col,
+                ]
+                .contains(&Some(i))
+            })
+            .collect();
+        let dims: Vec<String> = dim_cols.iter().map(|&i| names[i].clone()).collect();
+        let grain = self.tree.grain();
+        let mut periods: HashMap<Vec<u8>, Result<Period, String>> = HashMap::new();
+        let mut last_metric: Option<(Vec<u8>, MetricId)> = None;
+        let mut record = csv::ByteRecord::new();
+        loop {
+            match csv.read_byte_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    let line = e.position().map_or(1, |p| p.line());
+                    self.report(Diagnostic::error(
+                        at(line, 1, 1),
+                        format!("cannot read CSV: {e}"),
+                    ));
+                    return;
+                }
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            // Columns are counted in characters from the start of the line, assuming no quotes.
+            let col = |i: usize| 1 + (0..i).map(|j| record[j].len() + 1).sum::<usize>();
+            let field = |i: usize| &record[i];
+            if let Some(t) = tree_col {
+                if field(t) != self.tree.id().as_bytes() {
+                    continue;
+                }
+            }
+            // The metric: rows come grouped by metric in practice, so remember the last one.
+            let metric = match &last_metric {
+                Some((name, id)) if name.as_slice() == field(metric_col) => *id,
+                _ => {
+                    let name = String::from_utf8_lossy(field(metric_col)).into_owned();
+                    match self.metric_for_data(&name) {
+                        Ok(id) => {
+                            last_metric = Some((field(metric_col).to_vec(), id));
+                            id
+                        }
+                        Err((message, help)) => {
+                            self.report(
+                                Diagnostic::error(at(line, col(metric_col), name.len()), message)
+                                    .with_help(help),
+                            );
+                            continue;
+                        }
+                    }
+                }
+            };
+            let period = periods
+                .entry(field(period_col).to_vec())
+                .or_insert_with(|| parse_period(field(period_col), grain))
+                .clone();
+            let period = match period {
+                Ok(p) => p,
+                Err(message) => {
+                    let len = field(period_col).len();
+                    self.report(Diagnostic::error(at(line, col(period_col), len), message));
+                    continue;
+                }
+            };
+            let raw = field(value_col);
+            let value = match std::str::from_utf8(raw)
+                .ok()
+                .map(str::trim)
+                .map(str::parse::<f64>)
+            {
+                Some(Ok(v)) if v.is_finite() => v,
+                _ => {
+                    let text = String::from_utf8_lossy(raw);
+                    let help = if text.trim().is_empty() {
+                        "missing data is left out, not written as an empty value (it is never taken as zero)"
+                    } else {
+                        "values are plain numbers like 1234 or 0.25"
+                    };
+                    self.report(
+                        Diagnostic::error(
+                            at(line, col(value_col), raw.len()),
+                            format!("`{text}` is not a finite number"),
+                        )
+                        .with_help(help),
+                    );
+                    continue;
+                }
+            };
+            let key: SegmentKey = dim_cols
+                .iter()
+                .map(|&i| String::from_utf8_lossy(field(i)).trim().to_string())
+                .collect();
+            let slot = match self.slot(&dims, key) {
+                Ok(s) => s,
+                Err(message) => {
+                    let first = dim_cols.first().copied().unwrap_or(0);
+                    self.report(Diagnostic::error(at(line, col(first), 1), message));
+                    continue;
+                }
+            };
+            self.origins.push(Origin::Csv {
+                path: path.clone(),
+                line: line as u32,
+            });
+            self.rows.push(Row {
+                metric,
+                period,
+                slot,
+                value,
+                origin: self.origins.len() as u32 - 1,
+            });
+        }
+    }
+
+    /// Values a leaf's SQL source returned: `(segment, value)` per row, the segment `None` for
+    /// a one-column result.
+    pub(crate) fn add_sql(
+        &mut self,
+        metric: MetricId,
+        period: Period,
+        dim: Option<&str>,
+        values: Vec<(Option<String>, f64)>,
+    ) {
+        self.origins.push(Origin::Sql { metric });
+        let origin = self.origins.len() as u32 - 1;
+        for (segment, value) in values {
+            let slot = match (dim, segment) {
+                (Some(d), Some(s)) => match self.slot(&[d.to_string()], vec![s]) {
+                    Ok(slot) => slot,
+                    Err(message) => {
+                        let location = self.tree.metric(metric).location.clone();
+                        self.report(Diagnostic::error(
+                            location,
+                            format!("SQL source of `{}`: {message}", self.tree.metric(metric).id),
+                        ));
+                        continue;
+                    }
+                },
+                _ => 0,
+            };
+            self.rows.push(Row {
+                metric,
+                period,
+                slot,
+                value,
+                origin,
+            });
+        }
+    }
+
+    /// The leaf called `name`, or why data cannot be given for it.
+    fn metric_for_data(&self, name: &str) -> Result<MetricId, (String, String)> {
+        let Some(id) = self.tree.find(name) else {
+            let names = self.tree.ids().map(|id| self.tree.metric(id).id.as_str());
+            let message = match canopy_engine::did_you_mean(name, names) {
+                Some(s) => format!("unknown metric `{name}` (did you mean `{s}`?)"),
+                None => format!("unknown metric `{name}` in tree `{}`", self.tree.id()),
+            };
+            let help = "data rows name leaf metrics of the tree; add a `tree` column to share one file between trees".to_string();
+            return Err((message, help));
+        };
+        if let Some(formula) = &self.tree.metric(id).formula {
+            return Err((
+                format!(
+                    "`{name}` is derived (`{}`), so it cannot be given as data",
+                    formula.text()
+                ),
+                "give values for its inputs; Canopy computes derived metrics".to_string(),
+            ));
+        }
+        Ok(id)
+    }
+
+    /// Lays the rows out densely, reporting duplicates. Totals not given explicitly are the
+    /// sums of the segments present.
+    pub fn finish(mut self) -> Result<Data, Error> {
+        let metrics = self.tree.len();
+        let first = self.rows.iter().map(|r| r.period).min();
+        let len = match (first, self.rows.iter().map(|r| r.period).max()) {
+            (Some(a), Some(b)) => b.since(a) as usize + 1,
+            _ => 0,
+        };
+        let slot_count = self.segment_order.len() + 1;
+        let mut slots = vec![vec![f64::NAN; metrics * len]; slot_count];
+        let mut origin_of = vec![vec![u32::MAX; metrics * len]; slot_count];
+        for row in std::mem::take(&mut self.rows) {
+            let cell =
+                row.metric.index() * len + row.period.since(first.expect("rows exist")) as usize;
+            let slot = row.slot as usize;
+            if origin_of[slot][cell] != u32::MAX {
+                let d = self.duplicate(&row, origin_of[slot][cell]);
+                self.report(d);
+                continue;
+            }
+            slots[slot][cell] = row.value;
+            origin_of[slot][cell] = row.origin;
+        }
+        if !self.diagnostics.is_empty() {
+            if self.suppressed > 0 {
+                let last = self.diagnostics.last().expect("not empty").location.clone();
+                self.diagnostics.push(Diagnostic::error(
+                    last,
+                    format!("... and {} more problems like these", self.suppressed),
+                ));
+            }
+            return Err(Error::Data {
+                diagnostics: self.diagnostics,
+            });
+        }
+        let (total, segments) = slots.split_first_mut().expect("slot 0 exists");
+        for (cell, t) in total.iter_mut().enumerate() {
+            if t.is_nan() {
+                let present = segments.iter().map(|s| s[cell]).filter(|v| !v.is_nan());
+                *t = present.fold(f64::NAN, |acc, v| if acc.is_nan() { v } else { acc + v });
+            }
+        }
+        Ok(Data {
+            first,
+            len,
+            dims: self.dims.unwrap_or_default(),
+            segments: self.segment_order,
+            slots,
+            metrics,
+        })
+    }
+
+    fn duplicate(&self, row: &Row, first: u32) -> Diagnostic {
+        let name = &self.tree.metric(row.metric).id;
+        let describe = |origin: &Origin| match origin {
+            Origin::Csv { path, line } => format!("{}:{line}", path.display()),
+            Origin::Sql { metric } => {
+                format!("the SQL source of `{}`", self.tree.metric(*metric).id)
+            }
+        };
+        let here = match &self.origins[row.origin as usize] {
+            Origin::Csv { path, line } => Location {
+                path: path.clone(),
+                span: Span::new(*line, 1, 1),
+            },
+            Origin::Sql { metric } => self.tree.metric(*metric).location.clone(),
+        };
+        let segment = match row.slot {
+            0 => String::new(),
+            s => format!(" segment {}", self.segment_order[s as usize - 1].join("/")),
+        };
+        Diagnostic::error(
+            here,
+            format!(
+                "a second value for `{name}`{segment} in {} (the first is at {})",
+                row.period,
+                describe(&self.origins[first as usize])
+            ),
+        )
+        .with_help("each (period, metric, segment) has one value; remove one of them")
+    }
+}
+
+fn parse_period(raw: &[u8], grain: canopy_engine::Grain) -> Result<Period, String> {
+    let text = String::from_utf8_lossy(raw);
+    let text = text.trim();
+    Period::parse(text, grain).map_err(|e| match Period::grain_of(text) {
+        Some(other) => format!("`{text}` is a {other}, but the tree's grain is {grain}"),
+        None => e.to_string(),
+    })
+}

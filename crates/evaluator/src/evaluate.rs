@@ -1,0 +1,236 @@
+//! Evaluation: every metric's value in every period, for the total and for each segment.
+//!
+//! Metrics are computed in topological order, one formula pass over all periods at once. A
+//! value is `ok`, `missing` (some input has no data: never taken as zero) or `undefined`
+//! (division by zero, a result that is not a finite real number), and problems carry the
+//! metric where they started, so a root that is missing says which leaf has no data.
+
+use canopy_engine::formula::Undefined;
+use canopy_engine::{MetricId, MetricTree};
+
+use crate::data::{Data, SegmentKey};
+use crate::period::Period;
+
+/// The state of one value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    /// The value is known.
+    Ok,
+    /// No value, because `leaf` has no data for the period (or segment).
+    Missing {
+        /// The leaf whose data is missing.
+        leaf: MetricId,
+    },
+    /// No value, because the formula of `at` is undefined for its inputs.
+    Undefined {
+        /// The metric whose formula failed.
+        at: MetricId,
+        /// How it failed.
+        why: Undefined,
+    },
+}
+
+/// A status, as reported to users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The value is known.
+    Ok,
+    /// An input has no data.
+    Missing,
+    /// The formula is undefined for its inputs.
+    Undefined,
+}
+
+impl Cell {
+    /// The user-facing status.
+    pub fn status(self) -> Status {
+        match self {
+            Cell::Ok => Status::Ok,
+            Cell::Missing { .. } => Status::Missing,
+            Cell::Undefined { .. } => Status::Undefined,
+        }
+    }
+}
+
+/// Values and states of every metric over a range of periods, for one slot (total or segment).
+#[derive(Debug)]
+struct Grid {
+    values: Vec<f64>,
+    cells: Vec<Cell>,
+}
+
+/// A tree evaluated over every period of its data.
+#[derive(Debug)]
+pub struct Evaluation<'t> {
+    tree: &'t MetricTree,
+    first: Option<Period>,
+    len: usize,
+    dims: Vec<String>,
+    segments: Vec<SegmentKey>,
+    /// Slot 0 is the total, slot `s + 1` segment `s`.
+    grids: Vec<Grid>,
+}
+
+/// Evaluates `tree` over all the periods of `data`.
+pub fn evaluate<'t>(tree: &'t MetricTree, data: &Data) -> Evaluation<'t> {
+    assert_eq!(
+        data.metric_count(),
+        tree.len(),
+        "data built for another tree"
+    );
+    let grids = (0..data.slot_count())
+        .map(|slot| evaluate_slot(tree, data, slot))
+        .collect();
+    Evaluation {
+        tree,
+        first: data.first(),
+        len: data.len(),
+        dims: data.dimensions().to_vec(),
+        segments: data.segments().to_vec(),
+        grids,
+    }
+}
+
+fn evaluate_slot(tree: &MetricTree, data: &Data, slot: usize) -> Grid {
+    let len = data.len();
+    let mut grid = Grid {
+        values: vec![f64::NAN; tree.len() * len],
+        cells: vec![Cell::Ok; tree.len() * len],
+    };
+    for &m in tree.topological_order() {
+        let at = m.index() * len;
+        let Some(formula) = &tree.metric(m).formula else {
+            let row = data.row(slot, m);
+            grid.values[at..at + len].copy_from_slice(row);
+            for (cell, v) in grid.cells[at..at + len].iter_mut().zip(row) {
+                *cell = if v.is_nan() {
+                    Cell::Missing { leaf: m }
+                } else {
+                    Cell::Ok
+                };
+            }
+            continue;
+        };
+        let inputs: Vec<&[f64]> = formula
+            .inputs()
+            .iter()
+            .map(|i| &grid.values[i.index() * len..(i.index() + 1) * len])
+            .collect();
+        let out = formula.expr().eval_lanes(&inputs, len);
+        for (p, v) in out.into_iter().enumerate() {
+            // An input's problem is passed up as it is, naming where it started.
+            let inherited = formula
+                .inputs()
+                .iter()
+                .map(|i| grid.cells[i.index() * len + p])
+                .find(|c| *c != Cell::Ok);
+            let cell = match inherited {
+                Some(c) => c,
+                None if v.is_finite() => Cell::Ok,
+                None => {
+                    let point: Vec<f64> = formula
+                        .inputs()
+                        .iter()
+                        .map(|i| grid.values[i.index() * len + p])
+                        .collect();
+                    let why = formula.eval(&point).err().unwrap_or(Undefined::Domain);
+                    Cell::Undefined { at: m, why }
+                }
+            };
+            grid.cells[at + p] = cell;
+            grid.values[at + p] = if cell == Cell::Ok { v } else { f64::NAN };
+        }
+    }
+    grid
+}
+
+impl<'t> Evaluation<'t> {
+    /// The tree evaluated.
+    pub fn tree(&self) -> &'t MetricTree {
+        self.tree
+    }
+
+    /// The first period with data.
+    pub fn first(&self) -> Option<Period> {
+        self.first
+    }
+
+    /// The last period with data.
+    pub fn last(&self) -> Option<Period> {
+        self.first.map(|p| p.offset(self.len as i32 - 1))
+    }
+
+    /// The segment dimensions of the data.
+    pub fn dimensions(&self) -> &[String] {
+        &self.dims
+    }
+
+    /// The segments of the data.
+    pub fn segments(&self) -> &[SegmentKey] {
+        &self.segments
+    }
+
+    fn index(&self, period: Period) -> Option<usize> {
+        let i = period.since(self.first?);
+        (0..self.len as i32).contains(&i).then_some(i as usize)
+    }
+
+    /// The value of `metric` in `period` for `segment` (`None` for the total), or the cell
+    /// explaining why there is none. A period outside the data is missing at the first leaf.
+    pub fn get(
+        &self,
+        metric: MetricId,
+        period: Period,
+        segment: Option<usize>,
+    ) -> Result<f64, Cell> {
+        let grid = &self.grids[segment.map_or(0, |s| s + 1)];
+        let Some(p) = self.index(period) else {
+            return Err(Cell::Missing {
+                leaf: first_leaf(self.tree, metric),
+            });
+        };
+        let cell = grid.cells[metric.index() * self.len + p];
+        match cell {
+            Cell::Ok => Ok(grid.values[metric.index() * self.len + p]),
+            other => Err(other),
+        }
+    }
+
+    /// The total value of `metric` in `period`.
+    pub fn total(&self, metric: MetricId, period: Period) -> Result<f64, Cell> {
+        self.get(metric, period, None)
+    }
+
+    /// Why `metric` has no value in `period`, in words that name the input at fault.
+    pub fn reason(&self, metric: MetricId, period: Period, cell: Cell) -> String {
+        let tree = self.tree;
+        match cell {
+            Cell::Ok => String::new(),
+            Cell::Missing { leaf } if leaf == metric => {
+                format!("no data for `{}` in {period}", tree.metric(leaf).id)
+            }
+            Cell::Missing { leaf } => format!("`{}` has no data in {period}", tree.metric(leaf).id),
+            Cell::Undefined { at, why } => {
+                let formula = tree.metric(at).formula.as_ref().map_or("", |f| f.text());
+                if at == metric {
+                    format!("{why} in `{formula}`")
+                } else {
+                    format!(
+                        "`{}` is undefined: {why} in `{formula}`",
+                        tree.metric(at).id
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// The first leaf under `metric` in file order, to name when a whole period is absent.
+fn first_leaf(tree: &MetricTree, metric: MetricId) -> MetricId {
+    let mut at = metric;
+    while let Some(&first) = tree.inputs(at).first() {
+        at = first;
+    }
+    at
+}

@@ -1,0 +1,57 @@
+//! Canopy's evaluator: leaf data from CSV files and SQL databases, every metric's value in
+//! every period, and exact attribution of a metric's change to its branches, leaves and
+//! segments.
+//!
+//! The evaluation and attribution modules are pure: they take a validated
+//! [`canopy_engine::MetricTree`] and in-memory [`Data`]. Only [`Database`] talks to the outside,
+//! running each SQL leaf's query per period.
+
+#![warn(missing_docs)]
+
+mod attribution;
+mod data;
+mod evaluate;
+mod period;
+mod report;
+mod shapley;
+mod sql;
+
+pub use attribution::{
+    explain, ExplainError, Explanation, Node, Offsetting, Planner, SegmentShare, Segments, METHOD,
+};
+pub use data::{Data, DataBuilder, SegmentKey};
+pub use evaluate::{evaluate, Cell, Evaluation, Status};
+pub use period::{Period, PeriodError};
+pub use report::{eval_report, explain_report, EvalReport, ExplainReport, MetricRow};
+pub use shapley::Method;
+pub use sql::Database;
+
+use canopy_engine::Diagnostic;
+
+/// Why data could not be had.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The data breaks rules: every problem found, each pointing at a file and line (or at
+    /// the metric whose SQL source failed).
+    #[error("invalid data: {} problem{} found", diagnostics.len(), if diagnostics.len() == 1 { "" } else { "s" })]
+    Data {
+        /// Every problem.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// The database could not be reached.
+    #[error("cannot connect to {url}")]
+    Connect {
+        /// The database URL, without its password.
+        url: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The `--data` argument names no supported source.
+    #[error("`{0}` is not a data source: expected a .csv file, sqlite://PATH or postgres://...")]
+    Source(String),
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,278 @@
+//! The documents `canopy eval` and `canopy explain` print: plain data with a fixed field
+//! order, serialised as JSON or laid out as tables.
+
+use canopy_engine::{MetricId, MetricTree};
+use serde::Serialize;
+
+use crate::attribution::{Explanation, Segments, METHOD};
+use crate::evaluate::{Cell, Evaluation, Status};
+use crate::period::Period;
+use crate::shapley::Method;
+
+/// Every metric of a tree in one period.
+#[derive(Debug, Serialize)]
+pub struct EvalReport {
+    /// The tree's id.
+    pub tree: String,
+    /// The period.
+    pub period: String,
+    /// One row per metric, in file order.
+    pub metrics: Vec<MetricRow>,
+}
+
+/// One metric's value in a period, compared with the period before.
+#[derive(Debug, Serialize)]
+pub struct MetricRow {
+    /// The metric's id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// The value; `null` unless the status is `ok`.
+    pub value: Option<f64>,
+    /// `ok`, `missing` or `undefined`.
+    pub status: Status,
+    /// Why there is no value, naming the input at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The band the value is in.
+    pub band: Option<String>,
+    /// The value in the previous period.
+    pub previous: Option<f64>,
+    /// `value - previous`.
+    pub change: Option<f64>,
+    /// The change as a percentage of `|previous|`; `null` when `previous` is 0.
+    pub change_pct: Option<f64>,
+    /// The metric's target.
+    pub target: Option<f64>,
+    /// Its unit.
+    pub unit: Option<String>,
+}
+
+/// Evaluates the report of `period`.
+pub fn eval_report(eval: &Evaluation<'_>, period: Period) -> EvalReport {
+    let tree = eval.tree();
+    let metrics = tree
+        .ids()
+        .map(|id| {
+            let m = tree.metric(id);
+            let now = eval.total(id, period);
+            let previous = eval.total(id, period.previous()).ok();
+            let value = now.ok();
+            let change = value.zip(previous).map(|(v, p)| v - p);
+            let change_pct = change
+                .zip(previous)
+                .and_then(|(c, p)| (p != 0.0).then(|| c / p.abs() * 100.0));
+            let band = value
+                .and_then(|v| m.bands.classify(v))
+                .and_then(|i| m.bands.get(i))
+                .map(|b| b.name.clone());
+            let cell = now.err().unwrap_or(Cell::Ok);
+            MetricRow {
+                id: m.id.clone(),
+                title: m.title.clone(),
+                value,
+                status: cell.status(),
+                reason: (cell != Cell::Ok).then(|| eval.reason(id, period, cell)),
+                band,
+                previous,
+                change,
+                change_pct,
+                target: m.target,
+                unit: m.unit.clone(),
+            }
+        })
+        .collect();
+    EvalReport {
+        tree: tree.id().to_string(),
+        period: period.to_string(),
+        metrics,
+    }
+}
+
+/// A metric and how much of a change comes through it.
+#[derive(Debug, Serialize)]
+pub struct Contribution {
+    /// The metric's id.
+    pub metric: String,
+    /// Its contribution, in the explained metric's units.
+    pub contribution: f64,
+}
+
+/// A flat metric hiding opposite movements.
+#[derive(Debug, Serialize)]
+pub struct OffsettingReport {
+    /// The flat metric.
+    pub metric: String,
+    /// Its (small) change.
+    pub change: f64,
+    /// The inputs that moved more than it, with their shares of its change.
+    pub inputs: Vec<Contribution>,
+}
+
+/// One segment's part of the change.
+#[derive(Debug, Serialize)]
+pub struct SegmentReport {
+    /// The segment, as dimension -> value.
+    pub segment: std::collections::BTreeMap<String, String>,
+    /// Its contribution to the change.
+    pub contribution: f64,
+    /// For ratio metrics: the part due to the segment's weight changing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mix: Option<f64>,
+    /// For ratio metrics: the part due to the segment's rate changing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+}
+
+/// Every metric under the explained one.
+#[derive(Debug, Serialize)]
+pub struct NodeReport {
+    /// The metric's id.
+    pub metric: String,
+    /// Value before.
+    pub before: f64,
+    /// Value after.
+    pub after: f64,
+    /// Its own change.
+    pub change: f64,
+    /// Its contribution to the explained metric's change.
+    pub contribution: f64,
+    /// How its shares were computed (derived metrics only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<Method>,
+}
+
+/// Why a metric changed between two periods.
+#[derive(Debug, Serialize)]
+pub struct ExplainReport {
+    /// The tree's id.
+    pub tree: String,
+    /// The explained metric.
+    pub metric: String,
+    /// The earlier period.
+    pub from: String,
+    /// The later period.
+    pub to: String,
+    /// Value in `from` (`null` if it has none, with `reason`).
+    pub before: Option<f64>,
+    /// Value in `to`.
+    pub after: Option<f64>,
+    /// `after - before`.
+    pub change: Option<f64>,
+    /// Why there is no explanation, when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The attribution method.
+    pub method: &'static str,
+    /// The direct inputs' contributions, largest first; they sum to `change`.
+    pub contributions: Vec<Contribution>,
+    /// The leaves' contributions, largest first; they sum to `change`.
+    pub leaves: Vec<Contribution>,
+    /// Flat metrics hiding opposite movements beneath them.
+    pub offsetting: Vec<OffsettingReport>,
+    /// Each segment's contribution, largest first; they sum to `change`.
+    pub segments: Vec<SegmentReport>,
+    /// Why segments could not be split, when the data has segments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments_note: Option<String>,
+    /// Every metric under the explained one, largest contribution first.
+    pub metrics: Vec<NodeReport>,
+}
+
+fn sorted(tree: &MetricTree, items: impl Iterator<Item = (MetricId, f64)>) -> Vec<Contribution> {
+    let mut v: Vec<(MetricId, f64)> = items.collect();
+    v.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+    v.into_iter()
+        .map(|(m, c)| Contribution {
+            metric: tree.metric(m).id.clone(),
+            contribution: c,
+        })
+        .collect()
+}
+
+/// The report of an explanation, or of why there is none.
+pub fn explain_report(
+    eval: &Evaluation<'_>,
+    metric: MetricId,
+    from: Period,
+    to: Period,
+    explanation: Result<&Explanation, String>,
+) -> ExplainReport {
+    let tree = eval.tree();
+    let mut report = ExplainReport {
+        tree: tree.id().to_string(),
+        metric: tree.metric(metric).id.clone(),
+        from: from.to_string(),
+        to: to.to_string(),
+        before: eval.total(metric, from).ok(),
+        after: eval.total(metric, to).ok(),
+        change: None,
+        reason: None,
+        method: METHOD,
+        contributions: vec![],
+        leaves: vec![],
+        offsetting: vec![],
+        segments: vec![],
+        segments_note: None,
+        metrics: vec![],
+    };
+    let e = match explanation {
+        Ok(e) => e,
+        Err(reason) => {
+            report.reason = Some(reason);
+            return report;
+        }
+    };
+    let root = e.root();
+    report.change = Some(root.change);
+    report.contributions = sorted(tree, root.passed.iter().copied());
+    report.leaves = sorted(tree, e.leaves(tree).map(|n| (n.metric, n.contribution)));
+    report.offsetting = e
+        .offsetting
+        .iter()
+        .map(|o| OffsettingReport {
+            metric: tree.metric(o.metric).id.clone(),
+            change: o.change,
+            inputs: sorted(tree, o.inputs.iter().copied()),
+        })
+        .collect();
+    match &e.segments {
+        Segments::Unsegmented => {}
+        Segments::NotAdditive(note) => report.segments_note = Some(note.clone()),
+        Segments::Split(shares) => {
+            report.segments = shares
+                .iter()
+                .map(|s| SegmentReport {
+                    segment: eval
+                        .dimensions()
+                        .iter()
+                        .cloned()
+                        .zip(eval.segments()[s.segment].iter().cloned())
+                        .collect(),
+                    contribution: s.contribution,
+                    mix: s.mix,
+                    rate: s.rate,
+                })
+                .collect()
+        }
+    }
+    let mut nodes: Vec<&crate::attribution::Node> = e.nodes.iter().collect();
+    nodes.sort_by(|a, b| {
+        b.contribution
+            .abs()
+            .total_cmp(&a.contribution.abs())
+            .then(a.metric.cmp(&b.metric))
+    });
+    report.metrics = nodes
+        .into_iter()
+        .map(|n| NodeReport {
+            metric: tree.metric(n.metric).id.clone(),
+            before: n.before,
+            after: n.after,
+            change: n.change,
+            contribution: n.contribution,
+            method: n.method,
+        })
+        .collect();
+    report
+}

@@ -1,0 +1,441 @@
+//! The Shapley value of a formula's change over its direct inputs.
+//!
+//! For `f(x)` moving from `x0` to `x1`, input `i`'s share is the average, over every order in
+//! which inputs could switch from `x0` to `x1`, of the change in `f` when `i` switches. The
+//! shares sum to `f(x1) - f(x0)` exactly, an input that did not change gets exactly 0, and
+//! inputs that play symmetric roles get equal shares.
+//!
+//! Computing it by definition costs `2^n` evaluations, so the formula's shape is read once:
+//! - **sum**: `f = g1(x1) + g2(x2) + ...` (any constant scaling): the share is `gi(x1) - gi(x0)`;
+//! - **product**: `f = c * h1(x1) * h2(x2) * ...` (divisions included): a polynomial product
+//!   over coalition sizes gives every share in `O(n^3)`;
+//! - **exact**: other formulas of up to [`MAX_EXACT`] inputs: all `2^n` coalitions, evaluated in
+//!   one batched pass;
+//! - **sampled**: wider formulas: the mean over antithetic pairs of orders (each order's
+//!   marginal changes sum exactly to the total change, so the shares still sum exactly);
+//! - **gradient**: the fallback when a coalition's point is undefined (a denominator that is
+//!   zero only at a mix of old and new values): midpoint partial derivatives times the input
+//!   changes, the remainder spread in proportion, so the shares still sum exactly.
+
+use canopy_engine::formula::{BinOp, Expr, Func};
+use canopy_engine::Formula;
+
+/// Most inputs for which every coalition is enumerated.
+pub const MAX_EXACT: usize = 16;
+/// Pairs of orders sampled for wider formulas.
+const SAMPLED_PAIRS: usize = 128;
+
+/// How a metric's shares were computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Closed form for sums of one-input terms.
+    Sum,
+    /// Closed form for products and ratios of one-input factors.
+    Product,
+    /// Enumeration of every coalition.
+    Exact,
+    /// Mean over sampled orders (formulas of more than [`MAX_EXACT`] inputs).
+    Sampled,
+    /// Midpoint gradient, where a coalition's point is undefined.
+    Gradient,
+}
+
+/// A formula's shape, read once and reused for every pair of periods.
+#[derive(Debug)]
+pub(crate) enum Plan {
+    /// `(input, term)` pairs: the formula is the sum of the terms (plus constants).
+    Sum(Vec<(usize, Expr<usize>)>),
+    /// The formula is the product of the factors: `None` for constant factors.
+    Product(Vec<(Option<usize>, Expr<usize>)>),
+    /// Anything else.
+    General,
+}
+
+fn vars(e: &Expr<usize>, out: &mut Vec<usize>) {
+    match e {
+        Expr::Num(_) => {}
+        Expr::Var(v) => {
+            if !out.contains(v) {
+                out.push(*v)
+            }
+        }
+        Expr::Neg(a) => vars(a, out),
+        Expr::Bin(_, a, b) => {
+            vars(a, out);
+            vars(b, out);
+        }
+        Expr::Call(_, args) => args.iter().for_each(|a| vars(a, out)),
+        Expr::If(c, a, b) => {
+            vars(&c.lhs, out);
+            vars(&c.rhs, out);
+            vars(a, out);
+            vars(b, out);
+        }
+    }
+}
+
+fn single_var(e: &Expr<usize>) -> Option<Option<usize>> {
+    let mut v = Vec::new();
+    vars(e, &mut v);
+    match v.as_slice() {
+        [] => Some(None),
+        [one] => Some(Some(*one)),
+        _ => None,
+    }
+}
+
+fn is_constant(e: &Expr<usize>) -> bool {
+    single_var(e) == Some(None)
+}
+
+/// Splits a sum into one-input terms, each wrapped by `wrap` (signs and constant scales).
+fn sum_terms(
+    e: &Expr<usize>,
+    wrap: &dyn Fn(Expr<usize>) -> Expr<usize>,
+    out: &mut Vec<(usize, Expr<usize>)>,
+) -> bool {
+    if let Some(var) = single_var(e) {
+        if let Some(v) = var {
+            out.push((v, wrap(e.clone())));
+        }
+        return true;
+    }
+    let bin = |op, a: &Expr<usize>, b: Expr<usize>| Expr::Bin(op, Box::new(a.clone()), Box::new(b));
+    match e {
+        Expr::Bin(BinOp::Add, a, b) => sum_terms(a, wrap, out) && sum_terms(b, wrap, out),
+        Expr::Bin(BinOp::Sub, a, b) => {
+            sum_terms(a, wrap, out) && sum_terms(b, &|t| wrap(Expr::Neg(Box::new(t))), out)
+        }
+        Expr::Neg(a) => sum_terms(a, &|t| wrap(Expr::Neg(Box::new(t))), out),
+        Expr::Bin(BinOp::Mul, c, x) if is_constant(c) => {
+            sum_terms(x, &|t| wrap(bin(BinOp::Mul, c, t)), out)
+        }
+        Expr::Bin(BinOp::Mul, x, c) if is_constant(c) => {
+            sum_terms(x, &|t| wrap(bin(BinOp::Mul, c, t)), out)
+        }
+        Expr::Bin(BinOp::Div, x, c) if is_constant(c) => sum_terms(
+            x,
+            &|t| wrap(Expr::Bin(BinOp::Div, Box::new(t), c.clone())),
+            out,
+        ),
+        Expr::Call(Func::Sum, args) => args.iter().all(|a| sum_terms(a, wrap, out)),
+        Expr::Call(Func::Avg, args) => {
+            let n = Expr::Num(args.len() as f64);
+            args.iter().all(|a| {
+                sum_terms(
+                    a,
+                    &|t| wrap(Expr::Bin(BinOp::Div, Box::new(t), Box::new(n.clone()))),
+                    out,
+                )
+            })
+        }
+        _ => false,
+    }
+}
+
+/// Splits a product into one-input factors (divisors become `1 / factor`).
+fn product_factors(
+    e: &Expr<usize>,
+    inverted: bool,
+    out: &mut Vec<(Option<usize>, Expr<usize>)>,
+) -> bool {
+    let invert = |f: Expr<usize>| {
+        if inverted {
+            Expr::Bin(BinOp::Div, Box::new(Expr::Num(1.0)), Box::new(f))
+        } else {
+            f
+        }
+    };
+    if let Some(var) = single_var(e) {
+        out.push((var, invert(e.clone())));
+        return true;
+    }
+    match e {
+        Expr::Bin(BinOp::Mul, a, b) => {
+            product_factors(a, inverted, out) && product_factors(b, inverted, out)
+        }
+        Expr::Bin(BinOp::Div, a, b) => {
+            product_factors(a, inverted, out) && product_factors(b, !inverted, out)
+        }
+        Expr::Neg(a) => {
+            out.push((None, Expr::Num(-1.0)));
+            product_factors(a, inverted, out)
+        }
+        _ => false,
+    }
+}
+
+impl Plan {
+    /// Reads the shape of `formula`.
+    pub(crate) fn new(formula: &Formula) -> Plan {
+        let expr = formula.expr();
+        let mut terms = Vec::new();
+        if sum_terms(expr, &|t| t, &mut terms) {
+            return Plan::Sum(terms);
+        }
+        let mut factors = Vec::new();
+        if product_factors(expr, false, &mut factors) {
+            return Plan::Product(factors);
+        }
+        Plan::General
+    }
+}
+
+/// Shapley weights `k! (n-1-k)! / n!` for coalitions of `k` other inputs out of `n`.
+fn weights(n: usize) -> Vec<f64> {
+    // 1 / (n * C(n-1, k)), with the binomial built up incrementally to stay exact for small n.
+    let mut out = Vec::with_capacity(n);
+    let mut binom = 1.0f64;
+    for k in 0..n {
+        out.push(1.0 / (n as f64 * binom));
+        binom = binom * (n - 1 - k) as f64 / (k + 1) as f64;
+    }
+    out
+}
+
+fn eval_at(expr: &Expr<usize>, x: &[f64]) -> f64 {
+    expr.eval(&|&i| x[i]).unwrap_or(f64::NAN)
+}
+
+/// The shares of `formula`'s change from `x0` to `x1` over its inputs, and how they were
+/// computed. `x0` and `x1` must give a defined value of the formula.
+pub(crate) fn shares(formula: &Formula, plan: &Plan, x0: &[f64], x1: &[f64]) -> (Vec<f64>, Method) {
+    let n = x0.len();
+    let computed = match plan {
+        Plan::Sum(terms) => {
+            let mut phi = vec![0.0; n];
+            for (i, term) in terms {
+                // An unchanged input contributes exactly 0, whatever rounding would say.
+                if x0[*i] != x1[*i] {
+                    phi[*i] += eval_at(term, x1) - eval_at(term, x0);
+                }
+            }
+            Some((phi, Method::Sum))
+        }
+        Plan::Product(factors) => product(factors, x0, x1).map(|phi| (phi, Method::Product)),
+        Plan::General if n <= MAX_EXACT => {
+            exact(formula.expr(), x0, x1).map(|phi| (phi, Method::Exact))
+        }
+        Plan::General => sampled(formula.expr(), x0, x1).map(|phi| (phi, Method::Sampled)),
+    };
+    computed
+        .filter(|(phi, _)| phi.iter().all(|v| v.is_finite()))
+        .unwrap_or_else(|| (gradient(formula.expr(), x0, x1), Method::Gradient))
+}
+
+fn product(factors: &[(Option<usize>, Expr<usize>)], x0: &[f64], x1: &[f64]) -> Option<Vec<f64>> {
+    let n = x0.len();
+    let mut constant = 1.0;
+    let (mut h0, mut h1) = (vec![1.0; n], vec![1.0; n]);
+    for (var, factor) in factors {
+        match var {
+            None => constant *= eval_at(factor, x0),
+            Some(i) => {
+                h0[*i] *= eval_at(factor, x0);
+                h1[*i] *= eval_at(factor, x1);
+            }
+        }
+    }
+    let w = weights(n);
+    let mut phi = vec![0.0; n];
+    for i in 0..n {
+        if x0[i] == x1[i] {
+            continue;
+        }
+        // Coefficients of prod_{j != i} (h0_j + h1_j t): the sum over coalitions of each size.
+        let mut poly = vec![1.0];
+        for j in (0..n).filter(|&j| j != i) {
+            let mut next = vec![0.0; poly.len() + 1];
+            for (k, c) in poly.iter().enumerate() {
+                next[k] += c * h0[j];
+                next[k + 1] += c * h1[j];
+            }
+            poly = next;
+        }
+        let weighted: f64 = poly.iter().zip(&w).map(|(c, w)| c * w).sum();
+        phi[i] = constant * (h1[i] - h0[i]) * weighted;
+    }
+    Some(phi)
+}
+
+/// Input columns for every coalition: bit `i` of the lane number set means input `i` is new.
+fn coalition_columns(x0: &[f64], x1: &[f64]) -> Vec<Vec<f64>> {
+    let lanes = 1usize << x0.len();
+    (0..x0.len())
+        .map(|i| {
+            (0..lanes)
+                .map(|mask| if mask >> i & 1 == 1 { x1[i] } else { x0[i] })
+                .collect()
+        })
+        .collect()
+}
+
+fn exact(expr: &Expr<usize>, x0: &[f64], x1: &[f64]) -> Option<Vec<f64>> {
+    let n = x0.len();
+    let columns = coalition_columns(x0, x1);
+    let inputs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+    let f = expr.eval_lanes(&inputs, 1 << n);
+    if f.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let w = weights(n);
+    let mut phi = vec![0.0; n];
+    for (i, share) in phi.iter_mut().enumerate() {
+        if x0[i] == x1[i] {
+            continue;
+        }
+        let bit = 1usize << i;
+        *share = (0..1usize << n)
+            .filter(|mask| mask & bit == 0)
+            .map(|mask| w[mask.count_ones() as usize] * (f[mask | bit] - f[mask]))
+            .sum();
+    }
+    Some(phi)
+}
+
+/// A deterministic shuffle (xorshift), so sampled shares are the same on every run.
+fn orders(n: usize, pairs: usize) -> Vec<Vec<usize>> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ n as u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut out = Vec::with_capacity(pairs * 2);
+    for _ in 0..pairs {
+        let mut order: Vec<usize> = (0..n).collect();
+        for k in (1..n).rev() {
+            order.swap(k, (next() % (k as u64 + 1)) as usize);
+        }
+        let reversed: Vec<usize> = order.iter().rev().copied().collect();
+        out.push(order);
+        out.push(reversed);
+    }
+    out
+}
+
+fn sampled(expr: &Expr<usize>, x0: &[f64], x1: &[f64]) -> Option<Vec<f64>> {
+    let n = x0.len();
+    let orders = orders(n, SAMPLED_PAIRS);
+    // Each order walks n + 1 points from x0 to x1, switching one input at a time.
+    let lanes = orders.len() * (n + 1);
+    let mut columns = vec![Vec::with_capacity(lanes); n];
+    for order in &orders {
+        let mut point = x0.to_vec();
+        for step in 0..=n {
+            if step > 0 {
+                point[order[step - 1]] = x1[order[step - 1]];
+            }
+            for (i, column) in columns.iter_mut().enumerate() {
+                column.push(point[i]);
+            }
+        }
+    }
+    let inputs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+    let f = expr.eval_lanes(&inputs, lanes);
+    if f.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let mut phi = vec![0.0; n];
+    for (o, order) in orders.iter().enumerate() {
+        let base = o * (n + 1);
+        for step in 1..=n {
+            let i = order[step - 1];
+            if x0[i] != x1[i] {
+                phi[i] += f[base + step] - f[base + step - 1];
+            }
+        }
+    }
+    let count = orders.len() as f64;
+    Some(phi.into_iter().map(|v| v / count).collect())
+}
+
+/// A central-difference partial derivative of `expr` in input `i` at `x`.
+pub(crate) fn partial(expr: &Expr<usize>, x: &[f64], i: usize) -> f64 {
+    let h = 1e-6 * x[i].abs().max(1e-3);
+    let (mut lo, mut hi) = (x.to_vec(), x.to_vec());
+    lo[i] -= h;
+    hi[i] += h;
+    let d = (eval_at(expr, &hi) - eval_at(expr, &lo)) / (2.0 * h);
+    if d.is_finite() {
+        d
+    } else {
+        0.0
+    }
+}
+
+fn gradient(expr: &Expr<usize>, x0: &[f64], x1: &[f64]) -> Vec<f64> {
+    let n = x0.len();
+    let total = eval_at(expr, x1) - eval_at(expr, x0);
+    let mid: Vec<f64> = x0.iter().zip(x1).map(|(a, b)| (a + b) / 2.0).collect();
+    let mut phi: Vec<f64> = (0..n)
+        .map(|i| {
+            if x0[i] == x1[i] {
+                0.0
+            } else {
+                partial(expr, &mid, i) * (x1[i] - x0[i])
+            }
+        })
+        .collect();
+    let weight: f64 = phi.iter().map(|v| v.abs()).sum();
+    let residual = total - phi.iter().sum::<f64>();
+    if weight > 0.0 {
+        let spread: Vec<f64> = phi.iter().map(|v| residual * v.abs() / weight).collect();
+        phi.iter_mut().zip(spread).for_each(|(p, s)| *p += s);
+    } else {
+        // No slope anywhere to go by (a step function): share equally among the changed
+        // inputs the formula uses.
+        let mut used = Vec::new();
+        vars(expr, &mut used);
+        let changed: Vec<usize> = used.into_iter().filter(|&i| x0[i] != x1[i]).collect();
+        for &i in &changed {
+            phi[i] = total / changed.len() as f64;
+        }
+    }
+    phi
+}
+
+/// The Shapley-weighted mean of the partial derivative of `expr` in input `i`, over the
+/// points where the other inputs are at old or new values and `i` is at its (unchanged) value.
+/// It is the limit of `share_i / change_i` as input `i`'s change goes to zero.
+pub(crate) fn mean_partial(expr: &Expr<usize>, x0: &[f64], x1: &[f64], i: usize) -> f64 {
+    let n = x0.len();
+    let others: Vec<usize> = (0..n).filter(|&j| j != i && x0[j] != x1[j]).collect();
+    if others.len() > 12 {
+        let mid: Vec<f64> = x0.iter().zip(x1).map(|(a, b)| (a + b) / 2.0).collect();
+        return partial(expr, &mid, i);
+    }
+    let w = weights(n);
+    let mut total = 0.0;
+    for mask in 0..1usize << others.len() {
+        let mut point = x0.to_vec();
+        for (k, &j) in others.iter().enumerate() {
+            if mask >> k & 1 == 1 {
+                point[j] = x1[j];
+            }
+        }
+        // Inputs that did not change sit in every coalition or none alike; only the changed
+        // ones decide the weight, which sums to one over the subsets of `others`.
+        let weight = w_subset(&w, others.len(), mask.count_ones() as usize, n);
+        total += weight * partial(expr, &point, i);
+    }
+    total
+}
+
+/// The total Shapley weight of the coalitions whose changed members are exactly a given set
+/// of `k` out of `m` changed inputs, among `n` inputs: unchanged inputs may be in or out.
+fn w_subset(w: &[f64], m: usize, k: usize, n: usize) -> f64 {
+    let u = n - 1 - m; // unchanged inputs other than i
+    let mut binom = 1.0f64;
+    let mut total = 0.0;
+    for extra in 0..=u {
+        total += binom * w[k + extra];
+        binom = binom * (u - extra) as f64 / (extra + 1) as f64;
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests;
