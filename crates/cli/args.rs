@@ -34,6 +34,60 @@ pub(crate) enum Command {
     },
     /// Print the JSON Schema of the tree file, for editors.
     Schema,
+    /// Evaluate every metric of a tree for one period.
+    Eval {
+        /// The tree file.
+        tree: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The period: `latest` (newest in the data), `previous` (the last complete period
+        /// before today), or a period of the tree's grain such as 2026-W47.
+        #[arg(long, default_value = "latest")]
+        period: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Explain why a metric changed between two periods, down to its leaves and segments.
+    Explain {
+        /// The tree file.
+        tree: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The earlier period.
+        #[arg(long)]
+        from: String,
+        /// The later period.
+        #[arg(long)]
+        to: String,
+        /// The metric to explain (default: the root).
+        #[arg(long)]
+        metric: Option<String>,
+        /// Explain every consecutive pair of periods from --from to --to.
+        #[arg(long)]
+        each: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// Where leaf values come from.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DataArgs {
+    /// A CSV file (period,metric,value[,segments...]), sqlite://PATH or postgres://URL for the
+    /// leaves' SQL sources. May be given more than once.
+    #[arg(long = "data", value_name = "SRC", required = true)]
+    pub(crate) sources: Vec<String>,
+}
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON document, for programs.
+    Json,
 }
 
 /// When to do something that suits a terminal.

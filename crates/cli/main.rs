@@ -3,7 +3,11 @@
 
 mod args;
 mod check;
+mod data;
+mod eval;
+mod explain;
 mod render;
+mod table;
 mod trees;
 
 use std::io::Write;
@@ -49,6 +53,30 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
     match args.command {
         Command::Check { trees } => check::run(&trees, style),
         Command::Render { tree, format } => render::run(&tree, format, style),
+        Command::Eval {
+            tree,
+            data,
+            period,
+            format,
+        } => eval::run(&tree, &data, &period, format, style),
+        Command::Explain {
+            tree,
+            data,
+            from,
+            to,
+            metric,
+            each,
+            format,
+        } => {
+            let request = explain::Request {
+                from: &from,
+                to: &to,
+                metric: metric.as_deref(),
+                each,
+                format,
+            };
+            explain::run(&tree, &data, request, style)
+        }
         Command::Schema => {
             let schema = serde_json::to_string_pretty(&canopy_engine::json_schema())?;
             println!("{schema}");

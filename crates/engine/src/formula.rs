@@ -639,101 +639,18 @@ fn call<N>(func: Func, args: &[Expr<N>], var: &impl Fn(&N) -> f64) -> Result<f64
 
 impl Expr<usize> {
     /// Evaluates the expression at many points at once: `inputs[i][lane]` is input `i` at
-    /// point `lane`, and every input has `lanes` points. A lane is non-finite in the result
-    /// where the formula is undefined there (re-evaluate that point with [`Expr::eval`] for
-    /// the reason). One pass per node over all lanes is much faster than one pass per point.
+    /// point `lane`, and every input has `lanes` points. A lane is NaN in the result where the
+    /// formula is undefined there (re-evaluate that point with [`Expr::eval`] for the reason).
+    /// Compiles a [`Program`] each call; keep the program to evaluate repeatedly.
     pub fn eval_lanes(&self, inputs: &[&[f64]], lanes: usize) -> Vec<f64> {
-        let zip = |a: Vec<f64>, b: Vec<f64>, f: fn(f64, f64) -> f64| -> Vec<f64> {
-            a.into_iter().zip(b).map(|(x, y)| f(x, y)).collect()
-        };
-        let mut out = match self {
-            Expr::Num(n) => vec![*n; lanes],
-            Expr::Var(i) => inputs[*i][..lanes].to_vec(),
-            Expr::Neg(e) => e
-                .eval_lanes(inputs, lanes)
-                .into_iter()
-                .map(|x| -x)
-                .collect(),
-            Expr::Bin(op, a, b) => {
-                let (a, b) = (a.eval_lanes(inputs, lanes), b.eval_lanes(inputs, lanes));
-                match op {
-                    BinOp::Add => zip(a, b, |x, y| x + y),
-                    BinOp::Sub => zip(a, b, |x, y| x - y),
-                    BinOp::Mul => zip(a, b, |x, y| x * y),
-                    BinOp::Div => zip(a, b, |x, y| if y == 0.0 { f64::NAN } else { x / y }),
-                    BinOp::Pow => zip(a, b, |x, y| {
-                        if x == 0.0 && y < 0.0 {
-                            f64::NAN
-                        } else {
-                            x.powf(y)
-                        }
-                    }),
-                }
-            }
-            Expr::Call(func, args) => {
-                let args: Vec<Vec<f64>> =
-                    args.iter().map(|a| a.eval_lanes(inputs, lanes)).collect();
-                (0..lanes)
-                    .map(|l| {
-                        let at = |k: usize| args[k][l];
-                        match func {
-                            // `f64::min` skips NaN; an undefined argument must stay undefined.
-                            Func::Min => args.iter().map(|a| a[l]).fold(f64::INFINITY, nan_min),
-                            Func::Max => args.iter().map(|a| a[l]).fold(f64::NEG_INFINITY, nan_max),
-                            Func::Abs => at(0).abs(),
-                            Func::Sum => args.iter().map(|a| a[l]).sum(),
-                            Func::Avg => args.iter().map(|a| a[l]).sum::<f64>() / args.len() as f64,
-                            // `f64::clamp` panics on NaN bounds or `lo > hi`.
-                            Func::Clamp if !(at(1) <= at(2)) => f64::NAN,
-                            Func::Clamp => at(0).clamp(at(1), at(2)),
-                        }
-                    })
-                    .collect()
-            }
-            Expr::If(c, a, b) => {
-                let (l, r) = (
-                    c.lhs.eval_lanes(inputs, lanes),
-                    c.rhs.eval_lanes(inputs, lanes),
-                );
-                let (a, b) = (a.eval_lanes(inputs, lanes), b.eval_lanes(inputs, lanes));
-                (0..lanes)
-                    .map(|k| {
-                        match (
-                            l[k].is_finite() && r[k].is_finite(),
-                            compare(c.op, l[k], r[k]),
-                        ) {
-                            (false, _) => f64::NAN,
-                            (true, true) => a[k],
-                            (true, false) => b[k],
-                        }
-                    })
-                    .collect()
-            }
-        };
-        // Like `eval`, which fails at the first non-finite node: an overflow inside (say, in a
-        // clamped argument) makes the whole point undefined, so mark it NaN at every node.
-        for v in &mut out {
-            if !v.is_finite() {
-                *v = f64::NAN;
-            }
-        }
-        out
-    }
-}
-
-fn nan_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.min(b)
-    }
-}
-
-fn nan_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.max(b)
+        let mut stack = Vec::new();
+        Program::new(self)
+            .eval(
+                lanes,
+                &mut |i, out| out.copy_from_slice(&inputs[i][..lanes]),
+                &mut stack,
+            )
+            .to_vec()
     }
 }
 
@@ -806,6 +723,10 @@ impl<N: fmt::Display> fmt::Display for Expr<N> {
         }
     }
 }
+
+mod program;
+
+pub use program::Program;
 
 #[cfg(test)]
 mod tests;

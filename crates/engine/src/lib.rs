@@ -23,8 +23,8 @@ mod yaml;
 
 pub use bands::{Band, Bands, Good};
 pub use diagnostic::{
-    render as render_diagnostic, render_all as render_diagnostics, Diagnostic, Location,
-    RenderOptions, Severity, SourceMap, Span,
+    render as render_diagnostic, render_all as render_diagnostics, sort_diagnostics, Diagnostic,
+    Location, RenderOptions, Severity, SourceMap, Span,
 };
 pub use load::{duplicate_ids, load, Error, FileSystem, Loaded};
 pub use model::{Alerts, Formula, Grain, Metric, MetricId, MetricTree, Source};

@@ -14,7 +14,7 @@ use petgraph::Direction;
 
 use crate::bands::{Bands, Good};
 use crate::diagnostic::Location;
-use crate::formula::{Expr, Undefined};
+use crate::formula::{Expr, Program, Undefined};
 use crate::raci::{Person, Raci};
 
 /// A metric's index in its tree. Stable for the life of the tree.
@@ -104,12 +104,19 @@ pub enum Source {
 pub struct Formula {
     text: String,
     expr: Expr<usize>,
+    program: Program,
     inputs: Vec<MetricId>,
 }
 
 impl Formula {
     pub(crate) fn new(text: String, expr: Expr<usize>, inputs: Vec<MetricId>) -> Formula {
-        Formula { text, expr, inputs }
+        let program = Program::new(&expr);
+        Formula {
+            text,
+            expr,
+            program,
+            inputs,
+        }
     }
 
     /// A formula over `n` inputs that belong to no tree, for testing the maths of formulas
@@ -123,6 +130,7 @@ impl Formula {
         });
         Formula {
             text: text.to_string(),
+            program: Program::new(&expr),
             expr,
             inputs: (0..n as u32).map(MetricId).collect(),
         }
@@ -136,6 +144,11 @@ impl Formula {
     /// The compiled expression; `Var(i)` is the value of `inputs()[i]`.
     pub fn expr(&self) -> &Expr<usize> {
         &self.expr
+    }
+
+    /// The compiled expression as a program, for evaluating many points at once.
+    pub fn program(&self) -> &Program {
+        &self.program
     }
 
     /// The metrics the formula reads, each once, in order of first appearance.

@@ -34,13 +34,25 @@ pub struct Node {
     pub change: f64,
     /// How much of the explained metric's change comes through this metric.
     pub contribution: f64,
+    /// What one unit of this metric's change is worth to the explained metric:
+    /// `contribution / change`, or its limit where the metric did not change.
+    pub sensitivity: f64,
     /// For a derived metric: how the shares of its own change were computed.
     pub method: Option<Method>,
-    /// For a derived metric: each input's Shapley share of this metric's own change (in this
-    /// metric's units); they sum to `change`.
-    pub shares: Vec<(MetricId, f64)>,
-    /// For a derived metric: what each input receives of `contribution`; they sum to it.
-    pub passed: Vec<(MetricId, f64)>,
+    /// This metric's edges to its inputs in [`Explanation::inputs`].
+    edges: std::ops::Range<u32>,
+}
+
+/// What a derived metric passes to one of its inputs.
+#[derive(Clone, Copy, Debug)]
+pub struct Edge {
+    /// The input.
+    pub input: MetricId,
+    /// The input's Shapley share of the metric's own change (in the metric's units); the
+    /// shares of a metric's inputs sum to its change.
+    pub share: f64,
+    /// What the input receives of the metric's contribution; these sum to the contribution.
+    pub passed: f64,
 }
 
 /// Inputs that moved in opposite directions, each by more than their metric, which changed
@@ -90,6 +102,8 @@ pub struct Explanation {
     pub to: Period,
     /// Every metric under the explained one (itself first), in evaluation order reversed.
     pub nodes: Vec<Node>,
+    /// The edges of all nodes, each node's contiguous.
+    edges: Vec<Edge>,
     /// Flat metrics hiding opposite movements beneath them.
     pub offsetting: Vec<Offsetting>,
     /// The split over segments.
@@ -100,6 +114,11 @@ impl Explanation {
     /// The explained metric's own node.
     pub fn root(&self) -> &Node {
         &self.nodes[0]
+    }
+
+    /// What `node` passes to each of its inputs (nothing for a leaf).
+    pub fn inputs(&self, node: &Node) -> &[Edge] {
+        &self.edges[node.edges.start as usize..node.edges.end as usize]
     }
 
     /// The node of `metric`, if it is under the explained metric.
@@ -175,41 +194,43 @@ pub fn explain(
             }
         }
     }
-    let value = |m: MetricId, p: Period| {
-        eval.total(m, p)
-            .expect("inputs of a defined metric are defined")
-    };
+    // Every metric under `metric` has a value in both periods, or `metric` would not.
+    let (pf, pt) = (eval.period_index(from), eval.period_index(to));
+    let (pf, pt) = (pf.expect("checked above"), pt.expect("checked above"));
+    // Values are stored metric by metric; gather the two periods once, so the walk below
+    // reads two dense columns instead of striding across the whole grid.
+    let before_column = eval.column(pf);
+    let after_column = eval.column(pt);
+    let before_of = |m: MetricId| before_column[m.index()];
+    let after_of = |m: MetricId| after_column[m.index()];
     let mut contribution = vec![0.0; tree.len()];
     let mut limit_k = vec![0.0; tree.len()];
-    let change_of = |m: MetricId| value(m, to) - value(m, from);
-    contribution[metric.index()] = change_of(metric);
+    contribution[metric.index()] = after_of(metric) - before_of(metric);
     limit_k[metric.index()] = 1.0;
 
     let mut nodes = Vec::new();
+    let mut edges = Vec::new();
     let mut offsetting = Vec::new();
+    let (mut x0, mut x1, mut phi, mut stack) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for m in order.into_iter().filter(|m| under[m.index()]) {
-        let (before, after) = (value(m, from), value(m, to));
+        let (before, after) = (before_of(m), after_of(m));
         let change = after - before;
-        let mut node = Node {
-            metric: m,
-            before,
-            after,
-            change,
-            contribution: contribution[m.index()],
-            method: None,
-            shares: vec![],
-            passed: vec![],
+        let k = if change != 0.0 {
+            contribution[m.index()] / change
+        } else {
+            limit_k[m.index()]
         };
+        let start = edges.len() as u32;
+        let mut method = None;
         if let (Some(formula), Some(plan)) = (&tree.metric(m).formula, &planner.plans[m.index()]) {
             let inputs = formula.inputs();
-            let x0: Vec<f64> = inputs.iter().map(|&i| value(i, from)).collect();
-            let x1: Vec<f64> = inputs.iter().map(|&i| value(i, to)).collect();
-            let (phi, method) = shapley::shares(formula, plan, &x0, &x1);
-            let k = if change != 0.0 {
-                node.contribution / change
-            } else {
-                limit_k[m.index()]
-            };
+            x0.clear();
+            x0.extend(inputs.iter().map(|&i| before_of(i)));
+            x1.clear();
+            x1.extend(inputs.iter().map(|&i| after_of(i)));
+            method = Some(shapley::shares(
+                formula, plan, &x0, &x1, &mut phi, &mut stack,
+            ));
             for (slot, &input) in inputs.iter().enumerate() {
                 let passed = k * phi[slot];
                 contribution[input.index()] += passed;
@@ -218,15 +239,26 @@ pub fn explain(
                     limit_k[input.index()] +=
                         k * shapley::mean_partial(formula.expr(), &x0, &x1, slot);
                 }
-                node.passed.push((input, passed));
-                node.shares.push((input, phi[slot]));
+                edges.push(Edge {
+                    input,
+                    share: phi[slot],
+                    passed,
+                });
             }
-            node.method = Some(method);
-            if let Some(o) = offsets(tree, m, before, change, &node.shares) {
+            if let Some(o) = offsets(tree, m, before, change, &edges[start as usize..]) {
                 offsetting.push(o);
             }
         }
-        nodes.push(node);
+        nodes.push(Node {
+            metric: m,
+            before,
+            after,
+            change,
+            contribution: contribution[m.index()],
+            sensitivity: k,
+            method,
+            edges: start..edges.len() as u32,
+        });
     }
     let segments = segments(eval, metric, from, to);
     Ok(Explanation {
@@ -234,6 +266,7 @@ pub fn explain(
         from,
         to,
         nodes,
+        edges,
         offsetting,
         segments,
     })
@@ -244,23 +277,19 @@ fn offsets(
     m: MetricId,
     before: f64,
     change: f64,
-    shares: &[(MetricId, f64)],
+    edges: &[Edge],
 ) -> Option<Offsetting> {
     let pct = tree.metric(m).alerts.change_pct.unwrap_or(10.0);
     if change.abs() >= pct / 100.0 * before.abs() {
         return None;
     }
-    let big: Vec<(MetricId, f64)> = shares
-        .iter()
-        .copied()
-        .filter(|(_, s)| s.abs() > change.abs())
-        .collect();
-    let up = big.iter().any(|(_, s)| *s > 0.0);
-    let down = big.iter().any(|(_, s)| *s < 0.0);
-    (up && down && big.len() >= 2).then(|| Offsetting {
+    let big = || edges.iter().filter(|e| e.share.abs() > change.abs());
+    let up = big().any(|e| e.share > 0.0);
+    let down = big().any(|e| e.share < 0.0);
+    (up && down).then(|| Offsetting {
         metric: m,
         change,
-        inputs: big,
+        inputs: big().map(|e| (e.input, e.share)).collect(),
     })
 }
 

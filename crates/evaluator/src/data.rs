@@ -79,19 +79,22 @@ impl Data {
     }
 }
 
-/// One value read from a source, with where it was read for error messages.
+/// One value read from a source, with where it was read for error messages. Kept small:
+/// a large CSV has a row per value.
 struct Row {
     metric: MetricId,
     period: Period,
     /// 0 for a total, `s + 1` for segment `s`.
     slot: u32,
+    /// Index into the builder's sources, and the line there (0 for SQL).
+    source: u32,
+    line: u32,
     value: f64,
-    origin: u32,
 }
 
-/// Where rows came from: a CSV line, or a leaf's SQL source.
+/// Where rows came from: a CSV file, or a leaf's SQL source.
 enum Origin {
-    Csv { path: Arc<Path>, line: u32 },
+    Csv { path: Arc<Path> },
     Sql { metric: MetricId },
 }
 
@@ -120,6 +123,16 @@ impl<'t> DataBuilder<'t> {
             diagnostics: Vec::new(),
             suppressed: 0,
         }
+    }
+
+    /// Whether any problem has been found so far.
+    pub fn has_problems(&self) -> bool {
+        !self.diagnostics.is_empty()
+    }
+
+    /// The newest period of the rows read so far.
+    pub fn last_period(&self) -> Option<Period> {
+        self.rows.iter().map(|r| r.period).max()
     }
 
     fn report(&mut self, diagnostic: Diagnostic) {
@@ -215,7 +228,11 @@ impl<'t> DataBuilder<'t> {
             .collect();
         let dims: Vec<String> = dim_cols.iter().map(|&i| names[i].clone()).collect();
         let grain = self.tree.grain();
+        self.origins.push(Origin::Csv { path: path.clone() });
+        let source = self.origins.len() as u32 - 1;
+        // Periods repeat on every row: remember the last one, and every one seen.
         let mut periods: HashMap<Vec<u8>, Result<Period, String>> = HashMap::new();
+        let mut last_period: Option<(Vec<u8>, Period)> = None;
         let mut last_metric: Option<(Vec<u8>, MetricId)> = None;
         let mut record = csv::ByteRecord::new();
         loop {
@@ -260,10 +277,24 @@ impl<'t> DataBuilder<'t> {
                     }
                 }
             };
-            let period = periods
-                .entry(field(period_col).to_vec())
-                .or_insert_with(|| parse_period(field(period_col), grain))
-                .clone();
+            let period = match &last_period {
+                Some((text, p)) if text.as_slice() == field(period_col) => Ok(*p),
+                _ => {
+                    let text = field(period_col);
+                    let parsed = match periods.get(text) {
+                        Some(p) => p.clone(),
+                        None => {
+                            let p = parse_period(text, grain);
+                            periods.insert(text.to_vec(), p.clone());
+                            p
+                        }
+                    };
+                    if let Ok(p) = &parsed {
+                        last_period = Some((text.to_vec(), *p));
+                    }
+                    parsed
+                }
+            };
             let period = match period {
                 Ok(p) => p,
                 Err(message) => {
@@ -281,26 +312,31 @@ impl<'t> DataBuilder<'t> {
                 Some(Ok(v)) if v.is_finite() => v,
                 _ => {
                     let text = String::from_utf8_lossy(raw);
-                    let help = if text.trim().is_empty() {
-                        "missing data is left out, not written as an empty value (it is never taken as zero)"
+                    let (message, help) = if text.trim().is_empty() {
+                        ("the value is empty".to_string(), "missing data is left out, not written as an empty value (it is never taken as zero)")
                     } else {
-                        "values are plain numbers like 1234 or 0.25"
+                        (
+                            format!("`{text}` is not a finite number"),
+                            "values are plain numbers like 1234 or 0.25",
+                        )
                     };
                     self.report(
-                        Diagnostic::error(
-                            at(line, col(value_col), raw.len()),
-                            format!("`{text}` is not a finite number"),
-                        )
-                        .with_help(help),
+                        Diagnostic::error(at(line, col(value_col), raw.len()), message)
+                            .with_help(help),
                     );
                     continue;
                 }
             };
-            let key: SegmentKey = dim_cols
-                .iter()
-                .map(|&i| String::from_utf8_lossy(field(i)).trim().to_string())
-                .collect();
-            let slot = match self.slot(&dims, key) {
+            let slot = if dim_cols.is_empty() {
+                Ok(0)
+            } else {
+                let key: SegmentKey = dim_cols
+                    .iter()
+                    .map(|&i| String::from_utf8_lossy(field(i)).trim().to_string())
+                    .collect();
+                self.slot(&dims, key)
+            };
+            let slot = match slot {
                 Ok(s) => s,
                 Err(message) => {
                     let first = dim_cols.first().copied().unwrap_or(0);
@@ -308,16 +344,13 @@ impl<'t> DataBuilder<'t> {
                     continue;
                 }
             };
-            self.origins.push(Origin::Csv {
-                path: path.clone(),
-                line: line as u32,
-            });
             self.rows.push(Row {
                 metric,
                 period,
                 slot,
+                source,
+                line: line as u32,
                 value,
-                origin: self.origins.len() as u32 - 1,
             });
         }
     }
@@ -332,7 +365,7 @@ impl<'t> DataBuilder<'t> {
         values: Vec<(Option<String>, f64)>,
     ) {
         self.origins.push(Origin::Sql { metric });
-        let origin = self.origins.len() as u32 - 1;
+        let source = self.origins.len() as u32 - 1;
         for (segment, value) in values {
             let slot = match (dim, segment) {
                 (Some(d), Some(s)) => match self.slot(&[d.to_string()], vec![s]) {
@@ -352,8 +385,9 @@ impl<'t> DataBuilder<'t> {
                 metric,
                 period,
                 slot,
+                source,
+                line: 0,
                 value,
-                origin,
             });
         }
     }
@@ -392,20 +426,23 @@ impl<'t> DataBuilder<'t> {
         };
         let slot_count = self.segment_order.len() + 1;
         let mut slots = vec![vec![f64::NAN; metrics * len]; slot_count];
-        let mut origin_of = vec![vec![u32::MAX; metrics * len]; slot_count];
-        for row in std::mem::take(&mut self.rows) {
+        // Which row filled each cell, to name both rows of a duplicate.
+        let mut filled_by = vec![vec![u32::MAX; metrics * len]; slot_count];
+        let rows = std::mem::take(&mut self.rows);
+        for (index, row) in rows.iter().enumerate() {
             let cell =
                 row.metric.index() * len + row.period.since(first.expect("rows exist")) as usize;
             let slot = row.slot as usize;
-            if origin_of[slot][cell] != u32::MAX {
-                let d = self.duplicate(&row, origin_of[slot][cell]);
+            if filled_by[slot][cell] != u32::MAX {
+                let d = self.duplicate(row, &rows[filled_by[slot][cell] as usize]);
                 self.report(d);
                 continue;
             }
             slots[slot][cell] = row.value;
-            origin_of[slot][cell] = row.origin;
+            filled_by[slot][cell] = index as u32;
         }
         if !self.diagnostics.is_empty() {
+            canopy_engine::sort_diagnostics(&mut self.diagnostics);
             if self.suppressed > 0 {
                 let last = self.diagnostics.last().expect("not empty").location.clone();
                 self.diagnostics.push(Diagnostic::error(
@@ -434,18 +471,18 @@ impl<'t> DataBuilder<'t> {
         })
     }
 
-    fn duplicate(&self, row: &Row, first: u32) -> Diagnostic {
+    fn duplicate(&self, row: &Row, first: &Row) -> Diagnostic {
         let name = &self.tree.metric(row.metric).id;
-        let describe = |origin: &Origin| match origin {
-            Origin::Csv { path, line } => format!("{}:{line}", path.display()),
+        let describe = |r: &Row| match &self.origins[r.source as usize] {
+            Origin::Csv { path } => format!("{}:{}", path.display(), r.line),
             Origin::Sql { metric } => {
                 format!("the SQL source of `{}`", self.tree.metric(*metric).id)
             }
         };
-        let here = match &self.origins[row.origin as usize] {
-            Origin::Csv { path, line } => Location {
+        let here = match &self.origins[row.source as usize] {
+            Origin::Csv { path } => Location {
                 path: path.clone(),
-                span: Span::new(*line, 1, 1),
+                span: Span::new(row.line, 1, 1),
             },
             Origin::Sql { metric } => self.tree.metric(*metric).location.clone(),
         };
@@ -458,7 +495,7 @@ impl<'t> DataBuilder<'t> {
             format!(
                 "a second value for `{name}`{segment} in {} (the first is at {})",
                 row.period,
-                describe(&self.origins[first as usize])
+                describe(first)
             ),
         )
         .with_help("each (period, metric, segment) has one value; remove one of them")

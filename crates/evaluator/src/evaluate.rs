@@ -98,6 +98,7 @@ fn evaluate_slot(tree: &MetricTree, data: &Data, slot: usize) -> Grid {
         values: vec![f64::NAN; tree.len() * len],
         cells: vec![Cell::Ok; tree.len() * len],
     };
+    let mut stack = Vec::new();
     for &m in tree.topological_order() {
         let at = m.index() * len;
         let Some(formula) = &tree.metric(m).formula else {
@@ -112,12 +113,12 @@ fn evaluate_slot(tree: &MetricTree, data: &Data, slot: usize) -> Grid {
             }
             continue;
         };
-        let inputs: Vec<&[f64]> = formula
-            .inputs()
-            .iter()
-            .map(|i| &grid.values[i.index() * len..(i.index() + 1) * len])
-            .collect();
-        let out = formula.expr().eval_lanes(&inputs, len);
+        let values = &grid.values;
+        let mut load = |slot: usize, out: &mut [f64]| {
+            let i = formula.inputs()[slot].index();
+            out.copy_from_slice(&values[i * len..(i + 1) * len]);
+        };
+        let out = formula.program().eval(len, &mut load, &mut stack).to_vec();
         for (p, v) in out.into_iter().enumerate() {
             // An input's problem is passed up as it is, naming where it started.
             let inherited = formula
@@ -169,6 +170,22 @@ impl<'t> Evaluation<'t> {
     /// The segments of the data.
     pub fn segments(&self) -> &[SegmentKey] {
         &self.segments
+    }
+
+    /// The index of `period` in the data, if the data covers it.
+    pub(crate) fn period_index(&self, period: Period) -> Option<usize> {
+        self.index(period)
+    }
+
+    /// The total values of every metric at period index `p` (NaN where not ok).
+    pub(crate) fn column(&self, p: usize) -> Vec<f64> {
+        self.grids[0]
+            .values
+            .iter()
+            .skip(p)
+            .step_by(self.len)
+            .copied()
+            .collect()
     }
 
     fn index(&self, period: Period) -> Option<usize> {

@@ -22,7 +22,10 @@ pub use attribution::{
 pub use data::{Data, DataBuilder, SegmentKey};
 pub use evaluate::{evaluate, Cell, Evaluation, Status};
 pub use period::{Period, PeriodError};
-pub use report::{eval_report, explain_report, EvalReport, ExplainReport, MetricRow};
+pub use report::{
+    eval_report, explain_report, Contribution, EvalReport, ExplainReport, MetricRow,
+    OffsettingReport, SegmentReport,
+};
 pub use shapley::Method;
 pub use sql::Database;
 

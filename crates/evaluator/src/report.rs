@@ -7,7 +7,6 @@ use serde::Serialize;
 use crate::attribution::{Explanation, Segments, METHOD};
 use crate::evaluate::{Cell, Evaluation, Status};
 use crate::period::Period;
-use crate::shapley::Method;
 
 /// Every metric of a tree in one period.
 #[derive(Debug, Serialize)]
@@ -91,22 +90,22 @@ pub fn eval_report(eval: &Evaluation<'_>, period: Period) -> EvalReport {
 
 /// A metric and how much of a change comes through it.
 #[derive(Debug, Serialize)]
-pub struct Contribution {
+pub struct Contribution<'a> {
     /// The metric's id.
-    pub metric: String,
+    pub metric: &'a str,
     /// Its contribution, in the explained metric's units.
     pub contribution: f64,
 }
 
 /// A flat metric hiding opposite movements.
 #[derive(Debug, Serialize)]
-pub struct OffsettingReport {
+pub struct OffsettingReport<'a> {
     /// The flat metric.
-    pub metric: String,
+    pub metric: &'a str,
     /// Its (small) change.
     pub change: f64,
     /// The inputs that moved more than it, with their shares of its change.
-    pub inputs: Vec<Contribution>,
+    pub inputs: Vec<Contribution<'a>>,
 }
 
 /// One segment's part of the change.
@@ -124,31 +123,13 @@ pub struct SegmentReport {
     pub rate: Option<f64>,
 }
 
-/// Every metric under the explained one.
-#[derive(Debug, Serialize)]
-pub struct NodeReport {
-    /// The metric's id.
-    pub metric: String,
-    /// Value before.
-    pub before: f64,
-    /// Value after.
-    pub after: f64,
-    /// Its own change.
-    pub change: f64,
-    /// Its contribution to the explained metric's change.
-    pub contribution: f64,
-    /// How its shares were computed (derived metrics only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub method: Option<Method>,
-}
-
 /// Why a metric changed between two periods.
 #[derive(Debug, Serialize)]
-pub struct ExplainReport {
+pub struct ExplainReport<'a> {
     /// The tree's id.
-    pub tree: String,
+    pub tree: &'a str,
     /// The explained metric.
-    pub metric: String,
+    pub metric: &'a str,
     /// The earlier period.
     pub from: String,
     /// The later period.
@@ -165,43 +146,44 @@ pub struct ExplainReport {
     /// The attribution method.
     pub method: &'static str,
     /// The direct inputs' contributions, largest first; they sum to `change`.
-    pub contributions: Vec<Contribution>,
+    pub contributions: Vec<Contribution<'a>>,
     /// The leaves' contributions, largest first; they sum to `change`.
-    pub leaves: Vec<Contribution>,
+    pub leaves: Vec<Contribution<'a>>,
     /// Flat metrics hiding opposite movements beneath them.
-    pub offsetting: Vec<OffsettingReport>,
+    pub offsetting: Vec<OffsettingReport<'a>>,
     /// Each segment's contribution, largest first; they sum to `change`.
     pub segments: Vec<SegmentReport>,
     /// Why segments could not be split, when the data has segments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segments_note: Option<String>,
-    /// Every metric under the explained one, largest contribution first.
-    pub metrics: Vec<NodeReport>,
 }
 
-fn sorted(tree: &MetricTree, items: impl Iterator<Item = (MetricId, f64)>) -> Vec<Contribution> {
+fn sorted<'a>(
+    tree: &'a MetricTree,
+    items: impl Iterator<Item = (MetricId, f64)>,
+) -> Vec<Contribution<'a>> {
     let mut v: Vec<(MetricId, f64)> = items.collect();
     v.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
     v.into_iter()
         .map(|(m, c)| Contribution {
-            metric: tree.metric(m).id.clone(),
+            metric: &tree.metric(m).id,
             contribution: c,
         })
         .collect()
 }
 
 /// The report of an explanation, or of why there is none.
-pub fn explain_report(
-    eval: &Evaluation<'_>,
+pub fn explain_report<'t>(
+    eval: &Evaluation<'t>,
     metric: MetricId,
     from: Period,
     to: Period,
     explanation: Result<&Explanation, String>,
-) -> ExplainReport {
-    let tree = eval.tree();
+) -> ExplainReport<'t> {
+    let tree: &'t MetricTree = eval.tree();
     let mut report = ExplainReport {
-        tree: tree.id().to_string(),
-        metric: tree.metric(metric).id.clone(),
+        tree: tree.id(),
+        metric: &tree.metric(metric).id,
         from: from.to_string(),
         to: to.to_string(),
         before: eval.total(metric, from).ok(),
@@ -214,7 +196,6 @@ pub fn explain_report(
         offsetting: vec![],
         segments: vec![],
         segments_note: None,
-        metrics: vec![],
     };
     let e = match explanation {
         Ok(e) => e,
@@ -225,13 +206,16 @@ pub fn explain_report(
     };
     let root = e.root();
     report.change = Some(root.change);
-    report.contributions = sorted(tree, root.passed.iter().copied());
+    report.contributions = sorted(
+        tree,
+        e.inputs(root).iter().map(|edge| (edge.input, edge.passed)),
+    );
     report.leaves = sorted(tree, e.leaves(tree).map(|n| (n.metric, n.contribution)));
     report.offsetting = e
         .offsetting
         .iter()
         .map(|o| OffsettingReport {
-            metric: tree.metric(o.metric).id.clone(),
+            metric: &tree.metric(o.metric).id,
             change: o.change,
             inputs: sorted(tree, o.inputs.iter().copied()),
         })
@@ -256,23 +240,5 @@ pub fn explain_report(
                 .collect()
         }
     }
-    let mut nodes: Vec<&crate::attribution::Node> = e.nodes.iter().collect();
-    nodes.sort_by(|a, b| {
-        b.contribution
-            .abs()
-            .total_cmp(&a.contribution.abs())
-            .then(a.metric.cmp(&b.metric))
-    });
-    report.metrics = nodes
-        .into_iter()
-        .map(|n| NodeReport {
-            metric: tree.metric(n.metric).id.clone(),
-            before: n.before,
-            after: n.after,
-            change: n.change,
-            contribution: n.contribution,
-            method: n.method,
-        })
-        .collect();
     report
 }

@@ -17,7 +17,7 @@
 //!   zero only at a mix of old and new values): midpoint partial derivatives times the input
 //!   changes, the remainder spread in proportion, so the shares still sum exactly.
 
-use canopy_engine::formula::{BinOp, Expr, Func};
+use canopy_engine::formula::{BinOp, Expr, Func, Program};
 use canopy_engine::Formula;
 
 /// Most inputs for which every coalition is enumerated.
@@ -198,9 +198,16 @@ fn eval_at(expr: &Expr<usize>, x: &[f64]) -> f64 {
     expr.eval(&|&i| x[i]).unwrap_or(f64::NAN)
 }
 
-/// The shares of `formula`'s change from `x0` to `x1` over its inputs, and how they were
-/// computed. `x0` and `x1` must give a defined value of the formula.
-pub(crate) fn shares(formula: &Formula, plan: &Plan, x0: &[f64], x1: &[f64]) -> (Vec<f64>, Method) {
+/// The shares of `formula`'s change from `x0` to `x1` over its inputs, written to `out`, and
+/// how they were computed. `x0` and `x1` must give a defined value of the formula.
+pub(crate) fn shares(
+    formula: &Formula,
+    plan: &Plan,
+    x0: &[f64],
+    x1: &[f64],
+    out: &mut Vec<f64>,
+    stack: &mut Vec<f64>,
+) -> Method {
     let n = x0.len();
     let computed = match plan {
         Plan::Sum(terms) => {
@@ -215,13 +222,17 @@ pub(crate) fn shares(formula: &Formula, plan: &Plan, x0: &[f64], x1: &[f64]) -> 
         }
         Plan::Product(factors) => product(factors, x0, x1).map(|phi| (phi, Method::Product)),
         Plan::General if n <= MAX_EXACT => {
-            exact(formula.expr(), x0, x1).map(|phi| (phi, Method::Exact))
+            exact(formula.program(), x0, x1, stack).map(|phi| (phi, Method::Exact))
         }
-        Plan::General => sampled(formula.expr(), x0, x1).map(|phi| (phi, Method::Sampled)),
+        Plan::General => {
+            sampled(formula.program(), x0, x1, stack).map(|phi| (phi, Method::Sampled))
+        }
     };
-    computed
+    let (phi, method) = computed
         .filter(|(phi, _)| phi.iter().all(|v| v.is_finite()))
-        .unwrap_or_else(|| (gradient(formula.expr(), x0, x1), Method::Gradient))
+        .unwrap_or_else(|| (gradient(formula.expr(), x0, x1), Method::Gradient));
+    *out = phi;
+    method
 }
 
 fn product(factors: &[(Option<usize>, Expr<usize>)], x0: &[f64], x1: &[f64]) -> Option<Vec<f64>> {
@@ -244,14 +255,15 @@ fn product(factors: &[(Option<usize>, Expr<usize>)], x0: &[f64], x1: &[f64]) -> 
             continue;
         }
         // Coefficients of prod_{j != i} (h0_j + h1_j t): the sum over coalitions of each size.
-        let mut poly = vec![1.0];
-        for j in (0..n).filter(|&j| j != i) {
-            let mut next = vec![0.0; poly.len() + 1];
-            for (k, c) in poly.iter().enumerate() {
-                next[k] += c * h0[j];
-                next[k + 1] += c * h1[j];
+        let mut poly = vec![0.0; n];
+        poly[0] = 1.0;
+        for (degree, j) in (0..n).filter(|&j| j != i).enumerate() {
+            // Multiply by (h0_j + h1_j t) in place, highest power first.
+            poly[degree + 1] = poly[degree] * h1[j];
+            for k in (1..=degree).rev() {
+                poly[k] = poly[k] * h0[j] + poly[k - 1] * h1[j];
             }
-            poly = next;
+            poly[0] *= h0[j];
         }
         let weighted: f64 = poly.iter().zip(&w).map(|(c, w)| c * w).sum();
         phi[i] = constant * (h1[i] - h0[i]) * weighted;
@@ -259,23 +271,15 @@ fn product(factors: &[(Option<usize>, Expr<usize>)], x0: &[f64], x1: &[f64]) -> 
     Some(phi)
 }
 
-/// Input columns for every coalition: bit `i` of the lane number set means input `i` is new.
-fn coalition_columns(x0: &[f64], x1: &[f64]) -> Vec<Vec<f64>> {
-    let lanes = 1usize << x0.len();
-    (0..x0.len())
-        .map(|i| {
-            (0..lanes)
-                .map(|mask| if mask >> i & 1 == 1 { x1[i] } else { x0[i] })
-                .collect()
-        })
-        .collect()
-}
-
-fn exact(expr: &Expr<usize>, x0: &[f64], x1: &[f64]) -> Option<Vec<f64>> {
+fn exact(program: &Program, x0: &[f64], x1: &[f64], stack: &mut Vec<f64>) -> Option<Vec<f64>> {
     let n = x0.len();
-    let columns = coalition_columns(x0, x1);
-    let inputs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
-    let f = expr.eval_lanes(&inputs, 1 << n);
+    // Lane `mask` is the coalition whose members are the set bits: input `i` is new there.
+    let mut load = |i: usize, out: &mut [f64]| {
+        for (mask, v) in out.iter_mut().enumerate() {
+            *v = if mask >> i & 1 == 1 { x1[i] } else { x0[i] };
+        }
+    };
+    let f = program.eval(1 << n, &mut load, stack);
     if f.iter().any(|v| !v.is_finite()) {
         return None;
     }
@@ -316,7 +320,7 @@ fn orders(n: usize, pairs: usize) -> Vec<Vec<usize>> {
     out
 }
 
-fn sampled(expr: &Expr<usize>, x0: &[f64], x1: &[f64]) -> Option<Vec<f64>> {
+fn sampled(program: &Program, x0: &[f64], x1: &[f64], stack: &mut Vec<f64>) -> Option<Vec<f64>> {
     let n = x0.len();
     let orders = orders(n, SAMPLED_PAIRS);
     // Each order walks n + 1 points from x0 to x1, switching one input at a time.
@@ -333,8 +337,7 @@ fn sampled(expr: &Expr<usize>, x0: &[f64], x1: &[f64]) -> Option<Vec<f64>> {
             }
         }
     }
-    let inputs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
-    let f = expr.eval_lanes(&inputs, lanes);
+    let f = program.eval(lanes, &mut |i, out| out.copy_from_slice(&columns[i]), stack);
     if f.iter().any(|v| !v.is_finite()) {
         return None;
     }

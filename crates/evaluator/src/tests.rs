@@ -1,1 +1,396 @@
-//! Evaluator tests.
+//! Evaluation and attribution on small trees and data written inline: the seed documents'
+//! worked examples, data errors, missing and undefined values, and the exactness of
+//! attribution on random trees.
+
+use std::io;
+use std::path::Path;
+
+use canopy_engine::{FileSystem, MetricTree, RenderOptions, SourceMap};
+use proptest::prelude::*;
+
+use crate::*;
+
+struct One(String);
+
+impl FileSystem for One {
+    fn read(&self, _: &Path) -> io::Result<String> {
+        Ok(self.0.clone())
+    }
+}
+
+const PEOPLE: &str = "people: { p: { email: p@example.com } }\nraci: { accountable: p }\n";
+
+fn tree(yaml: &str) -> MetricTree {
+    let text = format!("tree: t\n{PEOPLE}{yaml}");
+    match canopy_engine::load(Path::new("t.yaml"), &One(text)) {
+        Ok(l) => l.tree,
+        Err(canopy_engine::Error::Invalid {
+            diagnostics,
+            sources,
+            ..
+        }) => {
+            panic!(
+                "{}",
+                canopy_engine::render_diagnostics(&diagnostics, &sources, RenderOptions::default())
+            )
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn data(tree: &MetricTree, csv: &str) -> Result<Data, Error> {
+    let mut b = DataBuilder::new(tree);
+    b.read_csv(Path::new("data.csv"), csv.as_bytes());
+    b.finish()
+}
+
+fn week(s: &str) -> Period {
+    Period::parse(s, canopy_engine::Grain::Week).unwrap()
+}
+
+/// Evaluates `metric` in `period` of weekly data.
+fn value(tree: &MetricTree, csv: &str, metric: &str, period: &str) -> Result<f64, String> {
+    let data = data(tree, csv).unwrap();
+    let eval = evaluate(tree, &data);
+    let id = tree.find(metric).unwrap();
+    eval.total(id, week(period))
+        .map_err(|c| eval.reason(id, week(period), c))
+}
+
+#[test]
+fn items_per_active_user() {
+    // 500 active users creating 4,000 items: 8 items per active user.
+    let t = tree(
+        "root: rate\nmetrics:\n  rate: { formula: items / users }\n  items: {}\n  users: {}\n",
+    );
+    let csv = "period,metric,value\n2026-W46,items,4000\n2026-W46,users,500\n";
+    assert_eq!(value(&t, csv, "rate", "2026-W46"), Ok(8.0));
+}
+
+#[test]
+fn tenure_cohorts_and_the_average_they_hide() {
+    // 35 tenured users x 46 + 15 new users x 26 = 2,000 actions over 50 users = 40.
+    let t = tree("root: productivity\nmetrics:\n  productivity: { formula: actions / users }\n  actions: {}\n  users: {}\n");
+    let csv = "period,metric,value,tenure\n2026-W10,actions,1610,tenured\n2026-W10,users,35,tenured\n2026-W10,actions,390,new\n2026-W10,users,15,new\n";
+    let d = data(&t, csv).unwrap();
+    let eval = evaluate(&t, &d);
+    let p = week("2026-W10");
+    let root = t.root();
+    assert_eq!(eval.total(root, p), Ok(40.0));
+    assert_eq!(d.dimensions(), ["tenure"]);
+    let by_segment: Vec<(String, f64)> = (0..2)
+        .map(|s| {
+            (
+                d.segments()[s][0].clone(),
+                eval.get(root, p, Some(s)).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_segment,
+        [("tenured".to_string(), 46.0), ("new".to_string(), 26.0)]
+    );
+}
+
+#[test]
+fn activity_score_from_weighted_actions() {
+    // 8 logins x 1 + 3 workflows x 5 + 1 invite x 8 = 31 points; 50 points is 100.
+    let t = tree(
+        "root: score\nparams: { login: 1, workflow: 5, invite: 8, full: 50 }\nmetrics:\n  score: { formula: \"clamp(points / full * 100, 0, 100)\" }\n  points: { formula: logins * login + workflows * workflow + invites * invite }\n  logins: {}\n  workflows: {}\n  invites: {}\n",
+    );
+    let csv = "period,metric,value\n2026-W46,logins,8\n2026-W46,workflows,3\n2026-W46,invites,1\n";
+    assert_eq!(value(&t, csv, "points", "2026-W46"), Ok(31.0));
+    assert_eq!(value(&t, csv, "score", "2026-W46"), Ok(62.0));
+}
+
+#[test]
+fn missing_data_is_a_status_naming_the_leaf_never_zero() {
+    let t = tree(
+        "root: rate\nmetrics:\n  rate: { formula: items / users }\n  items: {}\n  users: {}\n",
+    );
+    let csv = "period,metric,value\n2026-W45,items,10\n2026-W45,users,5\n2026-W46,items,4000\n";
+    assert_eq!(
+        value(&t, csv, "rate", "2026-W46"),
+        Err("`users` has no data in 2026-W46".into())
+    );
+    assert_eq!(
+        value(&t, csv, "users", "2026-W46"),
+        Err("no data for `users` in 2026-W46".into())
+    );
+    assert_eq!(value(&t, csv, "rate", "2026-W45"), Ok(2.0));
+}
+
+#[test]
+fn undefined_values_say_why() {
+    let t = tree("root: top\nmetrics:\n  top: { formula: rate * 2 }\n  rate: { formula: items / users }\n  items: {}\n  users: {}\n");
+    let csv = "period,metric,value\n2026-W46,items,10\n2026-W46,users,0\n";
+    assert_eq!(
+        value(&t, csv, "rate", "2026-W46"),
+        Err("division by zero in `items / users`".into())
+    );
+    assert_eq!(
+        value(&t, csv, "top", "2026-W46"),
+        Err("`rate` is undefined: division by zero in `items / users`".into())
+    );
+}
+
+#[test]
+fn totals_come_from_explicit_rows_or_the_sum_of_segments() {
+    let t = tree("root: r\nmetrics:\n  r: { formula: a * b }\n  a: {}\n  b: {}\n");
+    // `b` is a rate: its total is given explicitly (blank segment), not summed.
+    let csv = "period,metric,value,plan\n2026-W46,a,3,free\n2026-W46,a,7,pro\n2026-W46,b,0.5,\n2026-W46,b,0.2,free\n2026-W46,b,0.63,pro\n";
+    assert_eq!(value(&t, csv, "a", "2026-W46"), Ok(10.0));
+    assert_eq!(value(&t, csv, "b", "2026-W46"), Ok(0.5));
+    assert_eq!(value(&t, csv, "r", "2026-W46"), Ok(5.0));
+}
+
+/// Bad data: every problem, with file, line and column.
+#[test]
+fn data_errors_name_file_line_and_column() {
+    let t = tree(
+        "root: rate\nmetrics:\n  rate: { formula: items / users }\n  items: {}\n  users: {}\n",
+    );
+    let csv = "period,metric,value\n2026-W46,items,12x\n2026-W46,users,500\n2026-W46,users,501\n2026-W46,usres,1\n2026-W46,rate,8\n2026-11,items,3\n2026-W47,items,\n2026-W99,items,1\n";
+    let Err(Error::Data { diagnostics }) = data(&t, csv) else {
+        panic!("should fail")
+    };
+    let mut sources = SourceMap::default();
+    sources.insert(Path::new("data.csv"), csv.into());
+    insta::assert_snapshot!(canopy_engine::render_diagnostics(
+        &diagnostics,
+        &sources,
+        RenderOptions { snippets: true }
+    ));
+}
+
+#[test]
+fn a_header_without_the_required_columns_is_an_error() {
+    let t = tree("root: a\nmetrics:\n  a: {}\n");
+    let Err(Error::Data { diagnostics }) = data(&t, "week,name,amount\n") else {
+        panic!("should fail")
+    };
+    assert_eq!(
+        diagnostics[0].message,
+        "the CSV header is `week,name,amount`; it needs `period`, `metric` and `value` columns"
+    );
+}
+
+#[test]
+fn a_tree_column_shares_one_file_between_trees() {
+    let t = tree("root: a\nmetrics:\n  a: {}\n");
+    let csv = "tree,period,metric,value\nt,2026-W46,a,1\nother,2026-W46,zzz,2\n";
+    assert_eq!(value(&t, csv, "a", "2026-W46"), Ok(1.0));
+}
+
+fn explained(yaml: &str, csv: &str, from: &str, to: &str) -> (MetricTree, Data) {
+    let t = tree(yaml);
+    let d = data(&t, csv).unwrap();
+    let _ = (from, to);
+    (t, d)
+}
+
+/// A Simpson's paradox: each cohort's conversion rises, the total falls, because traffic
+/// moved to the cohort that converts less. The mix effect shows it.
+#[test]
+fn simpson_case_shows_mix_against_rate() {
+    let yaml = "root: conversion\nmetrics:\n  conversion: { formula: conversions / visitors * 100 }\n  conversions: {}\n  visitors: {}\n";
+    let csv = "period,metric,value,cohort\n\
+        2026-W45,visitors,900,returning\n2026-W45,conversions,450,returning\n2026-W45,visitors,100,new\n2026-W45,conversions,10,new\n\
+        2026-W46,visitors,100,returning\n2026-W46,conversions,55,returning\n2026-W46,visitors,900,new\n2026-W46,conversions,99,new\n";
+    let (t, d) = explained(yaml, csv, "2026-W45", "2026-W46");
+    let eval = evaluate(&t, &d);
+    let e = explain(
+        &eval,
+        &Planner::new(&t),
+        t.root(),
+        week("2026-W45"),
+        week("2026-W46"),
+    )
+    .unwrap();
+    assert!((e.root().change - (15.4 - 46.0)).abs() < 1e-9);
+    let Segments::Split(shares) = &e.segments else {
+        panic!("{:?}", e.segments)
+    };
+    assert!(
+        shares.iter().all(|s| s.rate.unwrap() > 0.0),
+        "every cohort's rate rose: {shares:?}"
+    );
+    let mix: f64 = shares.iter().map(|s| s.mix.unwrap()).sum();
+    assert!(
+        mix < e.root().change,
+        "the mix effect is the whole fall and more: {mix}"
+    );
+    let sum: f64 = shares.iter().map(|s| s.contribution).sum();
+    assert!((sum - e.root().change).abs() < 1e-9);
+    let report = explain_report(&eval, t.root(), week("2026-W45"), week("2026-W46"), Ok(&e));
+    insta::assert_json_snapshot!(report.segments);
+}
+
+/// The seed's insight: the rate holds while activation falls and activated users create
+/// more. Activation and intensity are reported as offsetting under the flat rate.
+#[test]
+fn a_flat_rate_hides_a_leaking_funnel() {
+    let yaml = "root: rate\nmetrics:\n  rate: { formula: activation * intensity }\n  activation: { formula: activated / active }\n  intensity: {}\n  activated: {}\n  active: {}\n";
+    let csv = "period,metric,value\n2026-W45,activated,500,\n2026-W45,active,1000\n2026-W45,intensity,8\n2026-W46,activated,400\n2026-W46,active,1000\n2026-W46,intensity,10.2\n";
+    let csv = csv.replace(",\n", "\n");
+    let (t, d) = explained(yaml, &csv, "", "");
+    let eval = evaluate(&t, &d);
+    let e = explain(
+        &eval,
+        &Planner::new(&t),
+        t.root(),
+        week("2026-W45"),
+        week("2026-W46"),
+    )
+    .unwrap();
+    assert_eq!(e.offsetting.len(), 1, "{:?}", e.offsetting);
+    let o = &e.offsetting[0];
+    assert_eq!(t.metric(o.metric).id, "rate");
+    let names: Vec<&str> = o
+        .inputs
+        .iter()
+        .map(|(m, _)| t.metric(*m).id.as_str())
+        .collect();
+    assert_eq!(names, ["activation", "intensity"]);
+    assert!(o.inputs[0].1 < 0.0 && o.inputs[1].1 > 0.0);
+}
+
+/// Under a metric that did not change, inputs that moved in opposite directions still get
+/// contributions, opposite and summing to zero (the limit of the chain rule).
+#[test]
+fn offsetting_inputs_under_an_unchanged_metric_still_show() {
+    let yaml = "root: r\nmetrics:\n  r: { formula: x * y }\n  x: { formula: a + b }\n  y: {}\n  a: {}\n  b: {}\n";
+    let csv = "period,metric,value\n2026-W45,a,1\n2026-W45,b,1\n2026-W45,y,1\n2026-W46,a,2\n2026-W46,b,0\n2026-W46,y,3\n";
+    let (t, d) = explained(yaml, csv, "", "");
+    let eval = evaluate(&t, &d);
+    let e = explain(
+        &eval,
+        &Planner::new(&t),
+        t.root(),
+        week("2026-W45"),
+        week("2026-W46"),
+    )
+    .unwrap();
+    let c = |n: &str| e.node(t.find(n).unwrap()).unwrap().contribution;
+    assert_eq!(c("r"), 4.0);
+    assert_eq!(c("x"), 0.0);
+    // d r / d x averaged over y's old and new values is 2: a gets 2 x 1, b gets 2 x -1.
+    assert!(
+        (c("a") - 2.0).abs() < 1e-6 && (c("b") + 2.0).abs() < 1e-6,
+        "{} {}",
+        c("a"),
+        c("b")
+    );
+    assert_eq!(c("y"), 4.0);
+}
+
+#[test]
+fn explaining_a_missing_value_says_why() {
+    let t = tree(
+        "root: rate\nmetrics:\n  rate: { formula: items / users }\n  items: {}\n  users: {}\n",
+    );
+    let d = data(
+        &t,
+        "period,metric,value\n2026-W45,items,1\n2026-W45,users,1\n2026-W46,items,2\n",
+    )
+    .unwrap();
+    let eval = evaluate(&t, &d);
+    let err = explain(
+        &eval,
+        &Planner::new(&t),
+        t.root(),
+        week("2026-W45"),
+        week("2026-W46"),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot explain `rate` from 2026-W45 to 2026-W46: `users` has no data in 2026-W46"
+    );
+}
+
+/// A random tree: derived metrics d0 (the root) .. dk, each reading the next one and some
+/// leaves, with random operators; every leaf is used.
+fn arb_tree() -> impl Strategy<Value = (String, usize)> {
+    (1usize..4, 2usize..6)
+        .prop_flat_map(|(derived, leaves)| {
+            let ops =
+                prop::collection::vec(prop::collection::vec((0..4usize, 0..leaves), 1..4), derived);
+            (Just(derived), Just(leaves), ops)
+        })
+        .prop_map(|(derived, leaves, ops)| {
+            let mut used = vec![false; leaves];
+            let mut yaml = String::from("root: d0\nmetrics:\n");
+            for (k, terms) in ops.iter().enumerate() {
+                let mut formula = if k + 1 < derived {
+                    format!("d{}", k + 1)
+                } else {
+                    format!("l{}", terms[0].1)
+                };
+                for (op, leaf) in terms {
+                    used[*leaf] = true;
+                    formula = format!("({formula}) {} l{leaf}", ["+", "-", "*", "/"][*op]);
+                }
+                if k == 0 {
+                    for (l, u) in used.clone().iter().enumerate() {
+                        if !u {
+                            formula = format!("{formula} + l{l}");
+                        }
+                    }
+                    used.iter_mut().for_each(|u| *u = true);
+                }
+                yaml += &format!("  d{k}: {{ formula: \"{formula}\" }}\n");
+            }
+            for l in 0..leaves {
+                yaml += &format!("  l{l}: {{}}\n");
+            }
+            (yaml, leaves)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, max_global_rejects: 2000, ..ProptestConfig::default() })]
+
+    /// Contributions sum to the change at every metric and over the leaves; a leaf that did
+    /// not change contributes exactly zero.
+    #[test]
+    fn attribution_is_exact_at_every_level(
+        (yaml, leaves) in arb_tree(),
+        values in prop::collection::vec((0.5..5.0f64, 0.5..5.0f64, any::<bool>()), 6),
+    ) {
+        let t = tree(&yaml);
+        let mut csv = String::from("period,metric,value\n");
+        for (l, (v0, v1, same)) in values.iter().take(leaves).enumerate() {
+            csv += &format!("2026-W45,l{l},{v0}\n2026-W46,l{l},{}\n", if *same { *v0 } else { *v1 });
+        }
+        let d = data(&t, &csv).unwrap();
+        let eval = evaluate(&t, &d);
+        let e = explain(&eval, &Planner::new(&t), t.root(), week("2026-W45"), week("2026-W46"));
+        prop_assume!(e.is_ok());
+        let e = e.unwrap();
+        let tol = |scale: f64| 1e-9 * scale.max(1e-12);
+        for node in &e.nodes {
+            prop_assert!(node.contribution.is_finite());
+            let edges = e.inputs(node);
+            if edges.is_empty() { continue; }
+            let passed: f64 = edges.iter().map(|p| p.passed).sum();
+            let values = node.sensitivity.abs() * node.before.abs().max(node.after.abs());
+            let scale = node.contribution.abs().max(edges.iter().map(|p| p.passed.abs()).sum()).max(values);
+            prop_assert!((passed - node.contribution).abs() <= tol(scale), "{}: {} vs {}", t.metric(node.metric).id, passed, node.contribution);
+            let shares: f64 = edges.iter().map(|p| p.share).sum();
+            // Relative to the size of what is summed: a metric whose inputs cancel exactly has
+            // a change of zero made of shares of ordinary size.
+            let scale = node.change.abs().max(node.before.abs()).max(node.after.abs()).max(edges.iter().map(|p| p.share.abs()).sum());
+            prop_assert!((shares - node.change).abs() <= tol(scale), "shares of {}: {} vs {}", t.metric(node.metric).id, shares, node.change);
+        }
+        let root = e.root();
+        let leaves_sum: f64 = e.leaves(&t).map(|n| n.contribution).sum();
+        let scale = root.change.abs().max(e.leaves(&t).map(|n| n.contribution.abs()).sum()).max(root.before.abs());
+        prop_assert!((leaves_sum - root.change).abs() <= tol(scale), "leaves {} vs change {}", leaves_sum, root.change);
+        for n in e.leaves(&t) {
+            if n.change == 0.0 {
+                prop_assert_eq!(n.contribution, 0.0);
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Reading `--data` sources for a tree, and choosing periods.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use anyhow::Context;
+use canopy_engine::{Grain, MetricTree, Source, SourceMap};
+use canopy_evaluator::{Data, DataBuilder, Database, Period};
+
+use crate::trees::Style;
+
+/// A period as given on the command line, before the data is known.
+#[derive(Clone, Debug)]
+pub(crate) enum PeriodArg {
+    Latest,
+    Previous,
+    Given(Period),
+}
+
+impl PeriodArg {
+    pub(crate) fn parse(text: &str, grain: Grain) -> anyhow::Result<PeriodArg> {
+        Ok(match text {
+            "latest" => PeriodArg::Latest,
+            "previous" => PeriodArg::Previous,
+            _ => PeriodArg::Given(Period::parse(text, grain)?),
+        })
+    }
+}
+
+/// The last complete period before today.
+pub(crate) fn previous_period(grain: Grain) -> Period {
+    Period::containing(chrono::Local::now().date_naive(), grain).previous()
+}
+
+/// Loads the tree's leaf values: every CSV first, then each database queried for the periods
+/// `periods` returns once the CSV data's last period (if any) is known. Data problems are
+/// printed; `Ok(None)` means they were.
+pub(crate) fn load(
+    tree: &MetricTree,
+    sources: &[String],
+    style: Style,
+    periods: impl FnOnce(Option<Period>) -> anyhow::Result<Vec<Period>>,
+) -> anyhow::Result<Option<(Data, Vec<Period>)>> {
+    let mut builder = DataBuilder::new(tree);
+    let mut texts = SourceMap::default();
+    let mut databases = Vec::new();
+    for source in sources {
+        if Database::is_url(source) {
+            databases.push(source);
+            continue;
+        }
+        let path = Path::new(source);
+        let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        builder.read_csv(path, BufReader::with_capacity(1 << 16, file));
+        // Kept for quoting lines in diagnostics only if something is wrong.
+        if builder.has_problems() {
+            if let Ok(text) = std::fs::read_to_string(path) {
+                texts.insert(path, text.into());
+            }
+        }
+    }
+    let wanted = periods(builder.last_period())?;
+    let has_sql = tree
+        .ids()
+        .any(|id| matches!(tree.metric(id).source, Some(Source::Sql(_))));
+    if databases.is_empty() && has_sql {
+        eprintln!("note: `{}` has leaves with SQL sources, but no database was given (--data sqlite://... or postgres://...)", tree.id());
+    }
+    for url in databases {
+        let mut db = Database::connect(url)?;
+        if let Err(e) = db.load_into(tree, &mut builder, &wanted) {
+            return report(e, &texts, style);
+        }
+    }
+    match builder.finish() {
+        Ok(data) => Ok(Some((data, wanted))),
+        Err(e) => report(e, &texts, style),
+    }
+}
+
+fn report<T>(
+    e: canopy_evaluator::Error,
+    texts: &SourceMap,
+    style: Style,
+) -> anyhow::Result<Option<T>> {
+    match e {
+        canopy_evaluator::Error::Data { diagnostics } => {
+            style.print(&diagnostics, texts);
+            eprintln!(
+                "error: the data is invalid ({} problem{})",
+                diagnostics.len(),
+                if diagnostics.len() == 1 { "" } else { "s" }
+            );
+            Ok(None)
+        }
+        other => Err(other.into()),
+    }
+}
+
+/// Resolves `latest` and `previous` against the data's last period.
+pub(crate) fn resolve(
+    arg: &PeriodArg,
+    last: Option<Period>,
+    grain: Grain,
+) -> anyhow::Result<Period> {
+    match arg {
+        PeriodArg::Given(p) => Ok(*p),
+        PeriodArg::Previous => Ok(previous_period(grain)),
+        PeriodArg::Latest => match last {
+            Some(p) => Ok(p),
+            // Only databases: the newest period they can hold complete is the previous one.
+            None => Ok(previous_period(grain)),
+        },
+    }
+}

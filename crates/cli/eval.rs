@@ -1,0 +1,85 @@
+//! `canopy eval`: every metric of a tree in one period.
+
+use std::path::Path;
+
+use canopy_evaluator::{eval_report, evaluate, EvalReport, Status};
+
+use crate::args::{DataArgs, Format};
+use crate::data::{self, PeriodArg};
+use crate::table::{self, number, percent, signed};
+use crate::trees::{self, Style};
+use crate::Outcome;
+
+pub(crate) fn run(
+    path: &Path,
+    data_args: &DataArgs,
+    period: &str,
+    format: Format,
+    style: Style,
+) -> anyhow::Result<Outcome> {
+    let Some(loaded) = trees::load(path, style)? else {
+        return Ok(Outcome::Failure);
+    };
+    let tree = &loaded.tree;
+    let arg = PeriodArg::parse(period, tree.grain())?;
+    let loaded_data = data::load(tree, &data_args.sources, style, |last| {
+        let p = data::resolve(&arg, last, tree.grain())?;
+        Ok(vec![p.previous(), p])
+    })?;
+    let Some((data, periods)) = loaded_data else {
+        return Ok(Outcome::Failure);
+    };
+    let period = periods[1];
+    if let (Some(first), Some(last)) = (data.first(), data.last()) {
+        if period < first || period > last {
+            anyhow::bail!("the data has no values for {period}; it covers {first} to {last}");
+        }
+    }
+    let eval = evaluate(tree, &data);
+    let report = eval_report(&eval, period);
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Table => print!("{}", render(&report)),
+    }
+    Ok(Outcome::Success)
+}
+
+/// The report as a table, one metric a line; problems are explained under it.
+pub(crate) fn render(report: &EvalReport) -> String {
+    let opt = |v: Option<f64>, f: fn(f64) -> String| v.map_or("-".to_string(), f);
+    let rows: Vec<Vec<String>> = report
+        .metrics
+        .iter()
+        .map(|m| {
+            vec![
+                m.id.clone(),
+                opt(m.value, number),
+                m.band.clone().unwrap_or_default(),
+                opt(m.previous, number),
+                opt(m.change, signed),
+                opt(m.change_pct, percent),
+                opt(m.target, number),
+                format!("{:?}", m.status).to_lowercase(),
+            ]
+        })
+        .collect();
+    let mut out = format!("{} {}\n\n", report.tree, report.period);
+    out += &table::render(
+        &[
+            "metric", "value", "band", "previous", "change", "change %", "target", "status",
+        ],
+        &rows,
+        &[2, 7],
+    );
+    let problems: Vec<String> = report
+        .metrics
+        .iter()
+        .filter(|m| m.status != Status::Ok)
+        .map(|m| format!("  {}: {}\n", m.id, m.reason.as_deref().unwrap_or("")))
+        .collect();
+    if !problems.is_empty() {
+        out += "\nwhy values are missing or undefined:\n";
+        out += &problems.concat();
+    }
+    out
+}

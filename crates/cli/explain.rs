@@ -1,0 +1,260 @@
+//! `canopy explain`: why a metric changed, down to its leaves and segments.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use canopy_engine::MetricId;
+use canopy_evaluator::{
+    evaluate, explain, explain_report, Evaluation, ExplainReport, Period, Planner,
+};
+
+use crate::args::{DataArgs, Format};
+use crate::data;
+use crate::table::{self, number, percent, signed};
+use crate::trees::{self, Style};
+use crate::Outcome;
+
+/// What to explain.
+pub(crate) struct Request<'a> {
+    pub(crate) from: &'a str,
+    pub(crate) to: &'a str,
+    pub(crate) metric: Option<&'a str>,
+    pub(crate) each: bool,
+    pub(crate) format: Format,
+}
+
+pub(crate) fn run(
+    path: &Path,
+    data_args: &DataArgs,
+    request: Request<'_>,
+    style: Style,
+) -> anyhow::Result<Outcome> {
+    let Some(loaded) = trees::load(path, style)? else {
+        return Ok(Outcome::Failure);
+    };
+    let tree = &loaded.tree;
+    let (from, to) = (
+        Period::parse(request.from, tree.grain())?,
+        Period::parse(request.to, tree.grain())?,
+    );
+    if from >= to {
+        anyhow::bail!("--from ({from}) must be before --to ({to})");
+    }
+    let metric = match request.metric {
+        None => tree.root(),
+        Some(name) => tree.find(name).ok_or_else(|| {
+            let names = tree.ids().map(|id| tree.metric(id).id.as_str());
+            match canopy_engine::did_you_mean(name, names) {
+                Some(s) => anyhow::anyhow!(
+                    "no metric `{name}` in tree `{}` (did you mean `{s}`?)",
+                    tree.id()
+                ),
+                None => anyhow::anyhow!("no metric `{name}` in tree `{}`", tree.id()),
+            }
+        })?,
+    };
+    let range: Vec<Period> = (0..=to.since(from)).map(|k| from.offset(k)).collect();
+    let Some((data, _)) = data::load(tree, &data_args.sources, style, |_| Ok(range.clone()))?
+    else {
+        return Ok(Outcome::Failure);
+    };
+    let eval = evaluate(tree, &data);
+    let planner = Planner::new(tree);
+    let one = |a: Period, b: Period| -> ExplainReport {
+        let e = explain(&eval, &planner, metric, a, b);
+        explain_report(
+            &eval,
+            metric,
+            a,
+            b,
+            e.as_ref().map_err(|e| e.reason.clone()),
+        )
+    };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if request.each {
+        let pairs: Vec<(Period, Period)> = range.windows(2).map(|w| (w[0], w[1])).collect();
+        let parts = each(&pairs, |a, b, buf| match request.format {
+            Format::Json => serde_json::to_writer(buf, &one(a, b)).expect("writing to memory"),
+            Format::Table => buf.extend_from_slice(render(&eval, metric, &one(a, b)).as_bytes()),
+        });
+        match request.format {
+            Format::Json => {
+                // The document is assembled from parts serialised in parallel.
+                let head =
+                    serde_json::json!({ "tree": tree.id(), "metric": tree.metric(metric).id });
+                let head = serde_json::to_string(&head)?;
+                write!(out, "{},\"transitions\":[", &head[..head.len() - 1])?;
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b",")?;
+                    }
+                    out.write_all(part)?;
+                }
+                writeln!(out, "]}}")?;
+            }
+            Format::Table => {
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(out)?;
+                    }
+                    out.write_all(part)?;
+                }
+            }
+        }
+        out.flush()?;
+        return Ok(Outcome::Success);
+    }
+    let report = one(from, to);
+    if let Some(reason) = &report.reason {
+        drop(out);
+        anyhow::bail!(
+            "cannot explain `{}` from {from} to {to}: {reason}",
+            report.metric
+        );
+    }
+    match request.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        Format::Table => write!(out, "{}", render(&eval, metric, &report))?,
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+/// Writes one part per pair of periods with `write`, spreading the pairs over the machine's
+/// cores; the parts come back in order.
+fn each(
+    pairs: &[(Period, Period)],
+    write: impl Fn(Period, Period, &mut Vec<u8>) + Sync,
+) -> Vec<Vec<u8>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let size = pairs.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = pairs
+            .chunks(size)
+            .map(|chunk| {
+                let write = &write;
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|&(a, b)| {
+                            let mut buf = Vec::new();
+                            write(a, b, &mut buf);
+                            buf
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a worker panicked"))
+            .collect()
+    })
+}
+
+/// The report for people: the change, what drove it, what hides beneath flat metrics, and
+/// which segments moved it.
+pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport) -> String {
+    let tree = eval.tree();
+    let m = tree.metric(metric);
+    let mut out = format!(
+        "{} {}: {} from {} to {}\n",
+        r.tree, r.metric, m.title, r.from, r.to
+    );
+    let (Some(before), Some(after), Some(change)) = (r.before, r.after, r.change) else {
+        out += &format!(
+            "  no explanation: {}\n",
+            r.reason.as_deref().unwrap_or("no values")
+        );
+        return out;
+    };
+    let pct = if before != 0.0 {
+        format!(", {}", percent(change / before.abs() * 100.0))
+    } else {
+        String::new()
+    };
+    out += &format!(
+        "  {} -> {} ({}{pct})\n",
+        number(before),
+        number(after),
+        signed(change)
+    );
+    let list = |title: &str, items: &[canopy_evaluator::Contribution], limit: usize| -> String {
+        if items.is_empty() {
+            return String::new();
+        }
+        let rows: Vec<Vec<String>> = items
+            .iter()
+            .take(limit)
+            .map(|c| vec![format!("  {}", c.metric), signed(c.contribution)])
+            .collect();
+        let more = items.len().saturating_sub(limit);
+        let tail = if more > 0 {
+            format!("  ... and {more} more\n")
+        } else {
+            String::new()
+        };
+        format!(
+            "\n{title}\n{}{tail}",
+            table::render(&["  metric", "contribution"], &rows, &[])
+        )
+    };
+    out += &list(
+        "What changed it (direct inputs):",
+        &r.contributions,
+        usize::MAX,
+    );
+    out += &list("Down to the leaves:", &r.leaves, 10);
+    if !r.offsetting.is_empty() {
+        out += "\nOffsetting movements (a flat metric hiding opposite moves):\n";
+        for o in &r.offsetting {
+            let inputs: Vec<String> = o
+                .inputs
+                .iter()
+                .map(|i| format!("{} {}", i.metric, signed(i.contribution)))
+                .collect();
+            out += &format!(
+                "  {} changed {}; beneath it: {}\n",
+                o.metric,
+                signed(o.change),
+                inputs.join(", ")
+            );
+        }
+    }
+    if !r.segments.is_empty() {
+        let ratio = r.segments.iter().any(|s| s.mix.is_some());
+        let rows: Vec<Vec<String>> = r
+            .segments
+            .iter()
+            .map(|s| {
+                let name = s
+                    .segment
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut row = vec![format!("  {name}"), signed(s.contribution)];
+                if ratio {
+                    row.push(s.mix.map_or("-".into(), signed));
+                    row.push(s.rate.map_or("-".into(), signed));
+                }
+                row
+            })
+            .collect();
+        let header: &[&str] = if ratio {
+            &["  segment", "contribution", "mix", "rate"]
+        } else {
+            &["  segment", "contribution"]
+        };
+        out += &format!("\nBy segment:\n{}", table::render(header, &rows, &[]));
+    }
+    if let Some(note) = &r.segments_note {
+        out += &format!("\nSegments: {note}\n");
+    }
+    out += &format!("\nMethod: {}\n", r.method);
+    out
+}
