@@ -1,7 +1,5 @@
 //! Reading `--data` sources for a tree, and choosing periods.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 
 use anyhow::Context;
@@ -51,13 +49,12 @@ pub(crate) fn load(
             continue;
         }
         let path = Path::new(source);
-        let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-        builder.read_csv(path, BufReader::with_capacity(1 << 16, file));
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        builder.read_csv(path, &bytes);
         // Kept for quoting lines in diagnostics only if something is wrong.
         if builder.has_problems() {
-            if let Ok(text) = std::fs::read_to_string(path) {
-                texts.insert(path, text.into());
-            }
+            texts.insert(path, String::from_utf8_lossy(&bytes).into());
         }
     }
     let wanted = periods(builder.last_period())?;

@@ -148,20 +148,39 @@ pub struct ExplainError {
     pub reason: String,
 }
 
+/// What the walk down the tree needs of each derived metric, kept compact and apart from
+/// the metrics themselves: an explanation touches every metric under the explained one.
+struct Planned {
+    formula: canopy_engine::Formula,
+    plan: Plan,
+    change_pct: f64,
+}
+
 /// Plans for every derived metric's formula, read once and reused for each pair of periods.
 pub struct Planner {
-    plans: Vec<Option<Plan>>,
+    plans: Vec<Option<Planned>>,
 }
 
 impl Planner {
     /// Reads the shape of every formula of `tree`.
     pub fn new(tree: &MetricTree) -> Planner {
+        let plan = |m: &canopy_engine::Metric| {
+            let formula = m.formula.clone()?;
+            Some(Planned {
+                plan: Plan::new(&formula),
+                formula,
+                change_pct: m.alerts.change_pct.unwrap_or(10.0),
+            })
+        };
         Planner {
-            plans: tree
-                .ids()
-                .map(|id| tree.metric(id).formula.as_ref().map(Plan::new))
-                .collect(),
+            plans: tree.ids().map(|id| plan(tree.metric(id))).collect(),
         }
+    }
+
+    fn inputs(&self, m: MetricId) -> &[MetricId] {
+        self.plans[m.index()]
+            .as_ref()
+            .map_or(&[], |p| p.formula.inputs())
     }
 }
 
@@ -189,7 +208,7 @@ pub fn explain(
     let order: Vec<MetricId> = tree.topological_order().iter().rev().copied().collect();
     for &m in &order {
         if under[m.index()] {
-            for &i in tree.inputs(m) {
+            for &i in planner.inputs(m) {
                 under[i.index()] = true;
             }
         }
@@ -222,7 +241,12 @@ pub fn explain(
         };
         let start = edges.len() as u32;
         let mut method = None;
-        if let (Some(formula), Some(plan)) = (&tree.metric(m).formula, &planner.plans[m.index()]) {
+        if let Some(Planned {
+            formula,
+            plan,
+            change_pct,
+        }) = &planner.plans[m.index()]
+        {
             let inputs = formula.inputs();
             x0.clear();
             x0.extend(inputs.iter().map(|&i| before_of(i)));
@@ -245,7 +269,7 @@ pub fn explain(
                     passed,
                 });
             }
-            if let Some(o) = offsets(tree, m, before, change, &edges[start as usize..]) {
+            if let Some(o) = offsets(*change_pct, m, before, change, &edges[start as usize..]) {
                 offsetting.push(o);
             }
         }
@@ -272,14 +296,7 @@ pub fn explain(
     })
 }
 
-fn offsets(
-    tree: &MetricTree,
-    m: MetricId,
-    before: f64,
-    change: f64,
-    edges: &[Edge],
-) -> Option<Offsetting> {
-    let pct = tree.metric(m).alerts.change_pct.unwrap_or(10.0);
+fn offsets(pct: f64, m: MetricId, before: f64, change: f64, edges: &[Edge]) -> Option<Offsetting> {
     if change.abs() >= pct / 100.0 * before.abs() {
         return None;
     }

@@ -5,7 +5,8 @@
 //! finite: anything else is rejected when read).
 
 use std::collections::HashMap;
-use std::io::Read;
+
+use rustc_hash::FxHashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -173,185 +174,80 @@ impl<'t> DataBuilder<'t> {
 
     /// Reads long-form CSV: a header with `period`, `metric` and `value` (in any order), an
     /// optional `tree` column (rows for other trees are skipped), and any further columns as
-    /// segment dimensions.
-    pub fn read_csv(&mut self, path: &Path, reader: impl Read) {
+    /// segment dimensions. Large files are parsed in chunks on every core.
+    pub fn read_csv(&mut self, path: &Path, bytes: &[u8]) {
         let path: Arc<Path> = Arc::from(path);
-        let at = |line: u64, col: usize, len: usize| Location {
-            path: path.clone(),
-            span: Span::new(line as u32, col as u32, len as u32),
-        };
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(false)
-            .from_reader(reader);
-        let header = match csv.byte_headers() {
-            Ok(h) => h.clone(),
-            Err(e) => {
-                self.report(Diagnostic::error(
-                    at(1, 1, 1),
-                    format!("cannot read CSV: {e}"),
-                ));
+        let header_end = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| i + 1);
+        let columns = match Columns::read(&bytes[..header_end]) {
+            Ok(c) => c,
+            Err((message, help)) => {
+                let at = Location {
+                    path: path.clone(),
+                    span: Span::new(1, 1, 1),
+                };
+                self.report(Diagnostic::error(at, message).with_help(help));
                 return;
             }
         };
-        let names: Vec<String> = header
-            .iter()
-            .map(|h| String::from_utf8_lossy(h).trim().to_string())
-            .collect();
-        let find = |n: &str| names.iter().position(|h| h == n);
-        let (Some(period_col), Some(metric_col), Some(value_col)) =
-            (find("period"), find("metric"), find("value"))
-        else {
-            self.report(
-                Diagnostic::error(
-                    at(1, 1, 1),
-                    format!(
-                        "the CSV header is `{}`; it needs `period`, `metric` and `value` columns",
-                        names.join(",")
-                    ),
-                )
-                .with_help("write long-form data: period,metric,value[,segment columns...]"),
-            );
-            return;
-        };
-        let tree_col = find("tree");
-        let dim_cols: Vec<usize> = (0..names.len())
-            .filter(|&i| {
-                ![
-                    Some(period_col),
-                    Some(metric_col),
-                    Some(value_col),
-                    tree_col,
-                ]
-                .contains(&Some(i))
-            })
-            .collect();
-        let dims: Vec<String> = dim_cols.iter().map(|&i| names[i].clone()).collect();
-        let grain = self.tree.grain();
         self.origins.push(Origin::Csv { path: path.clone() });
-        let source = self.origins.len() as u32 - 1;
-        // Periods repeat on every row: remember the last one, and every one seen.
-        let mut periods: HashMap<Vec<u8>, Result<Period, String>> = HashMap::new();
-        let mut last_period: Option<(Vec<u8>, Period)> = None;
-        let mut last_metric: Option<(Vec<u8>, MetricId)> = None;
-        let mut record = csv::ByteRecord::new();
-        loop {
-            match csv.read_byte_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    let line = e.position().map_or(1, |p| p.line());
-                    self.report(Diagnostic::error(
-                        at(line, 1, 1),
-                        format!("cannot read CSV: {e}"),
-                    ));
-                    return;
-                }
-            }
-            let line = record.position().map_or(0, |p| p.line());
-            // Columns are counted in characters from the start of the line, assuming no quotes.
-            let col = |i: usize| 1 + (0..i).map(|j| record[j].len() + 1).sum::<usize>();
-            let field = |i: usize| &record[i];
-            if let Some(t) = tree_col {
-                if field(t) != self.tree.id().as_bytes() {
-                    continue;
-                }
-            }
-            // The metric: rows come grouped by metric in practice, so remember the last one.
-            let metric = match &last_metric {
-                Some((name, id)) if name.as_slice() == field(metric_col) => *id,
-                _ => {
-                    let name = String::from_utf8_lossy(field(metric_col)).into_owned();
-                    match self.metric_for_data(&name) {
-                        Ok(id) => {
-                            last_metric = Some((field(metric_col).to_vec(), id));
-                            id
-                        }
-                        Err((message, help)) => {
-                            self.report(
-                                Diagnostic::error(at(line, col(metric_col), name.len()), message)
-                                    .with_help(help),
-                            );
-                            continue;
-                        }
-                    }
-                }
-            };
-            let period = match &last_period {
-                Some((text, p)) if text.as_slice() == field(period_col) => Ok(*p),
-                _ => {
-                    let text = field(period_col);
-                    let parsed = match periods.get(text) {
-                        Some(p) => p.clone(),
-                        None => {
-                            let p = parse_period(text, grain);
-                            periods.insert(text.to_vec(), p.clone());
-                            p
-                        }
-                    };
-                    if let Ok(p) = &parsed {
-                        last_period = Some((text.to_vec(), *p));
-                    }
-                    parsed
-                }
-            };
-            let period = match period {
-                Ok(p) => p,
-                Err(message) => {
-                    let len = field(period_col).len();
-                    self.report(Diagnostic::error(at(line, col(period_col), len), message));
-                    continue;
-                }
-            };
-            let raw = field(value_col);
-            let value = match std::str::from_utf8(raw)
-                .ok()
-                .map(str::trim)
-                .map(str::parse::<f64>)
-            {
-                Some(Ok(v)) if v.is_finite() => v,
-                _ => {
-                    let text = String::from_utf8_lossy(raw);
-                    let (message, help) = if text.trim().is_empty() {
-                        ("the value is empty".to_string(), "missing data is left out, not written as an empty value (it is never taken as zero)")
-                    } else {
-                        (
-                            format!("`{text}` is not a finite number"),
-                            "values are plain numbers like 1234 or 0.25",
-                        )
-                    };
-                    self.report(
-                        Diagnostic::error(at(line, col(value_col), raw.len()), message)
-                            .with_help(help),
-                    );
-                    continue;
-                }
-            };
-            let slot = if dim_cols.is_empty() {
-                Ok(0)
-            } else {
-                let key: SegmentKey = dim_cols
+        let parser = ChunkParser {
+            tree: self.tree,
+            columns: &columns,
+            path: &path,
+            source: self.origins.len() as u32 - 1,
+        };
+        let chunks = split_lines(&bytes[header_end..]);
+        let parsed: Vec<Chunk> = if chunks.len() == 1 {
+            vec![parser.parse(chunks[0])]
+        } else {
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = chunks
                     .iter()
-                    .map(|&i| String::from_utf8_lossy(field(i)).trim().to_string())
+                    .map(|c| scope.spawn(|| parser.parse(c)))
                     .collect();
-                self.slot(&dims, key)
-            };
-            let slot = match slot {
+                workers
+                    .into_iter()
+                    .map(|w| w.join().expect("a CSV worker panicked"))
+                    .collect()
+            })
+        };
+        // Line numbers were counted within each chunk; the header is line 1.
+        let mut lines_before = 1u32;
+        for chunk in parsed {
+            let slots: Result<Vec<u32>, String> = chunk
+                .keys
+                .into_iter()
+                .map(|k| self.slot(&columns.dim_names, k))
+                .collect();
+            let slots = match slots {
                 Ok(s) => s,
                 Err(message) => {
-                    let first = dim_cols.first().copied().unwrap_or(0);
-                    self.report(Diagnostic::error(at(line, col(first), 1), message));
-                    continue;
+                    let at = Location {
+                        path: path.clone(),
+                        span: Span::new(1, 1, 1),
+                    };
+                    self.report(Diagnostic::error(at, message));
+                    return;
                 }
             };
-            self.rows.push(Row {
-                metric,
-                period,
-                slot,
-                source,
-                line: line as u32,
-                value,
-            });
+            for mut d in chunk.diagnostics {
+                d.location.span.line += lines_before;
+                self.report(d);
+            }
+            self.suppressed += chunk.suppressed;
+            self.rows.extend(chunk.rows.into_iter().map(|mut r| {
+                r.line += lines_before;
+                r.slot = if r.slot == 0 {
+                    0
+                } else {
+                    slots[r.slot as usize - 1]
+                };
+                r
+            }));
+            lines_before += chunk.lines;
         }
     }
 
@@ -392,29 +288,6 @@ impl<'t> DataBuilder<'t> {
         }
     }
 
-    /// The leaf called `name`, or why data cannot be given for it.
-    fn metric_for_data(&self, name: &str) -> Result<MetricId, (String, String)> {
-        let Some(id) = self.tree.find(name) else {
-            let names = self.tree.ids().map(|id| self.tree.metric(id).id.as_str());
-            let message = match canopy_engine::did_you_mean(name, names) {
-                Some(s) => format!("unknown metric `{name}` (did you mean `{s}`?)"),
-                None => format!("unknown metric `{name}` in tree `{}`", self.tree.id()),
-            };
-            let help = "data rows name leaf metrics of the tree; add a `tree` column to share one file between trees".to_string();
-            return Err((message, help));
-        };
-        if let Some(formula) = &self.tree.metric(id).formula {
-            return Err((
-                format!(
-                    "`{name}` is derived (`{}`), so it cannot be given as data",
-                    formula.text()
-                ),
-                "give values for its inputs; Canopy computes derived metrics".to_string(),
-            ));
-        }
-        Ok(id)
-    }
-
     /// Lays the rows out densely, reporting duplicates. Totals not given explicitly are the
     /// sums of the segments present.
     pub fn finish(mut self) -> Result<Data, Error> {
@@ -426,20 +299,29 @@ impl<'t> DataBuilder<'t> {
         };
         let slot_count = self.segment_order.len() + 1;
         let mut slots = vec![vec![f64::NAN; metrics * len]; slot_count];
-        // Which row filled each cell, to name both rows of a duplicate.
-        let mut filled_by = vec![vec![u32::MAX; metrics * len]; slot_count];
         let rows = std::mem::take(&mut self.rows);
+        let cell_of = |row: &Row| {
+            row.metric.index() * len + row.period.since(first.expect("rows exist")) as usize
+        };
+        let mut duplicates = Vec::new();
         for (index, row) in rows.iter().enumerate() {
-            let cell =
-                row.metric.index() * len + row.period.since(first.expect("rows exist")) as usize;
-            let slot = row.slot as usize;
-            if filled_by[slot][cell] != u32::MAX {
-                let d = self.duplicate(row, &rows[filled_by[slot][cell] as usize]);
-                self.report(d);
-                continue;
+            // Data values are finite, so NaN marks a cell no row has filled yet.
+            let cell = &mut slots[row.slot as usize][cell_of(row)];
+            if cell.is_nan() {
+                *cell = row.value;
+            } else {
+                duplicates.push(index);
             }
-            slots[slot][cell] = row.value;
-            filled_by[slot][cell] = index as u32;
+        }
+        for index in duplicates {
+            // Rare: find the row that came first for the same cell, to name both.
+            let row = &rows[index];
+            let first = rows
+                .iter()
+                .find(|r| r.slot == row.slot && cell_of(r) == cell_of(row))
+                .expect("the cell was filled by an earlier row");
+            let d = self.duplicate(row, first);
+            self.report(d);
         }
         if !self.diagnostics.is_empty() {
             canopy_engine::sort_diagnostics(&mut self.diagnostics);
@@ -500,6 +382,286 @@ impl<'t> DataBuilder<'t> {
         )
         .with_help("each (period, metric, segment) has one value; remove one of them")
     }
+}
+
+/// The columns of a CSV file, from its header.
+struct Columns {
+    period: usize,
+    metric: usize,
+    value: usize,
+    tree: Option<usize>,
+    dims: Vec<usize>,
+    dim_names: Vec<String>,
+}
+
+impl Columns {
+    fn read(header: &[u8]) -> Result<Columns, (String, String)> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(header);
+        let mut record = csv::ByteRecord::new();
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err((
+                    "the CSV file is empty".into(),
+                    "start it with the header `period,metric,value`".into(),
+                ))
+            }
+            Err(e) => {
+                return Err((
+                    format!("cannot read CSV: {e}"),
+                    "write long-form data: period,metric,value[,segment columns...]".into(),
+                ))
+            }
+        }
+        let names: Vec<String> = record
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).trim().to_string())
+            .collect();
+        let find = |n: &str| names.iter().position(|h| h == n);
+        let (Some(period), Some(metric), Some(value)) =
+            (find("period"), find("metric"), find("value"))
+        else {
+            return Err((
+                format!(
+                    "the CSV header is `{}`; it needs `period`, `metric` and `value` columns",
+                    names.join(",")
+                ),
+                "write long-form data: period,metric,value[,segment columns...]".into(),
+            ));
+        };
+        let tree = find("tree");
+        let dims: Vec<usize> = (0..names.len())
+            .filter(|&i| ![Some(period), Some(metric), Some(value), tree].contains(&Some(i)))
+            .collect();
+        let dim_names = dims.iter().map(|&i| names[i].clone()).collect();
+        Ok(Columns {
+            period,
+            metric,
+            value,
+            tree,
+            dims,
+            dim_names,
+        })
+    }
+}
+
+/// Splits a CSV body into about one chunk per core, at line ends. A body with quotes is
+/// kept whole, since a quoted field may hold a line break.
+fn split_lines(body: &[u8]) -> Vec<&[u8]> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads == 1 || body.len() < 1 << 20 || body.contains(&b'"') {
+        return vec![body];
+    }
+    let mut chunks = Vec::with_capacity(threads);
+    let mut rest = body;
+    for k in (1..threads).rev() {
+        let target = rest.len() / (k + 1);
+        let Some(nl) = rest[target..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
+        let (head, tail) = rest.split_at(target + nl + 1);
+        chunks.push(head);
+        rest = tail;
+    }
+    chunks.push(rest);
+    chunks
+}
+
+/// Rows, problems and segment keys of one chunk, with line numbers counted from 1 at the
+/// chunk's first line and segments numbered locally.
+struct Chunk {
+    rows: Vec<Row>,
+    diagnostics: Vec<Diagnostic>,
+    suppressed: usize,
+    keys: Vec<SegmentKey>,
+    lines: u32,
+}
+
+struct ChunkParser<'a> {
+    tree: &'a MetricTree,
+    columns: &'a Columns,
+    path: &'a Arc<Path>,
+    source: u32,
+}
+
+impl ChunkParser<'_> {
+    fn parse(&self, bytes: &[u8]) -> Chunk {
+        let mut chunk = Chunk {
+            rows: Vec::with_capacity(bytes.len() / 24),
+            diagnostics: Vec::new(),
+            suppressed: 0,
+            keys: Vec::new(),
+            lines: 0,
+        };
+        let report = |chunk: &mut Chunk, d: Diagnostic| {
+            if chunk.diagnostics.len() < MAX_DIAGNOSTICS {
+                chunk.diagnostics.push(d);
+            } else {
+                chunk.suppressed += 1;
+            }
+        };
+        let at = |line: u64, col: usize, len: usize| Location {
+            path: self.path.clone(),
+            span: Span::new(line as u32, col as u32, len as u32),
+        };
+        let c = self.columns;
+        let grain = self.tree.grain();
+        let mut local_keys: HashMap<SegmentKey, u32> = HashMap::new();
+        // Every row names a period; a fast hash matters at millions of rows.
+        let mut periods: FxHashMap<Vec<u8>, Result<Period, String>> = FxHashMap::default();
+        let mut last_metric: Option<(Vec<u8>, MetricId)> = None;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(false)
+            .from_reader(bytes);
+        let mut record = csv::ByteRecord::new();
+        loop {
+            match reader.read_byte_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    let line = e.position().map_or(1, |p| p.line());
+                    report(
+                        &mut chunk,
+                        Diagnostic::error(at(line, 1, 1), format!("cannot read CSV: {e}")),
+                    );
+                    break;
+                }
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            // Columns are counted in characters from the start of the line, assuming no quotes.
+            let col = |i: usize| 1 + (0..i).map(|j| record[j].len() + 1).sum::<usize>();
+            let field = |i: usize| &record[i];
+            if c.tree
+                .is_some_and(|t| field(t) != self.tree.id().as_bytes())
+            {
+                continue;
+            }
+            // Rows come grouped by metric in practice, so remember the last one.
+            let metric = match &last_metric {
+                Some((name, id)) if name.as_slice() == field(c.metric) => *id,
+                _ => {
+                    let name = String::from_utf8_lossy(field(c.metric)).into_owned();
+                    match metric_for_data(self.tree, &name) {
+                        Ok(id) => {
+                            last_metric = Some((field(c.metric).to_vec(), id));
+                            id
+                        }
+                        Err((message, help)) => {
+                            report(
+                                &mut chunk,
+                                Diagnostic::error(at(line, col(c.metric), name.len()), message)
+                                    .with_help(help),
+                            );
+                            continue;
+                        }
+                    }
+                }
+            };
+            let text = field(c.period);
+            let period = match periods.get(text) {
+                Some(p) => p.clone(),
+                None => {
+                    let p = parse_period(text, grain);
+                    periods.insert(text.to_vec(), p.clone());
+                    p
+                }
+            };
+            let period = match period {
+                Ok(p) => p,
+                Err(message) => {
+                    report(
+                        &mut chunk,
+                        Diagnostic::error(at(line, col(c.period), text.len()), message),
+                    );
+                    continue;
+                }
+            };
+            let raw = field(c.value);
+            let value = match std::str::from_utf8(raw)
+                .ok()
+                .map(str::trim)
+                .map(str::parse::<f64>)
+            {
+                Some(Ok(v)) if v.is_finite() => v,
+                _ => {
+                    let text = String::from_utf8_lossy(raw);
+                    let (message, help) = if text.trim().is_empty() {
+                        ("the value is empty".to_string(), "missing data is left out, not written as an empty value (it is never taken as zero)")
+                    } else {
+                        (
+                            format!("`{text}` is not a finite number"),
+                            "values are plain numbers like 1234 or 0.25",
+                        )
+                    };
+                    report(
+                        &mut chunk,
+                        Diagnostic::error(at(line, col(c.value), raw.len()), message)
+                            .with_help(help),
+                    );
+                    continue;
+                }
+            };
+            let mut slot = 0;
+            if !c.dims.is_empty() {
+                let key: SegmentKey = c
+                    .dims
+                    .iter()
+                    .map(|&i| String::from_utf8_lossy(field(i)).trim().to_string())
+                    .collect();
+                if key.iter().any(String::is_empty) && !key.iter().all(String::is_empty) {
+                    let message = format!("a segment needs a value for every dimension ({}); leave them all empty for a total", c.dim_names.join(", "));
+                    report(
+                        &mut chunk,
+                        Diagnostic::error(at(line, col(c.dims[0]), 1), message),
+                    );
+                    continue;
+                }
+                if !key.iter().all(String::is_empty) {
+                    let next = chunk.keys.len() as u32 + 1;
+                    slot = *local_keys.entry(key.clone()).or_insert(next);
+                    if slot == next {
+                        chunk.keys.push(key);
+                    }
+                }
+            }
+            chunk.rows.push(Row {
+                metric,
+                period,
+                slot,
+                source: self.source,
+                line: line as u32,
+                value,
+            });
+        }
+        chunk.lines = bytes.iter().filter(|&&b| b == b'\n').count() as u32;
+        chunk
+    }
+}
+
+/// The leaf called `name`, or why data cannot be given for it.
+fn metric_for_data(tree: &MetricTree, name: &str) -> Result<MetricId, (String, String)> {
+    let Some(id) = tree.find(name) else {
+        let names = tree.ids().map(|id| tree.metric(id).id.as_str());
+        let message = match canopy_engine::did_you_mean(name, names) {
+            Some(s) => format!("unknown metric `{name}` (did you mean `{s}`?)"),
+            None => format!("unknown metric `{name}` in tree `{}`", tree.id()),
+        };
+        let help = "data rows name leaf metrics of the tree; add a `tree` column to share one file between trees".to_string();
+        return Err((message, help));
+    };
+    if let Some(formula) = &tree.metric(id).formula {
+        return Err((
+            format!(
+                "`{name}` is derived (`{}`), so it cannot be given as data",
+                formula.text()
+            ),
+            "give values for its inputs; Canopy computes derived metrics".to_string(),
+        ));
+    }
+    Ok(id)
 }
 
 fn parse_period(raw: &[u8], grain: canopy_engine::Grain) -> Result<Period, String> {

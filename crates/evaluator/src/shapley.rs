@@ -41,11 +41,38 @@ pub enum Method {
     Gradient,
 }
 
+/// One term of a sum.
+#[derive(Debug)]
+pub(crate) enum Term {
+    /// `coefficient * input`: the share is the coefficient times the input's change.
+    Linear(f64),
+    /// Any other function of one input.
+    General(Expr<usize>),
+}
+
+/// The coefficient of a term that is its input scaled by constants, if it is one.
+fn linear_coefficient(e: &Expr<usize>) -> Option<f64> {
+    let constant = |e: &Expr<usize>| e.eval(&|_| f64::NAN).ok();
+    match e {
+        Expr::Var(_) => Some(1.0),
+        Expr::Neg(a) => linear_coefficient(a).map(|c| -c),
+        Expr::Bin(BinOp::Mul, a, b) => match (constant(a), constant(b)) {
+            (Some(k), None) => linear_coefficient(b).map(|c| k * c),
+            (None, Some(k)) => linear_coefficient(a).map(|c| k * c),
+            _ => None,
+        },
+        Expr::Bin(BinOp::Div, a, b) => {
+            constant(b).and_then(|k| linear_coefficient(a).map(|c| c / k))
+        }
+        _ => None,
+    }
+}
+
 /// A formula's shape, read once and reused for every pair of periods.
 #[derive(Debug)]
 pub(crate) enum Plan {
     /// `(input, term)` pairs: the formula is the sum of the terms (plus constants).
-    Sum(Vec<(usize, Expr<usize>)>),
+    Sum(Vec<(usize, Term)>),
     /// The formula is the product of the factors: `None` for constant factors.
     Product(Vec<(Option<usize>, Expr<usize>)>),
     /// Anything else.
@@ -172,6 +199,15 @@ impl Plan {
         let expr = formula.expr();
         let mut terms = Vec::new();
         if sum_terms(expr, &|t| t, &mut terms) {
+            let terms = terms
+                .into_iter()
+                .map(|(i, t)| {
+                    (
+                        i,
+                        linear_coefficient(&t).map_or(Term::General(t), Term::Linear),
+                    )
+                })
+                .collect();
             return Plan::Sum(terms);
         }
         let mut factors = Vec::new();
@@ -215,7 +251,10 @@ pub(crate) fn shares(
             for (i, term) in terms {
                 // An unchanged input contributes exactly 0, whatever rounding would say.
                 if x0[*i] != x1[*i] {
-                    phi[*i] += eval_at(term, x1) - eval_at(term, x0);
+                    phi[*i] += match term {
+                        Term::Linear(c) => c * (x1[*i] - x0[*i]),
+                        Term::General(t) => eval_at(t, x1) - eval_at(t, x0),
+                    };
                 }
             }
             Some((phi, Method::Sum))

@@ -394,3 +394,33 @@ proptest! {
         }
     }
 }
+
+/// Large files are parsed in chunks; line numbers in diagnostics stay those of the file.
+#[test]
+fn line_numbers_survive_parsing_in_chunks() {
+    let t = tree("root: a\nmetrics:\n  a: {}\n");
+    let mut csv = String::from("period,metric,value\n");
+    let start = week("2000-W01");
+    for k in 0..60_000 {
+        csv += &format!("{},a,{k}\n", start.offset(k));
+    }
+    // Line 60,002: the header and 60,000 rows come before it.
+    csv += "2100-W01,a,oops\n";
+    for k in 0..10_000 {
+        csv += &format!("{},a,{k}\n", start.offset(60_100 + k));
+    }
+    assert!(csv.len() > 1 << 20, "big enough to be split");
+    let Err(Error::Data { diagnostics }) = data(&t, &csv) else {
+        panic!("should fail")
+    };
+    let lines: Vec<u32> = diagnostics.iter().map(|d| d.location.span.line).collect();
+    assert_eq!(lines, [60_002]);
+    // And every value of a clean file arrives, in order.
+    let clean: String = csv
+        .lines()
+        .filter(|l| !l.contains("oops"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let d = data(&t, &clean).unwrap();
+    assert_eq!(d.len(), 60_100 + 10_000);
+}

@@ -1,0 +1,429 @@
+//! `canopy eval` and `canopy explain` on CSV files, SQLite and PostgreSQL.
+
+use crate::util::{Dir, Run};
+
+const ITEM_CREATION: &[&str] = &[
+    "trees/item-creation.yaml",
+    "fixtures/data/item-creation.csv",
+];
+
+fn item_creation() -> Dir {
+    let dir = Dir::new();
+    ITEM_CREATION.iter().for_each(|f| {
+        dir.copy(f);
+    });
+    dir
+}
+
+/// Runs `canopy COMMAND trees/item-creation.yaml --data fixtures/... ARGS...`.
+fn item(dir: &Dir, command: &str, args: &[&str], code: i32) -> Run {
+    let base = [command, ITEM_CREATION[0], "--data", ITEM_CREATION[1]];
+    dir.run(&[&base[..], args].concat(), code)
+}
+
+/// The JSON document a run printed.
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+#[test]
+fn eval_prints_every_metric_of_a_period() {
+    let dir = item_creation();
+    let run = item(&dir, "eval", &["--period", "2026-W46"], 0);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+    let doc = json(&run);
+    let dir = item_creation();
+    let run = item(&dir, "eval", &["--format", "json"], 0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    // `latest` is the newest period in the data.
+    assert_eq!(doc["period"], "2026-W47");
+    assert_eq!(doc["tree"], "item-creation");
+    let root = &doc["metrics"][0];
+    for field in [
+        "id",
+        "value",
+        "status",
+        "band",
+        "previous",
+        "change",
+        "change_pct",
+    ] {
+        assert!(root.get(field).is_some(), "missing {field} in {root}");
+    }
+    assert_eq!(root["id"], "item_creation_rate");
+    assert_eq!(root["status"], "ok");
+}
+
+#[test]
+fn eval_outside_the_data_is_an_error() {
+    let dir = item_creation();
+    let run = item(&dir, "eval", &["--period", "2027-W01"], 1);
+    assert_eq!(
+        run.stderr,
+        "error: the data has no values for 2027-W01; it covers 2026-W36 to 2026-W47\n"
+    );
+    let run = item(&dir, "eval", &["--period", "2026-11"], 1);
+    assert_eq!(
+        run.stderr,
+        "error: `2026-11` is not a week period: expected an ISO week like 2026-W47\n"
+    );
+}
+
+#[test]
+fn missing_data_shows_as_missing_with_the_leaf_named() {
+    let dir = item_creation();
+    let csv = std::fs::read_to_string(dir.path().join("fixtures/data/item-creation.csv")).unwrap();
+    let without: String = csv
+        .lines()
+        .filter(|l| !(l.starts_with("2026-W46,active_users")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    dir.create("partial.csv", &without);
+    let args = [
+        "eval",
+        ITEM_CREATION[0],
+        "--data",
+        "partial.csv",
+        "--period",
+        "2026-W46",
+        "--format",
+        "json",
+    ];
+    let doc = json(&dir.run(&args, 0));
+    let root = &doc["metrics"][0];
+    assert_eq!(root["status"], "missing");
+    assert_eq!(root["value"], serde_json::Value::Null);
+    assert_eq!(root["reason"], "`active_users` has no data in 2026-W46");
+}
+
+#[test]
+fn bad_data_names_file_line_and_column() {
+    let dir = item_creation();
+    dir.create(
+        "bad.csv",
+        "period,metric,value,cohort\n2026-W46,active_users,12x,new\n2026-W46,items_created,5,new\n",
+    );
+    let run = dir.run(
+        &[
+            "eval",
+            "--snippets=never",
+            ITEM_CREATION[0],
+            "--data",
+            "bad.csv",
+        ],
+        1,
+    );
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn explain_finds_the_leaking_funnel() {
+    let dir = item_creation();
+    let args = ["--from", "2026-W45", "--to", "2026-W46"];
+    let table = item(&dir, "explain", &args, 0);
+    insta::assert_snapshot!(table.stdout);
+    let doc = json(&item(
+        &dir,
+        "explain",
+        &[&args[..], &["--format", "json"]].concat(),
+        0,
+    ));
+    let change = doc["change"].as_f64().unwrap();
+    for list in ["contributions", "leaves", "segments"] {
+        let sum: f64 = doc[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["contribution"].as_f64().unwrap())
+            .sum();
+        assert!(
+            (sum - change).abs() <= 1e-9 * change.abs().max(1e-12),
+            "{list}: {sum} vs {change}"
+        );
+    }
+    assert_eq!(doc["offsetting"][0]["metric"], "items_created");
+    assert!(doc["method"].as_str().unwrap().starts_with("shapley-chain"));
+    for s in doc["segments"].as_array().unwrap() {
+        let (mix, rate) = (s["mix"].as_f64().unwrap(), s["rate"].as_f64().unwrap());
+        assert!((mix + rate - s["contribution"].as_f64().unwrap()).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn explain_each_gives_one_transition_per_pair_of_periods() {
+    let dir = item_creation();
+    let args = [
+        "--from", "2026-W40", "--to", "2026-W47", "--each", "--format", "json",
+    ];
+    let doc = json(&item(&dir, "explain", &args, 0));
+    let transitions = doc["transitions"].as_array().unwrap();
+    assert_eq!(transitions.len(), 7);
+    assert_eq!(
+        (doc["tree"].as_str(), doc["metric"].as_str()),
+        (Some("item-creation"), Some("item_creation_rate"))
+    );
+    let pairs: Vec<(&str, &str)> = transitions
+        .iter()
+        .map(|t| (t["from"].as_str().unwrap(), t["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(pairs[0], ("2026-W40", "2026-W41"));
+    assert_eq!(pairs[6], ("2026-W46", "2026-W47"));
+}
+
+#[test]
+fn explain_a_branch_and_misspelt_metrics() {
+    let dir = item_creation();
+    let base = ["--from", "2026-W46", "--to", "2026-W47", "--format", "json"];
+    let branch = [&base[..], &["--metric", "items_per_activated_user"]].concat();
+    let doc = json(&item(&dir, "explain", &branch, 0));
+    assert_eq!(doc["contributions"][0]["metric"], "flow_completion_pct");
+    let misspelt = [&base[..], &["--metric", "items_per_activated_usr"]].concat();
+    let run = item(&dir, "explain", &misspelt, 1);
+    assert_eq!(run.stderr, "error: no metric `items_per_activated_usr` in tree `item-creation` (did you mean `items_per_activated_user`?)\n");
+    let run = item(
+        &dir,
+        "explain",
+        &["--from", "2026-W47", "--to", "2026-W46"],
+        1,
+    );
+    assert_eq!(
+        run.stderr,
+        "error: --from (2026-W47) must be before --to (2026-W46)\n"
+    );
+}
+
+/// Every example tree evaluates and explains on its fixture data.
+#[test]
+fn every_example_tree_runs_on_its_fixture() {
+    let dir = Dir::new();
+    for name in [
+        "item-creation",
+        "user-productivity",
+        "user-activity-score",
+        "saas-revenue",
+        "unit-economics",
+        "stickiness",
+        "nps",
+    ] {
+        let tree = dir.copy(&format!("trees/{name}.yaml"));
+        let data = dir.copy(&format!("fixtures/data/{name}.csv"));
+        if name.contains("revenue") || name.contains("economics") {
+            dir.copy("trees/shared/people.yaml");
+        }
+        let (tree, data) = (tree.to_str().unwrap(), data.to_str().unwrap());
+        let doc = json(&dir.run(&["eval", tree, "--data", data, "--format", "json"], 0));
+        assert!(
+            doc["metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["status"] == "ok"),
+            "{name}: {doc}"
+        );
+        let latest = doc["period"].as_str().unwrap().to_string();
+        let run = dir.run(
+            &[
+                "explain",
+                tree,
+                "--data",
+                data,
+                "--from",
+                &previous(&latest),
+                "--to",
+                &latest,
+                "--format",
+                "json",
+            ],
+            0,
+        );
+        assert!(run.stdout.contains("\"contributions\""), "{name}");
+    }
+}
+
+/// The period before `p`, for the grains of the fixtures (weeks, months, quarters).
+fn previous(p: &str) -> String {
+    let (year, rest) = p.split_once('-').unwrap();
+    let year: i32 = year.parse().unwrap();
+    let (prefix, n) = match rest
+        .strip_prefix('W')
+        .map(|w| ("W", w))
+        .or(rest.strip_prefix('Q').map(|q| ("Q", q)))
+    {
+        Some((prefix, n)) => (prefix, n.parse::<u32>().unwrap()),
+        None => ("", rest.parse::<u32>().unwrap()),
+    };
+    match (prefix, n) {
+        ("Q", 1) => format!("{}-Q4", year - 1),
+        ("", 1) => format!("{}-12", year - 1),
+        ("W", n) => format!("{year}-W{:02}", n - 1),
+        ("Q", n) => format!("{year}-Q{}", n - 1),
+        (_, n) => format!("{year}-{:02}", n - 1),
+    }
+}
+
+const SQL_TREE: &str = "tree: sql\nroot: rate\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nmetrics:\n  rate: { formula: items / users }\n  items:\n    source: { sql: \"select count(*) from events where kind = 'create' and at >= {start} and at < {end}\" }\n  users:\n    source: { sql: \"select cohort, count(distinct user_id) from events where at >= {start} and at < {end} group by cohort\" }\n";
+
+/// Events of two weeks: week 46 has 3 users (2 new, 1 tenured) and 6 items; week 47 has 2
+/// users and 2 items. One event falls on the boundary (Monday 00:00 of week 47).
+const EVENTS: &[(i32, &str, &str, &str)] = &[
+    (1, "2026-11-09 10:00:00", "create", "new"),
+    (1, "2026-11-10 10:00:00", "create", "new"),
+    (2, "2026-11-11 10:00:00", "create", "new"),
+    (3, "2026-11-12 10:00:00", "create", "tenured"),
+    (3, "2026-11-13 10:00:00", "create", "tenured"),
+    (3, "2026-11-15 23:59:59", "create", "tenured"),
+    (1, "2026-11-16 00:00:00", "create", "new"),
+    (4, "2026-11-18 10:00:00", "view", "tenured"),
+    (4, "2026-11-19 10:00:00", "create", "tenured"),
+];
+
+fn check_sql_results(dir: &Dir, url: &str) {
+    dir.create("sql.yaml", SQL_TREE);
+    let doc = json(&dir.run(
+        &[
+            "eval", "sql.yaml", "--data", url, "--period", "2026-W46", "--format", "json",
+        ],
+        0,
+    ));
+    let value = |id: &str| {
+        doc["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .unwrap()["value"]
+            .clone()
+    };
+    assert_eq!(value("items"), 6.0);
+    assert_eq!(value("users"), 3.0);
+    assert_eq!(value("rate"), 2.0);
+    let args = [
+        "explain", "sql.yaml", "--data", url, "--from", "2026-W46", "--to", "2026-W47", "--format",
+        "json",
+    ];
+    let doc = json(&dir.run(&args, 0));
+    assert_eq!(
+        (doc["before"].as_f64(), doc["after"].as_f64()),
+        (Some(2.0), Some(1.0))
+    );
+    // Users are segmented by cohort (the query's first column), items are not: the rate
+    // cannot be split into exact segment parts, and the output says so.
+    assert!(
+        doc["segments_note"]
+            .as_str()
+            .unwrap()
+            .contains("do not add up"),
+        "{doc}"
+    );
+}
+
+#[test]
+fn sql_sources_on_sqlite() {
+    let dir = Dir::new();
+    let db = rusqlite::Connection::open(dir.path().join("events.db")).unwrap();
+    db.execute_batch("create table events (user_id integer, at text, kind text, cohort text)")
+        .unwrap();
+    for (user, at, kind, cohort) in EVENTS {
+        db.execute(
+            "insert into events values (?1, ?2, ?3, ?4)",
+            rusqlite::params![user, at, kind, cohort],
+        )
+        .unwrap();
+    }
+    drop(db);
+    check_sql_results(&dir, "sqlite://events.db");
+    // The query failing is reported against the metric, with the period.
+    dir.create(
+        "broken.yaml",
+        &SQL_TREE.replace("from events where kind", "from evnts where kind"),
+    );
+    let run = dir.run(
+        &[
+            "eval",
+            "--snippets=never",
+            "broken.yaml",
+            "--data",
+            "sqlite://events.db",
+            "--period",
+            "2026-W46",
+        ],
+        1,
+    );
+    assert!(run.stderr.starts_with("broken.yaml:7:3: error: the SQL source of `items` failed for 2026-W45: no such table: evnts"), "{}", run.stderr);
+}
+
+/// PostgreSQL, when a server is given (CI starts one: see `.ci/postgres.sh`).
+#[test]
+fn sql_sources_on_postgres() {
+    let Ok(url) = std::env::var("CANOPY_TEST_POSTGRES_URL") else {
+        eprintln!("CANOPY_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped");
+        return;
+    };
+    // Each run gets a schema of its own, named into the connection's search path.
+    let schema = format!("canopy_test_{}", std::process::id());
+    let mut client = postgres::Client::connect(&url, postgres::NoTls)
+        .expect("the test server accepts connections");
+    client
+        .batch_execute(&format!(
+            "drop schema if exists {schema} cascade; create schema {schema};
+             create table {schema}.events (user_id int, at timestamp, kind text, cohort text, amount numeric(10,2), day date)"
+        ))
+        .unwrap();
+    for (user, at, kind, cohort) in EVENTS {
+        let at = chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S").unwrap();
+        client
+            .execute(
+                &format!("insert into {schema}.events values ($1, $2, $3, $4, 12.50, $5)"),
+                &[user, &at, kind, cohort, &at.date()],
+            )
+            .unwrap();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{separator}options=-csearch_path%3D{schema}");
+    let dir = Dir::new();
+    check_sql_results(&dir, &scoped);
+    // numeric sums and date columns bind and read as well.
+    let money = SQL_TREE.replace(
+        "select count(*) from events where kind = 'create' and at >= {start} and at < {end}",
+        "select sum(amount) from events where day >= {start} and day < {end}",
+    );
+    dir.create("money.yaml", &money);
+    let doc = json(&dir.run(
+        &[
+            "eval",
+            "money.yaml",
+            "--data",
+            &scoped,
+            "--period",
+            "2026-W46",
+            "--format",
+            "json",
+        ],
+        0,
+    ));
+    assert_eq!(doc["metrics"][1]["value"], 6.0 * 12.5);
+    // A CSV and the database together: the CSV gives what SQL does not.
+    let mixed = "tree: sql\nroot: rate\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nmetrics:\n  rate: { formula: items / users }\n  items: {}\n  users:\n    source: { sql: \"select count(distinct user_id) from events where at >= {start} and at < {end}\" }\n";
+    dir.create("mixed.yaml", mixed);
+    dir.create("items.csv", "period,metric,value\n2026-W46,items,9\n");
+    let args = [
+        "eval",
+        "mixed.yaml",
+        "--data",
+        "items.csv",
+        "--data",
+        &scoped,
+        "--period",
+        "2026-W46",
+        "--format",
+        "json",
+    ];
+    let doc = json(&dir.run(&args, 0));
+    assert_eq!(doc["metrics"][0]["value"], 3.0);
+    client
+        .batch_execute(&format!("drop schema {schema} cascade"))
+        .unwrap();
+}
