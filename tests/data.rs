@@ -34,10 +34,9 @@ fn eval_prints_every_metric_of_a_period() {
 }
 
 #[test]
-    let doc = json(&run);
+fn eval_json_has_the_documented_fields() {
     let dir = item_creation();
-    let run = item(&dir, "eval", &["--format", "json"], 0);
-    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let doc = json(&item(&dir, "eval", &["--format", "json"], 0));
     // `latest` is the newest period in the data.
     assert_eq!(doc["period"], "2026-W47");
     assert_eq!(doc["tree"], "item-creation");
