@@ -48,6 +48,31 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// The scheduled run: detect moves, email each accountable owner one digest, record all.
+    Run {
+        /// Tree files.
+        #[arg(required = true, value_name = "TREE")]
+        trees: Vec<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The period: `latest` (newest in the data), `previous` (the last complete period
+        /// before today), or a period of each tree's grain.
+        #[arg(long, default_value = "latest")]
+        period: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Show what would be sent, without sending or recording anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Send or inspect the emails waiting in the outbox.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Explain why a metric changed between two periods, down to its leaves and segments.
     Explain {
         /// The tree file.
@@ -70,6 +95,32 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+}
+
+/// The outbox commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum OutboxCommand {
+    /// Send every pending email now (SMTP, or the outbox folder when none is configured).
+    Flush {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Show pending, failed and sent emails; exits 1 when something is stuck.
+    Status {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Where the run history and the outbox folder live.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StoreArgs {
+    /// The history database (runs, values, moves, outbox).
+    #[arg(long, value_name = "PATH", default_value = ".canopy/canopy.db")]
+    pub(crate) db: PathBuf,
+    /// Where emails are written as .eml files when no SMTP server is configured.
+    #[arg(long, value_name = "DIR", default_value = ".canopy/outbox")]
+    pub(crate) outbox: PathBuf,
 }
 
 /// Where leaf values come from.

@@ -6,7 +6,9 @@ use canopy_evaluator::{eval_report, evaluate, EvalReport, Status};
 
 use crate::args::{DataArgs, Format};
 use crate::data::{self, PeriodArg};
-use crate::table::{self, number, percent, signed};
+use canopy_evaluator::format::{number, percent, signed};
+
+use crate::table;
 use crate::trees::{self, Style};
 use crate::Outcome;
 

@@ -10,7 +10,9 @@ use canopy_evaluator::{
 
 use crate::args::{DataArgs, Format};
 use crate::data;
-use crate::table::{self, number, percent, signed};
+use canopy_evaluator::format::{change, signed};
+
+use crate::table;
 use crate::trees::{self, Style};
 use crate::Outcome;
 
@@ -165,24 +167,14 @@ pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport)
         "{} {}: {} from {} to {}\n",
         r.tree, r.metric, m.title, r.from, r.to
     );
-    let (Some(before), Some(after), Some(change)) = (r.before, r.after, r.change) else {
+    let (Some(before), Some(after)) = (r.before, r.after) else {
         out += &format!(
             "  no explanation: {}\n",
             r.reason.as_deref().unwrap_or("no values")
         );
         return out;
     };
-    let pct = if before != 0.0 {
-        format!(", {}", percent(change / before.abs() * 100.0))
-    } else {
-        String::new()
-    };
-    out += &format!(
-        "  {} -> {} ({}{pct})\n",
-        number(before),
-        number(after),
-        signed(change)
-    );
+    out += &format!("  {}\n", change(before, after, None));
     let list = |title: &str, items: &[canopy_evaluator::Contribution], limit: usize| -> String {
         if items.is_empty() {
             return String::new();

@@ -6,7 +6,10 @@ mod check;
 mod data;
 mod eval;
 mod explain;
+mod mail;
+mod outbox;
 mod render;
+mod run;
 mod table;
 mod trees;
 
@@ -77,6 +80,25 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             };
             explain::run(&tree, &data, request, style)
         }
+        Command::Run {
+            trees,
+            data,
+            period,
+            store,
+            dry_run,
+            format,
+        } => {
+            let request = run::Request {
+                trees: &trees,
+                data: &data,
+                period: &period,
+                store: &store,
+                dry_run,
+                format,
+            };
+            run::run(request, style)
+        }
+        Command::Outbox { command } => outbox::run(&command),
         Command::Schema => {
             let schema = serde_json::to_string_pretty(&canopy_engine::json_schema())?;
             println!("{schema}");

@@ -42,7 +42,14 @@ pub(crate) mod keys {
     ];
     pub(crate) const PERSON: &[&str] = &["name", "email"];
     pub(crate) const RACI: &[&str] = &["responsible", "accountable", "consulted", "informed"];
-    pub(crate) const ALERTS: &[&str] = &["change_pct", "bands", "anomaly_z", "history", "target"];
+    pub(crate) const ALERTS: &[&str] = &[
+        "change_pct",
+        "bands",
+        "anomaly_z",
+        "history",
+        "target",
+        "remind_after",
+    ];
     pub(crate) const BAND: &[&str] = &["name", "below"];
     pub(crate) const SOURCE: &[&str] = &["sql"];
 }
@@ -96,6 +103,7 @@ pub(crate) struct AlertsSpec {
     pub(crate) anomaly_z: Option<Option<f64>>,
     pub(crate) history: Option<u32>,
     pub(crate) target: Option<bool>,
+    pub(crate) remind_after: Option<Option<u32>>,
 }
 
 pub(crate) struct BandSpec {
@@ -424,6 +432,19 @@ impl Decoder<'_> {
                 "anomaly_z" => spec.anomaly_z = self.threshold(v, &what),
                 "bands" => spec.bands = self.boolean(v, &what),
                 "target" => spec.target = self.boolean(v, &what),
+                "remind_after" => {
+                    spec.remind_after = self.threshold(v, &what).and_then(|t| match t {
+                        Some(n) if n.fract() == 0.0 && n <= 1000.0 => Some(Some(n as u32)),
+                        None => Some(None),
+                        Some(_) => {
+                            self.error(
+                                v.span,
+                                format!("{what}: expected a whole number of runs, or `false`"),
+                            );
+                            None
+                        }
+                    })
+                }
                 _ => {
                     spec.history = match self.number(v, &what) {
                         Some(n) if n.fract() == 0.0 && (3.0..=520.0).contains(&n) => Some(n as u32),

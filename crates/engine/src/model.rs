@@ -77,6 +77,9 @@ pub struct Alerts {
     pub history: u32,
     /// A move when the value crosses the metric's target.
     pub target: bool,
+    /// Remind the owner after this many runs in a bad state (off target, or in the worst
+    /// band) without another alert; `None` never reminds.
+    pub remind_after: Option<u32>,
 }
 
 impl Default for Alerts {
@@ -87,6 +90,7 @@ impl Default for Alerts {
             anomaly_z: Some(3.5),
             history: 8,
             target: true,
+            remind_after: Some(4),
         }
     }
 }

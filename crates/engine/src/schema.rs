@@ -66,6 +66,7 @@ fn alerts() -> Value {
             ("anomaly_z", threshold("A move when the robust z-score against recent history reaches this (default 3.5); false turns it off.")),
             ("history", json!({ "type": "integer", "minimum": 3, "maximum": 520, "description": "Periods of history the anomaly rule uses (default 8)." })),
             ("target", json!({ "type": "boolean", "description": "A move when the value crosses the target (default true)." })),
+            ("remind_after", json!({ "description": "Remind the owner after this many runs in a bad state (off target, or in the worst band) without another alert (default 4); false never reminds.", "anyOf": [{ "type": "integer", "minimum": 1, "maximum": 1000 }, { "const": false }] })),
         ],
         &[],
     )

@@ -424,6 +424,7 @@ fn merge_alerts(base: &Alerts, over: &AlertsSpec) -> Alerts {
         anomaly_z: over.anomaly_z.unwrap_or(base.anomaly_z),
         history: over.history.unwrap_or(base.history),
         target: over.target.unwrap_or(base.target),
+        remind_after: over.remind_after.unwrap_or(base.remind_after),
     }
 }
 

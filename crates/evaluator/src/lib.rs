@@ -11,6 +11,7 @@
 mod attribution;
 mod data;
 mod evaluate;
+pub mod format;
 mod period;
 mod report;
 mod shapley;

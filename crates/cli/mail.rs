@@ -1,0 +1,112 @@
+//! Email settings from the environment, and delivering the outbox.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use canopy_notifier::{flush, Deliver, Folder, History, Mailbox, Pass, Retry, Smtp, SmtpSettings};
+
+use crate::args::StoreArgs;
+
+/// Where emails go: an SMTP server when `CANOPY_SMTP_URL` is set, else the outbox folder.
+pub(crate) struct Mail {
+    pub(crate) sender: Mailbox,
+    pub(crate) transport: Box<dyn Deliver>,
+    pub(crate) smtp: bool,
+    retry: Retry,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn number<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name}=`{v}` is not a whole number")),
+    }
+}
+
+impl Mail {
+    /// Reads `CANOPY_FROM`, `CANOPY_SMTP_URL`, `CANOPY_SMTP_CA`, `CANOPY_SMTP_TIMEOUT`,
+    /// `CANOPY_SMTP_ATTEMPTS` and `CANOPY_SMTP_RETRY_MS`.
+    pub(crate) fn from_env(store: &StoreArgs) -> anyhow::Result<Mail> {
+        let from = var("CANOPY_FROM").unwrap_or_else(|| "Canopy <canopy@localhost>".into());
+        let sender: Mailbox = from.parse().with_context(|| {
+            format!("CANOPY_FROM=`{from}` is not an address like `Canopy <canopy@example.com>`")
+        })?;
+        let retry = Retry {
+            attempts: number("CANOPY_SMTP_ATTEMPTS", 3)?,
+            first_delay: Duration::from_millis(number("CANOPY_SMTP_RETRY_MS", 2000)?),
+        };
+        let (transport, smtp): (Box<dyn Deliver>, bool) = match var("CANOPY_SMTP_URL") {
+            Some(url) => {
+                let settings = SmtpSettings {
+                    url,
+                    ca_file: var("CANOPY_SMTP_CA").map(PathBuf::from),
+                    timeout: Duration::from_secs(number("CANOPY_SMTP_TIMEOUT", 30)?),
+                };
+                (Box::new(Smtp::new(&settings)?), true)
+            }
+            None => (Box::new(Folder::new(&store.outbox)), false),
+        };
+        Ok(Mail {
+            sender,
+            transport,
+            smtp,
+            retry,
+        })
+    }
+
+    /// Sends what the outbox holds.
+    pub(crate) fn flush(&self, history: &History) -> anyhow::Result<Pass> {
+        let now = chrono::Utc::now;
+        Ok(flush(
+            history,
+            self.transport.as_ref(),
+            self.retry,
+            &now,
+            &std::thread::sleep,
+        )?)
+    }
+}
+
+/// Opens the history database, creating its folder.
+pub(crate) fn open_history(store: &StoreArgs) -> anyhow::Result<History> {
+    if let Some(dir) = store.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    Ok(History::open(&store.db)?)
+}
+
+/// Tells what a pass did, on stderr; true when everything went out.
+pub(crate) fn report_pass(mail: &Mail, pass: &Pass) -> bool {
+    let n = pass.sent.len();
+    if n > 0 {
+        let verb = if mail.smtp { "sent" } else { "wrote" };
+        let plural = if n == 1 { "" } else { "s" };
+        eprintln!("{verb} {n} email{plural} to {}", mail.transport.describe());
+        if !mail.smtp {
+            eprintln!("note: no SMTP server is configured; set CANOPY_SMTP_URL (and CANOPY_FROM) to send emails");
+        }
+    }
+    for (id, why) in &pass.failed {
+        eprintln!("error: email {id} was refused for good: {why}");
+    }
+    if !pass.pending.is_empty() {
+        let why = pass
+            .pending
+            .iter()
+            .find_map(|(_, w)| w.clone())
+            .unwrap_or_default();
+        eprintln!(
+            "error: {} email{} could not be sent and stay in the outbox ({why}); the next run or `canopy outbox flush` retries",
+            pass.pending.len(),
+            if pass.pending.len() == 1 { "" } else { "s" }
+        );
+    }
+    pass.failed.is_empty() && pass.pending.is_empty()
+}

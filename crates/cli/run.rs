@@ -1,0 +1,193 @@
+//! `canopy run`: the scheduled job. For each tree: evaluate, detect moves, compose one digest
+//! per person, record everything; then deliver the outbox.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use canopy_evaluator::evaluate;
+use canopy_notifier::{plan, History, MoveReport, Pass};
+use serde::Serialize;
+
+use crate::args::{DataArgs, Format, StoreArgs};
+use crate::data::{self, PeriodArg};
+use crate::mail::{self, Mail};
+use crate::trees::{self, Style};
+use crate::Outcome;
+
+/// What `canopy run` was asked to do.
+pub(crate) struct Request<'a> {
+    pub(crate) trees: &'a [PathBuf],
+    pub(crate) data: &'a DataArgs,
+    pub(crate) period: &'a str,
+    pub(crate) store: &'a StoreArgs,
+    pub(crate) dry_run: bool,
+    pub(crate) format: Format,
+}
+
+#[derive(Serialize)]
+struct EmailReport {
+    to: String,
+    subject: String,
+    status: &'static str,
+    #[serde(skip)]
+    message_id: String,
+}
+
+#[derive(Serialize)]
+struct TreeReport {
+    tree: String,
+    period: String,
+    moves: Vec<MoveReport>,
+    emails: Vec<EmailReport>,
+}
+
+pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome> {
+    let batch = trees::load_all(request.trees, style);
+    if !batch.all_valid {
+        return Ok(Outcome::Failure);
+    }
+    let mail = Mail::from_env(request.store)?;
+    let mut history = if request.dry_run {
+        // Read what is remembered, so the dry run decides as the real one would; write nothing.
+        match request.store.db.exists() {
+            true => History::open_read_only(&request.store.db)?,
+            false => History::in_memory()?,
+        }
+    } else {
+        mail::open_history(request.store)?
+    };
+    let (now, date) = (chrono::Utc::now(), SystemTime::now());
+    let mut reports = Vec::new();
+    let mut ok = true;
+    for loaded in &batch.loaded {
+        let tree = &loaded.tree;
+        let arg = PeriodArg::parse(request.period, tree.grain())?;
+        // The anomaly rule looks back `history` periods, and every rule at the one before.
+        let back = tree
+            .ids()
+            .map(|id| tree.metric(id).alerts.history)
+            .max()
+            .unwrap_or(0) as i32
+            + 1;
+        let loaded_data = data::load(tree, &request.data.sources, style, |last| {
+            let p = data::resolve(&arg, last, tree.grain())?;
+            Ok((0..=back).rev().map(|k| p.offset(-k)).collect())
+        })?;
+        let Some((data, periods)) = loaded_data else {
+            ok = false;
+            continue;
+        };
+        let period = *periods.last().expect("at least the period itself");
+        let eval = evaluate(tree, &data);
+        let planned = plan(&eval, period, &history, &mail.sender, date)?;
+        if !request.dry_run {
+            history.record_run(&planned.record, now)?;
+        }
+        let emails = planned
+            .record
+            .emails
+            .iter()
+            .map(|e| EmailReport {
+                to: e.recipient.clone(),
+                subject: e.subject.clone(),
+                status: "",
+                message_id: e.message_id.clone(),
+            })
+            .collect();
+        reports.push(TreeReport {
+            tree: tree.id().to_string(),
+            period: period.to_string(),
+            moves: planned.moves,
+            emails,
+        });
+    }
+    let pass = if request.dry_run {
+        None
+    } else {
+        Some(mail.flush(&history)?)
+    };
+    for email in reports.iter_mut().flat_map(|r| r.emails.iter_mut()) {
+        email.status = status(&history, pass.as_ref(), mail.smtp, &email.message_id)?;
+    }
+    match request.format {
+        Format::Json if reports.len() == 1 => {
+            println!("{}", serde_json::to_string_pretty(&reports[0])?)
+        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
+        Format::Table => print!("{}", render(&reports, request.dry_run)),
+    }
+    if let Some(pass) = &pass {
+        ok &= mail::report_pass(&mail, pass);
+    }
+    Ok(if ok {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
+}
+
+/// An email's status after the run: what this run's delivery did with it, or, for an email an
+/// earlier run already handled, where it stands.
+fn status(
+    history: &History,
+    pass: Option<&Pass>,
+    smtp: bool,
+    message_id: &str,
+) -> anyhow::Result<&'static str> {
+    let Some(pass) = pass else {
+        return Ok("would send");
+    };
+    if pass.sent.iter().any(|m| m == message_id) {
+        return Ok(if smtp { "sent" } else { "written" });
+    }
+    Ok(match history.email_status(message_id)?.as_deref() {
+        Some("sent") => "already sent",
+        Some("failed") => "failed",
+        _ => "pending",
+    })
+}
+
+fn render(reports: &[TreeReport], dry_run: bool) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let n = r.moves.len();
+        out += &format!(
+            "{} {}: {} metric{} moved{}\n",
+            r.tree,
+            r.period,
+            n,
+            if n == 1 { "" } else { "s" },
+            if dry_run { " (dry run)" } else { "" }
+        );
+        let rows: Vec<Vec<String>> = r
+            .moves
+            .iter()
+            .map(|m| {
+                vec![
+                    format!("  {}", m.metric),
+                    m.rules.join(", "),
+                    m.recipient.clone(),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            out += &crate::table::render(&["  metric", "rules", "accountable"], &rows, &[1, 2]);
+        }
+        let rows: Vec<Vec<String>> = r
+            .emails
+            .iter()
+            .map(|e| {
+                vec![
+                    format!("  {}", e.to),
+                    e.subject.clone(),
+                    e.status.to_string(),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            out += &crate::table::render(&["  email to", "subject", "status"], &rows, &[1, 2]);
+        }
+        out.push('\n');
+    }
+    out
+}

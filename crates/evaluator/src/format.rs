@@ -1,0 +1,101 @@
+//! Numbers for people: readable precision, grouped thousands, signs on changes.
+
+/// A number with precision to suit its size: thousands grouped, about four significant
+/// digits for small values, no trailing zeros.
+pub fn number(v: f64) -> String {
+    let a = v.abs();
+    let decimals = if a >= 1000.0 {
+        0
+    } else if a >= 100.0 {
+        1
+    } else if a >= 1.0 || a == 0.0 {
+        2
+    } else {
+        // Four significant digits below one, e.g. 0.004567.
+        (3 - a.log10().floor() as i32).clamp(2, 12) as usize
+    };
+    let text = format!("{:.*}", decimals, v);
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    group_thousands(&text)
+}
+
+fn group_thousands(text: &str) -> String {
+    let (sign, rest) = text.strip_prefix('-').map_or(("", text), |r| ("-", r));
+    let (int, frac) = rest
+        .split_once('.')
+        .map_or((rest, None), |(i, f)| (i, Some(f)));
+    if int.len() <= 4 {
+        return text.to_string();
+    }
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// A move from `before` to `after`: `1.96 -> 1.98 unit (+0.02, +1.0%)`, the percentage left
+/// out when `before` is zero.
+pub fn change(before: f64, after: f64, unit: Option<&str>) -> String {
+    let unit = unit.map(|u| format!(" {u}")).unwrap_or_default();
+    let pct = if before != 0.0 {
+        format!(", {}", percent((after - before) / before.abs() * 100.0))
+    } else {
+        String::new()
+    };
+    format!(
+        "{} -> {}{unit} ({}{pct})",
+        number(before),
+        number(after),
+        signed(after - before)
+    )
+}
+
+/// A change with its sign.
+pub fn signed(v: f64) -> String {
+    if v > 0.0 {
+        format!("+{}", number(v))
+    } else {
+        number(v)
+    }
+}
+
+/// A percentage change with its sign, one decimal.
+pub fn percent(v: f64) -> String {
+    format!("{}{:.1}%", if v > 0.0 { "+" } else { "" }, v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        let cases = [
+            (8.0, "8"),
+            (3.846153, "3.85"),
+            (0.004567, "0.004567"),
+            (250000.0, "250,000"),
+            (1234.0, "1234"),
+            (-12345.678, "-12,346"),
+            (123.456, "123.5"),
+            (0.0, "0"),
+            (0.5, "0.5"),
+        ];
+        for (v, expected) in cases {
+            assert_eq!(number(v), expected, "{v}");
+        }
+        assert_eq!(signed(2.5), "+2.5");
+        assert_eq!(percent(-2.54), "-2.5%");
+    }
+}

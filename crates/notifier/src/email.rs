@@ -1,0 +1,467 @@
+//! Composing the digest email one person gets from one run of a tree: plain text and HTML
+//! alternatives, safe headers, and a Message-ID that is the same every time the run is
+//! repeated.
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use canopy_engine::{MetricId, MetricTree, Person};
+use canopy_evaluator::format::{change, number, percent, signed};
+use canopy_evaluator::{Evaluation, Explanation, Period};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{Address, Message};
+
+use crate::history::StoredEmail;
+use crate::moves::{Move, Rule};
+use crate::Error;
+
+/// How many contributors and trend periods an email shows.
+const TOP_CONTRIBUTORS: usize = 3;
+const TREND_PERIODS: i32 = 8;
+
+/// A moved metric with its explanation, as shown in an email.
+pub struct MovedMetric<'a> {
+    /// The move.
+    pub movement: &'a Move,
+    /// Why it moved, when the change could be explained.
+    pub explanation: Option<&'a Explanation>,
+}
+
+/// What one person gets from one run.
+pub struct Digest<'a> {
+    /// The recipient.
+    pub person: &'a Person,
+    /// Metrics they are accountable for that moved.
+    pub moved: Vec<MovedMetric<'a>>,
+    /// Metrics they are informed on, for the summary.
+    pub informed: Vec<MetricId>,
+}
+
+/// Removes control characters (line breaks included), so that no user-provided text can end
+/// a header line and start another.
+pub fn strip_controls(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// Escapes text for HTML.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A stable Message-ID for (tree, period, recipient): repeated runs produce the same one, so
+/// the outbox (and mail clients) see one message.
+pub fn message_id(tree: &str, period: Period, recipient: &str, sender: &Address) -> String {
+    // FNV-1a of the lower-cased address keeps the address itself out of the header.
+    let hash = recipient
+        .to_lowercase()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("<canopy.{tree}.{period}.{hash:016x}@{}>", sender.domain())
+}
+
+/// `weekly` for weeks, and so on.
+fn adjective(grain: canopy_engine::Grain) -> &'static str {
+    match grain {
+        canopy_engine::Grain::Day => "daily",
+        canopy_engine::Grain::Week => "weekly",
+        canopy_engine::Grain::Month => "monthly",
+        canopy_engine::Grain::Quarter => "quarterly",
+    }
+}
+
+/// The subject line: what a person sees in their inbox.
+fn subject(tree: &MetricTree, period: Period, moved: usize) -> String {
+    let what = match moved {
+        0 => format!("your {} summary", adjective(tree.grain())),
+        1 => "1 of your metrics moved".to_string(),
+        n => format!("{n} of your metrics moved"),
+    };
+    strip_controls(&format!("[canopy] {} {period}: {what}", tree.id()))
+}
+
+/// Builds the email of `digest`, ready for the outbox.
+pub fn compose(
+    eval: &Evaluation<'_>,
+    period: Period,
+    digest: &Digest<'_>,
+    sender: &Mailbox,
+    date: SystemTime,
+) -> Result<StoredEmail, Error> {
+    let tree = eval.tree();
+    let address: Address = digest
+        .person
+        .email
+        .parse()
+        .map_err(|e| Error::Address(format!("{}: {e}", digest.person.email)))?;
+    let to = Mailbox::new(Some(strip_controls(&digest.person.name)), address.clone());
+    let subject = subject(tree, period, digest.moved.len());
+    let message_id = message_id(tree.id(), period, &digest.person.email, &sender.email);
+    let list_id = format!(
+        "Canopy {} <{}.canopy.{}>",
+        strip_controls(tree.id()),
+        tree.id(),
+        sender.email.domain()
+    );
+    let body = Body {
+        eval,
+        period,
+        digest,
+    };
+    let message = Message::builder()
+        .from(sender.clone())
+        .to(to)
+        .subject(subject.clone())
+        .date(date)
+        .message_id(Some(message_id.clone()))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Id"),
+            list_id,
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".into(),
+        ))
+        .multipart(MultiPart::alternative_plain_html(body.text(), body.html()))
+        .map_err(|e| Error::Address(e.to_string()))?;
+    Ok(StoredEmail {
+        id: 0,
+        message_id,
+        tree: tree.id().to_string(),
+        period: period.to_string(),
+        sender: sender.email.to_string(),
+        recipient: address.to_string(),
+        subject,
+        body: message.formatted(),
+        attempts: 0,
+    })
+}
+
+/// The content of a digest, rendered twice: as text and as HTML.
+struct Body<'a> {
+    eval: &'a Evaluation<'a>,
+    period: Period,
+    digest: &'a Digest<'a>,
+}
+
+/// One fact about a moved metric, as label and value, shared by both renderings.
+struct Facts {
+    title: String,
+    id: String,
+    values: String,
+    band: Option<String>,
+    target: Option<String>,
+    why: Vec<String>,
+    contributors: Vec<(String, String)>,
+    offsetting: Vec<String>,
+    trend: Option<(String, String)>,
+}
+
+impl Body<'_> {
+    fn tree(&self) -> &MetricTree {
+        self.eval.tree()
+    }
+
+    fn intro(&self) -> String {
+        let tree = self.tree();
+        match self.digest.moved.len() {
+            0 => format!(
+                "Your summary of \"{}\" ({}) for {}.",
+                tree.title(),
+                tree.id(),
+                self.period
+            ),
+            n => format!(
+                "{n} metric{} you are accountable for in \"{}\" ({}) moved in {}.",
+                if n == 1 { "" } else { "s" },
+                tree.title(),
+                tree.id(),
+                self.period
+            ),
+        }
+    }
+
+    fn facts(&self, moved: &MovedMetric<'_>) -> Facts {
+        let tree = self.tree();
+        let m = tree.metric(moved.movement.metric);
+        let (before, after) = (moved.movement.before, moved.movement.after);
+
+        let band = |v: f64| {
+            m.bands
+                .classify(v)
+                .and_then(|i| m.bands.get(i))
+                .map(|b| b.name.clone())
+        };
+        let band = match (band(before), band(after)) {
+            (Some(a), Some(b)) if a != b => Some(format!("{a} -> {b}")),
+            (_, Some(b)) => Some(b),
+            _ => None,
+        };
+        let target = m.target.map(|t| {
+            let met = match m.good {
+                Some(canopy_engine::Good::Down) => after <= t,
+                _ => after >= t,
+            };
+            format!("{} ({})", number(t), if met { "met" } else { "not met" })
+        });
+        let why = moved.movement.rules.iter().map(describe).collect();
+        let (contributors, offsetting) = match moved.explanation {
+            Some(e) => {
+                let mut leaves: Vec<(MetricId, f64)> =
+                    e.leaves(tree).map(|n| (n.metric, n.contribution)).collect();
+                leaves.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+                let top = leaves
+                    .iter()
+                    .filter(|(id, _)| *id != moved.movement.metric)
+                    .take(TOP_CONTRIBUTORS)
+                    .map(|(id, c)| (tree.metric(*id).title.clone(), signed(*c)))
+                    .collect();
+                let offsetting = e
+                    .offsetting
+                    .iter()
+                    .map(|o| {
+                        let inputs: Vec<String> = o
+                            .inputs
+                            .iter()
+                            .map(|(i, s)| format!("{} {}", tree.metric(*i).title, signed(*s)))
+                            .collect();
+                        format!(
+                            "{} changed only {}, while {}",
+                            tree.metric(o.metric).title,
+                            signed(o.change),
+                            inputs.join(" and ")
+                        )
+                    })
+                    .collect();
+                (top, offsetting)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        Facts {
+            title: m.title.clone(),
+            id: m.id.clone(),
+            values: change(before, after, m.unit.as_deref()),
+            band,
+            target,
+            why,
+            contributors,
+            offsetting,
+            trend: self.trend(moved.movement.metric),
+        }
+    }
+
+    /// The last periods' values, as a sparkline and as numbers.
+    fn trend(&self, id: MetricId) -> Option<(String, String)> {
+        let values: Vec<(Period, f64)> = (0..TREND_PERIODS)
+            .rev()
+            .filter_map(|k| {
+                let p = self.period.offset(-k);
+                self.eval.total(id, p).ok().map(|v| (p, v))
+            })
+            .collect();
+        if values.len() < 2 {
+            return None;
+        }
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| {
+                (lo.min(*v), hi.max(*v))
+            });
+        const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+        let spark: String = values
+            .iter()
+            .map(|(_, v)| {
+                if hi > lo {
+                    BARS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
+                } else {
+                    BARS[3]
+                }
+            })
+            .collect();
+        let numbers: Vec<String> = values.iter().map(|(_, v)| number(*v)).collect();
+        let label = format!("{} to {}", values[0].0, values[values.len() - 1].0);
+        Some((format!("{spark}  ({label})"), numbers.join(", ")))
+    }
+
+    fn summary_rows(&self) -> Vec<[String; 4]> {
+        let tree = self.tree();
+        self.digest
+            .informed
+            .iter()
+            .map(|&id| {
+                let m = tree.metric(id);
+                let now = self.eval.total(id, self.period);
+                let before = self.eval.total(id, self.period.previous());
+                let value = now.map_or_else(
+                    |c| format!("no value ({})", self.eval.reason(id, self.period, c)),
+                    number,
+                );
+                let change = match (now, before) {
+                    (Ok(a), Ok(b)) if b != 0.0 => percent((a - b) / b.abs() * 100.0),
+                    (Ok(a), Ok(b)) => signed(a - b),
+                    _ => String::new(),
+                };
+                let band = now
+                    .ok()
+                    .and_then(|v| m.bands.classify(v))
+                    .and_then(|i| m.bands.get(i))
+                    .map_or(String::new(), |b| b.name.clone());
+                [m.title.clone(), value, change, band]
+            })
+            .collect()
+    }
+
+    fn text(&self) -> String {
+        let mut out = format!(
+            "Hi {},\n\n{}\n",
+            strip_controls(&self.digest.person.name),
+            self.intro()
+        );
+        for moved in &self.digest.moved {
+            let f = self.facts(moved);
+            let _ = write!(out, "\n* {} ({})\n  {}\n", f.title, f.id, f.values);
+            if let Some(band) = &f.band {
+                let _ = writeln!(out, "  Band: {band}");
+            }
+            if let Some(target) = &f.target {
+                let _ = writeln!(out, "  Target: {target}");
+            }
+            let _ = writeln!(out, "  Why this email: {}", f.why.join("; "));
+            if !f.contributors.is_empty() {
+                out.push_str("  Biggest contributors:\n");
+                for (name, c) in &f.contributors {
+                    let _ = writeln!(out, "    {c:>10}  {name}");
+                }
+            }
+            for o in &f.offsetting {
+                let _ = writeln!(out, "  Offsetting: {o}");
+            }
+            if let Some((spark, numbers)) = &f.trend {
+                let _ = writeln!(out, "  Trend: {spark}\n         {numbers}");
+            }
+        }
+        let rows = self.summary_rows();
+        if !rows.is_empty() {
+            out.push_str("\nMetrics you follow:\n");
+            for [title, value, change, band] in rows {
+                let _ = writeln!(out, "  {title}: {value} {change} {band}");
+            }
+        }
+        let _ = write!(
+            out,
+            "\n-- \nCanopy, for the tree {} ({}).\n",
+            self.tree().id(),
+            self.tree().path().display()
+        );
+        out
+    }
+
+    fn html(&self) -> String {
+        let e = escape_html;
+        let cell = "padding:4px 8px;border-bottom:1px solid #e5e7eb;text-align:left;";
+        let mut out = String::from("<!DOCTYPE html>\n<html><body style=\"font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#111827;max-width:640px;\">\n");
+        let _ = write!(
+            out,
+            "<p>Hi {},</p>\n<p>{}</p>\n",
+            e(&strip_controls(&self.digest.person.name)),
+            e(&self.intro())
+        );
+        for moved in &self.digest.moved {
+            let f = self.facts(moved);
+            let _ = write!(
+                out,
+                "<h3 style=\"margin:20px 0 4px;\">{} <span style=\"color:#6b7280;font-weight:normal;\">{}</span></h3>\n<p style=\"margin:0 0 8px;font-size:16px;\">{}</p>\n<table style=\"border-collapse:collapse;\">\n",
+                e(&f.title),
+                e(&f.id),
+                e(&f.values)
+            );
+            let mut row = |label: &str, value: &str| {
+                let _ = writeln!(out, "<tr><th style=\"{cell}color:#6b7280;\">{}</th><td style=\"{cell}\">{}</td></tr>", e(label), value);
+            };
+            if let Some(band) = &f.band {
+                row("Band", &e(band));
+            }
+            if let Some(target) = &f.target {
+                row("Target", &e(target));
+            }
+            row("Why this email", &e(&f.why.join("; ")));
+            if !f.contributors.is_empty() {
+                let list: Vec<String> = f
+                    .contributors
+                    .iter()
+                    .map(|(n, c)| format!("{} {}", e(c), e(n)))
+                    .collect();
+                row("Biggest contributors", &list.join("<br>"));
+            }
+            for o in &f.offsetting {
+                row("Offsetting", &e(o));
+            }
+            if let Some((spark, numbers)) = &f.trend {
+                row(
+                    "Trend",
+                    &format!(
+                        "{}<br><span style=\"color:#6b7280;\">{}</span>",
+                        e(spark),
+                        e(numbers)
+                    ),
+                );
+            }
+            out.push_str("</table>\n");
+        }
+        let rows = self.summary_rows();
+        if !rows.is_empty() {
+            let _ = writeln!(out, "<h3 style=\"margin:20px 0 4px;\">Metrics you follow</h3>\n<table style=\"border-collapse:collapse;\">");
+            for r in rows {
+                let cells: String = r
+                    .iter()
+                    .map(|c| format!("<td style=\"{cell}\">{}</td>", e(c)))
+                    .collect();
+                let _ = writeln!(out, "<tr>{cells}</tr>");
+            }
+            out.push_str("</table>\n");
+        }
+        let _ = write!(out, "<p style=\"color:#6b7280;font-size:12px;margin-top:24px;\">Canopy, for the tree {}.</p>\n</body></html>\n", e(self.tree().id()));
+        out
+    }
+}
+
+/// A rule in words.
+fn describe(rule: &Rule) -> String {
+    match rule {
+        Rule::ChangePct {
+            pct: Some(p),
+            threshold,
+        } => format!("changed {} (alert at {threshold}%)", percent(*p)),
+        Rule::ChangePct { pct: None, .. } => "moved away from zero".to_string(),
+        Rule::Band { from, to } => format!("band changed from {from} to {to}"),
+        Rule::Anomaly { z, threshold } if z.is_infinite() => {
+            format!("unusual: departs from a flat history (alert at z = {threshold})")
+        }
+        Rule::Anomaly { z, threshold } => {
+            format!("unusual against recent history (z = {z:.1}, alert at {threshold})")
+        }
+        Rule::Target {
+            target,
+            reached: true,
+        } => format!("reached the target of {}", number(*target)),
+        Rule::Target {
+            target,
+            reached: false,
+        } => format!("fell short of the target of {}", number(*target)),
+        Rule::Reminder { runs } => format!("still off track after {runs} runs (reminder)"),
+        Rule::Recovered => "recovered".to_string(),
+    }
+}

@@ -1,0 +1,233 @@
+//! Moves: when a metric's change in a period is worth telling its owner about.
+//!
+//! Rules compare the period with the one before: a change of at least `change_pct`, a band
+//! change, a robust anomaly against recent history, a target crossed. Band and target rules
+//! fire on transitions only, so a metric that stays in a bad state is not re-alerted every
+//! period; instead its owner gets a reminder after `remind_after` runs without an alert, and
+//! one message when it recovers.
+
+use canopy_engine::{Good, Metric, MetricId};
+use canopy_evaluator::{Evaluation, Period};
+use serde::Serialize;
+
+/// Why a metric moved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Rule {
+    /// The value changed by at least the threshold, in percent of the previous value
+    /// (`pct` is `None` when the previous value was zero).
+    ChangePct {
+        /// The change in percent.
+        pct: Option<f64>,
+        /// The threshold.
+        threshold: f64,
+    },
+    /// The value entered another band.
+    Band {
+        /// The band before.
+        from: String,
+        /// The band now.
+        to: String,
+    },
+    /// The value is far from its recent history (robust z-score: median and MAD).
+    Anomaly {
+        /// The robust z-score.
+        z: f64,
+        /// The threshold.
+        threshold: f64,
+    },
+    /// The value crossed the target.
+    Target {
+        /// The target.
+        target: f64,
+        /// Whether the value is now on the good side of it.
+        reached: bool,
+    },
+    /// Still in a bad state after this many runs without an alert.
+    Reminder {
+        /// Runs since the last alert.
+        runs: u32,
+    },
+    /// Back from a bad state.
+    Recovered,
+}
+
+impl Rule {
+    /// The rule's name, as in the tree file's `alerts:`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rule::ChangePct { .. } => "change_pct",
+            Rule::Band { .. } => "bands",
+            Rule::Anomaly { .. } => "anomaly",
+            Rule::Target { .. } => "target",
+            Rule::Reminder { .. } => "reminder",
+            Rule::Recovered => "recovered",
+        }
+    }
+}
+
+/// A metric that moved in a period.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Move {
+    /// The metric.
+    pub metric: MetricId,
+    /// The rules that fired, in the order above.
+    pub rules: Vec<Rule>,
+    /// Its value in the previous period.
+    pub before: f64,
+    /// Its value in the period.
+    pub after: f64,
+}
+
+/// What is remembered of a metric between runs to alert on transitions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AlertState {
+    /// Whether the metric was in a bad state.
+    pub bad: bool,
+    /// Runs in a bad state since the last alert.
+    pub runs_unalerted: u32,
+}
+
+/// Whether `value` is a bad state for `metric`: on the wrong side of its target when it has
+/// a target and a direction of good; otherwise in its worst band.
+pub fn is_bad(metric: &Metric, value: f64) -> bool {
+    match (metric.good, metric.target) {
+        (Some(Good::Up), Some(t)) => value < t,
+        (Some(Good::Down), Some(t)) => value > t,
+        (Some(good), None) if metric.bands.iter().count() > 1 => {
+            let band = metric.bands.classify(value);
+            let worst = match good {
+                Good::Up => 0,
+                Good::Down => metric.bands.iter().count() - 1,
+            };
+            band == Some(worst)
+        }
+        _ => false,
+    }
+}
+
+/// Robust z-score of `value` against `history`: `0.6745 (x - median) / MAD`. A flat history
+/// makes any departure infinitely unusual.
+fn robust_z(value: f64, history: &mut [f64]) -> f64 {
+    let median = |xs: &mut [f64]| {
+        xs.sort_by(f64::total_cmp);
+        let n = xs.len();
+        if n % 2 == 1 {
+            xs[n / 2]
+        } else {
+            (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+        }
+    };
+    let m = median(history);
+    let mut deviations: Vec<f64> = history.iter().map(|x| (x - m).abs()).collect();
+    let mad = median(&mut deviations);
+    match (mad, value == m) {
+        (_, true) => 0.0,
+        (0.0, false) => f64::INFINITY.copysign(value - m),
+        _ => 0.6745 * (value - m) / mad,
+    }
+}
+
+/// The rules that compare `period` with the period before, for one metric whose value is
+/// known in both.
+fn comparisons(
+    eval: &Evaluation<'_>,
+    id: MetricId,
+    period: Period,
+    before: f64,
+    after: f64,
+) -> Vec<Rule> {
+    let metric = eval.tree().metric(id);
+    let alerts = &metric.alerts;
+    let mut rules = Vec::new();
+    if let Some(threshold) = alerts.change_pct {
+        let pct = (before != 0.0).then(|| (after - before) / before.abs() * 100.0);
+        if pct.map_or(after != before, |p| p.abs() >= threshold) {
+            rules.push(Rule::ChangePct { pct, threshold });
+        }
+    }
+    if alerts.bands {
+        let name = |v: f64| {
+            metric
+                .bands
+                .classify(v)
+                .and_then(|i| metric.bands.get(i))
+                .map(|b| b.name.clone())
+        };
+        if let (Some(from), Some(to)) = (name(before), name(after)) {
+            if from != to {
+                rules.push(Rule::Band { from, to });
+            }
+        }
+    }
+    if let Some(threshold) = alerts.anomaly_z {
+        // The periods before this one; too little history says nothing.
+        let mut history: Vec<f64> = (1..=alerts.history as i32)
+            .filter_map(|k| eval.total(id, period.offset(-k)).ok())
+            .collect();
+        if history.len() >= 3 {
+            let z = robust_z(after, &mut history);
+            if z.abs() >= threshold {
+                rules.push(Rule::Anomaly { z, threshold });
+            }
+        }
+    }
+    if let (true, Some(target)) = (alerts.target, metric.target) {
+        if (before < target) != (after < target) {
+            let reached = match metric.good {
+                Some(Good::Down) => after <= target,
+                _ => after >= target,
+            };
+            rules.push(Rule::Target { target, reached });
+        }
+    }
+    rules
+}
+
+/// Whether `metric` moved in `period`, given what was remembered from the run of the period
+/// before; returns the move, if any, and what to remember for the next run.
+pub fn detect(
+    eval: &Evaluation<'_>,
+    id: MetricId,
+    period: Period,
+    state: AlertState,
+) -> (Option<Move>, AlertState) {
+    let metric = eval.tree().metric(id);
+    let (Ok(after), Ok(before)) = (eval.total(id, period), eval.total(id, period.previous()))
+    else {
+        // Without both values nothing can be said; keep what was known.
+        return (None, state);
+    };
+    let mut rules = comparisons(eval, id, period, before, after);
+    let bad = is_bad(metric, after);
+    let mut next = AlertState {
+        bad,
+        runs_unalerted: 0,
+    };
+    if bad && rules.is_empty() {
+        next.runs_unalerted = state.runs_unalerted + 1;
+        if metric
+            .alerts
+            .remind_after
+            .is_some_and(|n| next.runs_unalerted >= n)
+        {
+            rules.push(Rule::Reminder {
+                runs: next.runs_unalerted,
+            });
+            next.runs_unalerted = 0;
+        }
+    }
+    if state.bad && !bad {
+        rules.push(Rule::Recovered);
+    }
+    let moved = (!rules.is_empty()).then_some(Move {
+        metric: id,
+        rules,
+        before,
+        after,
+    });
+    (moved, next)
+}
+
+#[cfg(test)]
+mod tests;
