@@ -225,7 +225,7 @@ impl Body<'_> {
                 leaves.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
                 let top = leaves
                     .iter()
-                    .filter(|(id, _)| *id != moved.movement.metric)
+                    .filter(|(id, c)| *id != moved.movement.metric && *c != 0.0)
                     .take(TOP_CONTRIBUTORS)
                     .map(|(id, c)| (tree.metric(*id).title.clone(), signed(*c)))
                     .collect();

@@ -39,3 +39,6 @@ pub enum Error {
     #[error("{0}")]
     Smtp(String),
 }
+
+#[cfg(test)]
+mod tests;

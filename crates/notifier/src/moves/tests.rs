@@ -1,1 +1,183 @@
+//! Move rules on small series: one metric, weekly values, the last week judged.
 
+use std::path::Path;
+
+use canopy_engine::{FileSystem, Grain, MetricTree};
+use canopy_evaluator::{evaluate, DataBuilder, Period};
+
+use super::*;
+
+struct One(String);
+
+impl FileSystem for One {
+    fn read(&self, _: &Path) -> std::io::Result<String> {
+        Ok(self.0.clone())
+    }
+}
+
+/// A tree of one metric `m` with the given settings (YAML flow mapping entries).
+fn tree(settings: &str) -> MetricTree {
+    let yaml = format!("tree: t\nroot: m\npeople: {{ p: {{ email: p@example.com }} }}\nraci: {{ accountable: p }}\nmetrics:\n  m: {{ {settings} }}\n");
+    canopy_engine::load(Path::new("t.yaml"), &One(yaml))
+        .expect("valid")
+        .tree
+}
+
+fn week(k: i32) -> Period {
+    Period::parse("2026-W01", Grain::Week).unwrap().offset(k)
+}
+
+/// The rules that fire for the last value of `series`, starting from `state`, and the state
+/// after.
+fn judge(settings: &str, series: &[f64], state: AlertState) -> (Vec<&'static str>, AlertState) {
+    let t = tree(settings);
+    let csv: String = std::iter::once("period,metric,value\n".to_string())
+        .chain(
+            series
+                .iter()
+                .enumerate()
+                .map(|(k, v)| format!("{},m,{v}\n", week(k as i32))),
+        )
+        .collect();
+    let mut b = DataBuilder::new(&t);
+    b.read_csv(Path::new("d.csv"), csv.as_bytes());
+    let data = b.finish().unwrap();
+    let eval = evaluate(&t, &data);
+    let (moved, next) = detect(&eval, t.root(), week(series.len() as i32 - 1), state);
+    (
+        moved
+            .map(|m| m.rules.iter().map(Rule::name).collect())
+            .unwrap_or_default(),
+        next,
+    )
+}
+
+fn check(settings: &str, series: &[f64], expected: &[&str]) {
+    assert_eq!(
+        judge(settings, series, AlertState::default()).0,
+        expected,
+        "{settings} {series:?}"
+    );
+}
+
+#[test]
+fn change_pct() {
+    check("", &[100.0, 111.0], &["change_pct"]);
+    check("", &[100.0, 90.0], &["change_pct"]);
+    check("", &[100.0, 105.0], &[]);
+    check(
+        "alerts: { change_pct: 5 }",
+        &[100.0, 105.0],
+        &["change_pct"],
+    );
+    check("alerts: { change_pct: false }", &[100.0, 200.0], &[]);
+    // From zero there is no percentage; any change is a move.
+    check("", &[0.0, 5.0], &["change_pct"]);
+    check("", &[-10.0, -11.5], &["change_pct"]);
+}
+
+#[test]
+fn bands_fire_on_entering_another_band() {
+    let bands = "bands: [{ name: Low, below: 10 }, { name: High }], alerts: { change_pct: false }";
+    check(bands, &[9.0, 11.0], &["bands"]);
+    check(bands, &[11.0, 12.0], &[]);
+}
+
+#[test]
+fn anomalies_use_median_and_mad() {
+    let history = [10.0, 10.5, 9.5, 10.0, 10.2, 9.8, 10.1, 9.9];
+    let quiet = "alerts: { change_pct: false }";
+    check(quiet, &[&history[..], &[10.3]].concat(), &[]);
+    check(quiet, &[&history[..], &[14.0]].concat(), &["anomaly"]);
+    // A flat history: any departure is unusual, none is not.
+    check(quiet, &[5.0, 5.0, 5.0, 5.0, 5.1], &["anomaly"]);
+    check(quiet, &[5.0, 5.0, 5.0, 5.0, 5.0], &[]);
+    // Too little history says nothing.
+    check(quiet, &[5.0, 5.0, 50.0], &[]);
+}
+
+#[test]
+fn target_crossings() {
+    let up = "target: 5, good: up, alerts: { change_pct: false }";
+    check(up, &[4.0, 6.0], &["target"]);
+    check(up, &[6.0, 4.0], &["target"]);
+    check(up, &[6.0, 7.0], &[]);
+    let t = tree(up);
+    let (moved, _) = {
+        let csv = format!("period,metric,value\n{},m,4\n{},m,6\n", week(0), week(1));
+        let mut b = DataBuilder::new(&t);
+        b.read_csv(Path::new("d.csv"), csv.as_bytes());
+        let data = b.finish().unwrap();
+        let eval = evaluate(&t, &data);
+        detect(&eval, t.root(), week(1), AlertState::default())
+    };
+    assert_eq!(
+        moved.unwrap().rules,
+        [Rule::Target {
+            target: 5.0,
+            reached: true
+        }]
+    );
+}
+
+/// A metric that stays off target is not alerted every week: it gets a reminder after
+/// `remind_after` quiet runs, and one message when it recovers.
+#[test]
+fn reminders_and_recovery_follow_the_state() {
+    let settings =
+        "target: 10, good: up, alerts: { change_pct: false, anomaly_z: false, remind_after: 3 }";
+    let mut state = AlertState::default();
+    let mut seen = Vec::new();
+    let series = [12.0, 8.0, 8.0, 8.0, 8.0, 8.0, 8.0, 8.0, 11.0, 11.0];
+    for n in 2..=series.len() {
+        let (rules, next) = judge(settings, &series[..n], state);
+        seen.push(rules.join("+"));
+        state = next;
+    }
+    assert_eq!(
+        seen,
+        [
+            "target",
+            "",
+            "",
+            "reminder",
+            "",
+            "",
+            "reminder",
+            "target+recovered",
+            ""
+        ]
+    );
+}
+
+#[test]
+fn the_worst_band_is_bad_without_a_target() {
+    let t = tree(
+        "good: up, bands: [{ name: Low, below: 10 }, { name: Mid, below: 20 }, { name: High }]",
+    );
+    let m = t.metric(t.root());
+    assert!(is_bad(m, 5.0));
+    assert!(!is_bad(m, 15.0));
+    let t = tree("good: down, bands: [{ name: Low, below: 10 }, { name: High }]");
+    assert!(is_bad(t.metric(t.root()), 15.0));
+    let t = tree("bands: [{ name: Low, below: 10 }, { name: High }]");
+    assert!(
+        !is_bad(t.metric(t.root()), 5.0),
+        "no direction of good, no bad state"
+    );
+}
+
+#[test]
+fn missing_values_move_nothing_and_keep_the_state() {
+    let t = tree("");
+    let csv = format!("period,metric,value\n{},m,4\n", week(0));
+    let mut b = DataBuilder::new(&t);
+    b.read_csv(Path::new("d.csv"), csv.as_bytes());
+    let data = b.finish().unwrap();
+    let eval = evaluate(&t, &data);
+    let state = AlertState {
+        bad: true,
+        runs_unalerted: 2,
+    };
+    assert_eq!(detect(&eval, t.root(), week(1), state), (None, state));
+}

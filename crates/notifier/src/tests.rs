@@ -1,0 +1,387 @@
+//! History, email and outbox behaviour on small inputs.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use canopy_engine::{FileSystem, MetricTree};
+use canopy_evaluator::{evaluate, DataBuilder, Evaluation, Period};
+use chrono::{TimeZone, Utc};
+
+use crate::*;
+
+struct One(String);
+
+impl FileSystem for One {
+    fn read(&self, _: &Path) -> std::io::Result<String> {
+        Ok(self.0.clone())
+    }
+}
+
+/// A small tree whose people have awkward names: a line break (header injection) and markup.
+const TREE: &str = "tree: shop\ntitle: Shop <conversion>\nroot: rate\npeople:\n  maya: { name: \"Maya\\r\\nBcc: eve@evil.example\", email: maya@example.com }\n  ops: { name: \"<b>Ops</b> & co\", email: ops@example.com }\nraci: { accountable: ops, informed: [maya] }\nmetrics:\n  rate:\n    title: \"Conversion <script>alert(1)</script>\"\n    unit: \"%\"\n    formula: orders / visits * 100\n    good: up\n    target: 5\n    bands: [{ name: Low, below: 3 }, { name: Fine }]\n    raci: { accountable: maya }\n  orders: {}\n  visits: {}\n";
+
+const DATA: &str = "period,metric,value\n2026-W44,orders,50\n2026-W44,visits,1000\n2026-W45,orders,52\n2026-W45,visits,1000\n2026-W46,orders,25\n2026-W46,visits,1000\n";
+
+fn tree() -> MetricTree {
+    canopy_engine::load(Path::new("shop.yaml"), &One(TREE.into()))
+        .expect("valid")
+        .tree
+}
+
+fn eval(tree: &MetricTree) -> Evaluation<'_> {
+    let mut b = DataBuilder::new(tree);
+    b.read_csv(Path::new("d.csv"), DATA.as_bytes());
+    evaluate(tree, &b.finish().unwrap())
+}
+
+fn period() -> Period {
+    Period::parse("2026-W46", canopy_engine::Grain::Week).unwrap()
+}
+
+fn sender() -> Mailbox {
+    "Canopy <canopy@example.com>".parse().unwrap()
+}
+
+fn date() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)
+}
+
+fn now() -> chrono::DateTime<Utc> {
+    Utc.timestamp_opt(1_795_000_000, 0).unwrap()
+}
+
+/// The message with what changes from run to run (the MIME boundary) made stable.
+fn stable(email: &StoredEmail) -> String {
+    let text = String::from_utf8(email.body.clone()).unwrap();
+    let boundary = text
+        .split("boundary=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    text.replace(&boundary, "BOUNDARY")
+}
+
+/// Undoes quoted-printable: soft line breaks and `=XX` escapes.
+fn decode_qp(text: &str) -> String {
+    let joined = text.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match (
+            bytes[i],
+            bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()),
+        ) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn a_run_plans_one_email_per_person() {
+    let t = tree();
+    let history = History::in_memory().unwrap();
+    let planned = plan(&eval(&t), period(), &history, &sender(), date()).unwrap();
+    let moves: Vec<(&str, &[&str], &str)> = planned
+        .moves
+        .iter()
+        .map(|m| (m.metric.as_str(), m.rules.as_slice(), m.recipient.as_str()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (
+                "rate",
+                &["change_pct", "bands", "target"][..],
+                "maya@example.com"
+            ),
+            ("orders", &["change_pct"][..], "ops@example.com"),
+        ]
+    );
+    let recipients: Vec<&str> = planned
+        .record
+        .emails
+        .iter()
+        .map(|e| e.recipient.as_str())
+        .collect();
+    assert_eq!(recipients, ["maya@example.com", "ops@example.com"]);
+}
+
+#[test]
+fn emails_are_escaped_and_headers_cannot_be_injected() {
+    let t = tree();
+    let history = History::in_memory().unwrap();
+    let planned = plan(&eval(&t), period(), &history, &sender(), date()).unwrap();
+    let maya = stable(&planned.record.emails[0]);
+    // The line break in Maya's name is gone: no Bcc header appears.
+    let headers = maya.split("\r\n\r\n").next().unwrap();
+    assert!(!headers.lines().any(|l| l.starts_with("Bcc:")), "{headers}");
+    assert!(headers.contains("Message-ID: <canopy.shop.2026-W46."));
+    assert!(headers.contains("Auto-Submitted: auto-generated"));
+    assert!(headers.contains("List-Id: Canopy shop <shop.canopy.example.com>"));
+    let html = decode_qp(maya.split("Content-Type: text/html").nth(1).unwrap());
+    assert!(
+        !html.contains("<script>")
+            && html.contains("Conversion &lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    let ops = decode_qp(&stable(&planned.record.emails[1]));
+    assert!(
+        ops.contains("<p>Hi &lt;b&gt;Ops&lt;/b&gt; &amp; co,</p>"),
+        "{ops}"
+    );
+    insta::assert_snapshot!("maya", maya);
+    insta::assert_snapshot!("ops", stable(&planned.record.emails[1]));
+}
+
+#[test]
+fn message_ids_are_stable_per_tree_period_and_recipient() {
+    let a: lettre::Address = "canopy@example.com".parse().unwrap();
+    let id = message_id("shop", period(), "Maya@Example.com", &a);
+    assert_eq!(id, message_id("shop", period(), "maya@example.com", &a));
+    assert_ne!(
+        id,
+        message_id("shop", period().previous(), "maya@example.com", &a)
+    );
+    assert_ne!(id, message_id("shop", period(), "ops@example.com", &a));
+}
+
+#[test]
+fn a_repeated_run_adds_nothing_and_decides_the_same() {
+    let t = tree();
+    let mut history = History::in_memory().unwrap();
+    let e = eval(&t);
+    let first = plan(&e, period(), &history, &sender(), date()).unwrap();
+    assert_eq!(history.record_run(&first.record, now()).unwrap(), 2);
+    let again = plan(&e, period(), &history, &sender(), date()).unwrap();
+    assert_eq!(
+        history.record_run(&again.record, now()).unwrap(),
+        0,
+        "no new email"
+    );
+    assert_eq!(
+        again.record.states, first.record.states,
+        "same state as the first run"
+    );
+    assert_eq!(history.pending().unwrap().len(), 2);
+}
+
+#[test]
+fn alert_state_moves_forward_by_period_only() {
+    let mut history = History::in_memory().unwrap();
+    let record = |period: &str, bad: bool| RunRecord {
+        tree: "t".into(),
+        period: period.into(),
+        states: vec![(
+            "m".into(),
+            AlertState {
+                bad,
+                runs_unalerted: u32::from(bad),
+            },
+        )],
+        ..RunRecord::default()
+    };
+    history
+        .record_run(&record("2026-W45", true), now())
+        .unwrap();
+    let state = |h: &History, p: &str| h.alert_state("t", "m", p).unwrap();
+    assert_eq!(
+        state(&history, "2026-W46"),
+        AlertState {
+            bad: true,
+            runs_unalerted: 1
+        }
+    );
+    history
+        .record_run(&record("2026-W46", false), now())
+        .unwrap();
+    assert_eq!(state(&history, "2026-W47"), AlertState::default());
+    // Repeating 2026-W46 starts from what came before it, not from its own result.
+    assert_eq!(
+        state(&history, "2026-W46"),
+        AlertState {
+            bad: true,
+            runs_unalerted: 1
+        }
+    );
+    history
+        .record_run(&record("2026-W46", false), now())
+        .unwrap();
+    assert_eq!(
+        state(&history, "2026-W46"),
+        AlertState {
+            bad: true,
+            runs_unalerted: 1
+        }
+    );
+    // An older period (a backfill) starts afresh and changes nothing.
+    assert_eq!(state(&history, "2026-W40"), AlertState::default());
+    history
+        .record_run(&record("2026-W40", true), now())
+        .unwrap();
+    assert_eq!(state(&history, "2026-W47"), AlertState::default());
+}
+
+/// A delivery that answers from a script, and remembers what it was given.
+struct Scripted {
+    answers: RefCell<Vec<Result<(), Failure>>>,
+    delivered: RefCell<Vec<String>>,
+}
+
+impl Deliver for Scripted {
+    fn deliver(&self, email: &StoredEmail) -> Result<(), Failure> {
+        let answer = self.answers.borrow_mut().remove(0);
+        if answer.is_ok() {
+            self.delivered.borrow_mut().push(email.recipient.clone());
+        }
+        answer
+    }
+
+    fn describe(&self) -> String {
+        "a script".into()
+    }
+}
+
+fn transient() -> Result<(), Failure> {
+    Err(Failure {
+        permanent: false,
+        message: "421 try later".into(),
+    })
+}
+
+fn stored(history: &mut History, recipients: &[&str]) {
+    let emails = recipients
+        .iter()
+        .map(|r| StoredEmail {
+            id: 0,
+            message_id: format!("<{r}>"),
+            tree: "t".into(),
+            period: "2026-W46".into(),
+            sender: "canopy@example.com".into(),
+            recipient: r.to_string(),
+            subject: "s".into(),
+            body: b"body".to_vec(),
+            attempts: 0,
+        })
+        .collect();
+    history
+        .record_run(
+            &RunRecord {
+                tree: "t".into(),
+                period: "2026-W46".into(),
+                emails,
+                ..RunRecord::default()
+            },
+            now(),
+        )
+        .unwrap();
+}
+
+#[test]
+fn the_outbox_retries_transient_failures_and_keeps_what_it_cannot_send() {
+    let mut history = History::in_memory().unwrap();
+    stored(&mut history, &["a@x.example", "b@x.example", "c@x.example"]);
+    let retry = Retry {
+        attempts: 2,
+        first_delay: Duration::from_millis(10),
+    };
+    let slept = RefCell::new(Vec::new());
+    let sleep = |d: Duration| slept.borrow_mut().push(d);
+    // a: fails once, then goes; b: refused for good; c: the server is gone.
+    let script = Scripted {
+        answers: RefCell::new(vec![
+            transient(),
+            Ok(()),
+            Err(Failure {
+                permanent: true,
+                message: "550 no such user".into(),
+            }),
+            transient(),
+            transient(),
+        ]),
+        delivered: RefCell::new(vec![]),
+    };
+    let pass = flush(&history, &script, retry, &now, &sleep).unwrap();
+    assert_eq!(pass.sent, ["<a@x.example>"]);
+    assert_eq!(
+        pass.failed,
+        [("<b@x.example>".to_string(), "550 no such user".to_string())]
+    );
+    assert_eq!(
+        pass.pending,
+        [(
+            "<c@x.example>".to_string(),
+            Some("421 try later".to_string())
+        )]
+    );
+    assert_eq!(
+        *slept.borrow(),
+        [Duration::from_millis(10), Duration::from_millis(10)]
+    );
+    let status = history.status().unwrap();
+    assert_eq!(
+        (status.sent, status.failed, status.pending, status.retrying),
+        (1, 1, 1, 1)
+    );
+    // The next pass sends only what is left, once.
+    let script = Scripted {
+        answers: RefCell::new(vec![Ok(())]),
+        delivered: RefCell::new(vec![]),
+    };
+    let pass = flush(&history, &script, retry, &now, &sleep).unwrap();
+    assert_eq!(pass.sent, ["<c@x.example>"]);
+    assert_eq!(*script.delivered.borrow(), ["c@x.example"]);
+    assert!(history.pending().unwrap().is_empty());
+}
+
+#[test]
+fn once_the_server_is_unavailable_the_rest_wait() {
+    let mut history = History::in_memory().unwrap();
+    stored(&mut history, &["a@x.example", "b@x.example"]);
+    let script = Scripted {
+        answers: RefCell::new(vec![transient()]),
+        delivered: RefCell::new(vec![]),
+    };
+    let retry = Retry {
+        attempts: 1,
+        first_delay: Duration::ZERO,
+    };
+    let pass = flush(&history, &script, retry, &now, &|_| {}).unwrap();
+    assert_eq!(pass.pending.len(), 2);
+    assert_eq!(
+        pass.pending[1],
+        ("<b@x.example>".to_string(), None),
+        "b was not tried"
+    );
+}
+
+#[test]
+fn folder_delivery_writes_one_file_per_email() {
+    let dir = std::env::temp_dir().join(format!("canopy-folder-{}", std::process::id()));
+    let mut history = History::in_memory().unwrap();
+    stored(&mut history, &["a@x.example"]);
+    let pass = flush(
+        &history,
+        &Folder::new(&dir),
+        Retry::default(),
+        &now,
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(pass.sent.len(), 1);
+    let file = dir.join("t-2026-W46-a@x.example.eml");
+    assert_eq!(std::fs::read(&file).unwrap(), b"body");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
