@@ -6,3 +6,4 @@ mod util;
 mod check;
 mod data;
 mod render;
+mod smtp;

@@ -47,7 +47,23 @@ impl Dir {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_canopy"));
         cmd.args(args).current_dir(self.path());
+        // Tests choose their email settings; none leak in from the environment.
+        for var in [
+            "CANOPY_SMTP_URL",
+            "CANOPY_SMTP_CA",
+            "CANOPY_FROM",
+            "CANOPY_SMTP_TIMEOUT",
+        ] {
+            cmd.env_remove(var);
+        }
         cmd
+    }
+
+    /// Runs `canopy args` with extra environment variables, checking its exit code.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, String)], expected_code: i32) -> Run {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        run_command(&mut cmd, expected_code)
     }
 
     /// Runs `canopy args` and checks its exit code, returning its output.

@@ -63,30 +63,10 @@ fn stable(email: &StoredEmail) -> String {
     text.replace(&boundary, "BOUNDARY")
 }
 
-/// Undoes quoted-printable: soft line breaks and `=XX` escapes.
+/// The text of a quoted-printable part.
 fn decode_qp(text: &str) -> String {
-    let joined = text.replace("=\r\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match (
-            bytes[i],
-            bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()),
-        ) {
-            (b'=', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let bytes = quoted_printable::decode(text, quoted_printable::ParseMode::Robust).unwrap();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 #[test]

@@ -1,0 +1,489 @@
+//! `canopy run` and `canopy outbox` against a real SMTP server process (aiosmtpd, started per
+//! test on a port of its own on 127.0.0.1): STARTTLS with a private CA and login, delivered
+//! bytes, and faults (server down, 4xx, 5xx, a server that stalls, a run killed mid-way),
+//! after each of which the outbox holds exactly what must still go and a later flush
+//! delivers each email once.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::util::{repo, Dir, Run};
+
+/// aiosmtpd, installed once into Cargo's scratch folder if Python lacks it.
+fn python_path() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python");
+        let has = |dir: &Path| {
+            Command::new("python3")
+                .args(["-c", "import aiosmtpd"])
+                .env("PYTHONPATH", dir)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !has(&dir) {
+            let status = Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--target",
+                ])
+                .arg(&dir)
+                .arg("aiosmtpd==1.4.6")
+                .status()
+                .expect("python3 runs");
+            assert!(
+                status.success() && has(&dir),
+                "could not install aiosmtpd from PyPI"
+            );
+        }
+        dir
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A private CA and a certificate it signed for 127.0.0.1, as PEM files.
+struct Certs {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn certs(dir: &Dir) -> Certs {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Canopy test CA");
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    Certs {
+        ca: dir.create("tls/ca.pem", &ca.pem()),
+        cert: dir.create("tls/cert.pem", &cert.pem()),
+        key: dir.create("tls/key.pem", &key.serialize_pem()),
+    }
+}
+
+/// A running server; killed when dropped.
+struct Server {
+    child: Child,
+    maildir: PathBuf,
+}
+
+/// One message the server accepted.
+#[derive(Debug)]
+struct Received {
+    to: Vec<String>,
+    authenticated: bool,
+    tls: bool,
+    body: String,
+}
+
+impl Server {
+    fn start(dir: &Dir, port: u16, options: &[&str]) -> Server {
+        let maildir = dir.path().join("maildir");
+        let mut child = Command::new("python3")
+            .arg(repo().join("tests/smtp_server.py"))
+            .args(["--port", &port.to_string(), "--maildir"])
+            .arg(&maildir)
+            .args(options)
+            .env("PYTHONPATH", python_path())
+            .stdout(Stdio::piped())
+            // The server's own log (handshake failures are expected in some tests).
+            .stderr(std::fs::File::create(dir.path().join("smtp-server.log")).unwrap())
+            .spawn()
+            .expect("python3 runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "READY", "the SMTP server did not start");
+        Server { child, maildir }
+    }
+
+    fn messages(&self) -> Vec<Received> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.maildir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        files.retain(|f| f.extension().is_some_and(|e| e == "eml"));
+        files.sort();
+        files
+            .iter()
+            .map(|f| {
+                let envelope: serde_json::Value = serde_json::from_str(
+                    &std::fs::read_to_string(f.with_extension("json")).unwrap(),
+                )
+                .unwrap();
+                Received {
+                    to: envelope["to"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|t| t.as_str().unwrap().to_string())
+                        .collect(),
+                    authenticated: envelope["auth"].as_bool() == Some(true),
+                    tls: envelope["tls"].as_bool() == Some(true),
+                    body: std::fs::read_to_string(f).unwrap(),
+                }
+            })
+            .collect()
+    }
+
+    /// How many messages each recipient got.
+    fn per_recipient(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for m in self.messages() {
+            for to in m.to {
+                *out.entry(to).or_default() += 1;
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Email settings for a plain (no TLS) server on `port`, with fast retries and timeouts.
+fn plain(port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("CANOPY_SMTP_URL", format!("smtp://127.0.0.1:{port}")),
+        ("CANOPY_FROM", "Canopy <canopy@example.com>".to_string()),
+        ("CANOPY_SMTP_TIMEOUT", "2".to_string()),
+        ("CANOPY_SMTP_ATTEMPTS", "2".to_string()),
+        ("CANOPY_SMTP_RETRY_MS", "50".to_string()),
+    ]
+}
+
+const RUN: &[&str] = &[
+    "run",
+    "trees/item-creation.yaml",
+    "--data",
+    "fixtures/data/item-creation.csv",
+    "--period",
+    "2026-W47",
+];
+
+/// The item-creation example: four people get an email for 2026-W47.
+fn item_creation() -> Dir {
+    let dir = Dir::new();
+    dir.copy("trees/item-creation.yaml");
+    dir.copy("fixtures/data/item-creation.csv");
+    dir
+}
+
+fn everyone() -> BTreeMap<String, usize> {
+    [
+        "design@example.com",
+        "growth@example.com",
+        "maya@example.com",
+        "product@example.com",
+    ]
+    .into_iter()
+    .map(|r| (r.to_string(), 1))
+    .collect()
+}
+
+fn outbox_status(dir: &Dir, code: i32) -> Run {
+    dir.run(&["outbox", "status"], code)
+}
+
+const SHOP: &str = "tree: shop\ntitle: Shop <conversion>\nroot: rate\npeople:\n  maya: { name: \"Maya\\r\\nBcc: eve@evil.example\", email: maya@example.com }\n  ops: { name: \"<b>Ops</b> & co\", email: ops@example.com }\nraci: { accountable: ops, informed: [maya] }\nmetrics:\n  rate:\n    title: \"Conversion <script>alert(1)</script>\"\n    formula: orders / visits * 100\n    good: up\n    target: 5\n    raci: { accountable: maya }\n  orders: {}\n  visits: {}\n";
+
+#[test]
+fn starttls_with_login_delivers_each_digest_once() {
+    let dir = Dir::new();
+    dir.create("shop.yaml", SHOP);
+    dir.create("shop.csv", "period,metric,value\n2026-W45,orders,52\n2026-W45,visits,1000\n2026-W46,orders,25\n2026-W46,visits,1000\n");
+    let certs = certs(&dir);
+    let port = free_port();
+    let key = certs.key.to_str().unwrap();
+    let server = Server::start(
+        &dir,
+        port,
+        &[
+            "--tls",
+            certs.cert.to_str().unwrap(),
+            key,
+            "--auth",
+            "canopy:s3cret",
+        ],
+    );
+    let mut env = plain(port);
+    env[0].1 = format!("smtp://canopy:s3cret@127.0.0.1:{port}?tls=required");
+    env.push(("CANOPY_SMTP_CA", certs.ca.to_str().unwrap().to_string()));
+    let args = ["run", "shop.yaml", "--data", "shop.csv", "--format", "json"];
+    let run = dir.run_env(&args, &env, 0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(
+        doc["emails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["status"] == "sent"),
+        "{doc}"
+    );
+    let messages = server.messages();
+    assert_eq!(messages.len(), 2);
+    for m in &messages {
+        assert!(m.tls && m.authenticated, "STARTTLS and login were used");
+        let (headers, _) = m.body.split_once("\r\n\r\n").unwrap();
+        assert!(!headers.lines().any(|l| l.starts_with("Bcc:")), "{headers}");
+        assert!(headers.contains("Auto-Submitted: auto-generated"));
+        assert!(m.body.contains("Content-Type: text/plain; charset=utf-8"));
+        assert!(m.body.contains("Content-Type: text/html; charset=utf-8"));
+        let html = m.body.split("Content-Type: text/html").nth(1).unwrap();
+        let html = String::from_utf8(
+            quoted_printable::decode(html, quoted_printable::ParseMode::Robust).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>Ops"),
+            "{html}"
+        );
+    }
+    let maya = messages
+        .iter()
+        .find(|m| m.to == ["maya@example.com"])
+        .unwrap();
+    assert!(maya
+        .body
+        .contains("Subject: [canopy] shop 2026-W46: 1 of your metrics moved\r\n"));
+    assert!(maya.body.contains("maya@example.com"));
+    // The same run again sends nothing: the outbox knows these Message-IDs.
+    let again = dir.run_env(&args, &env, 0);
+    assert!(
+        again.stdout.contains("\"already sent\""),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(server.messages().len(), 2);
+}
+
+#[test]
+fn an_untrusted_certificate_is_refused_and_kept_for_later() {
+    let dir = item_creation();
+    let certs = certs(&dir);
+    let port = free_port();
+    let _server = Server::start(
+        &dir,
+        port,
+        &[
+            "--tls",
+            certs.cert.to_str().unwrap(),
+            certs.key.to_str().unwrap(),
+        ],
+    );
+    let mut env = plain(port);
+    env[0].1 = format!("smtp://127.0.0.1:{port}?tls=required");
+    // No CANOPY_SMTP_CA: the private CA is not trusted.
+    let run = dir.run_env(RUN, &env, 1);
+    assert!(
+        run.stderr
+            .contains("could not be sent and stay in the outbox"),
+        "{}",
+        run.stderr
+    );
+    let status = outbox_status(&dir, 1);
+    assert!(
+        status.stdout.starts_with("pending: 4\n"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn server_down_loses_nothing_and_a_flush_delivers_later() {
+    let dir = item_creation();
+    let port = free_port();
+    let env = plain(port);
+    let run = dir.run_env(RUN, &env, 1);
+    assert!(
+        run.stderr
+            .contains("4 emails could not be sent and stay in the outbox"),
+        "{}",
+        run.stderr
+    );
+    let status = outbox_status(&dir, 1);
+    assert!(
+        status
+            .stdout
+            .starts_with("pending: 4\nfailed:  0\nsent:    0\n"),
+        "{}",
+        status.stdout
+    );
+    let server = Server::start(&dir, port, &[]);
+    dir.run_env(&["outbox", "flush"], &env, 0);
+    assert_eq!(server.per_recipient(), everyone());
+    // Nothing is left, and nothing goes twice.
+    dir.run_env(&["outbox", "flush"], &env, 0);
+    dir.run_env(RUN, &env, 0);
+    assert_eq!(server.per_recipient(), everyone());
+    outbox_status(&dir, 0);
+}
+
+#[test]
+fn a_temporary_failure_is_retried_by_the_next_run() {
+    let dir = item_creation();
+    let port = free_port();
+    let env = plain(port);
+    {
+        let server = Server::start(&dir, port, &["--mode", "tempfail"]);
+        let run = dir.run_env(RUN, &env, 1);
+        assert!(run.stderr.contains("451"), "{}", run.stderr);
+        assert!(server.messages().is_empty());
+    }
+    let server = Server::start(&dir, port, &[]);
+    dir.run_env(RUN, &env, 0);
+    assert_eq!(server.per_recipient(), everyone());
+}
+
+#[test]
+fn a_permanent_rejection_marks_the_email_failed_and_the_run_exits_1() {
+    let dir = item_creation();
+    let port = free_port();
+    let env = plain(port);
+    {
+        let _server = Server::start(&dir, port, &["--mode", "reject"]);
+        let run = dir.run_env(RUN, &env, 1);
+        assert_eq!(
+            run.stderr.matches("was refused for good").count(),
+            4,
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("550"), "{}", run.stderr);
+    }
+    let status = outbox_status(&dir, 1);
+    assert!(
+        status.stdout.starts_with("pending: 0\nfailed:  4\n"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains("failed: maya@example.com: [canopy] item-creation 2026-W47"),
+        "{}",
+        status.stdout
+    );
+    // Refused emails are not retried.
+    let server = Server::start(&dir, port, &[]);
+    dir.run_env(&["outbox", "flush"], &env, 0);
+    assert!(server.messages().is_empty());
+}
+
+#[test]
+fn a_stalling_server_times_out_and_the_email_waits() {
+    let dir = item_creation();
+    let port = free_port();
+    let mut env = plain(port);
+    env.push(("CANOPY_SMTP_ATTEMPTS", "1".to_string()));
+    {
+        let _server = Server::start(&dir, port, &["--mode", "stall"]);
+        let started = Instant::now();
+        let run = dir.run_env(RUN, &env, 1);
+        assert!(run.stderr.contains("stay in the outbox"), "{}", run.stderr);
+        // Bounded by the 2 s timeout, not by the server (which never answers).
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+    let server = Server::start(&dir, port, &[]);
+    dir.run_env(&["outbox", "flush"], &env, 0);
+    assert_eq!(server.per_recipient(), everyone());
+}
+
+#[test]
+fn a_run_killed_mid_way_and_repeated_sends_each_email_once() {
+    let dir = item_creation();
+    let port = free_port();
+    let mut env = plain(port);
+    env.push(("CANOPY_SMTP_TIMEOUT", "60".to_string()));
+    {
+        let server = Server::start(&dir, port, &["--mode", "stall", "--stall-after", "1"]);
+        let mut cmd = dir.command(RUN);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut run = cmd.spawn().unwrap();
+        // The server stalls on the second email: the first is sent and marked by then.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !server.maildir.join("stalling").exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the second email never reached the server"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        run.kill().unwrap();
+        run.wait().unwrap();
+        assert_eq!(server.messages().len(), 1);
+    }
+    // The restarted server writes into the same maildir: it holds everything delivered.
+    let server = Server::start(&dir, port, &[]);
+    dir.run_env(RUN, &plain(port), 0);
+    assert_eq!(server.per_recipient(), everyone());
+}
+
+#[test]
+fn without_smtp_emails_are_written_as_eml_files() {
+    let dir = item_creation();
+    let run = dir.run(RUN, 0);
+    assert!(
+        run.stderr.starts_with(
+            "wrote 4 emails to the folder .canopy/outbox\nnote: no SMTP server is configured"
+        ),
+        "{}",
+        run.stderr
+    );
+    let mut files: Vec<String> = std::fs::read_dir(dir.path().join(".canopy/outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files[2], "item-creation-2026-W47-maya@example.com.eml");
+    let again = dir.run(RUN, 0);
+    assert!(
+        again.stdout.contains("already sent") && again.stderr.is_empty(),
+        "{}{}",
+        again.stdout,
+        again.stderr
+    );
+}
+
+#[test]
+fn a_dry_run_sends_and_records_nothing() {
+    let dir = item_creation();
+    let port = free_port();
+    let server = Server::start(&dir, port, &[]);
+    let run = dir.run_env(&[RUN, &["--dry-run"]].concat(), &plain(port), 0);
+    assert!(
+        run.stdout.contains("(dry run)") && run.stdout.contains("would send"),
+        "{}",
+        run.stdout
+    );
+    assert!(server.messages().is_empty());
+    assert!(!dir.path().join(".canopy").exists(), "nothing recorded");
+}
