@@ -27,7 +27,7 @@ pub use report::{
     eval_report, explain_report, Contribution, EvalReport, ExplainReport, MetricRow,
     OffsettingReport, SegmentReport,
 };
-pub use shapley::Method;
+pub use shapley::{Method, MAX_EXACT};
 pub use sql::Database;
 
 use canopy_engine::Diagnostic;
