@@ -26,7 +26,7 @@ pub use diagnostic::{
     render as render_diagnostic, render_all as render_diagnostics, sort_diagnostics, Diagnostic,
     Location, RenderOptions, Severity, SourceMap, Span,
 };
-pub use load::{duplicate_ids, load, Error, FileSystem, Loaded};
+pub use load::{duplicate_ids, load, Error, FileSystem, Loaded, MemoryFs};
 pub use model::{Alerts, Formula, Grain, Metric, MetricId, MetricTree, Source};
 pub use raci::{Person, Raci};
 pub use render::{dot, mermaid};

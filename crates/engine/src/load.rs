@@ -16,6 +16,35 @@ pub trait FileSystem {
     fn read(&self, path: &Path) -> io::Result<String>;
 }
 
+/// Files held in memory: for tests, and for programs that keep trees somewhere other than
+/// on disk.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryFs {
+    files: std::collections::HashMap<PathBuf, String>,
+}
+
+impl MemoryFs {
+    /// No files.
+    pub fn new() -> MemoryFs {
+        MemoryFs::default()
+    }
+
+    /// Adds (or replaces) the file at `path`.
+    pub fn with(mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> MemoryFs {
+        self.files.insert(path.into(), text.into());
+        self
+    }
+}
+
+impl FileSystem for MemoryFs {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "No such file or directory"))
+    }
+}
+
 /// Why a tree could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -1,31 +1,14 @@
 //! Data-driven tests of the tree rules: each case is a small YAML file and the diagnostics it
 //! must produce, as `line:col: message` (help lines are checked by the snapshot tests).
 
-use std::collections::HashMap;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::{load, Error, FileSystem, Loaded};
-
-/// Files held in memory.
-#[derive(Default)]
-pub(crate) struct MemoryFs(pub(crate) HashMap<PathBuf, String>);
-
-impl FileSystem for MemoryFs {
-    fn read(&self, path: &Path) -> io::Result<String> {
-        self.0
-            .get(path)
-            .cloned()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "No such file or directory"))
-    }
-}
+use crate::{load, Error, Loaded, MemoryFs};
 
 pub(crate) fn load_str(yaml: &str) -> Result<Loaded, Error> {
-    let mut fs = MemoryFs::default();
-    fs.0.insert("t.yaml".into(), yaml.to_string());
-    fs.0.insert(
-        "people.yaml".into(),
-        "maya: { name: Maya Chen, email: maya@example.com }\nbad: { email: nope }\n".into(),
+    let fs = MemoryFs::new().with("t.yaml", yaml).with(
+        "people.yaml",
+        "maya: { name: Maya Chen, email: maya@example.com }\nbad: { email: nope }\n",
     );
     load(Path::new("t.yaml"), &fs)
 }

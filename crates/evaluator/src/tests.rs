@@ -2,27 +2,22 @@
 //! worked examples, data errors, missing and undefined values, and the exactness of
 //! attribution on random trees.
 
-use std::io;
 use std::path::Path;
 
-use canopy_engine::{FileSystem, MetricTree, RenderOptions, SourceMap};
+use canopy_engine::{MemoryFs, MetricTree, RenderOptions, SourceMap};
 use proptest::prelude::*;
 
 use crate::*;
 
-struct One(String);
-
-impl FileSystem for One {
-    fn read(&self, _: &Path) -> io::Result<String> {
-        Ok(self.0.clone())
-    }
-}
+/// `rate = items / users`, the seed's item creation rate.
+const RATE: &str =
+    "root: rate\nmetrics:\n  rate: { formula: items / users }\n  items: {}\n  users: {}\n";
 
 const PEOPLE: &str = "people: { p: { email: p@example.com } }\nraci: { accountable: p }\n";
 
 fn tree(yaml: &str) -> MetricTree {
     let text = format!("tree: t\n{PEOPLE}{yaml}");
-    match canopy_engine::load(Path::new("t.yaml"), &One(text)) {
+    match canopy_engine::load(Path::new("t.yaml"), &MemoryFs::new().with("t.yaml", text)) {
         Ok(l) => l.tree,
         Err(canopy_engine::Error::Invalid {
             diagnostics,
@@ -60,9 +55,7 @@ fn value(tree: &MetricTree, csv: &str, metric: &str, period: &str) -> Result<f64
 #[test]
 fn items_per_active_user() {
     // 500 active users creating 4,000 items: 8 items per active user.
-    let t = tree(
-        "root: rate\nmetrics:\n  rate: { formula: items / users }\n  items: {}\n  users: {}\n",
-    );
+    let t = tree(RATE);
     let csv = "period,metric,value\n2026-W46,items,4000\n2026-W46,users,500\n";
     assert_eq!(value(&t, csv, "rate", "2026-W46"), Ok(8.0));
 }
@@ -105,9 +98,7 @@ fn activity_score_from_weighted_actions() {
 
 #[test]
 fn missing_data_is_a_status_naming_the_leaf_never_zero() {
-    let t = tree(
-        "root: rate\nmetrics:\n  rate: { formula: items / users }\n  items: {}\n  users: {}\n",
-    );
+    let t = tree(RATE);
     let csv = "period,metric,value\n2026-W45,items,10\n2026-W45,users,5\n2026-W46,items,4000\n";
     assert_eq!(
         value(&t, csv, "rate", "2026-W46"),
@@ -147,9 +138,7 @@ fn totals_come_from_explicit_rows_or_the_sum_of_segments() {
 /// Bad data: every problem, with file, line and column.
 #[test]
 fn data_errors_name_file_line_and_column() {
-    let t = tree(
-        "root: rate\nmetrics:\n  rate: { formula: items / users }\n  items: {}\n  users: {}\n",
-    );
+    let t = tree(RATE);
     let csv = "period,metric,value\n2026-W46,items,12x\n2026-W46,users,500\n2026-W46,users,501\n2026-W46,usres,1\n2026-W46,rate,8\n2026-11,items,3\n2026-W47,items,\n2026-W99,items,1\n";
     let Err(Error::Data { diagnostics }) = data(&t, csv) else {
         panic!("should fail")
@@ -286,9 +275,7 @@ fn offsetting_inputs_under_an_unchanged_metric_still_show() {
 
 #[test]
 fn explaining_a_missing_value_says_why() {
-    let t = tree(
-        "root: rate\nmetrics:\n  rate: { formula: items / users }\n  items: {}\n  users: {}\n",
-    );
+    let t = tree(RATE);
     let d = data(
         &t,
         "period,metric,value\n2026-W45,items,1\n2026-W45,users,1\n2026-W46,items,2\n",

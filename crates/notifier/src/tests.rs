@@ -4,19 +4,11 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use canopy_engine::{FileSystem, MetricTree};
+use canopy_engine::{MemoryFs, MetricTree};
 use canopy_evaluator::{evaluate, DataBuilder, Evaluation, Period};
 use chrono::{TimeZone, Utc};
 
 use crate::*;
-
-struct One(String);
-
-impl FileSystem for One {
-    fn read(&self, _: &Path) -> std::io::Result<String> {
-        Ok(self.0.clone())
-    }
-}
 
 /// A small tree whose people have awkward names: a line break (header injection) and markup.
 const TREE: &str = "tree: shop\ntitle: Shop <conversion>\nroot: rate\npeople:\n  maya: { name: \"Maya\\r\\nBcc: eve@evil.example\", email: maya@example.com }\n  ops: { name: \"<b>Ops</b> & co\", email: ops@example.com }\nraci: { accountable: ops, informed: [maya] }\nmetrics:\n  rate:\n    title: \"Conversion <script>alert(1)</script>\"\n    unit: \"%\"\n    formula: orders / visits * 100\n    good: up\n    target: 5\n    bands: [{ name: Low, below: 3 }, { name: Fine }]\n    raci: { accountable: maya }\n  orders: {}\n  visits: {}\n";
@@ -24,9 +16,12 @@ const TREE: &str = "tree: shop\ntitle: Shop <conversion>\nroot: rate\npeople:\n 
 const DATA: &str = "period,metric,value\n2026-W44,orders,50\n2026-W44,visits,1000\n2026-W45,orders,52\n2026-W45,visits,1000\n2026-W46,orders,25\n2026-W46,visits,1000\n";
 
 fn tree() -> MetricTree {
-    canopy_engine::load(Path::new("shop.yaml"), &One(TREE.into()))
-        .expect("valid")
-        .tree
+    canopy_engine::load(
+        Path::new("shop.yaml"),
+        &MemoryFs::new().with("shop.yaml", TREE),
+    )
+    .expect("valid")
+    .tree
 }
 
 fn eval(tree: &MetricTree) -> Evaluation<'_> {

@@ -2,23 +2,15 @@
 
 use std::path::Path;
 
-use canopy_engine::{FileSystem, Grain, MetricTree};
+use canopy_engine::{Grain, MemoryFs, MetricTree};
 use canopy_evaluator::{evaluate, DataBuilder, Period};
 
 use super::*;
 
-struct One(String);
-
-impl FileSystem for One {
-    fn read(&self, _: &Path) -> std::io::Result<String> {
-        Ok(self.0.clone())
-    }
-}
-
 /// A tree of one metric `m` with the given settings (YAML flow mapping entries).
 fn tree(settings: &str) -> MetricTree {
     let yaml = format!("tree: t\nroot: m\npeople: {{ p: {{ email: p@example.com }} }}\nraci: {{ accountable: p }}\nmetrics:\n  m: {{ {settings} }}\n");
-    canopy_engine::load(Path::new("t.yaml"), &One(yaml))
+    canopy_engine::load(Path::new("t.yaml"), &MemoryFs::new().with("t.yaml", yaml))
         .expect("valid")
         .tree
 }
