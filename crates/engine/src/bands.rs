@@ -45,6 +45,11 @@ impl Bands {
         Some(i)
     }
 
+    /// The name of the band `value` falls in, if the metric has bands.
+    pub fn name_of(&self, value: f64) -> Option<&str> {
+        self.classify(value).map(|i| self.bands[i].name.as_str())
+    }
+
     /// The band at `index`.
     pub fn get(&self, index: usize) -> Option<&Band> {
         self.bands.get(index)

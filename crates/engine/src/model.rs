@@ -196,6 +196,16 @@ pub struct Metric {
 }
 
 impl Metric {
+    /// Whether `value` meets the metric's target (at or above it, or at or below it when
+    /// lower is better); `None` without a target.
+    pub fn meets_target(&self, value: f64) -> Option<bool> {
+        let target = self.target?;
+        Some(match self.good {
+            Some(Good::Down) => value <= target,
+            _ => value >= target,
+        })
+    }
+
     /// Whether the metric's values come from data rather than a formula.
     pub fn is_leaf(&self) -> bool {
         self.formula.is_none()

@@ -44,15 +44,16 @@ fn group_thousands(text: &str) -> String {
     }
 }
 
+/// The change from `before` to `after` in percent of `|before|`; `None` when `before` is 0.
+pub fn pct_change(before: f64, after: f64) -> Option<f64> {
+    (before != 0.0).then(|| (after - before) / before.abs() * 100.0)
+}
+
 /// A move from `before` to `after`: `1.96 -> 1.98 unit (+0.02, +1.0%)`, the percentage left
 /// out when `before` is zero.
 pub fn change(before: f64, after: f64, unit: Option<&str>) -> String {
     let unit = unit.map(|u| format!(" {u}")).unwrap_or_default();
-    let pct = if before != 0.0 {
-        format!(", {}", percent((after - before) / before.abs() * 100.0))
-    } else {
-        String::new()
-    };
+    let pct = pct_change(before, after).map_or(String::new(), |p| format!(", {}", percent(p)));
     format!(
         "{} -> {}{unit} ({}{pct})",
         number(before),

@@ -28,7 +28,7 @@ pub use report::{
     OffsettingReport, SegmentReport,
 };
 pub use shapley::{Method, MAX_EXACT};
-pub use sql::Database;
+pub use sql::{redact_password, Database};
 
 use canopy_engine::Diagnostic;
 

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::attribution::{Explanation, Segments, METHOD};
 use crate::evaluate::{Cell, Evaluation, Status};
+use crate::format::pct_change;
 use crate::period::Period;
 
 /// Every metric of a tree in one period.
@@ -58,13 +59,8 @@ pub fn eval_report(eval: &Evaluation<'_>, period: Period) -> EvalReport {
             let previous = eval.total(id, period.previous()).ok();
             let value = now.ok();
             let change = value.zip(previous).map(|(v, p)| v - p);
-            let change_pct = change
-                .zip(previous)
-                .and_then(|(c, p)| (p != 0.0).then(|| c / p.abs() * 100.0));
-            let band = value
-                .and_then(|v| m.bands.classify(v))
-                .and_then(|i| m.bands.get(i))
-                .map(|b| b.name.clone());
+            let change_pct = previous.zip(value).and_then(|(p, v)| pct_change(p, v));
+            let band = value.and_then(|v| m.bands.name_of(v)).map(str::to_string);
             let cell = now.err().unwrap_or(Cell::Ok);
             MetricRow {
                 id: m.id.clone(),

@@ -26,8 +26,8 @@ pub enum Database {
 /// What one query returned: the segment dimension (for two columns) and the values.
 type Rows = (Option<String>, Vec<(Option<String>, f64)>);
 
-/// `url` with any password replaced, for messages.
-fn redact(url: &str) -> String {
+/// `url` with any password replaced by `***`, for messages and logs.
+pub fn redact_password(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
@@ -51,7 +51,7 @@ impl Database {
     /// Connects to `url`: `sqlite://PATH` or a PostgreSQL URL.
     pub fn connect(url: &str) -> Result<Database, Error> {
         let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| Error::Connect {
-            url: redact(url),
+            url: redact_password(url),
             source,
         };
         if let Some(path) = url.strip_prefix("sqlite://") {
@@ -320,9 +320,13 @@ mod tests {
     #[test]
     fn passwords_are_redacted() {
         assert_eq!(
-            redact("postgres://canopy:s3cret@db:5432/x"),
+            redact_password("postgres://canopy:s3cret@db:5432/x"),
             "postgres://canopy:***@db:5432/x"
         );
-        assert_eq!(redact("postgres://db/x"), "postgres://db/x");
+        assert_eq!(redact_password("postgres://db/x"), "postgres://db/x");
+        assert_eq!(
+            redact_password("smtp://u:p@w@host:587?tls=required"),
+            "smtp://u:***@host:587?tls=required"
+        );
     }
 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use canopy_evaluator::redact_password;
 use lettre::address::Envelope;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, SmtpTransport, Transport};
@@ -46,17 +47,6 @@ pub struct Smtp {
     description: String,
 }
 
-/// `url` without its password, for messages.
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
-
 impl Smtp {
     /// Connects lazily to the server described by `settings`. TLS (STARTTLS or implicit)
     /// trusts the system's roots plus those of `ca_file`.
@@ -64,7 +54,7 @@ impl Smtp {
         let bad = |why: String| {
             Error::Smtp(format!(
                 "CANOPY_SMTP_URL `{}`: {why}",
-                redact(&settings.url)
+                redact_password(&settings.url)
             ))
         };
         let url = url::Url::parse(&settings.url).map_err(|e| bad(e.to_string()))?;
@@ -99,7 +89,7 @@ impl Smtp {
         }
         Ok(Smtp {
             transport: builder.timeout(Some(settings.timeout)).build(),
-            description: format!("SMTP server {}", redact(&settings.url)),
+            description: format!("SMTP server {}", redact_password(&settings.url)),
         })
     }
 }

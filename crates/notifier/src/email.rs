@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use canopy_engine::{MetricId, MetricTree, Person};
-use canopy_evaluator::format::{change, number, percent, signed};
+use canopy_evaluator::format::{change, number, pct_change, percent, signed};
 use canopy_evaluator::{Evaluation, Explanation, Period};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -199,24 +199,15 @@ impl Body<'_> {
         let m = tree.metric(moved.movement.metric);
         let (before, after) = (moved.movement.before, moved.movement.after);
 
-        let band = |v: f64| {
-            m.bands
-                .classify(v)
-                .and_then(|i| m.bands.get(i))
-                .map(|b| b.name.clone())
-        };
-        let band = match (band(before), band(after)) {
+        let band = match (m.bands.name_of(before), m.bands.name_of(after)) {
             (Some(a), Some(b)) if a != b => Some(format!("{a} -> {b}")),
-            (_, Some(b)) => Some(b),
+            (_, Some(b)) => Some(b.to_string()),
             _ => None,
         };
-        let target = m.target.map(|t| {
-            let met = match m.good {
-                Some(canopy_engine::Good::Down) => after <= t,
-                _ => after >= t,
-            };
-            format!("{} ({})", number(t), if met { "met" } else { "not met" })
-        });
+        let target = m
+            .target
+            .zip(m.meets_target(after))
+            .map(|(t, met)| format!("{} ({})", number(t), if met { "met" } else { "not met" }));
         let why = moved.movement.rules.iter().map(describe).collect();
         let (contributors, offsetting) = match moved.explanation {
             Some(e) => {
@@ -310,15 +301,14 @@ impl Body<'_> {
                     number,
                 );
                 let change = match (now, before) {
-                    (Ok(a), Ok(b)) if b != 0.0 => percent((a - b) / b.abs() * 100.0),
-                    (Ok(a), Ok(b)) => signed(a - b),
+                    (Ok(a), Ok(b)) => pct_change(b, a).map_or_else(|| signed(a - b), percent),
                     _ => String::new(),
                 };
                 let band = now
                     .ok()
-                    .and_then(|v| m.bands.classify(v))
-                    .and_then(|i| m.bands.get(i))
-                    .map_or(String::new(), |b| b.name.clone());
+                    .and_then(|v| m.bands.name_of(v))
+                    .unwrap_or_default()
+                    .to_string();
                 [m.title.clone(), value, change, band]
             })
             .collect()

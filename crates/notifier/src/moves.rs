@@ -7,6 +7,7 @@
 //! one message when it recovers.
 
 use canopy_engine::{Good, Metric, MetricId};
+use canopy_evaluator::format::pct_change;
 use canopy_evaluator::{Evaluation, Period};
 use serde::Serialize;
 
@@ -92,8 +93,7 @@ pub struct AlertState {
 /// a target and a direction of good; otherwise in its worst band.
 pub fn is_bad(metric: &Metric, value: f64) -> bool {
     match (metric.good, metric.target) {
-        (Some(Good::Up), Some(t)) => value < t,
-        (Some(Good::Down), Some(t)) => value > t,
+        (Some(_), Some(_)) => metric.meets_target(value) == Some(false),
         (Some(good), None) if metric.bands.iter().count() > 1 => {
             let band = metric.bands.classify(value);
             let worst = match good {
@@ -141,22 +141,19 @@ fn comparisons(
     let alerts = &metric.alerts;
     let mut rules = Vec::new();
     if let Some(threshold) = alerts.change_pct {
-        let pct = (before != 0.0).then(|| (after - before) / before.abs() * 100.0);
+        let pct = pct_change(before, after);
         if pct.map_or(after != before, |p| p.abs() >= threshold) {
             rules.push(Rule::ChangePct { pct, threshold });
         }
     }
     if alerts.bands {
-        let name = |v: f64| {
-            metric
-                .bands
-                .classify(v)
-                .and_then(|i| metric.bands.get(i))
-                .map(|b| b.name.clone())
-        };
-        if let (Some(from), Some(to)) = (name(before), name(after)) {
+        if let (Some(from), Some(to)) = (metric.bands.name_of(before), metric.bands.name_of(after))
+        {
             if from != to {
-                rules.push(Rule::Band { from, to });
+                rules.push(Rule::Band {
+                    from: from.to_string(),
+                    to: to.to_string(),
+                });
             }
         }
     }
@@ -174,10 +171,7 @@ fn comparisons(
     }
     if let (true, Some(target)) = (alerts.target, metric.target) {
         if (before < target) != (after < target) {
-            let reached = match metric.good {
-                Some(Good::Down) => after <= target,
-                _ => after >= target,
-            };
+            let reached = metric.meets_target(after) == Some(true);
             rules.push(Rule::Target { target, reached });
         }
     }
