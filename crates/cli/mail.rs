@@ -93,8 +93,11 @@ pub(crate) fn report_pass(mail: &Mail, pass: &Pass) -> bool {
             eprintln!("note: no SMTP server is configured; set CANOPY_SMTP_URL (and CANOPY_FROM) to send emails");
         }
     }
-    for (id, why) in &pass.failed {
-        eprintln!("error: email {id} was refused for good: {why}");
+    for r in &pass.failed {
+        eprintln!(
+            "error: the email to {} (\"{}\") was refused for good: {}",
+            r.recipient, r.subject, r.reason
+        );
     }
     if !pass.pending.is_empty() {
         let why = pass

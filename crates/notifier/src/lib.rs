@@ -19,7 +19,7 @@ pub use delivery::{Deliver, Failure, Folder, Smtp, SmtpSettings};
 pub use email::{compose, escape_html, message_id, strip_controls, Digest, MovedMetric};
 pub use history::{History, OutboxStatus, RunRecord, StoredEmail, ValueRecord};
 pub use moves::{detect, is_bad, AlertState, Move, Rule};
-pub use outbox::{flush, Pass, Retry};
+pub use outbox::{flush, Pass, Refused, Retry};
 pub use run::{plan, MoveReport, PlannedRun};
 
 /// A sender or recipient: display name and address.

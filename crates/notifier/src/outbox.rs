@@ -28,13 +28,26 @@ impl Default for Retry {
     }
 }
 
+/// An email the server refused for good.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// Its Message-ID.
+    pub message_id: String,
+    /// Who it was for.
+    pub recipient: String,
+    /// Its subject.
+    pub subject: String,
+    /// The server's answer.
+    pub reason: String,
+}
+
 /// What one pass over the outbox did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Pass {
     /// Message-IDs sent.
     pub sent: Vec<String>,
-    /// Message-IDs refused for good, with the reason.
-    pub failed: Vec<(String, String)>,
+    /// Emails refused for good.
+    pub failed: Vec<Refused>,
     /// Message-IDs still pending, with the last error when there was an attempt.
     pub pending: Vec<(String, Option<String>)>,
 }
@@ -76,7 +89,12 @@ pub fn flush(
             }
             Err(f) if f.permanent => {
                 history.mark_attempt_failed(email.id, &f.message, true)?;
-                pass.failed.push((email.message_id, f.message));
+                pass.failed.push(Refused {
+                    message_id: email.message_id,
+                    recipient: email.recipient,
+                    subject: email.subject,
+                    reason: f.message,
+                });
             }
             Err(f) => {
                 history.mark_attempt_failed(email.id, &f.message, false)?;
