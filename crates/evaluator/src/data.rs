@@ -486,6 +486,17 @@ struct ChunkParser<'a> {
     source: u32,
 }
 
+/// What reading rows remembers from one row to the next.
+#[derive(Default)]
+struct Caches {
+    /// Every row names a period; a fast hash matters at millions of rows.
+    periods: FxHashMap<Vec<u8>, Result<Period, String>>,
+    /// Rows come grouped by metric in practice, so the last one is remembered.
+    last_metric: Option<(Vec<u8>, MetricId)>,
+    /// Segment keys, numbered locally from 1 in order of first appearance.
+    keys: HashMap<SegmentKey, u32>,
+}
+
 impl ChunkParser<'_> {
     fn parse(&self, bytes: &[u8]) -> Chunk {
         let mut chunk = Chunk {
@@ -493,151 +504,154 @@ impl ChunkParser<'_> {
             diagnostics: Vec::new(),
             suppressed: 0,
             keys: Vec::new(),
-            lines: 0,
+            lines: bytes.iter().filter(|&&b| b == b'\n').count() as u32,
         };
-        let report = |chunk: &mut Chunk, d: Diagnostic| {
-            if chunk.diagnostics.len() < MAX_DIAGNOSTICS {
-                chunk.diagnostics.push(d);
-            } else {
-                chunk.suppressed += 1;
-            }
-        };
-        let at = |line: u64, col: usize, len: usize| Location {
-            path: self.path.clone(),
-            span: Span::new(line as u32, col as u32, len as u32),
-        };
-        let c = self.columns;
-        let grain = self.tree.grain();
-        let mut local_keys: HashMap<SegmentKey, u32> = HashMap::new();
-        // Every row names a period; a fast hash matters at millions of rows.
-        let mut periods: FxHashMap<Vec<u8>, Result<Period, String>> = FxHashMap::default();
-        let mut last_metric: Option<(Vec<u8>, MetricId)> = None;
+        let mut caches = Caches::default();
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(false)
             .from_reader(bytes);
         let mut record = csv::ByteRecord::new();
         loop {
-            match reader.read_byte_record(&mut record) {
+            let outcome = match reader.read_byte_record(&mut record) {
                 Ok(false) => break,
-                Ok(true) => {}
+                Ok(true) => self.row(&record, &mut caches, &mut chunk.keys),
                 Err(e) => {
                     let line = e.position().map_or(1, |p| p.line());
-                    report(
-                        &mut chunk,
-                        Diagnostic::error(at(line, 1, 1), format!("cannot read CSV: {e}")),
-                    );
-                    break;
+                    Err(Diagnostic::error(
+                        self.at(line, 1, 1),
+                        format!("cannot read CSV: {e}"),
+                    ))
                 }
+            };
+            match outcome {
+                Ok(Some(row)) => chunk.rows.push(row),
+                Ok(None) => {}
+                Err(d) if chunk.diagnostics.len() < MAX_DIAGNOSTICS => chunk.diagnostics.push(d),
+                Err(_) => chunk.suppressed += 1,
             }
-            let line = record.position().map_or(0, |p| p.line());
-            // Columns are counted in characters from the start of the line, assuming no quotes.
-            let col = |i: usize| 1 + (0..i).map(|j| record[j].len() + 1).sum::<usize>();
-            let field = |i: usize| &record[i];
-            if c.tree
-                .is_some_and(|t| field(t) != self.tree.id().as_bytes())
-            {
-                continue;
-            }
-            // Rows come grouped by metric in practice, so remember the last one.
-            let metric = match &last_metric {
-                Some((name, id)) if name.as_slice() == field(c.metric) => *id,
-                _ => {
-                    let name = String::from_utf8_lossy(field(c.metric)).into_owned();
-                    match metric_for_data(self.tree, &name) {
-                        Ok(id) => {
-                            last_metric = Some((field(c.metric).to_vec(), id));
-                            id
-                        }
-                        Err((message, help)) => {
-                            report(
-                                &mut chunk,
-                                Diagnostic::error(at(line, col(c.metric), name.len()), message)
-                                    .with_help(help),
-                            );
-                            continue;
-                        }
-                    }
-                }
-            };
-            let text = field(c.period);
-            let period = match periods.get(text) {
-                Some(p) => p.clone(),
-                None => {
-                    let p = parse_period(text, grain);
-                    periods.insert(text.to_vec(), p.clone());
-                    p
-                }
-            };
-            let period = match period {
-                Ok(p) => p,
-                Err(message) => {
-                    report(
-                        &mut chunk,
-                        Diagnostic::error(at(line, col(c.period), text.len()), message),
-                    );
-                    continue;
-                }
-            };
-            let raw = field(c.value);
-            let value = match std::str::from_utf8(raw)
-                .ok()
-                .map(str::trim)
-                .map(str::parse::<f64>)
-            {
-                Some(Ok(v)) if v.is_finite() => v,
-                _ => {
-                    let text = String::from_utf8_lossy(raw);
-                    let (message, help) = if text.trim().is_empty() {
-                        ("the value is empty".to_string(), "missing data is left out, not written as an empty value (it is never taken as zero)")
-                    } else {
-                        (
-                            format!("`{text}` is not a finite number"),
-                            "values are plain numbers like 1234 or 0.25",
-                        )
-                    };
-                    report(
-                        &mut chunk,
-                        Diagnostic::error(at(line, col(c.value), raw.len()), message)
-                            .with_help(help),
-                    );
-                    continue;
-                }
-            };
-            let mut slot = 0;
-            if !c.dims.is_empty() {
-                let key: SegmentKey = c
-                    .dims
-                    .iter()
-                    .map(|&i| String::from_utf8_lossy(field(i)).trim().to_string())
-                    .collect();
-                if key.iter().any(String::is_empty) && !key.iter().all(String::is_empty) {
-                    let message = format!("a segment needs a value for every dimension ({}); leave them all empty for a total", c.dim_names.join(", "));
-                    report(
-                        &mut chunk,
-                        Diagnostic::error(at(line, col(c.dims[0]), 1), message),
-                    );
-                    continue;
-                }
-                if !key.iter().all(String::is_empty) {
-                    let next = chunk.keys.len() as u32 + 1;
-                    slot = *local_keys.entry(key.clone()).or_insert(next);
-                    if slot == next {
-                        chunk.keys.push(key);
-                    }
-                }
-            }
-            chunk.rows.push(Row {
-                metric,
-                period,
-                slot,
-                source: self.source,
-                line: line as u32,
-                value,
-            });
         }
-        chunk.lines = bytes.iter().filter(|&&b| b == b'\n').count() as u32;
         chunk
+    }
+
+    fn at(&self, line: u64, col: usize, len: usize) -> Location {
+        Location {
+            path: self.path.clone(),
+            span: Span::new(line as u32, col as u32, len as u32),
+        }
+    }
+
+    /// One record as a row; `None` for a row of another tree.
+    fn row(
+        &self,
+        record: &csv::ByteRecord,
+        caches: &mut Caches,
+        keys: &mut Vec<SegmentKey>,
+    ) -> Result<Option<Row>, Diagnostic> {
+        let c = self.columns;
+        let line = record.position().map_or(0, |p| p.line());
+        // Columns are counted in characters from the start of the line, assuming no quotes.
+        let col = |i: usize| 1 + (0..i).map(|j| record[j].len() + 1).sum::<usize>();
+        if c.tree
+            .is_some_and(|t| &record[t] != self.tree.id().as_bytes())
+        {
+            return Ok(None);
+        }
+        let metric = match &caches.last_metric {
+            Some((name, id)) if name.as_slice() == &record[c.metric] => *id,
+            _ => {
+                let name = String::from_utf8_lossy(&record[c.metric]).into_owned();
+                let id = metric_for_data(self.tree, &name).map_err(|(message, help)| {
+                    Diagnostic::error(self.at(line, col(c.metric), name.len()), message)
+                        .with_help(help)
+                })?;
+                caches.last_metric = Some((record[c.metric].to_vec(), id));
+                id
+            }
+        };
+        let text = &record[c.period];
+        let grain = self.tree.grain();
+        let period = match caches.periods.get(text) {
+            Some(p) => p.clone(),
+            None => caches
+                .periods
+                .entry(text.to_vec())
+                .or_insert_with(|| parse_period(text, grain))
+                .clone(),
+        };
+        let period = period.map_err(|message| {
+            Diagnostic::error(self.at(line, col(c.period), text.len()), message)
+        })?;
+        let raw = &record[c.value];
+        let value = value_of(raw).map_err(|(message, help)| {
+            Diagnostic::error(self.at(line, col(c.value), raw.len()), message).with_help(help)
+        })?;
+        let slot = self
+            .slot(record, caches, keys)
+            .map_err(|message| Diagnostic::error(self.at(line, col(c.dims[0]), 1), message))?;
+        Ok(Some(Row {
+            metric,
+            period,
+            slot,
+            source: self.source,
+            line: line as u32,
+            value,
+        }))
+    }
+
+    /// The record's segment slot: 0 for a total, else its local number.
+    fn slot(
+        &self,
+        record: &csv::ByteRecord,
+        caches: &mut Caches,
+        keys: &mut Vec<SegmentKey>,
+    ) -> Result<u32, String> {
+        let c = self.columns;
+        if c.dims.is_empty() {
+            return Ok(0);
+        }
+        let key: SegmentKey = c
+            .dims
+            .iter()
+            .map(|&i| String::from_utf8_lossy(&record[i]).trim().to_string())
+            .collect();
+        if key.iter().all(String::is_empty) {
+            return Ok(0);
+        }
+        if key.iter().any(String::is_empty) {
+            return Err(format!(
+                "a segment needs a value for every dimension ({}); leave them all empty for a total",
+                c.dim_names.join(", ")
+            ));
+        }
+        let next = keys.len() as u32 + 1;
+        let slot = *caches.keys.entry(key.clone()).or_insert(next);
+        if slot == next {
+            keys.push(key);
+        }
+        Ok(slot)
+    }
+}
+
+/// A data value: a finite number. Empty is not zero.
+fn value_of(raw: &[u8]) -> Result<f64, (String, &'static str)> {
+    match std::str::from_utf8(raw)
+        .ok()
+        .map(str::trim)
+        .map(str::parse::<f64>)
+    {
+        Some(Ok(v)) if v.is_finite() => Ok(v),
+        _ => {
+            let text = String::from_utf8_lossy(raw);
+            Err(if text.trim().is_empty() {
+                ("the value is empty".to_string(), "missing data is left out, not written as an empty value (it is never taken as zero)")
+            } else {
+                (
+                    format!("`{text}` is not a finite number"),
+                    "values are plain numbers like 1234 or 0.25",
+                )
+            })
+        }
     }
 }
 
