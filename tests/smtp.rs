@@ -474,6 +474,25 @@ fn without_smtp_emails_are_written_as_eml_files() {
 }
 
 #[test]
+fn a_period_without_data_fails_the_run_and_sends_nothing() {
+    let dir = item_creation();
+    let args = [
+        "run",
+        "trees/item-creation.yaml",
+        "--data",
+        "fixtures/data/item-creation.csv",
+        "--period",
+        "2026-W50",
+    ];
+    let run = dir.run(&args, 1);
+    assert_eq!(
+        run.stderr,
+        "error: tree `item-creation` has no value for its root in 2026-W50 (`activated_users` has no data in 2026-W50); nothing is sent for it\n"
+    );
+    assert!(!dir.path().join(".canopy/outbox").exists());
+}
+
+#[test]
 fn a_dry_run_sends_and_records_nothing() {
     let dir = item_creation();
     let port = free_port();

@@ -79,6 +79,14 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
         };
         let period = *periods.last().expect("at least the period itself");
         let eval = evaluate(tree, &data);
+        // Without the root there is nothing to report, and summaries of "no value" would
+        // hide a broken data pipeline: fail loudly instead, and send nothing for this tree.
+        if let Err(cell) = eval.total(tree.root(), period) {
+            let why = eval.reason(tree.root(), period, cell);
+            eprintln!("error: tree `{}` has no value for its root in {period} ({why}); nothing is sent for it", tree.id());
+            ok = false;
+            continue;
+        }
         let planned = plan(&eval, period, &history, &mail.sender, date)?;
         if !request.dry_run {
             history.record_run(&planned.record, now)?;
