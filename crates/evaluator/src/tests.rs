@@ -171,11 +171,17 @@ fn a_tree_column_shares_one_file_between_trees() {
     assert_eq!(value(&t, csv, "a", "2026-W46"), Ok(1.0));
 }
 
-fn explained(yaml: &str, csv: &str, from: &str, to: &str) -> (MetricTree, Data) {
-    let t = tree(yaml);
-    let d = data(&t, csv).unwrap();
-    let _ = (from, to);
-    (t, d)
+/// Explains the root of `tree` from 2026-W45 to 2026-W46 on weekly `csv`.
+fn explain_w46(tree: &MetricTree, csv: &str) -> Result<Explanation, ExplainError> {
+    let d = data(tree, csv).unwrap();
+    let eval = evaluate(tree, &d);
+    explain(
+        &eval,
+        &Planner::new(tree),
+        tree.root(),
+        week("2026-W45"),
+        week("2026-W46"),
+    )
 }
 
 /// A Simpson's paradox: each cohort's conversion rises, the total falls, because traffic
@@ -186,16 +192,8 @@ fn simpson_case_shows_mix_against_rate() {
     let csv = "period,metric,value,cohort\n\
         2026-W45,visitors,900,returning\n2026-W45,conversions,450,returning\n2026-W45,visitors,100,new\n2026-W45,conversions,10,new\n\
         2026-W46,visitors,100,returning\n2026-W46,conversions,55,returning\n2026-W46,visitors,900,new\n2026-W46,conversions,99,new\n";
-    let (t, d) = explained(yaml, csv, "2026-W45", "2026-W46");
-    let eval = evaluate(&t, &d);
-    let e = explain(
-        &eval,
-        &Planner::new(&t),
-        t.root(),
-        week("2026-W45"),
-        week("2026-W46"),
-    )
-    .unwrap();
+    let t = tree(yaml);
+    let e = explain_w46(&t, csv).unwrap();
     assert!((e.root().change - (15.4 - 46.0)).abs() < 1e-9);
     let Segments::Split(shares) = &e.segments else {
         panic!("{:?}", e.segments)
@@ -211,6 +209,8 @@ fn simpson_case_shows_mix_against_rate() {
     );
     let sum: f64 = shares.iter().map(|s| s.contribution).sum();
     assert!((sum - e.root().change).abs() < 1e-9);
+    let d = data(&t, csv).unwrap();
+    let eval = evaluate(&t, &d);
     let report = explain_report(&eval, t.root(), week("2026-W45"), week("2026-W46"), Ok(&e));
     insta::assert_json_snapshot!(report.segments);
 }
@@ -222,16 +222,8 @@ fn a_flat_rate_hides_a_leaking_funnel() {
     let yaml = "root: rate\nmetrics:\n  rate: { formula: activation * intensity }\n  activation: { formula: activated / active }\n  intensity: {}\n  activated: {}\n  active: {}\n";
     let csv = "period,metric,value\n2026-W45,activated,500,\n2026-W45,active,1000\n2026-W45,intensity,8\n2026-W46,activated,400\n2026-W46,active,1000\n2026-W46,intensity,10.2\n";
     let csv = csv.replace(",\n", "\n");
-    let (t, d) = explained(yaml, &csv, "", "");
-    let eval = evaluate(&t, &d);
-    let e = explain(
-        &eval,
-        &Planner::new(&t),
-        t.root(),
-        week("2026-W45"),
-        week("2026-W46"),
-    )
-    .unwrap();
+    let t = tree(yaml);
+    let e = explain_w46(&t, &csv).unwrap();
     assert_eq!(e.offsetting.len(), 1, "{:?}", e.offsetting);
     let o = &e.offsetting[0];
     assert_eq!(t.metric(o.metric).id, "rate");
@@ -250,16 +242,8 @@ fn a_flat_rate_hides_a_leaking_funnel() {
 fn offsetting_inputs_under_an_unchanged_metric_still_show() {
     let yaml = "root: r\nmetrics:\n  r: { formula: x * y }\n  x: { formula: a + b }\n  y: {}\n  a: {}\n  b: {}\n";
     let csv = "period,metric,value\n2026-W45,a,1\n2026-W45,b,1\n2026-W45,y,1\n2026-W46,a,2\n2026-W46,b,0\n2026-W46,y,3\n";
-    let (t, d) = explained(yaml, csv, "", "");
-    let eval = evaluate(&t, &d);
-    let e = explain(
-        &eval,
-        &Planner::new(&t),
-        t.root(),
-        week("2026-W45"),
-        week("2026-W46"),
-    )
-    .unwrap();
+    let t = tree(yaml);
+    let e = explain_w46(&t, csv).unwrap();
     let c = |n: &str| e.node(t.find(n).unwrap()).unwrap().contribution;
     assert_eq!(c("r"), 4.0);
     assert_eq!(c("x"), 0.0);
@@ -276,20 +260,8 @@ fn offsetting_inputs_under_an_unchanged_metric_still_show() {
 #[test]
 fn explaining_a_missing_value_says_why() {
     let t = tree(RATE);
-    let d = data(
-        &t,
-        "period,metric,value\n2026-W45,items,1\n2026-W45,users,1\n2026-W46,items,2\n",
-    )
-    .unwrap();
-    let eval = evaluate(&t, &d);
-    let err = explain(
-        &eval,
-        &Planner::new(&t),
-        t.root(),
-        week("2026-W45"),
-        week("2026-W46"),
-    )
-    .unwrap_err();
+    let csv = "period,metric,value\n2026-W45,items,1\n2026-W45,users,1\n2026-W46,items,2\n";
+    let err = explain_w46(&t, csv).unwrap_err();
     assert_eq!(
         err.to_string(),
         "cannot explain `rate` from 2026-W45 to 2026-W46: `users` has no data in 2026-W46"
