@@ -134,6 +134,12 @@ impl Explanation {
     }
 }
 
+/// Orders contributions largest magnitude first, ties in metric order, so every listing of
+/// contributions reads the same way and is stable.
+pub fn rank(items: &mut [(MetricId, f64)]) {
+    items.sort_unstable_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+}
+
 /// Why a change cannot be explained.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("cannot explain `{metric}` from {from} to {to}: {reason}")]

@@ -18,7 +18,8 @@ mod shapley;
 mod sql;
 
 pub use attribution::{
-    explain, ExplainError, Explanation, Node, Offsetting, Planner, SegmentShare, Segments, METHOD,
+    explain, rank, ExplainError, Explanation, Node, Offsetting, Planner, SegmentShare, Segments,
+    METHOD,
 };
 pub use data::{Data, DataBuilder, SegmentKey};
 pub use evaluate::{evaluate, Cell, Evaluation, Status};

@@ -4,7 +4,7 @@
 use canopy_engine::{MetricId, MetricTree};
 use serde::Serialize;
 
-use crate::attribution::{Explanation, Segments, METHOD};
+use crate::attribution::{rank, Explanation, Segments, METHOD};
 use crate::evaluate::{Cell, Evaluation, Status};
 use crate::format::pct_change;
 use crate::period::Period;
@@ -159,7 +159,7 @@ fn sorted<'a>(
     items: impl Iterator<Item = (MetricId, f64)>,
 ) -> Vec<Contribution<'a>> {
     let mut v: Vec<(MetricId, f64)> = items.collect();
-    v.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+    rank(&mut v);
     v.into_iter()
         .map(|(m, c)| Contribution {
             metric: &tree.metric(m).id,

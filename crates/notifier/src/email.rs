@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use canopy_engine::{MetricId, MetricTree, Person};
 use canopy_evaluator::format::{change, number, pct_change, percent, signed};
-use canopy_evaluator::{Evaluation, Explanation, Period};
+use canopy_evaluator::{rank, Evaluation, Explanation, Period};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{Address, Message};
@@ -213,7 +213,7 @@ impl Body<'_> {
             Some(e) => {
                 let mut leaves: Vec<(MetricId, f64)> =
                     e.leaves(tree).map(|n| (n.metric, n.contribution)).collect();
-                leaves.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+                rank(&mut leaves);
                 let top = leaves
                     .iter()
                     .filter(|(id, c)| *id != moved.movement.metric && *c != 0.0)
