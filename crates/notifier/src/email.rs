@@ -19,6 +19,11 @@ use crate::Error;
 /// How many contributors and trend periods an email shows.
 const TOP_CONTRIBUTORS: usize = 3;
 const TREND_PERIODS: i32 = 8;
+/// How many moved metrics an email shows in full; the rest are listed one line each, so a
+/// bad week on a large tree still makes a readable email.
+const DETAILED: usize = 25;
+/// How many more moved metrics are listed one line each before the rest are only counted.
+const LISTED: usize = 100;
 
 /// A moved metric with its explanation, as shown in an email.
 pub struct MovedMetric<'a> {
@@ -254,6 +259,32 @@ impl Body<'_> {
         }
     }
 
+    /// One line for each moved metric past the first [`DETAILED`].
+    fn more_moved(&self) -> Vec<String> {
+        let tree = self.tree();
+        self.digest
+            .moved
+            .iter()
+            .skip(DETAILED)
+            .take(LISTED)
+            .map(|m| {
+                let metric = tree.metric(m.movement.metric);
+                let rules: Vec<&str> = m.movement.rules.iter().map(Rule::name).collect();
+                format!(
+                    "{} ({}): {}; {}",
+                    metric.title,
+                    metric.id,
+                    change(m.movement.before, m.movement.after, metric.unit.as_deref()),
+                    rules.join(", ")
+                )
+            })
+            .chain((self.digest.moved.len() > DETAILED + LISTED).then(|| {
+                let rest = self.digest.moved.len() - DETAILED - LISTED;
+                format!("... and {rest} more; `canopy explain` shows any of them in full")
+            }))
+            .collect()
+    }
+
     /// The last periods' values, as a sparkline and as numbers.
     fn trend(&self, id: MetricId) -> Option<(String, String)> {
         let values: Vec<(Period, f64)> = (0..TREND_PERIODS)
@@ -320,7 +351,7 @@ impl Body<'_> {
             strip_controls(&self.digest.person.name),
             self.intro()
         );
-        for moved in &self.digest.moved {
+        for moved in self.digest.moved.iter().take(DETAILED) {
             let f = self.facts(moved);
             let _ = write!(out, "\n* {} ({})\n  {}\n", f.title, f.id, f.values);
             if let Some(band) = &f.band {
@@ -341,6 +372,14 @@ impl Body<'_> {
             }
             if let Some((spark, numbers)) = &f.trend {
                 let _ = writeln!(out, "  Trend: {spark}\n         {numbers}");
+            }
+        }
+        let more = self.more_moved();
+        if !more.is_empty() {
+            let count = self.digest.moved.len() - DETAILED;
+            let _ = writeln!(out, "\nAnd {count} more that moved:");
+            for line in &more {
+                let _ = writeln!(out, "  {line}");
             }
         }
         let rows = self.summary_rows();
@@ -369,7 +408,7 @@ impl Body<'_> {
             e(&strip_controls(&self.digest.person.name)),
             e(&self.intro())
         );
-        for moved in &self.digest.moved {
+        for moved in self.digest.moved.iter().take(DETAILED) {
             let f = self.facts(moved);
             let _ = write!(
                 out,
@@ -410,6 +449,15 @@ impl Body<'_> {
                 );
             }
             out.push_str("</table>\n");
+        }
+        let more = self.more_moved();
+        if !more.is_empty() {
+            let items: String = more.iter().map(|l| format!("<li>{}</li>", e(l))).collect();
+            let _ = writeln!(
+                out,
+                "<h3 style=\"margin:20px 0 4px;\">And {} more that moved</h3>\n<ul>{items}</ul>",
+                more.len()
+            );
         }
         let rows = self.summary_rows();
         if !rows.is_empty() {

@@ -121,6 +121,45 @@ fn emails_are_escaped_and_headers_cannot_be_injected() {
     insta::assert_snapshot!("ops", stable(&planned.record.emails[1]));
 }
 
+/// A bad week on a large tree still makes a readable email: 25 metrics in full, 100 more
+/// one line each, the rest counted.
+#[test]
+fn large_digests_are_capped() {
+    let n = 140;
+    let leaves: String = (0..n).map(|i| format!("  m{i}: {{}}\n")).collect();
+    let sum: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
+    let yaml = format!("tree: big\nroot: total\npeople: {{ p: {{ email: p@example.com }} }}\nraci: {{ accountable: p }}\nmetrics:\n  total: {{ formula: \"{}\" }}\n{leaves}", sum.join(" + "));
+    let t = canopy_engine::load(
+        Path::new("big.yaml"),
+        &MemoryFs::new().with("big.yaml", yaml),
+    )
+    .unwrap()
+    .tree;
+    let csv: String = std::iter::once("period,metric,value\n".to_string())
+        .chain((0..n).map(|i| format!("2026-W45,m{i},10\n2026-W46,m{i},20\n")))
+        .collect();
+    let mut b = DataBuilder::new(&t);
+    b.read_csv(Path::new("d.csv"), csv.as_bytes());
+    let e = evaluate(&t, &b.finish().unwrap());
+    let planned = plan(
+        &e,
+        period(),
+        &History::in_memory().unwrap(),
+        &sender(),
+        date(),
+    )
+    .unwrap();
+    assert_eq!(planned.moves.len(), n + 1);
+    let text = decode_qp(&stable(&planned.record.emails[0]));
+    let text = text.split("Content-Type: text/html").next().unwrap();
+    assert_eq!(text.matches("\n* ").count(), 25, "{text}");
+    assert!(text.contains("\nAnd 116 more that moved:\r\n"), "{text}");
+    assert!(
+        text.contains("  ... and 16 more; `canopy explain` shows any of them in full\r\n"),
+        "{text}"
+    );
+}
+
 #[test]
 fn message_ids_are_stable_per_tree_period_and_recipient() {
     let a: lettre::Address = "canopy@example.com".parse().unwrap();
