@@ -161,9 +161,7 @@ impl<'t> DataBuilder<'t> {
             }
             Some(_) => {}
         }
-        if values.iter().any(String::is_empty) {
-            return Err(format!("a segment needs a value for every dimension ({}); leave them all empty for a total", dims.join(", ")));
-        }
+        // Partly empty keys never get here: CSV chunks reject them, SQL keys have one value.
         let next = self.segment_order.len() as u32 + 1;
         let slot = *self.segments.entry(values.clone()).or_insert_with(|| next);
         if slot == next {

@@ -172,11 +172,6 @@ impl<'t> Evaluation<'t> {
         &self.segments
     }
 
-    /// The index of `period` in the data, if the data covers it.
-    pub(crate) fn period_index(&self, period: Period) -> Option<usize> {
-        self.index(period)
-    }
-
     /// The total values of every metric at period index `p` (NaN where not ok).
     pub(crate) fn column(&self, p: usize) -> Vec<f64> {
         self.grids[0]
@@ -188,7 +183,8 @@ impl<'t> Evaluation<'t> {
             .collect()
     }
 
-    fn index(&self, period: Period) -> Option<usize> {
+    /// The index of `period` in the data, if the data covers it.
+    pub(crate) fn period_index(&self, period: Period) -> Option<usize> {
         let i = period.since(self.first?);
         (0..self.len as i32).contains(&i).then_some(i as usize)
     }
@@ -202,7 +198,7 @@ impl<'t> Evaluation<'t> {
         segment: Option<usize>,
     ) -> Result<f64, Cell> {
         let grid = &self.grids[segment.map_or(0, |s| s + 1)];
-        let Some(p) = self.index(period) else {
+        let Some(p) = self.period_index(period) else {
             return Err(Cell::Missing {
                 leaf: first_leaf(self.tree, metric),
             });
