@@ -123,20 +123,16 @@ impl Formula {
         }
     }
 
-    /// A formula over `n` inputs that belong to no tree, for testing the maths of formulas
-    /// alone. Its inputs are numbered `0..n` in order of first appearance.
+    /// A formula over `inputs` inputs numbered `0..inputs` that belong to no tree, for
+    /// testing the maths of formulas alone. Inputs the expression does not read are players
+    /// all the same.
     #[doc(hidden)]
-    pub fn for_tests(text: &str, expr: Expr<usize>) -> Formula {
-        let mut n = 0;
-        expr.map_vars(&mut |&v: &usize| {
-            n = n.max(v + 1);
-            Expr::<usize>::Var(v)
-        });
+    pub fn for_tests(text: &str, expr: Expr<usize>, inputs: usize) -> Formula {
         Formula {
             text: text.to_string(),
             program: Program::new(&expr),
             expr,
-            inputs: (0..n as u32).map(MetricId).collect(),
+            inputs: (0..inputs as u32).map(MetricId).collect(),
         }
     }
 

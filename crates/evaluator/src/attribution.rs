@@ -37,7 +37,8 @@ pub struct Node {
     /// What one unit of this metric's change is worth to the explained metric:
     /// `contribution / change`, or its limit where the metric did not change.
     pub sensitivity: f64,
-    /// For a derived metric: how the shares of its own change were computed.
+    /// For a derived metric: how the shares of its own change were computed; `None` for a
+    /// leaf.
     pub method: Option<Method>,
     /// This metric's edges to its inputs in [`Explanation::inputs`].
     edges: std::ops::Range<u32>,
@@ -127,10 +128,8 @@ impl Explanation {
     }
 
     /// The leaves under the explained metric, with their contributions.
-    pub fn leaves<'a>(&'a self, tree: &'a MetricTree) -> impl Iterator<Item = &'a Node> + 'a {
-        self.nodes
-            .iter()
-            .filter(|n| tree.metric(n.metric).is_leaf())
+    pub fn leaves(&self) -> impl Iterator<Item = &Node> + '_ {
+        self.nodes.iter().filter(|n| n.method.is_none())
     }
 }
 
@@ -154,39 +153,79 @@ pub struct ExplainError {
     pub reason: String,
 }
 
-/// What the walk down the tree needs of each derived metric, kept compact and apart from
-/// the metrics themselves: an explanation touches every metric under the explained one.
-struct Planned {
-    formula: canopy_engine::Formula,
-    plan: Plan,
-    change_pct: f64,
+/// How a derived metric's change is shared among its inputs.
+enum Rule {
+    /// `c1 * x1 + c2 * x2 + ...` plus constants: input `i` gets `ci` times its change, and
+    /// `ci` is also its exact partial derivative. The coefficients are the planner's.
+    Linear,
+    /// Any other formula, with its shape read once.
+    Formula(Box<(canopy_engine::Formula, Plan)>),
 }
 
 /// Plans for every derived metric's formula, read once and reused for each pair of periods.
+/// An explanation touches every metric under the explained one, so what the walk needs is
+/// kept in flat arrays, apart from the metrics themselves.
 pub struct Planner {
-    plans: Vec<Option<Planned>>,
+    /// Every metric, parents before their inputs.
+    order: Vec<MetricId>,
+    /// Per metric: its range in `inputs` and `coefficients`.
+    spans: Vec<(u32, u32)>,
+    /// The direct inputs of every metric, one metric's after another's.
+    inputs: Vec<MetricId>,
+    /// For linear formulas, each input's coefficient (NaN for other formulas).
+    coefficients: Vec<f64>,
+    /// Per metric: `None` for a leaf.
+    rules: Vec<Option<Rule>>,
+    /// Per metric: the `change_pct` below which it counts as flat.
+    change_pct: Vec<f64>,
 }
 
 impl Planner {
     /// Reads the shape of every formula of `tree`.
     pub fn new(tree: &MetricTree) -> Planner {
-        let plan = |m: &canopy_engine::Metric| {
-            let formula = m.formula.clone()?;
-            Some(Planned {
-                plan: Plan::new(&formula),
-                formula,
-                change_pct: m.alerts.change_pct.unwrap_or(10.0),
-            })
+        let mut planner = Planner {
+            order: tree.topological_order().iter().rev().copied().collect(),
+            spans: Vec::with_capacity(tree.len()),
+            inputs: Vec::new(),
+            coefficients: Vec::new(),
+            rules: Vec::with_capacity(tree.len()),
+            change_pct: Vec::with_capacity(tree.len()),
         };
-        Planner {
-            plans: tree.ids().map(|id| plan(tree.metric(id))).collect(),
+        for id in tree.ids() {
+            let m = tree.metric(id);
+            let start = planner.inputs.len() as u32;
+            let rule = m.formula.as_ref().map(|formula| {
+                planner.inputs.extend_from_slice(formula.inputs());
+                let plan = Plan::new(formula);
+                match plan.linear(formula.inputs().len()) {
+                    Some(c) => {
+                        planner.coefficients.extend(c);
+                        Rule::Linear
+                    }
+                    None => {
+                        let n = formula.inputs().len();
+                        planner
+                            .coefficients
+                            .extend(std::iter::repeat_n(f64::NAN, n));
+                        Rule::Formula(Box::new((formula.clone(), plan)))
+                    }
+                }
+            });
+            planner.spans.push((start, planner.inputs.len() as u32));
+            planner.rules.push(rule);
+            planner.change_pct.push(m.alerts.change_pct.unwrap_or(10.0));
         }
+        planner
     }
 
     fn inputs(&self, m: MetricId) -> &[MetricId] {
-        self.plans[m.index()]
-            .as_ref()
-            .map_or(&[], |p| p.formula.inputs())
+        let (a, b) = self.spans[m.index()];
+        &self.inputs[a as usize..b as usize]
+    }
+
+    fn coefficients(&self, m: MetricId) -> &[f64] {
+        let (a, b) = self.spans[m.index()];
+        &self.coefficients[a as usize..b as usize]
     }
 }
 
@@ -211,9 +250,10 @@ pub fn explain(
     // Every metric under `metric`, parents before inputs.
     let mut under = vec![false; tree.len()];
     under[metric.index()] = true;
-    let order: Vec<MetricId> = tree.topological_order().iter().rev().copied().collect();
-    for &m in &order {
+    let mut count = 0;
+    for &m in &planner.order {
         if under[m.index()] {
+            count += 1;
             for &i in planner.inputs(m) {
                 under[i.index()] = true;
             }
@@ -222,10 +262,7 @@ pub fn explain(
     // Every metric under `metric` has a value in both periods, or `metric` would not.
     let (pf, pt) = (eval.period_index(from), eval.period_index(to));
     let (pf, pt) = (pf.expect("checked above"), pt.expect("checked above"));
-    // Values are stored metric by metric; gather the two periods once, so the walk below
-    // reads two dense columns instead of striding across the whole grid.
-    let before_column = eval.column(pf);
-    let after_column = eval.column(pt);
+    let (before_column, after_column) = (eval.column(pf), eval.column(pt));
     let before_of = |m: MetricId| before_column[m.index()];
     let after_of = |m: MetricId| after_column[m.index()];
     let mut contribution = vec![0.0; tree.len()];
@@ -233,11 +270,12 @@ pub fn explain(
     contribution[metric.index()] = after_of(metric) - before_of(metric);
     limit_k[metric.index()] = 1.0;
 
-    let mut nodes = Vec::new();
-    let mut edges = Vec::new();
+    let mut nodes = Vec::with_capacity(count);
+    let mut edges = Vec::with_capacity(count);
     let mut offsetting = Vec::new();
-    let (mut x0, mut x1, mut phi, mut stack) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for m in order.into_iter().filter(|m| under[m.index()]) {
+    let (mut x0, mut x1, mut phi) = (Vec::new(), Vec::new(), Vec::new());
+    let mut scratch = shapley::Scratch::default();
+    for &m in planner.order.iter().filter(|m| under[m.index()]) {
         let (before, after) = (before_of(m), after_of(m));
         let change = after - before;
         let k = if change != 0.0 {
@@ -246,36 +284,55 @@ pub fn explain(
             limit_k[m.index()]
         };
         let start = edges.len() as u32;
-        let mut method = None;
-        if let Some(Planned {
-            formula,
-            plan,
-            change_pct,
-        }) = &planner.plans[m.index()]
-        {
-            let inputs = formula.inputs();
-            x0.clear();
-            x0.extend(inputs.iter().map(|&i| before_of(i)));
-            x1.clear();
-            x1.extend(inputs.iter().map(|&i| after_of(i)));
-            method = Some(shapley::shares(
-                formula, plan, &x0, &x1, &mut phi, &mut stack,
-            ));
-            for (slot, &input) in inputs.iter().enumerate() {
-                let passed = k * phi[slot];
-                contribution[input.index()] += passed;
-                if x0[slot] == x1[slot] {
-                    // The input did not change: its own k is the limit of share / change.
-                    limit_k[input.index()] +=
-                        k * shapley::mean_partial(formula.expr(), &x0, &x1, slot);
+        let method = match &planner.rules[m.index()] {
+            None => None,
+            Some(Rule::Linear) => {
+                for (&input, &c) in planner.inputs(m).iter().zip(planner.coefficients(m)) {
+                    let d = after_of(input) - before_of(input);
+                    // An unchanged input contributes exactly 0; its own k is then the limit
+                    // of share / change, the coefficient.
+                    let share = if d != 0.0 { c * d } else { 0.0 };
+                    let passed = k * share;
+                    contribution[input.index()] += passed;
+                    if d == 0.0 {
+                        limit_k[input.index()] += k * c;
+                    }
+                    edges.push(Edge {
+                        input,
+                        share,
+                        passed,
+                    });
                 }
-                edges.push(Edge {
-                    input,
-                    share: phi[slot],
-                    passed,
-                });
+                Some(Method::Sum)
             }
-            if let Some(o) = offsets(*change_pct, m, before, change, &edges[start as usize..]) {
+            Some(Rule::Formula(planned)) => {
+                let (formula, plan) = &**planned;
+                let inputs = formula.inputs();
+                x0.clear();
+                x0.extend(inputs.iter().map(|&i| before_of(i)));
+                x1.clear();
+                x1.extend(inputs.iter().map(|&i| after_of(i)));
+                let method = shapley::shares(formula, plan, &x0, &x1, &mut phi, &mut scratch);
+                for (slot, &input) in inputs.iter().enumerate() {
+                    let passed = k * phi[slot];
+                    contribution[input.index()] += passed;
+                    if x0[slot] == x1[slot] {
+                        // The input did not change: its own k is the limit of share / change.
+                        limit_k[input.index()] +=
+                            k * shapley::mean_partial(formula.expr(), &x0, &x1, slot);
+                    }
+                    edges.push(Edge {
+                        input,
+                        share: phi[slot],
+                        passed,
+                    });
+                }
+                Some(method)
+            }
+        };
+        if method.is_some() {
+            let pct = planner.change_pct[m.index()];
+            if let Some(o) = offsets(pct, m, before, change, &edges[start as usize..]) {
                 offsetting.push(o);
             }
         }

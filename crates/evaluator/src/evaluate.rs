@@ -70,6 +70,9 @@ pub struct Evaluation<'t> {
     segments: Vec<SegmentKey>,
     /// Slot 0 is the total, slot `s + 1` segment `s`.
     grids: Vec<Grid>,
+    /// The totals period by period (`p * metrics + m`), laid out when first asked for:
+    /// explanations read whole periods.
+    by_period: std::sync::OnceLock<Vec<f64>>,
 }
 
 /// Evaluates `tree` over all the periods of `data`.
@@ -89,6 +92,7 @@ pub fn evaluate<'t>(tree: &'t MetricTree, data: &Data) -> Evaluation<'t> {
         dims: data.dimensions().to_vec(),
         segments: data.segments().to_vec(),
         grids,
+        by_period: std::sync::OnceLock::new(),
     }
 }
 
@@ -173,14 +177,12 @@ impl<'t> Evaluation<'t> {
     }
 
     /// The total values of every metric at period index `p` (NaN where not ok).
-    pub(crate) fn column(&self, p: usize) -> Vec<f64> {
-        self.grids[0]
-            .values
-            .iter()
-            .skip(p)
-            .step_by(self.len)
-            .copied()
-            .collect()
+    pub(crate) fn column(&self, p: usize) -> &[f64] {
+        let metrics = self.tree.len();
+        let by_period = self
+            .by_period
+            .get_or_init(|| transpose(&self.grids[0].values, metrics, self.len));
+        &by_period[p * metrics..(p + 1) * metrics]
     }
 
     /// The index of `period` in the data, if the data covers it.
@@ -237,6 +239,23 @@ impl<'t> Evaluation<'t> {
             }
         }
     }
+}
+
+/// `rows x cols` values stored row by row, stored column by column; in tiles, so that both
+/// sides are read and written a cache line at a time.
+fn transpose(values: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    const TILE: usize = 16;
+    let mut out = vec![0.0; values.len()];
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    out[c * rows + r] = values[r * cols + c];
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The first leaf under `metric` in file order, to name when a whole period is absent.

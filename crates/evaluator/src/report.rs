@@ -206,7 +206,7 @@ pub fn explain_report<'t>(
         tree,
         e.inputs(root).iter().map(|edge| (edge.input, edge.passed)),
     );
-    report.leaves = sorted(tree, e.leaves(tree).map(|n| (n.metric, n.contribution)));
+    report.leaves = sorted(tree, e.leaves().map(|n| (n.metric, n.contribution)));
     report.offsetting = e
         .offsetting
         .iter()

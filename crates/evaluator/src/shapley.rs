@@ -68,15 +68,41 @@ fn linear_coefficient(e: &Expr<usize>) -> Option<f64> {
     }
 }
 
+/// One input's factor of a product.
+#[derive(Debug)]
+pub(crate) enum Factor {
+    /// The input to a whole power (`a`, `1 / a`, `a * a`).
+    Power(i32),
+    /// Any other function of the input.
+    General(Expr<usize>),
+}
+
 /// A formula's shape, read once and reused for every pair of periods.
 #[derive(Debug)]
 pub(crate) enum Plan {
     /// `(input, term)` pairs: the formula is the sum of the terms (plus constants).
     Sum(Vec<(usize, Term)>),
-    /// The formula is the product of the factors: `None` for constant factors.
-    Product(Vec<(Option<usize>, Expr<usize>)>),
-    /// Anything else.
-    General,
+    /// The formula is `constant` times the product of the factors, each of one input.
+    Product {
+        constant: f64,
+        factors: Vec<(usize, Factor)>,
+        /// The Shapley weights of the formula's inputs.
+        weights: Vec<f64>,
+    },
+    /// Anything else, with the Shapley weights of its inputs.
+    General { weights: Vec<f64> },
+}
+
+/// The whole power of input `i` that `e` is, if it is one: `a`, `1 / a`, and products of them.
+fn power(e: &Expr<usize>, i: usize) -> Option<i32> {
+    match e {
+        Expr::Var(v) if *v == i => Some(1),
+        Expr::Bin(BinOp::Div, one, d) if matches!(**one, Expr::Num(n) if n == 1.0) => {
+            power(d, i).map(|p| -p)
+        }
+        Expr::Bin(BinOp::Mul, a, b) => Some(power(a, i)? + power(b, i)?),
+        _ => None,
+    }
 }
 
 fn vars(e: &Expr<usize>, out: &mut Vec<usize>) {
@@ -210,11 +236,47 @@ impl Plan {
                 .collect();
             return Plan::Sum(terms);
         }
+        let n = formula.inputs().len();
         let mut factors = Vec::new();
         if product_factors(expr, false, &mut factors) {
-            return Plan::Product(factors);
+            let mut constant = 1.0;
+            let mut by_input = Vec::new();
+            for (var, factor) in factors {
+                match var {
+                    None => constant *= eval_at(&factor, &[]),
+                    Some(i) => by_input.push((
+                        i,
+                        power(&factor, i).map_or(Factor::General(factor), Factor::Power),
+                    )),
+                }
+            }
+            return Plan::Product {
+                constant,
+                factors: by_input,
+                weights: weights(n),
+            };
         }
-        Plan::General
+        Plan::General {
+            weights: weights(n),
+        }
+    }
+}
+
+impl Plan {
+    /// For a sum of inputs scaled by constants (plus constants), each of the `n` input
+    /// slots' coefficient: then an input's share is its coefficient times its change.
+    pub(crate) fn linear(&self, n: usize) -> Option<Vec<f64>> {
+        let Plan::Sum(terms) = self else {
+            return None;
+        };
+        let mut coefficients = vec![0.0; n];
+        for (i, term) in terms {
+            match term {
+                Term::Linear(c) => coefficients[*i] += c,
+                Term::General(_) => return None,
+            }
+        }
+        Some(coefficients)
     }
 }
 
@@ -234,6 +296,16 @@ fn eval_at(expr: &Expr<usize>, x: &[f64]) -> f64 {
     expr.eval(&|&i| x[i]).unwrap_or(f64::NAN)
 }
 
+/// Work space for [`shares`], reused from call to call so that the shares of thousands of
+/// metrics cost no allocation.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    stack: Vec<f64>,
+    h0: Vec<f64>,
+    h1: Vec<f64>,
+    poly: Vec<f64>,
+}
+
 /// The shares of `formula`'s change from `x0` to `x1` over its inputs, written to `out`, and
 /// how they were computed. `x0` and `x1` must give a defined value of the formula.
 pub(crate) fn shares(
@@ -242,59 +314,79 @@ pub(crate) fn shares(
     x0: &[f64],
     x1: &[f64],
     out: &mut Vec<f64>,
-    stack: &mut Vec<f64>,
+    scratch: &mut Scratch,
 ) -> Method {
     let n = x0.len();
-    let computed = match plan {
+    debug_assert_eq!(n, formula.inputs().len(), "one value per input");
+    out.clear();
+    out.resize(n, 0.0);
+    let method = match plan {
         Plan::Sum(terms) => {
-            let mut phi = vec![0.0; n];
             for (i, term) in terms {
                 // An unchanged input contributes exactly 0, whatever rounding would say.
                 if x0[*i] != x1[*i] {
-                    phi[*i] += match term {
+                    out[*i] += match term {
                         Term::Linear(c) => c * (x1[*i] - x0[*i]),
                         Term::General(t) => eval_at(t, x1) - eval_at(t, x0),
                     };
                 }
             }
-            Some((phi, Method::Sum))
+            Method::Sum
         }
-        Plan::Product(factors) => product(factors, x0, x1).map(|phi| (phi, Method::Product)),
-        Plan::General if n <= MAX_EXACT => {
-            exact(formula.program(), x0, x1, stack).map(|phi| (phi, Method::Exact))
+        Plan::Product {
+            constant,
+            factors,
+            weights,
+        } => {
+            product(*constant, factors, weights, x0, x1, out, scratch);
+            Method::Product
         }
-        Plan::General => {
-            sampled(formula.program(), x0, x1, stack).map(|phi| (phi, Method::Sampled))
+        Plan::General { weights } if n <= MAX_EXACT => {
+            exact(formula.program(), weights, x0, x1, out, &mut scratch.stack);
+            Method::Exact
+        }
+        Plan::General { .. } => {
+            sampled(formula.program(), x0, x1, out, &mut scratch.stack);
+            Method::Sampled
         }
     };
-    let (phi, method) = computed
-        .filter(|(phi, _)| phi.iter().all(|v| v.is_finite()))
-        .unwrap_or_else(|| (gradient(formula.expr(), x0, x1), Method::Gradient));
-    *out = phi;
-    method
+    if out.iter().all(|v| v.is_finite()) {
+        return method;
+    }
+    *out = gradient(formula.expr(), x0, x1);
+    Method::Gradient
 }
 
-fn product(factors: &[(Option<usize>, Expr<usize>)], x0: &[f64], x1: &[f64]) -> Option<Vec<f64>> {
+fn product(
+    constant: f64,
+    factors: &[(usize, Factor)],
+    w: &[f64],
+    x0: &[f64],
+    x1: &[f64],
+    phi: &mut [f64],
+    scratch: &mut Scratch,
+) {
     let n = x0.len();
-    let mut constant = 1.0;
-    let (mut h0, mut h1) = (vec![1.0; n], vec![1.0; n]);
-    for (var, factor) in factors {
-        match var {
-            None => constant *= eval_at(factor, x0),
-            Some(i) => {
-                h0[*i] *= eval_at(factor, x0);
-                h1[*i] *= eval_at(factor, x1);
-            }
-        }
+    let Scratch { h0, h1, poly, .. } = scratch;
+    for h in [&mut *h0, &mut *h1] {
+        h.clear();
+        h.resize(n, 1.0);
     }
-    let w = weights(n);
-    let mut phi = vec![0.0; n];
+    for (i, factor) in factors {
+        let (a, b) = match factor {
+            Factor::Power(p) => (x0[*i].powi(*p), x1[*i].powi(*p)),
+            Factor::General(e) => (eval_at(e, x0), eval_at(e, x1)),
+        };
+        h0[*i] *= a;
+        h1[*i] *= b;
+    }
+    poly.resize(n, 0.0);
     for i in 0..n {
         if x0[i] == x1[i] {
             continue;
         }
         // Coefficients of prod_{j != i} (h0_j + h1_j t): the sum over coalitions of each size.
-        let mut poly = vec![0.0; n];
+        poly.fill(0.0);
         poly[0] = 1.0;
         for (degree, j) in (0..n).filter(|&j| j != i).enumerate() {
             // Multiply by (h0_j + h1_j t) in place, highest power first.
@@ -304,13 +396,20 @@ fn product(factors: &[(Option<usize>, Expr<usize>)], x0: &[f64], x1: &[f64]) -> 
             }
             poly[0] *= h0[j];
         }
-        let weighted: f64 = poly.iter().zip(&w).map(|(c, w)| c * w).sum();
+        let weighted: f64 = poly.iter().zip(w).map(|(c, w)| c * w).sum();
         phi[i] = constant * (h1[i] - h0[i]) * weighted;
     }
-    Some(phi)
 }
 
-fn exact(program: &Program, x0: &[f64], x1: &[f64], stack: &mut Vec<f64>) -> Option<Vec<f64>> {
+/// Writes the shares to `phi`, or NaN if a coalition's point is undefined.
+fn exact(
+    program: &Program,
+    w: &[f64],
+    x0: &[f64],
+    x1: &[f64],
+    phi: &mut [f64],
+    stack: &mut Vec<f64>,
+) {
     let n = x0.len();
     // Lane `mask` is the coalition whose members are the set bits: input `i` is new there.
     let mut load = |i: usize, out: &mut [f64]| {
@@ -320,10 +419,9 @@ fn exact(program: &Program, x0: &[f64], x1: &[f64], stack: &mut Vec<f64>) -> Opt
     };
     let f = program.eval(1 << n, &mut load, stack);
     if f.iter().any(|v| !v.is_finite()) {
-        return None;
+        phi.fill(f64::NAN);
+        return;
     }
-    let w = weights(n);
-    let mut phi = vec![0.0; n];
     for (i, share) in phi.iter_mut().enumerate() {
         if x0[i] == x1[i] {
             continue;
@@ -334,7 +432,6 @@ fn exact(program: &Program, x0: &[f64], x1: &[f64], stack: &mut Vec<f64>) -> Opt
             .map(|mask| w[mask.count_ones() as usize] * (f[mask | bit] - f[mask]))
             .sum();
     }
-    Some(phi)
 }
 
 /// A deterministic shuffle (xorshift), so sampled shares are the same on every run.
@@ -359,7 +456,8 @@ fn orders(n: usize, pairs: usize) -> Vec<Vec<usize>> {
     out
 }
 
-fn sampled(program: &Program, x0: &[f64], x1: &[f64], stack: &mut Vec<f64>) -> Option<Vec<f64>> {
+/// Writes the mean shares over sampled orders to `phi`, or NaN if a point is undefined.
+fn sampled(program: &Program, x0: &[f64], x1: &[f64], phi: &mut [f64], stack: &mut Vec<f64>) {
     let n = x0.len();
     let orders = orders(n, SAMPLED_PAIRS);
     // Each order walks n + 1 points from x0 to x1, switching one input at a time.
@@ -378,9 +476,9 @@ fn sampled(program: &Program, x0: &[f64], x1: &[f64], stack: &mut Vec<f64>) -> O
     }
     let f = program.eval(lanes, &mut |i, out| out.copy_from_slice(&columns[i]), stack);
     if f.iter().any(|v| !v.is_finite()) {
-        return None;
+        phi.fill(f64::NAN);
+        return;
     }
-    let mut phi = vec![0.0; n];
     for (o, order) in orders.iter().enumerate() {
         let base = o * (n + 1);
         for step in 1..=n {
@@ -391,7 +489,7 @@ fn sampled(program: &Program, x0: &[f64], x1: &[f64], stack: &mut Vec<f64>) -> O
         }
     }
     let count = orders.len() as f64;
-    Some(phi.into_iter().map(|v| v / count).collect())
+    phi.iter_mut().for_each(|v| *v /= count);
 }
 
 /// A central-difference partial derivative of `expr` in input `i` at `x`.

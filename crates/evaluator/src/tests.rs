@@ -346,10 +346,10 @@ proptest! {
             prop_assert!((shares - node.change).abs() <= tol(scale), "shares of {}: {} vs {}", t.metric(node.metric).id, shares, node.change);
         }
         let root = e.root();
-        let leaves_sum: f64 = e.leaves(&t).map(|n| n.contribution).sum();
-        let scale = root.change.abs().max(e.leaves(&t).map(|n| n.contribution.abs()).sum()).max(root.before.abs());
+        let leaves_sum: f64 = e.leaves().map(|n| n.contribution).sum();
+        let scale = root.change.abs().max(e.leaves().map(|n| n.contribution.abs()).sum()).max(root.before.abs());
         prop_assert!((leaves_sum - root.change).abs() <= tol(scale), "leaves {} vs change {}", leaves_sum, root.change);
-        for n in e.leaves(&t) {
+        for n in e.leaves() {
             if n.change == 0.0 {
                 prop_assert_eq!(n.contribution, 0.0);
             }

@@ -217,7 +217,7 @@ impl Body<'_> {
         let (contributors, offsetting) = match moved.explanation {
             Some(e) => {
                 let mut leaves: Vec<(MetricId, f64)> =
-                    e.leaves(tree).map(|n| (n.metric, n.contribution)).collect();
+                    e.leaves().map(|n| (n.metric, n.contribution)).collect();
                 rank(&mut leaves);
                 let top = leaves
                     .iter()

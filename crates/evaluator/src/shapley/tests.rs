@@ -18,10 +18,10 @@ fn compile(text: &str, n: usize) -> Expr<usize> {
 
 fn shares_of(text: &str, x0: &[f64], x1: &[f64]) -> (Vec<f64>, Method) {
     let expr = compile(text, x0.len());
-    let f = canopy_engine::Formula::for_tests(text, expr);
+    let f = canopy_engine::Formula::for_tests(text, expr, x0.len());
     let plan = Plan::new(&f);
     let mut phi = Vec::new();
-    let method = shares(&f, &plan, x0, x1, &mut phi, &mut Vec::new());
+    let method = shares(&f, &plan, x0, x1, &mut phi, &mut Scratch::default());
     (phi, method)
 }
 
@@ -138,13 +138,13 @@ proptest! {
         let n = x0.len();
         // Some inputs do not change at all.
         let x1: Vec<f64> = (0..n).map(|i| if keep[i] { x0[i] } else { x1[i] }).collect();
-        let f = canopy_engine::Formula::for_tests(&expr.to_string(), expr.clone());
+        let f = canopy_engine::Formula::for_tests(&expr.to_string(), expr.clone(), n);
         // Inputs the formula does not use are players too; they must get exactly zero.
         let (f0, f1) = (expr.eval(&|&i| x0[i]), expr.eval(&|&i| x1[i]));
         prop_assume!(f0.is_ok() && f1.is_ok());
         let d = f1.unwrap() - f0.unwrap();
         let mut phi = Vec::new();
-        let method = shares(&f, &Plan::new(&f), &x0, &x1, &mut phi, &mut Vec::new());
+        let method = shares(&f, &Plan::new(&f), &x0, &x1, &mut phi, &mut Scratch::default());
         prop_assert!(phi.iter().all(|v| v.is_finite()), "{:?} by {:?}", phi, method);
         for i in 0..n {
             let mut used = Vec::new();
@@ -160,11 +160,12 @@ proptest! {
     /// The closed forms give the same shares as enumerating every coalition.
     #[test]
     fn closed_forms_agree_with_enumeration(x0 in prop::collection::vec(0.5..5.0f64, 4), x1 in prop::collection::vec(0.5..5.0f64, 4)) {
-        for text in ["a + 2 * b - c / 4 + d", "3 * a * b / c * d", "a * b / (c * d)"] {
+        for text in ["a + 2 * b - c / 4 + d", "3 * a * b / c * d", "a * b / (c * d)", "-a * a * b / (c * d * d)", "2 * a * b^2 / c * abs(d)"] {
             let expr = compile(text, 4);
             let (closed, method) = shares_of(text, &x0, &x1);
             prop_assert_ne!(method, Method::Exact);
-            let enumerated = exact(&Program::new(&expr), &x0, &x1, &mut Vec::new()).unwrap();
+            let mut enumerated = vec![0.0; 4];
+            exact(&Program::new(&expr), &weights(4), &x0, &x1, &mut enumerated, &mut Vec::new());
             for (c, e) in closed.iter().zip(&enumerated) {
                 prop_assert!((c - e).abs() <= 1e-9 * c.abs().max(e.abs()).max(1.0), "{}: {:?} vs {:?}", text, closed, enumerated);
             }
