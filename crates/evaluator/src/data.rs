@@ -80,17 +80,24 @@ impl Data {
     }
 }
 
-/// One value read from a source, with where it was read for error messages. Kept small:
-/// a large CSV has a row per value.
+/// One value read from a source, with the line it was read from for error messages. Kept
+/// small: a large CSV has a row per value.
 struct Row {
     metric: MetricId,
-    period: Period,
+    /// The period's ordinal (see [`Period::ordinal`]); the grain is the tree's.
+    ordinal: i32,
     /// 0 for a total, `s + 1` for segment `s`.
     slot: u32,
-    /// Index into the builder's sources, and the line there (0 for SQL).
-    source: u32,
+    /// The line in the CSV file (0 for SQL).
     line: u32,
     value: f64,
+}
+
+/// Rows from one source, in the order they were read.
+struct Batch {
+    /// Index into the builder's origins.
+    source: u32,
+    rows: Vec<Row>,
 }
 
 /// Where rows came from: a CSV file, or a leaf's SQL source.
@@ -102,8 +109,10 @@ enum Origin {
 /// Collects leaf values for one tree from any number of sources, then lays them out.
 pub struct DataBuilder<'t> {
     tree: &'t MetricTree,
-    rows: Vec<Row>,
+    batches: Vec<Batch>,
     origins: Vec<Origin>,
+    /// The earliest and latest period ordinals of the rows so far.
+    bounds: Option<(i32, i32)>,
     dims: Option<Vec<String>>,
     segments: HashMap<SegmentKey, u32>,
     segment_order: Vec<SegmentKey>,
@@ -111,13 +120,21 @@ pub struct DataBuilder<'t> {
     suppressed: usize,
 }
 
+fn widen(bounds: Option<(i32, i32)>, other: Option<(i32, i32)>) -> Option<(i32, i32)> {
+    match (bounds, other) {
+        (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+        (x, None) | (None, x) => x,
+    }
+}
+
 impl<'t> DataBuilder<'t> {
     /// A builder for `tree`'s leaves.
     pub fn new(tree: &'t MetricTree) -> DataBuilder<'t> {
         DataBuilder {
             tree,
-            rows: Vec::new(),
+            batches: Vec::new(),
             origins: Vec::new(),
+            bounds: None,
             dims: None,
             segments: HashMap::new(),
             segment_order: Vec::new(),
@@ -133,7 +150,8 @@ impl<'t> DataBuilder<'t> {
 
     /// The newest period of the rows read so far.
     pub fn last_period(&self) -> Option<Period> {
-        self.rows.iter().map(|r| r.period).max()
+        let (_, last) = self.bounds?;
+        Some(Period::from_ordinal(self.tree.grain(), last))
     }
 
     fn report(&mut self, diagnostic: Diagnostic) {
@@ -172,13 +190,12 @@ impl<'t> DataBuilder<'t> {
 
     /// Reads long-form CSV: a header with `period`, `metric` and `value` (in any order), an
     /// optional `tree` column (rows for other trees are skipped), and any further columns as
-    /// segment dimensions. Large files are parsed in chunks on every core.
+    /// segment dimensions. A UTF-8 byte order mark is skipped. Large files are parsed in
+    /// chunks on every core.
     pub fn read_csv(&mut self, path: &Path, bytes: &[u8]) {
         let path: Arc<Path> = Arc::from(path);
-        let header_end = bytes
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |i| i + 1);
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let header_end = memchr::memchr(b'\n', bytes).map_or(bytes.len(), |i| i + 1);
         let columns = match Columns::read(&bytes[..header_end]) {
             Ok(c) => c,
             Err((message, help)) => {
@@ -195,16 +212,22 @@ impl<'t> DataBuilder<'t> {
             tree: self.tree,
             columns: &columns,
             path: &path,
-            source: self.origins.len() as u32 - 1,
         };
-        let chunks = split_lines(&bytes[header_end..]);
+        let body = &bytes[header_end..];
+        // A quoted field may hold a line break, so only a body without quotes is split.
+        let quoted = memchr::memchr(b'"', body).is_some();
+        let chunks = if quoted {
+            vec![body]
+        } else {
+            split_lines(body)
+        };
         let parsed: Vec<Chunk> = if chunks.len() == 1 {
-            vec![parser.parse(chunks[0])]
+            vec![parser.parse(chunks[0], quoted)]
         } else {
             std::thread::scope(|scope| {
                 let workers: Vec<_> = chunks
                     .iter()
-                    .map(|c| scope.spawn(|| parser.parse(c)))
+                    .map(|c| scope.spawn(|| parser.parse(c, false)))
                     .collect();
                 workers
                     .into_iter()
@@ -213,8 +236,9 @@ impl<'t> DataBuilder<'t> {
             })
         };
         // Line numbers were counted within each chunk; the header is line 1.
+        let source = self.origins.len() as u32 - 1;
         let mut lines_before = 1u32;
-        for chunk in parsed {
+        for mut chunk in parsed {
             let slots: Result<Vec<u32>, String> = chunk
                 .keys
                 .into_iter()
@@ -236,15 +260,17 @@ impl<'t> DataBuilder<'t> {
                 self.report(d);
             }
             self.suppressed += chunk.suppressed;
-            self.rows.extend(chunk.rows.into_iter().map(|mut r| {
+            for r in &mut chunk.rows {
                 r.line += lines_before;
-                r.slot = if r.slot == 0 {
-                    0
-                } else {
-                    slots[r.slot as usize - 1]
-                };
-                r
-            }));
+                if r.slot != 0 {
+                    r.slot = slots[r.slot as usize - 1];
+                }
+            }
+            self.bounds = widen(self.bounds, chunk.bounds);
+            self.batches.push(Batch {
+                source,
+                rows: chunk.rows,
+            });
             lines_before += chunk.lines;
         }
     }
@@ -260,6 +286,7 @@ impl<'t> DataBuilder<'t> {
     ) {
         self.origins.push(Origin::Sql { metric });
         let source = self.origins.len() as u32 - 1;
+        let mut rows = Vec::with_capacity(values.len());
         for (segment, value) in values {
             let slot = match (dim, segment) {
                 (Some(d), Some(s)) => match self.slot(&[d.to_string()], vec![s]) {
@@ -275,50 +302,54 @@ impl<'t> DataBuilder<'t> {
                 },
                 _ => 0,
             };
-            self.rows.push(Row {
+            rows.push(Row {
                 metric,
-                period,
+                ordinal: period.ordinal(),
                 slot,
-                source,
                 line: 0,
                 value,
             });
         }
+        if !rows.is_empty() {
+            self.bounds = widen(self.bounds, Some((period.ordinal(), period.ordinal())));
+        }
+        self.batches.push(Batch { source, rows });
     }
 
     /// Lays the rows out densely, reporting duplicates. Totals not given explicitly are the
     /// sums of the segments present.
     pub fn finish(mut self) -> Result<Data, Error> {
         let metrics = self.tree.len();
-        let first = self.rows.iter().map(|r| r.period).min();
-        let len = match (first, self.rows.iter().map(|r| r.period).max()) {
-            (Some(a), Some(b)) => b.since(a) as usize + 1,
-            _ => 0,
-        };
+        let first = self.bounds.map(|(a, _)| a);
+        let len = self.bounds.map_or(0, |(a, b)| (b - a) as usize + 1);
         let slot_count = self.segment_order.len() + 1;
         let mut slots = vec![vec![f64::NAN; metrics * len]; slot_count];
-        let rows = std::mem::take(&mut self.rows);
+        let batches = std::mem::take(&mut self.batches);
         let cell_of = |row: &Row| {
-            row.metric.index() * len + row.period.since(first.expect("rows exist")) as usize
+            row.metric.index() * len + (row.ordinal - first.expect("rows exist")) as usize
         };
         let mut duplicates = Vec::new();
-        for (index, row) in rows.iter().enumerate() {
-            // Data values are finite, so NaN marks a cell no row has filled yet.
-            let cell = &mut slots[row.slot as usize][cell_of(row)];
-            if cell.is_nan() {
-                *cell = row.value;
-            } else {
-                duplicates.push(index);
+        for (b, batch) in batches.iter().enumerate() {
+            for (index, row) in batch.rows.iter().enumerate() {
+                // Data values are finite, so NaN marks a cell no row has filled yet.
+                let cell = &mut slots[row.slot as usize][cell_of(row)];
+                if cell.is_nan() {
+                    *cell = row.value;
+                } else {
+                    duplicates.push((b, index));
+                }
             }
         }
-        for index in duplicates {
+        for (b, index) in duplicates {
             // Rare: find the row that came first for the same cell, to name both.
-            let row = &rows[index];
-            let first = rows
+            let row = &batches[b].rows[index];
+            let same = |r: &Row| r.slot == row.slot && cell_of(r) == cell_of(row);
+            let earlier = batches
                 .iter()
-                .find(|r| r.slot == row.slot && cell_of(r) == cell_of(row))
+                .flat_map(|batch| batch.rows.iter().map(move |r| (batch.source, r)))
+                .find(|(_, r)| same(r))
                 .expect("the cell was filled by an earlier row");
-            let d = self.duplicate(row, first);
+            let d = self.duplicate((batches[b].source, row), earlier);
             self.report(d);
         }
         if !self.diagnostics.is_empty() {
@@ -335,14 +366,16 @@ impl<'t> DataBuilder<'t> {
             });
         }
         let (total, segments) = slots.split_first_mut().expect("slot 0 exists");
-        for (cell, t) in total.iter_mut().enumerate() {
-            if t.is_nan() {
-                let present = segments.iter().map(|s| s[cell]).filter(|v| !v.is_nan());
-                *t = present.fold(f64::NAN, |acc, v| if acc.is_nan() { v } else { acc + v });
+        if !segments.is_empty() {
+            for (cell, t) in total.iter_mut().enumerate() {
+                if t.is_nan() {
+                    let present = segments.iter().map(|s| s[cell]).filter(|v| !v.is_nan());
+                    *t = present.fold(f64::NAN, |acc, v| if acc.is_nan() { v } else { acc + v });
+                }
             }
         }
         Ok(Data {
-            first,
+            first: first.map(|o| Period::from_ordinal(self.tree.grain(), o)),
             len,
             dims: self.dims.unwrap_or_default(),
             segments: self.segment_order,
@@ -351,15 +384,19 @@ impl<'t> DataBuilder<'t> {
         })
     }
 
-    fn duplicate(&self, row: &Row, first: &Row) -> Diagnostic {
+    fn duplicate(
+        &self,
+        (source, row): (u32, &Row),
+        (first_source, first): (u32, &Row),
+    ) -> Diagnostic {
         let name = &self.tree.metric(row.metric).id;
-        let describe = |r: &Row| match &self.origins[r.source as usize] {
+        let describe = |source: u32, r: &Row| match &self.origins[source as usize] {
             Origin::Csv { path } => format!("{}:{}", path.display(), r.line),
             Origin::Sql { metric } => {
                 format!("the SQL source of `{}`", self.tree.metric(*metric).id)
             }
         };
-        let here = match &self.origins[row.source as usize] {
+        let here = match &self.origins[source as usize] {
             Origin::Csv { path } => Location {
                 path: path.clone(),
                 span: Span::new(row.line, 1, 1),
@@ -370,12 +407,12 @@ impl<'t> DataBuilder<'t> {
             0 => String::new(),
             s => format!(" segment {}", self.segment_order[s as usize - 1].join("/")),
         };
+        let period = Period::from_ordinal(self.tree.grain(), row.ordinal);
         Diagnostic::error(
             here,
             format!(
-                "a second value for `{name}`{segment} in {} (the first is at {})",
-                row.period,
-                describe(first)
+                "a second value for `{name}`{segment} in {period} (the first is at {})",
+                describe(first_source, first)
             ),
         )
         .with_help("each (period, metric, segment) has one value; remove one of them")
@@ -390,6 +427,10 @@ struct Columns {
     tree: Option<usize>,
     dims: Vec<usize>,
     dim_names: Vec<String>,
+    /// How many columns the header has; every row must have as many.
+    count: usize,
+    /// The header as written, for messages.
+    header: String,
 }
 
 impl Columns {
@@ -418,13 +459,13 @@ impl Columns {
             .map(|h| String::from_utf8_lossy(h).trim().to_string())
             .collect();
         let find = |n: &str| names.iter().position(|h| h == n);
+        let header = names.join(",");
         let (Some(period), Some(metric), Some(value)) =
             (find("period"), find("metric"), find("value"))
         else {
             return Err((
                 format!(
-                    "the CSV header is `{}`; it needs `period`, `metric` and `value` columns",
-                    names.join(",")
+                    "the CSV header is `{header}`; it needs `period`, `metric` and `value` columns"
                 ),
                 "write long-form data: period,metric,value[,segment columns...]".into(),
             ));
@@ -441,22 +482,23 @@ impl Columns {
             tree,
             dims,
             dim_names,
+            count: names.len(),
+            header,
         })
     }
 }
 
-/// Splits a CSV body into about one chunk per core, at line ends. A body with quotes is
-/// kept whole, since a quoted field may hold a line break.
+/// Splits a CSV body without quotes into about one chunk per core, at line ends.
 fn split_lines(body: &[u8]) -> Vec<&[u8]> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads == 1 || body.len() < 1 << 20 || body.contains(&b'"') {
+    if threads == 1 || body.len() < 1 << 20 {
         return vec![body];
     }
     let mut chunks = Vec::with_capacity(threads);
     let mut rest = body;
     for k in (1..threads).rev() {
         let target = rest.len() / (k + 1);
-        let Some(nl) = rest[target..].iter().position(|&b| b == b'\n') else {
+        let Some(nl) = memchr::memchr(b'\n', &rest[target..]) else {
             break;
         };
         let (head, tail) = rest.split_at(target + nl + 1);
@@ -471,128 +513,212 @@ fn split_lines(body: &[u8]) -> Vec<&[u8]> {
 /// chunk's first line and segments numbered locally.
 struct Chunk {
     rows: Vec<Row>,
+    bounds: Option<(i32, i32)>,
     diagnostics: Vec<Diagnostic>,
     suppressed: usize,
     keys: Vec<SegmentKey>,
     lines: u32,
 }
 
+/// A problem with a row, at a column and length within its line.
+struct Problem {
+    col: usize,
+    len: usize,
+    message: String,
+    help: Option<String>,
+}
+
+impl Problem {
+    fn with_help(self, help: impl Into<String>) -> Problem {
+        Problem {
+            help: Some(help.into()),
+            ..self
+        }
+    }
+
+    /// The diagnostic, once the file and line are known.
+    fn on_line(self, path: &Arc<Path>, line: u32) -> Diagnostic {
+        let location = Location {
+            path: path.clone(),
+            span: Span::new(line, self.col as u32, self.len as u32),
+        };
+        let d = Diagnostic::error(location, self.message);
+        match self.help {
+            Some(help) => d.with_help(help),
+            None => d,
+        }
+    }
+}
+
 struct ChunkParser<'a> {
     tree: &'a MetricTree,
     columns: &'a Columns,
     path: &'a Arc<Path>,
-    source: u32,
 }
 
-/// What reading rows remembers from one row to the next.
+/// What reading rows remembers from one row to the next. Looking up a name as written
+/// costs no allocation; only the first sight of each does.
 #[derive(Default)]
 struct Caches {
-    /// Every row names a period; a fast hash matters at millions of rows.
-    periods: FxHashMap<Vec<u8>, Result<Period, String>>,
-    /// Rows come grouped by metric in practice, so the last one is remembered.
-    last_metric: Option<(Vec<u8>, MetricId)>,
-    /// Segment keys, numbered locally from 1 in order of first appearance.
-    keys: HashMap<SegmentKey, u32>,
+    /// Every row names a metric and a period; a fast hash matters at millions of rows.
+    metrics: FxHashMap<Box<[u8]>, MetricId>,
+    periods: FxHashMap<Box<[u8]>, Result<i32, String>>,
+    /// Segment keys as written (see `key`), to their local numbers (from 1, in order of
+    /// first appearance).
+    keys: FxHashMap<Box<[u8]>, u32>,
+    /// The current row's segment values, each preceded by its length, reused from row to row.
+    key: Vec<u8>,
 }
 
 impl ChunkParser<'_> {
-    fn parse(&self, bytes: &[u8]) -> Chunk {
+    /// Parses `bytes`, a whole number of lines: by the `csv` crate when it has `quoted`
+    /// fields, else by splitting at line ends and commas, which is several times faster.
+    fn parse(&self, bytes: &[u8], quoted: bool) -> Chunk {
         let mut chunk = Chunk {
-            rows: Vec::with_capacity(bytes.len() / 24),
+            rows: Vec::with_capacity(bytes.len() / 32),
+            bounds: None,
             diagnostics: Vec::new(),
             suppressed: 0,
             keys: Vec::new(),
-            lines: bytes.iter().filter(|&&b| b == b'\n').count() as u32,
+            lines: 0,
         };
         let mut caches = Caches::default();
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(false)
-            .from_reader(bytes);
-        let mut record = csv::ByteRecord::new();
-        loop {
-            let outcome = match reader.read_byte_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => self.row(&record, &mut caches, &mut chunk.keys),
-                Err(e) => {
-                    let line = e.position().map_or(1, |p| p.line());
-                    Err(Diagnostic::error(
-                        self.at(line, 1, 1),
-                        format!("cannot read CSV: {e}"),
-                    ))
-                }
-            };
-            match outcome {
-                Ok(Some(row)) => chunk.rows.push(row),
-                Ok(None) => {}
-                Err(d) if chunk.diagnostics.len() < MAX_DIAGNOSTICS => chunk.diagnostics.push(d),
-                Err(_) => chunk.suppressed += 1,
+        let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+        let mut keep = |chunk: &mut Chunk, outcome: Result<Option<Row>, Diagnostic>| match outcome {
+            Ok(Some(row)) => {
+                lo = lo.min(row.ordinal);
+                hi = hi.max(row.ordinal);
+                chunk.rows.push(row);
             }
+            Ok(None) => {}
+            Err(d) if chunk.diagnostics.len() < MAX_DIAGNOSTICS => chunk.diagnostics.push(d),
+            Err(_) => chunk.suppressed += 1,
+        };
+        if quoted {
+            chunk.lines = memchr::memchr_iter(b'\n', bytes).count() as u32;
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(bytes);
+            let mut record = csv::ByteRecord::new();
+            loop {
+                let outcome = match reader.read_byte_record(&mut record) {
+                    Ok(false) => break,
+                    Ok(true) => {
+                        let line = record.position().map_or(0, |p| p.line()) as u32;
+                        let fields: Vec<&[u8]> = record.iter().collect();
+                        // Columns are not counted exactly past a quoted field.
+                        self.row(&fields, line, &mut caches, &mut chunk.keys)
+                            .map_err(|p| p.on_line(self.path, line))
+                    }
+                    Err(e) => {
+                        let line = e.position().map_or(1, |p| p.line()) as u32;
+                        Err(Problem {
+                            col: 1,
+                            len: 1,
+                            message: format!("cannot read CSV: {e}"),
+                            help: None,
+                        }
+                        .on_line(self.path, line))
+                    }
+                };
+                keep(&mut chunk, outcome);
+            }
+        } else {
+            let mut fields: Vec<&[u8]> = Vec::with_capacity(self.columns.count);
+            let mut start = 0;
+            let mut line = 0u32;
+            while start < bytes.len() {
+                let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+                let text = &bytes[start..end];
+                start = end + 1;
+                line += 1;
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
+                if text.is_empty() {
+                    continue;
+                }
+                fields.clear();
+                fields.extend(text.split(|&b| b == b','));
+                let outcome = self
+                    .row(&fields, line, &mut caches, &mut chunk.keys)
+                    .map_err(|p| p.on_line(self.path, line));
+                keep(&mut chunk, outcome);
+            }
+            chunk.lines = line;
+        }
+        if lo <= hi {
+            chunk.bounds = Some((lo, hi));
         }
         chunk
     }
 
-    fn at(&self, line: u64, col: usize, len: usize) -> Location {
-        Location {
-            path: self.path.clone(),
-            span: Span::new(line as u32, col as u32, len as u32),
-        }
-    }
-
-    /// One record as a row; `None` for a row of another tree.
+    /// One record as a row; `None` for a row of another tree. `line` is only recorded: a
+    /// problem says where it is within the row.
     fn row(
         &self,
-        record: &csv::ByteRecord,
+        fields: &[&[u8]],
+        line: u32,
         caches: &mut Caches,
         keys: &mut Vec<SegmentKey>,
-    ) -> Result<Option<Row>, Diagnostic> {
+    ) -> Result<Option<Row>, Problem> {
         let c = self.columns;
-        let line = record.position().map_or(0, |p| p.line());
         // Columns are counted in characters from the start of the line, assuming no quotes.
-        let col = |i: usize| 1 + (0..i).map(|j| record[j].len() + 1).sum::<usize>();
+        let at = |i: usize, message: String| Problem {
+            col: 1 + fields[..i].iter().map(|f| f.len() + 1).sum::<usize>(),
+            len: fields[i].len(),
+            message,
+            help: None,
+        };
+        if fields.len() != c.count {
+            let count = fields.len();
+            return Err(Problem {
+                col: 1,
+                len: 1,
+                message: format!(
+                    "this row has {count} field{}, but the header `{}` has {}",
+                    if count == 1 { "" } else { "s" },
+                    c.header,
+                    c.count
+                ),
+                help: Some("every row needs a value for each column of the header (leave the segment columns empty for a total)".into()),
+            });
+        }
         if c.tree
-            .is_some_and(|t| &record[t] != self.tree.id().as_bytes())
+            .is_some_and(|t| fields[t] != self.tree.id().as_bytes())
         {
             return Ok(None);
         }
-        let metric = match &caches.last_metric {
-            Some((name, id)) if name.as_slice() == &record[c.metric] => *id,
-            _ => {
-                let name = String::from_utf8_lossy(&record[c.metric]).into_owned();
-                let id = metric_for_data(self.tree, &name).map_err(|(message, help)| {
-                    Diagnostic::error(self.at(line, col(c.metric), name.len()), message)
-                        .with_help(help)
-                })?;
-                caches.last_metric = Some((record[c.metric].to_vec(), id));
-                id
-            }
+        let name = fields[c.metric];
+        let metric = match caches.metrics.get(name) {
+            Some(&id) => id,
+            None => match metric_for_data(self.tree, &String::from_utf8_lossy(name)) {
+                Ok(id) => {
+                    caches.metrics.insert(name.into(), id);
+                    id
+                }
+                Err((message, help)) => return Err(at(c.metric, message).with_help(help)),
+            },
         };
-        let text = &record[c.period];
-        let grain = self.tree.grain();
-        let period = match caches.periods.get(text) {
-            Some(p) => p.clone(),
-            None => caches
-                .periods
-                .entry(text.to_vec())
-                .or_insert_with(|| parse_period(text, grain))
-                .clone(),
+        let text = fields[c.period];
+        if !caches.periods.contains_key(text) {
+            let parsed = parse_period(text, self.tree.grain()).map(Period::ordinal);
+            caches.periods.insert(text.into(), parsed);
+        }
+        let ordinal = match &caches.periods[text] {
+            Ok(o) => *o,
+            Err(message) => return Err(at(c.period, message.clone())),
         };
-        let period = period.map_err(|message| {
-            Diagnostic::error(self.at(line, col(c.period), text.len()), message)
+        let value = value_of(fields[c.value])
+            .map_err(|(message, help)| at(c.value, message).with_help(help))?;
+        let slot = self.slot(fields, caches, keys).map_err(|message| Problem {
+            len: 1,
+            ..at(c.dims[0], message)
         })?;
-        let raw = &record[c.value];
-        let value = value_of(raw).map_err(|(message, help)| {
-            Diagnostic::error(self.at(line, col(c.value), raw.len()), message).with_help(help)
-        })?;
-        let slot = self
-            .slot(record, caches, keys)
-            .map_err(|message| Diagnostic::error(self.at(line, col(c.dims[0]), 1), message))?;
         Ok(Some(Row {
             metric,
-            period,
+            ordinal,
             slot,
-            source: self.source,
-            line: line as u32,
+            line,
             value,
         }))
     }
@@ -600,7 +726,7 @@ impl ChunkParser<'_> {
     /// The record's segment slot: 0 for a total, else its local number.
     fn slot(
         &self,
-        record: &csv::ByteRecord,
+        fields: &[&[u8]],
         caches: &mut Caches,
         keys: &mut Vec<SegmentKey>,
     ) -> Result<u32, String> {
@@ -608,25 +734,36 @@ impl ChunkParser<'_> {
         if c.dims.is_empty() {
             return Ok(0);
         }
-        let key: SegmentKey = c
-            .dims
-            .iter()
-            .map(|&i| String::from_utf8_lossy(&record[i]).trim().to_string())
-            .collect();
-        if key.iter().all(String::is_empty) {
+        caches.key.clear();
+        let mut empty = 0;
+        for &i in &c.dims {
+            let value = fields[i].trim_ascii();
+            empty += usize::from(value.is_empty());
+            caches
+                .key
+                .extend_from_slice(&(value.len() as u32).to_le_bytes());
+            caches.key.extend_from_slice(value);
+        }
+        if let Some(&slot) = caches.keys.get(caches.key.as_slice()) {
+            return Ok(slot);
+        }
+        if empty == c.dims.len() {
             return Ok(0);
         }
-        if key.iter().any(String::is_empty) {
+        if empty > 0 {
             return Err(format!(
                 "a segment needs a value for every dimension ({}); leave them all empty for a total",
                 c.dim_names.join(", ")
             ));
         }
-        let next = keys.len() as u32 + 1;
-        let slot = *caches.keys.entry(key.clone()).or_insert(next);
-        if slot == next {
-            keys.push(key);
-        }
+        let slot = keys.len() as u32 + 1;
+        keys.push(
+            c.dims
+                .iter()
+                .map(|&i| String::from_utf8_lossy(fields[i].trim_ascii()).into_owned())
+                .collect(),
+        );
+        caches.keys.insert(caches.key.as_slice().into(), slot);
         Ok(slot)
     }
 }

@@ -99,6 +99,17 @@ impl Period {
         Period { grain, ordinal }
     }
 
+    /// The period's number among the periods of its grain: consecutive periods have
+    /// consecutive ordinals.
+    pub(crate) fn ordinal(self) -> i32 {
+        self.ordinal
+    }
+
+    /// The period of `grain` numbered `ordinal`.
+    pub(crate) fn from_ordinal(grain: Grain, ordinal: i32) -> Period {
+        Period { grain, ordinal }
+    }
+
     /// The period's grain.
     pub fn grain(self) -> Grain {
         self.grain

@@ -386,3 +386,78 @@ fn line_numbers_survive_parsing_in_chunks() {
     let d = data(&t, &clean).unwrap();
     assert_eq!(d.len(), 60_100 + 10_000);
 }
+
+/// A row with more or fewer fields than the header is reported, quoted or not.
+#[test]
+fn rows_need_every_column_of_the_header() {
+    let t = tree(RATE);
+    for csv in [
+        "period,metric,value\n2026-W46,items\n2026-W46,users,5,extra\n2026-W46,items,4\n",
+        "period,metric,value\n\"2026-W46\",items\n2026-W46,users,5,extra\n2026-W46,items,4\n",
+    ] {
+        let Err(Error::Data { diagnostics }) = data(&t, csv) else {
+            panic!("should fail: {csv}")
+        };
+        let found: Vec<(u32, &str)> = diagnostics
+            .iter()
+            .map(|d| (d.location.span.line, d.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    2,
+                    "this row has 2 fields, but the header `period,metric,value` has 3"
+                ),
+                (
+                    3,
+                    "this row has 4 fields, but the header `period,metric,value` has 3"
+                ),
+            ],
+            "{csv}"
+        );
+    }
+}
+
+/// Files from spreadsheets: a byte order mark, CRLF line ends, blank lines, quoted fields.
+#[test]
+fn spreadsheet_exports_are_read() {
+    let t = tree(RATE);
+    let plain = "\u{feff}period,metric,value\r\n2026-W46,items,4000\r\n\r\n2026-W46,users,500\r\n";
+    assert_eq!(value(&t, plain, "rate", "2026-W46"), Ok(8.0));
+    let quoted =
+        "period,metric,value\r\n\"2026-W46\",\"items\",\"4000\"\r\n2026-W46,users,\" 500 \"\r\n";
+    assert_eq!(value(&t, quoted, "rate", "2026-W46"), Ok(8.0));
+    let segment = "period,metric,value,region\n2026-W46,items,4000,\"Paris, FR\"\n2026-W46,users,500,\"Paris, FR\"\n";
+    let d = data(&t, segment).unwrap();
+    assert_eq!(d.segments(), [vec!["Paris, FR".to_string()]]);
+    assert_eq!(value(&t, segment, "rate", "2026-W46"), Ok(8.0));
+}
+
+/// Segments first seen in different chunks of a large file get one slot each.
+#[test]
+fn segments_survive_parsing_in_chunks() {
+    let t = tree(RATE);
+    let mut csv = String::from("period,metric,value,cohort\n");
+    let start = week("2000-W01");
+    for k in 0..40_000 {
+        let cohort = if k < 20_000 { "old" } else { "new" };
+        csv += &format!("{},items,{},{cohort}\n", start.offset(k), 2 * k + 2);
+        csv += &format!("{},users,{},{cohort}\n", start.offset(k), k + 1);
+    }
+    assert!(csv.len() > 1 << 20, "big enough to be split");
+    let d = data(&t, &csv).unwrap();
+    assert_eq!(
+        d.segments(),
+        [vec!["old".to_string()], vec!["new".to_string()]]
+    );
+    let eval = evaluate(&t, &d);
+    let rate = t.find("rate").unwrap();
+    for k in [0, 19_999, 20_000, 39_999] {
+        let p = start.offset(k);
+        assert_eq!(eval.total(rate, p), Ok(2.0), "{p}");
+        let s = usize::from(k >= 20_000);
+        assert_eq!(eval.get(rate, p, Some(s)), Ok(2.0), "{p}");
+        assert!(eval.get(rate, p, Some(1 - s)).is_err(), "{p}");
+    }
+}
