@@ -76,33 +76,33 @@ pub(crate) fn run(
     let mut out = BufWriter::new(stdout.lock());
     if request.each {
         let pairs: Vec<(Period, Period)> = range.windows(2).map(|w| (w[0], w[1])).collect();
-        let parts = each(&pairs, |a, b, buf| match request.format {
-            Format::Json => serde_json::to_writer(buf, &one(a, b)).expect("writing to memory"),
-            Format::Table => buf.extend_from_slice(render(&eval, metric, &one(a, b)).as_bytes()),
-        });
-        match request.format {
-            Format::Json => {
-                // The document is assembled from parts serialised in parallel.
-                let head =
-                    serde_json::json!({ "tree": tree.id(), "metric": tree.metric(metric).id });
-                let head = serde_json::to_string(&head)?;
-                write!(out, "{},\"transitions\":[", &head[..head.len() - 1])?;
-                for (i, part) in parts.iter().enumerate() {
-                    if i > 0 {
-                        out.write_all(b",")?;
-                    }
-                    out.write_all(part)?;
+        let json = matches!(request.format, Format::Json);
+        if json {
+            // One document, one transition per line so that it reads and diffs well.
+            let head = serde_json::json!({ "tree": tree.id(), "metric": tree.metric(metric).id });
+            let head = serde_json::to_string(&head)?;
+            writeln!(out, "{},\"transitions\":[", &head[..head.len() - 1])?;
+        }
+        each(
+            &pairs,
+            |a, b, buf| match request.format {
+                Format::Json => {
+                    one(a, b).write_json(buf);
+                    buf.push(b'\n');
                 }
-                writeln!(out, "]}}")?;
-            }
-            Format::Table => {
-                for (i, part) in parts.iter().enumerate() {
-                    if i > 0 {
-                        writeln!(out)?;
-                    }
-                    out.write_all(part)?;
+                Format::Table => {
+                    buf.extend_from_slice(render(&eval, metric, &one(a, b)).as_bytes())
                 }
-            }
+            },
+            |i, part| {
+                if i > 0 {
+                    out.write_all(if json { b"," } else { b"\n" })?;
+                }
+                out.write_all(part)
+            },
+        )?;
+        if json {
+            writeln!(out, "]}}")?;
         }
         out.flush()?;
         return Ok(Outcome::Success);
@@ -126,35 +126,47 @@ pub(crate) fn run(
     Ok(Outcome::Success)
 }
 
-/// Writes one part per pair of periods with `write`, spreading the pairs over the machine's
-/// cores; the parts come back in order.
+/// Makes one part per pair of periods with `make`, spread over the machine's cores, and
+/// hands them to `sink` in order as they are ready. Buffers go back to the worker that
+/// filled them, so memory stays bounded however many pairs there are.
 fn each(
     pairs: &[(Period, Period)],
-    write: impl Fn(Period, Period, &mut Vec<u8>) + Sync,
-) -> Vec<Vec<u8>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let size = pairs.len().div_ceil(threads).max(1);
+    make: impl Fn(Period, Period, &mut Vec<u8>) + Sync,
+    mut sink: impl FnMut(usize, &[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::sync::mpsc;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(pairs.len())
+        .max(1);
     std::thread::scope(|scope| {
-        let workers: Vec<_> = pairs
-            .chunks(size)
-            .map(|chunk| {
-                let write = &write;
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|&(a, b)| {
-                            let mut buf = Vec::new();
-                            write(a, b, &mut buf);
-                            buf
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("a worker panicked"))
-            .collect()
+        let mut filled = Vec::with_capacity(threads);
+        let mut returned = Vec::with_capacity(threads);
+        for worker in 0..threads {
+            let (full, full_rx) = mpsc::sync_channel::<Vec<u8>>(2);
+            let (empty, empty_rx) = mpsc::channel::<Vec<u8>>();
+            let make = &make;
+            scope.spawn(move || {
+                for &(a, b) in pairs.iter().skip(worker).step_by(threads) {
+                    let mut buf = empty_rx.try_recv().unwrap_or_default();
+                    buf.clear();
+                    make(a, b, &mut buf);
+                    if full.send(buf).is_err() {
+                        return; // the sink failed and stopped listening
+                    }
+                }
+            });
+            filled.push(full_rx);
+            returned.push(empty);
+        }
+        for i in 0..pairs.len() {
+            let worker = i % threads;
+            let buf = filled[worker].recv().expect("a worker panicked");
+            sink(i, &buf)?;
+            // The worker may have finished already; then the buffer is simply dropped.
+            let _ = returned[worker].send(buf);
+        }
+        Ok(())
     })
 }
 

@@ -136,7 +136,8 @@ impl Explanation {
 /// Orders contributions largest magnitude first, ties in metric order, so every listing of
 /// contributions reads the same way and is stable.
 pub fn rank(items: &mut [(MetricId, f64)]) {
-    items.sort_unstable_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+    // The bits of a magnitude order as `total_cmp` orders magnitudes.
+    items.sort_unstable_by_key(|&(m, c)| (std::cmp::Reverse(c.abs().to_bits()), m));
 }
 
 /// Why a change cannot be explained.

@@ -238,3 +238,92 @@ pub fn explain_report<'t>(
     }
     report
 }
+
+impl ExplainReport<'_> {
+    /// Appends the report to `out` as compact JSON: the same bytes `serde_json` makes of it,
+    /// several times faster, for `explain --each` over thousands of leaves.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"tree\":");
+        string(out, self.tree);
+        out.extend_from_slice(b",\"metric\":");
+        string(out, self.metric);
+        out.extend_from_slice(b",\"from\":");
+        string(out, &self.from);
+        out.extend_from_slice(b",\"to\":");
+        string(out, &self.to);
+        out.extend_from_slice(b",\"before\":");
+        number(out, self.before);
+        out.extend_from_slice(b",\"after\":");
+        number(out, self.after);
+        out.extend_from_slice(b",\"change\":");
+        number(out, self.change);
+        if let Some(reason) = &self.reason {
+            out.extend_from_slice(b",\"reason\":");
+            string(out, reason);
+        }
+        out.extend_from_slice(b",\"method\":");
+        string(out, self.method);
+        out.extend_from_slice(b",\"contributions\":");
+        contributions(out, &self.contributions);
+        out.extend_from_slice(b",\"leaves\":");
+        contributions(out, &self.leaves);
+        out.extend_from_slice(b",\"offsetting\":[");
+        for (i, o) in self.offsetting.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"metric\":");
+            string(out, o.metric);
+            out.extend_from_slice(b",\"change\":");
+            number(out, Some(o.change));
+            out.extend_from_slice(b",\"inputs\":");
+            contributions(out, &o.inputs);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"segments\":");
+        // Few and irregular: serde writes these.
+        serde_json::to_writer(&mut *out, &self.segments).expect("writing to memory");
+        if let Some(note) = &self.segments_note {
+            out.extend_from_slice(b",\"segments_note\":");
+            string(out, note);
+        }
+        out.push(b'}');
+    }
+}
+
+fn contributions(out: &mut Vec<u8>, items: &[Contribution<'_>]) {
+    out.push(b'[');
+    for (i, c) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"metric\":");
+        string(out, c.metric);
+        out.extend_from_slice(b",\"contribution\":");
+        number(out, Some(c.contribution));
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// A JSON string; metric ids and periods never need escapes, so they are copied as they are.
+fn string(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, s).expect("writing to memory");
+    }
+}
+
+/// A JSON number as `serde_json` writes it (`null` for none, and for non-finite values).
+fn number(out: &mut Vec<u8>, v: Option<f64>) {
+    use serde_json::ser::Formatter;
+    match v {
+        Some(v) if v.is_finite() => serde_json::ser::CompactFormatter
+            .write_f64(out, v)
+            .expect("writing to memory"),
+        _ => out.extend_from_slice(b"null"),
+    }
+}

@@ -461,3 +461,57 @@ fn segments_survive_parsing_in_chunks() {
         assert!(eval.get(rate, p, Some(1 - s)).is_err(), "{p}");
     }
 }
+
+/// The fast JSON writer of explanations makes the same bytes as `serde_json`: with segments
+/// and their mix and rate, offsetting movements, no explanation, and segments that do not
+/// add up.
+#[test]
+fn explanations_written_fast_are_what_serde_writes() {
+    let cases = [
+        (
+            "root: conversion\nmetrics:\n  conversion: { formula: conversions / visitors * 100 }\n  conversions: {}\n  visitors: {}\n",
+            "period,metric,value,cohort\n2026-W45,visitors,900,returning\n2026-W45,conversions,450,returning\n2026-W45,visitors,100,new\n2026-W45,conversions,10,new\n2026-W46,visitors,100,returning\n2026-W46,conversions,55,returning\n2026-W46,visitors,900,new\n2026-W46,conversions,99,new\n",
+        ),
+        (
+            "root: rate\nmetrics:\n  rate: { formula: activation * intensity }\n  activation: { formula: activated / active }\n  intensity: {}\n  activated: {}\n  active: {}\n",
+            "period,metric,value\n2026-W45,activated,500\n2026-W45,active,1000\n2026-W45,intensity,8\n2026-W46,activated,400\n2026-W46,active,1000\n2026-W46,intensity,10.2\n",
+        ),
+        (
+            RATE,
+            "period,metric,value\n2026-W45,items,1\n2026-W45,users,1\n2026-W46,items,2\n",
+        ),
+        (
+            "root: m\nmetrics:\n  m: { formula: \"max(a, b)\" }\n  a: {}\n  b: {}\n",
+            "period,metric,value,plan\n2026-W45,a,3,\n2026-W45,a,1,free\n2026-W45,b,1e-7,\n2026-W46,a,-2.5,\n2026-W46,b,1e300,\n2026-W46,b,4,pro\n",
+        ),
+    ];
+    let mut written = String::new();
+    for (yaml, csv) in cases {
+        let t = tree(yaml);
+        let d = data(&t, csv).unwrap();
+        let eval = evaluate(&t, &d);
+        let (from, to) = (week("2026-W45"), week("2026-W46"));
+        let e = explain(&eval, &Planner::new(&t), t.root(), from, to);
+        let report = explain_report(
+            &eval,
+            t.root(),
+            from,
+            to,
+            e.as_ref().map_err(|e| e.reason.clone()),
+        );
+        let mut fast = Vec::new();
+        report.write_json(&mut fast);
+        let serde = serde_json::to_string(&report).unwrap();
+        assert_eq!(String::from_utf8(fast).unwrap(), serde);
+        written += &serde;
+    }
+    for field in [
+        "\"mix\"",
+        "\"offsetting\":[{",
+        "\"reason\"",
+        "\"segments_note\"",
+        "e+300",
+    ] {
+        assert!(written.contains(field), "no case writes {field}: {written}");
+    }
+}
