@@ -164,50 +164,61 @@ enum Rule {
 }
 
 /// Plans for every derived metric's formula, read once and reused for each pair of periods.
-/// An explanation touches every metric under the explained one, so what the walk needs is
-/// kept in flat arrays, apart from the metrics themselves.
+/// An explanation walks every metric under the explained one, parents first; so that the
+/// walk reads memory in order, metrics are numbered by their place in that walk (their
+/// position) and everything the walk needs is kept in flat arrays by position.
 pub struct Planner {
-    /// Every metric, parents before their inputs.
+    /// The metric at each position: parents before their inputs.
     order: Vec<MetricId>,
-    /// Per metric: its range in `inputs` and `coefficients`.
+    /// The position of each metric.
+    position: Vec<u32>,
+    /// By position: the range in `inputs` and `coefficients`.
     spans: Vec<(u32, u32)>,
-    /// The direct inputs of every metric, one metric's after another's.
-    inputs: Vec<MetricId>,
+    /// The positions of the direct inputs of every metric, one metric's after another's.
+    inputs: Vec<u32>,
     /// For linear formulas, each input's coefficient (NaN for other formulas).
     coefficients: Vec<f64>,
-    /// Per metric: `None` for a leaf.
+    /// By position: `None` for a leaf.
     rules: Vec<Option<Rule>>,
-    /// Per metric: the `change_pct` below which it counts as flat.
+    /// By position: the `change_pct` below which a metric counts as flat.
     change_pct: Vec<f64>,
 }
 
 impl Planner {
     /// Reads the shape of every formula of `tree`.
     pub fn new(tree: &MetricTree) -> Planner {
+        let order: Vec<MetricId> = tree.topological_order().iter().rev().copied().collect();
+        let mut position = vec![0; tree.len()];
+        for (pos, m) in order.iter().enumerate() {
+            position[m.index()] = pos as u32;
+        }
         let mut planner = Planner {
-            order: tree.topological_order().iter().rev().copied().collect(),
             spans: Vec::with_capacity(tree.len()),
             inputs: Vec::new(),
             coefficients: Vec::new(),
             rules: Vec::with_capacity(tree.len()),
             change_pct: Vec::with_capacity(tree.len()),
+            order,
+            position,
         };
-        for id in tree.ids() {
-            let m = tree.metric(id);
+        for pos in 0..planner.order.len() {
+            let m = tree.metric(planner.order[pos]);
             let start = planner.inputs.len() as u32;
             let rule = m.formula.as_ref().map(|formula| {
-                planner.inputs.extend_from_slice(formula.inputs());
+                let inputs = formula.inputs();
+                planner
+                    .inputs
+                    .extend(inputs.iter().map(|i| planner.position[i.index()]));
                 let plan = Plan::new(formula);
-                match plan.linear(formula.inputs().len()) {
+                match plan.linear(inputs.len()) {
                     Some(c) => {
                         planner.coefficients.extend(c);
                         Rule::Linear
                     }
                     None => {
-                        let n = formula.inputs().len();
                         planner
                             .coefficients
-                            .extend(std::iter::repeat_n(f64::NAN, n));
+                            .extend(std::iter::repeat_n(f64::NAN, inputs.len()));
                         Rule::Formula(Box::new((formula.clone(), plan)))
                     }
                 }
@@ -219,13 +230,14 @@ impl Planner {
         planner
     }
 
-    fn inputs(&self, m: MetricId) -> &[MetricId] {
-        let (a, b) = self.spans[m.index()];
+    /// The positions of the inputs of the metric at `pos`.
+    fn inputs(&self, pos: usize) -> &[u32] {
+        let (a, b) = self.spans[pos];
         &self.inputs[a as usize..b as usize]
     }
 
-    fn coefficients(&self, m: MetricId) -> &[f64] {
-        let (a, b) = self.spans[m.index()];
+    fn coefficients(&self, pos: usize) -> &[f64] {
+        let (a, b) = self.spans[pos];
         &self.coefficients[a as usize..b as usize]
     }
 }
@@ -248,58 +260,68 @@ pub fn explain(
     eval.total(metric, from).map_err(|c| fail(from, c))?;
     eval.total(metric, to).map_err(|c| fail(to, c))?;
 
-    // Every metric under `metric`, parents before inputs.
-    let mut under = vec![false; tree.len()];
-    under[metric.index()] = true;
+    // Every metric under `metric`: its inputs come after it in walk order.
+    let n = planner.order.len();
+    let root = planner.position[metric.index()] as usize;
+    let mut under = vec![false; n];
+    under[root] = true;
     let mut count = 0;
-    for &m in &planner.order {
-        if under[m.index()] {
+    for pos in root..n {
+        if under[pos] {
             count += 1;
-            for &i in planner.inputs(m) {
-                under[i.index()] = true;
+            for &i in planner.inputs(pos) {
+                under[i as usize] = true;
             }
         }
     }
-    // Every metric under `metric` has a value in both periods, or `metric` would not.
+    // Every metric under `metric` has a value in both periods, or `metric` would not. The
+    // two periods' values are gathered in walk order.
     let (pf, pt) = (eval.period_index(from), eval.period_index(to));
     let (pf, pt) = (pf.expect("checked above"), pt.expect("checked above"));
     let (before_column, after_column) = (eval.column(pf), eval.column(pt));
-    let before_of = |m: MetricId| before_column[m.index()];
-    let after_of = |m: MetricId| after_column[m.index()];
-    let mut contribution = vec![0.0; tree.len()];
-    let mut limit_k = vec![0.0; tree.len()];
-    contribution[metric.index()] = after_of(metric) - before_of(metric);
-    limit_k[metric.index()] = 1.0;
+    let (mut before_at, mut after_at) = (vec![0.0; n], vec![0.0; n]);
+    for pos in (root..n).filter(|&pos| under[pos]) {
+        let m = planner.order[pos].index();
+        before_at[pos] = before_column[m];
+        after_at[pos] = after_column[m];
+    }
+    let mut contribution = vec![0.0; n];
+    let mut limit_k = vec![0.0; n];
+    contribution[root] = after_at[root] - before_at[root];
+    limit_k[root] = 1.0;
 
     let mut nodes = Vec::with_capacity(count);
     let mut edges = Vec::with_capacity(count);
     let mut offsetting = Vec::new();
     let (mut x0, mut x1, mut phi) = (Vec::new(), Vec::new(), Vec::new());
     let mut scratch = shapley::Scratch::default();
-    for &m in planner.order.iter().filter(|m| under[m.index()]) {
-        let (before, after) = (before_of(m), after_of(m));
+    for pos in (root..n).filter(|&pos| under[pos]) {
+        let m = planner.order[pos];
+        let (before, after) = (before_at[pos], after_at[pos]);
         let change = after - before;
         let k = if change != 0.0 {
-            contribution[m.index()] / change
+            contribution[pos] / change
         } else {
-            limit_k[m.index()]
+            limit_k[pos]
         };
         let start = edges.len() as u32;
-        let method = match &planner.rules[m.index()] {
+        let inputs = planner.inputs(pos);
+        let method = match &planner.rules[pos] {
             None => None,
             Some(Rule::Linear) => {
-                for (&input, &c) in planner.inputs(m).iter().zip(planner.coefficients(m)) {
-                    let d = after_of(input) - before_of(input);
+                for (&input, &c) in inputs.iter().zip(planner.coefficients(pos)) {
+                    let i = input as usize;
+                    let d = after_at[i] - before_at[i];
                     // An unchanged input contributes exactly 0; its own k is then the limit
                     // of share / change, the coefficient.
                     let share = if d != 0.0 { c * d } else { 0.0 };
                     let passed = k * share;
-                    contribution[input.index()] += passed;
+                    contribution[i] += passed;
                     if d == 0.0 {
-                        limit_k[input.index()] += k * c;
+                        limit_k[i] += k * c;
                     }
                     edges.push(Edge {
-                        input,
+                        input: planner.order[i],
                         share,
                         passed,
                     });
@@ -308,22 +330,21 @@ pub fn explain(
             }
             Some(Rule::Formula(planned)) => {
                 let (formula, plan) = &**planned;
-                let inputs = formula.inputs();
                 x0.clear();
-                x0.extend(inputs.iter().map(|&i| before_of(i)));
+                x0.extend(inputs.iter().map(|&i| before_at[i as usize]));
                 x1.clear();
-                x1.extend(inputs.iter().map(|&i| after_of(i)));
+                x1.extend(inputs.iter().map(|&i| after_at[i as usize]));
                 let method = shapley::shares(formula, plan, &x0, &x1, &mut phi, &mut scratch);
                 for (slot, &input) in inputs.iter().enumerate() {
+                    let i = input as usize;
                     let passed = k * phi[slot];
-                    contribution[input.index()] += passed;
+                    contribution[i] += passed;
                     if x0[slot] == x1[slot] {
                         // The input did not change: its own k is the limit of share / change.
-                        limit_k[input.index()] +=
-                            k * shapley::mean_partial(formula.expr(), &x0, &x1, slot);
+                        limit_k[i] += k * shapley::mean_partial(formula.expr(), &x0, &x1, slot);
                     }
                     edges.push(Edge {
-                        input,
+                        input: planner.order[i],
                         share: phi[slot],
                         passed,
                     });
@@ -332,7 +353,7 @@ pub fn explain(
             }
         };
         if method.is_some() {
-            let pct = planner.change_pct[m.index()];
+            let pct = planner.change_pct[pos];
             if let Some(o) = offsets(pct, m, before, change, &edges[start as usize..]) {
                 offsetting.push(o);
             }
@@ -342,7 +363,7 @@ pub fn explain(
             before,
             after,
             change,
-            contribution: contribution[m.index()],
+            contribution: contribution[pos],
             sensitivity: k,
             method,
             edges: start..edges.len() as u32,
