@@ -173,7 +173,11 @@ fn explain_each_gives_one_transition_per_pair_of_periods() {
     // Each transition is what explaining that pair alone says, on a line of its own.
     for (t, (from, to)) in transitions.iter().zip(&pairs) {
         let alone = ["--from", from, "--to", to, "--format", "json"];
-        assert_eq!(t, &json(&item(&dir, "explain", &alone, 0)), "{from} to {to}");
+        assert_eq!(
+            t,
+            &json(&item(&dir, "explain", &alone, 0)),
+            "{from} to {to}"
+        );
     }
     let run = item(&dir, "explain", &args, 0);
     assert_eq!(run.stdout.lines().count(), 1 + 7 + 1, "{}", run.stdout);

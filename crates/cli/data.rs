@@ -1,10 +1,10 @@
 //! Reading `--data` sources for a tree, and choosing periods.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use anyhow::Context;
 use canopy_engine::{Grain, MetricTree, Source, SourceMap};
-use canopy_evaluator::{Data, DataBuilder, Database, Period};
+use canopy_evaluator::{CsvData, Data, DataBuilder, Database, Period};
 
 use crate::trees::Style;
 
@@ -31,40 +31,79 @@ pub(crate) fn previous_period(grain: Grain) -> Period {
     Period::containing(chrono::Local::now().date_naive(), grain).previous()
 }
 
+/// The `--data` sources, with CSV files read and parsed in the background (they need no
+/// tree for that) while the trees load. A file is parsed once for all the trees of a run.
+pub(crate) struct Sources {
+    worker: Option<std::thread::JoinHandle<Vec<CsvFile>>>,
+    files: Vec<CsvFile>,
+    databases: Vec<String>,
+}
+
+/// A CSV source, or why it could not be read.
+type CsvFile = (String, Result<Arc<CsvData>, String>);
+
+impl Sources {
+    /// Starts reading the CSV files among `sources`.
+    pub(crate) fn start(sources: &[String]) -> Sources {
+        let (databases, files): (Vec<String>, Vec<String>) =
+            sources.iter().cloned().partition(|s| Database::is_url(s));
+        let worker = (!files.is_empty()).then(|| {
+            std::thread::spawn(move || {
+                files
+                    .into_iter()
+                    .map(|source| {
+                        let path = Path::new(&source);
+                        let read = std::fs::read(path)
+                            .map(|bytes| Arc::new(CsvData::parse(path, bytes)))
+                            .map_err(|e| format!("cannot read {}: {e}", path.display()));
+                        (source, read)
+                    })
+                    .collect()
+            })
+        });
+        Sources {
+            worker,
+            files: Vec::new(),
+            databases,
+        }
+    }
+
+    /// The CSV files, once read.
+    fn files(&mut self) -> &[CsvFile] {
+        if let Some(worker) = self.worker.take() {
+            self.files = worker.join().expect("the CSV reader panicked");
+        }
+        &self.files
+    }
+}
+
 /// Loads the tree's leaf values: every CSV first, then each database queried for the periods
 /// `periods` returns once the CSV data's last period (if any) is known. Data problems are
 /// printed; `Ok(None)` means they were.
 pub(crate) fn load(
     tree: &MetricTree,
-    sources: &[String],
+    sources: &mut Sources,
     style: Style,
     periods: impl FnOnce(Option<Period>) -> anyhow::Result<Vec<Period>>,
 ) -> anyhow::Result<Option<(Data, Vec<Period>)>> {
     let mut builder = DataBuilder::new(tree);
     let mut texts = SourceMap::default();
-    let mut databases = Vec::new();
-    for source in sources {
-        if Database::is_url(source) {
-            databases.push(source);
-            continue;
-        }
-        let path = Path::new(source);
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        builder.read_csv(path, &bytes);
+    for (_, file) in sources.files() {
+        let csv = file.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+        builder.add_csv(csv);
         // Kept for quoting lines in diagnostics only if something is wrong.
         if builder.has_problems() {
-            texts.insert(path, String::from_utf8_lossy(&bytes).into());
+            texts.insert(csv.path(), String::from_utf8_lossy(csv.text()).into());
         }
     }
     let wanted = periods(builder.last_period())?;
     let has_sql = tree
         .ids()
         .any(|id| matches!(tree.metric(id).source, Some(Source::Sql(_))));
-    if databases.is_empty() && has_sql {
+    if sources.databases.is_empty() && has_sql {
         eprintln!("note: `{}` has leaves with SQL sources, but no database was given (--data sqlite://... or postgres://...)", tree.id());
     }
-    for url in databases {
+    for url in &sources.databases {
         let mut db = Database::connect(url)?;
         if let Err(e) = db.load_into(tree, &mut builder, &wanted) {
             return report(e, &texts, style);

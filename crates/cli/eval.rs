@@ -19,12 +19,13 @@ pub(crate) fn run(
     format: Format,
     style: Style,
 ) -> anyhow::Result<Outcome> {
+    let mut sources = data::Sources::start(&data_args.sources);
     let Some(loaded) = trees::load(path, style)? else {
         return Ok(Outcome::Failure);
     };
     let tree = &loaded.tree;
     let arg = PeriodArg::parse(period, tree.grain())?;
-    let loaded_data = data::load(tree, &data_args.sources, style, |last| {
+    let loaded_data = data::load(tree, &mut sources, style, |last| {
         let p = data::resolve(&arg, last, tree.grain())?;
         Ok(vec![p.previous(), p])
     })?;

@@ -31,6 +31,7 @@ pub(crate) fn run(
     request: Request<'_>,
     style: Style,
 ) -> anyhow::Result<Outcome> {
+    let mut sources = data::Sources::start(&data_args.sources);
     let Some(loaded) = trees::load(path, style)? else {
         return Ok(Outcome::Failure);
     };
@@ -56,8 +57,7 @@ pub(crate) fn run(
         })?,
     };
     let range: Vec<Period> = (0..=to.since(from)).map(|k| from.offset(k)).collect();
-    let Some((data, _)) = data::load(tree, &data_args.sources, style, |_| Ok(range.clone()))?
-    else {
+    let Some((data, _)) = data::load(tree, &mut sources, style, |_| Ok(range.clone()))? else {
         return Ok(Outcome::Failure);
     };
     let eval = evaluate(tree, &data);

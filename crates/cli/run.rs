@@ -42,6 +42,7 @@ struct TreeReport {
 }
 
 pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome> {
+    let mut sources = data::Sources::start(&request.data.sources);
     let batch = trees::load_all(request.trees, style);
     if !batch.all_valid {
         return Ok(Outcome::Failure);
@@ -69,7 +70,7 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
             .max()
             .unwrap_or(0) as i32
             + 1;
-        let loaded_data = data::load(tree, &request.data.sources, style, |last| {
+        let loaded_data = data::load(tree, &mut sources, style, |last| {
             let p = data::resolve(&arg, last, tree.grain())?;
             Ok((0..=back).rev().map(|k| p.offset(-k)).collect())
         })?;

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod attribution;
+mod csvfile;
 mod data;
 mod evaluate;
 pub mod format;
@@ -21,6 +22,7 @@ pub use attribution::{
     explain, rank, ExplainError, Explanation, Node, Offsetting, Planner, SegmentShare, Segments,
     METHOD,
 };
+pub use csvfile::CsvData;
 pub use data::{Data, DataBuilder, SegmentKey};
 pub use evaluate::{evaluate, Cell, Evaluation, Status};
 pub use period::{Period, PeriodError};

@@ -167,8 +167,18 @@ fn a_header_without_the_required_columns_is_an_error() {
 #[test]
 fn a_tree_column_shares_one_file_between_trees() {
     let t = tree("root: a\nmetrics:\n  a: {}\n");
-    let csv = "tree,period,metric,value\nt,2026-W46,a,1\nother,2026-W46,zzz,2\n";
+    let csv = "tree,period,metric,value\nt,2026-W46,a,1\nother,2026-W46,zzz,2\nother,2026-W46,zzz,oops\n";
     assert_eq!(value(&t, csv, "a", "2026-W46"), Ok(1.0));
+    // The other tree's rows are its own business; this tree's are checked.
+    let csv = format!("{csv}t,2026-W47,a,oops\n");
+    let Err(Error::Data { diagnostics }) = data(&t, &csv) else {
+        panic!("should fail")
+    };
+    let at: Vec<(u32, u32)> = diagnostics
+        .iter()
+        .map(|d| (d.location.span.line, d.location.span.col))
+        .collect();
+    assert_eq!(at, [(5, 14)]);
 }
 
 /// Explains the root of `tree` from 2026-W45 to 2026-W46 on weekly `csv`.
@@ -371,16 +381,21 @@ fn line_numbers_survive_parsing_in_chunks() {
     for k in 0..10_000 {
         csv += &format!("{},a,{k}\n", start.offset(60_100 + k));
     }
+    // Line 70,003: an unknown metric, found only once the tree is known.
+    csv += "2100-W02,zz,1\n";
     assert!(csv.len() > 1 << 20, "big enough to be split");
     let Err(Error::Data { diagnostics }) = data(&t, &csv) else {
         panic!("should fail")
     };
-    let lines: Vec<u32> = diagnostics.iter().map(|d| d.location.span.line).collect();
-    assert_eq!(lines, [60_002]);
+    let at: Vec<(u32, u32)> = diagnostics
+        .iter()
+        .map(|d| (d.location.span.line, d.location.span.col))
+        .collect();
+    assert_eq!(at, [(60_002, 12), (70_003, 10)]);
     // And every value of a clean file arrives, in order.
     let clean: String = csv
         .lines()
-        .filter(|l| !l.contains("oops"))
+        .filter(|l| !l.contains("oops") && !l.contains("zz"))
         .map(|l| format!("{l}\n"))
         .collect();
     let d = data(&t, &clean).unwrap();

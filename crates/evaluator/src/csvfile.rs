@@ -1,0 +1,535 @@
+//! CSV data files, read before any tree is known.
+//!
+//! A file is split into chunks parsed on every core. Rows keep metric names, periods and
+//! segments as written, numbered in small tables per chunk and per value of the `tree`
+//! column; [`crate::DataBuilder::add_csv`] resolves those tables against a tree. So a file is
+//! parsed while its tree is still being loaded, and once for all the trees of a run.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::data::SegmentKey;
+
+/// Most problems kept for one group of rows of a chunk before the rest are only counted.
+pub(crate) const MAX_PROBLEMS: usize = 50;
+
+/// A long-form CSV data file, parsed but not yet resolved against a tree.
+pub struct CsvData {
+    pub(crate) path: Arc<Path>,
+    text: Vec<u8>,
+    pub(crate) layout: Result<Layout, Problem>,
+}
+
+impl CsvData {
+    /// Parses `text`, the contents of the file at `path`: a header with `period`, `metric`
+    /// and `value` (in any order), an optional `tree` column, and any further columns as
+    /// segment dimensions. A UTF-8 byte order mark is skipped. Large files are parsed in
+    /// chunks on every core.
+    pub fn parse(path: &Path, text: Vec<u8>) -> CsvData {
+        let path: Arc<Path> = Arc::from(path);
+        let layout = Layout::parse(&text);
+        CsvData { path, text, layout }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's contents, for quoting lines in diagnostics.
+    pub fn text(&self) -> &[u8] {
+        &self.text
+    }
+}
+
+/// The columns of a CSV file, from its header.
+pub(crate) struct Columns {
+    period: usize,
+    metric: usize,
+    value: usize,
+    pub(crate) tree: Option<usize>,
+    dims: Vec<usize>,
+    pub(crate) dim_names: Vec<String>,
+    /// How many columns the header has; every row must have as many.
+    count: usize,
+    /// The header as written, for messages.
+    header: String,
+}
+
+/// A file's columns and its rows, chunk by chunk.
+pub(crate) struct Layout {
+    pub(crate) columns: Columns,
+    pub(crate) chunks: Vec<Chunk>,
+}
+
+/// The rows of one chunk of a file, by value of the tree column.
+pub(crate) struct Chunk {
+    /// Lines before the chunk's first line in the file, the header included.
+    pub(crate) lines_before: u32,
+    /// One group per value of the tree column, or a single group without one.
+    pub(crate) groups: Vec<Group>,
+    /// Problems of rows whose tree cannot be told (too few or too many fields).
+    pub(crate) unplaced: Problems,
+}
+
+/// Rows of one tree in one chunk, with names, periods and segments numbered as first seen.
+pub(crate) struct Group {
+    /// The value of the tree column (empty without one).
+    pub(crate) tree: Box<[u8]>,
+    pub(crate) names: Vec<Box<[u8]>>,
+    pub(crate) periods: Vec<Box<[u8]>>,
+    /// Segment `k` is `keys[k - 1]`; 0 is the total.
+    pub(crate) keys: Vec<SegmentKey>,
+    pub(crate) rows: Vec<RawRow>,
+    pub(crate) problems: Problems,
+}
+
+/// One value, its metric, period and segment numbered in its group's tables. Kept small: a
+/// large file has millions.
+#[derive(Clone, Copy)]
+pub(crate) struct RawRow {
+    pub(crate) name: u32,
+    pub(crate) period: u32,
+    pub(crate) key: u32,
+    /// The line within the chunk, from 1.
+    pub(crate) line: u32,
+    pub(crate) value: f64,
+}
+
+/// Problems found in rows, the first ones in full.
+#[derive(Default)]
+pub(crate) struct Problems {
+    pub(crate) list: Vec<Problem>,
+    pub(crate) suppressed: usize,
+}
+
+impl Problems {
+    fn push(&mut self, problem: Problem) {
+        if self.list.len() < MAX_PROBLEMS {
+            self.list.push(problem);
+        } else {
+            self.suppressed += 1;
+        }
+    }
+}
+
+/// A problem at a line (within its chunk) and column.
+#[derive(Clone, Debug)]
+pub(crate) struct Problem {
+    pub(crate) line: u32,
+    pub(crate) col: u32,
+    pub(crate) len: u32,
+    pub(crate) message: String,
+    pub(crate) help: Option<String>,
+}
+
+impl Columns {
+    fn read(header: &[u8]) -> Result<Columns, Problem> {
+        let problem = |message: String, help: &str| Problem {
+            line: 1,
+            col: 1,
+            len: 1,
+            message,
+            help: Some(help.to_string()),
+        };
+        let form = "write long-form data: period,metric,value[,segment columns...]";
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(header);
+        let mut record = csv::ByteRecord::new();
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(problem(
+                    "the CSV file is empty".into(),
+                    "start it with the header `period,metric,value`",
+                ))
+            }
+            Err(e) => return Err(problem(format!("cannot read CSV: {e}"), form)),
+        }
+        let names: Vec<String> = record
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).trim().to_string())
+            .collect();
+        let find = |n: &str| names.iter().position(|h| h == n);
+        let header = names.join(",");
+        let (Some(period), Some(metric), Some(value)) =
+            (find("period"), find("metric"), find("value"))
+        else {
+            return Err(problem(
+                format!(
+                    "the CSV header is `{header}`; it needs `period`, `metric` and `value` columns"
+                ),
+                form,
+            ));
+        };
+        let tree = find("tree");
+        let dims: Vec<usize> = (0..names.len())
+            .filter(|&i| ![Some(period), Some(metric), Some(value), tree].contains(&Some(i)))
+            .collect();
+        let dim_names = dims.iter().map(|&i| names[i].clone()).collect();
+        Ok(Columns {
+            period,
+            metric,
+            value,
+            tree,
+            dims,
+            dim_names,
+            count: names.len(),
+            header,
+        })
+    }
+}
+
+impl Layout {
+    fn parse(text: &[u8]) -> Result<Layout, Problem> {
+        let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+        let header_end = memchr::memchr(b'\n', text).map_or(text.len(), |i| i + 1);
+        let columns = Columns::read(&text[..header_end])?;
+        let body = &text[header_end..];
+        // A quoted field may hold a line break, so only a body without quotes is split.
+        let quoted = memchr::memchr(b'"', body).is_some();
+        let pieces = if quoted {
+            vec![body]
+        } else {
+            split_lines(body)
+        };
+        let mut chunks: Vec<Chunk> = if pieces.len() == 1 {
+            vec![ChunkParser::new(&columns).parse(pieces[0], quoted)]
+        } else {
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = pieces
+                    .iter()
+                    .map(|piece| scope.spawn(|| ChunkParser::new(&columns).parse(piece, false)))
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().expect("a CSV worker panicked"))
+                    .collect()
+            })
+        };
+        // Lines were counted within each chunk; the header is line 1.
+        let mut lines_before = 1;
+        for (chunk, piece) in chunks.iter_mut().zip(&pieces) {
+            chunk.lines_before = lines_before;
+            lines_before += memchr::memchr_iter(b'\n', piece).count() as u32;
+        }
+        Ok(Layout { columns, chunks })
+    }
+}
+
+/// Splits a CSV body without quotes into about one piece per core, at line ends.
+fn split_lines(body: &[u8]) -> Vec<&[u8]> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads == 1 || body.len() < 1 << 20 {
+        return vec![body];
+    }
+    let mut pieces = Vec::with_capacity(threads);
+    let mut rest = body;
+    for k in (1..threads).rev() {
+        let target = rest.len() / (k + 1);
+        let Some(nl) = memchr::memchr(b'\n', &rest[target..]) else {
+            break;
+        };
+        let (head, tail) = rest.split_at(target + nl + 1);
+        pieces.push(head);
+        rest = tail;
+    }
+    pieces.push(rest);
+    pieces
+}
+
+/// Numbers byte strings as first seen; looking one up costs no allocation.
+#[derive(Default)]
+struct Numbering {
+    numbers: FxHashMap<Box<[u8]>, u32>,
+}
+
+impl Numbering {
+    fn number(&mut self, text: &[u8], table: &mut Vec<Box<[u8]>>) -> u32 {
+        if let Some(&n) = self.numbers.get(text) {
+            return n;
+        }
+        let n = table.len() as u32;
+        table.push(text.into());
+        self.numbers.insert(text.into(), n);
+        n
+    }
+}
+
+/// What parsing a chunk remembers for one group.
+#[derive(Default)]
+struct Numberings {
+    names: Numbering,
+    periods: Numbering,
+    /// Segment keys as written (each value preceded by its length), to their numbers.
+    keys: FxHashMap<Box<[u8]>, u32>,
+    /// The last row's metric, as rows come grouped by metric in practice.
+    last_name: Option<u32>,
+}
+
+struct ChunkParser<'c> {
+    columns: &'c Columns,
+    /// Room for the first group's rows: most files hold one tree's rows.
+    expected_rows: usize,
+    groups: Vec<Group>,
+    numberings: Vec<Numberings>,
+    /// Groups by value of the tree column.
+    by_tree: FxHashMap<Box<[u8]>, usize>,
+    unplaced: Problems,
+    /// The current row's segment key, reused from row to row.
+    key: Vec<u8>,
+}
+
+impl<'c> ChunkParser<'c> {
+    fn new(columns: &'c Columns) -> ChunkParser<'c> {
+        ChunkParser {
+            columns,
+            expected_rows: 0,
+            groups: Vec::new(),
+            numberings: Vec::new(),
+            by_tree: FxHashMap::default(),
+            unplaced: Problems::default(),
+            key: Vec::new(),
+        }
+    }
+
+    /// Parses `bytes`, a whole number of lines: by the `csv` crate when it has `quoted`
+    /// fields, else by splitting at line ends and commas, which is several times faster.
+    fn parse(mut self, bytes: &[u8], quoted: bool) -> Chunk {
+        // Rows of long-form data take some 30 bytes or more.
+        self.expected_rows = bytes.len() / 30;
+        if quoted {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(bytes);
+            let mut record = csv::ByteRecord::new();
+            loop {
+                match reader.read_byte_record(&mut record) {
+                    Ok(false) => break,
+                    Ok(true) => {
+                        let line = record.position().map_or(0, |p| p.line()) as u32;
+                        let fields: Vec<&[u8]> = record.iter().collect();
+                        // Columns are not counted exactly past a quoted field.
+                        self.row(&fields, line);
+                    }
+                    Err(e) => {
+                        let line = e.position().map_or(1, |p| p.line()) as u32;
+                        self.unplaced.push(Problem {
+                            line,
+                            col: 1,
+                            len: 1,
+                            message: format!("cannot read CSV: {e}"),
+                            help: None,
+                        });
+                    }
+                }
+            }
+        } else {
+            let mut fields: Vec<&[u8]> = Vec::with_capacity(self.columns.count);
+            let mut line = 0;
+            for text in bytes.split_inclusive(|&b| b == b'\n') {
+                line += 1;
+                let text = text.strip_suffix(b"\n").unwrap_or(text);
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
+                if text.is_empty() {
+                    continue;
+                }
+                fields.clear();
+                fields.extend(text.split(|&b| b == b','));
+                self.row(&fields, line);
+            }
+        }
+        Chunk {
+            lines_before: 0,
+            groups: self.groups,
+            unplaced: self.unplaced,
+        }
+    }
+
+    /// The group of rows whose tree column says `tree`.
+    fn group(&mut self, tree: &[u8]) -> usize {
+        if let Some(&g) = self.by_tree.get(tree) {
+            return g;
+        }
+        let g = self.groups.len();
+        self.groups.push(Group {
+            tree: tree.into(),
+            names: Vec::new(),
+            periods: Vec::new(),
+            keys: Vec::new(),
+            rows: Vec::with_capacity(std::mem::take(&mut self.expected_rows)),
+            problems: Problems::default(),
+        });
+        self.numberings.push(Numberings::default());
+        self.by_tree.insert(tree.into(), g);
+        g
+    }
+
+    /// Files row `fields` at `line` in its group, or a problem with it.
+    fn row(&mut self, fields: &[&[u8]], line: u32) {
+        let c = self.columns;
+        // Columns are counted in characters from the start of the line, assuming no quotes.
+        let problem = |i: usize, len: usize, message: String, help: Option<&str>| Problem {
+            line,
+            col: 1 + fields[..i].iter().map(|f| f.len() as u32 + 1).sum::<u32>(),
+            len: len as u32,
+            message,
+            help: help.map(str::to_string),
+        };
+        if fields.len() != c.count {
+            let count = fields.len();
+            self.unplaced.push(problem(
+                0,
+                1,
+                format!(
+                    "this row has {count} field{}, but the header `{}` has {}",
+                    if count == 1 { "" } else { "s" },
+                    c.header,
+                    c.count
+                ),
+                Some("every row needs a value for each column of the header (leave the segment columns empty for a total)"),
+            ));
+            return;
+        }
+        let g = match c.tree {
+            Some(t) => self.group(fields[t]),
+            None if self.groups.is_empty() => self.group(b""),
+            None => 0,
+        };
+        let raw = fields[c.value];
+        let value = match value_of(raw) {
+            Ok(v) => v,
+            Err((message, help)) => {
+                let p = problem(c.value, raw.len(), message, Some(help));
+                self.groups[g].problems.push(p);
+                return;
+            }
+        };
+        let key = match self.key(g, fields) {
+            Ok(k) => k,
+            Err(message) => {
+                let p = problem(c.dims[0], 1, message, None);
+                self.groups[g].problems.push(p);
+                return;
+            }
+        };
+        let (group, numberings) = (&mut self.groups[g], &mut self.numberings[g]);
+        let name = fields[c.metric];
+        let name = match numberings.last_name {
+            Some(n) if *group.names[n as usize] == *name => n,
+            _ => numberings.names.number(name, &mut group.names),
+        };
+        numberings.last_name = Some(name);
+        let period = numberings
+            .periods
+            .number(fields[c.period], &mut group.periods);
+        group.rows.push(RawRow {
+            name,
+            period,
+            key,
+            line,
+            value,
+        });
+    }
+
+    /// The number of the row's segment in group `g`: 0 for a total.
+    fn key(&mut self, g: usize, fields: &[&[u8]]) -> Result<u32, String> {
+        let c = self.columns;
+        if c.dims.is_empty() {
+            return Ok(0);
+        }
+        self.key.clear();
+        let mut empty = 0;
+        for &i in &c.dims {
+            let value = fields[i].trim_ascii();
+            empty += usize::from(value.is_empty());
+            self.key
+                .extend_from_slice(&(value.len() as u32).to_le_bytes());
+            self.key.extend_from_slice(value);
+        }
+        let numberings = &mut self.numberings[g];
+        if let Some(&k) = numberings.keys.get(self.key.as_slice()) {
+            return Ok(k);
+        }
+        if empty == c.dims.len() {
+            return Ok(0);
+        }
+        if empty > 0 {
+            return Err(format!(
+                "a segment needs a value for every dimension ({}); leave them all empty for a total",
+                c.dim_names.join(", ")
+            ));
+        }
+        let keys = &mut self.groups[g].keys;
+        keys.push(
+            c.dims
+                .iter()
+                .map(|&i| String::from_utf8_lossy(fields[i].trim_ascii()).into_owned())
+                .collect(),
+        );
+        let k = keys.len() as u32;
+        numberings.keys.insert(self.key.as_slice().into(), k);
+        Ok(k)
+    }
+}
+
+/// A data value: a finite number. Empty is not zero.
+fn value_of(raw: &[u8]) -> Result<f64, (String, &'static str)> {
+    match std::str::from_utf8(raw)
+        .ok()
+        .map(str::trim)
+        .map(str::parse::<f64>)
+    {
+        Some(Ok(v)) if v.is_finite() => Ok(v),
+        _ => {
+            let text = String::from_utf8_lossy(raw);
+            Err(if text.trim().is_empty() {
+                ("the value is empty".to_string(), "missing data is left out, not written as an empty value (it is never taken as zero)")
+            } else {
+                (
+                    format!("`{text}` is not a finite number"),
+                    "values are plain numbers like 1234 or 0.25",
+                )
+            })
+        }
+    }
+}
+
+/// The lines numbered `wanted` (from 1, ascending) of `text`, found in one pass.
+pub(crate) fn lines<'t>(text: &'t [u8], wanted: &[u32]) -> Vec<&'t [u8]> {
+    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+    let mut found = Vec::with_capacity(wanted.len());
+    let mut want = wanted.iter().peekable();
+    for (n, line) in text.split(|&b| b == b'\n').enumerate() {
+        while want.next_if(|&&w| w as usize == n + 1).is_some() {
+            found.push(line.strip_suffix(b"\r").unwrap_or(line));
+        }
+        if want.peek().is_none() {
+            break;
+        }
+    }
+    found
+}
+
+/// Where field `index` of `line` starts (from 1) and how long it is, assuming no quotes.
+pub(crate) fn field_at(line: &[u8], index: usize) -> (u32, u32) {
+    let mut col = 1;
+    for (i, field) in line.split(|&b| b == b',').enumerate() {
+        if i == index {
+            return (col, field.len() as u32);
+        }
+        col += field.len() as u32 + 1;
+    }
+    (1, 1)
+}
+
+impl Columns {
+    /// The index of the metric and period columns.
+    pub(crate) fn metric_and_period(&self) -> (usize, usize) {
+        (self.metric, self.period)
+    }
+}
