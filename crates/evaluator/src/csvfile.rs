@@ -212,9 +212,10 @@ impl Layout {
         };
         // Lines were counted within each chunk; the header is line 1.
         let mut lines_before = 1;
-        for (chunk, piece) in chunks.iter_mut().zip(&pieces) {
+        for chunk in &mut chunks {
+            let lines = chunk.lines_before;
             chunk.lines_before = lines_before;
-            lines_before += memchr::memchr_iter(b'\n', piece).count() as u32;
+            lines_before += lines;
         }
         Ok(Layout { columns, chunks })
     }
@@ -266,8 +267,10 @@ struct Numberings {
     periods: Numbering,
     /// Segment keys as written (each value preceded by its length), to their numbers.
     keys: FxHashMap<Box<[u8]>, u32>,
-    /// The last row's metric, as rows come grouped by metric in practice.
+    /// The last row's metric and period: rows come grouped by metric in practice, and
+    /// then period after period.
     last_name: Option<u32>,
+    last_period: Option<u32>,
 }
 
 struct ChunkParser<'c> {
@@ -301,6 +304,9 @@ impl<'c> ChunkParser<'c> {
     fn parse(mut self, bytes: &[u8], quoted: bool) -> Chunk {
         // Rows of long-form data take some 30 bytes or more.
         self.expected_rows = bytes.len() / 30;
+        // Only the lines of chunks split at line ends are counted: only they are followed
+        // by another chunk.
+        let mut lines = 0;
         if quoted {
             let mut reader = csv::ReaderBuilder::new()
                 .has_headers(false)
@@ -330,9 +336,9 @@ impl<'c> ChunkParser<'c> {
             }
         } else {
             let mut fields: Vec<&[u8]> = Vec::with_capacity(self.columns.count);
-            let mut line = 0;
             for text in bytes.split_inclusive(|&b| b == b'\n') {
-                line += 1;
+                lines += 1;
+                let line = lines;
                 let text = text.strip_suffix(b"\n").unwrap_or(text);
                 let text = text.strip_suffix(b"\r").unwrap_or(text);
                 if text.is_empty() {
@@ -344,7 +350,8 @@ impl<'c> ChunkParser<'c> {
             }
         }
         Chunk {
-            lines_before: 0,
+            // The lines of this chunk, until the chunks are put in order.
+            lines_before: lines,
             groups: self.groups,
             unplaced: self.unplaced,
         }
@@ -424,9 +431,12 @@ impl<'c> ChunkParser<'c> {
             _ => numberings.names.number(name, &mut group.names),
         };
         numberings.last_name = Some(name);
-        let period = numberings
-            .periods
-            .number(fields[c.period], &mut group.periods);
+        let text = fields[c.period];
+        let period = match numberings.last_period.map(|p| p as usize + 1) {
+            Some(next) if group.periods.get(next).is_some_and(|p| **p == *text) => next as u32,
+            _ => numberings.periods.number(text, &mut group.periods),
+        };
+        numberings.last_period = Some(period);
         group.rows.push(RawRow {
             name,
             period,

@@ -73,6 +73,10 @@ pub struct Evaluation<'t> {
     /// The totals period by period (`p * metrics + m`), laid out when first asked for:
     /// explanations read whole periods.
     by_period: std::sync::OnceLock<Vec<f64>>,
+    /// Every metric's id in one string, so that reports naming thousands of metrics read
+    /// them from one place: metric `m` is `ids[ends[m - 1]..ends[m]]`.
+    ids: String,
+    ends: Vec<u32>,
 }
 
 /// Evaluates `tree` over all the periods of `data`.
@@ -82,6 +86,11 @@ pub fn evaluate<'t>(tree: &'t MetricTree, data: &Data) -> Evaluation<'t> {
         tree.len(),
         "data built for another tree"
     );
+    let (mut ids, mut ends) = (String::new(), Vec::with_capacity(tree.len()));
+    for id in tree.ids() {
+        ids.push_str(&tree.metric(id).id);
+        ends.push(ids.len() as u32);
+    }
     let grids = (0..data.slot_count())
         .map(|slot| evaluate_slot(tree, data, slot))
         .collect();
@@ -93,6 +102,8 @@ pub fn evaluate<'t>(tree: &'t MetricTree, data: &Data) -> Evaluation<'t> {
         segments: data.segments().to_vec(),
         grids,
         by_period: std::sync::OnceLock::new(),
+        ids,
+        ends,
     }
 }
 
@@ -174,6 +185,13 @@ impl<'t> Evaluation<'t> {
     /// The segments of the data.
     pub fn segments(&self) -> &[SegmentKey] {
         &self.segments
+    }
+
+    /// The id of `metric`.
+    pub fn id(&self, metric: MetricId) -> &str {
+        let m = metric.index();
+        let start = if m == 0 { 0 } else { self.ends[m - 1] as usize };
+        &self.ids[start..self.ends[m] as usize]
     }
 
     /// The total values of every metric at period index `p` (NaN where not ok).

@@ -155,28 +155,28 @@ pub struct ExplainReport<'a> {
 }
 
 fn sorted<'a>(
-    tree: &'a MetricTree,
+    eval: &'a Evaluation<'_>,
     items: impl Iterator<Item = (MetricId, f64)>,
 ) -> Vec<Contribution<'a>> {
     let mut v: Vec<(MetricId, f64)> = items.collect();
     rank(&mut v);
     v.into_iter()
         .map(|(m, c)| Contribution {
-            metric: &tree.metric(m).id,
+            metric: eval.id(m),
             contribution: c,
         })
         .collect()
 }
 
 /// The report of an explanation, or of why there is none.
-pub fn explain_report<'t>(
-    eval: &Evaluation<'t>,
+pub fn explain_report<'e>(
+    eval: &'e Evaluation<'_>,
     metric: MetricId,
     from: Period,
     to: Period,
     explanation: Result<&Explanation, String>,
-) -> ExplainReport<'t> {
-    let tree: &'t MetricTree = eval.tree();
+) -> ExplainReport<'e> {
+    let tree: &'e MetricTree = eval.tree();
     let mut report = ExplainReport {
         tree: tree.id(),
         metric: &tree.metric(metric).id,
@@ -203,17 +203,17 @@ pub fn explain_report<'t>(
     let root = e.root();
     report.change = Some(root.change);
     report.contributions = sorted(
-        tree,
+        eval,
         e.inputs(root).iter().map(|edge| (edge.input, edge.passed)),
     );
-    report.leaves = sorted(tree, e.leaves().map(|n| (n.metric, n.contribution)));
+    report.leaves = sorted(eval, e.leaves().map(|n| (n.metric, n.contribution)));
     report.offsetting = e
         .offsetting
         .iter()
         .map(|o| OffsettingReport {
-            metric: &tree.metric(o.metric).id,
+            metric: eval.id(o.metric),
             change: o.change,
-            inputs: sorted(tree, o.inputs.iter().copied()),
+            inputs: sorted(eval, o.inputs.iter().copied()),
         })
         .collect();
     match &e.segments {
