@@ -106,3 +106,6 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
         }
     }
 }
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

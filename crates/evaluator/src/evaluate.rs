@@ -7,6 +7,7 @@
 
 use canopy_engine::formula::Undefined;
 use canopy_engine::{MetricId, MetricTree};
+use rustc_hash::FxHashMap;
 
 use crate::data::{Data, SegmentKey};
 use crate::period::Period;
@@ -54,12 +55,22 @@ impl Cell {
 }
 
 /// Values and states of every metric over a range of periods, for one slot (total or segment).
+/// A value is NaN exactly where its cell is not [`Cell::Ok`]; only those cells are kept.
 #[derive(Debug)]
 struct Grid {
     values: Vec<f64>,
-    cells: Vec<Cell>,
+    problems: FxHashMap<usize, Cell>,
 }
 
+impl Grid {
+    fn cell(&self, at: usize) -> Cell {
+        if self.values[at].is_nan() {
+            self.problems[&at]
+        } else {
+            Cell::Ok
+        }
+    }
+}
 /// A tree evaluated over every period of its data.
 #[derive(Debug)]
 pub struct Evaluation<'t> {
@@ -111,20 +122,19 @@ fn evaluate_slot(tree: &MetricTree, data: &Data, slot: usize) -> Grid {
     let len = data.len();
     let mut grid = Grid {
         values: vec![f64::NAN; tree.len() * len],
-        cells: vec![Cell::Ok; tree.len() * len],
+        problems: FxHashMap::default(),
     };
     let mut stack = Vec::new();
+    let mut troubled = vec![false; len];
     for &m in tree.topological_order() {
         let at = m.index() * len;
         let Some(formula) = &tree.metric(m).formula else {
             let row = data.row(slot, m);
             grid.values[at..at + len].copy_from_slice(row);
-            for (cell, v) in grid.cells[at..at + len].iter_mut().zip(row) {
-                *cell = if v.is_nan() {
-                    Cell::Missing { leaf: m }
-                } else {
-                    Cell::Ok
-                };
+            for (p, v) in row.iter().enumerate() {
+                if v.is_nan() {
+                    grid.problems.insert(at + p, Cell::Missing { leaf: m });
+                }
             }
             continue;
         };
@@ -133,29 +143,37 @@ fn evaluate_slot(tree: &MetricTree, data: &Data, slot: usize) -> Grid {
             let i = formula.inputs()[slot].index();
             out.copy_from_slice(&values[i * len..(i + 1) * len]);
         };
-        let out = formula.program().eval(len, &mut load, &mut stack).to_vec();
-        for (p, v) in out.into_iter().enumerate() {
-            // An input's problem is passed up as it is, naming where it started.
-            let inherited = formula
-                .inputs()
-                .iter()
-                .map(|i| grid.cells[i.index() * len + p])
-                .find(|c| *c != Cell::Ok);
-            let cell = match inherited {
-                Some(c) => c,
-                None if v.is_finite() => Cell::Ok,
-                None => {
-                    let point: Vec<f64> = formula
-                        .inputs()
-                        .iter()
-                        .map(|i| grid.values[i.index() * len + p])
-                        .collect();
-                    let why = formula.eval(&point).err().unwrap_or(Undefined::Domain);
-                    Cell::Undefined { at: m, why }
-                }
+        let out = formula.program().eval(len, &mut load, &mut stack);
+        // Periods where an input has a problem; the others are ok if the result is finite.
+        troubled.fill(false);
+        for i in formula.inputs() {
+            let input = &grid.values[i.index() * len..(i.index() + 1) * len];
+            for (t, v) in troubled.iter_mut().zip(input) {
+                *t |= v.is_nan();
+            }
+        }
+        for (p, &v) in out.iter().enumerate() {
+            let cell = if troubled[p] {
+                // An input's problem is passed up as it is, naming where it started.
+                formula
+                    .inputs()
+                    .iter()
+                    .map(|i| grid.cell(i.index() * len + p))
+                    .find(|c| *c != Cell::Ok)
+                    .expect("an input has a problem")
+            } else if v.is_finite() {
+                grid.values[at + p] = v;
+                continue;
+            } else {
+                let point: Vec<f64> = formula
+                    .inputs()
+                    .iter()
+                    .map(|i| grid.values[i.index() * len + p])
+                    .collect();
+                let why = formula.eval(&point).err().unwrap_or(Undefined::Domain);
+                Cell::Undefined { at: m, why }
             };
-            grid.cells[at + p] = cell;
-            grid.values[at + p] = if cell == Cell::Ok { v } else { f64::NAN };
+            grid.problems.insert(at + p, cell);
         }
     }
     grid
@@ -223,9 +241,9 @@ impl<'t> Evaluation<'t> {
                 leaf: first_leaf(self.tree, metric),
             });
         };
-        let cell = grid.cells[metric.index() * self.len + p];
-        match cell {
-            Cell::Ok => Ok(grid.values[metric.index() * self.len + p]),
+        let at = metric.index() * self.len + p;
+        match grid.cell(at) {
+            Cell::Ok => Ok(grid.values[at]),
             other => Err(other),
         }
     }

@@ -167,7 +167,8 @@ fn a_header_without_the_required_columns_is_an_error() {
 #[test]
 fn a_tree_column_shares_one_file_between_trees() {
     let t = tree("root: a\nmetrics:\n  a: {}\n");
-    let csv = "tree,period,metric,value\nt,2026-W46,a,1\nother,2026-W46,zzz,2\nother,2026-W46,zzz,oops\n";
+    let csv =
+        "tree,period,metric,value\nt,2026-W46,a,1\nother,2026-W46,zzz,2\nother,2026-W46,zzz,oops\n";
     assert_eq!(value(&t, csv, "a", "2026-W46"), Ok(1.0));
     // The other tree's rows are its own business; this tree's are checked.
     let csv = format!("{csv}t,2026-W47,a,oops\n");
