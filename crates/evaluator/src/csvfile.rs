@@ -345,7 +345,12 @@ impl<'c> ChunkParser<'c> {
                     continue;
                 }
                 fields.clear();
-                fields.extend(text.split(|&b| b == b','));
+                let mut start = 0;
+                for comma in memchr::memchr_iter(b',', text) {
+                    fields.push(&text[start..comma]);
+                    start = comma + 1;
+                }
+                fields.push(&text[start..]);
                 self.row(&fields, line);
             }
         }

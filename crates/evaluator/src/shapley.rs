@@ -374,6 +374,8 @@ fn product(
     }
     for (i, factor) in factors {
         let (a, b) = match factor {
+            Factor::Power(1) => (x0[*i], x1[*i]),
+            Factor::Power(-1) => (1.0 / x0[*i], 1.0 / x1[*i]),
             Factor::Power(p) => (x0[*i].powi(*p), x1[*i].powi(*p)),
             Factor::General(e) => (eval_at(e, x0), eval_at(e, x1)),
         };
@@ -411,10 +413,14 @@ fn exact(
     stack: &mut Vec<f64>,
 ) {
     let n = x0.len();
-    // Lane `mask` is the coalition whose members are the set bits: input `i` is new there.
+    // Lane `mask` is the coalition whose members are the set bits: input `i` is new there,
+    // so its lanes alternate between old and new values in runs of `2^i`.
     let mut load = |i: usize, out: &mut [f64]| {
-        for (mask, v) in out.iter_mut().enumerate() {
-            *v = if mask >> i & 1 == 1 { x1[i] } else { x0[i] };
+        let run = 1 << i;
+        for block in out.chunks_mut(2 * run) {
+            let (old, new) = block.split_at_mut(run);
+            old.fill(x0[i]);
+            new.fill(x1[i]);
         }
     };
     let f = program.eval(1 << n, &mut load, stack);
@@ -426,11 +432,15 @@ fn exact(
         if x0[i] == x1[i] {
             continue;
         }
+        // Every coalition without `i`, in runs of `2^i` lanes; adding `i` is `2^i` lanes on.
         let bit = 1usize << i;
-        *share = (0..1usize << n)
-            .filter(|mask| mask & bit == 0)
-            .map(|mask| w[mask.count_ones() as usize] * (f[mask | bit] - f[mask]))
-            .sum();
+        let mut sum = 0.0;
+        for start in (0..1usize << n).step_by(2 * bit) {
+            for mask in start..start + bit {
+                sum += w[mask.count_ones() as usize] * (f[mask + bit] - f[mask]);
+            }
+        }
+        *share = sum;
     }
 }
 

@@ -70,20 +70,22 @@ impl Program {
                 Op::Bin(op) => {
                     top -= 1;
                     let (a, b) = pair(stack, lanes, top - 1);
-                    let f: fn(f64, f64) -> f64 = match op {
-                        BinOp::Add => |x, y| x + y,
-                        BinOp::Sub => |x, y| x - y,
-                        BinOp::Mul => |x, y| x * y,
-                        BinOp::Div => |x, y| if y == 0.0 { f64::NAN } else { x / y },
-                        BinOp::Pow => |x, y| {
+                    // One loop per operator, so that each compiles to straight vector code.
+                    match op {
+                        BinOp::Add => lanewise(a, b, |x, y| x + y),
+                        BinOp::Sub => lanewise(a, b, |x, y| x - y),
+                        BinOp::Mul => lanewise(a, b, |x, y| x * y),
+                        BinOp::Div => {
+                            lanewise(a, b, |x, y| if y == 0.0 { f64::NAN } else { x / y })
+                        }
+                        BinOp::Pow => lanewise(a, b, |x, y| {
                             if x == 0.0 && y < 0.0 {
                                 f64::NAN
                             } else {
                                 x.powf(y)
                             }
-                        },
-                    };
-                    a.iter_mut().zip(b.iter()).for_each(|(x, y)| *x = f(*x, *y));
+                        }),
+                    }
                 }
                 Op::Call(func, n) => {
                     top -= n - 1;
@@ -112,12 +114,17 @@ impl Program {
             // Like `eval`, which fails at the first non-finite node: an overflow inside (say,
             // in a clamped argument) makes the whole point undefined.
             for v in slot(stack, lanes, top - 1) {
-                if !v.is_finite() {
-                    *v = f64::NAN;
-                }
+                *v = if v.is_finite() { *v } else { f64::NAN };
             }
         }
         &stack[..lanes]
+    }
+}
+
+#[inline(always)]
+fn lanewise(a: &mut [f64], b: &[f64], f: impl Fn(f64, f64) -> f64) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x = f(*x, *y);
     }
 }
 
