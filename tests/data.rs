@@ -437,3 +437,39 @@ fn sql_sources_on_postgres() {
         .batch_execute(&format!("drop schema {schema} cascade"))
         .unwrap();
 }
+
+/// A reader that stops early (`canopy eval ... | head -1`) ends the command quietly with
+/// success, for every command that prints.
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    let dir = item_creation();
+    let commands: [&[&str]; 3] = [
+        &["eval", ITEM_CREATION[0], "--data", ITEM_CREATION[1]],
+        &[
+            "explain",
+            ITEM_CREATION[0],
+            "--data",
+            ITEM_CREATION[1],
+            "--from",
+            "2026-W30",
+            "--to",
+            "2026-W47",
+            "--each",
+        ],
+        &["schema"],
+    ];
+    for args in commands {
+        let mut child = dir
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closing the pipe's reading end before anything is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+}

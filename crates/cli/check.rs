@@ -9,12 +9,12 @@ pub(crate) fn run(paths: &[PathBuf], style: Style) -> anyhow::Result<Outcome> {
     let batch = trees::load_all(paths, style);
     for l in &batch.loaded {
         let t = &l.tree;
-        println!(
+        outln!(
             "{}: ok (tree `{}`, {} metrics)",
             t.path().display(),
             t.id(),
             t.len()
-        );
+        )?;
     }
     Ok(if batch.all_valid {
         Outcome::Success

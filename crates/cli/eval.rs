@@ -41,8 +41,8 @@ pub(crate) fn run(
     let eval = evaluate(tree, &data);
     let report = eval_report(&eval, period);
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Table => print!("{}", render(&report)),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&report)?)?,
+        Format::Table => out!("{}", render(&report))?,
     }
     Ok(Outcome::Success)
 }

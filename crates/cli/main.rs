@@ -1,6 +1,23 @@
 //! The `canopy` command: parses flags, calls the library crates, prints, and maps failures to
 //! documented exit codes.
 
+/// `print!` to standard output that returns an error instead of panicking when the reader has
+/// gone away (`canopy eval ... | head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `println!` to standard output that returns an error instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod args;
 mod check;
 mod data;
@@ -44,11 +61,21 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(Outcome::Success) => ExitCode::from(SUCCESS),
         Ok(Outcome::Failure) => ExitCode::from(FAILURE),
+        // A reader that stopped reading (`| head`) got what it wanted.
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(SUCCESS),
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "error: {e:#}");
             ExitCode::from(FAILURE)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(args: Args) -> anyhow::Result<Outcome> {
@@ -101,7 +128,7 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
         Command::Outbox { command } => outbox::run(&command),
         Command::Schema => {
             let schema = serde_json::to_string_pretty(&canopy_engine::json_schema())?;
-            println!("{schema}");
+            outln!("{schema}")?;
             Ok(Outcome::Success)
         }
     }

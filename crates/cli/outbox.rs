@@ -27,24 +27,24 @@ pub(crate) fn run(command: &OutboxCommand) -> anyhow::Result<Outcome> {
 
 fn status(store: &StoreArgs) -> anyhow::Result<Outcome> {
     if !store.db.exists() {
-        println!("no history at {} yet: nothing has run", store.db.display());
+        outln!("no history at {} yet: nothing has run", store.db.display())?;
         return Ok(Outcome::Success);
     }
     let history = History::open_read_only(&store.db)?;
     let s = history.status()?;
-    println!("pending: {}", s.pending);
-    println!("failed:  {}", s.failed);
-    println!("sent:    {}", s.sent);
+    outln!("pending: {}", s.pending)?;
+    outln!("failed:  {}", s.failed)?;
+    outln!("sent:    {}", s.sent)?;
     if let Some(oldest) = s.oldest_pending {
         let age = chrono::Utc::now().signed_duration_since(oldest);
-        println!(
+        outln!(
             "oldest pending: {} ({} minutes ago)",
             oldest.to_rfc3339(),
             age.num_minutes()
-        );
+        )?;
     }
     for (to, subject, error) in history.failures()? {
-        println!("failed: {to}: {subject}: {error}");
+        outln!("failed: {to}: {subject}: {error}")?;
     }
     // Stuck: refused for good, or pending after a failed attempt.
     let stuck = s.failed > 0 || s.retrying > 0;

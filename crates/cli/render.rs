@@ -14,6 +14,6 @@ pub(crate) fn run(path: &Path, format: RenderFormat, style: Style) -> anyhow::Re
         RenderFormat::Mermaid => canopy_engine::mermaid(&loaded.tree),
         RenderFormat::Dot => canopy_engine::dot(&loaded.tree),
     };
-    print!("{text}");
+    out!("{text}")?;
     Ok(Outcome::Success)
 }

@@ -118,12 +118,17 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
     for email in reports.iter_mut().flat_map(|r| r.emails.iter_mut()) {
         email.status = status(&history, pass.as_ref(), mail.smtp, &email.message_id)?;
     }
-    match request.format {
+    let printed = match request.format {
         Format::Json if reports.len() == 1 => {
-            println!("{}", serde_json::to_string_pretty(&reports[0])?)
+            outln!("{}", serde_json::to_string_pretty(&reports[0])?)
         }
-        Format::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
-        Format::Table => print!("{}", render(&reports, request.dry_run)),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&reports)?),
+        Format::Table => out!("{}", render(&reports, request.dry_run)),
+    };
+    // A reader that stopped reading must not hide a failed delivery, reported below.
+    match printed {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
     }
     if let Some(pass) = &pass {
         ok &= mail::report_pass(&mail, pass);
