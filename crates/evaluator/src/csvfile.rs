@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use crate::data::SegmentKey;
 
 /// Most problems kept for one group of rows of a chunk before the rest are only counted.
-pub(crate) const MAX_PROBLEMS: usize = 50;
+const MAX_PROBLEMS: usize = 50;
 
 /// A long-form CSV data file, parsed but not yet resolved against a tree.
 pub struct CsvData {
@@ -126,6 +126,11 @@ pub(crate) struct Problem {
 }
 
 impl Columns {
+    /// The index of the metric and period columns.
+    pub(crate) fn metric_and_period(&self) -> (usize, usize) {
+        (self.metric, self.period)
+    }
+
     fn read(header: &[u8]) -> Result<Columns, Problem> {
         let problem = |message: String, help: &str| Problem {
             line: 1,
@@ -540,11 +545,4 @@ pub(crate) fn field_at(line: &[u8], index: usize) -> (u32, u32) {
         col += field.len() as u32 + 1;
     }
     (1, 1)
-}
-
-impl Columns {
-    /// The index of the metric and period columns.
-    pub(crate) fn metric_and_period(&self) -> (usize, usize) {
-        (self.metric, self.period)
-    }
 }
