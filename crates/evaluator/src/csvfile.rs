@@ -521,7 +521,6 @@ fn value_of(raw: &[u8]) -> Result<f64, (String, &'static str)> {
 
 /// The lines numbered `wanted` (from 1, ascending) of `text`, found in one pass.
 pub(crate) fn lines<'t>(text: &'t [u8], wanted: &[u32]) -> Vec<&'t [u8]> {
-    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
     let mut found = Vec::with_capacity(wanted.len());
     let mut want = wanted.iter().peekable();
     for (n, line) in text.split(|&b| b == b'\n').enumerate() {

@@ -267,11 +267,8 @@ impl ExplainReport<'_> {
         contributions(out, &self.contributions);
         out.extend_from_slice(b",\"leaves\":");
         contributions(out, &self.leaves);
-        out.extend_from_slice(b",\"offsetting\":[");
-        for (i, o) in self.offsetting.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
+        out.extend_from_slice(b",\"offsetting\":");
+        array(out, &self.offsetting, |out, o| {
             out.extend_from_slice(b"{\"metric\":");
             string(out, o.metric);
             out.extend_from_slice(b",\"change\":");
@@ -279,8 +276,8 @@ impl ExplainReport<'_> {
             out.extend_from_slice(b",\"inputs\":");
             contributions(out, &o.inputs);
             out.push(b'}');
-        }
-        out.extend_from_slice(b"],\"segments\":");
+        });
+        out.extend_from_slice(b",\"segments\":");
         // Few and irregular: serde writes these.
         serde_json::to_writer(&mut *out, &self.segments).expect("writing to memory");
         if let Some(note) = &self.segments_note {
@@ -291,19 +288,26 @@ impl ExplainReport<'_> {
     }
 }
 
-fn contributions(out: &mut Vec<u8>, items: &[Contribution<'_>]) {
+/// A JSON array of `items`, each written by `item`.
+fn array<T>(out: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &T)) {
     out.push(b'[');
-    for (i, c) in items.iter().enumerate() {
+    for (i, x) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
+        item(out, x);
+    }
+    out.push(b']');
+}
+
+fn contributions(out: &mut Vec<u8>, items: &[Contribution<'_>]) {
+    array(out, items, |out, c| {
         out.extend_from_slice(b"{\"metric\":");
         string(out, c.metric);
         out.extend_from_slice(b",\"contribution\":");
         number(out, Some(c.contribution));
         out.push(b'}');
-    }
-    out.push(b']');
+    });
 }
 
 /// A JSON string; metric ids and periods never need escapes, so they are copied as they are.
