@@ -39,6 +39,14 @@ fn data(tree: &MetricTree, csv: &str) -> Result<Data, Error> {
     b.finish()
 }
 
+/// The problems found in `csv`, which must have some.
+fn problems(tree: &MetricTree, csv: &str) -> Vec<canopy_engine::Diagnostic> {
+    match data(tree, csv) {
+        Err(Error::Data { diagnostics }) => diagnostics,
+        other => panic!("should fail: {other:?}"),
+    }
+}
+
 fn week(s: &str) -> Period {
     Period::parse(s, canopy_engine::Grain::Week).unwrap()
 }
@@ -140,9 +148,7 @@ fn totals_come_from_explicit_rows_or_the_sum_of_segments() {
 fn data_errors_name_file_line_and_column() {
     let t = tree(RATE);
     let csv = "period,metric,value\n2026-W46,items,12x\n2026-W46,users,500\n2026-W46,users,501\n2026-W46,usres,1\n2026-W46,rate,8\n2026-11,items,3\n2026-W47,items,\n2026-W99,items,1\n";
-    let Err(Error::Data { diagnostics }) = data(&t, csv) else {
-        panic!("should fail")
-    };
+    let diagnostics = problems(&t, csv);
     let mut sources = SourceMap::default();
     sources.insert(Path::new("data.csv"), csv.into());
     insta::assert_snapshot!(canopy_engine::render_diagnostics(
@@ -155,9 +161,7 @@ fn data_errors_name_file_line_and_column() {
 #[test]
 fn a_header_without_the_required_columns_is_an_error() {
     let t = tree("root: a\nmetrics:\n  a: {}\n");
-    let Err(Error::Data { diagnostics }) = data(&t, "week,name,amount\n") else {
-        panic!("should fail")
-    };
+    let diagnostics = problems(&t, "week,name,amount\n");
     assert_eq!(
         diagnostics[0].message,
         "the CSV header is `week,name,amount`; it needs `period`, `metric` and `value` columns"
@@ -172,9 +176,7 @@ fn a_tree_column_shares_one_file_between_trees() {
     assert_eq!(value(&t, csv, "a", "2026-W46"), Ok(1.0));
     // The other tree's rows are its own business; this tree's are checked.
     let csv = format!("{csv}t,2026-W47,a,oops\n");
-    let Err(Error::Data { diagnostics }) = data(&t, &csv) else {
-        panic!("should fail")
-    };
+    let diagnostics = problems(&t, &csv);
     let at: Vec<(u32, u32)> = diagnostics
         .iter()
         .map(|d| (d.location.span.line, d.location.span.col))
@@ -385,9 +387,7 @@ fn line_numbers_survive_parsing_in_chunks() {
     // Line 70,003: an unknown metric, found only once the tree is known.
     csv += "2100-W02,zz,1\n";
     assert!(csv.len() > 1 << 20, "big enough to be split");
-    let Err(Error::Data { diagnostics }) = data(&t, &csv) else {
-        panic!("should fail")
-    };
+    let diagnostics = problems(&t, &csv);
     let at: Vec<(u32, u32)> = diagnostics
         .iter()
         .map(|d| (d.location.span.line, d.location.span.col))
@@ -411,9 +411,7 @@ fn rows_need_every_column_of_the_header() {
         "period,metric,value\n2026-W46,items\n2026-W46,users,5,extra\n2026-W46,items,4\n",
         "period,metric,value\n\"2026-W46\",items\n2026-W46,users,5,extra\n2026-W46,items,4\n",
     ] {
-        let Err(Error::Data { diagnostics }) = data(&t, csv) else {
-            panic!("should fail: {csv}")
-        };
+        let diagnostics = problems(&t, csv);
         let found: Vec<(u32, &str)> = diagnostics
             .iter()
             .map(|d| (d.location.span.line, d.message.as_str()))
