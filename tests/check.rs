@@ -126,3 +126,30 @@ fn usage_errors_exit_2() {
     dir.run(&["frobnicate"], 2);
     dir.run(&["--help"], 0);
 }
+
+/// `check` refuses, at the address, exactly what a run could not send: the two forms that
+/// used to pass `check` and then abort every run.
+#[test]
+fn addresses_a_run_cannot_send_to_are_refused_where_they_are_written() {
+    let dir = Dir::new();
+    dir.create("t.yaml", "tree: t\nroot: r\npeople:\n  q: { email: '\"quoted local\"@example.com' }\n  ip: { email: \"user@[127.0.0.1]\" }\nraci: { accountable: q, informed: [ip] }\nmetrics:\n  r: {}\n");
+    let run = dir.run(&["check", "--snippets=never", "t.yaml"], 1);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("t.yaml:4:15: error: `\"quoted local\"@example.com` cannot be the recipient of an email"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines.iter().any(|l| l
+            .starts_with("t.yaml:5:16: error: `user@[127.0.0.1]` has an IP address as its domain")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("help: write an address such as").count(),
+        2,
+        "{}",
+        run.stderr
+    );
+}

@@ -148,6 +148,17 @@ impl Server {
             .collect()
     }
 
+    /// The Message-ID of every message accepted, in order.
+    fn message_ids(&self) -> Vec<String> {
+        self.messages()
+            .iter()
+            .map(|m| {
+                let line = m.body.lines().find(|l| l.starts_with("Message-ID: "));
+                line.expect("a Message-ID")["Message-ID: ".len()..].to_string()
+            })
+            .collect()
+    }
+
     /// How many messages each recipient got.
     fn per_recipient(&self) -> BTreeMap<String, usize> {
         let mut out = BTreeMap::new();
@@ -309,7 +320,7 @@ fn an_untrusted_certificate_is_refused_and_kept_for_later() {
     );
     let status = outbox_status(&dir, 1);
     assert!(
-        status.stdout.starts_with("pending: 4\n"),
+        status.stdout.starts_with("pending:   4\n"),
         "{}",
         status.stdout
     );
@@ -331,7 +342,7 @@ fn server_down_loses_nothing_and_a_flush_delivers_later() {
     assert!(
         status
             .stdout
-            .starts_with("pending: 4\nfailed:  0\nsent:    0\n"),
+            .starts_with("pending:   4\nfailed:    0\nuncertain: 0\nsent:      0\n"),
         "{}",
         status.stdout
     );
@@ -379,7 +390,7 @@ fn a_permanent_rejection_marks_the_email_failed_and_the_run_exits_1() {
     }
     let status = outbox_status(&dir, 1);
     assert!(
-        status.stdout.starts_with("pending: 0\nfailed:  4\n"),
+        status.stdout.starts_with("pending:   0\nfailed:    4\n"),
         "{}",
         status.stdout
     );
@@ -390,28 +401,122 @@ fn a_permanent_rejection_marks_the_email_failed_and_the_run_exits_1() {
         "{}",
         status.stdout
     );
-    // Refused emails are not retried.
+    // Refused emails are not retried by a flush or a re-run, which both say so and exit 1.
     let server = Server::start(&dir, port, &[]);
-    dir.run_env(&["outbox", "flush"], &env, 0);
+    let flush = dir.run_env(&["outbox", "flush"], &env, 1);
+    assert!(
+        flush
+            .stderr
+            .contains("4 failed and 0 uncertain from earlier passes")
+            && flush.stderr.contains("canopy outbox retry"),
+        "{}",
+        flush.stderr
+    );
+    let again = dir.run_env(RUN, &env, 1);
+    assert_eq!(
+        again
+            .stderr
+            .matches("is failed since an earlier run")
+            .count(),
+        4,
+        "{}",
+        again.stderr
+    );
     assert!(server.messages().is_empty());
+    // With the server fixed, a retry of one address, then of the rest, delivers each once.
+    let one = ["outbox", "retry", "--failed", "--to", "MAYA@example.com"];
+    let retry = dir.run_env(&one, &env, 1);
+    assert!(
+        retry
+            .stderr
+            .starts_with("1 email back in the outbox\nsent 1 email"),
+        "{}",
+        retry.stderr
+    );
+    assert_eq!(server.messages().len(), 1);
+    let retry = dir.run_env(&["outbox", "retry", "--tree", "item-creation"], &env, 0);
+    assert!(
+        retry.stderr.starts_with("3 emails back in the outbox\n"),
+        "{}",
+        retry.stderr
+    );
+    assert_eq!(server.per_recipient(), everyone());
+    dir.run_env(&["outbox", "retry"], &env, 0);
+    let again = dir.run_env(RUN, &env, 0);
+    assert_eq!(
+        again.stdout.matches("already sent").count(),
+        4,
+        "{}",
+        again.stdout
+    );
+    assert_eq!(server.per_recipient(), everyone());
+    outbox_status(&dir, 0);
 }
 
 #[test]
-fn a_stalling_server_times_out_and_the_email_waits() {
+fn a_server_that_never_answers_the_content_leaves_each_email_uncertain() {
     let dir = item_creation();
     let port = free_port();
     let mut env = plain(port);
-    env.push(("CANOPY_SMTP_ATTEMPTS", "1".to_string()));
+    env.push(("CANOPY_SMTP_ATTEMPTS", "3".to_string()));
     {
         let _server = Server::start(&dir, port, &["--mode", "stall"]);
         let started = Instant::now();
         let run = dir.run_env(RUN, &env, 1);
-        assert!(run.stderr.contains("stay in the outbox"), "{}", run.stderr);
-        // Bounded by the 2 s timeout, not by the server (which never answers).
+        assert_eq!(
+            run.stderr.matches("may not have been delivered").count(),
+            4,
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains("timed out after 2 s waiting for the server"),
+            "{}",
+            run.stderr
+        );
+        // One attempt each, bounded by the 2 s timeout, not by the server (which never
+        // answers) nor by the 3 attempts allowed.
         assert!(started.elapsed() < Duration::from_secs(30));
     }
+    let status = outbox_status(&dir, 1);
+    assert!(
+        status.stdout.contains("uncertain: 4\n"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains("uncertain: maya@example.com: [canopy] item-creation 2026-W47"),
+        "{}",
+        status.stdout
+    );
+    // Not sent again before CANOPY_SMTP_UNCERTAIN_AFTER; after it, once each.
     let server = Server::start(&dir, port, &[]);
-    dir.run_env(&["outbox", "flush"], &env, 0);
+    dir.run_env(&["outbox", "flush"], &env, 1);
+    assert!(server.messages().is_empty());
+    let mut later = env.clone();
+    later.push(("CANOPY_SMTP_UNCERTAIN_AFTER", "0".to_string()));
+    dir.run_env(&["outbox", "flush"], &later, 0);
+    assert_eq!(server.per_recipient(), everyone());
+}
+
+#[test]
+fn a_server_that_never_greets_times_out_and_the_email_waits() {
+    let dir = item_creation();
+    let port = free_port();
+    // A listener that accepts connections and says nothing.
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let run = dir.run_env(RUN, &plain(port), 1);
+    assert!(
+        run.stderr.contains("4 emails could not be sent and stay in the outbox (timed out after 2 s waiting for the server)"),
+        "{}",
+        run.stderr
+    );
+    drop(listener);
+    let server = Server::start(&dir, port, &[]);
+    dir.run_env(&["outbox", "flush"], &plain(port), 0);
     assert_eq!(server.per_recipient(), everyone());
 }
 
@@ -466,7 +571,7 @@ fn without_smtp_emails_are_written_as_eml_files() {
     assert_eq!(files[2], "item-creation-2026-W47-maya@example.com.eml");
     let again = dir.run(RUN, 0);
     assert!(
-        again.stdout.contains("already sent") && again.stderr.is_empty(),
+        again.stdout.contains("already written") && again.stderr.is_empty(),
         "{}{}",
         again.stdout,
         again.stderr
@@ -505,4 +610,188 @@ fn a_dry_run_sends_and_records_nothing() {
     );
     assert!(server.messages().is_empty());
     assert!(!dir.path().join(".canopy").exists(), "nothing recorded");
+}
+
+/// Starts `canopy args` with `env` in `dir` without waiting for it.
+fn spawn(dir: &Dir, args: &[&str], env: &[(&'static str, String)]) -> Child {
+    let mut cmd = dir.command(args);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd.spawn().unwrap()
+}
+
+/// Waits for `child`, checking it exited 0; returns its stderr.
+fn finish(child: Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{}\n{stderr}", out.status);
+    stderr
+}
+
+/// Checks that the messages the server accepted after the first `before` are `expected`
+/// distinct Message-IDs, each delivered once.
+fn delivered_once(server: &Server, before: usize, expected: usize, round: usize) {
+    let ids = server.message_ids();
+    let new = &ids[before..];
+    let mut distinct = new.to_vec();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        (new.len(), distinct.len()),
+        (expected, expected),
+        "round {round}: each email once, got {new:?}"
+    );
+}
+
+#[test]
+fn two_runs_started_together_send_each_email_once() {
+    let server_dir = Dir::new();
+    let port = free_port();
+    let server = Server::start(&server_dir, port, &[]);
+    let env = plain(port);
+    for round in 0..20 {
+        let dir = item_creation();
+        let before = server.messages().len();
+        let (a, b) = (spawn(&dir, RUN, &env), spawn(&dir, RUN, &env));
+        let stderr = [finish(a), finish(b)].concat();
+        // One sent all four; the other waited for it (or came after) and found them sent.
+        assert_eq!(
+            stderr.matches("sent 4 emails").count(),
+            1,
+            "round {round}: {stderr}"
+        );
+        delivered_once(&server, before, 4, round);
+    }
+}
+
+#[test]
+fn a_run_and_a_flush_together_send_each_email_once() {
+    let server_dir = Dir::new();
+    let port = free_port();
+    let server = Server::start(&server_dir, port, &[]);
+    let (down, up) = (plain(free_port()), plain(port));
+    for round in 0..20 {
+        // Four emails wait in the outbox while no server answers.
+        let dir = item_creation();
+        dir.run_env(RUN, &down, 1);
+        let before = server.messages().len();
+        let run = spawn(&dir, RUN, &up);
+        let flush = spawn(&dir, &["outbox", "flush"], &up);
+        finish(run);
+        finish(flush);
+        delivered_once(&server, before, 4, round);
+    }
+}
+
+#[test]
+fn a_second_run_waits_for_the_first_and_gives_up_after_the_lock_wait() {
+    let dir = item_creation();
+    let port = free_port();
+    let server = Server::start(&dir, port, &["--mode", "stall"]);
+    let mut slow = plain(port);
+    slow.push(("CANOPY_SMTP_TIMEOUT", "60".to_string()));
+    let mut first = spawn(&dir, RUN, &slow);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server.maildir.join("stalling").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the first run never reached the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut env = plain(port);
+    env.push(("CANOPY_LOCK_WAIT", "1".to_string()));
+    let second = dir.run_env(RUN, &env, 1);
+    let pid = first.id();
+    assert!(
+        second.stderr.contains(&format!("note: another canopy run or flush (pid {pid}) is using .canopy/canopy.db; waiting up to 1 s"))
+            && second.stderr.contains(&format!("error: history database .canopy/canopy.db: another canopy run or flush (pid {pid}) has been using it for more than 1 s"))
+            && second.stderr.contains("help: "),
+        "{}",
+        second.stderr
+    );
+    // The second decided and sent nothing; the lock goes with the first process.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let status = outbox_status(&dir, 0);
+    assert!(
+        status.stdout.starts_with("pending:   4\n"),
+        "{}",
+        status.stdout
+    );
+    drop(server);
+    let server = Server::start(&dir, port, &[]);
+    dir.run_env(RUN, &plain(port), 0);
+    assert_eq!(server.per_recipient(), everyone());
+}
+
+#[test]
+fn a_server_slower_than_the_timeout_gets_each_email_once() {
+    let dir = item_creation();
+    let port = free_port();
+    let server = Server::start(&dir, port, &["--mode", "slowack", "--ack-delay", "2.5"]);
+    let mut env = plain(port);
+    env.push(("CANOPY_SMTP_TIMEOUT", "1".to_string()));
+    env.push(("CANOPY_SMTP_ATTEMPTS", "4".to_string()));
+    let run = dir.run_env(RUN, &env, 1);
+    assert_eq!(
+        run.stderr
+            .matches("the message was handed over, then timed out after 1 s waiting for the server; it may have been delivered")
+            .count(),
+        4,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.per_recipient(), everyone(), "each handed over once");
+    // Neither a flush nor a re-run sends them again before CANOPY_SMTP_UNCERTAIN_AFTER.
+    dir.run_env(&["outbox", "flush"], &env, 1);
+    let again = dir.run_env(&[RUN, &["--format", "json"]].concat(), &env, 1);
+    let doc: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    let statuses: Vec<&str> = doc["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["uncertain"; 4]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(server.per_recipient(), everyone());
+    let status = outbox_status(&dir, 1);
+    assert!(
+        status.stdout.contains("uncertain: 4\n"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn a_100_kb_name_is_cut_and_every_header_line_fits() {
+    let dir = Dir::new();
+    let name = "N".repeat(100_000);
+    let tree = SHOP.replace("\"Maya\\r\\nBcc: eve@evil.example\"", &name);
+    dir.create("shop.yaml", &tree);
+    dir.create("shop.csv", "period,metric,value\n2026-W45,orders,52\n2026-W45,visits,1000\n2026-W46,orders,25\n2026-W46,visits,1000\n");
+    let check = dir.run(&["check", "shop.yaml"], 0);
+    assert!(
+        check.stderr.contains("shop.yaml:5:17: warning: this name is 100000 characters long; emails show its first 99 and `…`"),
+        "{}",
+        check.stderr
+    );
+    let port = free_port();
+    let server = Server::start(&dir, port, &[]);
+    dir.run_env(&["run", "shop.yaml", "--data", "shop.csv"], &plain(port), 0);
+    let maya = server
+        .messages()
+        .into_iter()
+        .find(|m| m.to == ["maya@example.com"])
+        .expect("delivered");
+    let (headers, _) = maya.body.split_once("\r\n\r\n").unwrap();
+    let longest = headers.split("\r\n").map(str::len).max().unwrap();
+    assert!(longest <= 998, "a header line of {longest} octets");
+    assert!(
+        maya.body.len() < 50_000,
+        "the name was cut: {} bytes",
+        maya.body.len()
+    );
 }

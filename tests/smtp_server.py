@@ -2,12 +2,14 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 for Canopy's end-to-end tests.
 
   python3 tests/smtp_server.py --port PORT --maildir DIR [--tls CERT KEY] [--auth USER:PASS]
-                               [--mode ok|tempfail|reject|stall] [--stall-after N]
+                               [--mode ok|tempfail|reject|stall|slowack] [--stall-after N]
+                               [--ack-delay SECONDS]
 
 Prints READY once listening, then serves until killed. Every accepted message is written to
 DIR as NNNN.eml, with its envelope in NNNN.json. Modes inject faults: `tempfail` answers 451,
 `reject` answers 550, `stall` accepts --stall-after messages and then never answers (touching
-DIR/stalling when it starts to), so the client's timeout is exercised.
+DIR/stalling when it starts to), so the client's timeout is exercised; `slowack` stores each
+message, then waits --ack-delay seconds before its 250.
 """
 import argparse
 import asyncio
@@ -22,10 +24,11 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Handler:
-    def __init__(self, maildir, mode, stall_after):
+    def __init__(self, maildir, mode, stall_after, ack_delay):
         self.maildir = maildir
         self.mode = mode
         self.stall_after = stall_after
+        self.ack_delay = ack_delay
 
     def count(self):
         return len([f for f in os.listdir(self.maildir) if f.endswith(".eml")])
@@ -47,6 +50,8 @@ class Handler:
         with open(base + ".eml.part", "wb") as fh:
             fh.write(envelope.original_content)
         os.rename(base + ".eml.part", base + ".eml")
+        if self.mode == "slowack":
+            await asyncio.sleep(self.ack_delay)
         return "250 2.0.0 OK"
 
 
@@ -56,8 +61,10 @@ def main():
     ap.add_argument("--maildir", required=True)
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     ap.add_argument("--auth")
-    ap.add_argument("--mode", default="ok", choices=["ok", "tempfail", "reject", "stall"])
+    ap.add_argument("--mode", default="ok",
+                    choices=["ok", "tempfail", "reject", "stall", "slowack"])
     ap.add_argument("--stall-after", type=int, default=0)
+    ap.add_argument("--ack-delay", type=float, default=2.5)
     a = ap.parse_args()
     os.makedirs(a.maildir, exist_ok=True)
     kwargs = {}
@@ -74,7 +81,7 @@ def main():
             return AuthResult(success=ok)
 
         kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=bool(a.tls))
-    controller = Controller(Handler(a.maildir, a.mode, a.stall_after), hostname="127.0.0.1",
+    controller = Controller(Handler(a.maildir, a.mode, a.stall_after, a.ack_delay), hostname="127.0.0.1",
                             port=a.port, **kwargs)
     controller.start()
     print("READY", flush=True)

@@ -53,6 +53,10 @@ impl Dir {
             "CANOPY_SMTP_CA",
             "CANOPY_FROM",
             "CANOPY_SMTP_TIMEOUT",
+            "CANOPY_SMTP_ATTEMPTS",
+            "CANOPY_SMTP_RETRY_MS",
+            "CANOPY_SMTP_UNCERTAIN_AFTER",
+            "CANOPY_LOCK_WAIT",
         ] {
             cmd.env_remove(var);
         }

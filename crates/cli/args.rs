@@ -105,10 +105,29 @@ pub(crate) enum OutboxCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Show pending, failed and sent emails; exits 1 when something is stuck.
+    /// Show pending, failed, uncertain and sent emails; exits 1 when something is stuck.
     Status {
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// Put failed and uncertain emails back in the outbox and send them (once the address or
+    /// the server is fixed). Without --failed or --uncertain, both.
+    Retry {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Emails the server refused for good.
+        #[arg(long)]
+        failed: bool,
+        /// Emails handed over without an acknowledgement (they may have arrived; the copy has
+        /// the same Message-ID).
+        #[arg(long)]
+        uncertain: bool,
+        /// Only the emails to this address.
+        #[arg(long, value_name = "ADDRESS")]
+        to: Option<String>,
+        /// Only the emails of this tree (its id).
+        #[arg(long, value_name = "ID")]
+        tree: Option<String>,
     },
 }
 

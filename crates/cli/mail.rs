@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use canopy_notifier::{flush, Deliver, Folder, History, Mailbox, Pass, Retry, Smtp, SmtpSettings};
+use canopy_notifier::{
+    flush, Deliver, Error, Folder, History, Mailbox, Pass, Retry, Smtp, SmtpSettings,
+};
 
 use crate::args::StoreArgs;
 
@@ -32,7 +34,7 @@ fn number<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
 
 impl Mail {
     /// Reads `CANOPY_FROM`, `CANOPY_SMTP_URL`, `CANOPY_SMTP_CA`, `CANOPY_SMTP_TIMEOUT`,
-    /// `CANOPY_SMTP_ATTEMPTS` and `CANOPY_SMTP_RETRY_MS`.
+    /// `CANOPY_SMTP_ATTEMPTS`, `CANOPY_SMTP_RETRY_MS` and `CANOPY_SMTP_UNCERTAIN_AFTER`.
     pub(crate) fn from_env(store: &StoreArgs) -> anyhow::Result<Mail> {
         let from = var("CANOPY_FROM").unwrap_or_else(|| "Canopy <canopy@localhost>".into());
         let sender: Mailbox = from.parse().with_context(|| {
@@ -41,6 +43,7 @@ impl Mail {
         let retry = Retry {
             attempts: number("CANOPY_SMTP_ATTEMPTS", 3)?,
             first_delay: Duration::from_millis(number("CANOPY_SMTP_RETRY_MS", 2000)?),
+            uncertain_after: Duration::from_secs(number("CANOPY_SMTP_UNCERTAIN_AFTER", 3600)?),
         };
         let (transport, smtp): (Box<dyn Deliver>, bool) = match var("CANOPY_SMTP_URL") {
             Some(url) => {
@@ -61,6 +64,11 @@ impl Mail {
         })
     }
 
+    /// How emails are delivered.
+    pub(crate) fn channel(&self) -> canopy_notifier::Channel {
+        self.transport.channel()
+    }
+
     /// Sends what the outbox holds.
     pub(crate) fn flush(&self, history: &History) -> anyhow::Result<Pass> {
         let now = chrono::Utc::now;
@@ -74,21 +82,39 @@ impl Mail {
     }
 }
 
-/// Opens the history database, creating its folder.
+/// Opens the history database for writing, creating its folder. If another run or flush
+/// has it, waits for that one to finish, at most `CANOPY_LOCK_WAIT` seconds (default 600).
 pub(crate) fn open_history(store: &StoreArgs) -> anyhow::Result<History> {
     if let Some(dir) = store.db.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    Ok(History::open(&store.db)?)
+    let wait = number("CANOPY_LOCK_WAIT", 600)?;
+    let mut on_busy = |pid: Option<u32>| {
+        let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+        eprintln!(
+            "note: another canopy run or flush{who} is using {}; waiting up to {wait} s for it to finish",
+            store.db.display()
+        );
+    };
+    match History::open(&store.db, Duration::from_secs(wait), &mut on_busy) {
+        Ok(history) => Ok(history),
+        Err(e @ Error::Busy { .. }) => Err(anyhow::anyhow!(
+            "{e}\nhelp: let it finish (a run started again afterwards sends nothing twice), or set CANOPY_LOCK_WAIT to wait longer"
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
-/// Tells what a pass did, on stderr; true when everything went out.
+/// Tells what a pass did, on stderr; true when everything it tried went out.
 pub(crate) fn report_pass(mail: &Mail, pass: &Pass) -> bool {
     let n = pass.sent.len();
     if n > 0 {
         let verb = if mail.smtp { "sent" } else { "wrote" };
-        let plural = if n == 1 { "" } else { "s" };
-        eprintln!("{verb} {n} email{plural} to {}", mail.transport.describe());
+        eprintln!(
+            "{verb} {} to {}",
+            plural(n, "email"),
+            mail.transport.describe()
+        );
         if !mail.smtp {
             eprintln!("note: no SMTP server is configured; set CANOPY_SMTP_URL (and CANOPY_FROM) to send emails");
         }
@@ -99,6 +125,18 @@ pub(crate) fn report_pass(mail: &Mail, pass: &Pass) -> bool {
             r.recipient, r.subject, r.reason
         );
     }
+    for r in &pass.uncertain {
+        eprintln!(
+            "error: the email to {} (\"{}\") may not have been delivered: {}",
+            r.recipient, r.subject, r.reason
+        );
+    }
+    if !pass.uncertain.is_empty() {
+        eprintln!("help: it is sent again, with the same Message-ID, by a run or flush after CANOPY_SMTP_UNCERTAIN_AFTER seconds; if the server is slow to answer, raise CANOPY_SMTP_TIMEOUT");
+    }
+    if !pass.failed.is_empty() {
+        eprintln!("help: once the address or server is fixed, `canopy outbox retry` sends refused emails again");
+    }
     if !pass.pending.is_empty() {
         let why = pass
             .pending
@@ -106,10 +144,14 @@ pub(crate) fn report_pass(mail: &Mail, pass: &Pass) -> bool {
             .find_map(|(_, w)| w.clone())
             .unwrap_or_default();
         eprintln!(
-            "error: {} email{} could not be sent and stay in the outbox ({why}); the next run or `canopy outbox flush` retries",
-            pass.pending.len(),
-            if pass.pending.len() == 1 { "" } else { "s" }
+            "error: {} could not be sent and stay in the outbox ({why}); the next run or `canopy outbox flush` retries",
+            plural(pass.pending.len(), "email"),
         );
     }
-    pass.failed.is_empty() && pass.pending.is_empty()
+    pass.failed.is_empty() && pass.pending.is_empty() && pass.uncertain.is_empty()
+}
+
+/// `1 email`, `2 emails`.
+pub(crate) fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

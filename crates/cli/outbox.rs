@@ -1,28 +1,67 @@
-//! `canopy outbox flush|status`.
+//! `canopy outbox flush|status|retry`.
 
-use canopy_notifier::History;
+use canopy_notifier::{EmailStatus, History, Requeue};
 
 use crate::args::{OutboxCommand, StoreArgs};
-use crate::mail::{self, Mail};
+use crate::mail::{self, plural, Mail};
 use crate::Outcome;
 
 pub(crate) fn run(command: &OutboxCommand) -> anyhow::Result<Outcome> {
     match command {
         OutboxCommand::Flush { store } => {
             let history = mail::open_history(store)?;
-            let mail = Mail::from_env(store)?;
-            let pass = mail.flush(&history)?;
-            if pass.sent.is_empty() && pass.failed.is_empty() && pass.pending.is_empty() {
-                eprintln!("the outbox is empty");
-            }
-            Ok(if mail::report_pass(&mail, &pass) {
-                Outcome::Success
-            } else {
-                Outcome::Failure
-            })
+            flush(&history, store)
         }
         OutboxCommand::Status { store } => status(store),
+        OutboxCommand::Retry {
+            store,
+            failed,
+            uncertain,
+            to,
+            tree,
+        } => {
+            let both = !failed && !uncertain;
+            let which = Requeue {
+                failed: *failed || both,
+                uncertain: *uncertain || both,
+                to: to.as_deref(),
+                tree: tree.as_deref(),
+            };
+            let history = mail::open_history(store)?;
+            let n = history.requeue(&which)?;
+            match n {
+                0 => eprintln!("no failed or uncertain email matches; nothing to retry"),
+                n => eprintln!("{} back in the outbox", plural(n, "email")),
+            }
+            flush(&history, store)
+        }
     }
+}
+
+/// Sends what is due, and says what is left from earlier passes. Exits 1 while anything
+/// could not be delivered.
+fn flush(history: &History, store: &StoreArgs) -> anyhow::Result<Outcome> {
+    let mail = Mail::from_env(store)?;
+    let pass = mail.flush(history)?;
+    let mut ok = mail::report_pass(&mail, &pass);
+    let s = history.status()?;
+    let tried = pass.failed.len() + pass.uncertain.len();
+    let earlier = (s.failed + s.uncertain) as usize - tried;
+    if earlier > 0 {
+        eprintln!(
+            "error: {} failed and {} uncertain from earlier passes; `canopy outbox status` lists them, `canopy outbox retry` sends them again",
+            s.failed as usize - pass.failed.len(),
+            s.uncertain as usize - pass.uncertain.len(),
+        );
+        ok = false;
+    } else if pass.sent.is_empty() && tried == 0 && pass.pending.is_empty() {
+        eprintln!("nothing to send: the outbox is empty");
+    }
+    Ok(if ok {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
 }
 
 fn status(store: &StoreArgs) -> anyhow::Result<Outcome> {
@@ -32,9 +71,10 @@ fn status(store: &StoreArgs) -> anyhow::Result<Outcome> {
     }
     let history = History::open_read_only(&store.db)?;
     let s = history.status()?;
-    outln!("pending: {}", s.pending)?;
-    outln!("failed:  {}", s.failed)?;
-    outln!("sent:    {}", s.sent)?;
+    outln!("pending:   {}", s.pending)?;
+    outln!("failed:    {}", s.failed)?;
+    outln!("uncertain: {}", s.uncertain)?;
+    outln!("sent:      {}", s.sent)?;
     if let Some(oldest) = s.oldest_pending {
         let age = chrono::Utc::now().signed_duration_since(oldest);
         outln!(
@@ -43,16 +83,30 @@ fn status(store: &StoreArgs) -> anyhow::Result<Outcome> {
             age.num_minutes()
         )?;
     }
-    for (to, subject, error) in history.failures()? {
-        outln!("failed: {to}: {subject}: {error}")?;
+    for u in history.unresolved()? {
+        let when = u.last_attempt.as_deref().unwrap_or("never tried");
+        outln!(
+            "{}: {}: {}: {} ({when})",
+            u.status.as_str(),
+            u.recipient,
+            u.subject,
+            u.error
+        )?;
     }
-    // Stuck: refused for good, or pending after a failed attempt.
-    let stuck = s.failed > 0 || s.retrying > 0;
+    // Stuck: refused for good, unacknowledged, or pending after a failed attempt.
+    let stuck = s.failed > 0 || s.uncertain > 0 || s.retrying > 0;
     if stuck {
         eprintln!(
-            "error: {} failed and {} pending after failed attempts",
-            s.failed, s.retrying
+            "error: {} {}, {} {} and {} pending after failed attempts",
+            s.failed,
+            EmailStatus::Failed.as_str(),
+            s.uncertain,
+            EmailStatus::Uncertain.as_str(),
+            s.retrying
         );
+        if s.failed + s.uncertain > 0 {
+            eprintln!("help: `canopy outbox retry` sends failed and uncertain emails again once the cause is fixed");
+        }
     }
     Ok(if stuck {
         Outcome::Failure

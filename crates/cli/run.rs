@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use canopy_evaluator::evaluate;
-use canopy_notifier::{plan, History, MoveReport, Pass};
+use canopy_notifier::{plan, Channel, EmailStatus, History, MoveReport, Pass};
 use serde::Serialize;
 
 use crate::args::{DataArgs, Format, StoreArgs};
@@ -31,6 +31,9 @@ struct EmailReport {
     status: &'static str,
     #[serde(skip)]
     message_id: String,
+    /// Why it could not be composed, in this run.
+    #[serde(skip)]
+    unsendable: bool,
 }
 
 #[derive(Serialize)]
@@ -96,11 +99,17 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
             .record
             .emails
             .iter()
-            .map(|e| EmailReport {
-                to: e.recipient.clone(),
-                subject: e.subject.clone(),
-                status: "",
-                message_id: e.message_id.clone(),
+            .map(|e| {
+                if let Some(why) = &e.last_error {
+                    eprintln!("error: {why}");
+                }
+                EmailReport {
+                    to: e.recipient.clone(),
+                    subject: e.subject.clone(),
+                    status: "",
+                    message_id: e.message_id.clone(),
+                    unsendable: e.last_error.is_some(),
+                }
             })
             .collect();
         reports.push(TreeReport {
@@ -116,7 +125,7 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
         Some(mail.flush(&history)?)
     };
     for email in reports.iter_mut().flat_map(|r| r.emails.iter_mut()) {
-        email.status = status(&history, pass.as_ref(), mail.smtp, &email.message_id)?;
+        email.status = status(&history, pass.as_ref(), mail.channel(), &email.message_id)?;
     }
     let printed = match request.format {
         Format::Json if reports.len() == 1 => {
@@ -132,6 +141,7 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
     }
     if let Some(pass) = &pass {
         ok &= mail::report_pass(&mail, pass);
+        ok &= report_earlier(&reports, pass);
     }
     Ok(if ok {
         Outcome::Success
@@ -140,24 +150,53 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
     })
 }
 
+/// Tells of this run's emails that an earlier pass could not deliver (refused, or handed over
+/// without an answer): the run is not done while they are not. True when there are none.
+fn report_earlier(reports: &[TreeReport], pass: &Pass) -> bool {
+    let tried: Vec<&str> = (pass.failed.iter().chain(&pass.uncertain))
+        .map(|u| u.message_id.as_str())
+        .collect();
+    let mut ok = true;
+    for email in reports.iter().flat_map(|r| &r.emails) {
+        let earlier = matches!(email.status, "failed" | "uncertain")
+            && !email.unsendable
+            && !tried.contains(&email.message_id.as_str());
+        if earlier {
+            eprintln!(
+                "error: the email to {} (\"{}\") is {} since an earlier run; `canopy outbox status` says why, `canopy outbox retry` sends it again",
+                email.to, email.subject, email.status
+            );
+        }
+        ok &= matches!(
+            email.status,
+            "sent" | "written" | "already sent" | "already written"
+        );
+    }
+    ok
+}
+
 /// An email's status after the run: what this run's delivery did with it, or, for an email an
 /// earlier run already handled, where it stands.
 fn status(
     history: &History,
     pass: Option<&Pass>,
-    smtp: bool,
+    channel: Channel,
     message_id: &str,
 ) -> anyhow::Result<&'static str> {
     let Some(pass) = pass else {
         return Ok("would send");
     };
     if pass.sent.iter().any(|m| m == message_id) {
-        return Ok(if smtp { "sent" } else { "written" });
+        return Ok(match channel {
+            Channel::Smtp => "sent",
+            Channel::Folder => "written",
+        });
     }
-    Ok(match history.email_status(message_id)?.as_deref() {
-        Some("sent") => "already sent",
-        Some("failed") => "failed",
-        _ => "pending",
+    Ok(match history.email_status(message_id)? {
+        Some((EmailStatus::Sent, Some(Channel::Folder))) => "already written",
+        Some((EmailStatus::Sent, _)) => "already sent",
+        Some((status, _)) => status.as_str(),
+        None => "pending",
     })
 }
 

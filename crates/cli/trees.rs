@@ -48,11 +48,15 @@ impl Style {
     }
 }
 
-/// Loads one tree, printing its diagnostics if it is invalid. `Ok(None)` means the problems
+/// Loads one tree, printing its warnings, or its diagnostics if it is invalid. People are
+/// checked against the notifier's rules, so whatever loads can be sent email. `Ok(None)` means the problems
 /// have been printed; `Err` is a failure to read the file at all.
 pub(crate) fn load(path: &Path, style: Style) -> anyhow::Result<Option<Loaded>> {
-    match canopy_engine::load(path, &DiskFs) {
-        Ok(loaded) => Ok(Some(loaded)),
+    match canopy_engine::load(path, &DiskFs, &canopy_notifier::Sendable) {
+        Ok(loaded) => {
+            style.print(&loaded.warnings, &loaded.sources);
+            Ok(Some(loaded))
+        }
         Err(Error::Invalid {
             diagnostics,
             sources,

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::bands::Good;
-use crate::diagnostic::{Diagnostic, Location, Span};
+use crate::diagnostic::{Diagnostic, Location, Severity, Span};
 use crate::model::Grain;
 use crate::suggest::did_you_mean;
 use crate::yaml::{Kind, Node};
@@ -81,7 +81,7 @@ pub(crate) enum PeopleSpec {
 
 pub(crate) struct PersonSpec {
     pub(crate) id: Spanned<String>,
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<Spanned<String>>,
     pub(crate) email: Option<Spanned<String>>,
 }
 
@@ -155,6 +155,24 @@ impl Decoder<'_> {
         help: impl Into<String>,
     ) {
         let d = Diagnostic::error(self.location(span), message).with_help(help);
+        self.diagnostics.push(d);
+    }
+
+    /// How many errors (not warnings) have been found so far.
+    pub(crate) fn errors(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    pub(crate) fn warning_help(
+        &mut self,
+        span: Span,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        let d = Diagnostic::warning(self.location(span), message).with_help(help);
         self.diagnostics.push(d);
     }
 
@@ -369,7 +387,7 @@ impl Decoder<'_> {
             };
             for (key, _, v) in fields {
                 match key {
-                    "name" => person.name = self.string(v, &format!("{what}'s `name`")),
+                    "name" => person.name = self.spanned_string(v, &format!("{what}'s `name`")),
                     _ => person.email = self.spanned_string(v, &format!("{what}'s `email`")),
                 }
             }

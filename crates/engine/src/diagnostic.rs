@@ -73,6 +73,14 @@ impl Diagnostic {
         }
     }
 
+    /// A warning at `location`: the tree works, but probably not as intended.
+    pub fn warning(location: Location, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(location, message)
+        }
+    }
+
     /// Adds advice on what to do.
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());

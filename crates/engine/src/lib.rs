@@ -28,10 +28,11 @@ pub use diagnostic::{
 };
 pub use load::{duplicate_ids, load, Error, FileSystem, Loaded, MemoryFs};
 pub use model::{Alerts, Formula, Grain, Metric, MetricId, MetricTree, Source};
-pub use raci::{Person, Raci};
+pub use raci::{Mailboxes, Person, Raci};
 pub use render::{dot, mermaid};
 pub use schema::json_schema;
 pub use suggest::did_you_mean;
+pub use validate::MAX_TREE_ID;
 pub use yaml::MAX_BYTES as MAX_FILE_BYTES;
 
 #[cfg(test)]

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::decode::{Decoder, PeopleSpec};
-use crate::diagnostic::{sort_diagnostics, Diagnostic, SourceMap};
+use crate::diagnostic::{sort_diagnostics, Diagnostic, Severity, SourceMap};
 use crate::model::MetricTree;
+use crate::raci::Mailboxes;
 use crate::{validate, yaml};
 
 /// Reads the files a tree refers to. The engine does no I/O of its own: the command line passes
@@ -77,6 +78,8 @@ pub struct Loaded {
     pub tree: MetricTree,
     /// The text of the tree file and any people file.
     pub sources: SourceMap,
+    /// Warnings: the tree works, but probably not as intended.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Reports trees that share an id: ids name trees in history, email subjects and Message-IDs,
@@ -102,8 +105,9 @@ pub fn duplicate_ids(trees: &[&MetricTree]) -> Vec<Diagnostic> {
     out
 }
 
-/// Loads and validates the tree file at `path`.
-pub fn load(path: &Path, fs: &dyn FileSystem) -> Result<Loaded, Error> {
+/// Loads and validates the tree file at `path`. People's addresses and names are checked
+/// against `mailboxes`, the rules of whatever will send them email.
+pub fn load(path: &Path, fs: &dyn FileSystem, mailboxes: &dyn Mailboxes) -> Result<Loaded, Error> {
     let text = fs.read(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -111,27 +115,37 @@ pub fn load(path: &Path, fs: &dyn FileSystem) -> Result<Loaded, Error> {
     let mut sources = SourceMap::default();
     sources.insert(path, Arc::from(text.as_str()));
     let mut diagnostics = Vec::new();
-    let tree = load_text(path, &text, fs, &mut diagnostics, &mut sources);
+    let files = Files { fs, mailboxes };
+    let tree = load_text(path, &text, &files, &mut diagnostics, &mut sources);
+    sort_diagnostics(&mut diagnostics);
+    // A problem in an inherited default (tree-level `raci:`) is found once per metric that
+    // inherits it; report it once.
+    diagnostics.dedup();
+    let valid = diagnostics.iter().all(|d| d.severity == Severity::Warning);
     match tree {
-        Some(tree) if diagnostics.is_empty() => Ok(Loaded { tree, sources }),
-        _ => {
-            sort_diagnostics(&mut diagnostics);
-            // A problem in an inherited default (tree-level `raci:`) is found once per metric
-            // that inherits it; report it once.
-            diagnostics.dedup();
-            Err(Error::Invalid {
-                path: path.to_path_buf(),
-                diagnostics,
-                sources,
-            })
-        }
+        Some(tree) if valid => Ok(Loaded {
+            tree,
+            sources,
+            warnings: diagnostics,
+        }),
+        _ => Err(Error::Invalid {
+            path: path.to_path_buf(),
+            diagnostics,
+            sources,
+        }),
     }
+}
+
+/// What loading reads from and checks against.
+struct Files<'a> {
+    fs: &'a dyn FileSystem,
+    mailboxes: &'a dyn Mailboxes,
 }
 
 fn load_text(
     path: &Path,
     text: &str,
-    fs: &dyn FileSystem,
+    files: &Files<'_>,
     diagnostics: &mut Vec<Diagnostic>,
     sources: &mut SourceMap,
 ) -> Option<MetricTree> {
@@ -143,10 +157,10 @@ fn load_text(
     let mut spec = dec.tree(&root)?;
     let people = match spec.people.take() {
         None => Default::default(),
-        Some(PeopleSpec::Inline(list)) => validate::people(&mut dec, list),
+        Some(PeopleSpec::Inline(list)) => validate::people(&mut dec, list, files.mailboxes),
         Some(PeopleSpec::File(file)) => {
             let resolved = path.parent().unwrap_or(Path::new("")).join(&file.value);
-            match fs.read(&resolved) {
+            match files.fs.read(&resolved) {
                 Ok(people_text) => {
                     sources.insert(&resolved, Arc::from(people_text.as_str()));
                     let node = document(&resolved, &people_text, dec.diagnostics)?;
@@ -155,7 +169,7 @@ fn load_text(
                         diagnostics: dec.diagnostics,
                     };
                     let list = people_dec.people_map(&node).unwrap_or_default();
-                    validate::people(&mut people_dec, list)
+                    validate::people(&mut people_dec, list, files.mailboxes)
                 }
                 Err(e) => {
                     dec.error_help(

@@ -3,14 +3,32 @@
 
 use std::path::Path;
 
-use crate::{load, Error, Loaded, MemoryFs};
+use crate::{load, Error, Loaded, Mailboxes, MemoryFs};
+
+/// A stand-in for the notifier's rules: an address is `local@domain` without spaces, and a
+/// name longer than 40 characters would be cut.
+pub(crate) struct TestMailboxes;
+
+impl Mailboxes for TestMailboxes {
+    fn address_problem(&self, address: &str) -> Option<String> {
+        let valid = address.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !address.contains(char::is_whitespace)
+        });
+        (!valid).then(|| format!("`{address}` is not an email address"))
+    }
+
+    fn name_problem(&self, name: &str) -> Option<String> {
+        (name.chars().count() > 40)
+            .then(|| format!("the name `{name}` will be cut to 40 characters"))
+    }
+}
 
 pub(crate) fn load_str(yaml: &str) -> Result<Loaded, Error> {
     let fs = MemoryFs::new().with("t.yaml", yaml).with(
         "people.yaml",
         "maya: { name: Maya Chen, email: maya@example.com }\nbad: { email: nope }\n",
     );
-    load(Path::new("t.yaml"), &fs)
+    load(Path::new("t.yaml"), &fs, &TestMailboxes)
 }
 
 /// A small valid preamble; `metrics` follows `metrics:` on line 6.
@@ -175,9 +193,45 @@ fn people_rules() {
     check(
         "tree: t\nroot: r\npeople:\n  maya: { name: Maya, email: maya.example.com }\n  sam: { name: Sam }\nraci: { accountable: maya }\nmetrics:\n  r: {}\n",
         &[
-            "4:30: `maya.example.com` is not an email address: Missing separator character '@'.",
+            "4:30: `maya.example.com` is not an email address",
             "5:8: person `sam` has no `email`",
         ],
+    );
+}
+
+#[test]
+fn a_name_that_will_be_cut_is_a_warning_and_the_tree_loads() {
+    let long = "N".repeat(41);
+    let yaml = format!("tree: t\nroot: r\npeople:\n  maya: {{ name: {long}, email: maya@example.com }}\nraci: {{ accountable: maya }}\nmetrics:\n  r: {{}}\n");
+    let loaded = load_str(&yaml).expect("a warning does not make a tree invalid");
+    let [warning] = loaded.warnings.as_slice() else {
+        panic!("{:?}", loaded.warnings)
+    };
+    assert_eq!(warning.severity, crate::Severity::Warning);
+    assert_eq!(
+        (warning.location.span.line, warning.location.span.col),
+        (4, 17)
+    );
+    assert!(warning.message.contains("cut to 40"), "{}", warning.message);
+    assert!(warning.help.is_some());
+    assert_eq!(
+        loaded.tree.person("maya").name,
+        long,
+        "the tree keeps the name as written"
+    );
+}
+
+#[test]
+fn tree_ids_fit_in_headers() {
+    let id = "t".repeat(crate::MAX_TREE_ID + 1);
+    check(
+        &format!("tree: {id}\nroot: r\npeople:\n  maya: {{ email: maya@example.com }}\nraci: {{ accountable: maya }}\nmetrics:\n  r: {{}}\n"),
+        &[&format!("1:7: tree id `{id}` is 65 characters long, more than 64")],
+    );
+    let id = "t".repeat(crate::MAX_TREE_ID);
+    check(
+        &format!("tree: {id}\nroot: r\npeople:\n  maya: {{ email: maya@example.com }}\nraci: {{ accountable: maya }}\nmetrics:\n  r: {{}}\n"),
+        &[],
     );
 }
 
@@ -336,7 +390,7 @@ mod snapshots {
     fn diagnostics_of_invalid_trees() {
         let repo = repo();
         insta::glob!("../../../fixtures/invalid", "*.yaml", |path| {
-            let rendered = match load(&relative(&repo, path), &repo) {
+            let rendered = match load(&relative(&repo, path), &repo, &super::TestMailboxes) {
                 Ok(_) => panic!("{} should be invalid", path.display()),
                 Err(Error::Invalid {
                     diagnostics,
@@ -357,7 +411,7 @@ mod snapshots {
     fn drawings_of_example_trees() {
         let repo = repo();
         insta::glob!("../../../trees", "*.yaml", |path| {
-            let tree = load(&relative(&repo, path), &repo)
+            let tree = load(&relative(&repo, path), &repo, &super::TestMailboxes)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
                 .tree;
             insta::assert_snapshot!("mermaid", crate::mermaid(&tree));

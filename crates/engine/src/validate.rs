@@ -14,7 +14,7 @@ use crate::decode::{
 use crate::diagnostic::Span;
 use crate::formula::{self, Expr};
 use crate::model::{Alerts, Formula, Metric, MetricId, MetricTree, Source};
-use crate::raci::{email_error, Person, Raci};
+use crate::raci::{Mailboxes, Person, Raci};
 use crate::suggest::did_you_mean;
 
 /// Whether `name` can be used in a formula.
@@ -26,14 +26,19 @@ pub(crate) fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Checks the people of a tree (inline or from their own file, whose decoder is passed).
-pub(crate) fn people(dec: &mut Decoder<'_>, specs: Vec<PersonSpec>) -> BTreeMap<String, Person> {
+/// Checks the people of a tree (inline or from their own file, whose decoder is passed)
+/// against the rules of what can receive email.
+pub(crate) fn people(
+    dec: &mut Decoder<'_>,
+    specs: Vec<PersonSpec>,
+    mailboxes: &dyn Mailboxes,
+) -> BTreeMap<String, Person> {
     let mut out = BTreeMap::new();
     for p in specs {
         // A person with a bad or missing address is reported (by the decoder or here) but
         // still known, so the RACI entries naming them do not cascade into more errors.
         let email = p.email.map(|email| {
-            if let Some(problem) = email_error(&email.value) {
+            if let Some(problem) = mailboxes.address_problem(&email.value) {
                 dec.error_help(
                     email.span,
                     problem,
@@ -42,12 +47,49 @@ pub(crate) fn people(dec: &mut Decoder<'_>, specs: Vec<PersonSpec>) -> BTreeMap<
             }
             email.value
         });
+        let name = p.name.map(|name| {
+            if let Some(problem) = mailboxes.name_problem(&name.value) {
+                dec.warning_help(
+                    name.span,
+                    problem,
+                    "shorten the name to what a reader needs",
+                );
+            }
+            name.value
+        });
         let id = p.id.value;
-        let name = p.name.unwrap_or_else(|| id.clone());
+        let name = name.unwrap_or_else(|| id.clone());
         let email = email.unwrap_or_default();
         out.insert(id.clone(), Person { id, name, email });
     }
     out
+}
+
+/// The longest tree id: ids name trees in email subjects, Message-IDs and file names, which
+/// must stay within the line limits of mail headers.
+pub const MAX_TREE_ID: usize = 64;
+
+fn tree_id(dec: &mut Decoder<'_>, id: &Spanned<String>) {
+    let help = "tree ids appear in email subjects and file names; write e.g. `item-creation`";
+    if id.value.is_empty()
+        || !id
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        let message = format!(
+            "tree id `{}` has characters other than letters, digits, `-`, `_` and `.`",
+            id.value
+        );
+        dec.error_help(id.span, message, help);
+    } else if id.value.len() > MAX_TREE_ID {
+        let message = format!(
+            "tree id `{}` is {} characters long, more than {MAX_TREE_ID}",
+            id.value,
+            id.value.len()
+        );
+        dec.error_help(id.span, message, help);
+    }
 }
 
 /// Builds the tree from its decoded spec, reporting every broken rule. Returns the tree only
@@ -64,24 +106,10 @@ pub(crate) fn tree(
         .map(|(i, m)| (m.id.value.clone(), MetricTree::metric_id(i)))
         .collect();
     let names: Vec<&str> = spec.metrics.iter().map(|m| m.id.value.as_str()).collect();
-    let errors_before = dec.diagnostics.len();
+    let errors_before = dec.errors();
 
     if let Some(id) = &spec.id {
-        if id.value.is_empty()
-            || !id
-                .value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            dec.error_help(
-                id.span,
-                format!(
-                    "tree id `{}` has characters other than letters, digits, `-`, `_` and `.`",
-                    id.value
-                ),
-                "tree ids appear in email subjects and file names; write e.g. `item-creation`",
-            );
-        }
+        tree_id(dec, id);
     }
     let params = params(dec, &spec.params, &index);
     let root = spec.root.as_ref().and_then(|r| {
@@ -166,7 +194,7 @@ pub(crate) fn tree(
     if let (Some(root), true) = (root, all_compiled) {
         reachable(dec, &graph, root, &spec.metrics);
     }
-    if dec.diagnostics.len() > errors_before {
+    if dec.errors() > errors_before {
         return None;
     }
     let id = spec.id?;

@@ -12,6 +12,7 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{Address, Message};
 
+use crate::address::{display_name, fit_subject, parse_address, strip_controls};
 use crate::history::StoredEmail;
 use crate::moves::{Move, Rule};
 use crate::Error;
@@ -41,12 +42,6 @@ pub struct Digest<'a> {
     pub moved: Vec<MovedMetric<'a>>,
     /// Metrics they are informed on, for the summary.
     pub informed: Vec<MetricId>,
-}
-
-/// Removes control characters (line breaks included), so that no user-provided text can end
-/// a header line and start another.
-pub fn strip_controls(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// Escapes text for HTML.
@@ -95,7 +90,7 @@ fn subject(tree: &MetricTree, period: Period, moved: usize) -> String {
         1 => "1 of your metrics moved".to_string(),
         n => format!("{n} of your metrics moved"),
     };
-    strip_controls(&format!("[canopy] {} {period}: {what}", tree.id()))
+    fit_subject(&format!("[canopy] {} {period}: {what}", tree.id()))
 }
 
 /// Builds the email of `digest`, ready for the outbox.
@@ -107,12 +102,8 @@ pub fn compose(
     date: SystemTime,
 ) -> Result<StoredEmail, Error> {
     let tree = eval.tree();
-    let address: Address = digest
-        .person
-        .email
-        .parse()
-        .map_err(|e| Error::Address(format!("{}: {e}", digest.person.email)))?;
-    let to = Mailbox::new(Some(strip_controls(&digest.person.name)), address.clone());
+    let address = parse_address(&digest.person.email).map_err(Error::Address)?;
+    let to = Mailbox::new(Some(display_name(&digest.person.name)), address.clone());
     let subject = subject(tree, period, digest.moved.len());
     let message_id = message_id(tree.id(), period, &digest.person.email, &sender.email);
     let list_id = format!(
@@ -141,7 +132,7 @@ pub fn compose(
             "auto-generated".into(),
         ))
         .multipart(MultiPart::alternative_plain_html(body.text(), body.html()))
-        .map_err(|e| Error::Address(e.to_string()))?;
+        .map_err(|e| Error::Address(format!("`{address}`: {e}")))?;
     Ok(StoredEmail {
         id: 0,
         message_id,
@@ -152,6 +143,39 @@ pub fn compose(
         subject,
         body: message.formatted(),
         attempts: 0,
+        last_error: None,
+    })
+}
+
+/// The email of `digest`, or, when it cannot be composed, a record of that: an email with no
+/// content that is stored as failed, naming the person, tree and address, so one bad address
+/// does not stop anyone else's email.
+pub fn compose_or_fail(
+    eval: &Evaluation<'_>,
+    period: Period,
+    digest: &Digest<'_>,
+    sender: &Mailbox,
+    date: SystemTime,
+) -> StoredEmail {
+    compose(eval, period, digest, sender, date).unwrap_or_else(|e| {
+        let (tree, person) = (eval.tree(), digest.person);
+        StoredEmail {
+            id: 0,
+            message_id: message_id(tree.id(), period, &person.email, &sender.email),
+            tree: tree.id().to_string(),
+            period: period.to_string(),
+            sender: sender.email.to_string(),
+            recipient: person.email.clone(),
+            subject: subject(tree, period, digest.moved.len()),
+            body: Vec::new(),
+            attempts: 0,
+            last_error: Some(format!(
+                "cannot compose the email of tree `{}` to person `{}` <{}>: {e}",
+                tree.id(),
+                person.id,
+                person.email
+            )),
+        }
     })
 }
 
@@ -348,7 +372,7 @@ impl Body<'_> {
     fn text(&self) -> String {
         let mut out = format!(
             "Hi {},\n\n{}\n",
-            strip_controls(&self.digest.person.name),
+            display_name(&self.digest.person.name),
             self.intro()
         );
         for moved in self.digest.moved.iter().take(DETAILED) {
@@ -405,7 +429,7 @@ impl Body<'_> {
         let _ = write!(
             out,
             "<p>Hi {},</p>\n<p>{}</p>\n",
-            e(&strip_controls(&self.digest.person.name)),
+            e(&display_name(&self.digest.person.name)),
             e(&self.intro())
         );
         for moved in self.digest.moved.iter().take(DETAILED) {

@@ -2,18 +2,23 @@
 //!
 //! Everything a run decides is written in one transaction, emails included, before anything
 //! is sent. A run killed at any point leaves either nothing of itself or all of it, and the
-//! outbox's unique Message-IDs mean a repeated run adds no email twice.
+//! outbox's unique Message-IDs mean a repeated run adds no email twice. One process at a time
+//! writes a database (see the `lock` module), so overlapping runs never both send.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{
+    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
 
+use crate::lock::{self, Lock};
 use crate::moves::AlertState;
 use crate::Error;
 
 /// Schema migrations, in order; `PRAGMA user_version` is how many have been applied.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: the first schema.
     "create table runs (
         tree text not null,
@@ -65,7 +70,101 @@ const MIGRATIONS: &[&str] = &[
         sent_at text
     );
     create index outbox_status on outbox (status, id);",
+    // 2: emails whose hand-over was not acknowledged (`uncertain`), when each was last tried,
+    // and how each was delivered (over SMTP, or written to the outbox folder). SQLite cannot
+    // change a check constraint, so the table is rebuilt.
+    "create table outbox_v2 (
+        id integer primary key,
+        message_id text not null unique,
+        tree text not null,
+        period text not null,
+        sender text not null,
+        recipient text not null,
+        subject text not null,
+        body blob not null,
+        status text not null check (status in ('pending', 'sent', 'failed', 'uncertain')),
+        attempts integer not null default 0,
+        last_error text,
+        last_attempt_at text,
+        channel text check (channel in ('smtp', 'folder')),
+        created_at text not null,
+        sent_at text
+    );
+    insert into outbox_v2 (id, message_id, tree, period, sender, recipient, subject, body,
+                           status, attempts, last_error, created_at, sent_at)
+        select id, message_id, tree, period, sender, recipient, subject, body,
+               status, attempts, last_error, created_at, sent_at from outbox;
+    drop table outbox;
+    alter table outbox_v2 rename to outbox;
+    create index outbox_status on outbox (status, id);",
 ];
+
+/// Where an email stands in the outbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailStatus {
+    /// Waiting to be sent.
+    Pending,
+    /// Delivered: accepted by the SMTP server, or written to the outbox folder.
+    Sent,
+    /// Refused for good (a 5xx reply), or impossible to compose; `canopy outbox retry` puts
+    /// it back.
+    Failed,
+    /// Handed to the server, which did not acknowledge it: it may have been delivered. Tried
+    /// again only after a while (`uncertain_after`), with the same Message-ID.
+    Uncertain,
+}
+
+impl EmailStatus {
+    /// The name stored in the database and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailStatus::Pending => "pending",
+            EmailStatus::Sent => "sent",
+            EmailStatus::Failed => "failed",
+            EmailStatus::Uncertain => "uncertain",
+        }
+    }
+
+    fn parse(text: &str) -> rusqlite::Result<EmailStatus> {
+        [
+            EmailStatus::Pending,
+            EmailStatus::Sent,
+            EmailStatus::Failed,
+            EmailStatus::Uncertain,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| {
+            rusqlite::Error::InvalidColumnType(0, text.into(), rusqlite::types::Type::Text)
+        })
+    }
+}
+
+/// How an email was delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// Accepted by an SMTP server.
+    Smtp,
+    /// Written as an `.eml` file to the outbox folder.
+    Folder,
+}
+
+impl Channel {
+    fn as_str(self) -> &'static str {
+        match self {
+            Channel::Smtp => "smtp",
+            Channel::Folder => "folder",
+        }
+    }
+
+    fn parse(text: Option<String>) -> Option<Channel> {
+        match text.as_deref() {
+            Some("smtp") => Some(Channel::Smtp),
+            Some("folder") => Some(Channel::Folder),
+            _ => None,
+        }
+    }
+}
 
 /// An email as stored in the outbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +187,9 @@ pub struct StoredEmail {
     pub body: Vec<u8>,
     /// Delivery attempts so far.
     pub attempts: u32,
+    /// The last error. A new email that has one could not be composed: it is stored as
+    /// failed and never sent.
+    pub last_error: Option<String>,
 }
 
 /// One metric's value to remember.
@@ -127,6 +229,8 @@ pub struct OutboxStatus {
     pub pending: u64,
     /// Emails refused for good.
     pub failed: u64,
+    /// Emails handed over without acknowledgement.
+    pub uncertain: u64,
     /// Emails sent.
     pub sent: u64,
     /// When the oldest pending email was stored.
@@ -135,67 +239,137 @@ pub struct OutboxStatus {
     pub retrying: u64,
 }
 
+/// A failed or uncertain email, for `canopy outbox status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unresolved {
+    /// Failed or uncertain.
+    pub status: EmailStatus,
+    /// Its tree.
+    pub tree: String,
+    /// Who it is for.
+    pub recipient: String,
+    /// Its subject.
+    pub subject: String,
+    /// The last error.
+    pub error: String,
+    /// When it was last tried, if it was.
+    pub last_attempt: Option<String>,
+}
+
+/// Which failed or uncertain emails to put back in the outbox.
+#[derive(Clone, Debug, Default)]
+pub struct Requeue<'a> {
+    /// Failed emails.
+    pub failed: bool,
+    /// Uncertain emails.
+    pub uncertain: bool,
+    /// Only those to this address (compared without regard to case).
+    pub to: Option<&'a str>,
+    /// Only those of this tree.
+    pub tree: Option<&'a str>,
+}
+
 /// The history database.
 pub struct History {
     conn: Connection,
-}
-
-fn sql(e: rusqlite::Error) -> Error {
-    Error::History(e.to_string())
+    /// The database's path, as every error names it.
+    db: String,
+    _lock: Option<Lock>,
 }
 
 impl History {
-    /// Opens (creating if needed) the database at `path`, bringing its schema up to date.
-    pub fn open(path: &Path) -> Result<History, Error> {
-        let conn = Connection::open(path)
-            .map_err(|e| Error::History(format!("cannot open {}: {e}", path.display())))?;
-        History::init(conn)
+    /// Opens (creating if needed) the database at `path` for writing, bringing its schema up
+    /// to date. Only one process at a time has a database open this way: if another has, this
+    /// waits for it at most `wait`, calling `on_busy` once (with the other's process id, when
+    /// known), then fails with [`Error::Busy`].
+    pub fn open(
+        path: &Path,
+        wait: Duration,
+        on_busy: &mut dyn FnMut(Option<u32>),
+    ) -> Result<History, Error> {
+        let lock = lock::acquire(path, wait, on_busy)?;
+        let db = path.display().to_string();
+        if !path.exists() {
+            create(path, &db)?;
+        }
+        refuse_empty(path, &db)?;
+        let conn = Connection::open(path).map_err(|e| Error::history(&db, e))?;
+        let mut history = History {
+            conn,
+            db,
+            _lock: Some(lock),
+        };
+        history.init()?;
+        Ok(history)
     }
 
-    /// Opens an existing database without writing to it, for dry runs and status.
+    /// Opens an existing database without writing to it, for dry runs and status. Needs no
+    /// lock: SQLite gives readers a consistent view while a run writes.
     pub fn open_read_only(path: &Path) -> Result<History, Error> {
-        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
-        let conn = Connection::open_with_flags(path, flags)
-            .map_err(|e| Error::History(format!("cannot open {}: {e}", path.display())))?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(sql)?;
-        if version as usize != MIGRATIONS.len() {
-            return Err(Error::History(format!("{} has schema version {version}; run canopy once without --dry-run to bring it to {}", path.display(), MIGRATIONS.len())));
+        let db = path.display().to_string();
+        refuse_empty(path, &db)?;
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| Error::history(&db, e))?;
+        let history = History {
+            conn,
+            db,
+            _lock: None,
+        };
+        let version = history.version()?;
+        if version != MIGRATIONS.len() {
+            return Err(history.error(format!(
+                "has schema version {version}; run canopy once without --dry-run to bring it to {}",
+                MIGRATIONS.len()
+            )));
         }
-        Ok(History { conn })
+        Ok(history)
     }
 
     /// A database in memory, for tests and dry runs.
     pub fn in_memory() -> Result<History, Error> {
-        History::init(Connection::open_in_memory().map_err(sql)?)
+        let db = "(in memory)".to_string();
+        let conn = Connection::open_in_memory().map_err(|e| Error::history(&db, e))?;
+        let mut history = History {
+            conn,
+            db,
+            _lock: None,
+        };
+        history.init()?;
+        Ok(history)
     }
 
-    fn init(mut conn: Connection) -> Result<History, Error> {
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "wal")
-            .map_err(sql)?;
-        conn.pragma_update(None, "foreign_keys", true)
-            .map_err(sql)?;
-        let version: i64 = conn
+    fn error(&self, message: impl ToString) -> Error {
+        Error::history(&self.db, message)
+    }
+
+    fn version(&self) -> Result<usize, Error> {
+        let version: i64 = self
+            .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(sql)?;
-        let version = version as usize;
-        if version > MIGRATIONS.len() {
-            return Err(Error::History(format!(
-                "the database has schema version {version}, newer than this canopy knows ({}); upgrade canopy",
-                MIGRATIONS.len()
-            )));
+            .map_err(|e| self.error(format!("is not a canopy history database ({e})")))?;
+        Ok(version as usize)
+    }
+
+    fn init(&mut self) -> Result<(), Error> {
+        let configure = |conn: &Connection| -> rusqlite::Result<()> {
+            conn.busy_timeout(Duration::from_secs(10))?;
+            conn.pragma_update(None, "journal_mode", "wal")?;
+            conn.pragma_update(None, "foreign_keys", true)
+        };
+        if let Err(e) = configure(&self.conn) {
+            return Err(self.error(format!("is not a canopy history database ({e})")));
         }
-        let tx = conn.transaction().map_err(sql)?;
-        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version) {
-            tx.execute_batch(migration).map_err(sql)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
-                .map_err(sql)?;
+        // The version is read inside the same immediate (writing) transaction that migrates,
+        // so two processes can never both apply a migration.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| Error::history(&self.db, e))?;
+        let refused = migrate(&tx).map_err(|e| Error::history(&self.db, e))?;
+        if let Err(why) = refused {
+            return Err(Error::history(&self.db, why));
         }
-        tx.commit().map_err(sql)?;
-        Ok(History { conn })
+        tx.commit().map_err(|e| Error::history(&self.db, e))
     }
 
     /// What was remembered of `metric` before `period`: the state after the latest earlier
@@ -210,7 +384,7 @@ impl History {
                 |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, u32>(2)?, r.get::<_, bool>(3)?, r.get::<_, u32>(4)?)),
             )
             .optional()
-            .map_err(sql)?;
+            .map_err(|e| self.error(e))?;
         Ok(match row {
             Some((p, bad, runs, _, _)) if p.as_str() < period => AlertState {
                 bad,
@@ -227,21 +401,27 @@ impl History {
     /// Writes everything a run decided, in one transaction. Emails already in the outbox
     /// (same Message-ID) are left as they are. Returns how many emails were new.
     pub fn record_run(&mut self, run: &RunRecord, now: DateTime<Utc>) -> Result<usize, Error> {
-        let tx = self.conn.transaction().map_err(sql)?;
-        let new = write_run(&tx, run, now).map_err(sql)?;
-        tx.commit().map_err(sql)?;
+        let db = &self.db;
+        let tx = self.conn.transaction().map_err(|e| Error::history(db, e))?;
+        let new = write_run(&tx, run, now).map_err(|e| Error::history(db, e))?;
+        tx.commit().map_err(|e| Error::history(db, e))?;
         Ok(new)
     }
 
-    /// Emails waiting to be sent, oldest first.
-    pub fn pending(&self) -> Result<Vec<StoredEmail>, Error> {
+    /// The emails to send now, oldest first: every pending one, and each uncertain one last
+    /// tried at least `uncertain_after` before `now`.
+    pub fn due(
+        &self,
+        now: DateTime<Utc>,
+        uncertain_after: Duration,
+    ) -> Result<Vec<StoredEmail>, Error> {
         let mut stmt = self
             .conn
-            .prepare("select id, message_id, tree, period, sender, recipient, subject, body, attempts from outbox where status = 'pending' order by id")
-            .map_err(sql)?;
+            .prepare("select id, message_id, tree, period, sender, recipient, subject, body, attempts, last_error, status, last_attempt_at from outbox where status in ('pending', 'uncertain') order by id")
+            .map_err(|e| self.error(e))?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(StoredEmail {
+                let email = StoredEmail {
                     id: r.get(0)?,
                     message_id: r.get(1)?,
                     tree: r.get(2)?,
@@ -251,40 +431,75 @@ impl History {
                     subject: r.get(6)?,
                     body: r.get(7)?,
                     attempts: r.get(8)?,
-                })
+                    last_error: r.get(9)?,
+                };
+                let status = EmailStatus::parse(&r.get::<_, String>(10)?)?;
+                Ok((email, status, r.get::<_, Option<String>>(11)?))
             })
-            .map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)
+            .map_err(|e| self.error(e))?;
+        let settled = |at: Option<String>| {
+            let at = at.and_then(|t| DateTime::parse_from_rfc3339(&t).ok());
+            let after =
+                chrono::Duration::from_std(uncertain_after).unwrap_or(chrono::Duration::MAX);
+            at.is_none_or(|at| at.with_timezone(&Utc) + after <= now)
+        };
+        let mut due = Vec::new();
+        for row in rows {
+            let (email, status, at) = row.map_err(|e| self.error(e))?;
+            if status == EmailStatus::Pending || settled(at) {
+                due.push(email);
+            }
+        }
+        Ok(due)
     }
 
-    /// Marks an email sent.
-    pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), Error> {
+    /// Marks an email delivered through `channel`.
+    pub fn mark_sent(&self, id: i64, now: DateTime<Utc>, channel: Channel) -> Result<(), Error> {
+        let now = now.to_rfc3339();
         self.conn
-            .execute("update outbox set status = 'sent', attempts = attempts + 1, sent_at = ?2, last_error = null where id = ?1", params![id, now.to_rfc3339()])
+            .execute("update outbox set status = 'sent', attempts = attempts + 1, sent_at = ?2, last_attempt_at = ?2, last_error = null, channel = ?3 where id = ?1", params![id, now, channel.as_str()])
             .map(|_| ())
-            .map_err(sql)
+            .map_err(|e| self.error(e))
     }
 
-    /// Records a failed attempt: the email stays pending, or fails for good if `permanent`.
-    pub fn mark_attempt_failed(&self, id: i64, error: &str, permanent: bool) -> Result<(), Error> {
-        let status = if permanent { "failed" } else { "pending" };
+    /// Records an attempt that did not deliver: the email becomes `status` (pending for a
+    /// transient failure, failed for a refusal, uncertain for an unacknowledged hand-over).
+    pub fn mark_attempt(
+        &self,
+        id: i64,
+        status: EmailStatus,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
         self.conn
-            .execute("update outbox set status = ?2, attempts = attempts + 1, last_error = ?3 where id = ?1", params![id, status, error])
+            .execute("update outbox set status = ?2, attempts = attempts + 1, last_error = ?3, last_attempt_at = ?4 where id = ?1", params![id, status.as_str(), error, now.to_rfc3339()])
             .map(|_| ())
-            .map_err(sql)
+            .map_err(|e| self.error(e))
+    }
+
+    /// Puts the failed or uncertain emails that `which` selects back to pending; returns how
+    /// many. Their attempts and last error are kept, for the record.
+    pub fn requeue(&self, which: &Requeue<'_>) -> Result<usize, Error> {
+        self.conn
+            .execute(
+                "update outbox set status = 'pending'
+                 where ((status = 'failed' and ?1) or (status = 'uncertain' and ?2))
+                   and (?3 is null or lower(recipient) = lower(?3))
+                   and (?4 is null or tree = ?4)
+                   and length(body) > 0",
+                params![which.failed, which.uncertain, which.to, which.tree],
+            )
+            .map_err(|e| self.error(e))
     }
 
     /// Counts of the outbox, for `canopy outbox status`.
     pub fn status(&self) -> Result<OutboxStatus, Error> {
-        let count = |status: &str| -> Result<u64, Error> {
+        let count = |condition: &str| -> Result<u64, Error> {
+            let sql = format!("select count(*) from outbox where {condition}");
             let n: i64 = self
                 .conn
-                .query_row(
-                    "select count(*) from outbox where status = ?1",
-                    [status],
-                    |r| r.get(0),
-                )
-                .map_err(sql)?;
+                .query_row(&sql, [], |r| r.get(0))
+                .map_err(|e| self.error(e))?;
             Ok(n as u64)
         };
         let oldest: Option<String> = self
@@ -294,50 +509,108 @@ impl History {
                 [],
                 |r| r.get(0),
             )
-            .map_err(sql)?;
-        let retrying: i64 = self
-            .conn
-            .query_row(
-                "select count(*) from outbox where status = 'pending' and attempts > 0",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
-        let retrying = retrying as u64;
+            .map_err(|e| self.error(e))?;
         Ok(OutboxStatus {
-            pending: count("pending")?,
-            failed: count("failed")?,
-            sent: count("sent")?,
+            pending: count("status = 'pending'")?,
+            failed: count("status = 'failed'")?,
+            uncertain: count("status = 'uncertain'")?,
+            sent: count("status = 'sent'")?,
             oldest_pending: oldest
                 .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
                 .map(|t| t.with_timezone(&Utc)),
-            retrying,
+            retrying: count("status = 'pending' and attempts > 0")?,
         })
     }
 
-    /// Failed emails with their errors, for `canopy outbox status`.
-    pub fn failures(&self) -> Result<Vec<(String, String, String)>, Error> {
+    /// Failed and uncertain emails with their errors, oldest first.
+    pub fn unresolved(&self) -> Result<Vec<Unresolved>, Error> {
         let mut stmt = self
             .conn
-            .prepare("select recipient, subject, coalesce(last_error, '') from outbox where status = 'failed' order by id")
-            .map_err(sql)?;
+            .prepare("select status, tree, recipient, subject, coalesce(last_error, ''), last_attempt_at from outbox where status in ('failed', 'uncertain') order by id")
+            .map_err(|e| self.error(e))?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)
+            .query_map([], |r| {
+                Ok(Unresolved {
+                    status: EmailStatus::parse(&r.get::<_, String>(0)?)?,
+                    tree: r.get(1)?,
+                    recipient: r.get(2)?,
+                    subject: r.get(3)?,
+                    error: r.get(4)?,
+                    last_attempt: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.error(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
     }
 
-    /// The status of the email with `message_id`, if it is in the outbox.
-    pub fn email_status(&self, message_id: &str) -> Result<Option<String>, Error> {
+    /// Where the email with `message_id` stands, and how it was delivered if it was.
+    pub fn email_status(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(EmailStatus, Option<Channel>)>, Error> {
         self.conn
             .query_row(
-                "select status from outbox where message_id = ?1",
+                "select status, channel from outbox where message_id = ?1",
                 [message_id],
-                |r| r.get(0),
+                |r| {
+                    let status = EmailStatus::parse(&r.get::<_, String>(0)?)?;
+                    Ok((status, Channel::parse(r.get(1)?)))
+                },
             )
             .optional()
-            .map_err(sql)
+            .map_err(|e| self.error(e))
     }
+}
+
+/// Creates a new database at `path` in one step: it is built under a temporary name and
+/// renamed, so no process (or a kill at the wrong moment) ever leaves half a database, and an
+/// empty file at `path` is always someone else's mistake.
+fn create(path: &Path, db: &str) -> Result<(), Error> {
+    let mut partial = PathBuf::from(path.as_os_str());
+    partial.as_mut_os_string().push(".partial");
+    let _ = std::fs::remove_file(&partial);
+    let mut conn = Connection::open(&partial).map_err(|e| Error::history(db, e))?;
+    let tx = conn.transaction().map_err(|e| Error::history(db, e))?;
+    migrate(&tx)
+        .map_err(|e| Error::history(db, e))?
+        .map_err(|m| Error::history(db, m))?;
+    tx.commit().map_err(|e| Error::history(db, e))?;
+    conn.close().map_err(|(_, e)| Error::history(db, e))?;
+    std::fs::rename(&partial, path)
+        .map_err(|e| Error::history(db, format!("cannot create it: {e}")))
+}
+
+fn refuse_empty(path: &Path, db: &str) -> Result<(), Error> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() == 0 => Err(Error::history(
+            db,
+            "is an empty file, not a canopy history database; give --db the path of a history (a new one is created), or delete the file",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Applies the migrations a database lacks, inside `tx`. The inner error says why the
+/// database cannot be used (newer than this canopy, or another program's).
+fn migrate(tx: &Transaction<'_>) -> rusqlite::Result<Result<usize, String>> {
+    let version = tx.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    if version > MIGRATIONS.len() {
+        return Ok(Err(format!(
+            "has schema version {version}, newer than this canopy knows ({}); upgrade canopy",
+            MIGRATIONS.len()
+        )));
+    }
+    if version == 0 {
+        let tables: i64 = tx.query_row("select count(*) from sqlite_master", [], |r| r.get(0))?;
+        if tables > 0 {
+            return Ok(Err("is a SQLite database of another program (it has tables but no canopy schema); give --db a path of its own".into()));
+        }
+    }
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+    }
+    Ok(Ok(MIGRATIONS.len()))
 }
 
 fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusqlite::Result<usize> {
@@ -385,8 +658,8 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
         moved.execute(params![run.tree, run.period, metric, rules, recipient])?;
     }
     let mut email = tx.prepare_cached(
-        "insert into outbox (message_id, tree, period, sender, recipient, subject, body, status, created_at)
-         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)
+        "insert into outbox (message_id, tree, period, sender, recipient, subject, body, status, last_error, created_at)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          on conflict (message_id) do nothing",
     )?;
     let mut new = 0;
@@ -399,6 +672,11 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
             e.recipient,
             e.subject,
             e.body,
+            match e.last_error {
+                Some(_) => EmailStatus::Failed.as_str(),
+                None => EmailStatus::Pending.as_str(),
+            },
+            e.last_error,
             now
         ])?;
     }

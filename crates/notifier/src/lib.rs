@@ -8,18 +8,27 @@
 
 #![warn(missing_docs)]
 
+mod address;
 mod delivery;
 mod email;
 mod history;
+mod lock;
 mod moves;
 mod outbox;
 mod run;
 
-pub use delivery::{Deliver, Failure, Folder, Smtp, SmtpSettings};
-pub use email::{compose, escape_html, message_id, strip_controls, Digest, MovedMetric};
-pub use history::{History, OutboxStatus, RunRecord, StoredEmail, ValueRecord};
+pub use address::{
+    display_name, fit_subject, parse_address, strip_controls, Sendable, MAX_NAME_CHARS,
+    MAX_SUBJECT_CHARS,
+};
+pub use delivery::{Deliver, Failure, FailureKind, Folder, Smtp, SmtpSettings};
+pub use email::{compose, compose_or_fail, escape_html, message_id, Digest, MovedMetric};
+pub use history::{
+    Channel, EmailStatus, History, OutboxStatus, Requeue, RunRecord, StoredEmail, Unresolved,
+    ValueRecord,
+};
 pub use moves::{detect, is_bad, AlertState, Move, Rule};
-pub use outbox::{flush, Pass, Refused, Retry};
+pub use outbox::{flush, Pass, Retry, Undelivered};
 pub use run::{plan, MoveReport, PlannedRun};
 
 /// A sender or recipient: display name and address.
@@ -29,15 +38,43 @@ pub use lettre::message::Mailbox;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The history database failed.
-    #[error("history database: {0}")]
-    History(String),
+    /// The history database failed, or cannot be used.
+    #[error("history database {db}: {message}")]
+    History {
+        /// The database's path.
+        db: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Another process has the history database open for writing, and did not let go of it
+    /// in time.
+    #[error("history database {db}: another canopy run or flush{} has been using it for more than {waited} s", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Busy {
+        /// The database's path.
+        db: String,
+        /// The other process, when known.
+        pid: Option<u32>,
+        /// How long this one waited, in seconds.
+        waited: u64,
+    },
     /// An address could not be used in an email.
     #[error("email address: {0}")]
     Address(String),
+    /// What a run decided could not be written down.
+    #[error("cannot record the run: {0}")]
+    Record(String),
     /// The SMTP settings are wrong.
     #[error("{0}")]
     Smtp(String),
+}
+
+impl Error {
+    fn history(db: &str, message: impl ToString) -> Error {
+        Error::History {
+            db: db.to_string(),
+            message: message.to_string(),
+        }
+    }
 }
 
 #[cfg(test)]

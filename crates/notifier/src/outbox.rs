@@ -1,13 +1,14 @@
-//! Sending what the outbox holds: each pending email is sent, then marked sent; a transient
+//! Sending what the outbox holds: each due email is sent, then marked sent; a transient
 //! failure is retried with backoff and otherwise left pending for the next run or
-//! `canopy outbox flush`; a permanent refusal marks the email failed.
+//! `canopy outbox flush`; a permanent refusal marks the email failed; a hand-over the server
+//! did not acknowledge marks it uncertain, not retried until `uncertain_after` has passed.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::delivery::Deliver;
-use crate::history::History;
+use crate::delivery::{Deliver, FailureKind};
+use crate::history::{EmailStatus, History, StoredEmail};
 use crate::Error;
 
 /// How hard to try within one pass.
@@ -17,6 +18,8 @@ pub struct Retry {
     pub attempts: u32,
     /// Wait before the second attempt; it doubles for each one after.
     pub first_delay: Duration,
+    /// How long an uncertain email waits before it is sent again.
+    pub uncertain_after: Duration,
 }
 
 impl Default for Retry {
@@ -24,20 +27,21 @@ impl Default for Retry {
         Retry {
             attempts: 3,
             first_delay: Duration::from_secs(2),
+            uncertain_after: Duration::from_secs(3600),
         }
     }
 }
 
-/// An email the server refused for good.
+/// An email this pass could not deliver for sure.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Refused {
+pub struct Undelivered {
     /// Its Message-ID.
     pub message_id: String,
     /// Who it was for.
     pub recipient: String,
     /// Its subject.
     pub subject: String,
-    /// The server's answer.
+    /// What happened.
     pub reason: String,
 }
 
@@ -47,13 +51,16 @@ pub struct Pass {
     /// Message-IDs sent.
     pub sent: Vec<String>,
     /// Emails refused for good.
-    pub failed: Vec<Refused>,
+    pub failed: Vec<Undelivered>,
+    /// Emails handed over without an acknowledgement.
+    pub uncertain: Vec<Undelivered>,
     /// Message-IDs still pending, with the last error when there was an attempt.
     pub pending: Vec<(String, Option<String>)>,
 }
 
-/// Sends every pending email through `to`. After an email exhausts its retries on a
-/// transient failure the server is taken to be unavailable: the rest stay pending untried.
+/// Sends every due email through `to`. After an email exhausts its retries on a transient
+/// failure the server is taken to be unavailable: the rest stay pending untried. An email
+/// whose hand-over was not acknowledged is not tried again in the pass.
 pub fn flush(
     history: &History,
     to: &dyn Deliver,
@@ -62,47 +69,64 @@ pub fn flush(
     sleep: &dyn Fn(Duration),
 ) -> Result<Pass, Error> {
     let mut pass = Pass::default();
-    let mut unavailable: Option<String> = None;
-    for email in history.pending()? {
-        if unavailable.is_some() {
+    let mut unavailable = false;
+    for email in history.due(now(), retry.uncertain_after)? {
+        if unavailable {
             pass.pending.push((email.message_id, None));
             continue;
         }
-        let mut delay = retry.first_delay;
-        let mut outcome = Ok(());
-        for attempt in 0..retry.attempts.max(1) {
-            if attempt > 0 {
-                sleep(delay);
-                delay *= 2;
-            }
-            outcome = to.deliver(&email);
-            match &outcome {
-                Ok(()) => break,
-                Err(f) if f.permanent => break,
-                Err(_) => {}
-            }
-        }
-        match outcome {
+        match attempt(&email, to, retry, sleep) {
             Ok(()) => {
-                history.mark_sent(email.id, now())?;
+                history.mark_sent(email.id, now(), to.channel())?;
                 pass.sent.push(email.message_id);
             }
-            Err(f) if f.permanent => {
-                history.mark_attempt_failed(email.id, &f.message, true)?;
-                pass.failed.push(Refused {
+            Err((kind, message)) => {
+                let status = match kind {
+                    FailureKind::Transient => EmailStatus::Pending,
+                    FailureKind::Permanent => EmailStatus::Failed,
+                    FailureKind::Uncertain => EmailStatus::Uncertain,
+                };
+                history.mark_attempt(email.id, status, &message, now())?;
+                let undelivered = |email: StoredEmail| Undelivered {
                     message_id: email.message_id,
                     recipient: email.recipient,
                     subject: email.subject,
-                    reason: f.message,
-                });
-            }
-            Err(f) => {
-                history.mark_attempt_failed(email.id, &f.message, false)?;
-                pass.pending
-                    .push((email.message_id, Some(f.message.clone())));
-                unavailable = Some(f.message);
+                    reason: message.clone(),
+                };
+                match kind {
+                    FailureKind::Transient => {
+                        unavailable = true;
+                        pass.pending.push((email.message_id, Some(message.clone())));
+                    }
+                    FailureKind::Permanent => pass.failed.push(undelivered(email)),
+                    FailureKind::Uncertain => pass.uncertain.push(undelivered(email)),
+                }
             }
         }
     }
     Ok(pass)
+}
+
+/// Tries `email` until it is delivered, a failure is not transient, or the attempts run out.
+fn attempt(
+    email: &StoredEmail,
+    to: &dyn Deliver,
+    retry: Retry,
+    sleep: &dyn Fn(Duration),
+) -> Result<(), (FailureKind, String)> {
+    let mut delay = retry.first_delay;
+    let mut last = None;
+    for n in 0..retry.attempts.max(1) {
+        if n > 0 {
+            sleep(delay);
+            delay *= 2;
+        }
+        match to.deliver(email) {
+            Ok(()) => return Ok(()),
+            Err(f) if f.kind == FailureKind::Transient => last = Some(f),
+            Err(f) => return Err((f.kind, f.message)),
+        }
+    }
+    let last = last.expect("at least one attempt");
+    Err((last.kind, last.message))
 }

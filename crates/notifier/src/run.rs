@@ -9,7 +9,7 @@ use canopy_evaluator::{explain, Cell, Evaluation, Explanation, Period, Planner};
 use lettre::message::Mailbox;
 use serde::Serialize;
 
-use crate::email::{compose, Digest, MovedMetric};
+use crate::email::{compose_or_fail, Digest, MovedMetric};
 use crate::history::{History, RunRecord, ValueRecord};
 use crate::moves::{detect, Move, Rule};
 use crate::Error;
@@ -90,7 +90,7 @@ pub fn plan(
         };
         record
             .emails
-            .push(compose(eval, period, &digest, sender, date)?);
+            .push(compose_or_fail(eval, period, &digest, sender, date));
     }
 
     let reports = moves
@@ -106,7 +106,7 @@ pub fn plan(
         })
         .collect::<Vec<_>>();
     for r in &reports {
-        let rules = serde_json::to_string(&r.details).map_err(|e| Error::History(e.to_string()))?;
+        let rules = serde_json::to_string(&r.details).map_err(|e| Error::Record(e.to_string()))?;
         record
             .moves
             .push((r.metric.clone(), rules, r.recipient.clone()));

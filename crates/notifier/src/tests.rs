@@ -19,6 +19,7 @@ fn tree() -> MetricTree {
     canopy_engine::load(
         Path::new("shop.yaml"),
         &MemoryFs::new().with("shop.yaml", TREE),
+        &Sendable,
     )
     .expect("valid")
     .tree
@@ -132,6 +133,7 @@ fn large_digests_are_capped() {
     let t = canopy_engine::load(
         Path::new("big.yaml"),
         &MemoryFs::new().with("big.yaml", yaml),
+        &Sendable,
     )
     .unwrap()
     .tree;
@@ -189,7 +191,7 @@ fn a_repeated_run_adds_nothing_and_decides_the_same() {
         again.record.states, first.record.states,
         "same state as the first run"
     );
-    assert_eq!(history.pending().unwrap().len(), 2);
+    assert_eq!(history.due(now(), Duration::ZERO).unwrap().len(), 2);
 }
 
 #[test]
@@ -266,13 +268,36 @@ impl Deliver for Scripted {
     fn describe(&self) -> String {
         "a script".into()
     }
+
+    fn channel(&self) -> Channel {
+        Channel::Smtp
+    }
+}
+
+fn script(answers: Vec<Result<(), Failure>>) -> Scripted {
+    Scripted {
+        answers: RefCell::new(answers),
+        delivered: RefCell::new(vec![]),
+    }
+}
+
+fn failure(kind: FailureKind, message: &str) -> Result<(), Failure> {
+    Err(Failure {
+        kind,
+        message: message.into(),
+    })
 }
 
 fn transient() -> Result<(), Failure> {
-    Err(Failure {
-        permanent: false,
-        message: "421 try later".into(),
-    })
+    failure(FailureKind::Transient, "421 try later")
+}
+
+fn retry(attempts: u32) -> Retry {
+    Retry {
+        attempts,
+        first_delay: Duration::from_millis(10),
+        uncertain_after: Duration::from_secs(3600),
+    }
 }
 
 fn stored(history: &mut History, recipients: &[&str]) {
@@ -288,6 +313,7 @@ fn stored(history: &mut History, recipients: &[&str]) {
             subject: "s".into(),
             body: b"body".to_vec(),
             attempts: 0,
+            last_error: None,
         })
         .collect();
     history
@@ -307,27 +333,18 @@ fn stored(history: &mut History, recipients: &[&str]) {
 fn the_outbox_retries_transient_failures_and_keeps_what_it_cannot_send() {
     let mut history = History::in_memory().unwrap();
     stored(&mut history, &["a@x.example", "b@x.example", "c@x.example"]);
-    let retry = Retry {
-        attempts: 2,
-        first_delay: Duration::from_millis(10),
-    };
+    let retry = retry(2);
     let slept = RefCell::new(Vec::new());
     let sleep = |d: Duration| slept.borrow_mut().push(d);
     // a: fails once, then goes; b: refused for good; c: the server is gone.
-    let script = Scripted {
-        answers: RefCell::new(vec![
-            transient(),
-            Ok(()),
-            Err(Failure {
-                permanent: true,
-                message: "550 no such user".into(),
-            }),
-            transient(),
-            transient(),
-        ]),
-        delivered: RefCell::new(vec![]),
-    };
-    let pass = flush(&history, &script, retry, &now, &sleep).unwrap();
+    let first = script(vec![
+        transient(),
+        Ok(()),
+        failure(FailureKind::Permanent, "550 no such user"),
+        transient(),
+        transient(),
+    ]);
+    let pass = flush(&history, &first, retry, &now, &sleep).unwrap();
     assert_eq!(pass.sent, ["<a@x.example>"]);
     let refused: Vec<(&str, &str)> = pass
         .failed
@@ -352,29 +369,19 @@ fn the_outbox_retries_transient_failures_and_keeps_what_it_cannot_send() {
         (1, 1, 1, 1)
     );
     // The next pass sends only what is left, once.
-    let script = Scripted {
-        answers: RefCell::new(vec![Ok(())]),
-        delivered: RefCell::new(vec![]),
-    };
+    let script = script(vec![Ok(())]);
     let pass = flush(&history, &script, retry, &now, &sleep).unwrap();
     assert_eq!(pass.sent, ["<c@x.example>"]);
     assert_eq!(*script.delivered.borrow(), ["c@x.example"]);
-    assert!(history.pending().unwrap().is_empty());
+    assert!(history.due(now(), Duration::ZERO).unwrap().is_empty());
 }
 
 #[test]
 fn once_the_server_is_unavailable_the_rest_wait() {
     let mut history = History::in_memory().unwrap();
     stored(&mut history, &["a@x.example", "b@x.example"]);
-    let script = Scripted {
-        answers: RefCell::new(vec![transient()]),
-        delivered: RefCell::new(vec![]),
-    };
-    let retry = Retry {
-        attempts: 1,
-        first_delay: Duration::ZERO,
-    };
-    let pass = flush(&history, &script, retry, &now, &|_| {}).unwrap();
+    let script = script(vec![transient()]);
+    let pass = flush(&history, &script, retry(1), &now, &|_| {}).unwrap();
     assert_eq!(pass.pending.len(), 2);
     assert_eq!(
         pass.pending[1],
@@ -400,4 +407,201 @@ fn folder_delivery_writes_one_file_per_email() {
     let file = dir.join("t-2026-W46-a@x.example.eml");
     assert_eq!(std::fs::read(&file).unwrap(), b"body");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_unacknowledged_hand_over_is_uncertain_and_waits_before_it_goes_again() {
+    let mut history = History::in_memory().unwrap();
+    stored(&mut history, &["a@x.example", "b@x.example"]);
+    // a: handed over, no answer; b: goes. Neither is tried twice in the pass.
+    let first = script(vec![
+        failure(
+            FailureKind::Uncertain,
+            "the message was handed over, then timed out",
+        ),
+        Ok(()),
+    ]);
+    let pass = flush(&history, &first, retry(3), &now, &|_| {}).unwrap();
+    assert_eq!(pass.sent, ["<b@x.example>"]);
+    assert_eq!(pass.uncertain.len(), 1);
+    assert_eq!(pass.uncertain[0].recipient, "a@x.example");
+    assert!(first.answers.borrow().is_empty(), "two attempts in all");
+    let status = history.status().unwrap();
+    assert_eq!((status.uncertain, status.sent, status.pending), (1, 1, 0));
+    // Within the hour nothing is due; after it, the same email goes again.
+    let later = |secs| move || now() + chrono::Duration::seconds(secs);
+    assert!(history
+        .due(later(3599)(), Duration::from_secs(3600))
+        .unwrap()
+        .is_empty());
+    let again = script(vec![Ok(())]);
+    let pass = flush(&history, &again, retry(3), &later(3600), &|_| {}).unwrap();
+    assert_eq!(pass.sent, ["<a@x.example>"]);
+    assert_eq!(history.status().unwrap().uncertain, 0);
+}
+
+#[test]
+fn failed_and_uncertain_emails_can_be_put_back_by_address_and_tree() {
+    let mut history = History::in_memory().unwrap();
+    stored(&mut history, &["a@x.example", "b@x.example", "c@x.example"]);
+    let answers = vec![
+        failure(FailureKind::Permanent, "550 no such user"),
+        failure(FailureKind::Permanent, "550 no such user"),
+        failure(FailureKind::Uncertain, "handed over"),
+    ];
+    flush(&history, &script(answers), retry(1), &now, &|_| {}).unwrap();
+    let unresolved: Vec<(EmailStatus, String)> = history
+        .unresolved()
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.status, u.recipient))
+        .collect();
+    assert_eq!(
+        unresolved,
+        [
+            (EmailStatus::Failed, "a@x.example".to_string()),
+            (EmailStatus::Failed, "b@x.example".to_string()),
+            (EmailStatus::Uncertain, "c@x.example".to_string()),
+        ]
+    );
+    let only = |failed, uncertain, to, tree| Requeue {
+        failed,
+        uncertain,
+        to,
+        tree,
+    };
+    assert_eq!(
+        history
+            .requeue(&only(true, false, None, Some("other")))
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        history
+            .requeue(&only(true, false, Some("A@X.example"), None))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        history
+            .requeue(&only(false, true, None, Some("t")))
+            .unwrap(),
+        1
+    );
+    let due: Vec<String> = history
+        .due(now(), Duration::from_secs(3600))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.recipient)
+        .collect();
+    assert_eq!(due, ["a@x.example", "c@x.example"]);
+}
+
+#[test]
+fn an_email_that_cannot_be_composed_is_failed_and_the_others_go() {
+    /// Rules more lenient than the notifier's, as an older canopy's `check` had.
+    struct Lenient;
+    impl canopy_engine::Mailboxes for Lenient {
+        fn address_problem(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn name_problem(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+    let yaml = TREE.replace("email: maya@example.com", "email: \"maya@[127.0.0.1]\"");
+    let t = canopy_engine::load(
+        Path::new("shop.yaml"),
+        &MemoryFs::new().with("shop.yaml", yaml),
+        &Lenient,
+    )
+    .unwrap()
+    .tree;
+    let mut history = History::in_memory().unwrap();
+    let planned = plan(&eval(&t), period(), &history, &sender(), date()).unwrap();
+    let [maya, ops] = planned.record.emails.as_slice() else {
+        panic!("two emails")
+    };
+    let error = maya.last_error.as_deref().unwrap();
+    assert!(
+        error.contains("tree `shop`")
+            && error.contains("person `maya`")
+            && error.contains("maya@[127.0.0.1]"),
+        "{error}"
+    );
+    assert!(maya.body.is_empty());
+    assert_eq!(ops.last_error, None);
+    history.record_run(&planned.record, now()).unwrap();
+    let status = history.status().unwrap();
+    assert_eq!((status.failed, status.pending), (1, 1));
+    let status = history.email_status(&maya.message_id).unwrap();
+    assert_eq!(status, Some((EmailStatus::Failed, None)));
+    // Nothing can be retried without content.
+    let all = Requeue {
+        failed: true,
+        uncertain: true,
+        ..Requeue::default()
+    };
+    assert_eq!(history.requeue(&all).unwrap(), 0);
+}
+
+#[test]
+fn a_history_is_created_whole_and_what_is_not_one_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |p: &Path| History::open(p, Duration::ZERO, &mut |_| {});
+    let db = dir.path().join("canopy.db");
+    open(&db).unwrap();
+    assert!(!dir.path().join("canopy.db.partial").exists());
+    open(&db).expect("opens again");
+
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, "").unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "x".repeat(4096)).unwrap();
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("create table things (x)")
+        .unwrap();
+    for (path, why) in [
+        (&empty, "is an empty file"),
+        (&text, "is not a canopy history database"),
+        (&other, "SQLite database of another program"),
+    ] {
+        let e = open(path).err().expect("refused").to_string();
+        assert!(
+            e.contains(&path.display().to_string()) && e.contains(why),
+            "{e}"
+        );
+    }
+    assert!(History::open_read_only(&empty).is_err());
+    assert_eq!(std::fs::read(&empty).unwrap(), b"", "left as it was");
+}
+
+#[test]
+fn a_version_1_outbox_is_migrated_with_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("canopy.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(crate::history::MIGRATIONS[0]).unwrap();
+    conn.execute_batch(
+        "insert into outbox (message_id, tree, period, sender, recipient, subject, body, status, attempts, last_error, created_at)
+         values ('<a>', 't', '2026-W46', 's@x.example', 'a@x.example', 'sub', x'41', 'failed', 1, '550 no', '2026-11-23T07:00:00+00:00');
+         pragma user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let history = History::open(&db, Duration::ZERO, &mut |_| {}).unwrap();
+    let [u] = history.unresolved().unwrap().try_into().unwrap();
+    assert_eq!(
+        (u.status, u.error.as_str()),
+        (EmailStatus::Failed, "550 no")
+    );
+    history
+        .mark_attempt(1, EmailStatus::Uncertain, "handed over", now())
+        .expect("the new status is allowed");
+    assert_eq!(
+        history.email_status("<a>").unwrap(),
+        Some((EmailStatus::Uncertain, None))
+    );
 }

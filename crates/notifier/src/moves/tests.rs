@@ -10,9 +10,13 @@ use super::*;
 /// A tree of one metric `m` with the given settings (YAML flow mapping entries).
 fn tree(settings: &str) -> MetricTree {
     let yaml = format!("tree: t\nroot: m\npeople: {{ p: {{ email: p@example.com }} }}\nraci: {{ accountable: p }}\nmetrics:\n  m: {{ {settings} }}\n");
-    canopy_engine::load(Path::new("t.yaml"), &MemoryFs::new().with("t.yaml", yaml))
-        .expect("valid")
-        .tree
+    canopy_engine::load(
+        Path::new("t.yaml"),
+        &MemoryFs::new().with("t.yaml", yaml),
+        &crate::Sendable,
+    )
+    .expect("valid")
+    .tree
 }
 
 fn week(k: i32) -> Period {
