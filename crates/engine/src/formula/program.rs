@@ -78,8 +78,10 @@ impl Program {
                         BinOp::Div => {
                             lanewise(a, b, |x, y| if y == 0.0 { f64::NAN } else { x / y })
                         }
+                        // `powf(1, NaN)` and `powf(NaN, 0)` are 1, but an undefined
+                        // operand must leave the result undefined.
                         BinOp::Pow => lanewise(a, b, |x, y| {
-                            if x == 0.0 && y < 0.0 {
+                            if (x == 0.0 && y < 0.0) || x.is_nan() || y.is_nan() {
                                 f64::NAN
                             } else {
                                 x.powf(y)
