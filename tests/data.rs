@@ -473,3 +473,44 @@ fn a_reader_that_stops_early_is_not_an_error() {
         assert_eq!(stderr, "", "{args:?}");
     }
 }
+
+/// Each derived metric's method is named; the table lists the approximate ones.
+#[test]
+fn explain_names_the_method_at_each_metric_and_marks_approximate_ones() {
+    let dir = Dir::new();
+    let n = canopy_evaluator::MAX_EXACT + 2;
+    let names: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
+    let leaves: String = names.iter().map(|x| format!("  {x}: {{}}\n")).collect();
+    dir.create("t.yaml", &format!("tree: t\nroot: r\npeople: {{ p: {{ email: p@example.com }} }}\nraci: {{ accountable: p }}\nmetrics:\n  r: {{ formula: \"s + w\" }}\n  s: {{ formula: \"x0 * x1 + x2\" }}\n  w: {{ formula: \"max({})\" }}\n{leaves}", names.join(", ")));
+    let mut csv = String::from("period,metric,value\n");
+    for (i, x) in names.iter().enumerate() {
+        csv += &format!("2026-W45,{x},{i}\n2026-W46,{x},{}\n", i * 2);
+    }
+    dir.create("d.csv", &csv);
+    let args = [
+        "explain", "t.yaml", "--data", "d.csv", "--from", "2026-W45", "--to", "2026-W46",
+    ];
+    let table = dir.run(&args, 0);
+    assert!(
+        table
+            .stdout
+            .contains("\nApproximate at 1 metric:\n  ~ w (sampled (256 orders, max error "),
+        "{}",
+        table.stdout
+    );
+    let doc: serde_json::Value = serde_json::from_str(
+        &dir.run(&[&args[..], &["--format", "json"]].concat(), 0)
+            .stdout,
+    )
+    .unwrap();
+    let methods = doc["methods"].as_object().unwrap();
+    let order: Vec<&str> = methods.keys().map(String::as_str).collect();
+    assert_eq!(order, ["r", "s", "w"], "walk order");
+    assert_eq!(methods["r"], "closed form");
+    // x0 did not move (0 in both periods): its limit came from the exact derivative.
+    assert_eq!(methods["s"], "decomposed; limit: exact derivative");
+    assert!(methods["w"]
+        .as_str()
+        .unwrap()
+        .starts_with("sampled (256 orders"));
+}

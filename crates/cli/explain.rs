@@ -260,5 +260,35 @@ pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport)
         out += &format!("\nSegments: {note}\n");
     }
     out += &format!("\nMethod: {}\n", r.method);
+    out += &exactness(r);
     out
+}
+
+/// One line saying the explanation is exact everywhere, or which metrics are approximate.
+fn exactness(r: &canopy_evaluator::ExplainReport<'_>) -> String {
+    const SHOWN: usize = 10;
+    let approximate: Vec<String> = r
+        .methods
+        .0
+        .iter()
+        .filter(|m| !m.exact)
+        .map(|m| format!("~ {} ({})", m.metric, m.method))
+        .collect();
+    match approximate.len() {
+        0 if r.methods.0.is_empty() => String::new(),
+        0 => "Exact at every metric.\n".into(),
+        n => {
+            let more = n.saturating_sub(SHOWN);
+            let tail = if more > 0 {
+                format!("  ... and {more} more\n")
+            } else {
+                String::new()
+            };
+            format!(
+                "Approximate at {n} metric{}:\n  {}\n{tail}",
+                if n == 1 { "" } else { "s" },
+                approximate[..n.min(SHOWN)].join("\n  ")
+            )
+        }
+    }
 }

@@ -654,7 +654,8 @@ impl Expr<usize> {
     }
 }
 
-fn compare(op: CmpOp, l: f64, r: f64) -> bool {
+/// Whether `l OP r` holds, as the condition of an `if` decides it.
+pub fn compare(op: CmpOp, l: f64, r: f64) -> bool {
     match op {
         CmpOp::Lt => l < r,
         CmpOp::Le => l <= r,

@@ -16,10 +16,10 @@ use canopy_engine::{MetricId, MetricTree};
 
 use crate::evaluate::{Cell, Evaluation};
 use crate::period::Period;
-use crate::shapley::{self, Method, Plan};
+use crate::shapley::{self, Limit, Method, Plan};
 
 /// The method, stated in every explanation.
-pub const METHOD: &str = "shapley-chain: exact Shapley value of each formula over its direct inputs (closed forms for sums and products), chained to the leaves by the discrete chain rule";
+pub const METHOD: &str = "shapley-chain: the Shapley value of each formula over its direct inputs, chained to the leaves by the discrete chain rule; `methods` names how each metric's was computed (all exact but `sampled`, `gradient fallback` and a limit `at the midpoint`)";
 
 /// One metric's part in an explanation.
 #[derive(Clone, Debug)]
@@ -40,6 +40,9 @@ pub struct Node {
     /// For a derived metric: how the shares of its own change were computed; `None` for a
     /// leaf.
     pub method: Option<Method>,
+    /// For a derived metric with an unchanged input whose limit came from derivatives of its
+    /// formula: how that limit was found (the least exact, if several).
+    pub limit: Option<Limit>,
     /// This metric's edges to its inputs in [`Explanation::inputs`].
     edges: std::ops::Range<u32>,
 }
@@ -306,6 +309,7 @@ pub fn explain(
         };
         let start = edges.len() as u32;
         let inputs = planner.inputs(pos);
+        let mut limit = None;
         let method = match &planner.rules[pos] {
             None => None,
             Some(Rule::Linear) => {
@@ -341,7 +345,9 @@ pub fn explain(
                     contribution[i] += passed;
                     if x0[slot] == x1[slot] {
                         // The input did not change: its own k is the limit of share / change.
-                        limit_k[i] += k * shapley::mean_partial(formula.expr(), &x0, &x1, slot);
+                        let (d, how) = shapley::mean_partial(formula.expr(), &x0, &x1, slot);
+                        limit_k[i] += k * d;
+                        limit = limit.max(Some(how));
                     }
                     edges.push(Edge {
                         input: planner.order[i],
@@ -366,6 +372,7 @@ pub fn explain(
             contribution: contribution[pos],
             sensitivity: k,
             method,
+            limit,
             edges: start..edges.len() as u32,
         });
     }
@@ -475,8 +482,11 @@ fn additive_split(
 }
 
 /// A ratio `scale * N / D` whose numerator and denominator add up over segments: each
-/// segment's part `w1 r1 - w0 r0` (weight `w = D_s / D`, rate `r = N_s / D_s`) splits into
-/// rate `mean(w) * change(r)` and mix `change(w) * mean(r)`, which sum to it exactly.
+/// segment's part of the change is `scale * (N_s1 / D_1 - N_s0 / D_0)`, so the parts sum to
+/// it exactly. With weight `w = D_s / D` and rate `r = N_s / D_s`, that part is
+/// `w1 r1 - w0 r0`, which splits into rate `mean(w) * change(r)` and mix
+/// `change(w) * mean(r)`. A segment with no denominator in one period has no rate there: all
+/// of its part is mix.
 fn ratio_split(
     eval: &Evaluation<'_>,
     inputs: &[MetricId],
@@ -515,21 +525,18 @@ fn ratio_split(
         .iter()
         .enumerate()
         .map(|(s, [(n0, d0), (n1, d1)])| {
-            let (w0, w1) = (d0 / totals[0].1, d1 / totals[1].1);
-            // A segment with no denominator in one period has no rate there; its rate is taken
-            // as unchanged, so all of its movement is mix.
-            let r = |n: f64, d: f64| (d != 0.0).then(|| n / d);
-            let (r0, r1) = match (r(*n0, *d0), r(*n1, *d1)) {
-                (Some(a), Some(b)) => (a, b),
-                (Some(a), None) => (a, a),
-                (None, Some(b)) => (b, b),
-                (None, None) => (0.0, 0.0),
+            let contribution = scale * (n1 / totals[1].1 - n0 / totals[0].1);
+            let (rate, mix) = match (*d0 != 0.0, *d1 != 0.0) {
+                (true, true) => {
+                    let (w0, w1) = (d0 / totals[0].1, d1 / totals[1].1);
+                    let rate = scale * (w0 + w1) / 2.0 * (n1 / d1 - n0 / d0);
+                    (rate, contribution - rate)
+                }
+                _ => (0.0, contribution),
             };
-            let rate = scale * (w0 + w1) / 2.0 * (r1 - r0);
-            let mix = scale * (w1 - w0) * (r0 + r1) / 2.0;
             SegmentShare {
                 segment: s,
-                contribution: rate + mix,
+                contribution,
                 mix: Some(mix),
                 rate: Some(rate),
             }

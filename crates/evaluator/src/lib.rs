@@ -11,6 +11,7 @@
 mod attribution;
 mod csvfile;
 mod data;
+mod derivative;
 mod evaluate;
 pub mod format;
 mod period;
@@ -27,10 +28,10 @@ pub use data::{Data, DataBuilder, SegmentKey};
 pub use evaluate::{evaluate, Cell, Evaluation, Status};
 pub use period::{Period, PeriodError};
 pub use report::{
-    eval_report, explain_report, Contribution, EvalReport, ExplainReport, MetricRow,
-    OffsettingReport, SegmentReport,
+    eval_report, explain_report, Contribution, EvalReport, ExplainReport, MethodOf, Methods,
+    MetricRow, OffsettingReport, SegmentReport,
 };
-pub use shapley::{Method, MAX_EXACT};
+pub use shapley::{Limit, Method, MAX_EXACT};
 pub use sql::{redact_password, Database};
 
 use canopy_engine::Diagnostic;

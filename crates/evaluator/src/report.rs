@@ -2,6 +2,8 @@
 //! order, serialised as JSON or laid out as tables.
 
 use canopy_engine::{MetricId, MetricTree};
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::attribution::{rank, Explanation, Segments, METHOD};
@@ -119,6 +121,32 @@ pub struct SegmentReport {
     pub rate: Option<f64>,
 }
 
+/// How each derived metric was computed: `{metric: method}` in JSON, in walk order.
+#[derive(Debug, Default)]
+pub struct Methods<'a>(pub Vec<MethodOf<'a>>);
+
+/// How one derived metric's shares (and the limit under its unchanged inputs) were computed.
+#[derive(Debug)]
+pub struct MethodOf<'a> {
+    /// The metric's id.
+    pub metric: &'a str,
+    /// The method's name.
+    pub method: Cow<'static, str>,
+    /// Whether it is exact (to rounding).
+    pub exact: bool,
+}
+
+impl Serialize for Methods<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for m in &self.0 {
+            map.serialize_entry(m.metric, &m.method)?;
+        }
+        map.end()
+    }
+}
+
 /// Why a metric changed between two periods.
 #[derive(Debug, Serialize)]
 pub struct ExplainReport<'a> {
@@ -141,6 +169,8 @@ pub struct ExplainReport<'a> {
     pub reason: Option<String>,
     /// The attribution method.
     pub method: &'static str,
+    /// How each derived metric under the explained one was computed, in walk order.
+    pub methods: Methods<'a>,
     /// The direct inputs' contributions, largest first; they sum to `change`.
     pub contributions: Vec<Contribution<'a>>,
     /// The leaves' contributions, largest first; they sum to `change`.
@@ -187,6 +217,7 @@ pub fn explain_report<'e>(
         change: None,
         reason: None,
         method: METHOD,
+        methods: Methods::default(),
         contributions: vec![],
         leaves: vec![],
         offsetting: vec![],
@@ -202,6 +233,19 @@ pub fn explain_report<'e>(
     };
     let root = e.root();
     report.change = Some(root.change);
+    report.methods = Methods(
+        e.nodes
+            .iter()
+            .filter_map(|n| {
+                let method = n.method?;
+                Some(MethodOf {
+                    metric: eval.id(n.metric),
+                    method: method.name(n.limit),
+                    exact: method.is_exact_with(n.limit),
+                })
+            })
+            .collect(),
+    );
     report.contributions = sorted(
         eval,
         e.inputs(root).iter().map(|edge| (edge.input, edge.passed)),
@@ -263,6 +307,16 @@ impl ExplainReport<'_> {
         }
         out.extend_from_slice(b",\"method\":");
         string(out, self.method);
+        out.extend_from_slice(b",\"methods\":{");
+        for (i, m) in self.methods.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(out, m.metric);
+            out.push(b':');
+            string(out, &m.method);
+        }
+        out.push(b'}');
         out.extend_from_slice(b",\"contributions\":");
         contributions(out, &self.contributions);
         out.extend_from_slice(b",\"leaves\":");

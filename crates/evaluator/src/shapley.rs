@@ -9,25 +9,38 @@
 //! - **sum**: `f = g1(x1) + g2(x2) + ...` (any constant scaling): the share is `gi(x1) - gi(x0)`;
 //! - **product**: `f = c * h1(x1) * h2(x2) * ...` (divisions included): a polynomial product
 //!   over coalition sizes gives every share in `O(n^3)`;
-//! - **exact**: other formulas of up to [`MAX_EXACT`] inputs: all `2^n` coalitions, evaluated in
-//!   one batched pass;
-//! - **sampled**: wider formulas: the mean over antithetic pairs of orders (each order's
-//!   marginal changes sum exactly to the total change, so the shares still sum exactly);
+//! - **decomposed**: `f = t1(...) + t2(...) + ...` with terms of several inputs: the Shapley
+//!   value is linear, so each term's shares over its own inputs are computed alone and added;
+//! - **exact**: other formulas (or terms) of up to [`MAX_EXACT`] inputs: all `2^n` coalitions,
+//!   evaluated in batches;
+//! - **sampled**: wider ones: the mean over antithetic pairs of orders (each order's marginal
+//!   changes sum exactly to the total change, so the shares still sum exactly), inputs with
+//!   the same values and the same role in the formula given the mean of their shares, and
+//!   the estimated error stated;
 //! - **gradient**: the fallback when a coalition's point is undefined (a denominator that is
 //!   zero only at a mix of old and new values): midpoint partial derivatives times the input
 //!   changes, the remainder spread in proportion, so the shares still sum exactly.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
 use canopy_engine::formula::{BinOp, Expr, Func, Program};
 use canopy_engine::Formula;
 
-/// Most inputs for which every coalition is enumerated.
-pub const MAX_EXACT: usize = 16;
+use crate::derivative;
+
+/// Most inputs for which every coalition is enumerated (`2^20` points, in batches).
+pub const MAX_EXACT: usize = 20;
 /// Pairs of orders sampled for wider formulas.
 const SAMPLED_PAIRS: usize = 128;
+/// Points evaluated at once when enumerating coalitions, which bounds the memory it takes.
+const BATCH: usize = 1 << 12;
+/// Most other changed inputs over whose coalitions the limit under an unchanged input is
+/// averaged exactly; beyond, the derivative at the midpoint is used.
+const MAX_LIMIT_EXACT: usize = 12;
 
 /// How a metric's shares were computed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Method {
     /// Closed form for sums of one-input terms.
     Sum,
@@ -35,10 +48,123 @@ pub enum Method {
     Product,
     /// Enumeration of every coalition.
     Exact,
-    /// Mean over sampled orders (formulas of more than [`MAX_EXACT`] inputs).
-    Sampled,
-    /// Midpoint gradient, where a coalition's point is undefined.
+    /// A sum of terms of several inputs each, every term's shares computed exactly alone.
+    Decomposed,
+    /// Mean over sampled orders (a formula or term of more than [`MAX_EXACT`] inputs): not
+    /// exact; `max_error` is three standard errors of the largest share's estimate.
+    Sampled {
+        /// Orders sampled.
+        orders: u32,
+        /// The estimated error of a share, in the metric's units.
+        max_error: f64,
+    },
+    /// Midpoint gradient, where a coalition's point is undefined: not exact.
     Gradient,
+}
+
+impl Method {
+    /// Whether the shares are exact (to rounding).
+    pub fn is_exact(&self) -> bool {
+        !matches!(self, Method::Sampled { .. } | Method::Gradient)
+    }
+
+    /// How the method is named in explanations.
+    pub fn describe(&self) -> String {
+        match self {
+            Method::Sum | Method::Product => "closed form".into(),
+            Method::Exact => "enumeration".into(),
+            Method::Decomposed => "decomposed".into(),
+            Method::Sampled { orders, max_error } => {
+                format!("sampled ({orders} orders, max error {max_error:.3e})")
+            }
+            Method::Gradient => "gradient fallback".into(),
+        }
+    }
+
+    /// The name of the method with the limit used under its unchanged inputs, if one was:
+    /// `closed form; limit: exact derivative`. Names without a figure in them are made once.
+    pub fn name(&self, limit: Option<Limit>) -> Cow<'static, str> {
+        static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+        let limits = [
+            None,
+            Some(Limit::Exact),
+            Some(Limit::Kink),
+            Some(Limit::Midpoint),
+        ];
+        let joined = |m: &Method, l: Option<Limit>| match l {
+            None => m.describe(),
+            Some(l) => format!("{}; {}", m.describe(), l.describe()),
+        };
+        let plain = [
+            Method::Sum,
+            Method::Exact,
+            Method::Decomposed,
+            Method::Gradient,
+        ];
+        let k = match self {
+            Method::Sum | Method::Product => 0,
+            Method::Exact => 1,
+            Method::Decomposed => 2,
+            Method::Gradient => 3,
+            Method::Sampled { .. } => return Cow::Owned(joined(self, limit)),
+        };
+        let names = NAMES.get_or_init(|| {
+            plain
+                .iter()
+                .flat_map(|m| limits.iter().map(|&l| joined(m, l)))
+                .collect()
+        });
+        let l = limits
+            .iter()
+            .position(|&l| l == limit)
+            .expect("every limit");
+        Cow::Borrowed(names[k * limits.len() + l].as_str())
+    }
+
+    /// Whether the shares are exact and so is the limit under unchanged inputs.
+    pub fn is_exact_with(&self, limit: Option<Limit>) -> bool {
+        self.is_exact() && limit != Some(Limit::Midpoint)
+    }
+
+    /// The method of a sum of terms computed by `self` and `other`: the least exact.
+    fn and(self, other: Method) -> Method {
+        match (self, other) {
+            (Method::Gradient, _) | (_, Method::Gradient) => Method::Gradient,
+            (
+                Method::Sampled { orders, max_error },
+                Method::Sampled {
+                    max_error: other, ..
+                },
+            ) => Method::Sampled {
+                orders,
+                max_error: max_error + other,
+            },
+            (s @ Method::Sampled { .. }, _) | (_, s @ Method::Sampled { .. }) => s,
+            _ => Method::Decomposed,
+        }
+    }
+}
+
+/// How the limit of `share / change` was found for an input that did not change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Limit {
+    /// Exact derivatives, averaged over the coalitions exactly.
+    Exact,
+    /// A point without a derivative, decided by the kink rule (see `derivative`).
+    Kink,
+    /// The derivative at the midpoint, for more than 12 other changed inputs: approximate.
+    Midpoint,
+}
+
+impl Limit {
+    /// How the limit is named in explanations.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Limit::Exact => "limit: exact derivative",
+            Limit::Kink => "limit: kink rule",
+            Limit::Midpoint => "limit: derivative at the midpoint (approximate)",
+        }
+    }
 }
 
 /// One term of a sum.
@@ -89,8 +215,21 @@ pub(crate) enum Plan {
         /// The Shapley weights of the formula's inputs.
         weights: Vec<f64>,
     },
+    /// The formula is the sum of these terms (plus constants), some of several inputs.
+    Decomposed(Vec<Part>),
     /// Anything else, with the Shapley weights of its inputs.
     General { weights: Vec<f64> },
+}
+
+/// One term of a decomposed sum, over its own inputs.
+#[derive(Debug)]
+pub(crate) struct Part {
+    /// The formula's input slots the term uses; the term's own slot `k` is `inputs[k]`.
+    inputs: Vec<usize>,
+    /// The term, over its own slots.
+    expr: Expr<usize>,
+    program: Program,
+    plan: Plan,
 }
 
 /// The whole power of input `i` that `e` is, if it is one: `a`, `1 / a`, and products of them.
@@ -142,29 +281,26 @@ fn is_constant(e: &Expr<usize>) -> bool {
     single_var(e) == Some(None)
 }
 
-/// Splits a sum into one-input terms, each wrapped by `wrap` (signs and constant scales).
+/// Splits a sum into its terms, each wrapped by `wrap` (signs and constant scales), leaving
+/// out constants. An expression that is not a sum is one term.
 fn sum_terms(
     e: &Expr<usize>,
     wrap: &dyn Fn(Expr<usize>) -> Expr<usize>,
-    out: &mut Vec<(usize, Expr<usize>)>,
-) -> bool {
-    if let Some(var) = single_var(e) {
-        if let Some(v) = var {
-            out.push((v, wrap(e.clone())));
-        }
-        return true;
-    }
+    out: &mut Vec<Expr<usize>>,
+) {
     let bin = |op, a: &Expr<usize>, b: Expr<usize>| Expr::Bin(op, Box::new(a.clone()), Box::new(b));
     match e {
-        Expr::Bin(BinOp::Add, a, b) => sum_terms(a, wrap, out) && sum_terms(b, wrap, out),
+        e if is_constant(e) => {}
+        Expr::Bin(BinOp::Add, a, b) => {
+            sum_terms(a, wrap, out);
+            sum_terms(b, wrap, out);
+        }
         Expr::Bin(BinOp::Sub, a, b) => {
-            sum_terms(a, wrap, out) && sum_terms(b, &|t| wrap(Expr::Neg(Box::new(t))), out)
+            sum_terms(a, wrap, out);
+            sum_terms(b, &|t| wrap(Expr::Neg(Box::new(t))), out);
         }
         Expr::Neg(a) => sum_terms(a, &|t| wrap(Expr::Neg(Box::new(t))), out),
-        Expr::Bin(BinOp::Mul, c, x) if is_constant(c) => {
-            sum_terms(x, &|t| wrap(bin(BinOp::Mul, c, t)), out)
-        }
-        Expr::Bin(BinOp::Mul, x, c) if is_constant(c) => {
+        Expr::Bin(BinOp::Mul, c, x) | Expr::Bin(BinOp::Mul, x, c) if is_constant(c) => {
             sum_terms(x, &|t| wrap(bin(BinOp::Mul, c, t)), out)
         }
         Expr::Bin(BinOp::Div, x, c) if is_constant(c) => sum_terms(
@@ -172,18 +308,15 @@ fn sum_terms(
             &|t| wrap(Expr::Bin(BinOp::Div, Box::new(t), c.clone())),
             out,
         ),
-        Expr::Call(Func::Sum, args) => args.iter().all(|a| sum_terms(a, wrap, out)),
+        Expr::Call(Func::Sum, args) => args.iter().for_each(|a| sum_terms(a, wrap, out)),
         Expr::Call(Func::Avg, args) => {
             let n = Expr::Num(args.len() as f64);
-            args.iter().all(|a| {
-                sum_terms(
-                    a,
-                    &|t| wrap(Expr::Bin(BinOp::Div, Box::new(t), Box::new(n.clone()))),
-                    out,
-                )
-            })
+            for a in args {
+                let divide = |t| wrap(Expr::Bin(BinOp::Div, Box::new(t), Box::new(n.clone())));
+                sum_terms(a, &divide, out);
+            }
         }
-        _ => false,
+        e => out.push(wrap(e.clone())),
     }
 }
 
@@ -222,9 +355,18 @@ fn product_factors(
 impl Plan {
     /// Reads the shape of `formula`.
     pub(crate) fn new(formula: &Formula) -> Plan {
-        let expr = formula.expr();
+        Plan::of(formula.expr(), formula.inputs().len())
+    }
+
+    /// Reads the shape of `expr`, a formula of `n` inputs.
+    fn of(expr: &Expr<usize>, n: usize) -> Plan {
         let mut terms = Vec::new();
-        if sum_terms(expr, &|t| t, &mut terms) {
+        sum_terms(expr, &|t| t, &mut terms);
+        let one_input: Option<Vec<(usize, Expr<usize>)>> = terms
+            .iter()
+            .map(|t| single_var(t).flatten().map(|v| (v, t.clone())))
+            .collect();
+        if let Some(terms) = one_input {
             let terms = terms
                 .into_iter()
                 .map(|(i, t)| {
@@ -236,7 +378,9 @@ impl Plan {
                 .collect();
             return Plan::Sum(terms);
         }
-        let n = formula.inputs().len();
+        if terms.len() > 1 {
+            return Plan::Decomposed(terms.iter().map(Part::new).collect());
+        }
         let mut factors = Vec::new();
         if product_factors(expr, false, &mut factors) {
             let mut constant = 1.0;
@@ -258,6 +402,28 @@ impl Plan {
         }
         Plan::General {
             weights: weights(n),
+        }
+    }
+}
+
+impl Part {
+    fn new(term: &Expr<usize>) -> Part {
+        let mut inputs = Vec::new();
+        vars(term, &mut inputs);
+        inputs.sort_unstable();
+        let expr = term.map_vars(&mut |g: &usize| {
+            Expr::Var(
+                inputs
+                    .iter()
+                    .position(|i| i == g)
+                    .expect("a variable of the term"),
+            )
+        });
+        Part {
+            program: Program::new(&expr),
+            plan: Plan::of(&expr, inputs.len()),
+            inputs,
+            expr,
         }
     }
 }
@@ -304,6 +470,8 @@ pub(crate) struct Scratch {
     h0: Vec<f64>,
     h1: Vec<f64>,
     poly: Vec<f64>,
+    /// The formula at every coalition, for enumeration.
+    coalitions: Vec<f64>,
 }
 
 /// The shares of `formula`'s change from `x0` to `x1` over its inputs, written to `out`, and
@@ -316,45 +484,90 @@ pub(crate) fn shares(
     out: &mut Vec<f64>,
     scratch: &mut Scratch,
 ) -> Method {
-    let n = x0.len();
-    debug_assert_eq!(n, formula.inputs().len(), "one value per input");
-    out.clear();
-    out.resize(n, 0.0);
-    let method = match plan {
-        Plan::Sum(terms) => {
-            for (i, term) in terms {
-                // An unchanged input contributes exactly 0, whatever rounding would say.
-                if x0[*i] != x1[*i] {
-                    out[*i] += match term {
-                        Term::Linear(c) => c * (x1[*i] - x0[*i]),
-                        Term::General(t) => eval_at(t, x1) - eval_at(t, x0),
-                    };
-                }
-            }
-            Method::Sum
-        }
-        Plan::Product {
-            constant,
-            factors,
-            weights,
-        } => {
-            product(*constant, factors, weights, x0, x1, out, scratch);
-            Method::Product
-        }
-        Plan::General { weights } if n <= MAX_EXACT => {
-            exact(formula.program(), weights, x0, x1, out, &mut scratch.stack);
-            Method::Exact
-        }
-        Plan::General { .. } => {
-            sampled(formula.program(), x0, x1, out, &mut scratch.stack);
-            Method::Sampled
-        }
+    debug_assert_eq!(x0.len(), formula.inputs().len(), "one value per input");
+    let f = Shaped {
+        expr: formula.expr(),
+        program: formula.program(),
+        plan,
     };
-    if out.iter().all(|v| v.is_finite()) {
-        return method;
+    f.shares(x0, x1, out, scratch)
+}
+
+/// A formula or term with its program and plan.
+struct Shaped<'a> {
+    expr: &'a Expr<usize>,
+    program: &'a Program,
+    plan: &'a Plan,
+}
+
+impl Shaped<'_> {
+    fn shares(&self, x0: &[f64], x1: &[f64], out: &mut Vec<f64>, scratch: &mut Scratch) -> Method {
+        let n = x0.len();
+        out.clear();
+        out.resize(n, 0.0);
+        let method = match self.plan {
+            Plan::Sum(terms) => {
+                for (i, term) in terms {
+                    // An unchanged input contributes exactly 0, whatever rounding would say.
+                    if x0[*i] != x1[*i] {
+                        out[*i] += match term {
+                            Term::Linear(c) => c * (x1[*i] - x0[*i]),
+                            Term::General(t) => eval_at(t, x1) - eval_at(t, x0),
+                        };
+                    }
+                }
+                Method::Sum
+            }
+            Plan::Product {
+                constant,
+                factors,
+                weights,
+            } => {
+                product(*constant, factors, weights, x0, x1, out, scratch);
+                Method::Product
+            }
+            Plan::Decomposed(parts) => decomposed(parts, x0, x1, out, scratch),
+            Plan::General { weights } if n <= MAX_EXACT => {
+                exact(self.program, weights, x0, x1, out, scratch);
+                Method::Exact
+            }
+            Plan::General { .. } => sampled(self.program, x0, x1, out, &mut scratch.stack),
+        };
+        if out.iter().all(|v| v.is_finite()) {
+            return method;
+        }
+        *out = gradient(self.expr, x0, x1);
+        Method::Gradient
     }
-    *out = gradient(formula.expr(), x0, x1);
-    Method::Gradient
+}
+
+/// The shares of a sum of terms: each term's shares over its own inputs, added.
+fn decomposed(
+    parts: &[Part],
+    x0: &[f64],
+    x1: &[f64],
+    out: &mut [f64],
+    scratch: &mut Scratch,
+) -> Method {
+    let mut method = Method::Decomposed;
+    let (mut y0, mut y1, mut phi) = (Vec::new(), Vec::new(), Vec::new());
+    for part in parts {
+        y0.clear();
+        y0.extend(part.inputs.iter().map(|&i| x0[i]));
+        y1.clear();
+        y1.extend(part.inputs.iter().map(|&i| x1[i]));
+        let shaped = Shaped {
+            expr: &part.expr,
+            program: &part.program,
+            plan: &part.plan,
+        };
+        let m = shaped.shares(&y0, &y1, &mut phi, scratch);
+        for (&i, share) in part.inputs.iter().zip(&phi) {
+            out[i] += share;
+        }
+        method = method.and(m);
+    }
+    method
 }
 
 fn product(
@@ -410,20 +623,34 @@ fn exact(
     x0: &[f64],
     x1: &[f64],
     phi: &mut [f64],
-    stack: &mut Vec<f64>,
+    scratch: &mut Scratch,
 ) {
     let n = x0.len();
-    // Lane `mask` is the coalition whose members are the set bits: input `i` is new there,
-    // so its lanes alternate between old and new values in runs of `2^i`.
-    let mut load = |i: usize, out: &mut [f64]| {
-        let run = 1 << i;
-        for block in out.chunks_mut(2 * run) {
-            let (old, new) = block.split_at_mut(run);
-            old.fill(x0[i]);
-            new.fill(x1[i]);
-        }
-    };
-    let f = program.eval(1 << n, &mut load, stack);
+    let Scratch {
+        stack, coalitions, ..
+    } = scratch;
+    // Point `mask` is the coalition whose members are the set bits: input `i` is new there,
+    // so its values alternate between old and new in runs of `2^i`. Batches of BATCH points
+    // (a multiple of every run shorter than itself) keep the stack small.
+    let total = 1usize << n;
+    coalitions.clear();
+    for start in (0..total).step_by(BATCH) {
+        let lanes = BATCH.min(total - start);
+        let mut load = |i: usize, out: &mut [f64]| {
+            let run = 1usize << i;
+            if run >= lanes {
+                out.fill(if start & run == 0 { x0[i] } else { x1[i] });
+                return;
+            }
+            for block in out.chunks_mut(2 * run) {
+                let (old, new) = block.split_at_mut(run);
+                old.fill(x0[i]);
+                new.fill(x1[i]);
+            }
+        };
+        coalitions.extend_from_slice(program.eval(lanes, &mut load, stack));
+    }
+    let f = &coalitions[..];
     if f.iter().any(|v| !v.is_finite()) {
         phi.fill(f64::NAN);
         return;
@@ -432,10 +659,10 @@ fn exact(
         if x0[i] == x1[i] {
             continue;
         }
-        // Every coalition without `i`, in runs of `2^i` lanes; adding `i` is `2^i` lanes on.
+        // Every coalition without `i`, in runs of `2^i` points; adding `i` is `2^i` points on.
         let bit = 1usize << i;
         let mut sum = 0.0;
-        for start in (0..1usize << n).step_by(2 * bit) {
+        for start in (0..total).step_by(2 * bit) {
             for mask in start..start + bit {
                 sum += w[mask.count_ones() as usize] * (f[mask + bit] - f[mask]);
             }
@@ -446,13 +673,7 @@ fn exact(
 
 /// A deterministic shuffle (xorshift), so sampled shares are the same on every run.
 fn orders(n: usize, pairs: usize) -> Vec<Vec<usize>> {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ n as u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(n as u64);
     let mut out = Vec::with_capacity(pairs * 2);
     for _ in 0..pairs {
         let mut order: Vec<usize> = (0..n).collect();
@@ -466,8 +687,26 @@ fn orders(n: usize, pairs: usize) -> Vec<Vec<usize>> {
     out
 }
 
-/// Writes the mean shares over sampled orders to `phi`, or NaN if a point is undefined.
-fn sampled(program: &Program, x0: &[f64], x1: &[f64], phi: &mut [f64], stack: &mut Vec<f64>) {
+fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
+/// Writes the mean shares over sampled orders to `phi` (NaN if a point is undefined), with
+/// inputs of the same values and the same role averaged, and returns the method with its
+/// estimated error.
+fn sampled(
+    program: &Program,
+    x0: &[f64],
+    x1: &[f64],
+    phi: &mut [f64],
+    stack: &mut Vec<f64>,
+) -> Method {
     let n = x0.len();
     let orders = orders(n, SAMPLED_PAIRS);
     // Each order walks n + 1 points from x0 to x1, switching one input at a time.
@@ -485,35 +724,100 @@ fn sampled(program: &Program, x0: &[f64], x1: &[f64], phi: &mut [f64], stack: &m
         }
     }
     let f = program.eval(lanes, &mut |i, out| out.copy_from_slice(&columns[i]), stack);
+    let method = Method::Sampled {
+        orders: orders.len() as u32,
+        max_error: f64::NAN,
+    };
     if f.iter().any(|v| !v.is_finite()) {
         phi.fill(f64::NAN);
-        return;
+        return method;
     }
+    // Each antithetic pair's marginals, per input: their mean is the estimate, their spread
+    // its error.
+    let mut pairs = vec![vec![0.0; n]; SAMPLED_PAIRS];
     for (o, order) in orders.iter().enumerate() {
         let base = o * (n + 1);
         for step in 1..=n {
             let i = order[step - 1];
             if x0[i] != x1[i] {
-                phi[i] += f[base + step] - f[base + step - 1];
+                pairs[o / 2][i] += (f[base + step] - f[base + step - 1]) / 2.0;
             }
         }
     }
-    let count = orders.len() as f64;
-    phi.iter_mut().for_each(|v| *v /= count);
+    let count = SAMPLED_PAIRS as f64;
+    let mut max_error = 0.0f64;
+    for (i, share) in phi.iter_mut().enumerate() {
+        let mean = pairs.iter().map(|p| p[i]).sum::<f64>() / count;
+        let variance = pairs.iter().map(|p| (p[i] - mean).powi(2)).sum::<f64>() / (count - 1.0);
+        max_error = max_error.max(3.0 * (variance / count).sqrt());
+        *share = mean;
+    }
+    average_symmetric(program, x0, x1, phi, stack);
+    Method::Sampled {
+        orders: orders.len() as u32,
+        max_error,
+    }
 }
 
-/// A central-difference partial derivative of `expr` in input `i` at `x`.
-pub(crate) fn partial(expr: &Expr<usize>, x: &[f64], i: usize) -> f64 {
-    let h = 1e-6 * x[i].abs().max(1e-3);
-    let (mut lo, mut hi) = (x.to_vec(), x.to_vec());
-    lo[i] -= h;
-    hi[i] += h;
-    let d = (eval_at(expr, &hi) - eval_at(expr, &lo)) / (2.0 * h);
-    if d.is_finite() {
-        d
-    } else {
-        0.0
+/// Gives inputs that moved alike (same old and same new value) and play the same role (the
+/// formula is unchanged when they are swapped, at a few points spread around the data) the
+/// mean of their shares, as exact Shapley values would be. Means keep the sum.
+fn average_symmetric(
+    program: &Program,
+    x0: &[f64],
+    x1: &[f64],
+    phi: &mut [f64],
+    stack: &mut Vec<f64>,
+) {
+    let n = x0.len();
+    let mut next = xorshift(0x5EED ^ n as u64);
+    let mut unit = move || (next() >> 11) as f64 / (1u64 << 53) as f64;
+    // Points between and around the old and new values, each input independently.
+    let points: Vec<Vec<f64>> = (0..4)
+        .map(|_| {
+            (0..n)
+                .map(|i| x0[i] + (x1[i] - x0[i]) * (2.0 * unit() - 0.5))
+                .collect()
+        })
+        .collect();
+    let at = |stack: &mut Vec<f64>, swap: Option<(usize, usize)>| -> Vec<f64> {
+        let column = |i: usize| match swap {
+            Some((a, b)) if i == a => b,
+            Some((a, b)) if i == b => a,
+            _ => i,
+        };
+        let mut load = |i: usize, out: &mut [f64]| {
+            for (lane, v) in out.iter_mut().enumerate() {
+                *v = points[lane][column(i)];
+            }
+        };
+        program.eval(points.len(), &mut load, stack).to_vec()
+    };
+    let plain = at(stack, None);
+    let mut done = vec![false; n];
+    for a in 0..n {
+        if done[a] || x0[a] == x1[a] {
+            continue;
+        }
+        let mut group = vec![a];
+        for b in a + 1..n {
+            let alike = x0[b].to_bits() == x0[a].to_bits() && x1[b].to_bits() == x1[a].to_bits();
+            if alike && !done[b] && at(stack, Some((a, b))) == plain {
+                group.push(b);
+            }
+        }
+        let mean = group.iter().map(|&i| phi[i]).sum::<f64>() / group.len() as f64;
+        for &i in &group {
+            phi[i] = mean;
+            done[i] = true;
+        }
     }
+}
+
+/// The partial derivative of `expr` in input `i` at `x`, and whether the kink rule decided
+/// it; 0 where the formula is undefined at `x`.
+fn slope(expr: &Expr<usize>, x: &[f64], i: usize) -> (f64, bool) {
+    derivative::partial(expr, x, i).map_or((0.0, true), |s| (s.slope, s.kink))
 }
 
 fn gradient(expr: &Expr<usize>, x0: &[f64], x1: &[f64]) -> Vec<f64> {
@@ -525,7 +829,7 @@ fn gradient(expr: &Expr<usize>, x0: &[f64], x1: &[f64]) -> Vec<f64> {
             if x0[i] == x1[i] {
                 0.0
             } else {
-                partial(expr, &mid, i) * (x1[i] - x0[i])
+                slope(expr, &mid, i).0 * (x1[i] - x0[i])
             }
         })
         .collect();
@@ -548,30 +852,33 @@ fn gradient(expr: &Expr<usize>, x0: &[f64], x1: &[f64]) -> Vec<f64> {
 }
 
 /// The Shapley-weighted mean of the partial derivative of `expr` in input `i`, over the
-/// points where the other inputs are at old or new values and `i` is at its (unchanged) value.
-/// It is the limit of `share_i / change_i` as input `i`'s change goes to zero.
-pub(crate) fn mean_partial(expr: &Expr<usize>, x0: &[f64], x1: &[f64], i: usize) -> f64 {
+/// points where the other inputs are at old or new values and `i` is at its (unchanged) value,
+/// and how it was found. It is the limit of `share_i / change_i` as input `i`'s change goes
+/// to zero. Derivatives are exact (forward mode); where one does not exist, the kink rule of
+/// `derivative` decides.
+pub(crate) fn mean_partial(expr: &Expr<usize>, x0: &[f64], x1: &[f64], i: usize) -> (f64, Limit) {
     let n = x0.len();
     let others: Vec<usize> = (0..n).filter(|&j| j != i && x0[j] != x1[j]).collect();
-    if others.len() > 12 {
+    let limit = |kink: bool| if kink { Limit::Kink } else { Limit::Exact };
+    if others.len() > MAX_LIMIT_EXACT {
         let mid: Vec<f64> = x0.iter().zip(x1).map(|(a, b)| (a + b) / 2.0).collect();
-        return partial(expr, &mid, i);
+        return (slope(expr, &mid, i).0, Limit::Midpoint);
     }
     let w = weights(n);
-    let mut total = 0.0;
+    let (mut total, mut kinked) = (0.0, false);
+    let mut point = x0.to_vec();
     for mask in 0..1usize << others.len() {
-        let mut point = x0.to_vec();
         for (k, &j) in others.iter().enumerate() {
-            if mask >> k & 1 == 1 {
-                point[j] = x1[j];
-            }
+            point[j] = if mask >> k & 1 == 1 { x1[j] } else { x0[j] };
         }
         // Inputs that did not change sit in every coalition or none alike; only the changed
         // ones decide the weight, which sums to one over the subsets of `others`.
         let weight = w_subset(&w, others.len(), mask.count_ones() as usize, n);
-        total += weight * partial(expr, &point, i);
+        let (d, kink) = slope(expr, &point, i);
+        total += weight * d;
+        kinked |= kink;
     }
-    total
+    (total, limit(kinked))
 }
 
 /// The total Shapley weight of the coalitions whose changed members are exactly a given set

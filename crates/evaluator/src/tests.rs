@@ -275,13 +275,87 @@ fn offsetting_inputs_under_an_unchanged_metric_still_show() {
     assert_eq!(c("r"), 4.0);
     assert_eq!(c("x"), 0.0);
     // d r / d x averaged over y's old and new values is 2: a gets 2 x 1, b gets 2 x -1.
-    assert!(
-        (c("a") - 2.0).abs() < 1e-6 && (c("b") + 2.0).abs() < 1e-6,
-        "{} {}",
-        c("a"),
-        c("b")
-    );
+    assert_eq!((c("a"), c("b")), (2.0, -2.0));
     assert_eq!(c("y"), 4.0);
+}
+
+/// `r = <root>`, `m1 = l1 + l2` flat at 10 (l1 3 -> 5, l2 7 -> 5), l3 2 -> 4: the
+/// contributions of each leaf, and how `r`'s limit was found.
+fn flat_m1(root: &str) -> (Vec<f64>, Option<crate::Limit>) {
+    let yaml = format!("root: r\nmetrics:\n  r: {{ formula: \"{root}\" }}\n  m1: {{ formula: l1 + l2 }}\n  l1: {{}}\n  l2: {{}}\n  l3: {{}}\n");
+    let csv = "period,metric,value\n2026-W45,l1,3\n2026-W45,l2,7\n2026-W45,l3,2\n2026-W46,l1,5\n2026-W46,l2,5\n2026-W46,l3,4\n";
+    let t = tree(&yaml);
+    let e = explain_w46(&t, csv).unwrap();
+    let c = |n: &str| e.node(t.find(n).unwrap()).unwrap().contribution;
+    (vec![c("l1"), c("l2"), c("l3")], e.root().limit)
+}
+
+/// Under a flat metric the split is by exact derivatives (a difference quotient gave
+/// 6.008148193359375 for l1 with the constant, 5.999999999772855 without).
+#[test]
+fn the_limit_under_a_flat_metric_is_exact() {
+    for root in ["m1 * l3 + 1000000000", "m1 * l3"] {
+        let (c, limit) = flat_m1(root);
+        assert_eq!(c, [6.0, -6.0, 20.0], "{root}");
+        assert_eq!(limit, Some(crate::Limit::Exact), "{root}");
+    }
+}
+
+/// At a kink no share is absurd (an `if` on its threshold gave l1 = +2,000,002): the branch
+/// taken decides, and continuous kinks take the mean of the one-sided slopes.
+#[test]
+fn at_a_kink_the_stated_rule_decides() {
+    for (root, expected) in [
+        ("if(m1 >= 10, 2 * m1, 0) + l3", [4.0, -4.0, 2.0]),
+        ("if(m1 > 10, 2 * m1, 0) + l3", [0.0, 0.0, 2.0]),
+        ("abs(m1 - 10) + l3", [0.0, 0.0, 2.0]),
+        ("min(m1, 10) + l3", [1.0, -1.0, 2.0]),
+        ("max(m1, 10) * 3 + l3", [3.0, -3.0, 2.0]),
+        ("clamp(m1, 0, 10) + l3", [1.0, -1.0, 2.0]),
+    ] {
+        let (c, limit) = flat_m1(root);
+        assert_eq!(c, expected, "{root}");
+        assert_eq!(limit, Some(crate::Limit::Kink), "{root}");
+    }
+}
+
+/// A segment whose denominator is zero in one period has no rate there: its whole part is
+/// mix, and the segments still sum to the change (they gave -1.0 for -0.6).
+#[test]
+fn segments_sum_when_a_denominator_is_zero() {
+    let yaml = "root: r\nmetrics:\n  r: { formula: a / b }\n  a: {}\n  b: {}\n";
+    let csv = "period,metric,value,plan\n2026-W45,a,10,x\n2026-W45,b,5,x\n2026-W45,a,10,y\n2026-W45,b,5,y\n2026-W46,a,10,x\n2026-W46,b,10,x\n2026-W46,a,4,y\n2026-W46,b,0,y\n";
+    let t = tree(yaml);
+    let e = explain_w46(&t, csv).unwrap();
+    assert!((e.root().change + 0.6).abs() < 1e-12);
+    let Segments::Split(shares) = &e.segments else {
+        panic!("{:?}", e.segments)
+    };
+    let sum: f64 = shares.iter().map(|s| s.contribution).sum();
+    assert!((sum + 0.6).abs() < 1e-12, "{shares:?}");
+    let y = shares.iter().find(|s| s.contribution.abs() > 0.1).unwrap();
+    assert!(
+        (y.contribution + 0.6).abs() < 1e-12
+            && y.rate == Some(0.0)
+            && y.mix == Some(y.contribution)
+    );
+}
+
+/// `1 ^ NaN` and `NaN ^ 0` are 1 in IEEE arithmetic; an undefined step stays undefined.
+#[test]
+fn an_undefined_step_does_not_vanish() {
+    for formula in [
+        "one ^ (y ^ 0.5)",
+        "(y ^ 0.5) ^ 0 * one",
+        "min(y ^ 0.5, one)",
+    ] {
+        let yaml = format!(
+            "root: r\nmetrics:\n  r: {{ formula: \"{formula}\" }}\n  one: {{}}\n  y: {{}}\n"
+        );
+        let csv = "period,metric,value\n2026-W46,one,1\n2026-W46,y,-1\n";
+        let got = value(&tree(&yaml), csv, "r", "2026-W46");
+        assert!(got.is_err(), "{formula}: {got:?}");
+    }
 }
 
 #[test]
@@ -380,6 +454,95 @@ proptest! {
             if n.change == 0.0 {
                 prop_assert_eq!(n.contribution, 0.0);
             }
+        }
+    }
+}
+
+/// The contributions of `l1`, `l2`, `l3` and the change, for `r = <root>` over `m1 = l1 + l2`
+/// and `l3`, from (l1, l2, l3) = `before` to `after`.
+fn split(root: &str, before: [i64; 3], after: [i64; 3]) -> Option<([f64; 3], f64)> {
+    let yaml = format!("root: r\nmetrics:\n  r: {{ formula: \"{root}\" }}\n  m1: {{ formula: l1 + l2 }}\n  l1: {{}}\n  l2: {{}}\n  l3: {{}}\n");
+    let mut csv = String::from("period,metric,value\n");
+    for (p, v) in [("2026-W45", before), ("2026-W46", after)] {
+        for (l, x) in v.iter().enumerate() {
+            csv += &format!("{p},l{},{x}\n", l + 1);
+        }
+    }
+    let t = tree(&yaml);
+    let e = explain_w46(&t, &csv).ok()?;
+    let c = |n: &str| e.node(t.find(n).unwrap()).unwrap().contribution;
+    Some(([c("l1"), c("l2"), c("l3")], e.root().change))
+}
+
+proptest! {
+    /// Under a flat `m1`, the split of its contribution is by the exact derivative, averaged
+    /// over `l3`'s old and new values: for `r = sum of c m1^a l3^b`, an oracle in exact
+    /// integer arithmetic says what `l1` must get.
+    #[test]
+    fn the_limit_under_a_flat_metric_matches_an_exact_oracle(
+        terms in prop::collection::vec((-3i64..=3, 0u32..=3, 0u32..=3), 1..4),
+        m in -6i64..=6, y0 in -6i64..=6, y1 in -6i64..=6, a in -9i64..=9, d in 1i64..=4,
+    ) {
+        let root = terms
+            .iter()
+            .map(|(c, p, q)| format!("{c} * m1 ^ {p} * l3 ^ {q}"))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        // d r / d m1 at (m, y), exactly.
+        let slope = |y: i64| -> i128 {
+            terms.iter().map(|&(c, p, q)| {
+                if p == 0 { 0 } else { i128::from(c) * i128::from(p) * i128::from(m).pow(p - 1) * i128::from(y).pow(q) }
+            }).sum()
+        };
+        let got = split(&root, [a, m - a, y0], [a + d, m - a - d, y1]);
+        prop_assume!(got.is_some());
+        let ([l1, l2, _], _) = got.unwrap();
+        // With y moving, the two coalitions weigh 1/2 each; with y flat, only one point.
+        let twice = (slope(y0) + slope(y1)) * i128::from(d);
+        prop_assert_eq!(l1 * 2.0, twice as f64, "{}", root);
+        prop_assert_eq!(l1, -l2);
+    }
+
+    /// At kinks under a flat `m1`, no leaf gets more than the formula's steepest slope (2)
+    /// times its own change, and the leaves still sum to the change.
+    #[test]
+    fn contributions_at_kinks_are_bounded(
+        kind in 0usize..6, t in -5i64..=5, a in -9i64..=9, d in -4i64..=4, y0 in -5i64..=5, y1 in -5i64..=5,
+    ) {
+        let root = [
+            format!("abs(m1 - {t}) + l3"),
+            format!("min(m1, {t}) * 2 + l3"),
+            format!("max(m1, {t}) + l3"),
+            format!("clamp(m1, {t}, {}) + l3", t + 5),
+            format!("if(m1 >= {t}, 2 * m1, 0) + l3"),
+            format!("if(m1 < {t}, m1 * l3, 0 - m1)"),
+        ][kind].clone();
+        let (c, change) = split(&root, [a, t - a, y0], [a + d, t - a - d, y1]).unwrap();
+        let bound = 2.0 * d.abs() as f64 * (1.0 + y0.abs().max(y1.abs()) as f64);
+        prop_assert!(c[0].abs() <= bound && c[1].abs() <= bound, "{}: {:?}", root, c);
+        prop_assert!((c.iter().sum::<f64>() - change).abs() <= 1e-9 * change.abs().max(1.0), "{}: {:?} vs {}", root, c, change);
+    }
+
+    /// Segments of a ratio sum to its change, zero denominators included.
+    #[test]
+    fn segments_of_a_ratio_sum_to_the_change_with_zero_denominators(
+        values in prop::collection::vec((0i64..=10, 0i64..=3, 0i64..=10, 0i64..=3), 2..4),
+    ) {
+        let yaml = "root: r\nmetrics:\n  r: { formula: a / b }\n  a: {}\n  b: {}\n";
+        let mut csv = String::from("period,metric,value,plan\n");
+        for (s, (a0, b0, a1, b1)) in values.iter().enumerate() {
+            csv += &format!("2026-W45,a,{a0},s{s}\n2026-W45,b,{b0},s{s}\n2026-W46,a,{a1},s{s}\n2026-W46,b,{b1},s{s}\n");
+        }
+        let e = explain_w46(&tree(yaml), &csv);
+        prop_assume!(e.is_ok());
+        let e = e.unwrap();
+        let Segments::Split(shares) = &e.segments else {
+            return Err(TestCaseError::fail(format!("{:?}", e.segments)));
+        };
+        let sum: f64 = shares.iter().map(|s| s.contribution).sum();
+        prop_assert!((sum - e.root().change).abs() <= 1e-12 * e.root().change.abs().max(10.0));
+        for s in shares {
+            prop_assert!((s.mix.unwrap() + s.rate.unwrap() - s.contribution).abs() <= 1e-12 * s.contribution.abs().max(10.0));
         }
     }
 }

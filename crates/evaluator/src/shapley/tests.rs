@@ -88,7 +88,7 @@ fn an_undefined_coalition_falls_back_to_the_gradient() {
 
 #[test]
 fn wide_formulas_are_sampled_and_still_sum_exactly() {
-    let n = 20;
+    let n = MAX_EXACT + 4;
     let text = (0..n)
         .map(|i| ((b'a' + i as u8) as char).to_string())
         .collect::<Vec<_>>()
@@ -98,10 +98,93 @@ fn wide_formulas_are_sampled_and_still_sum_exactly() {
     let x1: Vec<f64> = (0..n).map(|i| 1.0 + i as f64 / 90.0).collect();
     let expr = compile(&text, n);
     let (phi, m) = shares_of(&text, &x0, &x1);
-    assert_eq!(m, Method::Sampled);
+    let Method::Sampled { orders, max_error } = m else {
+        panic!("{m:?}")
+    };
+    assert_eq!(orders, 256);
+    assert!(max_error.is_finite() && max_error > 0.0, "{max_error}");
     let d = expr.eval(&|&i| x1[i]).unwrap() - expr.eval(&|&i| x0[i]).unwrap();
     assert_close(phi.iter().sum(), d, 1.0);
     assert!(phi.iter().all(|v| v.is_finite()));
+}
+
+/// `max` of `n` inputs that all moved alike from 1 to 2, one of them from 1.5 to 2.
+fn max_of(n: usize) -> (String, Vec<f64>, Vec<f64>) {
+    let names: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
+    let text = format!("max({})", names.join(", "));
+    let mut x0 = vec![1.0; n];
+    x0[n - 1] = 1.5;
+    (text, x0, vec![2.0; n])
+}
+
+fn shares_of_named(text: &str, x0: &[f64], x1: &[f64]) -> (Vec<f64>, Method) {
+    let n = x0.len();
+    let expr = formula::parse(text)
+        .unwrap()
+        .expr
+        .map_vars(&mut |v: &String| Expr::Var(v[1..].parse::<usize>().unwrap()));
+    let f = canopy_engine::Formula::for_tests(text, expr, n);
+    let mut phi = Vec::new();
+    let method = shares(
+        &f,
+        &Plan::new(&f),
+        x0,
+        x1,
+        &mut phi,
+        &mut Scratch::default(),
+    );
+    (phi, method)
+}
+
+/// `max` is 1.5 before and 2 after as soon as any input has switched, so every input is the
+/// same player: each exact share is 0.5 / n, though one input started elsewhere.
+#[test]
+fn up_to_twenty_inputs_are_enumerated_and_symmetric_inputs_share_equally_at_every_width() {
+    for n in 2..=MAX_EXACT + 4 {
+        let (text, x0, x1) = max_of(n);
+        let (phi, method) = shares_of_named(&text, &x0, &x1);
+        assert_close(phi.iter().sum(), 0.5, 1.0);
+        let exact = 0.5 / n as f64;
+        match method {
+            Method::Exact => phi.iter().for_each(|&v| assert_close(v, exact, 1.0)),
+            Method::Sampled { max_error, .. } => {
+                assert!(n > MAX_EXACT, "{n}");
+                // The inputs that moved alike get exactly equal shares, all within the
+                // stated error of the exact value.
+                assert!(phi[..n - 1].iter().all(|&v| v == phi[0]), "{n}: {phi:?}");
+                for &v in &phi {
+                    assert!(
+                        (v - exact).abs() <= max_error,
+                        "{n}: {v} vs {exact} ± {max_error}"
+                    );
+                }
+            }
+            m => panic!("{n}: {m:?}"),
+        }
+    }
+}
+
+#[test]
+fn sums_of_wide_terms_are_decomposed_exactly() {
+    let text = "a * b + c / (d + a) - 2 * b * c";
+    let x0 = [1.0, 2.0, 3.0, 4.0];
+    let x1 = [2.0, 1.0, 5.0, 3.0];
+    let (phi, method) = shares_of(text, &x0, &x1);
+    assert_eq!(method, Method::Decomposed);
+    let expr = compile(text, 4);
+    let mut enumerated = vec![0.0; 4];
+    let mut scratch = Scratch::default();
+    exact(
+        &Program::new(&expr),
+        &weights(4),
+        &x0,
+        &x1,
+        &mut enumerated,
+        &mut scratch,
+    );
+    for (d, e) in phi.iter().zip(&enumerated) {
+        assert_close(*d, *e, 10.0);
+    }
 }
 
 /// Random formulas over inputs 0..n, shaped like the ones product trees use.
@@ -165,7 +248,7 @@ proptest! {
             let (closed, method) = shares_of(text, &x0, &x1);
             prop_assert_ne!(method, Method::Exact);
             let mut enumerated = vec![0.0; 4];
-            exact(&Program::new(&expr), &weights(4), &x0, &x1, &mut enumerated, &mut Vec::new());
+            exact(&Program::new(&expr), &weights(4), &x0, &x1, &mut enumerated, &mut Scratch::default());
             for (c, e) in closed.iter().zip(&enumerated) {
                 prop_assert!((c - e).abs() <= 1e-9 * c.abs().max(e.abs()).max(1.0), "{}: {:?} vs {:?}", text, closed, enumerated);
             }
