@@ -105,3 +105,18 @@ pub fn run_command(cmd: &mut Command, expected_code: i32) -> Run {
     }
     run
 }
+
+/// The test PostgreSQL server's URL (`.ci/postgres.sh` starts one). Without it the test is
+/// skipped and says so; under CI a skipped PostgreSQL test fails instead.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("CANOPY_TEST_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("CANOPY_TEST_POSTGRES_URL is not set under CI: the PostgreSQL tests cannot be skipped")
+        }
+        Err(_) => {
+            eprintln!("CANOPY_TEST_POSTGRES_URL is not set: PostgreSQL test skipped");
+            None
+        }
+    }
+}

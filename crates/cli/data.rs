@@ -4,7 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use canopy_engine::{Grain, MetricTree, Source, SourceMap};
-use canopy_evaluator::{CsvData, Data, DataBuilder, Database, Period};
+use canopy_evaluator::{CsvData, Data, DataBuilder, Period};
+use canopy_sources::Database;
 
 use crate::trees::Style;
 
@@ -103,10 +104,11 @@ pub(crate) fn load(
     if sources.databases.is_empty() && has_sql {
         eprintln!("note: `{}` has leaves with SQL sources, but no database was given (--data sqlite://... or postgres://...)", tree.id());
     }
+    let settings = crate::env::sql_settings()?;
     for url in &sources.databases {
-        let mut db = Database::connect(url)?;
-        if let Err(e) = db.load_into(tree, &mut builder, &wanted) {
-            return report(e, &texts, style);
+        let db = Database::open(url)?;
+        for problem in db.load_into(tree, &mut builder, &wanted, settings)? {
+            builder.add_problem(problem);
         }
     }
     match builder.finish() {

@@ -62,15 +62,11 @@ pub(crate) fn run(
     };
     let eval = evaluate(tree, &data);
     let planner = Planner::new(tree);
-    let one = |a: Period, b: Period| -> ExplainReport {
+    // The report borrows the explanation, so it is handed to `use_it` rather than returned.
+    let one = |a: Period, b: Period, use_it: &mut dyn FnMut(&ExplainReport<'_>)| {
         let e = explain(&eval, &planner, metric, a, b);
-        explain_report(
-            &eval,
-            metric,
-            a,
-            b,
-            e.as_ref().map_err(|e| e.reason.clone()),
-        )
+        let reason = e.as_ref().map_err(|e| e.reason.clone());
+        use_it(&explain_report(&eval, metric, a, b, reason));
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -87,12 +83,12 @@ pub(crate) fn run(
             &pairs,
             |a, b, buf| match request.format {
                 Format::Json => {
-                    one(a, b).write_json(buf);
+                    one(a, b, &mut |r| r.write_json(buf));
                     buf.push(b'\n');
                 }
-                Format::Table => {
-                    buf.extend_from_slice(render(&eval, metric, &one(a, b)).as_bytes())
-                }
+                Format::Table => one(a, b, &mut |r| {
+                    buf.extend_from_slice(render(&eval, metric, r).as_bytes())
+                }),
             },
             |i, part| {
                 if i > 0 {
@@ -107,7 +103,14 @@ pub(crate) fn run(
         out.flush()?;
         return Ok(Outcome::Success);
     }
-    let report = one(from, to);
+    let e = explain(&eval, &planner, metric, from, to);
+    let report = explain_report(
+        &eval,
+        metric,
+        from,
+        to,
+        e.as_ref().map_err(|e| e.reason.clone()),
+    );
     if let Some(reason) = &report.reason {
         drop(out);
         anyhow::bail!(
@@ -269,13 +272,12 @@ fn exactness(r: &canopy_evaluator::ExplainReport<'_>) -> String {
     const SHOWN: usize = 10;
     let approximate: Vec<String> = r
         .methods
-        .0
         .iter()
         .filter(|m| !m.exact)
         .map(|m| format!("~ {} ({})", m.metric, m.method))
         .collect();
     match approximate.len() {
-        0 if r.methods.0.is_empty() => String::new(),
+        0 if r.methods.iter().next().is_none() => String::new(),
         0 => "Exact at every metric.\n".into(),
         n => {
             let more = n.saturating_sub(SHOWN);

@@ -9,6 +9,7 @@ use canopy_notifier::{
 };
 
 use crate::args::StoreArgs;
+use crate::env::{number, var};
 
 /// Where emails go: an SMTP server when `CANOPY_SMTP_URL` is set, else the outbox folder.
 pub(crate) struct Mail {
@@ -16,20 +17,6 @@ pub(crate) struct Mail {
     pub(crate) transport: Box<dyn Deliver>,
     pub(crate) smtp: bool,
     retry: Retry,
-}
-
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn number<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
-    match var(name) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{name}=`{v}` is not a whole number")),
-    }
 }
 
 impl Mail {

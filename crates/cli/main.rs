@@ -21,6 +21,7 @@ macro_rules! outln {
 mod args;
 mod check;
 mod data;
+mod env;
 mod eval;
 mod explain;
 mod mail;

@@ -15,6 +15,7 @@ pub mod formula;
 mod load;
 mod model;
 mod raci;
+mod redact;
 mod render;
 mod schema;
 mod suggest;
@@ -29,6 +30,7 @@ pub use diagnostic::{
 pub use load::{duplicate_ids, load, Error, FileSystem, Loaded, MemoryFs};
 pub use model::{Alerts, Formula, Grain, Metric, MetricId, MetricTree, Source};
 pub use raci::{Mailboxes, Person, Raci};
+pub use redact::redact_password;
 pub use render::{dot, mermaid};
 pub use schema::json_schema;
 pub use suggest::did_you_mean;

@@ -198,6 +198,16 @@ impl<'t> DataBuilder<'t> {
         }
     }
 
+    /// The grain of the tree's periods.
+    pub fn grain(&self) -> canopy_engine::Grain {
+        self.tree.grain()
+    }
+
+    /// Reports a problem found in a source other than CSV, with the rest of the data's.
+    pub fn add_problem(&mut self, diagnostic: Diagnostic) {
+        self.report(diagnostic);
+    }
+
     /// Whether any problem has been found so far.
     pub fn has_problems(&self) -> bool {
         !self.diagnostics.is_empty()
@@ -377,9 +387,12 @@ impl<'t> DataBuilder<'t> {
         self.suppressed += total.saturating_sub(numbers.len());
     }
 
-    /// Values a leaf's SQL source returned: `(segment, value)` per row, the segment `None` for
-    /// a one-column result.
-    pub(crate) fn add_sql(
+    /// Adds values of the leaf `metric` in `period` from a source other than CSV (a
+    /// database): `(segment, value)` per row, where the segment is the value of the dimension
+    /// `dim`, or `None` (with `dim` `None`) for the total. Problems are reported with the
+    /// metric's location, like every other data problem, when [`DataBuilder::finish`] is
+    /// called.
+    pub fn add_values(
         &mut self,
         metric: MetricId,
         period: Period,

@@ -17,7 +17,6 @@ pub mod format;
 mod period;
 mod report;
 mod shapley;
-mod sql;
 
 pub use attribution::{
     explain, rank, ExplainError, Explanation, Node, Offsetting, Planner, SegmentShare, Segments,
@@ -32,7 +31,6 @@ pub use report::{
     MetricRow, OffsettingReport, SegmentReport,
 };
 pub use shapley::{Limit, Method, MAX_EXACT};
-pub use sql::{redact_password, Database};
 
 use canopy_engine::Diagnostic;
 
@@ -47,18 +45,6 @@ pub enum Error {
         /// Every problem.
         diagnostics: Vec<Diagnostic>,
     },
-    /// The database could not be reached.
-    #[error("cannot connect to {url}")]
-    Connect {
-        /// The database URL, without its password.
-        url: String,
-        /// Why.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// The `--data` argument names no supported source.
-    #[error("`{0}` is not a data source: expected a .csv file, sqlite://PATH or postgres://...")]
-    Source(String),
 }
 
 #[cfg(test)]

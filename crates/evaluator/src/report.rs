@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use crate::attribution::{rank, Explanation, Segments, METHOD};
+use crate::attribution::{rank, Explanation, Node, Segments, METHOD};
 use crate::evaluate::{Cell, Evaluation, Status};
 use crate::format::pct_change;
 use crate::period::Period;
@@ -121,9 +121,21 @@ pub struct SegmentReport {
     pub rate: Option<f64>,
 }
 
-/// How each derived metric was computed: `{metric: method}` in JSON, in walk order.
-#[derive(Debug, Default)]
-pub struct Methods<'a>(pub Vec<MethodOf<'a>>);
+/// How each derived metric was computed: `{metric: method}` in JSON, in walk order. Read
+/// from the explanation as it is written, so it costs no copy.
+#[derive(Clone, Copy)]
+pub struct Methods<'a> {
+    nodes: &'a [Node],
+    tree: Option<&'a MetricTree>,
+}
+
+impl std::fmt::Debug for Methods<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|m| (m.metric, m.method)))
+            .finish()
+    }
+}
 
 /// How one derived metric's shares (and the limit under its unchanged inputs) were computed.
 #[derive(Debug)]
@@ -136,14 +148,24 @@ pub struct MethodOf<'a> {
     pub exact: bool,
 }
 
+impl<'a> Methods<'a> {
+    /// Every derived metric's method, in walk order.
+    pub fn iter(&self) -> impl Iterator<Item = MethodOf<'a>> + 'a {
+        let tree = self.tree;
+        self.nodes.iter().filter_map(move |n| {
+            let method = n.method?;
+            Some(MethodOf {
+                metric: &tree?.metric(n.metric).id,
+                method: method.name(n.limit),
+                exact: method.is_exact_with(n.limit),
+            })
+        })
+    }
+}
+
 impl Serialize for Methods<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for m in &self.0 {
-            map.serialize_entry(m.metric, &m.method)?;
-        }
-        map.end()
+        s.collect_map(self.iter().map(|m| (m.metric, m.method)))
     }
 }
 
@@ -204,7 +226,7 @@ pub fn explain_report<'e>(
     metric: MetricId,
     from: Period,
     to: Period,
-    explanation: Result<&Explanation, String>,
+    explanation: Result<&'e Explanation, String>,
 ) -> ExplainReport<'e> {
     let tree: &'e MetricTree = eval.tree();
     let mut report = ExplainReport {
@@ -217,7 +239,10 @@ pub fn explain_report<'e>(
         change: None,
         reason: None,
         method: METHOD,
-        methods: Methods::default(),
+        methods: Methods {
+            nodes: &[],
+            tree: None,
+        },
         contributions: vec![],
         leaves: vec![],
         offsetting: vec![],
@@ -233,19 +258,10 @@ pub fn explain_report<'e>(
     };
     let root = e.root();
     report.change = Some(root.change);
-    report.methods = Methods(
-        e.nodes
-            .iter()
-            .filter_map(|n| {
-                let method = n.method?;
-                Some(MethodOf {
-                    metric: eval.id(n.metric),
-                    method: method.name(n.limit),
-                    exact: method.is_exact_with(n.limit),
-                })
-            })
-            .collect(),
-    );
+    report.methods = Methods {
+        nodes: &e.nodes,
+        tree: Some(tree),
+    };
     report.contributions = sorted(
         eval,
         e.inputs(root).iter().map(|edge| (edge.input, edge.passed)),
@@ -308,11 +324,11 @@ impl ExplainReport<'_> {
         out.extend_from_slice(b",\"method\":");
         string(out, self.method);
         out.extend_from_slice(b",\"methods\":{");
-        for (i, m) in self.methods.0.iter().enumerate() {
+        for (i, m) in self.methods.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            string(out, m.metric);
+            identifier(out, m.metric);
             out.push(b':');
             string(out, &m.method);
         }
@@ -324,7 +340,7 @@ impl ExplainReport<'_> {
         out.extend_from_slice(b",\"offsetting\":");
         array(out, &self.offsetting, |out, o| {
             out.extend_from_slice(b"{\"metric\":");
-            string(out, o.metric);
+            identifier(out, o.metric);
             out.extend_from_slice(b",\"change\":");
             number(out, Some(o.change));
             out.extend_from_slice(b",\"inputs\":");
@@ -357,14 +373,27 @@ fn array<T>(out: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &
 fn contributions(out: &mut Vec<u8>, items: &[Contribution<'_>]) {
     array(out, items, |out, c| {
         out.extend_from_slice(b"{\"metric\":");
-        string(out, c.metric);
+        identifier(out, c.metric);
         out.extend_from_slice(b",\"contribution\":");
         number(out, Some(c.contribution));
         out.push(b'}');
     });
 }
 
-/// A JSON string; metric ids and periods never need escapes, so they are copied as they are.
+/// A metric id as a JSON string: ids are identifiers (letters, digits, `_`), which the
+/// engine guarantees, so they need no escapes and no check.
+fn identifier(out: &mut Vec<u8>, id: &str) {
+    debug_assert!(
+        id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "{id}"
+    );
+    out.reserve(id.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(id.as_bytes());
+    out.push(b'"');
+}
+
+/// A JSON string: copied as it is when it needs no escapes (periods, tree ids, methods).
 fn string(out: &mut Vec<u8>, s: &str) {
     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push(b'"');
