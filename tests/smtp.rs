@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::util::{repo, Dir, Run};
+use crate::util::{certs, repo, Dir, Run};
 
 /// aiosmtpd, installed once into Cargo's scratch folder if Python lacks it.
 fn python_path() -> &'static Path {
@@ -56,31 +56,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A private CA and a certificate it signed for 127.0.0.1, as PEM files.
-struct Certs {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-fn certs(dir: &Dir) -> Certs {
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Canopy test CA");
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca).unwrap();
-    Certs {
-        ca: dir.create("tls/ca.pem", &ca.pem()),
-        cert: dir.create("tls/cert.pem", &cert.pem()),
-        key: dir.create("tls/key.pem", &key.serialize_pem()),
-    }
 }
 
 /// A running server; killed when dropped.
@@ -229,7 +204,7 @@ fn starttls_with_login_delivers_each_digest_once() {
     let dir = Dir::new();
     dir.create("shop.yaml", SHOP);
     dir.create("shop.csv", "period,metric,value\n2026-W45,orders,52\n2026-W45,visits,1000\n2026-W46,orders,25\n2026-W46,visits,1000\n");
-    let certs = certs(&dir);
+    let certs = certs(&dir, "tls");
     let port = free_port();
     let key = certs.key.to_str().unwrap();
     let server = Server::start(
@@ -297,7 +272,7 @@ fn starttls_with_login_delivers_each_digest_once() {
 #[test]
 fn an_untrusted_certificate_is_refused_and_kept_for_later() {
     let dir = item_creation();
-    let certs = certs(&dir);
+    let certs = certs(&dir, "tls");
     let port = free_port();
     let _server = Server::start(
         &dir,

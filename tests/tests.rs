@@ -7,3 +7,4 @@ mod check;
 mod data;
 mod render;
 mod smtp;
+mod warehouse;

@@ -57,6 +57,8 @@ impl Dir {
             "CANOPY_SMTP_RETRY_MS",
             "CANOPY_SMTP_UNCERTAIN_AFTER",
             "CANOPY_LOCK_WAIT",
+            "CANOPY_SQL_TIMEOUT",
+            "CANOPY_SQL_CONNECTIONS",
         ] {
             cmd.env_remove(var);
         }
@@ -118,5 +120,32 @@ pub fn postgres_url() -> Option<String> {
             eprintln!("CANOPY_TEST_POSTGRES_URL is not set: PostgreSQL test skipped");
             None
         }
+    }
+}
+
+/// A private CA and a certificate it signed for 127.0.0.1 (and no other name), as PEM files
+/// in `folder` of `dir`.
+pub struct Certs {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+pub fn certs(dir: &Dir, folder: &str) -> Certs {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("Canopy test CA ({folder})"),
+    );
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    Certs {
+        ca: dir.create(&format!("{folder}/ca.pem"), &ca.pem()),
+        cert: dir.create(&format!("{folder}/server.crt"), &cert.pem()),
+        key: dir.create(&format!("{folder}/server.key"), &key.serialize_pem()),
     }
 }
