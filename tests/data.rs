@@ -520,3 +520,128 @@ fn explain_names_the_method_at_each_metric_and_marks_approximate_ones() {
         .unwrap()
         .starts_with("sampled (256 orders"));
 }
+
+/// Inputs that would exhaust memory are refused as soon as they are seen.
+#[test]
+fn data_that_would_exhaust_memory_is_refused() {
+    let dir = item_creation();
+    let args = ["eval", ITEM_CREATION[0], "--data", "/dev/zero"];
+    let run = dir.run(&args, 1);
+    assert!(
+        run.stderr
+            .starts_with("error: /dev/zero:1:1: line 1 is longer than 1 MiB")
+            && run.stderr.contains("\nhelp: "),
+        "{}",
+        run.stderr
+    );
+    // A mistyped year in a daily tree: named at its row, not a 2.9 GB allocation.
+    dir.create("daily.yaml", "tree: daily\ngrain: day\nroot: n\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nmetrics:\n  n: {}\n");
+    let mut csv = String::from("period,metric,value\n");
+    for day in 1..=20 {
+        csv += &format!("2026-11-{day:02},n,{day}\n");
+    }
+    csv += "0026-11-23,n,5\n2026-11-24,n,6\n";
+    dir.create("daily.csv", &csv);
+    let run = dir.run(
+        &[
+            "eval",
+            "--snippets=never",
+            "daily.yaml",
+            "--data",
+            "daily.csv",
+        ],
+        1,
+    );
+    assert!(
+        run.stderr
+            .starts_with("daily.csv:22:1: error: 0026-11-23 is 730")
+            && run.stderr.contains("data may span at most 5000 periods")
+            && run.stderr.contains("help: check the year"),
+        "{}",
+        run.stderr
+    );
+    // A header naming a column twice is an error, not "the first wins".
+    dir.create(
+        "twice.csv",
+        "period,metric,value,value\n2026-W47,activated_users,1,2\n",
+    );
+    let run = dir.run(
+        &[
+            "eval",
+            "--snippets=never",
+            ITEM_CREATION[0],
+            "--data",
+            "twice.csv",
+        ],
+        1,
+    );
+    assert!(
+        run.stderr
+            .contains("has the column `value` twice (columns 3 and 4)"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// 100,001 copies of one row: the duplicates are found by hashing, and only the first 50 are
+/// listed (the rest counted), however many there are.
+#[test]
+fn duplicated_rows_are_listed_up_to_the_cap() {
+    let dir = item_creation();
+    let mut csv = String::from("period,metric,value\n");
+    for _ in 0..100_001 {
+        csv += "2026-W47,activated_users,1\n";
+    }
+    dir.create("dup.csv", &csv);
+    let run = dir.run(
+        &[
+            "eval",
+            "--snippets=never",
+            ITEM_CREATION[0],
+            "--data",
+            "dup.csv",
+        ],
+        1,
+    );
+    let errors = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains(": error: "))
+        .count();
+    assert_eq!(errors, 51, "{}", &run.stderr[..2000.min(run.stderr.len())]);
+    assert!(run
+        .stderr
+        .contains("a second value for `activated_users` in 2026-W47 (the first is at dup.csv:2)"));
+    assert!(
+        run.stderr
+            .contains("... and 99950 more problems like these\n  help: "),
+        "{}",
+        &run.stderr[run.stderr.len().saturating_sub(500)..]
+    );
+}
+
+/// A database value that is not a finite number is an error, as in a CSV file.
+#[test]
+fn sql_values_that_are_not_finite_are_errors() {
+    let dir = Dir::new();
+    rusqlite::Connection::open(dir.path().join("x.db")).unwrap();
+    dir.create("inf.yaml", "tree: inf\nroot: n\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nmetrics:\n  n:\n    source: { sql: \"select 1e999\" }\n");
+    let run = dir.run(
+        &[
+            "eval",
+            "--snippets=never",
+            "inf.yaml",
+            "--data",
+            "sqlite://x.db",
+            "--period",
+            "2026-W47",
+        ],
+        1,
+    );
+    assert!(
+        run.stderr
+            .contains("the value column holds inf, not a finite number"),
+        "{}",
+        run.stderr
+    );
+}

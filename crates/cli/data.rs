@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use canopy_engine::{Grain, MetricTree, Source, SourceMap};
-use canopy_evaluator::{CsvData, Data, DataBuilder, Period};
+use canopy_evaluator::{CsvData, Data, DataBuilder, Period, MAX_CSV_BYTES, MAX_LINE_BYTES};
 use canopy_sources::Database;
 
 use crate::trees::Style;
@@ -54,9 +54,8 @@ impl Sources {
                     .into_iter()
                     .map(|source| {
                         let path = Path::new(&source);
-                        let read = std::fs::read(path)
-                            .map(|bytes| Arc::new(CsvData::parse(path, bytes)))
-                            .map_err(|e| format!("cannot read {}: {e}", path.display()));
+                        let read =
+                            read_bounded(path).map(|bytes| Arc::new(CsvData::parse(path, bytes)));
                         (source, read)
                     })
                     .collect()
@@ -75,6 +74,35 @@ impl Sources {
             self.files = worker.join().expect("the CSV reader panicked");
         }
         &self.files
+    }
+}
+
+/// Reads a CSV file, refusing one larger than [`MAX_CSV_BYTES`] or with a line longer than
+/// [`MAX_LINE_BYTES`] as soon as either is seen, so that no input (`/dev/zero`, a binary
+/// file) can exhaust memory.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let failed = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut file = std::fs::File::open(path).map_err(failed)?;
+    let mut text = Vec::new();
+    let (mut line, mut line_start) = (1u64, 0usize);
+    let mut block = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut block).map_err(failed)?;
+        if n == 0 {
+            return Ok(text);
+        }
+        for nl in memchr::memchr_iter(b'\n', &block[..n]) {
+            line += 1;
+            line_start = text.len() + nl + 1;
+        }
+        text.extend_from_slice(&block[..n]);
+        if text.len() - line_start > MAX_LINE_BYTES {
+            return Err(format!("{}:{line}:1: line {line} is longer than {} MiB; this does not look like a CSV file of long-form data\nhelp: give a CSV file with one row per line: period,metric,value[,segments...]", path.display(), MAX_LINE_BYTES >> 20));
+        }
+        if text.len() as u64 > MAX_CSV_BYTES {
+            return Err(format!("{} is larger than {} GiB, the most Canopy reads from one CSV file\nhelp: aggregate the data first (one row per period, leaf and segment), or query it with an SQL source", path.display(), MAX_CSV_BYTES >> 30));
+        }
     }
 }
 

@@ -15,6 +15,13 @@ use crate::data::SegmentKey;
 /// Most problems kept for one group of rows of a chunk before the rest are only counted.
 const MAX_PROBLEMS: usize = 50;
 
+/// The largest CSV file read, in bytes (1 GiB): a larger one is refused, not read into memory.
+pub const MAX_CSV_BYTES: u64 = 1 << 30;
+
+/// The longest line of a CSV file, in bytes (1 MiB): long-form rows are short, so a longer
+/// line means the file is not CSV (or has no line ends), and reading stops there.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
 /// A long-form CSV data file, parsed but not yet resolved against a tree.
 pub struct CsvData {
     pub(crate) path: Arc<Path>,
@@ -160,6 +167,20 @@ impl Columns {
             .collect();
         let find = |n: &str| names.iter().position(|h| h == n);
         let header = names.join(",");
+        if let Some((i, name)) = names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| names[..*i].contains(n))
+        {
+            return Err(problem(
+                format!(
+                    "the CSV header `{header}` has the column `{name}` twice (columns {} and {})",
+                    find(name).expect("seen before") + 1,
+                    i + 1
+                ),
+                "give each column one name; segment columns need names of their own",
+            ));
+        }
         let (Some(period), Some(metric), Some(value)) =
             (find("period"), find("metric"), find("value"))
         else {

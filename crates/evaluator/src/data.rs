@@ -21,6 +21,11 @@ use crate::Error;
 /// Most problems reported for one data file before the rest are only counted.
 const MAX_DIAGNOSTICS: usize = 50;
 
+/// The most periods data may span, first to last: values are laid out densely over the span,
+/// so a mistyped year (`0026-11-23` in a daily tree) must be a diagnostic, not an attempt to
+/// allocate gigabytes. 5,000 periods is 96 years of weeks, or 13 of days.
+pub const MAX_SPAN: i32 = 5_000;
+
 /// A segment: values of the data's segment dimensions, e.g. `cohort = new`.
 pub type SegmentKey = Vec<String>;
 
@@ -432,6 +437,11 @@ impl<'t> DataBuilder<'t> {
     /// Lays the rows out densely, reporting duplicates. Totals not given explicitly are the
     /// sums of the segments present.
     pub fn finish(mut self) -> Result<Data, Error> {
+        if let Some((a, b)) = self.bounds.filter(|(a, b)| b - a >= MAX_SPAN) {
+            let d = self.outlier(a, b);
+            self.report(d);
+            return Err(self.failure());
+        }
         let metrics = self.tree.len();
         let first = self.bounds.map(|(a, _)| a);
         let len = self.bounds.map_or(0, |(a, b)| (b - a) as usize + 1);
@@ -439,13 +449,17 @@ impl<'t> DataBuilder<'t> {
         let mut slots = vec![vec![f64::NAN; metrics * len]; slot_count];
         let batches = std::mem::take(&mut self.batches);
         let cell_of = |row: &Row| {
-            row.metric.index() * len + (row.ordinal - first.expect("rows exist")) as usize
+            (
+                row.slot,
+                row.metric.index() * len + (row.ordinal - first.expect("rows exist")) as usize,
+            )
         };
         let mut duplicates = Vec::new();
         for (b, batch) in batches.iter().enumerate() {
             batch.each_row(|row| {
                 // Data values are finite, so NaN marks a cell no row has filled yet.
-                let cell = &mut slots[row.slot as usize][cell_of(&row)];
+                let (slot, cell) = cell_of(&row);
+                let cell = &mut slots[slot as usize][cell];
                 if cell.is_nan() {
                     *cell = row.value;
                 } else {
@@ -454,37 +468,9 @@ impl<'t> DataBuilder<'t> {
                 ControlFlow::Continue(())
             });
         }
-        for (b, row) in duplicates {
-            // Rare: find the row that came first for the same cell, to name both.
-            let mut earlier = None;
-            for batch in &batches {
-                batch.each_row(|r| {
-                    if r.slot == row.slot && cell_of(&r) == cell_of(&row) {
-                        earlier = Some((batch, r));
-                        return ControlFlow::Break(());
-                    }
-                    ControlFlow::Continue(())
-                });
-                if earlier.is_some() {
-                    break;
-                }
-            }
-            let earlier = earlier.expect("the cell was filled by an earlier row");
-            let d = self.duplicate((&batches[b], row), earlier);
-            self.report(d);
-        }
+        self.duplicates(&batches, &duplicates, cell_of);
         if !self.diagnostics.is_empty() {
-            canopy_engine::sort_diagnostics(&mut self.diagnostics);
-            if self.suppressed > 0 {
-                let last = self.diagnostics.last().expect("not empty").location.clone();
-                self.diagnostics.push(Diagnostic::error(
-                    last,
-                    format!("... and {} more problems like these", self.suppressed),
-                ));
-            }
-            return Err(Error::Data {
-                diagnostics: self.diagnostics,
-            });
+            return Err(self.failure());
         }
         let (total, segments) = slots.split_first_mut().expect("slot 0 exists");
         if !segments.is_empty() {
@@ -505,6 +491,110 @@ impl<'t> DataBuilder<'t> {
         })
     }
 
+    /// Every problem found, sorted, with a count of those not listed.
+    fn failure(mut self) -> Error {
+        canopy_engine::sort_diagnostics(&mut self.diagnostics);
+        if self.suppressed > 0 {
+            let last = self.diagnostics.last().expect("not empty").location.clone();
+            self.diagnostics.push(
+                Diagnostic::error(
+                    last,
+                    format!("... and {} more problems like these", self.suppressed),
+                )
+                .with_help("fix the problems listed, then check again for the rest"),
+            );
+        }
+        Error::Data {
+            diagnostics: self.diagnostics,
+        }
+    }
+
+    /// Reports rows that give a cell a second value, naming the row that gave it first. The
+    /// first rows of the duplicated cells are found in one pass, by hashing; only as many as
+    /// are reported are looked for.
+    fn duplicates(
+        &mut self,
+        batches: &[Batch],
+        duplicates: &[(usize, Row)],
+        cell_of: impl Fn(&Row) -> (u32, usize),
+    ) {
+        let room = MAX_DIAGNOSTICS.saturating_sub(self.diagnostics.len());
+        let (listed, rest) = duplicates.split_at(duplicates.len().min(room));
+        self.suppressed += rest.len();
+        let mut first: HashMap<(u32, usize), Option<(usize, Row)>> =
+            listed.iter().map(|(_, row)| (cell_of(row), None)).collect();
+        for (b, batch) in batches.iter().enumerate() {
+            batch.each_row(|r| {
+                if let Some(slot @ None) = first.get_mut(&cell_of(&r)) {
+                    *slot = Some((b, r));
+                }
+                ControlFlow::Continue(())
+            });
+        }
+        for &(b, row) in listed {
+            let (fb, earlier) =
+                first[&cell_of(&row)].expect("the cell was filled by an earlier row");
+            let d = self.duplicate((&batches[b], row), (&batches[fb], earlier));
+            self.report(d);
+        }
+    }
+
+    /// The row whose period lies furthest from the rest of the data, when the data spans
+    /// `first..=last`, more than [`MAX_SPAN`] periods.
+    fn outlier(&self, first: i32, last: i32) -> Diagnostic {
+        let mut ordinals = Vec::new();
+        for batch in &self.batches {
+            batch.each_row(|r| {
+                ordinals.push(r.ordinal);
+                ControlFlow::Continue(())
+            });
+        }
+        ordinals.sort_unstable();
+        let median = ordinals[ordinals.len() / 2];
+        let far = if median - first > last - median {
+            first
+        } else {
+            last
+        };
+        let mut at = None;
+        for batch in &self.batches {
+            batch.each_row(|r| {
+                if r.ordinal == far {
+                    at = Some(self.location(batch, &r));
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            });
+            if at.is_some() {
+                break;
+            }
+        }
+        let grain = self.tree.grain();
+        let (p, typical) = (
+            Period::from_ordinal(grain, far),
+            Period::from_ordinal(grain, median),
+        );
+        Diagnostic::error(
+            at.expect("a row has the outlying period"),
+            format!(
+                "{p} is {} periods from the rest of the data (around {typical}); data may span at most {MAX_SPAN} periods",
+                (far - median).abs()
+            ),
+        )
+        .with_help("check the year of this row's period")
+    }
+
+    /// Where a row was read: its line, or the leaf of its SQL source.
+    fn location(&self, batch: &Batch, row: &Row) -> Location {
+        match batch {
+            Batch::Csv { csv, .. } => Location {
+                path: csv.path.clone(),
+                span: Span::new(row.line, 1, 1),
+            },
+            Batch::Sql { metric, .. } => self.tree.metric(*metric).location.clone(),
+        }
+    }
+
     fn duplicate(
         &self,
         (batch, row): (&Batch, Row),
@@ -517,13 +607,7 @@ impl<'t> DataBuilder<'t> {
                 format!("the SQL source of `{}`", self.tree.metric(*metric).id)
             }
         };
-        let here = match batch {
-            Batch::Csv { csv, .. } => Location {
-                path: csv.path.clone(),
-                span: Span::new(row.line, 1, 1),
-            },
-            Batch::Sql { metric, .. } => self.tree.metric(*metric).location.clone(),
-        };
+        let here = self.location(batch, &row);
         let segment = match row.slot {
             0 => String::new(),
             s => format!(" segment {}", self.segment_order[s as usize - 1].join("/")),

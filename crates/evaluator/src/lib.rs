@@ -22,8 +22,8 @@ pub use attribution::{
     explain, rank, ExplainError, Explanation, Node, Offsetting, Planner, SegmentShare, Segments,
     METHOD,
 };
-pub use csvfile::CsvData;
-pub use data::{Data, DataBuilder, SegmentKey};
+pub use csvfile::{CsvData, MAX_CSV_BYTES, MAX_LINE_BYTES};
+pub use data::{Data, DataBuilder, SegmentKey, MAX_SPAN};
 pub use evaluate::{evaluate, Cell, Evaluation, Status};
 pub use period::{Period, PeriodError};
 pub use report::{

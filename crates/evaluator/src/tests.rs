@@ -551,25 +551,30 @@ proptest! {
 #[test]
 fn line_numbers_survive_parsing_in_chunks() {
     let t = tree("root: a\nmetrics:\n  a: {}\n");
-    let mut csv = String::from("period,metric,value\n");
+    let mut csv = String::from("period,metric,value,cohort\n");
     let start = week("2000-W01");
-    for k in 0..60_000 {
-        csv += &format!("{},a,{k}\n", start.offset(k));
-    }
+    // 15 cohorts a period keep the span of periods small.
+    let rows = |csv: &mut String, periods: std::ops::Range<i32>| {
+        for k in periods {
+            for c in 0..15 {
+                *csv += &format!("{},a,{k},c{c}\n", start.offset(k));
+            }
+        }
+    };
+    rows(&mut csv, 0..4_000);
     // Line 60,002: the header and 60,000 rows come before it.
-    csv += "2100-W01,a,oops\n";
-    for k in 0..10_000 {
-        csv += &format!("{},a,{k}\n", start.offset(60_100 + k));
-    }
-    // Line 70,003: an unknown metric, found only once the tree is known.
-    csv += "2100-W02,zz,1\n";
+    csv += "2070-W01,a,oops,c0\n";
+    rows(&mut csv, 4_000..4_666);
+    // Line 69,993 (after 9,990 more rows): an unknown metric, found only once the tree is
+    // known.
+    csv += "2070-W02,zz,1,c0\n";
     assert!(csv.len() > 1 << 20, "big enough to be split");
     let diagnostics = problems(&t, &csv);
     let at: Vec<(u32, u32)> = diagnostics
         .iter()
         .map(|d| (d.location.span.line, d.location.span.col))
         .collect();
-    assert_eq!(at, [(60_002, 12), (70_003, 10)]);
+    assert_eq!(at, [(60_002, 12), (69_993, 10)]);
     // And every value of a clean file arrives, in order.
     let clean: String = csv
         .lines()
@@ -577,7 +582,8 @@ fn line_numbers_survive_parsing_in_chunks() {
         .map(|l| format!("{l}\n"))
         .collect();
     let d = data(&t, &clean).unwrap();
-    assert_eq!(d.len(), 60_100 + 10_000);
+    assert_eq!(d.len(), 4_666);
+    assert_eq!(d.segments().len(), 15);
 }
 
 /// A row with more or fewer fields than the header is reported, quoted or not.
@@ -629,27 +635,31 @@ fn spreadsheet_exports_are_read() {
 #[test]
 fn segments_survive_parsing_in_chunks() {
     let t = tree(RATE);
-    let mut csv = String::from("period,metric,value,cohort\n");
+    let mut csv = String::from("period,metric,value,cohort,region\n");
     let start = week("2000-W01");
-    for k in 0..40_000 {
-        let cohort = if k < 20_000 { "old" } else { "new" };
-        csv += &format!("{},items,{},{cohort}\n", start.offset(k), 2 * k + 2);
-        csv += &format!("{},users,{},{cohort}\n", start.offset(k), k + 1);
+    for k in 0..4_000 {
+        let cohort = if k < 2_000 { "old" } else { "new" };
+        for r in 0..6 {
+            csv += &format!("{},items,{},{cohort},r{r}\n", start.offset(k), 2 * k + 2);
+            csv += &format!("{},users,{},{cohort},r{r}\n", start.offset(k), k + 1);
+        }
     }
     assert!(csv.len() > 1 << 20, "big enough to be split");
     let d = data(&t, &csv).unwrap();
-    assert_eq!(
-        d.segments(),
-        [vec!["old".to_string()], vec!["new".to_string()]]
-    );
+    let key = |c: &str, r: usize| vec![c.to_string(), format!("r{r}")];
+    let expected: Vec<Vec<String>> = (0..6)
+        .map(|r| key("old", r))
+        .chain((0..6).map(|r| key("new", r)))
+        .collect();
+    assert_eq!(d.segments(), expected);
     let eval = evaluate(&t, &d);
     let rate = t.find("rate").unwrap();
-    for k in [0, 19_999, 20_000, 39_999] {
+    for k in [0, 1_999, 2_000, 3_999] {
         let p = start.offset(k);
         assert_eq!(eval.total(rate, p), Ok(2.0), "{p}");
-        let s = usize::from(k >= 20_000);
+        let s = if k >= 2_000 { 6 } else { 0 };
         assert_eq!(eval.get(rate, p, Some(s)), Ok(2.0), "{p}");
-        assert!(eval.get(rate, p, Some(1 - s)).is_err(), "{p}");
+        assert!(eval.get(rate, p, Some(6 - s)).is_err(), "{p}");
     }
 }
 
