@@ -85,19 +85,19 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     let failed = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
     let mut file = std::fs::File::open(path).map_err(failed)?;
     let mut text = Vec::new();
-    let (mut line, mut line_start) = (1u64, 0usize);
+    let mut line_start = 0usize;
     let mut block = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut block).map_err(failed)?;
         if n == 0 {
             return Ok(text);
         }
-        for nl in memchr::memchr_iter(b'\n', &block[..n]) {
-            line += 1;
+        if let Some(nl) = memchr::memrchr(b'\n', &block[..n]) {
             line_start = text.len() + nl + 1;
         }
         text.extend_from_slice(&block[..n]);
         if text.len() - line_start > MAX_LINE_BYTES {
+            let line = memchr::memchr_iter(b'\n', &text[..line_start]).count() + 1;
             return Err(format!("{}:{line}:1: line {line} is longer than {} MiB; this does not look like a CSV file of long-form data\nhelp: give a CSV file with one row per line: period,metric,value[,segments...]", path.display(), MAX_LINE_BYTES >> 20));
         }
         if text.len() as u64 > MAX_CSV_BYTES {

@@ -449,17 +449,13 @@ impl<'t> DataBuilder<'t> {
         let mut slots = vec![vec![f64::NAN; metrics * len]; slot_count];
         let batches = std::mem::take(&mut self.batches);
         let cell_of = |row: &Row| {
-            (
-                row.slot,
-                row.metric.index() * len + (row.ordinal - first.expect("rows exist")) as usize,
-            )
+            row.metric.index() * len + (row.ordinal - first.expect("rows exist")) as usize
         };
         let mut duplicates = Vec::new();
         for (b, batch) in batches.iter().enumerate() {
             batch.each_row(|row| {
                 // Data values are finite, so NaN marks a cell no row has filled yet.
-                let (slot, cell) = cell_of(&row);
-                let cell = &mut slots[slot as usize][cell];
+                let cell = &mut slots[row.slot as usize][cell_of(&row)];
                 if cell.is_nan() {
                     *cell = row.value;
                 } else {
@@ -468,7 +464,7 @@ impl<'t> DataBuilder<'t> {
                 ControlFlow::Continue(())
             });
         }
-        self.duplicates(&batches, &duplicates, cell_of);
+        self.duplicates(&batches, &duplicates, |row| (row.slot, cell_of(row)));
         if !self.diagnostics.is_empty() {
             return Err(self.failure());
         }

@@ -191,49 +191,60 @@ impl Database {
         }
         let mut conn = self.connect(settings.timeout)?;
         let mut diagnostics = Vec::new();
-        let mut per_period = Vec::new();
+        // One job per range query, one per period for the others; all run on the pool.
+        let mut planned: Vec<(MetricId, &str, Shape)> = Vec::new();
+        let mut jobs: Vec<Job> = Vec::new();
         for &(id, sql) in &leaves {
-            let shape = conn.describe(sql).and_then(|columns| shape(&columns));
-            match shape {
+            match conn.describe(sql).and_then(|columns| shape(&columns)) {
                 Err(message) => diagnostics.push(failure(tree, id, None, &message)),
-                Ok(shape) if shape.period.is_some() => {
-                    let rows = conn.query(sql, &shape, first.start(), last.end());
-                    let added = rows.and_then(|rows| by_period(builder, id, &shape, rows, periods));
-                    if let Err(message) = added {
-                        diagnostics.push(failure(tree, id, None, &message));
+                Ok(shape) => {
+                    let leaf = planned.len();
+                    match shape.period {
+                        Some(_) => jobs.push(Job::new(leaf, first.start(), last.end())),
+                        None => {
+                            jobs.extend(periods.iter().map(|p| Job::new(leaf, p.start(), p.end())))
+                        }
                     }
+                    planned.push((id, sql, shape));
                 }
-                Ok(shape) => per_period.push((id, sql, shape)),
             }
         }
-        let results = self.pooled(conn, &per_period, periods, settings)?;
-        for (k, (id, _, shape)) in per_period.iter().enumerate() {
-            for (p, rows) in periods.iter().zip(&results[k]) {
-                match rows {
-                    Ok(rows) => builder.add_values(*id, *p, dim(shape), values(rows)),
-                    Err(message) => {
-                        diagnostics.push(failure(tree, *id, Some(*p), message));
-                        break;
+        let mut answers = self.pooled(conn, &planned, &jobs, settings)?.into_iter();
+        for (id, _, shape) in &planned {
+            let failed = if shape.period.is_some() {
+                let rows = answers.next().expect("one answer per job");
+                let added = rows.and_then(|rows| by_period(builder, *id, shape, rows, periods));
+                added
+                    .err()
+                    .map(|message| failure(tree, *id, None, &message))
+            } else {
+                let mut failed = None;
+                for (p, rows) in periods.iter().zip(answers.by_ref().take(periods.len())) {
+                    match (rows, &failed) {
+                        (Ok(rows), None) => builder.add_values(*id, *p, dim(shape), values(&rows)),
+                        (Err(message), None) => {
+                            failed = Some(failure(tree, *id, Some(*p), &message))
+                        }
+                        (_, Some(_)) => {}
                     }
                 }
-            }
+                failed
+            };
+            diagnostics.extend(failed);
         }
         Ok(diagnostics)
     }
 
-    /// Runs each (leaf, period) query on up to `settings.connections` connections at once
-    /// (`first` among them). Results by leaf, then period.
+    /// Runs `jobs` on up to `settings.connections` connections at once (`first` among them);
+    /// answers in the order of the jobs.
     fn pooled(
         &self,
         first: Conn,
         leaves: &[(MetricId, &str, Shape)],
-        periods: &[Period],
+        jobs: &[Job],
         settings: Settings,
-    ) -> Result<Vec<Vec<Answer>>, Error> {
+    ) -> Result<Vec<Answer>, Error> {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let jobs: Vec<(usize, usize)> = (0..leaves.len())
-            .flat_map(|l| (0..periods.len()).map(move |p| (l, p)))
-            .collect();
         let workers = settings.connections.clamp(1, jobs.len().max(1));
         let mut conns = vec![first];
         for _ in 1..workers {
@@ -243,12 +254,12 @@ impl Database {
         let next = AtomicUsize::new(0);
         let work = |mut conn: Conn| {
             let mut out: Vec<(usize, Answer)> = Vec::new();
-            while let Some(&(l, p)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                let (_, sql, shape) = &leaves[l];
-                let answer = conn.query(sql, shape, periods[p].start(), periods[p].end());
-                out.push((l * periods.len() + p, answer));
+            loop {
+                let j = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(j) else { break out };
+                let (_, sql, shape) = &leaves[job.leaf];
+                out.push((j, conn.query(sql, shape, job.start, job.end)));
             }
-            out
         };
         let mut answers: Vec<(usize, Answer)> = std::thread::scope(|s| {
             let handles: Vec<_> = conns.into_iter().map(|c| s.spawn(|| work(c))).collect();
@@ -258,11 +269,20 @@ impl Database {
             joined.flatten().collect()
         });
         answers.sort_by_key(|(j, _)| *j);
-        let mut answers = answers.into_iter().map(|(_, a)| a);
-        Ok(leaves
-            .iter()
-            .map(|_| answers.by_ref().take(periods.len()).collect())
-            .collect())
+        Ok(answers.into_iter().map(|(_, a)| a).collect())
+    }
+}
+
+/// One query to run: a leaf (by its place among the planned leaves) and its bounds.
+struct Job {
+    leaf: usize,
+    start: NaiveDate,
+    end: NaiveDate,
+}
+
+impl Job {
+    fn new(leaf: usize, start: NaiveDate, end: NaiveDate) -> Job {
+        Job { leaf, start, end }
     }
 }
 
