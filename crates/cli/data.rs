@@ -82,20 +82,28 @@ impl Sources {
 /// file) can exhaust memory.
 fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
+    const BLOCK: u64 = 1 << 20;
     let failed = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
     let mut file = std::fs::File::open(path).map_err(failed)?;
-    let mut text = Vec::new();
+    // Sized once for a regular file, so reading copies nothing; a stream grows as it comes.
+    let size = file
+        .metadata()
+        .map_or(0, |m| m.len())
+        .min(MAX_CSV_BYTES + 1);
+    let mut text = Vec::with_capacity(size as usize);
     let mut line_start = 0usize;
-    let mut block = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut block).map_err(failed)?;
+        let before = text.len();
+        let n = (&mut file)
+            .take(BLOCK)
+            .read_to_end(&mut text)
+            .map_err(failed)?;
         if n == 0 {
             return Ok(text);
         }
-        if let Some(nl) = memchr::memrchr(b'\n', &block[..n]) {
-            line_start = text.len() + nl + 1;
+        if let Some(nl) = memchr::memrchr(b'\n', &text[before..]) {
+            line_start = before + nl + 1;
         }
-        text.extend_from_slice(&block[..n]);
         if text.len() - line_start > MAX_LINE_BYTES {
             let line = memchr::memchr_iter(b'\n', &text[..line_start]).count() + 1;
             return Err(format!("{}:{line}:1: line {line} is longer than {} MiB; this does not look like a CSV file of long-form data\nhelp: give a CSV file with one row per line: period,metric,value[,segments...]", path.display(), MAX_LINE_BYTES >> 20));

@@ -139,8 +139,18 @@ impl Explanation {
 /// Orders contributions largest magnitude first, ties in metric order, so every listing of
 /// contributions reads the same way and is stable.
 pub fn rank(items: &mut [(MetricId, f64)]) {
-    // The bits of a magnitude order as `total_cmp` orders magnitudes.
-    items.sort_unstable_by_key(|&(m, c)| (std::cmp::Reverse(c.abs().to_bits()), m));
+    // One integer key per item, sorted as integers (much faster than comparing pairs): the
+    // bits of a magnitude order as magnitudes do (inverted: largest first), then the metric,
+    // then the item's place, to put it back.
+    let key = |(place, &(m, c)): (usize, &(MetricId, f64))| {
+        (u128::from(!c.abs().to_bits()) << 64) | ((m.index() as u128) << 32) | place as u128
+    };
+    let mut keys: Vec<u128> = items.iter().enumerate().map(key).collect();
+    keys.sort_unstable();
+    let original = items.to_vec();
+    for (item, key) in items.iter_mut().zip(keys) {
+        *item = original[key as u32 as usize];
+    }
 }
 
 /// Why a change cannot be explained.

@@ -514,6 +514,9 @@ impl<'t> DataBuilder<'t> {
         duplicates: &[(usize, Row)],
         cell_of: impl Fn(&Row) -> (u32, usize),
     ) {
+        if duplicates.is_empty() {
+            return;
+        }
         let room = MAX_DIAGNOSTICS.saturating_sub(self.diagnostics.len());
         let (listed, rest) = duplicates.split_at(duplicates.len().min(room));
         self.suppressed += rest.len();

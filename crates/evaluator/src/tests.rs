@@ -716,3 +716,32 @@ fn explanations_written_fast_are_what_serde_writes() {
         assert!(written.contains(field), "no case writes {field}: {written}");
     }
 }
+
+/// Contributions rank largest magnitude first whatever their sign, ties in metric order.
+#[test]
+fn contributions_rank_by_magnitude_then_metric() {
+    let t = tree(
+        "root: r\nmetrics:\n  r: { formula: a + b + c + d }\n  a: {}\n  b: {}\n  c: {}\n  d: {}\n",
+    );
+    let id = |n: &str| t.find(n).unwrap();
+    let mut items = vec![
+        (id("d"), 2.0),
+        (id("a"), -0.0),
+        (id("c"), -2.0),
+        (id("b"), 3.5),
+        (id("r"), 0.0),
+    ];
+    rank(&mut items);
+    let names: Vec<(&str, f64)> = items
+        .iter()
+        .map(|&(m, c)| (t.metric(m).id.as_str(), c))
+        .collect();
+    assert_eq!(
+        names,
+        [("b", 3.5), ("c", -2.0), ("d", 2.0), ("r", 0.0), ("a", -0.0)]
+    );
+    assert!(
+        items[4].1.is_sign_negative(),
+        "values are kept as they were"
+    );
+}
