@@ -1,10 +1,9 @@
-//! Canopy's evaluator: leaf data from CSV files and SQL databases, every metric's value in
-//! every period, and exact attribution of a metric's change to its branches, leaves and
-//! segments.
+//! Canopy's evaluator: leaf data (parsed CSV, and rows other sources add through
+//! [`DataBuilder::add_values`]), every metric's value in every period, and exact attribution
+//! of a metric's change to its branches, leaves and segments.
 //!
-//! The evaluation and attribution modules are pure: they take a validated
-//! [`canopy_engine::MetricTree`] and in-memory [`Data`]. Only [`Database`] talks to the outside,
-//! running each SQL leaf's query per period.
+//! It is pure: it takes a validated [`canopy_engine::MetricTree`] and bytes or rows in memory,
+//! and opens no file, socket or database (the `canopy-sources` crate queries databases).
 
 #![warn(missing_docs)]
 
