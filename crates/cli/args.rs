@@ -12,6 +12,10 @@ pub(crate) struct Args {
     #[arg(long, global = true, value_enum, default_value_t = When::Auto)]
     pub(crate) snippets: When,
 
+    /// Show no progress bar (one is shown on a terminal while SQL sources are queried).
+    #[arg(long, short, global = true)]
+    pub(crate) quiet: bool,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }

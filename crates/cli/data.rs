@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use canopy_engine::{Grain, MetricTree, Source, SourceMap};
 use canopy_evaluator::{CsvData, Data, DataBuilder, Period, MAX_CSV_BYTES, MAX_LINE_BYTES};
-use canopy_sources::Database;
+use canopy_sources::{Database, Progress, Quiet};
 
 use crate::trees::Style;
 
@@ -77,6 +77,36 @@ impl Sources {
     }
 }
 
+/// A progress bar on stderr for a tree's SQL queries: how many have finished, and the last.
+struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    fn new(tree: &str) -> Bar {
+        let style = indicatif::ProgressStyle::with_template(
+            "{prefix} SQL {pos}/{len} [{bar:30}] {elapsed} {wide_msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> ");
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(0),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        Bar(bar.with_style(style).with_prefix(tree.to_string()))
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total: usize) {
+        self.0.set_length(total as u64);
+    }
+
+    fn finished(&self, leaf: &str, period: Option<Period>) {
+        let when = period.map_or_else(|| "all periods".to_string(), |p| p.to_string());
+        self.0.set_message(format!("{leaf} {when}"));
+        self.0.inc(1);
+    }
+}
+
 /// Reads a CSV file, refusing one larger than [`MAX_CSV_BYTES`] or with a line longer than
 /// [`MAX_LINE_BYTES`] as soon as either is seen, so that no input (`/dev/zero`, a binary
 /// file) can exhaust memory.
@@ -143,7 +173,16 @@ pub(crate) fn load(
     let settings = crate::env::sql_settings()?;
     for url in &sources.databases {
         let db = Database::open(url)?;
-        for problem in db.load_into(tree, &mut builder, &wanted, settings)? {
+        let bar = style.progress.then(|| Bar::new(tree.id()));
+        let progress: &dyn Progress = match &bar {
+            Some(bar) => bar,
+            None => &Quiet,
+        };
+        let problems = db.load_into(tree, &mut builder, &wanted, settings, progress);
+        if let Some(bar) = bar {
+            bar.0.finish_and_clear();
+        }
+        for problem in problems? {
             builder.add_problem(problem);
         }
     }

@@ -80,7 +80,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(args: Args) -> anyhow::Result<Outcome> {
-    let style = trees::Style::new(args.snippets);
+    let style = trees::Style::new(args.snippets, args.quiet);
     match args.command {
         Command::Check { trees } => check::run(&trees, style),
         Command::Render { tree, format } => render::run(&tree, format, style),

@@ -22,21 +22,25 @@ impl FileSystem for DiskFs {
     }
 }
 
-/// How diagnostics are printed.
+/// How diagnostics and progress are printed on stderr.
 #[derive(Clone, Copy)]
 pub(crate) struct Style {
     options: RenderOptions,
+    /// Whether to show progress bars: on a terminal, without `--quiet`.
+    pub(crate) progress: bool,
 }
 
 impl Style {
-    pub(crate) fn new(snippets: When) -> Style {
+    pub(crate) fn new(snippets: When, quiet: bool) -> Style {
+        let terminal = io::stderr().is_terminal();
         let snippets = match snippets {
             When::Always => true,
             When::Never => false,
-            When::Auto => io::stderr().is_terminal(),
+            When::Auto => terminal,
         };
         Style {
             options: RenderOptions { snippets },
+            progress: terminal && !quiet,
         }
     }
 

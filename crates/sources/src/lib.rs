@@ -9,7 +9,7 @@
 mod sql;
 mod tls;
 
-pub use sql::{Database, Settings};
+pub use sql::{Database, Progress, Quiet, Settings};
 pub use tls::SslMode;
 
 /// Why a database could not be used.

@@ -26,6 +26,22 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::tls::{self, SslMode};
 use crate::Error;
 
+/// Told of queries as they run, for a progress display. Called from the query threads.
+pub trait Progress: Sync {
+    /// `total` queries are about to run.
+    fn start(&self, total: usize);
+    /// The query of `leaf` (for `period`, or for the whole range) finished.
+    fn finished(&self, leaf: &str, period: Option<Period>);
+}
+
+/// No progress display.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn start(&self, _: usize) {}
+    fn finished(&self, _: &str, _: Option<Period>) {}
+}
+
 /// How SQL sources are run.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
@@ -175,6 +191,7 @@ impl Database {
         builder: &mut DataBuilder<'_>,
         periods: &[Period],
         settings: Settings,
+        progress: &dyn Progress,
     ) -> Result<Vec<Diagnostic>, Error> {
         let leaves: Vec<(MetricId, &str)> = tree
             .ids()
@@ -200,16 +217,30 @@ impl Database {
                 Ok(shape) => {
                     let leaf = planned.len();
                     match shape.period {
-                        Some(_) => jobs.push(Job::new(leaf, first.start(), last.end())),
-                        None => {
-                            jobs.extend(periods.iter().map(|p| Job::new(leaf, p.start(), p.end())))
-                        }
+                        Some(_) => jobs.push(Job {
+                            leaf,
+                            period: None,
+                            start: first.start(),
+                            end: last.end(),
+                        }),
+                        None => jobs.extend(periods.iter().map(|&p| Job {
+                            leaf,
+                            period: Some(p),
+                            start: p.start(),
+                            end: p.end(),
+                        })),
                     }
                     planned.push((id, sql, shape));
                 }
             }
         }
-        let mut answers = self.pooled(conn, &planned, &jobs, settings)?.into_iter();
+        progress.start(jobs.len());
+        let pool = Pool {
+            leaves: &planned,
+            tree,
+            progress,
+        };
+        let mut answers = self.pooled(conn, &pool, &jobs, settings)?.into_iter();
         for (id, _, shape) in &planned {
             let failed = if shape.period.is_some() {
                 let rows = answers.next().expect("one answer per job");
@@ -240,7 +271,7 @@ impl Database {
     fn pooled(
         &self,
         first: Conn,
-        leaves: &[(MetricId, &str, Shape)],
+        pool: &Pool<'_>,
         jobs: &[Job],
         settings: Settings,
     ) -> Result<Vec<Answer>, Error> {
@@ -257,8 +288,10 @@ impl Database {
             loop {
                 let j = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(j) else { break out };
-                let (_, sql, shape) = &leaves[job.leaf];
+                let (id, sql, shape) = &pool.leaves[job.leaf];
                 out.push((j, conn.query(sql, shape, job.start, job.end)));
+                pool.progress
+                    .finished(&pool.tree.metric(*id).id, job.period);
             }
         };
         let mut answers: Vec<(usize, Answer)> = std::thread::scope(|s| {
@@ -273,17 +306,20 @@ impl Database {
     }
 }
 
-/// One query to run: a leaf (by its place among the planned leaves) and its bounds.
+/// One query to run: a leaf (by its place among the planned leaves), its period (`None` for
+/// a range query) and its bounds.
 struct Job {
     leaf: usize,
+    period: Option<Period>,
     start: NaiveDate,
     end: NaiveDate,
 }
 
-impl Job {
-    fn new(leaf: usize, start: NaiveDate, end: NaiveDate) -> Job {
-        Job { leaf, start, end }
-    }
+/// What the query threads share.
+struct Pool<'a> {
+    leaves: &'a [(MetricId, &'a str, Shape)],
+    tree: &'a MetricTree,
+    progress: &'a dyn Progress,
 }
 
 /// The dimension of a shape's segment column.
