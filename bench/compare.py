@@ -1,14 +1,20 @@
 """Interleaved timing of several binaries on one command: wall-time medians (p10, p90), the
 median paired ratio against the first, and peak RSS (from wait4). Runs alternate between the
-binaries, so a busy moment on a shared machine costs each alike.
+binaries, so a busy moment on a shared machine costs each alike. With --between CMD, CMD runs
+(untimed) before each timed run: a command that takes memory makes every run start cold.
 
-    python3 bench/compare.py RUNS OLD_BINARY,NEW_BINARY ARGUMENTS...
+    python3 bench/compare.py [--between CMD] RUNS OLD_BINARY,NEW_BINARY ARGUMENTS...
 """
 import os, statistics, subprocess, sys, time
+between = None
+if sys.argv[1] == "--between":
+    between = sys.argv[2]; sys.argv[1:3] = []
 runs = int(sys.argv[1]); bins = sys.argv[2].split(","); args = sys.argv[3:]
 walls = {b: [] for b in bins}; rss = {b: [] for b in bins}
 for i in range(runs):
     for b in bins:
+        if between:
+            subprocess.run(between, shell=True)
         t = time.perf_counter()
         p = subprocess.Popen([b] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(p.pid, 0)
