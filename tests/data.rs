@@ -645,3 +645,29 @@ fn sql_values_that_are_not_finite_are_errors() {
         run.stderr
     );
 }
+
+/// A far-off period on a row that is wrong anyway is reported with that row's problem.
+#[test]
+fn a_far_off_period_on_a_wrong_row_reports_the_row() {
+    let dir = item_creation();
+    dir.create(
+        "far.csv",
+        "period,metric,value\n0026-W47,nosuch,1\n2026-W47,activated_users,1\n",
+    );
+    let run = dir.run(
+        &[
+            "eval",
+            "--snippets=never",
+            ITEM_CREATION[0],
+            "--data",
+            "far.csv",
+        ],
+        1,
+    );
+    assert!(
+        run.stderr
+            .starts_with("far.csv:2:10: error: unknown metric `nosuch`"),
+        "{}",
+        run.stderr
+    );
+}

@@ -438,8 +438,11 @@ impl<'t> DataBuilder<'t> {
     /// sums of the segments present.
     pub fn finish(mut self) -> Result<Data, Error> {
         if let Some((a, b)) = self.bounds.filter(|(a, b)| b - a >= MAX_SPAN) {
-            let d = self.outlier(a, b);
-            self.report(d);
+            // Every row resolves unless a problem was found; only then can the outlier be named.
+            if self.diagnostics.is_empty() {
+                let d = self.outlier(a, b);
+                self.report(d);
+            }
             return Err(self.failure());
         }
         let metrics = self.tree.len();
