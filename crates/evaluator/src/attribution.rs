@@ -243,6 +243,24 @@ impl Planner {
         planner
     }
 
+    /// Which positions are the metric at `root` or under it (its inputs come after it in
+    /// walk order), and how many.
+    fn under(&self, root: usize) -> (Vec<bool>, usize) {
+        let n = self.order.len();
+        let mut under = vec![false; n];
+        under[root] = true;
+        let mut count = 0;
+        for pos in root..n {
+            if under[pos] {
+                count += 1;
+                for &i in self.inputs(pos) {
+                    under[i as usize] = true;
+                }
+            }
+        }
+        (under, count)
+    }
+
     /// The positions of the inputs of the metric at `pos`.
     fn inputs(&self, pos: usize) -> &[u32] {
         let (a, b) = self.spans[pos];
@@ -273,20 +291,9 @@ pub fn explain(
     eval.total(metric, from).map_err(|c| fail(from, c))?;
     eval.total(metric, to).map_err(|c| fail(to, c))?;
 
-    // Every metric under `metric`: its inputs come after it in walk order.
     let n = planner.order.len();
     let root = planner.position[metric.index()] as usize;
-    let mut under = vec![false; n];
-    under[root] = true;
-    let mut count = 0;
-    for pos in root..n {
-        if under[pos] {
-            count += 1;
-            for &i in planner.inputs(pos) {
-                under[i as usize] = true;
-            }
-        }
-    }
+    let (under, count) = planner.under(root);
     // Every metric under `metric` has a value in both periods, or `metric` would not. The
     // two periods' values are gathered in walk order.
     let (pf, pt) = (eval.period_index(from), eval.period_index(to));
@@ -298,76 +305,42 @@ pub fn explain(
         before_at[pos] = before_column[m];
         after_at[pos] = after_column[m];
     }
-    let mut contribution = vec![0.0; n];
-    let mut limit_k = vec![0.0; n];
-    contribution[root] = after_at[root] - before_at[root];
-    limit_k[root] = 1.0;
+    let mut walk = Walk {
+        planner,
+        contribution: vec![0.0; n],
+        limit_k: vec![0.0; n],
+        edges: Vec::with_capacity(count),
+        x0: Vec::new(),
+        x1: Vec::new(),
+        phi: Vec::new(),
+        scratch: shapley::Scratch::default(),
+        before_at,
+        after_at,
+    };
+    walk.contribution[root] = walk.after_at[root] - walk.before_at[root];
+    walk.limit_k[root] = 1.0;
 
     let mut nodes = Vec::with_capacity(count);
-    let mut edges = Vec::with_capacity(count);
     let mut offsetting = Vec::new();
-    let (mut x0, mut x1, mut phi) = (Vec::new(), Vec::new(), Vec::new());
-    let mut scratch = shapley::Scratch::default();
     for pos in (root..n).filter(|&pos| under[pos]) {
         let m = planner.order[pos];
-        let (before, after) = (before_at[pos], after_at[pos]);
+        let (before, after) = (walk.before_at[pos], walk.after_at[pos]);
         let change = after - before;
         let k = if change != 0.0 {
-            contribution[pos] / change
+            walk.contribution[pos] / change
         } else {
-            limit_k[pos]
+            walk.limit_k[pos]
         };
-        let start = edges.len() as u32;
-        let inputs = planner.inputs(pos);
-        let mut limit = None;
-        let method = match &planner.rules[pos] {
-            None => None,
-            Some(Rule::Linear) => {
-                for (&input, &c) in inputs.iter().zip(planner.coefficients(pos)) {
-                    let i = input as usize;
-                    let d = after_at[i] - before_at[i];
-                    // An unchanged input contributes exactly 0; its own k is then the limit
-                    // of share / change, the coefficient.
-                    let share = if d != 0.0 { c * d } else { 0.0 };
-                    let passed = k * share;
-                    contribution[i] += passed;
-                    if d == 0.0 {
-                        limit_k[i] += k * c;
-                    }
-                    edges.push(Edge {
-                        input: planner.order[i],
-                        share,
-                        passed,
-                    });
-                }
-                Some(Method::Sum)
-            }
+        let start = walk.edges.len() as u32;
+        let (method, limit) = match &planner.rules[pos] {
+            None => (None, None),
+            Some(Rule::Linear) => (Some(walk.linear(pos, k)), None),
             Some(Rule::Formula(planned)) => {
-                let (formula, plan) = &**planned;
-                x0.clear();
-                x0.extend(inputs.iter().map(|&i| before_at[i as usize]));
-                x1.clear();
-                x1.extend(inputs.iter().map(|&i| after_at[i as usize]));
-                let method = shapley::shares(formula, plan, &x0, &x1, &mut phi, &mut scratch);
-                for (slot, &input) in inputs.iter().enumerate() {
-                    let i = input as usize;
-                    let passed = k * phi[slot];
-                    contribution[i] += passed;
-                    if x0[slot] == x1[slot] {
-                        // The input did not change: its own k is the limit of share / change.
-                        let (d, how) = shapley::mean_partial(formula.expr(), &x0, &x1, slot);
-                        limit_k[i] += k * d;
-                        limit = limit.max(Some(how));
-                    }
-                    edges.push(Edge {
-                        input: planner.order[i],
-                        share: phi[slot],
-                        passed,
-                    });
-                }
-                Some(method)
+                let (method, limit) = walk.formula(pos, k, planned);
+                (Some(method), limit)
             }
         };
+        let edges = &walk.edges;
         if method.is_some() {
             let pct = planner.change_pct[pos];
             if let Some(o) = offsets(pct, m, before, change, &edges[start as usize..]) {
@@ -379,13 +352,14 @@ pub fn explain(
             before,
             after,
             change,
-            contribution: contribution[pos],
+            contribution: walk.contribution[pos],
             sensitivity: k,
             method,
             limit,
             edges: start..edges.len() as u32,
         });
     }
+    let edges = walk.edges;
     let segments = segments(eval, metric, from, to);
     Ok(Explanation {
         metric,
@@ -396,6 +370,86 @@ pub fn explain(
         offsetting,
         segments,
     })
+}
+
+/// What an explanation's walk down the tree keeps, by position in walk order.
+struct Walk<'p> {
+    planner: &'p Planner,
+    before_at: Vec<f64>,
+    after_at: Vec<f64>,
+    /// What each metric receives of the explained metric's change, so far.
+    contribution: Vec<f64>,
+    /// For a metric that did not change: the limit of `contribution / change`, so far.
+    limit_k: Vec<f64>,
+    edges: Vec<Edge>,
+    x0: Vec<f64>,
+    x1: Vec<f64>,
+    phi: Vec<f64>,
+    scratch: shapley::Scratch,
+}
+
+impl Walk<'_> {
+    /// Passes `k` times each input's share down a linear formula at `pos`.
+    fn linear(&mut self, pos: usize, k: f64) -> Method {
+        let planner = self.planner;
+        for (&input, &c) in planner.inputs(pos).iter().zip(planner.coefficients(pos)) {
+            let i = input as usize;
+            let d = self.after_at[i] - self.before_at[i];
+            // An unchanged input contributes exactly 0; its own k is then the limit of
+            // share / change, the coefficient.
+            let share = if d != 0.0 { c * d } else { 0.0 };
+            let passed = k * share;
+            self.contribution[i] += passed;
+            if d == 0.0 {
+                self.limit_k[i] += k * c;
+            }
+            self.edges.push(Edge {
+                input: planner.order[i],
+                share,
+                passed,
+            });
+        }
+        Method::Sum
+    }
+
+    /// Passes `k` times each input's Shapley share down the formula at `pos`, and the limit
+    /// to each input that did not change.
+    fn formula(
+        &mut self,
+        pos: usize,
+        k: f64,
+        planned: &(canopy_engine::Formula, Plan),
+    ) -> (Method, Option<Limit>) {
+        let (formula, plan) = planned;
+        let planner = self.planner;
+        let inputs = planner.inputs(pos);
+        self.x0.clear();
+        self.x0
+            .extend(inputs.iter().map(|&i| self.before_at[i as usize]));
+        self.x1.clear();
+        self.x1
+            .extend(inputs.iter().map(|&i| self.after_at[i as usize]));
+        let (x0, x1) = (&self.x0, &self.x1);
+        let method = shapley::shares(formula, plan, x0, x1, &mut self.phi, &mut self.scratch);
+        let mut limit = None;
+        for (slot, &input) in inputs.iter().enumerate() {
+            let i = input as usize;
+            let passed = k * self.phi[slot];
+            self.contribution[i] += passed;
+            if x0[slot] == x1[slot] {
+                // The input did not change: its own k is the limit of share / change.
+                let (d, how) = shapley::mean_partial(formula.expr(), x0, x1, slot);
+                self.limit_k[i] += k * d;
+                limit = limit.max(Some(how));
+            }
+            self.edges.push(Edge {
+                input: planner.order[i],
+                share: self.phi[slot],
+                passed,
+            });
+        }
+        (method, limit)
+    }
 }
 
 fn offsets(pct: f64, m: MetricId, before: f64, change: f64, edges: &[Edge]) -> Option<Offsetting> {
