@@ -51,15 +51,7 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
         return Ok(Outcome::Failure);
     }
     let mail = Mail::from_env(request.store)?;
-    let mut history = if request.dry_run {
-        // Read what is remembered, so the dry run decides as the real one would; write nothing.
-        match request.store.db.exists() {
-            true => History::open_read_only(&request.store.db)?,
-            false => History::in_memory()?,
-        }
-    } else {
-        mail::open_history(request.store)?
-    };
+    let mut history = open(&request)?;
     let (now, date) = (chrono::Utc::now(), SystemTime::now());
     let mut reports = Vec::new();
     let mut ok = true;
@@ -95,23 +87,7 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
         if !request.dry_run {
             history.record_run(&planned.record, now)?;
         }
-        let emails = planned
-            .record
-            .emails
-            .iter()
-            .map(|e| {
-                if let Some(why) = &e.last_error {
-                    eprintln!("error: {why}");
-                }
-                EmailReport {
-                    to: e.recipient.clone(),
-                    subject: e.subject.clone(),
-                    status: "",
-                    message_id: e.message_id.clone(),
-                    unsendable: e.last_error.is_some(),
-                }
-            })
-            .collect();
+        let emails = planned.record.emails.iter().map(EmailReport::of).collect();
         reports.push(TreeReport {
             tree: tree.id().to_string(),
             period: period.to_string(),
@@ -148,6 +124,33 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
     } else {
         Outcome::Failure
     })
+}
+
+/// The history: for a dry run, read only (so it decides as the real one would, writing
+/// nothing), or in memory when there is none yet.
+fn open(request: &Request<'_>) -> anyhow::Result<History> {
+    let db = &request.store.db;
+    Ok(match (request.dry_run, db.exists()) {
+        (true, true) => History::open_read_only(db)?,
+        (true, false) => History::in_memory()?,
+        (false, _) => mail::open_history(request.store)?,
+    })
+}
+
+impl EmailReport {
+    /// The report of an email this run planned; one that could not be composed says why now.
+    fn of(e: &canopy_notifier::StoredEmail) -> EmailReport {
+        if let Some(why) = &e.last_error {
+            eprintln!("error: {why}");
+        }
+        EmailReport {
+            to: e.recipient.clone(),
+            subject: e.subject.clone(),
+            status: "",
+            message_id: e.message_id.clone(),
+            unsendable: e.last_error.is_some(),
+        }
+    }
 }
 
 /// Tells of this run's emails that an earlier pass could not deliver (refused, or handed over
