@@ -409,23 +409,38 @@ fn a_permanent_rejection_marks_the_email_failed_and_the_run_exits_1() {
         retry.stderr
     );
     assert_eq!(server.messages().len(), 1);
+    // One is given up on (its address is gone, say): kept, never sent, no longer stuck.
+    let discard = ["outbox", "discard", "--to", "design@example.com"];
+    let discarded = dir.run_env(&discard, &env, 0);
+    assert_eq!(
+        discarded.stderr,
+        "1 email discarded (kept in the history, never sent)\n"
+    );
     let retry = dir.run_env(&["outbox", "retry", "--tree", "item-creation"], &env, 0);
     assert!(
-        retry.stderr.starts_with("3 emails back in the outbox\n"),
+        retry.stderr.starts_with("2 emails back in the outbox\n"),
         "{}",
         retry.stderr
     );
-    assert_eq!(server.per_recipient(), everyone());
+    let mut delivered = everyone();
+    delivered.remove("design@example.com");
+    assert_eq!(server.per_recipient(), delivered);
     dir.run_env(&["outbox", "retry"], &env, 0);
     let again = dir.run_env(RUN, &env, 0);
     assert_eq!(
-        again.stdout.matches("already sent").count(),
-        4,
+        again.stdout.matches("discarded").count(),
+        1,
         "{}",
         again.stdout
     );
-    assert_eq!(server.per_recipient(), everyone());
-    outbox_status(&dir, 0);
+    assert_eq!(server.per_recipient(), delivered);
+    assert!(outbox_status(&dir, 0).stdout.contains("discarded: 1\n"));
+    assert_eq!(
+        again.stdout.matches("already sent").count(),
+        3,
+        "{}",
+        again.stdout
+    );
 }
 
 #[test]

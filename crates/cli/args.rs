@@ -119,20 +119,35 @@ pub(crate) enum OutboxCommand {
     Retry {
         #[command(flatten)]
         store: StoreArgs,
-        /// Emails the server refused for good.
-        #[arg(long)]
-        failed: bool,
-        /// Emails handed over without an acknowledgement (they may have arrived; the copy has
-        /// the same Message-ID).
-        #[arg(long)]
-        uncertain: bool,
-        /// Only the emails to this address.
-        #[arg(long, value_name = "ADDRESS")]
-        to: Option<String>,
-        /// Only the emails of this tree (its id).
-        #[arg(long, value_name = "ID")]
-        tree: Option<String>,
+        #[command(flatten)]
+        which: WhichArgs,
     },
+    /// Give up on failed and uncertain emails (kept as `discarded`, never sent), such as
+    /// those to an address since corrected in the tree. Without --failed or --uncertain, both.
+    Discard {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        which: WhichArgs,
+    },
+}
+
+/// Which failed or uncertain emails a command is about.
+#[derive(Debug, clap::Args)]
+pub(crate) struct WhichArgs {
+    /// Emails the server refused for good (or that could not be composed).
+    #[arg(long)]
+    pub(crate) failed: bool,
+    /// Emails handed over without an acknowledgement (they may have arrived; a copy has the
+    /// same Message-ID).
+    #[arg(long)]
+    pub(crate) uncertain: bool,
+    /// Only the emails to this address.
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) to: Option<String>,
+    /// Only the emails of this tree (its id).
+    #[arg(long, value_name = "ID")]
+    pub(crate) tree: Option<String>,
 }
 
 /// Where the run history and the outbox folder live.

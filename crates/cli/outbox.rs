@@ -1,8 +1,8 @@
-//! `canopy outbox flush|status|retry`.
+//! `canopy outbox flush|status|retry|discard`.
 
 use canopy_notifier::{EmailStatus, History, Requeue};
 
-use crate::args::{OutboxCommand, StoreArgs};
+use crate::args::{OutboxCommand, StoreArgs, WhichArgs};
 use crate::mail::{self, plural, Mail};
 use crate::Outcome;
 
@@ -13,28 +13,36 @@ pub(crate) fn run(command: &OutboxCommand) -> anyhow::Result<Outcome> {
             flush(&history, store)
         }
         OutboxCommand::Status { store } => status(store),
-        OutboxCommand::Retry {
-            store,
-            failed,
-            uncertain,
-            to,
-            tree,
-        } => {
-            let both = !failed && !uncertain;
-            let which = Requeue {
-                failed: *failed || both,
-                uncertain: *uncertain || both,
-                to: to.as_deref(),
-                tree: tree.as_deref(),
-            };
+        OutboxCommand::Retry { store, which } => {
             let history = mail::open_history(store)?;
-            let n = history.requeue(&which)?;
-            match n {
+            match history.requeue(&requeue(which))? {
                 0 => eprintln!("no failed or uncertain email matches; nothing to retry"),
                 n => eprintln!("{} back in the outbox", plural(n, "email")),
             }
             flush(&history, store)
         }
+        OutboxCommand::Discard { store, which } => {
+            let history = mail::open_history(store)?;
+            match history.discard(&requeue(which))? {
+                0 => eprintln!("no failed or uncertain email matches; nothing discarded"),
+                n => eprintln!(
+                    "{} discarded (kept in the history, never sent)",
+                    plural(n, "email")
+                ),
+            }
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+/// The emails `which` selects: failed, uncertain, or (neither flag given) both.
+fn requeue(which: &WhichArgs) -> Requeue<'_> {
+    let both = !which.failed && !which.uncertain;
+    Requeue {
+        failed: which.failed || both,
+        uncertain: which.uncertain || both,
+        to: which.to.as_deref(),
+        tree: which.tree.as_deref(),
     }
 }
 
@@ -75,6 +83,7 @@ fn status(store: &StoreArgs) -> anyhow::Result<Outcome> {
     outln!("failed:    {}", s.failed)?;
     outln!("uncertain: {}", s.uncertain)?;
     outln!("sent:      {}", s.sent)?;
+    outln!("discarded: {}", s.discarded)?;
     if let Some(oldest) = s.oldest_pending {
         let age = chrono::Utc::now().signed_duration_since(oldest);
         outln!(
@@ -105,7 +114,7 @@ fn status(store: &StoreArgs) -> anyhow::Result<Outcome> {
             s.retrying
         );
         if s.failed + s.uncertain > 0 {
-            eprintln!("help: `canopy outbox retry` sends failed and uncertain emails again once the cause is fixed");
+            eprintln!("help: `canopy outbox retry` sends failed and uncertain emails again once the cause is fixed; `canopy outbox discard` gives up on them");
         }
     }
     Ok(if stuck {

@@ -172,7 +172,7 @@ fn report_earlier(reports: &[TreeReport], pass: &Pass) -> bool {
         }
         ok &= matches!(
             email.status,
-            "sent" | "written" | "already sent" | "already written"
+            "sent" | "written" | "already sent" | "already written" | "discarded"
         );
     }
     ok

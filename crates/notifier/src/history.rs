@@ -70,8 +70,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         sent_at text
     );
     create index outbox_status on outbox (status, id);",
-    // 2: emails whose hand-over was not acknowledged (`uncertain`), when each was last tried,
-    // and how each was delivered (over SMTP, or written to the outbox folder). SQLite cannot
+    // 2: emails whose hand-over was not acknowledged (`uncertain`), emails given up on
+    // (`discarded`), when each was last tried, and how each was delivered (over SMTP, or
+    // written to the outbox folder). SQLite cannot
     // change a check constraint, so the table is rebuilt.
     "create table outbox_v2 (
         id integer primary key,
@@ -82,7 +83,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         recipient text not null,
         subject text not null,
         body blob not null,
-        status text not null check (status in ('pending', 'sent', 'failed', 'uncertain')),
+        status text not null check (status in ('pending', 'sent', 'failed', 'uncertain', 'discarded')),
         attempts integer not null default 0,
         last_error text,
         last_attempt_at text,
@@ -112,6 +113,9 @@ pub enum EmailStatus {
     /// Handed to the server, which did not acknowledge it: it may have been delivered. Tried
     /// again only after a while (`uncertain_after`), with the same Message-ID.
     Uncertain,
+    /// Failed or uncertain, then given up on (`canopy outbox discard`): kept for the record,
+    /// never sent.
+    Discarded,
 }
 
 impl EmailStatus {
@@ -122,6 +126,7 @@ impl EmailStatus {
             EmailStatus::Sent => "sent",
             EmailStatus::Failed => "failed",
             EmailStatus::Uncertain => "uncertain",
+            EmailStatus::Discarded => "discarded",
         }
     }
 
@@ -131,6 +136,7 @@ impl EmailStatus {
             EmailStatus::Sent,
             EmailStatus::Failed,
             EmailStatus::Uncertain,
+            EmailStatus::Discarded,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
@@ -233,6 +239,8 @@ pub struct OutboxStatus {
     pub uncertain: u64,
     /// Emails sent.
     pub sent: u64,
+    /// Emails given up on.
+    pub discarded: u64,
     /// When the oldest pending email was stored.
     pub oldest_pending: Option<DateTime<Utc>>,
     /// Pending emails that have failed at least once.
@@ -256,7 +264,7 @@ pub struct Unresolved {
     pub last_attempt: Option<String>,
 }
 
-/// Which failed or uncertain emails to put back in the outbox.
+/// Which failed or uncertain emails to put back in the outbox, or to give up on.
 #[derive(Clone, Debug, Default)]
 pub struct Requeue<'a> {
     /// Failed emails.
@@ -477,19 +485,34 @@ impl History {
             .map_err(|e| self.error(e))
     }
 
-    /// Puts the failed or uncertain emails that `which` selects back to pending; returns how
-    /// many. Their attempts and last error are kept, for the record.
+    /// Puts the failed or uncertain emails that `which` selects back to pending (those with
+    /// content: one that could not be composed can only be discarded); returns how many.
+    /// Their attempts and last error are kept, for the record.
     pub fn requeue(&self, which: &Requeue<'_>) -> Result<usize, Error> {
-        self.conn
-            .execute(
-                "update outbox set status = 'pending'
-                 where ((status = 'failed' and ?1) or (status = 'uncertain' and ?2))
-                   and (?3 is null or lower(recipient) = lower(?3))
-                   and (?4 is null or tree = ?4)
-                   and length(body) > 0",
-                params![which.failed, which.uncertain, which.to, which.tree],
-            )
-            .map_err(|e| self.error(e))
+        self.resolve(which, EmailStatus::Pending, "and length(body) > 0")
+    }
+
+    /// Gives up on the failed or uncertain emails that `which` selects: they are kept, as
+    /// `discarded`, and never sent. Returns how many.
+    pub fn discard(&self, which: &Requeue<'_>) -> Result<usize, Error> {
+        self.resolve(which, EmailStatus::Discarded, "")
+    }
+
+    fn resolve(&self, which: &Requeue<'_>, to: EmailStatus, and: &str) -> Result<usize, Error> {
+        let sql = format!(
+            "update outbox set status = ?5
+             where ((status = 'failed' and ?1) or (status = 'uncertain' and ?2))
+               and (?3 is null or lower(recipient) = lower(?3))
+               and (?4 is null or tree = ?4) {and}"
+        );
+        let params = params![
+            which.failed,
+            which.uncertain,
+            which.to,
+            which.tree,
+            to.as_str()
+        ];
+        self.conn.execute(&sql, params).map_err(|e| self.error(e))
     }
 
     /// Counts of the outbox, for `canopy outbox status`.
@@ -515,6 +538,7 @@ impl History {
             failed: count("status = 'failed'")?,
             uncertain: count("status = 'uncertain'")?,
             sent: count("status = 'sent'")?,
+            discarded: count("status = 'discarded'")?,
             oldest_pending: oldest
                 .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
                 .map(|t| t.with_timezone(&Utc)),

@@ -536,13 +536,18 @@ fn an_email_that_cannot_be_composed_is_failed_and_the_others_go() {
     assert_eq!((status.failed, status.pending), (1, 1));
     let status = history.email_status(&maya.message_id).unwrap();
     assert_eq!(status, Some((EmailStatus::Failed, None)));
-    // Nothing can be retried without content.
+    // Nothing can be retried without content; it can be given up on.
     let all = Requeue {
         failed: true,
         uncertain: true,
         ..Requeue::default()
     };
     assert_eq!(history.requeue(&all).unwrap(), 0);
+    assert_eq!(history.discard(&all).unwrap(), 1);
+    let status = history.status().unwrap();
+    assert_eq!((status.failed, status.discarded), (0, 1));
+    let status = history.email_status(&maya.message_id).unwrap();
+    assert_eq!(status, Some((EmailStatus::Discarded, None)));
 }
 
 #[test]
