@@ -52,7 +52,7 @@ pub(crate) fn people(
                 dec.warning_help(
                     name.span,
                     problem,
-                    "shorten the name to what a reader needs",
+                    "write the name as emails should show it: on one line, and short",
                 );
             }
             name.value
