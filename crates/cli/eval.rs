@@ -32,6 +32,8 @@ pub(crate) fn run(
     let Some((data, periods)) = loaded_data else {
         return Ok(Outcome::Failure);
     };
+    // The files' text and parsed rows are laid out in `data` now: free them before the work.
+    drop(sources);
     let period = periods[1];
     if let (Some(first), Some(last)) = (data.first(), data.last()) {
         if period < first || period > last {

@@ -60,6 +60,8 @@ pub(crate) fn run(
     let Some((data, _)) = data::load(tree, &mut sources, style, |_| Ok(range.clone()))? else {
         return Ok(Outcome::Failure);
     };
+    // The files' text and parsed rows are laid out in `data` now: free them before the work.
+    drop(sources);
     let eval = evaluate(tree, &data);
     let planner = Planner::new(tree);
     // The report borrows the explanation, so it is handed to `use_it` rather than returned.
