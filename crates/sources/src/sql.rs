@@ -167,8 +167,10 @@ impl Database {
                 let mut client = config
                     .connect(connector.clone())
                     .map_err(|e| failed(chain(&e)))?;
+                // UTC, as the bounds are bound: a `timestamptz` bound is midnight UTC, and a
+                // range query's `date_trunc` on one truncates in the session's time zone.
                 let setup = format!(
-                    "set default_transaction_read_only = on; set statement_timeout = {}",
+                    "set default_transaction_read_only = on; set statement_timeout = {}; set time zone 'UTC'",
                     timeout.as_millis()
                 );
                 client
