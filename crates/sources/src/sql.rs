@@ -8,9 +8,9 @@
 //! - of the other columns, one gives the value; two give `(segment, value)`, the first one's
 //!   name being the segment dimension.
 //!
-//! Without a `period` column the query runs once per period, on a small pool of connections.
-//! A NULL value is no data, never zero; a value that is not a finite number is an error.
-//! Every session is read-only and every query has a time limit.
+//! Without a `period` column the query runs once per period. All queries run on a small pool
+//! of connections. A NULL value is no data, never zero; a value that is not a finite number is
+//! an error. Every session is read-only, in UTC, and every query has a time limit.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -47,7 +47,7 @@ impl Progress for Quiet {
 pub struct Settings {
     /// The longest a query may run before it is cancelled.
     pub timeout: Duration,
-    /// Connections used at once for queries run once per period.
+    /// Connections used at once.
     pub connections: usize,
 }
 
