@@ -112,75 +112,24 @@ pub(crate) fn tree(
         tree_id(dec, id);
     }
     let params = params(dec, &spec.params, &index);
-    let root = spec.root.as_ref().and_then(|r| {
-        let found = index.get(&r.value).copied();
-        if found.is_none() {
-            unknown(
-                dec,
-                r,
-                "root metric",
-                &names,
-                "`root` names one of the tree's metrics",
-            );
-        }
-        found
-    });
+    let root = spec
+        .root
+        .as_ref()
+        .and_then(|r| root_of(dec, r, &index, &names));
     let default_alerts = merge_alerts(&Alerts::default(), &spec.alerts);
-    let mut metrics = Vec::with_capacity(spec.metrics.len());
-    for m in &spec.metrics {
-        if !is_identifier(&m.id.value) {
-            let fixed: String =
-                m.id.value
-                    .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                    .collect();
-            dec.error_help(
-                m.id.span,
-                format!("metric id `{}` cannot be used in formulas", m.id.value),
-                format!(
-                    "ids are letters, digits and `_`, not starting with a digit: try `{fixed}`"
-                ),
-            );
-        }
-        let formula = m
-            .formula
-            .as_ref()
-            .and_then(|f| compile(dec, m, f, &index, &params, &names));
-        if let (Some((_, node)), Some(source)) = (&m.formula, &m.source) {
-            dec.error_help(
-                source.span,
-                format!(
-                    "metric `{}` has both a `formula` and a `source`",
-                    m.id.value
-                ),
-                format!(
-                    "a metric is either derived (formula, line {}) or measured (source)",
-                    node.span.line
-                ),
-            );
-        }
-        let raci = raci(dec, m, spec.raci.as_ref(), &people);
-        let bands = m.bands.as_ref().map(|b| bands(dec, b)).unwrap_or_default();
-        metrics.push(Metric {
-            id: m.id.value.clone(),
-            title: m.title.clone().unwrap_or_else(|| m.id.value.clone()),
-            description: m.description.clone(),
-            unit: m.unit.clone(),
-            formula,
-            source: m.source.as_ref().map(|s| Source::Sql(s.value.clone())),
-            good: m.good,
-            target: m.target,
-            bands,
-            raci: raci.unwrap_or_else(|| Raci {
-                responsible: vec![],
-                accountable: String::new(),
-                consulted: vec![],
-                informed: vec![],
-            }),
-            alerts: merge_alerts(&default_alerts, &m.alerts),
-            location: dec.location(m.id.span),
-        });
-    }
+    let scope = Scope {
+        index: &index,
+        params: &params,
+        names: &names,
+        raci: spec.raci.as_ref(),
+        people: &people,
+        alerts: &default_alerts,
+    };
+    let metrics: Vec<Metric> = spec
+        .metrics
+        .iter()
+        .map(|m| metric(dec, m, &scope))
+        .collect();
 
     let graph = graph(&metrics);
     let topo = acyclic_order(dec, &graph, &spec.metrics);
@@ -218,6 +167,87 @@ pub(crate) fn tree(
         }
         t
     })
+}
+
+/// The root metric `name` names, reported if it names none.
+fn root_of(
+    dec: &mut Decoder<'_>,
+    name: &Spanned<String>,
+    index: &HashMap<String, MetricId>,
+    names: &[&str],
+) -> Option<MetricId> {
+    let found = index.get(&name.value).copied();
+    if found.is_none() {
+        let help = "`root` names one of the tree's metrics";
+        unknown(dec, name, "root metric", names, help);
+    }
+    found
+}
+
+/// What checking one metric needs of the rest of the tree.
+struct Scope<'a> {
+    index: &'a HashMap<String, MetricId>,
+    params: &'a HashMap<String, f64>,
+    names: &'a [&'a str],
+    /// The tree's `raci:` default.
+    raci: Option<&'a RaciSpec>,
+    people: &'a BTreeMap<String, Person>,
+    /// The tree's alerts, over the built-in defaults.
+    alerts: &'a Alerts,
+}
+
+/// Checks one metric's own rules (its id, formula or source, RACI, bands) and builds it.
+fn metric(dec: &mut Decoder<'_>, m: &MetricSpec, scope: &Scope<'_>) -> Metric {
+    if !is_identifier(&m.id.value) {
+        let fixed: String =
+            m.id.value
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+        dec.error_help(
+            m.id.span,
+            format!("metric id `{}` cannot be used in formulas", m.id.value),
+            format!("ids are letters, digits and `_`, not starting with a digit: try `{fixed}`"),
+        );
+    }
+    let formula = m
+        .formula
+        .as_ref()
+        .and_then(|f| compile(dec, m, f, scope.index, scope.params, scope.names));
+    if let (Some((_, node)), Some(source)) = (&m.formula, &m.source) {
+        dec.error_help(
+            source.span,
+            format!(
+                "metric `{}` has both a `formula` and a `source`",
+                m.id.value
+            ),
+            format!(
+                "a metric is either derived (formula, line {}) or measured (source)",
+                node.span.line
+            ),
+        );
+    }
+    let raci = raci(dec, m, scope.raci, scope.people);
+    let bands = m.bands.as_ref().map(|b| bands(dec, b)).unwrap_or_default();
+    Metric {
+        id: m.id.value.clone(),
+        title: m.title.clone().unwrap_or_else(|| m.id.value.clone()),
+        description: m.description.clone(),
+        unit: m.unit.clone(),
+        formula,
+        source: m.source.as_ref().map(|s| Source::Sql(s.value.clone())),
+        good: m.good,
+        target: m.target,
+        bands,
+        raci: raci.unwrap_or_else(|| Raci {
+            responsible: vec![],
+            accountable: String::new(),
+            consulted: vec![],
+            informed: vec![],
+        }),
+        alerts: merge_alerts(scope.alerts, &m.alerts),
+        location: dec.location(m.id.span),
+    }
 }
 
 fn unknown(dec: &mut Decoder<'_>, name: &Spanned<String>, what: &str, known: &[&str], help: &str) {
