@@ -43,19 +43,7 @@ pub(crate) fn run(
     if from >= to {
         anyhow::bail!("--from ({from}) must be before --to ({to})");
     }
-    let metric = match request.metric {
-        None => tree.root(),
-        Some(name) => tree.find(name).ok_or_else(|| {
-            let names = tree.ids().map(|id| tree.metric(id).id.as_str());
-            match canopy_engine::did_you_mean(name, names) {
-                Some(s) => anyhow::anyhow!(
-                    "no metric `{name}` in tree `{}` (did you mean `{s}`?)",
-                    tree.id()
-                ),
-                None => anyhow::anyhow!("no metric `{name}` in tree `{}`", tree.id()),
-            }
-        })?,
-    };
+    let metric = metric_named(tree, request.metric)?;
     let range: Vec<Period> = (0..=to.since(from)).map(|k| from.offset(k)).collect();
     let Some((data, _)) = data::load(tree, &mut sources, style, |_| Ok(range.clone()))? else {
         return Ok(Outcome::Failure);
@@ -74,61 +62,101 @@ pub(crate) fn run(
     let mut out = BufWriter::new(stdout.lock());
     if request.each {
         let pairs: Vec<(Period, Period)> = range.windows(2).map(|w| (w[0], w[1])).collect();
-        let json = matches!(request.format, Format::Json);
-        if json {
-            // One document, one transition per line so that it reads and diffs well.
-            let head = serde_json::json!({ "tree": tree.id(), "metric": tree.metric(metric).id });
-            let head = serde_json::to_string(&head)?;
-            writeln!(out, "{},\"transitions\":[", &head[..head.len() - 1])?;
-        }
-        each(
-            &pairs,
-            |a, b, buf| match request.format {
-                Format::Json => {
-                    one(a, b, &mut |r| r.write_json(buf));
-                    buf.push(b'\n');
-                }
-                Format::Table => one(a, b, &mut |r| {
-                    buf.extend_from_slice(render(&eval, metric, r).as_bytes())
-                }),
-            },
-            |i, part| {
-                if i > 0 {
-                    out.write_all(if json { b"," } else { b"\n" })?;
-                }
-                out.write_all(part)
-            },
-        )?;
-        if json {
-            writeln!(out, "]}}")?;
-        }
-        out.flush()?;
-        return Ok(Outcome::Success);
-    }
-    let e = explain(&eval, &planner, metric, from, to);
-    let report = explain_report(
-        &eval,
-        metric,
-        from,
-        to,
-        e.as_ref().map_err(|e| e.reason.clone()),
-    );
-    if let Some(reason) = &report.reason {
-        drop(out);
-        anyhow::bail!(
-            "cannot explain `{}` from {from} to {to}: {reason}",
-            report.metric
-        );
-    }
-    match request.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)?;
-            writeln!(out)?;
-        }
-        Format::Table => write!(out, "{}", render(&eval, metric, &report))?,
+        write_each(&mut out, &eval, metric, &pairs, request.format, one)?;
+    } else {
+        let mut written = Ok(());
+        one(from, to, &mut |r| {
+            written = write_one(&mut out, &eval, metric, r, request.format)
+        });
+        written?;
     }
     out.flush()?;
     Ok(Outcome::Success)
+}
+
+/// The metric `name` names (the root without one), or why there is none.
+fn metric_named(tree: &canopy_engine::MetricTree, name: Option<&str>) -> anyhow::Result<MetricId> {
+    let Some(name) = name else {
+        return Ok(tree.root());
+    };
+    tree.find(name).ok_or_else(|| {
+        let names = tree.ids().map(|id| tree.metric(id).id.as_str());
+        match canopy_engine::did_you_mean(name, names) {
+            Some(s) => anyhow::anyhow!(
+                "no metric `{name}` in tree `{}` (did you mean `{s}`?)",
+                tree.id()
+            ),
+            None => anyhow::anyhow!("no metric `{name}` in tree `{}`", tree.id()),
+        }
+    })
+}
+
+/// Writes the explanation of one pair of periods, or fails with why there is none.
+fn write_one(
+    out: &mut impl Write,
+    eval: &Evaluation<'_>,
+    metric: MetricId,
+    report: &ExplainReport<'_>,
+    format: Format,
+) -> anyhow::Result<()> {
+    if let Some(reason) = &report.reason {
+        anyhow::bail!(
+            "cannot explain `{}` from {} to {}: {reason}",
+            report.metric,
+            report.from,
+            report.to
+        );
+    }
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, report)?;
+            writeln!(out)?;
+        }
+        Format::Table => write!(out, "{}", render(eval, metric, report))?,
+    }
+    Ok(())
+}
+
+/// Writes the explanation of every pair in `pairs`, made by `one` on every core: one JSON
+/// document with a transition per line, or the tables one after another.
+fn write_each(
+    out: &mut impl Write,
+    eval: &Evaluation<'_>,
+    metric: MetricId,
+    pairs: &[(Period, Period)],
+    format: Format,
+    one: impl Fn(Period, Period, &mut dyn FnMut(&ExplainReport<'_>)) + Sync,
+) -> anyhow::Result<()> {
+    let tree = eval.tree();
+    let json = matches!(format, Format::Json);
+    if json {
+        // One document, one transition per line so that it reads and diffs well.
+        let head = serde_json::json!({ "tree": tree.id(), "metric": tree.metric(metric).id });
+        let head = serde_json::to_string(&head)?;
+        writeln!(out, "{},\"transitions\":[", &head[..head.len() - 1])?;
+    }
+    each(
+        pairs,
+        |a, b, buf| match format {
+            Format::Json => {
+                one(a, b, &mut |r| r.write_json(buf));
+                buf.push(b'\n');
+            }
+            Format::Table => one(a, b, &mut |r| {
+                buf.extend_from_slice(render(eval, metric, r).as_bytes())
+            }),
+        },
+        |i, part| {
+            if i > 0 {
+                out.write_all(if json { b"," } else { b"\n" })?;
+            }
+            out.write_all(part)
+        },
+    )?;
+    if json {
+        writeln!(out, "]}}")?;
+    }
+    Ok(())
 }
 
 /// Makes one part per pair of periods with `make`, spread over the machine's cores, and
