@@ -200,11 +200,8 @@ fn report<T>(
     match e {
         canopy_evaluator::Error::Data { diagnostics } => {
             style.print(&diagnostics, texts);
-            eprintln!(
-                "error: the data is invalid ({} problem{})",
-                diagnostics.len(),
-                if diagnostics.len() == 1 { "" } else { "s" }
-            );
+            let problems = crate::table::plural(diagnostics.len(), "problem");
+            eprintln!("error: the data is invalid ({problems})");
             Ok(None)
         }
         other => Err(other.into()),

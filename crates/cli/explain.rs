@@ -317,8 +317,8 @@ fn exactness(r: &canopy_evaluator::ExplainReport<'_>) -> String {
                 String::new()
             };
             format!(
-                "Approximate at {n} metric{}:\n  {}\n{tail}",
-                if n == 1 { "" } else { "s" },
+                "Approximate at {}:\n  {}\n{tail}",
+                table::plural(n, "metric"),
                 approximate[..n.min(SHOWN)].join("\n  ")
             )
         }

@@ -10,6 +10,7 @@ use canopy_notifier::{
 
 use crate::args::StoreArgs;
 use crate::env::{number, var};
+use crate::table::plural;
 
 /// Where emails go: an SMTP server when `CANOPY_SMTP_URL` is set, else the outbox folder.
 pub(crate) struct Mail {
@@ -136,9 +137,4 @@ pub(crate) fn report_pass(mail: &Mail, pass: &Pass) -> bool {
         );
     }
     pass.failed.is_empty() && pass.pending.is_empty() && pass.uncertain.is_empty()
-}
-
-/// `1 email`, `2 emails`.
-pub(crate) fn plural(n: usize, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

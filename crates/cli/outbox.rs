@@ -3,7 +3,8 @@
 use canopy_notifier::{EmailStatus, History, Requeue};
 
 use crate::args::{OutboxCommand, StoreArgs, WhichArgs};
-use crate::mail::{self, plural, Mail};
+use crate::mail::{self, Mail};
+use crate::table::plural;
 use crate::Outcome;
 
 pub(crate) fn run(command: &OutboxCommand) -> anyhow::Result<Outcome> {

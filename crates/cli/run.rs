@@ -206,13 +206,11 @@ fn status(
 fn render(reports: &[TreeReport], dry_run: bool) -> String {
     let mut out = String::new();
     for r in reports {
-        let n = r.moves.len();
         out += &format!(
-            "{} {}: {} metric{} moved{}\n",
+            "{} {}: {} moved{}\n",
             r.tree,
             r.period,
-            n,
-            if n == 1 { "" } else { "s" },
+            crate::table::plural(r.moves.len(), "metric"),
             if dry_run { " (dry run)" } else { "" }
         );
         let rows: Vec<Vec<String>> = r

@@ -1,4 +1,9 @@
-//! Tables for people: aligned columns.
+//! Tables and counts for people: aligned columns, and nouns that agree with their number.
+
+/// `1 email`, `2 emails`.
+pub(crate) fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
 
 /// Lays rows out in columns: the first left-aligned, the rest right-aligned, except those
 /// named in `left`.

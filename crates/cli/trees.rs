@@ -107,9 +107,8 @@ pub(crate) fn load_all(paths: &[impl AsRef<Path>], style: Style) -> Batch {
         failed += duplicates.len();
     }
     if failed > 0 {
-        let n = paths.len();
-        let plural = if n == 1 { "" } else { "s" };
-        eprintln!("error: {failed} of {n} tree file{plural} failed to validate");
+        let files = crate::table::plural(paths.len(), "tree file");
+        eprintln!("error: {failed} of {files} failed to validate");
     }
     Batch {
         loaded,
