@@ -1,6 +1,6 @@
 //! `canopy outbox flush|status|retry|discard`.
 
-use canopy_notifier::{EmailStatus, History, Requeue};
+use canopy_notifier::{EmailStatus, History, Selection};
 
 use crate::args::{OutboxCommand, StoreArgs, WhichArgs};
 use crate::mail::{self, Mail};
@@ -16,7 +16,7 @@ pub(crate) fn run(command: &OutboxCommand) -> anyhow::Result<Outcome> {
         OutboxCommand::Status { store } => status(store),
         OutboxCommand::Retry { store, which } => {
             let history = mail::open_history(store)?;
-            match history.requeue(&requeue(which))? {
+            match history.requeue(&selection(which))? {
                 0 => eprintln!("no failed or uncertain email matches; nothing to retry"),
                 n => eprintln!("{} back in the outbox", plural(n, "email")),
             }
@@ -24,7 +24,7 @@ pub(crate) fn run(command: &OutboxCommand) -> anyhow::Result<Outcome> {
         }
         OutboxCommand::Discard { store, which } => {
             let history = mail::open_history(store)?;
-            match history.discard(&requeue(which))? {
+            match history.discard(&selection(which))? {
                 0 => eprintln!("no failed or uncertain email matches; nothing discarded"),
                 n => eprintln!(
                     "{} discarded (kept in the history, never sent)",
@@ -37,9 +37,9 @@ pub(crate) fn run(command: &OutboxCommand) -> anyhow::Result<Outcome> {
 }
 
 /// The emails `which` selects: failed, uncertain, or (neither flag given) both.
-fn requeue(which: &WhichArgs) -> Requeue<'_> {
+fn selection(which: &WhichArgs) -> Selection<'_> {
     let both = !which.failed && !which.uncertain;
-    Requeue {
+    Selection {
         failed: which.failed || both,
         uncertain: which.uncertain || both,
         to: which.to.as_deref(),

@@ -266,7 +266,7 @@ pub struct Unresolved {
 
 /// Which failed or uncertain emails to put back in the outbox, or to give up on.
 #[derive(Clone, Debug, Default)]
-pub struct Requeue<'a> {
+pub struct Selection<'a> {
     /// Failed emails.
     pub failed: bool,
     /// Uncertain emails.
@@ -488,17 +488,17 @@ impl History {
     /// Puts the failed or uncertain emails that `which` selects back to pending (those with
     /// content: one that could not be composed can only be discarded); returns how many.
     /// Their attempts and last error are kept, for the record.
-    pub fn requeue(&self, which: &Requeue<'_>) -> Result<usize, Error> {
+    pub fn requeue(&self, which: &Selection<'_>) -> Result<usize, Error> {
         self.resolve(which, EmailStatus::Pending, "and length(body) > 0")
     }
 
     /// Gives up on the failed or uncertain emails that `which` selects: they are kept, as
     /// `discarded`, and never sent. Returns how many.
-    pub fn discard(&self, which: &Requeue<'_>) -> Result<usize, Error> {
+    pub fn discard(&self, which: &Selection<'_>) -> Result<usize, Error> {
         self.resolve(which, EmailStatus::Discarded, "")
     }
 
-    fn resolve(&self, which: &Requeue<'_>, to: EmailStatus, and: &str) -> Result<usize, Error> {
+    fn resolve(&self, which: &Selection<'_>, to: EmailStatus, and: &str) -> Result<usize, Error> {
         let sql = format!(
             "update outbox set status = ?5
              where ((status = 'failed' and ?1) or (status = 'uncertain' and ?2))

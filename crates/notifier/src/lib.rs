@@ -24,7 +24,7 @@ pub use address::{
 pub use delivery::{Deliver, Failure, FailureKind, Folder, Smtp, SmtpSettings};
 pub use email::{compose, compose_or_fail, escape_html, message_id, Digest, MovedMetric};
 pub use history::{
-    Channel, EmailStatus, History, OutboxStatus, Requeue, RunRecord, StoredEmail, Unresolved,
+    Channel, EmailStatus, History, OutboxStatus, RunRecord, Selection, StoredEmail, Unresolved,
     ValueRecord,
 };
 pub use moves::{detect, is_bad, AlertState, Move, Rule};

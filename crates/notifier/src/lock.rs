@@ -36,10 +36,9 @@ pub(crate) fn acquire(
     on_busy: &mut dyn FnMut(Option<u32>),
 ) -> Result<Lock, Error> {
     let path = path_of(db);
-    let failed = |e: std::io::Error| Error::History {
-        db: db.display().to_string(),
-        message: format!("cannot lock {}: {e}", path.display()),
-    };
+    let shown = db.display().to_string();
+    let failed =
+        |e: std::io::Error| Error::history(&shown, format!("cannot lock {}: {e}", path.display()));
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

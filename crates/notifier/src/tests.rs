@@ -464,7 +464,7 @@ fn failed_and_uncertain_emails_can_be_put_back_by_address_and_tree() {
             (EmailStatus::Uncertain, "c@x.example".to_string()),
         ]
     );
-    let only = |failed, uncertain, to, tree| Requeue {
+    let only = |failed, uncertain, to, tree| Selection {
         failed,
         uncertain,
         to,
@@ -537,10 +537,10 @@ fn an_email_that_cannot_be_composed_is_failed_and_the_others_go() {
     let status = history.email_status(&maya.message_id).unwrap();
     assert_eq!(status, Some((EmailStatus::Failed, None)));
     // Nothing can be retried without content; it can be given up on.
-    let all = Requeue {
+    let all = Selection {
         failed: true,
         uncertain: true,
-        ..Requeue::default()
+        ..Selection::default()
     };
     assert_eq!(history.requeue(&all).unwrap(), 0);
     assert_eq!(history.discard(&all).unwrap(), 1);
