@@ -1,6 +1,6 @@
 //! `canopy eval` and `canopy explain` on CSV files, SQLite and PostgreSQL.
 
-use crate::util::{Dir, Run};
+use crate::util::{sql_tree, Dir, Run};
 
 const ITEM_CREATION: &[&str] = &[
     "trees/item-creation.yaml",
@@ -625,12 +625,12 @@ fn duplicated_rows_are_listed_up_to_the_cap() {
 fn sql_values_that_are_not_finite_are_errors() {
     let dir = Dir::new();
     rusqlite::Connection::open(dir.path().join("x.db")).unwrap();
-    dir.create("inf.yaml", "tree: inf\nroot: n\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nmetrics:\n  n:\n    source: { sql: \"select 1e999\" }\n");
+    let tree = sql_tree(&dir, "inf", "select 1e999");
     let run = dir.run(
         &[
             "eval",
             "--snippets=never",
-            "inf.yaml",
+            &tree,
             "--data",
             "sqlite://x.db",
             "--period",

@@ -149,3 +149,10 @@ pub fn certs(dir: &Dir, folder: &str) -> Certs {
         key: dir.create(&format!("{folder}/server.key"), &key.serialize_pem()),
     }
 }
+
+/// Writes `NAME.yaml`, a tree of one SQL leaf `n` whose query is `sql`; returns its file name.
+pub fn sql_tree(dir: &Dir, name: &str, sql: &str) -> String {
+    let file = format!("{name}.yaml");
+    dir.create(&file, &format!("tree: {name}\nroot: n\npeople: {{ p: {{ email: p@example.com }} }}\nraci: {{ accountable: p }}\nmetrics:\n  n:\n    source: {{ sql: \"{sql}\" }}\n"));
+    file
+}

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{certs, postgres_url, repo, Dir, Run};
+use crate::util::{certs, postgres_url, repo, sql_tree, Dir, Run};
 
 /// A PostgreSQL cluster that accepts TCP connections over TLS only; stopped when dropped.
 struct TlsCluster {
@@ -80,13 +80,6 @@ impl Drop for TlsCluster {
             .arg(&self.dir)
             .status();
     }
-}
-
-/// A tree of one SQL leaf whose query is `sql`.
-fn sql_tree(dir: &Dir, name: &str, sql: &str) -> String {
-    let file = format!("{name}.yaml");
-    dir.create(&file, &format!("tree: {name}\nroot: n\npeople: {{ p: {{ email: p@example.com }} }}\nraci: {{ accountable: p }}\nmetrics:\n  n:\n    source: {{ sql: \"{sql}\" }}\n"));
-    file
 }
 
 /// `canopy eval` of `tree` on `url` for `period`, with `env`.
