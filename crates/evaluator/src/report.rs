@@ -126,7 +126,7 @@ pub struct SegmentReport {
 #[derive(Clone, Copy)]
 pub struct Methods<'a> {
     nodes: &'a [Node],
-    tree: Option<&'a MetricTree>,
+    tree: &'a MetricTree,
 }
 
 impl std::fmt::Debug for Methods<'_> {
@@ -155,7 +155,7 @@ impl<'a> Methods<'a> {
         self.nodes.iter().filter_map(move |n| {
             let method = n.method?;
             Some(MethodOf {
-                metric: &tree?.metric(n.metric).id,
+                metric: &tree.metric(n.metric).id,
                 method: method.name(n.limit),
                 exact: method.is_exact_with(n.limit),
             })
@@ -239,10 +239,7 @@ pub fn explain_report<'e>(
         change: None,
         reason: None,
         method: METHOD,
-        methods: Methods {
-            nodes: &[],
-            tree: None,
-        },
+        methods: Methods { nodes: &[], tree },
         contributions: vec![],
         leaves: vec![],
         offsetting: vec![],
@@ -260,7 +257,7 @@ pub fn explain_report<'e>(
     report.change = Some(root.change);
     report.methods = Methods {
         nodes: &e.nodes,
-        tree: Some(tree),
+        tree,
     };
     report.contributions = sorted(
         eval,
