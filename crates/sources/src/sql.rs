@@ -219,17 +219,10 @@ impl Database {
                 Ok(shape) => {
                     let leaf = planned.len();
                     match shape.period {
-                        Some(_) => jobs.push(Job {
-                            leaf,
-                            period: None,
-                            start: first.start(),
-                            end: last.end(),
-                        }),
+                        Some(_) => jobs.push(Job { leaf, period: None }),
                         None => jobs.extend(periods.iter().map(|&p| Job {
                             leaf,
                             period: Some(p),
-                            start: p.start(),
-                            end: p.end(),
                         })),
                     }
                     planned.push((id, sql, shape));
@@ -239,6 +232,7 @@ impl Database {
         progress.start(jobs.len());
         let pool = Pool {
             leaves: &planned,
+            range: (first.start(), last.end()),
             tree,
             progress,
         };
@@ -291,7 +285,8 @@ impl Database {
                 let j = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(j) else { break out };
                 let (id, sql, shape) = &pool.leaves[job.leaf];
-                out.push((j, conn.query(sql, shape, job.start, job.end)));
+                let (start, end) = job.period.map_or(pool.range, |p| (p.start(), p.end()));
+                out.push((j, conn.query(sql, shape, start, end)));
                 pool.progress
                     .finished(&pool.tree.metric(*id).id, job.period);
             }
@@ -308,18 +303,18 @@ impl Database {
     }
 }
 
-/// One query to run: a leaf (by its place among the planned leaves), its period (`None` for
-/// a range query) and its bounds.
+/// One query to run: a leaf (by its place among the planned leaves) and its period, or
+/// `None` for a range query over all of them.
 struct Job {
     leaf: usize,
     period: Option<Period>,
-    start: NaiveDate,
-    end: NaiveDate,
 }
 
 /// What the query threads share.
 struct Pool<'a> {
     leaves: &'a [(MetricId, &'a str, Shape)],
+    /// The bounds of a range query: the first period's start, the day after the last.
+    range: (NaiveDate, NaiveDate),
     tree: &'a MetricTree,
     progress: &'a dyn Progress,
 }
