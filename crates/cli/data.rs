@@ -4,7 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use canopy_engine::{Grain, MetricTree, Source, SourceMap};
-use canopy_evaluator::{CsvData, Data, DataBuilder, Period, MAX_CSV_BYTES, MAX_LINE_BYTES};
+use canopy_evaluator::{Data, DataBuilder, Period, Table};
+use canopy_sources::csv::CsvError;
 use canopy_sources::{Database, Progress, Quiet};
 
 use crate::trees::Style;
@@ -41,7 +42,7 @@ pub(crate) struct Sources {
 }
 
 /// A CSV source, or why it could not be read.
-type CsvFile = (String, Result<Arc<CsvData>, String>);
+type CsvFile = (String, Result<Arc<Table>, CsvError>);
 
 impl Sources {
     /// Starts reading the CSV files among `sources`.
@@ -53,9 +54,7 @@ impl Sources {
                 files
                     .into_iter()
                     .map(|source| {
-                        let path = Path::new(&source);
-                        let read =
-                            read_bounded(path).map(|bytes| Arc::new(CsvData::parse(path, bytes)));
+                        let read = canopy_sources::csv::read(Path::new(&source)).map(Arc::new);
                         (source, read)
                     })
                     .collect()
@@ -107,43 +106,6 @@ impl Progress for Bar {
     }
 }
 
-/// Reads a CSV file, refusing one larger than [`MAX_CSV_BYTES`] or with a line longer than
-/// [`MAX_LINE_BYTES`] as soon as either is seen, so that no input (`/dev/zero`, a binary
-/// file) can exhaust memory.
-fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    const BLOCK: u64 = 1 << 20;
-    let failed = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
-    let mut file = std::fs::File::open(path).map_err(failed)?;
-    // Sized once for a regular file, so reading copies nothing; a stream grows as it comes.
-    let size = file
-        .metadata()
-        .map_or(0, |m| m.len())
-        .min(MAX_CSV_BYTES + 1);
-    let mut text = Vec::with_capacity(size as usize);
-    let mut line_start = 0usize;
-    loop {
-        let before = text.len();
-        let n = (&mut file)
-            .take(BLOCK)
-            .read_to_end(&mut text)
-            .map_err(failed)?;
-        if n == 0 {
-            return Ok(text);
-        }
-        if let Some(nl) = memchr::memrchr(b'\n', &text[before..]) {
-            line_start = before + nl + 1;
-        }
-        if text.len() - line_start > MAX_LINE_BYTES {
-            let line = memchr::memchr_iter(b'\n', &text[..line_start]).count() + 1;
-            return Err(format!("{}:{line}:1: line {line} is longer than {} MiB; this does not look like a CSV file of long-form data\nhelp: give a CSV file with one row per line: period,metric,value[,segments...]", path.display(), MAX_LINE_BYTES >> 20));
-        }
-        if text.len() as u64 > MAX_CSV_BYTES {
-            return Err(format!("{} is larger than {} GiB, the most Canopy reads from one CSV file\nhelp: aggregate the data first (one row per period, leaf and segment), or query it with an SQL source", path.display(), MAX_CSV_BYTES >> 30));
-        }
-    }
-}
-
 /// Loads the tree's leaf values: every CSV first, then each database queried for the periods
 /// `periods` returns once the CSV data's last period (if any) is known. Data problems are
 /// printed; `Ok(None)` means they were.
@@ -155,12 +117,17 @@ pub(crate) fn load(
 ) -> anyhow::Result<Option<(Data, Vec<Period>)>> {
     let mut builder = DataBuilder::new(tree);
     let mut texts = SourceMap::default();
-    for (_, file) in sources.files() {
-        let csv = file.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
-        builder.add_csv(csv);
-        // Kept for quoting lines in diagnostics only if something is wrong.
+    for (source, file) in sources.files() {
+        match file {
+            Ok(table) => builder.add_table(table),
+            Err(CsvError::Header(d)) => builder.add_problem(d.clone()),
+            Err(e @ CsvError::Read(_)) => anyhow::bail!("{e}"),
+        }
+        // Read again, for quoting lines in diagnostics, only if something is wrong.
         if builder.has_problems() {
-            texts.insert(csv.path(), String::from_utf8_lossy(csv.text()).into());
+            let path = Path::new(source);
+            let text = canopy_sources::csv::read_bytes(path).unwrap_or_default();
+            texts.insert(path, String::from_utf8_lossy(&text).into());
         }
     }
     let wanted = periods(builder.last_period())?;

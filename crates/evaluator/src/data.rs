@@ -1,7 +1,7 @@
 //! Leaf values by period and segment, gathered from CSV files and SQL sources.
 //!
-//! CSV files come parsed (see [`CsvData`]); their names, periods and segments are resolved
-//! against the tree here, and problems are reported at the file, line and column they come
+//! Data files come as [`Table`]s, read without a tree; their names, periods and segments are
+//! resolved against the tree here, and problems are reported at the file, line and column they come
 //! from. Rows are collected first and laid out densely at the end, one `f64` per (metric, period)
 //! for the total and for each segment, with NaN standing for "no data" (data itself is always
 //! finite: anything else is rejected when read).
@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use canopy_engine::{Diagnostic, Location, MetricId, MetricTree, Span};
 
-use crate::csvfile::{CsvData, Layout, Problem};
 use crate::period::Period;
+use crate::table::{Field, Problem, Table};
 use crate::Error;
 
 /// Most problems reported for one data file before the rest are only counted.
@@ -103,11 +103,11 @@ struct Row {
 
 /// Rows from one source.
 enum Batch {
-    /// The rows of one group of a chunk of a CSV file, and how its tables resolve: metric
+    /// The rows of one group of a chunk of a data file, and how its tables resolve: metric
     /// ids (`None` where the name is not a leaf of the tree), period ordinals (likewise) and
     /// segment slots.
-    Csv {
-        csv: Arc<CsvData>,
+    File {
+        table: Arc<Table>,
         chunk: usize,
         group: usize,
         metrics: Vec<Option<MetricId>>,
@@ -130,15 +130,15 @@ impl Batch {
                     }
                 }
             }
-            Batch::Csv {
-                csv,
+            Batch::File {
+                table,
                 chunk,
                 group,
                 metrics,
                 ordinals,
                 slots,
             } => {
-                let chunk = &layout(csv).chunks[*chunk];
+                let chunk = &table.chunks[*chunk];
                 let before = chunk.lines_before;
                 for r in &chunk.groups[*group].rows {
                     let (Some(metric), Some(ordinal)) =
@@ -160,12 +160,6 @@ impl Batch {
             }
         }
     }
-}
-
-fn layout(csv: &CsvData) -> &Layout {
-    csv.layout
-        .as_ref()
-        .expect("only files with a header have batches")
 }
 
 /// Collects leaf values for one tree from any number of sources, then lays them out.
@@ -270,25 +264,11 @@ impl<'t> DataBuilder<'t> {
         Ok(slot)
     }
 
-    /// Parses CSV `bytes` read from `path` and adds the rows for this builder's tree; see
-    /// [`CsvData::parse`].
-    pub fn read_csv(&mut self, path: &Path, bytes: &[u8]) {
-        self.add_csv(&Arc::new(CsvData::parse(path, bytes.to_vec())));
-    }
-
-    /// Adds the rows of a parsed CSV file that are for this builder's tree: every row when
-    /// the file has no `tree` column, else those whose `tree` is the tree's id.
-    pub fn add_csv(&mut self, csv: &Arc<CsvData>) {
-        let path = csv.path.clone();
-        let layout = match &csv.layout {
-            Ok(layout) => layout,
-            Err(p) => {
-                self.report_problem(&path, 0, p);
-                return;
-            }
-        };
-        let columns = &layout.columns;
-        for (c, chunk) in layout.chunks.iter().enumerate() {
+    /// Adds the rows of a data file that are for this builder's tree: every row when the
+    /// file does not say which tree a row is for, else those whose tree is this one.
+    pub fn add_table(&mut self, table: &Arc<Table>) {
+        let path = table.path.clone();
+        for (c, chunk) in table.chunks.iter().enumerate() {
             for p in &chunk.unplaced.list {
                 self.report_problem(&path, chunk.lines_before, p);
             }
@@ -297,7 +277,7 @@ impl<'t> DataBuilder<'t> {
             let Some(g) = chunk
                 .groups
                 .iter()
-                .position(|g| columns.tree.is_none() || *g.tree == *tree_id)
+                .position(|g| !table.by_tree || *g.tree == *tree_id)
             else {
                 continue;
             };
@@ -308,7 +288,7 @@ impl<'t> DataBuilder<'t> {
             self.suppressed += group.problems.suppressed;
             let mut slots = vec![0];
             for key in &group.keys {
-                match self.slot(&columns.dim_names, key.clone()) {
+                match self.slot(&table.dimensions, key.clone()) {
                     Ok(slot) => slots.push(slot),
                     Err(message) => {
                         let at = Location {
@@ -335,10 +315,10 @@ impl<'t> DataBuilder<'t> {
             let bounds = known.fold(None, |b, &o| widen(b, Some((o, o))));
             self.bounds = widen(self.bounds, bounds);
             if metrics.iter().any(Result::is_err) || ordinals.iter().any(Result::is_err) {
-                self.unresolved(csv, c, g, &metrics, &ordinals);
+                self.unresolved(table, c, g, &metrics, &ordinals);
             }
-            self.batches.push(Batch::Csv {
-                csv: csv.clone(),
+            self.batches.push(Batch::File {
+                table: table.clone(),
                 chunk: c,
                 group: g,
                 metrics: metrics.into_iter().map(Result::ok).collect(),
@@ -351,21 +331,19 @@ impl<'t> DataBuilder<'t> {
     /// Reports every row of a group whose metric or period does not resolve, at its field.
     fn unresolved(
         &mut self,
-        csv: &CsvData,
+        table: &Table,
         chunk: usize,
         group: usize,
         metrics: &[Result<MetricId, (String, String)>],
         ordinals: &[Result<i32, String>],
     ) {
-        let layout = layout(csv);
-        let (metric_column, period_column) = layout.columns.metric_and_period();
-        let chunk = &layout.chunks[chunk];
+        let chunk = &table.chunks[chunk];
         let mut found = Vec::new();
         for r in &chunk.groups[group].rows {
             if let Err((message, help)) = &metrics[r.name as usize] {
-                found.push((r.line, metric_column, message.clone(), Some(help.clone())));
+                found.push((r.line, Field::Metric, message.clone(), Some(help.clone())));
             } else if let Err(message) = &ordinals[r.period as usize] {
-                found.push((r.line, period_column, message.clone(), None));
+                found.push((r.line, Field::Period, message.clone(), None));
             }
             if found.len() > MAX_DIAGNOSTICS {
                 break;
@@ -376,10 +354,12 @@ impl<'t> DataBuilder<'t> {
             .iter()
             .filter(|r| metrics[r.name as usize].is_err() || ordinals[r.period as usize].is_err())
             .count();
-        let numbers: Vec<u32> = found.iter().map(|f| chunk.lines_before + f.0).collect();
-        let texts = crate::csvfile::lines(csv.text(), &numbers);
-        for ((line, column, message, help), text) in found.into_iter().zip(texts) {
-            let (col, len) = crate::csvfile::field_at(text, column);
+        let at: Vec<(u32, Field)> = found
+            .iter()
+            .map(|f| (chunk.lines_before + f.0, f.1))
+            .collect();
+        let spans = table.fields.find(&at);
+        for ((line, _, message, help), (col, len)) in found.into_iter().zip(spans) {
             let p = Problem {
                 line,
                 col,
@@ -387,9 +367,9 @@ impl<'t> DataBuilder<'t> {
                 message,
                 help,
             };
-            self.report_problem(&csv.path, chunk.lines_before, &p);
+            self.report_problem(&table.path, chunk.lines_before, &p);
         }
-        self.suppressed += total.saturating_sub(numbers.len());
+        self.suppressed += total.saturating_sub(at.len());
     }
 
     /// Adds values of the leaf `metric` in `period` from a source other than CSV (a
@@ -589,8 +569,8 @@ impl<'t> DataBuilder<'t> {
     /// Where a row was read: its line, or the leaf of its SQL source.
     fn location(&self, batch: &Batch, row: &Row) -> Location {
         match batch {
-            Batch::Csv { csv, .. } => Location {
-                path: csv.path.clone(),
+            Batch::File { table, .. } => Location {
+                path: table.path.clone(),
                 span: Span::new(row.line, 1, 1),
             },
             Batch::Sql { metric, .. } => self.tree.metric(*metric).location.clone(),
@@ -604,7 +584,7 @@ impl<'t> DataBuilder<'t> {
     ) -> Diagnostic {
         let name = &self.tree.metric(row.metric).id;
         let describe = |batch: &Batch, r: &Row| match batch {
-            Batch::Csv { csv, .. } => format!("{}:{}", csv.path.display(), r.line),
+            Batch::File { table, .. } => format!("{}:{}", table.path.display(), r.line),
             Batch::Sql { metric, .. } => {
                 format!("the SQL source of `{}`", self.tree.metric(*metric).id)
             }

@@ -1,14 +1,13 @@
-//! Canopy's evaluator: leaf data (parsed CSV, and rows other sources add through
-//! [`DataBuilder::add_values`]), every metric's value in every period, and exact attribution
+//! Canopy's evaluator: leaf data (the rows of data files as [`Table`]s, and values other
+//! sources add through [`DataBuilder::add_values`]), every metric's value in every period, and exact attribution
 //! of a metric's change to its branches, leaves and segments.
 //!
-//! It is pure: it takes a validated [`canopy_engine::MetricTree`] and bytes or rows in memory,
+//! It is pure: it takes a validated [`canopy_engine::MetricTree`] and rows in memory,
 //! and opens no file, socket or database (the `canopy-sources` crate queries databases).
 
 #![warn(missing_docs)]
 
 mod attribution;
-mod csvfile;
 mod data;
 mod derivative;
 mod evaluate;
@@ -16,12 +15,12 @@ pub mod format;
 mod period;
 mod report;
 mod shapley;
+pub mod table;
 
 pub use attribution::{
     explain, rank, ExplainError, Explanation, Node, Offsetting, Planner, SegmentShare, Segments,
     METHOD,
 };
-pub use csvfile::{CsvData, MAX_CSV_BYTES, MAX_LINE_BYTES};
 pub use data::{Data, DataBuilder, SegmentKey, MAX_SPAN};
 pub use evaluate::{evaluate, Cell, Evaluation, Status};
 pub use period::{Period, PeriodError};
@@ -30,6 +29,7 @@ pub use report::{
     MetricRow, OffsettingReport, SegmentReport,
 };
 pub use shapley::{Limit, Method, MAX_EXACT};
+pub use table::Table;
 
 use canopy_engine::Diagnostic;
 
@@ -45,6 +45,3 @@ pub enum Error {
         diagnostics: Vec<Diagnostic>,
     },
 }
-
-#[cfg(test)]
-mod tests;

@@ -15,6 +15,12 @@ const TREE: &str = "tree: shop\ntitle: Shop <conversion>\nroot: rate\npeople:\n 
 
 const DATA: &str = "period,metric,value\n2026-W44,orders,50\n2026-W44,visits,1000\n2026-W45,orders,52\n2026-W45,visits,1000\n2026-W46,orders,25\n2026-W46,visits,1000\n";
 
+/// The rows of CSV `text`, for a [`DataBuilder`].
+pub(crate) fn csv(text: &str) -> std::sync::Arc<canopy_evaluator::Table> {
+    let table = canopy_sources::csv::parse(Path::new("d.csv"), text.as_bytes().to_vec());
+    std::sync::Arc::new(table.expect("a valid header"))
+}
+
 fn tree() -> MetricTree {
     canopy_engine::load(
         Path::new("shop.yaml"),
@@ -27,7 +33,7 @@ fn tree() -> MetricTree {
 
 fn eval(tree: &MetricTree) -> Evaluation<'_> {
     let mut b = DataBuilder::new(tree);
-    b.read_csv(Path::new("d.csv"), DATA.as_bytes());
+    b.add_table(&csv(DATA));
     evaluate(tree, &b.finish().unwrap())
 }
 
@@ -141,7 +147,7 @@ fn large_digests_are_capped() {
         .chain((0..n).map(|i| format!("2026-W45,m{i},10\n2026-W46,m{i},20\n")))
         .collect();
     let mut b = DataBuilder::new(&t);
-    b.read_csv(Path::new("d.csv"), csv.as_bytes());
+    b.add_table(&self::csv(&csv));
     let e = evaluate(&t, &b.finish().unwrap());
     let planned = plan(
         &e,

@@ -36,7 +36,7 @@ fn judge(settings: &str, series: &[f64], state: AlertState) -> (Vec<&'static str
         )
         .collect();
     let mut b = DataBuilder::new(&t);
-    b.read_csv(Path::new("d.csv"), csv.as_bytes());
+    b.add_table(&crate::tests::csv(&csv));
     let data = b.finish().unwrap();
     let eval = evaluate(&t, &data);
     let (moved, next) = detect(&eval, t.root(), week(series.len() as i32 - 1), state);
@@ -102,7 +102,7 @@ fn target_crossings() {
     let (moved, _) = {
         let csv = format!("period,metric,value\n{},m,4\n{},m,6\n", week(0), week(1));
         let mut b = DataBuilder::new(&t);
-        b.read_csv(Path::new("d.csv"), csv.as_bytes());
+        b.add_table(&crate::tests::csv(&csv));
         let data = b.finish().unwrap();
         let eval = evaluate(&t, &data);
         detect(&eval, t.root(), week(1), AlertState::default())
@@ -168,7 +168,7 @@ fn missing_values_move_nothing_and_keep_the_state() {
     let t = tree("");
     let csv = format!("period,metric,value\n{},m,4\n", week(0));
     let mut b = DataBuilder::new(&t);
-    b.read_csv(Path::new("d.csv"), csv.as_bytes());
+    b.add_table(&crate::tests::csv(&csv));
     let data = b.finish().unwrap();
     let eval = evaluate(&t, &data);
     let state = AlertState {

@@ -3,11 +3,12 @@
 //! attribution on random trees.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use canopy_engine::{MemoryFs, MetricTree, RenderOptions, SourceMap};
 use proptest::prelude::*;
 
-use crate::*;
+use canopy_evaluator::*;
 
 /// `rate = items / users`, the seed's item creation rate.
 const RATE: &str =
@@ -49,7 +50,11 @@ fn tree(yaml: &str) -> MetricTree {
 
 fn data(tree: &MetricTree, csv: &str) -> Result<Data, Error> {
     let mut b = DataBuilder::new(tree);
-    b.read_csv(Path::new("data.csv"), csv.as_bytes());
+    match canopy_sources::csv::parse(Path::new("data.csv"), csv.as_bytes().to_vec()) {
+        Ok(table) => b.add_table(&Arc::new(table)),
+        Err(canopy_sources::csv::CsvError::Header(d)) => b.add_problem(d),
+        Err(e) => panic!("{e}"),
+    }
     b.finish()
 }
 
@@ -281,7 +286,7 @@ fn offsetting_inputs_under_an_unchanged_metric_still_show() {
 
 /// `r = <root>`, `m1 = l1 + l2` flat at 10 (l1 3 -> 5, l2 7 -> 5), l3 2 -> 4: the
 /// contributions of each leaf, and how `r`'s limit was found.
-fn flat_m1(root: &str) -> (Vec<f64>, Option<crate::Limit>) {
+fn flat_m1(root: &str) -> (Vec<f64>, Option<Limit>) {
     let yaml = format!("root: r\nmetrics:\n  r: {{ formula: \"{root}\" }}\n  m1: {{ formula: l1 + l2 }}\n  l1: {{}}\n  l2: {{}}\n  l3: {{}}\n");
     let csv = "period,metric,value\n2026-W45,l1,3\n2026-W45,l2,7\n2026-W45,l3,2\n2026-W46,l1,5\n2026-W46,l2,5\n2026-W46,l3,4\n";
     let t = tree(&yaml);
@@ -297,7 +302,7 @@ fn the_limit_under_a_flat_metric_is_exact() {
     for root in ["m1 * l3 + 1000000000", "m1 * l3"] {
         let (c, limit) = flat_m1(root);
         assert_eq!(c, [6.0, -6.0, 20.0], "{root}");
-        assert_eq!(limit, Some(crate::Limit::Exact), "{root}");
+        assert_eq!(limit, Some(Limit::Exact), "{root}");
     }
 }
 
@@ -315,7 +320,7 @@ fn at_a_kink_the_stated_rule_decides() {
     ] {
         let (c, limit) = flat_m1(root);
         assert_eq!(c, expected, "{root}");
-        assert_eq!(limit, Some(crate::Limit::Kink), "{root}");
+        assert_eq!(limit, Some(Limit::Kink), "{root}");
     }
 }
 

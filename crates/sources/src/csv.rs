@@ -1,19 +1,17 @@
-//! CSV data files, read before any tree is known.
+//! CSV data files, read before any tree is known, into the evaluator's [`Table`]s.
 //!
 //! A file is split into chunks parsed on every core. Rows keep metric names, periods and
 //! segments as written, numbered in small tables per chunk and per value of the `tree`
-//! column; [`crate::DataBuilder::add_csv`] resolves those tables against a tree. So a file is
-//! parsed while its tree is still being loaded, and once for all the trees of a run.
+//! column; [`canopy_evaluator::DataBuilder::add_table`] resolves those tables against a tree.
+//! So a file is parsed while its tree is still being loaded, and once for all the trees of a
+//! run. The text is not kept: a file's lines are read again only to point at a problem.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use canopy_engine::{Diagnostic, Location, Span};
+use canopy_evaluator::table::{Chunk, Field, Fields, Group, Problem, Problems, Row, Table};
 use rustc_hash::FxHashMap;
-
-use crate::data::SegmentKey;
-
-/// Most problems kept for one group of rows of a chunk before the rest are only counted.
-const MAX_PROBLEMS: usize = 50;
 
 /// The largest CSV file read, in bytes (1 GiB): a larger one is refused, not read into memory.
 pub const MAX_CSV_BYTES: u64 = 1 << 30;
@@ -22,43 +20,158 @@ pub const MAX_CSV_BYTES: u64 = 1 << 30;
 /// line means the file is not CSV (or has no line ends), and reading stops there.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
-/// A long-form CSV data file, parsed but not yet resolved against a tree.
-pub struct CsvData {
-    pub(crate) path: Arc<Path>,
-    text: Vec<u8>,
-    pub(crate) layout: Result<Layout, Problem>,
+/// Why a CSV file gave no rows.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    /// It could not be read, or is too large to be: the message names the file and says
+    /// what to do.
+    #[error("{0}")]
+    Read(String),
+    /// Its header is not that of long-form data.
+    #[error("{}", .0.message)]
+    Header(Diagnostic),
 }
 
-impl CsvData {
-    /// Parses `text`, the contents of the file at `path`: a header with `period`, `metric`
-    /// and `value` (in any order), an optional `tree` column, and any further columns as
-    /// segment dimensions. A UTF-8 byte order mark is skipped. Large files are parsed in
-    /// chunks on every core.
-    pub fn parse(path: &Path, text: Vec<u8>) -> CsvData {
-        let path: Arc<Path> = Arc::from(path);
-        let layout = Layout::parse(&text);
-        CsvData { path, text, layout }
-    }
+/// Reads and parses the CSV file at `path` (see [`parse`]), refusing one larger than
+/// [`MAX_CSV_BYTES`] or with a line longer than [`MAX_LINE_BYTES`].
+pub fn read(path: &Path) -> Result<Table, CsvError> {
+    let text = read_bytes(path).map_err(CsvError::Read)?;
+    // A pipe cannot be read twice: its text is kept for diagnostics.
+    let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    let (layout, text) = parse_text(path, text)?;
+    let text = match regular {
+        true => Text::File(path.to_path_buf()),
+        false => Text::Kept(text),
+    };
+    Ok(table(path, layout, text))
+}
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
+/// Parses `text`, the contents of the file at `path`: a header with `period`, `metric` and
+/// `value` (in any order), an optional `tree` column, and any further columns as segment
+/// dimensions. A UTF-8 byte order mark is skipped. Large files are parsed in chunks on
+/// every core.
+pub fn parse(path: &Path, text: Vec<u8>) -> Result<Table, CsvError> {
+    let (layout, text) = parse_text(path, text)?;
+    Ok(table(path, layout, Text::Kept(text)))
+}
 
-    /// The file's contents, for quoting lines in diagnostics.
-    pub fn text(&self) -> &[u8] {
-        &self.text
+fn parse_text(path: &Path, text: Vec<u8>) -> Result<(Layout, Vec<u8>), CsvError> {
+    match Layout::parse(&text) {
+        Ok(layout) => Ok((layout, text)),
+        Err(p) => {
+            let at = Location {
+                path: Arc::from(path),
+                span: Span::new(p.line, p.col, p.len),
+            };
+            let d = Diagnostic::error(at, p.message);
+            Err(CsvError::Header(match p.help {
+                Some(help) => d.with_help(help),
+                None => d,
+            }))
+        }
+    }
+}
+
+/// The table of `layout`, read from `path`, whose fields are found on `text`.
+fn table(path: &Path, layout: Layout, text: Text) -> Table {
+    let columns = layout.columns;
+    Table {
+        path: Arc::from(path),
+        dimensions: columns.dim_names,
+        by_tree: columns.tree.is_some(),
+        chunks: layout.chunks,
+        fields: Box::new(Lines {
+            text,
+            metric: columns.metric,
+            period: columns.period,
+        }),
+    }
+}
+
+/// Reads the file at `path` whole, refusing one larger than [`MAX_CSV_BYTES`] or with a line longer than
+/// [`MAX_LINE_BYTES`] as soon as either is seen, so that no input (`/dev/zero`, a binary
+/// file) can exhaust memory.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    const BLOCK: u64 = 1 << 20;
+    let failed = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut file = std::fs::File::open(path).map_err(failed)?;
+    // Sized once for a regular file, so reading copies nothing; a stream grows as it comes.
+    let size = file
+        .metadata()
+        .map_or(0, |m| m.len())
+        .min(MAX_CSV_BYTES + 1);
+    let mut text = Vec::with_capacity(size as usize);
+    let mut line_start = 0usize;
+    loop {
+        let before = text.len();
+        let n = (&mut file)
+            .take(BLOCK)
+            .read_to_end(&mut text)
+            .map_err(failed)?;
+        if n == 0 {
+            return Ok(text);
+        }
+        if let Some(nl) = memchr::memrchr(b'\n', &text[before..]) {
+            line_start = before + nl + 1;
+        }
+        if text.len() - line_start > MAX_LINE_BYTES {
+            let line = memchr::memchr_iter(b'\n', &text[..line_start]).count() + 1;
+            return Err(format!("{}:{line}:1: line {line} is longer than {} MiB; this does not look like a CSV file of long-form data\nhelp: give a CSV file with one row per line: period,metric,value[,segments...]", path.display(), MAX_LINE_BYTES >> 20));
+        }
+        if text.len() as u64 > MAX_CSV_BYTES {
+            return Err(format!("{} is larger than {} GiB, the most Canopy reads from one CSV file\nhelp: aggregate the data first (one row per period, leaf and segment), or query it with an SQL source", path.display(), MAX_CSV_BYTES >> 30));
+        }
+    }
+}
+
+/// A file's lines, kept or read again when asked for, and where the metric and period are
+/// on them.
+struct Lines {
+    text: Text,
+    metric: usize,
+    period: usize,
+}
+
+enum Text {
+    Kept(Vec<u8>),
+    File(PathBuf),
+}
+
+impl Fields for Lines {
+    fn find(&self, at: &[(u32, Field)]) -> Vec<(u32, u32)> {
+        let read;
+        let text = match &self.text {
+            Text::Kept(text) => text,
+            Text::File(path) => {
+                // Unreadable now: the problems are still reported, at column 1.
+                read = read_bytes(path).unwrap_or_default();
+                &read
+            }
+        };
+        let numbers: Vec<u32> = at.iter().map(|a| a.0).collect();
+        let texts = lines(text, &numbers);
+        at.iter()
+            .enumerate()
+            .map(|(i, &(_, field))| {
+                let index = match field {
+                    Field::Metric => self.metric,
+                    Field::Period => self.period,
+                };
+                texts.get(i).map_or((1, 1), |line| field_at(line, index))
+            })
+            .collect()
     }
 }
 
 /// The columns of a CSV file, from its header.
-pub(crate) struct Columns {
+struct Columns {
     period: usize,
     metric: usize,
     value: usize,
-    pub(crate) tree: Option<usize>,
+    tree: Option<usize>,
     dims: Vec<usize>,
-    pub(crate) dim_names: Vec<String>,
+    dim_names: Vec<String>,
     /// How many columns the header has; every row must have as many.
     count: usize,
     /// The header as written, for messages.
@@ -66,78 +179,12 @@ pub(crate) struct Columns {
 }
 
 /// A file's columns and its rows, chunk by chunk.
-pub(crate) struct Layout {
-    pub(crate) columns: Columns,
-    pub(crate) chunks: Vec<Chunk>,
-}
-
-/// The rows of one chunk of a file, by value of the tree column.
-pub(crate) struct Chunk {
-    /// Lines before the chunk's first line in the file, the header included.
-    pub(crate) lines_before: u32,
-    /// One group per value of the tree column, or a single group without one.
-    pub(crate) groups: Vec<Group>,
-    /// Problems of rows whose tree cannot be told (too few or too many fields).
-    pub(crate) unplaced: Problems,
-}
-
-/// Rows of one tree in one chunk, with names, periods and segments numbered as first seen.
-pub(crate) struct Group {
-    /// The value of the tree column (empty without one).
-    pub(crate) tree: Box<[u8]>,
-    pub(crate) names: Vec<Box<[u8]>>,
-    pub(crate) periods: Vec<Box<[u8]>>,
-    /// Segment `k` is `keys[k - 1]`; 0 is the total.
-    pub(crate) keys: Vec<SegmentKey>,
-    pub(crate) rows: Vec<RawRow>,
-    pub(crate) problems: Problems,
-}
-
-/// One value, its metric, period and segment numbered in its group's tables. Kept small: a
-/// large file has millions.
-#[derive(Clone, Copy)]
-pub(crate) struct RawRow {
-    pub(crate) name: u32,
-    pub(crate) period: u32,
-    pub(crate) key: u32,
-    /// The line within the chunk, from 1.
-    pub(crate) line: u32,
-    pub(crate) value: f64,
-}
-
-/// Problems found in rows, the first ones in full.
-#[derive(Default)]
-pub(crate) struct Problems {
-    pub(crate) list: Vec<Problem>,
-    pub(crate) suppressed: usize,
-}
-
-impl Problems {
-    fn push(&mut self, problem: Problem) {
-        if self.list.len() < MAX_PROBLEMS {
-            self.list.push(problem);
-        } else {
-            self.suppressed += 1;
-        }
-    }
-}
-
-/// A problem at a line (within its chunk) and column.
-#[derive(Clone, Debug)]
-pub(crate) struct Problem {
-    pub(crate) line: u32,
-    pub(crate) col: u32,
-    pub(crate) len: u32,
-    pub(crate) message: String,
-    pub(crate) help: Option<String>,
+struct Layout {
+    columns: Columns,
+    chunks: Vec<Chunk>,
 }
 
 impl Columns {
-    /// The index of the metric and period columns.
-    pub(crate) fn metric_and_period(&self) -> (usize, usize) {
-        (self.metric, self.period)
-    }
-
     fn read(header: &[u8]) -> Result<Columns, Problem> {
         let problem = |message: String, help: &str| Problem {
             line: 1,
@@ -468,7 +515,7 @@ impl<'c> ChunkParser<'c> {
             _ => numberings.periods.number(text, &mut group.periods),
         };
         numberings.last_period = Some(period);
-        group.rows.push(RawRow {
+        group.rows.push(Row {
             name,
             period,
             key,
@@ -541,7 +588,7 @@ fn value_of(raw: &[u8]) -> Result<f64, (String, &'static str)> {
 }
 
 /// The lines numbered `wanted` (from 1, ascending) of `text`, found in one pass.
-pub(crate) fn lines<'t>(text: &'t [u8], wanted: &[u32]) -> Vec<&'t [u8]> {
+fn lines<'t>(text: &'t [u8], wanted: &[u32]) -> Vec<&'t [u8]> {
     let mut found = Vec::with_capacity(wanted.len());
     let mut want = wanted.iter().peekable();
     for (n, line) in text.split(|&b| b == b'\n').enumerate() {
@@ -556,7 +603,7 @@ pub(crate) fn lines<'t>(text: &'t [u8], wanted: &[u32]) -> Vec<&'t [u8]> {
 }
 
 /// Where field `index` of `line` starts (from 1) and how long it is, assuming no quotes.
-pub(crate) fn field_at(line: &[u8], index: usize) -> (u32, u32) {
+fn field_at(line: &[u8], index: usize) -> (u32, u32) {
     let mut col = 1;
     for (i, field) in line.split(|&b| b == b',').enumerate() {
         if i == index {
