@@ -35,15 +35,17 @@ pub enum CsvError {
 /// Reads and parses the CSV file at `path` (see [`parse`]), refusing one larger than
 /// [`MAX_CSV_BYTES`] or with a line longer than [`MAX_LINE_BYTES`].
 pub fn read(path: &Path) -> Result<Table, CsvError> {
-    let text = read_bytes(path).map_err(CsvError::Read)?;
-    // A pipe cannot be read twice: its text is kept for diagnostics.
-    let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
-    let (layout, text) = parse_text(path, text)?;
-    let text = match regular {
-        true => Text::File(path.to_path_buf()),
-        false => Text::Kept(text),
-    };
-    Ok(table(path, layout, text))
+    // A pipe cannot be read twice: its text is kept for diagnostics. A file is parsed block
+    // by block as it is read, so that only a few MiB of its text are in memory at once.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return parse(path, read_bytes(path).map_err(CsvError::Read)?);
+    }
+    let mut blocks = Blocks::open(path).map_err(CsvError::Read)?;
+    let layout = Layout::read(&mut blocks).map_err(|e| match e {
+        Stop::Read(message) => CsvError::Read(message),
+        Stop::Header(p) => header_error(path, p),
+    })?;
+    Ok(table(path, layout, Text::File(path.to_path_buf())))
 }
 
 /// Parses `text`, the contents of the file at `path`: a header with `period`, `metric` and
@@ -58,18 +60,21 @@ pub fn parse(path: &Path, text: Vec<u8>) -> Result<Table, CsvError> {
 fn parse_text(path: &Path, text: Vec<u8>) -> Result<(Layout, Vec<u8>), CsvError> {
     match Layout::parse(&text) {
         Ok(layout) => Ok((layout, text)),
-        Err(p) => {
-            let at = Location {
-                path: Arc::from(path),
-                span: Span::new(p.line, p.col, p.len),
-            };
-            let d = Diagnostic::error(at, p.message);
-            Err(CsvError::Header(match p.help {
-                Some(help) => d.with_help(help),
-                None => d,
-            }))
-        }
+        Err(p) => Err(header_error(path, p)),
     }
+}
+
+/// The diagnostic of a header that is not long-form data's.
+fn header_error(path: &Path, p: Problem) -> CsvError {
+    let at = Location {
+        path: Arc::from(path),
+        span: Span::new(p.line, p.col, p.len),
+    };
+    let d = Diagnostic::error(at, p.message);
+    CsvError::Header(match p.help {
+        Some(help) => d.with_help(help),
+        None => d,
+    })
 }
 
 /// The table of `layout`, read from `path`, whose fields are found on `text`.
@@ -88,39 +93,78 @@ fn table(path: &Path, layout: Layout, text: Text) -> Table {
     }
 }
 
-/// Reads the file at `path` whole, refusing one larger than [`MAX_CSV_BYTES`] or with a line longer than
-/// [`MAX_LINE_BYTES`] as soon as either is seen, so that no input (`/dev/zero`, a binary
-/// file) can exhaust memory.
+/// Reads the file at `path` whole, refusing one larger than [`MAX_CSV_BYTES`] or with a line
+/// longer than [`MAX_LINE_BYTES`] as soon as either is seen, so that no input (`/dev/zero`, a
+/// binary file) can exhaust memory.
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    const BLOCK: u64 = 1 << 20;
-    let failed = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
-    let mut file = std::fs::File::open(path).map_err(failed)?;
-    // Sized once for a regular file, so reading copies nothing; a stream grows as it comes.
-    let size = file
-        .metadata()
-        .map_or(0, |m| m.len())
-        .min(MAX_CSV_BYTES + 1);
-    let mut text = Vec::with_capacity(size as usize);
-    let mut line_start = 0usize;
-    loop {
-        let before = text.len();
-        let n = (&mut file)
-            .take(BLOCK)
-            .read_to_end(&mut text)
-            .map_err(failed)?;
-        if n == 0 {
-            return Ok(text);
-        }
-        if let Some(nl) = memchr::memrchr(b'\n', &text[before..]) {
-            line_start = before + nl + 1;
-        }
-        if text.len() - line_start > MAX_LINE_BYTES {
-            let line = memchr::memchr_iter(b'\n', &text[..line_start]).count() + 1;
-            return Err(format!("{}:{line}:1: line {line} is longer than {} MiB; this does not look like a CSV file of long-form data\nhelp: give a CSV file with one row per line: period,metric,value[,segments...]", path.display(), MAX_LINE_BYTES >> 20));
-        }
-        if text.len() as u64 > MAX_CSV_BYTES {
-            return Err(format!("{} is larger than {} GiB, the most Canopy reads from one CSV file\nhelp: aggregate the data first (one row per period, leaf and segment), or query it with an SQL source", path.display(), MAX_CSV_BYTES >> 30));
+    let mut blocks = Blocks::open(path)?;
+    let mut text = blocks.next()?.unwrap_or_default();
+    while let Some(block) = blocks.next()? {
+        text.extend_from_slice(&block);
+    }
+    Ok(text)
+}
+
+/// A file read in blocks of whole lines, its size and line length checked as they come.
+struct Blocks<'p> {
+    path: &'p Path,
+    file: std::fs::File,
+    /// The start of a line not yet ended, for the next block.
+    carry: Vec<u8>,
+    /// Bytes read so far.
+    read: u64,
+    /// Lines in the blocks handed out so far.
+    lines: usize,
+}
+
+impl<'p> Blocks<'p> {
+    /// About how much of a file is read at once.
+    const SIZE: usize = 4 << 20;
+
+    fn open(path: &'p Path) -> Result<Blocks<'p>, String> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Ok(Blocks {
+            path,
+            file,
+            carry: Vec::new(),
+            read: 0,
+            lines: 0,
+        })
+    }
+
+    /// The next block, ending at a line end (or at the end of the file), or `None` at the end.
+    fn next(&mut self) -> Result<Option<Vec<u8>>, String> {
+        use std::io::Read;
+        let path = self.path.display();
+        let mut block = std::mem::take(&mut self.carry);
+        block.reserve(Self::SIZE);
+        loop {
+            let before = block.len();
+            let n = (&mut self.file)
+                .take(Self::SIZE as u64)
+                .read_to_end(&mut block)
+                .map_err(|e| format!("cannot read {path}: {e}"))?;
+            self.read += n as u64;
+            if self.read > MAX_CSV_BYTES {
+                return Err(format!("{path} is larger than {} GiB, the most Canopy reads from one CSV file\nhelp: aggregate the data first (one row per period, leaf and segment), or query it with an SQL source", MAX_CSV_BYTES >> 30));
+            }
+            if n == 0 {
+                return Ok((!block.is_empty()).then_some(block));
+            }
+            let end = memchr::memrchr(b'\n', &block[before..]).map(|nl| before + nl + 1);
+            if block.len() - end.unwrap_or(0) > MAX_LINE_BYTES {
+                let line = self.lines
+                    + 1
+                    + end.map_or(0, |e| memchr::memchr_iter(b'\n', &block[..e]).count());
+                return Err(format!("{path}:{line}:1: line {line} is longer than {} MiB; this does not look like a CSV file of long-form data\nhelp: give a CSV file with one row per line: period,metric,value[,segments...]", MAX_LINE_BYTES >> 20));
+            }
+            if let Some(end) = end {
+                self.carry = block[end..].to_vec();
+                block.truncate(end);
+                self.lines += memchr::memchr_iter(b'\n', &block).count();
+                return Ok(Some(block));
+            }
         }
     }
 }
@@ -185,6 +229,13 @@ struct Layout {
 }
 
 impl Columns {
+    /// The columns of the header of `text`, and the rest of it.
+    fn split(text: &[u8]) -> Result<(Columns, &[u8]), Problem> {
+        let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+        let header_end = memchr::memchr(b'\n', text).map_or(text.len(), |i| i + 1);
+        Ok((Columns::read(&text[..header_end])?, &text[header_end..]))
+    }
+
     fn read(header: &[u8]) -> Result<Columns, Problem> {
         let problem = |message: String, help: &str| Problem {
             line: 1,
@@ -256,41 +307,77 @@ impl Columns {
     }
 }
 
+/// Why reading a file stopped.
+enum Stop {
+    Read(String),
+    Header(Problem),
+}
+
 impl Layout {
+    /// Parses a whole file's `text`.
     fn parse(text: &[u8]) -> Result<Layout, Problem> {
-        let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
-        let header_end = memchr::memchr(b'\n', text).map_or(text.len(), |i| i + 1);
-        let columns = Columns::read(&text[..header_end])?;
-        let body = &text[header_end..];
-        // A quoted field may hold a line break, so only a body without quotes is split.
-        let quoted = memchr::memchr(b'"', body).is_some();
-        let pieces = if quoted {
-            vec![body]
-        } else {
-            split_lines(body)
-        };
-        let mut chunks: Vec<Chunk> = if pieces.len() == 1 {
-            vec![ChunkParser::new(&columns).parse(pieces[0], quoted)]
-        } else {
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = pieces
-                    .iter()
-                    .map(|piece| scope.spawn(|| ChunkParser::new(&columns).parse(piece, false)))
-                    .collect();
-                workers
-                    .into_iter()
-                    .map(|w| w.join().expect("a CSV worker panicked"))
-                    .collect()
-            })
-        };
-        // Lines were counted within each chunk; the header is line 1.
-        let mut lines_before = 1;
-        for chunk in &mut chunks {
-            let lines = chunk.lines_before;
-            chunk.lines_before = lines_before;
-            lines_before += lines;
-        }
+        let (columns, body) = Columns::split(text)?;
+        let mut chunks = parse_body(&columns, body);
+        number_lines(&mut chunks);
         Ok(Layout { columns, chunks })
+    }
+
+    /// Reads and parses a file block by block: until a block has a quote, which may hold a
+    /// line break, so the rest of the file is read and parsed whole from there.
+    fn read(blocks: &mut Blocks<'_>) -> Result<Layout, Stop> {
+        let first = blocks.next().map_err(Stop::Read)?.unwrap_or_default();
+        let (columns, body) = Columns::split(&first).map_err(Stop::Header)?;
+        let mut chunks = Vec::new();
+        let mut block = body.to_vec();
+        drop(first);
+        loop {
+            if memchr::memchr(b'"', &block).is_some() {
+                while let Some(more) = blocks.next().map_err(Stop::Read)? {
+                    block.extend_from_slice(&more);
+                }
+            }
+            chunks.extend(parse_body(&columns, &block));
+            match blocks.next().map_err(Stop::Read)? {
+                Some(next) => block = next,
+                None => break,
+            }
+        }
+        number_lines(&mut chunks);
+        Ok(Layout { columns, chunks })
+    }
+}
+
+/// Parses the rows of `body`, whole lines after the header, in pieces on every core.
+fn parse_body(columns: &Columns, body: &[u8]) -> Vec<Chunk> {
+    // A quoted field may hold a line break, so only a body without quotes is split.
+    let quoted = memchr::memchr(b'"', body).is_some();
+    let pieces = if quoted {
+        vec![body]
+    } else {
+        split_lines(body)
+    };
+    if pieces.len() == 1 {
+        return vec![ChunkParser::new(columns).parse(pieces[0], quoted)];
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = pieces
+            .iter()
+            .map(|piece| scope.spawn(|| ChunkParser::new(columns).parse(piece, false)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a CSV worker panicked"))
+            .collect()
+    })
+}
+
+/// Turns each chunk's count of its own lines into the lines before it; the header is line 1.
+fn number_lines(chunks: &mut [Chunk]) {
+    let mut lines_before = 1;
+    for chunk in chunks {
+        let lines = chunk.lines_before;
+        chunk.lines_before = lines_before;
+        lines_before += lines;
     }
 }
 
@@ -612,4 +699,86 @@ fn field_at(line: &[u8], index: usize) -> (u32, u32) {
         col += field.len() as u32 + 1;
     }
     (1, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows of `table`'s problems, as (file line, message).
+    fn problems(table: &Table) -> Vec<(u32, String)> {
+        let mut found = Vec::new();
+        for chunk in &table.chunks {
+            let groups = chunk.groups.iter().map(|g| &g.problems);
+            for p in groups.chain([&chunk.unplaced]).flat_map(|p| &p.list) {
+                found.push((chunk.lines_before + p.line, p.message.clone()));
+            }
+        }
+        found
+    }
+
+    /// A file of `rows` rows, row `bad` with a value that is not a number and, from row
+    /// `quoted` on, metric names in quotes.
+    fn write(path: &Path, rows: usize, bad: usize, quoted: usize) {
+        let mut text = String::from("period,metric,value\n");
+        for r in 1..=rows {
+            let name = match r >= quoted {
+                true => format!("\"m{}\"", r % 7),
+                false => format!("m{}", r % 7),
+            };
+            let value = if r == bad {
+                "x".to_string()
+            } else {
+                r.to_string()
+            };
+            text.push_str(&format!("2026-W{:02},{name},{value}\n", 1 + r % 52));
+        }
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn a_file_read_block_by_block_gives_the_rows_and_lines_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        // About 8 MiB: three blocks, the last with quotes.
+        let rows = 300_000;
+        write(&path, rows, 250_000, 290_000);
+        let streamed = read(&path).unwrap();
+        let whole = parse(&path, std::fs::read(&path).unwrap()).unwrap();
+        assert!(streamed.chunks.len() > whole.chunks.len(), "read in blocks");
+        for table in [&streamed, &whole] {
+            let count: usize = table
+                .chunks
+                .iter()
+                .flat_map(|c| &c.groups)
+                .map(|g| g.rows.len())
+                .sum();
+            assert_eq!(count, rows - 1);
+            // The header is line 1, so row r is line r + 1.
+            let found = problems(table);
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!(found[0].0, 250_001);
+            assert!(found[0].1.contains("`x` is not a finite number"));
+        }
+        let at = streamed
+            .fields
+            .find(&[(3, Field::Period), (250_001, Field::Metric)]);
+        assert_eq!(at, vec![(1, 8), (10, 2)]);
+    }
+
+    #[test]
+    fn a_line_longer_than_the_bound_stops_reading_at_its_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.csv");
+        let mut text = b"period,metric,value\n2026-W01,m,1\n".to_vec();
+        text.resize(text.len() + MAX_LINE_BYTES + 10, b'7');
+        std::fs::write(&path, &text).unwrap();
+        let Err(CsvError::Read(message)) = read(&path) else {
+            panic!("a line over the bound must be refused");
+        };
+        assert!(
+            message.contains("long.csv:3:1: line 3 is longer than 1 MiB"),
+            "{message}"
+        );
+    }
 }
