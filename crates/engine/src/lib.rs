@@ -1,7 +1,8 @@
 //! Canopy's model: metric trees written in YAML, validated into a DAG of metrics with
 //! formulas, RACI owners, bands and alert rules.
 //!
-//! The engine knows nothing of data, periods or email. Its one way in is [`load`], which reads
+//! The engine knows nothing of data or email; it knows periods, which trees name (a change's
+//! ship date) as data does. Its one way in is [`load`], which reads
 //! a tree file through a [`FileSystem`] and returns either a [`MetricTree`] that satisfies every
 //! rule of the tree format, or every problem found, as [`Diagnostic`]s with file, line and
 //! column.
@@ -14,6 +15,7 @@ mod diagnostic;
 pub mod formula;
 mod load;
 mod model;
+mod period;
 mod raci;
 mod redact;
 mod render;
@@ -29,6 +31,7 @@ pub use diagnostic::{
 };
 pub use load::{duplicate_ids, load, Error, FileSystem, Loaded, MemoryFs};
 pub use model::{Alerts, Formula, Grain, Metric, MetricId, MetricTree, Source};
+pub use period::{Period, PeriodError};
 pub use raci::{Mailboxes, Person, Raci};
 pub use redact::redact_password;
 pub use render::{dot, mermaid};

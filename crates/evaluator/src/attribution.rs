@@ -15,8 +15,8 @@ use canopy_engine::formula::{BinOp, Expr};
 use canopy_engine::{MetricId, MetricTree};
 
 use crate::evaluate::{Cell, Evaluation};
-use crate::period::Period;
 use crate::shapley::{self, Limit, Method, Plan};
+use crate::Period;
 
 /// The method, stated in every explanation.
 pub const METHOD: &str = "shapley-chain: the Shapley value of each formula over its direct inputs, chained to the leaves by the discrete chain rule; `methods` names how each metric's was computed (all exact but `sampled`, `gradient fallback` and a limit `at the midpoint`)";

@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use canopy_engine::{Diagnostic, Location, MetricId, MetricTree, Span};
 
-use crate::period::Period;
 use crate::table::{Field, Problem, Table};
 use crate::Error;
+use crate::Period;
 
 /// Most problems reported for one data file before the rest are only counted.
 const MAX_DIAGNOSTICS: usize = 50;

@@ -10,7 +10,7 @@ use canopy_engine::{MetricId, MetricTree};
 use rustc_hash::FxHashMap;
 
 use crate::data::{Data, SegmentKey};
-use crate::period::Period;
+use crate::Period;
 
 /// The state of one value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

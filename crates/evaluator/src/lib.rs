@@ -12,7 +12,6 @@ mod data;
 mod derivative;
 mod evaluate;
 pub mod format;
-mod period;
 mod report;
 mod shapley;
 pub mod table;
@@ -21,9 +20,9 @@ pub use attribution::{
     explain, rank, ExplainError, Explanation, Node, Offsetting, Planner, SegmentShare, Segments,
     METHOD,
 };
+pub use canopy_engine::{Period, PeriodError};
 pub use data::{Data, DataBuilder, SegmentKey, MAX_SPAN};
 pub use evaluate::{evaluate, Cell, Evaluation, Status};
-pub use period::{Period, PeriodError};
 pub use report::{
     eval_report, explain_report, Contribution, EvalReport, ExplainReport, MethodOf, Methods,
     MetricRow, OffsettingReport, SegmentReport,

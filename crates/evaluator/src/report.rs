@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::attribution::{rank, Explanation, Node, Segments, METHOD};
 use crate::evaluate::{Cell, Evaluation, Status};
 use crate::format::pct_change;
-use crate::period::Period;
+use crate::Period;
 
 /// Every metric of a tree in one period.
 #[derive(Debug, Serialize)]

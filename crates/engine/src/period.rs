@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use canopy_engine::Grain;
+use crate::model::Grain;
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 
 /// One period of a grain. Periods of one grain are consecutive integers, so the previous
@@ -101,12 +101,12 @@ impl Period {
 
     /// The period's number among the periods of its grain: consecutive periods have
     /// consecutive ordinals.
-    pub(crate) fn ordinal(self) -> i32 {
+    pub fn ordinal(self) -> i32 {
         self.ordinal
     }
 
     /// The period of `grain` numbered `ordinal`.
-    pub(crate) fn from_ordinal(grain: Grain, ordinal: i32) -> Period {
+    pub fn from_ordinal(grain: Grain, ordinal: i32) -> Period {
         Period { grain, ordinal }
     }
 
