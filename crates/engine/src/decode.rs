@@ -27,6 +27,7 @@ pub(crate) mod keys {
         "raci",
         "alerts",
         "metrics",
+        "changes",
     ];
     pub(crate) const METRIC: &[&str] = &[
         "title",
@@ -52,6 +53,21 @@ pub(crate) mod keys {
     ];
     pub(crate) const BAND: &[&str] = &["name", "below"];
     pub(crate) const SOURCE: &[&str] = &["sql"];
+    pub(crate) const CHANGE: &[&str] = &[
+        "id",
+        "title",
+        "metric",
+        "shipped",
+        "expect",
+        "owner",
+        "window",
+        "scope",
+        "controls",
+        "guardrails",
+    ];
+    pub(crate) const EXPECT: &[&str] = &["direction", "size"];
+    pub(crate) const WINDOW: &[&str] = &["ramp", "periods", "baseline"];
+    pub(crate) const CONTROLS: &[&str] = &["segments", "metrics"];
 }
 
 /// A value and where it was written.
@@ -72,6 +88,7 @@ pub(crate) struct TreeSpec {
     pub(crate) raci: Option<RaciSpec>,
     pub(crate) alerts: AlertsSpec,
     pub(crate) metrics: Vec<MetricSpec>,
+    pub(crate) changes: Option<crate::change::ChangesSpec>,
 }
 
 pub(crate) enum PeopleSpec {
@@ -176,7 +193,7 @@ impl Decoder<'_> {
         self.diagnostics.push(d);
     }
 
-    fn expected(&mut self, node: &Node, what: &str, expected: &str) {
+    pub(crate) fn expected(&mut self, node: &Node, what: &str, expected: &str) {
         let found = node.describe();
         self.error(
             node.span,
@@ -185,7 +202,12 @@ impl Decoder<'_> {
     }
 
     /// The entries of a mapping, reporting non-string keys and keys not in `allowed`.
-    fn mapping<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Entries<'n>> {
+    pub(crate) fn mapping<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<Entries<'n>> {
         let Kind::Map(entries) = &node.kind else {
             self.expected(node, what, "a mapping");
             return None;
@@ -215,7 +237,7 @@ impl Decoder<'_> {
         Some(out)
     }
 
-    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+    pub(crate) fn string(&mut self, node: &Node, what: &str) -> Option<String> {
         match &node.kind {
             Kind::Scalar(s) if !s.is_null() => Some(s.text.clone()),
             _ => {
@@ -225,14 +247,14 @@ impl Decoder<'_> {
         }
     }
 
-    fn spanned_string(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
+    pub(crate) fn spanned_string(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
         self.string(node, what).map(|value| Spanned {
             value,
             span: node.span,
         })
     }
 
-    fn number(&mut self, node: &Node, what: &str) -> Option<f64> {
+    pub(crate) fn number(&mut self, node: &Node, what: &str) -> Option<f64> {
         match &node.kind {
             Kind::Scalar(s) if s.is_plain() => match s.text.parse::<f64>() {
                 Ok(n) if n.is_finite() => return Some(n),
@@ -256,7 +278,7 @@ impl Decoder<'_> {
     }
 
     /// One of `names`, reported with a suggestion otherwise.
-    fn choice(&mut self, node: &Node, what: &str, names: &[&str]) -> Option<usize> {
+    pub(crate) fn choice(&mut self, node: &Node, what: &str, names: &[&str]) -> Option<usize> {
         let text = self.string(node, what)?;
         if let Some(i) = names.iter().position(|n| *n == text) {
             return Some(i);
@@ -303,6 +325,7 @@ impl Decoder<'_> {
             raci: None,
             alerts: AlertsSpec::default(),
             metrics: Vec::new(),
+            changes: None,
         };
         let mut saw_metrics = false;
         for (key, _, v) in entries {
@@ -333,6 +356,7 @@ impl Decoder<'_> {
                     saw_metrics = true;
                     spec.metrics = self.metrics(v);
                 }
+                "changes" => spec.changes = self.changes(v),
                 _ => unreachable!("mapping() only returns allowed keys"),
             }
         }

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod bands;
+mod change;
 mod decode;
 mod diagnostic;
 pub mod formula;
@@ -25,6 +26,7 @@ mod validate;
 mod yaml;
 
 pub use bands::{Band, Bands, Good};
+pub use change::{Change, Controls, Window, MIN_BASELINE};
 pub use diagnostic::{
     render as render_diagnostic, render_all as render_diagnostics, sort_diagnostics, Diagnostic,
     Location, RenderOptions, Severity, SourceMap, Span,

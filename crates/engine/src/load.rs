@@ -4,7 +4,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::decode::{Decoder, PeopleSpec};
+use crate::change::{self, ChangesSpec};
+use crate::decode::{Decoder, PeopleSpec, Spanned};
 use crate::diagnostic::{sort_diagnostics, Diagnostic, Severity, SourceMap};
 use crate::model::MetricTree;
 use crate::raci::Mailboxes;
@@ -159,30 +160,58 @@ fn load_text(
         None => Default::default(),
         Some(PeopleSpec::Inline(list)) => validate::people(&mut dec, list, files.mailboxes),
         Some(PeopleSpec::File(file)) => {
-            let resolved = path.parent().unwrap_or(Path::new("")).join(&file.value);
-            match files.fs.read(&resolved) {
-                Ok(people_text) => {
-                    sources.insert(&resolved, Arc::from(people_text.as_str()));
-                    let node = document(&resolved, &people_text, dec.diagnostics)?;
-                    let mut people_dec = Decoder {
-                        path: Arc::from(resolved.as_path()),
-                        diagnostics: dec.diagnostics,
-                    };
-                    let list = people_dec.people_map(&node).unwrap_or_default();
-                    validate::people(&mut people_dec, list, files.mailboxes)
-                }
-                Err(e) => {
-                    dec.error_help(
-                        file.span,
-                        format!("cannot read people file `{}`: {e}", resolved.display()),
-                        "the path is relative to the tree file",
-                    );
-                    return None;
-                }
-            }
+            let (node, mut people_dec) = included(&mut dec, &file, "people", files, sources)?;
+            let list = people_dec.people_map(&node).unwrap_or_default();
+            validate::people(&mut people_dec, list, files.mailboxes)
         }
     };
-    validate::tree(&mut dec, spec, people)
+    let changes = spec.changes.take();
+    let mut tree = validate::tree(&mut dec, spec, people)?;
+    let specs = match changes {
+        None => return Some(tree),
+        Some(ChangesSpec::Inline(list)) => (list, dec),
+        Some(ChangesSpec::File(file)) => {
+            let (node, changes_dec) = included(&mut dec, &file, "changes", files, sources)?;
+            let mut changes_dec = changes_dec;
+            let list = changes_dec.change_list(&node).unwrap_or_default();
+            (list, changes_dec)
+        }
+    };
+    let (list, mut changes_dec) = specs;
+    let errors = changes_dec.errors();
+    tree.changes = change::validate(&mut changes_dec, list, &tree.known());
+    (changes_dec.errors() == errors).then_some(tree)
+}
+
+/// The document of a file the tree names (`people: people.yaml`), relative to the tree
+/// file, with a decoder for it; `None` once its problem is reported.
+fn included<'d>(
+    dec: &'d mut Decoder<'_>,
+    file: &Spanned<String>,
+    what: &str,
+    files: &Files<'_>,
+    sources: &mut SourceMap,
+) -> Option<(yaml::Node, Decoder<'d>)> {
+    let resolved = dec.path.parent().unwrap_or(Path::new("")).join(&file.value);
+    match files.fs.read(&resolved) {
+        Ok(text) => {
+            sources.insert(&resolved, Arc::from(text.as_str()));
+            let node = document(&resolved, &text, dec.diagnostics)?;
+            let included = Decoder {
+                path: Arc::from(resolved.as_path()),
+                diagnostics: dec.diagnostics,
+            };
+            Some((node, included))
+        }
+        Err(e) => {
+            dec.error_help(
+                file.span,
+                format!("cannot read {what} file `{}`: {e}", resolved.display()),
+                "the path is relative to the tree file",
+            );
+            None
+        }
+    }
 }
 
 /// Loads one YAML document, turning loader failures and duplicate keys into diagnostics.

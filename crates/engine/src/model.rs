@@ -225,6 +225,7 @@ pub struct MetricTree {
     pub(crate) graph: DiGraph<MetricId, ()>,
     /// Every metric after all of its inputs.
     pub(crate) topo: Vec<MetricId>,
+    pub(crate) changes: Vec<crate::change::Change>,
 }
 
 impl MetricTree {
@@ -306,6 +307,26 @@ impl MetricTree {
         self.graph
             .neighbors_directed(id.node(), Direction::Incoming)
             .map(|n| self.graph[n])
+    }
+
+    /// The changes registered to be verified, in the file's order.
+    pub fn changes(&self) -> &[crate::change::Change] {
+        &self.changes
+    }
+
+    /// What checking changes needs of the tree.
+    pub(crate) fn known(&self) -> crate::change::Known<'_> {
+        crate::change::Known {
+            grain: self.grain,
+            index: &self.index,
+            names: self.metrics.iter().map(|m| m.id.as_str()).collect(),
+            people: &self.people,
+            accountable: self
+                .metrics
+                .iter()
+                .map(|m| m.raci.accountable.as_str())
+                .collect(),
+        }
     }
 
     /// The people of the tree, by id.

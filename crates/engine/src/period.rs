@@ -39,6 +39,11 @@ fn week_ordinal(monday: NaiveDate) -> i32 {
 }
 
 impl Period {
+    /// How a period of `grain` is written, for help lines: "an ISO week like 2026-W47".
+    pub fn form(grain: Grain) -> &'static str {
+        example(grain)
+    }
+
     /// Reads `text` as a period of `grain`.
     pub fn parse(text: &str, grain: Grain) -> Result<Period, PeriodError> {
         let error = || PeriodError {

@@ -102,6 +102,37 @@ fn metric() -> Value {
     )
 }
 
+fn change() -> Value {
+    let names = json!({ "anyOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }] });
+    let whole = |least: u32, description: &str| json!({ "type": "integer", "minimum": least, "maximum": 520, "description": description });
+    object(
+        "A change shipped to move a metric, whose impact Canopy verifies once its evaluation window ends.",
+        vec![
+            ("id", text("Identifier, unique in the tree.")),
+            ("title", text("Display title.")),
+            ("metric", text("The metric it was meant to move.")),
+            ("shipped", text("The first full period it was live, in the tree's grain (e.g. 2026-W30).")),
+            ("expect", object("What it should do to the metric.", vec![
+                ("direction", json!({ "enum": ["up", "down"], "description": "Which way it should move the metric." })),
+                ("size", json!({ "description": "By how much: 5% or 0.05.", "anyOf": [{ "type": "number", "exclusiveMinimum": 0 }, { "type": "string", "pattern": "^[0-9.]+ *%$" }] })),
+            ], &["direction"])),
+            ("owner", text("Who answers for it (default: the metric's accountable).")),
+            ("window", object("The periods around the ship date.", vec![
+                ("ramp", whole(0, "Periods after shipping left out while it ramps up (default 1).")),
+                ("periods", whole(1, "Periods evaluated after the ramp (default 6).")),
+                ("baseline", whole(crate::change::MIN_BASELINE, "Periods before shipping it is measured against (default 26).")),
+            ], &[])),
+            ("scope", json!({ "type": "object", "additionalProperties": { "type": "string" }, "description": "The segment it shipped to: dimension and value." })),
+            ("controls", object("What it did not touch, to compare with: other segments of the metric, or other metrics.", vec![
+                ("segments", json!({ "type": "object", "additionalProperties": names, "description": "Values of each dimension." })),
+                ("metrics", json!({ "type": "array", "items": { "type": "string" }, "description": "Metric ids." })),
+            ], &[])),
+            ("guardrails", json!({ "type": "array", "items": { "type": "string" }, "description": "Metrics that must not get worse." })),
+        ],
+        &["id", "metric", "shipped", "expect"],
+    )
+}
+
 fn person() -> Value {
     object(
         "Someone who owns or follows metrics.",
@@ -150,6 +181,10 @@ pub fn json_schema() -> Value {
             (
                 "metrics",
                 json!({ "type": "object", "additionalProperties": metric(), "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" }, "description": "Metrics by id." }),
+            ),
+            (
+                "changes",
+                json!({ "description": "Changes shipped, to verify their impact: a list, or a path to a file holding one.", "anyOf": [{ "type": "array", "items": change() }, { "type": "string" }] }),
             ),
         ],
         &["tree", "root", "metrics"],
@@ -209,6 +244,20 @@ mod tests {
         assert_eq!(
             property_names(&m["properties"]["source"]),
             sorted(keys::SOURCE)
+        );
+        let c = &s["properties"]["changes"]["anyOf"][0]["items"];
+        assert_eq!(property_names(c), sorted(keys::CHANGE));
+        assert_eq!(
+            property_names(&c["properties"]["expect"]),
+            sorted(keys::EXPECT)
+        );
+        assert_eq!(
+            property_names(&c["properties"]["window"]),
+            sorted(keys::WINDOW)
+        );
+        assert_eq!(
+            property_names(&c["properties"]["controls"]),
+            sorted(keys::CONTROLS)
         );
         let p = &s["properties"]["people"]["anyOf"][0]["additionalProperties"];
         assert_eq!(property_names(p), sorted(keys::PERSON));

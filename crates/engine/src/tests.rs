@@ -419,3 +419,44 @@ mod snapshots {
         });
     }
 }
+
+#[test]
+fn changes_inline_and_from_a_file() {
+    let yaml = tree("  r: { formula: a / b }\n  a: {}\n  b: {}\n")
+        + "changes:\n  - id: lift\n    metric: a\n    shipped: 2026-W30\n    expect: { direction: up, size: 5% }\n    scope: { platform: web }\n";
+    let tree_of = |yaml: &str, file: &str| {
+        let fs = MemoryFs::new()
+            .with("t.yaml", yaml)
+            .with("changes.yaml", file);
+        load(Path::new("t.yaml"), &fs, &TestMailboxes)
+    };
+    let loaded = tree_of(&yaml, "").unwrap();
+    let [change] = loaded.tree.changes() else {
+        panic!("one change")
+    };
+    let a = loaded.tree.find("a").unwrap();
+    assert_eq!(
+        (change.id.as_str(), change.metric, change.size),
+        ("lift", a, Some(0.05))
+    );
+    assert_eq!(change.shipped.to_string(), "2026-W30");
+    assert_eq!(change.owner, "maya", "the metric's accountable by default");
+    assert_eq!(change.window, crate::Window::default());
+    assert_eq!(
+        change.scope,
+        vec![("platform".to_string(), "web".to_string())]
+    );
+
+    let yaml = tree("  r: { formula: a / b }\n  a: {}\n  b: {}\n") + "changes: changes.yaml\n";
+    let file = "- id: lift\n  metric: a\n  shipped: 2026-W30\n  expect: { direction: down, size: 0.1 }\n- id: other\n  metric: c\n  shipped: 2026-W31\n  expect: { direction: up }\n";
+    let Err(Error::Invalid { diagnostics, .. }) = tree_of(&yaml, file) else {
+        panic!("`c` is not a metric")
+    };
+    // The file's own problem is reported in that file.
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!(diagnostics[0].location.path.to_str(), Some("changes.yaml"));
+    assert_eq!(diagnostics[0].location.span.line, 6);
+    let good = &file[..file.find("- id: other").unwrap()];
+    let loaded = tree_of(&yaml, good).unwrap();
+    assert_eq!(loaded.tree.changes()[0].size, Some(0.1));
+}

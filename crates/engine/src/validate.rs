@@ -160,6 +160,7 @@ pub(crate) fn tree(
         index,
         graph,
         topo: topo?,
+        changes: Vec::new(),
     })
     .map(|mut t| {
         if t.title.is_empty() {
@@ -250,7 +251,13 @@ fn metric(dec: &mut Decoder<'_>, m: &MetricSpec, scope: &Scope<'_>) -> Metric {
     }
 }
 
-fn unknown(dec: &mut Decoder<'_>, name: &Spanned<String>, what: &str, known: &[&str], help: &str) {
+pub(crate) fn unknown(
+    dec: &mut Decoder<'_>,
+    name: &Spanned<String>,
+    what: &str,
+    known: &[&str],
+    help: &str,
+) {
     let message = match did_you_mean(&name.value, known.iter().copied()) {
         Some(s) => format!("unknown {what} `{}` (did you mean `{s}`?)", name.value),
         None => format!("unknown {what} `{}`", name.value),

@@ -12,6 +12,7 @@ mod data;
 mod derivative;
 mod evaluate;
 pub mod format;
+pub mod impact;
 mod report;
 mod shapley;
 pub mod table;

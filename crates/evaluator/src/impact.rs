@@ -1,0 +1,388 @@
+//! Verified impact: whether a change shipped at some period moved its metric, as a verdict
+//! with an interval, calibrated on placebo ship dates so that noise is not called success.
+//!
+//! The method, on one series `u` (the metric's log, or its level where it is not positive)
+//! and an optional control series `c`: the effect `tau` is the shift of `u - c` from the
+//! baseline window before shipping to the evaluation window after the ramp (or the mean
+//! residual of a regression of `u` on `c` fitted on the baseline). Its standard error allows
+//! for lag-1 autocorrelation. Every earlier date where the same windows fit before shipping
+//! is a placebo: the same model refitted there gives the effects that noise alone makes,
+//! which widen the standard error where they are larger and give a rank p-value. Everything
+//! is closed form and deterministic: the same data gives the same verdict on every run.
+
+use canopy_engine::Window;
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// The fewest baseline periods a verdict is given on.
+pub const MIN_BASELINE: usize = canopy_engine::MIN_BASELINE as usize;
+
+/// The fewest placebo dates for a calibrated verdict: with 19, the rank p-value can reach
+/// 1/20 = 0.05.
+pub const MIN_PLACEBOS: usize = 19;
+
+/// The largest share of missing values in the baseline or evaluation window.
+pub const MAX_MISSING: f64 = 0.10;
+
+/// The significance level of a verdict.
+pub const ALPHA: f64 = 0.05;
+
+/// The first index after the evaluation window of a change shipped at index `s`.
+fn end(window: Window, s: usize) -> usize {
+    s + window.ramp + window.periods
+}
+
+/// How the series the change did not touch is accounted for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// The effect is the shift of `u - c` (with `c = 0` without a control).
+    Difference,
+    /// `u = a + b c` fitted on the baseline; the effect is the mean residual after it.
+    Regression,
+}
+
+/// The effect at one ship date, before calibration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// The effect, on the series' scale.
+    pub tau: f64,
+    /// Its standard error, allowing for autocorrelation.
+    pub se: f64,
+    /// Degrees of freedom of its t distribution.
+    pub df: f64,
+    /// The lag-1 autocorrelation of the baseline, clipped to [0, 0.8].
+    pub rho: f64,
+}
+
+/// Placebo calibration: how many earlier dates served, and how often noise alone passed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Placebo {
+    /// The number of placebo dates.
+    pub dates: usize,
+    /// The share of them whose own one-sided p-value was at most [`ALPHA`].
+    pub false_alarm_rate: f64,
+}
+
+/// The test of one change on one series.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Test {
+    /// The effect at the ship date.
+    pub estimate: Estimate,
+    /// The standard error used: the larger of the estimate's and the placebo effects' root
+    /// mean square.
+    pub se_star: f64,
+    /// The baseline periods used (shrunk from the window's to have enough placebos).
+    pub baseline: usize,
+    /// The calibration, when there were enough placebo dates.
+    pub placebo: Option<Placebo>,
+    /// The p-value of an effect in the expected direction.
+    pub p: f64,
+    /// The p-value of an effect in the other direction.
+    pub p_opposite: f64,
+    /// The 90% interval of the effect, on the series' scale.
+    pub low: f64,
+    /// See `low`.
+    pub high: f64,
+    /// The smallest effect the test would detect with 80% power at [`ALPHA`].
+    pub mde: f64,
+}
+
+/// What a test says of a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The metric moved the expected way, beyond what noise does at placebo dates.
+    Confirmed,
+    /// As `Confirmed`, but without placebo calibration (too little history).
+    Likely,
+    /// The metric moved the other way.
+    Opposite,
+    /// The expected size is ruled out.
+    NoEffect,
+    /// Neither an effect nor its absence is shown.
+    Inconclusive,
+}
+
+impl Verdict {
+    /// The verdict as written in JSON and emails.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Confirmed => "confirmed",
+            Verdict::Likely => "likely",
+            Verdict::Opposite => "opposite",
+            Verdict::NoEffect => "no_effect",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// Means and sums over the present (finite) values of a window.
+fn present(values: impl Iterator<Item = f64>) -> Vec<f64> {
+    values.filter(|v| v.is_finite()).collect()
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// The lag-1 autocorrelation of `x` (missing values as NaN), clipped to [0, 0.8].
+fn lag1(x: &[f64]) -> f64 {
+    let m = mean(&present(x.iter().copied()));
+    let den: f64 = x
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|v| (v - m).powi(2))
+        .sum();
+    let num: f64 = x
+        .windows(2)
+        .filter(|w| w[0].is_finite() && w[1].is_finite())
+        .map(|w| (w[0] - m) * (w[1] - m))
+        .sum();
+    if den > 0.0 {
+        (num / den).clamp(0.0, 0.8)
+    } else {
+        0.0
+    }
+}
+
+/// The effect of a change at `s` on `u`, against control `c`, with `baseline` periods
+/// before it; `None` where a window has too few values.
+pub fn estimate(
+    u: &[f64],
+    c: Option<&[f64]>,
+    model: Model,
+    s: usize,
+    window: Window,
+    baseline: usize,
+) -> Option<Estimate> {
+    let (p, e) = (s.checked_sub(baseline)?..s, s + window.ramp..end(window, s));
+    if e.end > u.len() {
+        return None;
+    }
+    let control = |t: usize| c.map_or(0.0, |c| c[t]);
+    match model {
+        Model::Difference => {
+            let d: Vec<f64> = (p.start..e.end).map(|t| u[t] - control(t)).collect();
+            let (dp, de) = (&d[..baseline], &d[baseline + window.ramp..]);
+            let (vp, ve) = (present(dp.iter().copied()), present(de.iter().copied()));
+            if vp.len() < 3 || ve.is_empty() {
+                return None;
+            }
+            let m = mean(&vp);
+            let sigma =
+                (vp.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (vp.len() - 1) as f64).sqrt();
+            let rho = lag1(dp);
+            let kappa = (1.0 + rho) / (1.0 - rho);
+            let (h, l) = (ve.len() as f64, vp.len() as f64);
+            Some(Estimate {
+                tau: mean(&ve) - m,
+                se: sigma * (kappa * (1.0 / h + 1.0 / l)).sqrt(),
+                df: l - 1.0,
+                rho,
+            })
+        }
+        Model::Regression => regression(u, c?, p, e),
+    }
+}
+
+/// Model 2: `u = a + b c` fitted on the baseline `p`; the effect is the mean residual on `e`.
+fn regression(
+    u: &[f64],
+    c: &[f64],
+    p: std::ops::Range<usize>,
+    e: std::ops::Range<usize>,
+) -> Option<Estimate> {
+    let pairs = |r: std::ops::Range<usize>| -> Vec<(f64, f64)> {
+        r.map(|t| (u[t], c[t]))
+            .filter(|(u, c)| u.is_finite() && c.is_finite())
+            .collect()
+    };
+    let (bp, be) = (pairs(p.clone()), pairs(e));
+    if bp.len() < 4 || be.is_empty() {
+        return None;
+    }
+    let (mu, mc) = (
+        mean(&bp.iter().map(|x| x.0).collect::<Vec<_>>()),
+        mean(&bp.iter().map(|x| x.1).collect::<Vec<_>>()),
+    );
+    let scc: f64 = bp.iter().map(|(_, c)| (c - mc).powi(2)).sum();
+    if scc <= 0.0 {
+        return None;
+    }
+    let b = bp.iter().map(|(u, c)| (u - mu) * (c - mc)).sum::<f64>() / scc;
+    let a = mu - b * mc;
+    let residual = |t: usize| u[t] - (a + b * c[t]);
+    let ep: Vec<f64> = p.map(residual).collect();
+    let l = bp.len() as f64;
+    let sigma = (present(ep.iter().copied())
+        .iter()
+        .map(|e| e * e)
+        .sum::<f64>()
+        / (l - 2.0))
+        .sqrt();
+    let rho = lag1(&ep);
+    let kappa = (1.0 + rho) / (1.0 - rho);
+    let h = be.len() as f64;
+    let tau = be.iter().map(|(u, c)| u - (a + b * c)).sum::<f64>() / h;
+    let mce = be.iter().map(|x| x.1).sum::<f64>() / h;
+    Some(Estimate {
+        tau,
+        se: sigma * (kappa * (1.0 / h + 1.0 / l) + (mce - mc).powi(2) / scc).sqrt(),
+        df: l - 2.0,
+        rho,
+    })
+}
+
+/// The upper tail `1 - F(x)` of Student's t with `df` degrees of freedom.
+fn upper_tail(x: f64, df: f64) -> f64 {
+    let t = StudentsT::new(0.0, 1.0, df).expect("df > 0");
+    1.0 - t.cdf(x)
+}
+
+/// The `q` quantile of Student's t with `df` degrees of freedom.
+pub fn quantile(q: f64, df: f64) -> f64 {
+    StudentsT::new(0.0, 1.0, df).expect("df > 0").inverse_cdf(q)
+}
+
+/// The share of missing values of `x` in `range`.
+fn missing(x: &[f64], range: std::ops::Range<usize>) -> f64 {
+    let n = range.len();
+    range.filter(|&t| !x[t].is_finite()).count() as f64 / n as f64
+}
+
+/// Tests a change shipped at index `s` of `u` expected to move it the way `g` says (`1.0`
+/// up, `-1.0` down). `Err` says why it cannot be evaluated.
+pub fn test(
+    u: &[f64],
+    c: Option<&[f64]>,
+    model: Model,
+    s: usize,
+    window: Window,
+    g: f64,
+) -> Result<Test, String> {
+    let (r, h) = (window.ramp, window.periods);
+    let baseline = window.baseline.min(s);
+    if baseline < MIN_BASELINE {
+        return Err(format!(
+            "the data has {baseline} period{} before shipping; a verdict needs at least {MIN_BASELINE}",
+            if baseline == 1 { "" } else { "s" }
+        ));
+    }
+    if end(window, s) > u.len() {
+        return Err("the evaluation window is not all in the data".into());
+    }
+    for (name, series) in [("metric", Some(u)), ("control", c)] {
+        let Some(x) = series else { continue };
+        let windows = [
+            (s - baseline..s, "baseline"),
+            (s + r..end(window, s), "evaluation window"),
+        ];
+        for (range, what) in windows {
+            let share = missing(x, range);
+            if share > MAX_MISSING {
+                return Err(format!(
+                    "{:.0}% of the {name}'s values in the {what} are missing (at most {:.0}% may be)",
+                    share * 100.0,
+                    MAX_MISSING * 100.0
+                ));
+            }
+        }
+    }
+    // Placebo dates s' need s' >= L and s' + r + h <= s.
+    let dates = |l: usize| (s + 1).saturating_sub(r + h + l);
+    let shrunk = (s + 1)
+        .saturating_sub(r + h + MIN_PLACEBOS)
+        .max(MIN_BASELINE);
+    let baseline = match dates(baseline) >= MIN_PLACEBOS {
+        true => baseline,
+        false if shrunk <= baseline && dates(shrunk) >= MIN_PLACEBOS => shrunk,
+        false => baseline,
+    };
+    let fit = |at: usize| estimate(u, c, model, at, window, baseline);
+    let estimate = fit(s).ok_or("too few values in the windows to fit the model")?;
+    let placebos: Vec<Estimate> = match dates(baseline) >= MIN_PLACEBOS {
+        true => (baseline..=s - r - h).filter_map(fit).collect(),
+        false => Vec::new(),
+    };
+    Ok(calibrate(estimate, &placebos, baseline, g))
+}
+
+/// The p-values, interval and detectable size of `estimate`, calibrated on `placebos`
+/// (none when there were too few dates).
+fn calibrate(estimate: Estimate, placebos: &[Estimate], baseline: usize, g: f64) -> Test {
+    let Estimate { tau, se, df, .. } = estimate;
+    let calibrated = placebos.len() >= MIN_PLACEBOS;
+    let spread =
+        (placebos.iter().map(|k| k.tau * k.tau).sum::<f64>() / placebos.len().max(1) as f64).sqrt();
+    let se_star = if calibrated { se.max(spread) } else { se };
+    let k = placebos.len() as f64;
+    let p_of = |g: f64| {
+        let p_t = upper_tail(g * tau / se_star, df);
+        if !calibrated {
+            return p_t;
+        }
+        let beaten = placebos.iter().filter(|p| g * p.tau >= g * tau).count() as f64;
+        p_t.max((1.0 + beaten) / (k + 1.0))
+    };
+    let t95 = quantile(0.95, df);
+    let placebo = calibrated.then(|| Placebo {
+        dates: placebos.len(),
+        false_alarm_rate: placebos
+            .iter()
+            .filter(|p| upper_tail(g * p.tau / p.se, p.df) <= ALPHA)
+            .count() as f64
+            / k,
+    });
+    Test {
+        estimate,
+        se_star,
+        baseline,
+        placebo,
+        p: p_of(g),
+        p_opposite: p_of(-g),
+        low: tau - t95 * se_star,
+        high: tau + t95 * se_star,
+        mde: (t95 + quantile(0.80, df)) * se_star,
+    }
+}
+
+/// The verdict of `test` on a change expected to move the series the way `g` says, by at
+/// least `delta` on its scale if a size was expected; and whether the effect is smaller
+/// than expected.
+pub fn judge(test: &Test, g: f64, delta: Option<f64>) -> (Verdict, bool) {
+    let favourable = (g * test.low).max(g * test.high);
+    let ruled_out = delta.is_some_and(|d| favourable < d);
+    if test.p <= ALPHA {
+        let verdict = match test.placebo {
+            Some(_) => Verdict::Confirmed,
+            None => Verdict::Likely,
+        };
+        (verdict, ruled_out)
+    } else if test.p_opposite <= ALPHA {
+        (Verdict::Opposite, false)
+    } else if ruled_out {
+        (Verdict::NoEffect, false)
+    } else {
+        (Verdict::Inconclusive, false)
+    }
+}
+
+/// The two-sided p-value of `test`: for guardrails and controls, which must not move either
+/// way beyond noise.
+pub fn two_sided(test: &Test) -> f64 {
+    (2.0 * test.p.min(test.p_opposite)).min(1.0)
+}
+
+/// Holm's step-down adjustment of `p` (in any order), returned in the same order.
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut adjusted = vec![0.0; p.len()];
+    let mut running: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((p.len() - rank) as f64 * p[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
+}
+
+#[cfg(test)]
+mod tests;
