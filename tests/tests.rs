@@ -5,6 +5,7 @@ mod util;
 
 mod check;
 mod data;
+mod impact;
 mod render;
 mod smtp;
 mod warehouse;

@@ -77,6 +77,22 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Judge whether the changes registered in a tree moved their metrics.
+    Impact {
+        /// The tree file.
+        tree: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Only this change (by id).
+        #[arg(long)]
+        change: Option<String>,
+        /// The last complete period: `latest` (newest in the data), `previous`, or a period.
+        #[arg(long, default_value = "latest")]
+        as_of: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Explain why a metric changed between two periods, down to its leaves and segments.
     Explain {
         /// The tree file.

@@ -24,6 +24,7 @@ mod data;
 mod env;
 mod eval;
 mod explain;
+mod impact;
 mod mail;
 mod outbox;
 mod render;
@@ -107,6 +108,20 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
                 format,
             };
             explain::run(&tree, &data, request, style)
+        }
+        Command::Impact {
+            tree,
+            data,
+            change,
+            as_of,
+            format,
+        } => {
+            let request = impact::Request {
+                change: change.as_deref(),
+                as_of: &as_of,
+                format,
+            };
+            impact::run(&tree, &data, request, style)
         }
         Command::Run {
             trees,

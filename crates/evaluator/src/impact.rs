@@ -384,5 +384,12 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
     adjusted
 }
 
+mod assess;
+mod story;
+pub use assess::{
+    assess, assess_all, Assessment, Effect, GuardrailReport, PlaceboReport, RootShare, Span, Stage,
+};
+pub use story::story;
+
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,157 @@
+//! `canopy impact`: whether the changes registered in a tree moved their metrics.
+
+use std::path::Path;
+
+use canopy_engine::MetricTree;
+use canopy_evaluator::impact::{self, Assessment, Stage, MIN_PLACEBOS};
+use canopy_evaluator::{evaluate, Period};
+use serde::Serialize;
+
+use crate::args::{DataArgs, Format};
+use crate::data::{self, PeriodArg};
+use crate::trees::{self, Style};
+use crate::Outcome;
+
+/// What `canopy impact` was asked.
+pub(crate) struct Request<'a> {
+    pub(crate) change: Option<&'a str>,
+    pub(crate) as_of: &'a str,
+    pub(crate) format: Format,
+}
+
+/// The document `canopy impact --format json` prints.
+#[derive(Serialize)]
+struct Report<'a> {
+    tree: &'a str,
+    as_of: String,
+    changes: Vec<Assessment>,
+}
+
+pub(crate) fn run(
+    path: &Path,
+    data_args: &DataArgs,
+    request: Request<'_>,
+    style: Style,
+) -> anyhow::Result<Outcome> {
+    let mut sources = data::Sources::start(&data_args.sources);
+    let Some(loaded) = trees::load(path, style)? else {
+        return Ok(Outcome::Failure);
+    };
+    let tree = &loaded.tree;
+    let changes = chosen(tree, request.change)?;
+    let arg = PeriodArg::parse(request.as_of, tree.grain())?;
+    let loaded_data = data::load(tree, &mut sources, style, |last| {
+        let as_of = data::resolve(&arg, last, tree.grain())?;
+        Ok(wanted(tree, &changes, as_of))
+    })?;
+    let Some((data, periods)) = loaded_data else {
+        return Ok(Outcome::Failure);
+    };
+    drop(sources);
+    let eval = evaluate(tree, &data);
+    let as_of = match periods.last() {
+        Some(&p) => p,
+        None => data::resolve(&arg, data.last(), tree.grain())?,
+    };
+    let assessed: Vec<Assessment> = changes
+        .iter()
+        .map(|&i| impact::assess(&eval, &tree.changes()[i], as_of))
+        .collect();
+    match request.format {
+        Format::Json => {
+            let report = Report {
+                tree: tree.id(),
+                as_of: as_of.to_string(),
+                changes: assessed,
+            };
+            outln!("{}", serde_json::to_string_pretty(&report)?)?;
+        }
+        Format::Table => out!("{}", render(tree, &changes, &assessed, as_of))?,
+    }
+    Ok(Outcome::Success)
+}
+
+/// The changes asked for, by index: all, or the one named.
+fn chosen(tree: &MetricTree, name: Option<&str>) -> anyhow::Result<Vec<usize>> {
+    let all = tree.changes();
+    let Some(name) = name else {
+        if all.is_empty() {
+            anyhow::bail!("tree `{}` registers no changes\nhelp: list them under `changes:` in the tree file (see the README, Verified impact)", tree.id());
+        }
+        return Ok((0..all.len()).collect());
+    };
+    match all.iter().position(|c| c.id == name) {
+        Some(i) => Ok(vec![i]),
+        None => {
+            let names = all.iter().map(|c| c.id.as_str());
+            let hint = canopy_engine::did_you_mean(name, names)
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            anyhow::bail!("no change `{name}` in tree `{}`{hint}", tree.id())
+        }
+    }
+}
+
+/// The periods the chosen changes need, ending with `as_of`: each change's baseline, ramp
+/// and evaluation window, and enough before them for the placebo dates.
+pub(crate) fn wanted(tree: &MetricTree, changes: &[usize], as_of: Period) -> Vec<Period> {
+    let first = changes
+        .iter()
+        .map(|&i| {
+            let c = &tree.changes()[i];
+            let w = c.window;
+            c.shipped
+                .offset(-((w.baseline + w.ramp + w.periods + MIN_PLACEBOS - 1) as i32))
+        })
+        .min()
+        .unwrap_or(as_of);
+    let first = first.min(as_of);
+    (0..=as_of.since(first)).map(|k| first.offset(k)).collect()
+}
+
+/// The table: one line per change, then each change in words.
+fn render(tree: &MetricTree, changes: &[usize], assessed: &[Assessment], as_of: Period) -> String {
+    use canopy_evaluator::format::percent;
+    let pct = |x: f64| percent(x * 100.0);
+    let rows: Vec<Vec<String>> = assessed
+        .iter()
+        .map(|a| {
+            let status = match (a.status, a.verdict) {
+                (Stage::Evaluated, Some(v)) => v.to_string(),
+                (Stage::Pending, _) => "pending".to_string(),
+                _ => "not evaluable".to_string(),
+            };
+            vec![
+                a.id.clone(),
+                a.metric.clone(),
+                a.shipped.clone(),
+                status,
+                a.effect.map_or("-".into(), |e| pct(e.relative)),
+                a.effect
+                    .map_or("-".into(), |e| format!("{} to {}", pct(e.low), pct(e.high))),
+                a.p.map_or("-".into(), |p| format!("{p:.3}")),
+            ]
+        })
+        .collect();
+    let mut out = format!("{} as of {as_of}\n\n", tree.id());
+    out += &crate::table::render(
+        &[
+            "change",
+            "metric",
+            "shipped",
+            "verdict",
+            "effect",
+            "90% interval",
+            "p",
+        ],
+        &rows,
+        &[1, 3],
+    );
+    out.push('\n');
+    for (&i, a) in changes.iter().zip(assessed) {
+        out += &impact::story(tree, &tree.changes()[i], a);
+        out += "\n\n";
+    }
+    out.truncate(out.trim_end().len() + 1);
+    out
+}

@@ -1,0 +1,642 @@
+//! A registered change judged on an evaluation: its series (in scope, pooled over segments),
+//! its control, the test, guardrails, and what it means for the root.
+
+use canopy_engine::{Change, Controls, Good, MetricId, MetricTree};
+use serde::Serialize;
+
+use super::{holm, judge, test, two_sided, Model, Test, Verdict, ALPHA};
+use crate::{Evaluation, Period};
+
+/// Where a change stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Its evaluation window has not ended: no peeking.
+    Pending,
+    /// It cannot be judged; `reason` says why.
+    NotEvaluable,
+    /// It has a verdict.
+    Evaluated,
+}
+
+/// A span of periods, as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Span {
+    /// The first period.
+    pub from: String,
+    /// The last period.
+    pub to: String,
+}
+
+/// An effect relative to the baseline, with its 90% interval.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Effect {
+    /// The effect: 0.061 for +6.1%.
+    pub relative: f64,
+    /// The interval's lower bound.
+    pub low: f64,
+    /// Its upper bound.
+    pub high: f64,
+}
+
+/// The placebo calibration, as reported.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct PlaceboReport {
+    /// Earlier ship dates tried.
+    pub dates: usize,
+    /// The share of them that would have passed on noise alone.
+    pub false_alarm_rate: f64,
+}
+
+/// The share of the root's change the change explains.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RootShare {
+    /// The root metric's id.
+    pub metric: String,
+    /// The share of the root's change since shipping, with bounds from the effect's interval.
+    pub share: f64,
+    /// Lower bound.
+    pub low: f64,
+    /// Upper bound.
+    pub high: f64,
+    /// Whether the root effect it implies lies inside the root's own 90% interval.
+    pub transmitted: Option<bool>,
+}
+
+/// A guardrail (or control) metric over the same windows.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GuardrailReport {
+    /// The metric's id.
+    pub metric: String,
+    /// Its relative change.
+    pub relative: Option<f64>,
+    /// Its two-sided p-value, Holm-adjusted across guardrails and controls.
+    pub p: Option<f64>,
+    /// `held`, `worse` (moved significantly the wrong way) or `not_evaluable`.
+    pub verdict: &'static str,
+}
+
+/// One change, judged: the `changes` entries of `canopy impact`'s JSON.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Assessment {
+    /// The change's id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// The metric it was meant to move.
+    pub metric: String,
+    /// The first full period it was live.
+    pub shipped: String,
+    /// Who answers for it.
+    pub owner: String,
+    /// Where it stands.
+    pub status: Stage,
+    /// The verdict, once evaluated.
+    pub verdict: Option<&'static str>,
+    /// Whether a confirmed effect is smaller than the size expected.
+    pub smaller_than_expected: bool,
+    /// Why it is pending or cannot be evaluated, or what weakened a verdict.
+    pub reason: Option<String>,
+    /// How the counterfactual was built.
+    pub model: Option<String>,
+    /// The baseline periods.
+    pub baseline: Span,
+    /// How many there are (the window's, or fewer where history is short).
+    #[serde(skip)]
+    pub baseline_periods: usize,
+    /// The evaluated periods.
+    pub evaluation: Span,
+    /// The effect.
+    pub effect: Option<Effect>,
+    /// Its p-value (an effect the expected way).
+    pub p: Option<f64>,
+    /// The p-value of an effect the other way.
+    pub p_opposite: Option<f64>,
+    /// The calibration; `null` with too little history.
+    pub placebo: Option<PlaceboReport>,
+    /// The smallest relative effect the test would detect.
+    pub mde: Option<f64>,
+    /// What it means for the root.
+    pub root: Option<RootShare>,
+    /// Metrics that must not get worse.
+    pub guardrails: Vec<GuardrailReport>,
+    /// Whether the change was registered after it shipped (set by the run's history).
+    pub post_hoc: bool,
+}
+
+/// A series on the scale the test runs on: logs where every value is positive.
+struct Series {
+    u: Vec<f64>,
+    /// Levels, not logs: some value was not positive.
+    level: bool,
+    /// The baseline mean of the values, for effects relative to it on the level scale.
+    base: f64,
+}
+
+impl Series {
+    /// The relative effect of `x` on the series' scale.
+    fn relative(&self, x: f64) -> f64 {
+        match self.level {
+            true => x / self.base.abs(),
+            false => x.exp() - 1.0,
+        }
+    }
+}
+
+/// What judging changes reads: an evaluation and the index of each period in it.
+struct Grid<'e, 't> {
+    eval: &'e Evaluation<'t>,
+    first: Period,
+    len: usize,
+}
+
+impl Grid<'_, '_> {
+    fn period(&self, i: usize) -> Period {
+        self.first.offset(i as i32)
+    }
+
+    fn index(&self, p: Period) -> Option<usize> {
+        usize::try_from(p.since(self.first)).ok()
+    }
+
+    /// `metric`'s totals, NaN where there is none.
+    fn totals(&self, metric: MetricId) -> Vec<f64> {
+        (0..self.len)
+            .map(|i| self.eval.total(metric, self.period(i)).unwrap_or(f64::NAN))
+            .collect()
+    }
+
+    /// `metric` pooled over `segments` period by period: its formula over the sums of its
+    /// leaves in those segments (a ratio of sums, not a mean of ratios).
+    fn pooled(&self, metric: MetricId, segments: &[usize]) -> Vec<f64> {
+        let tree = self.eval.tree();
+        (0..self.len)
+            .map(|i| {
+                let p = self.period(i);
+                let leaf = |m: MetricId| {
+                    let values = segments
+                        .iter()
+                        .filter_map(|&s| self.eval.get(m, p, Some(s)).ok());
+                    values.fold(f64::NAN, |a, v| if a.is_nan() { v } else { a + v })
+                };
+                point(tree, leaf, None)[metric.index()]
+            })
+            .collect()
+    }
+
+    /// The segments whose value of each named dimension is one of the given values.
+    fn matching(&self, wanted: &[(String, Vec<String>)]) -> Result<Vec<usize>, String> {
+        let dims = self.eval.dimensions();
+        let mut columns = Vec::new();
+        for (dim, values) in wanted {
+            let Some(c) = dims.iter().position(|d| d == dim) else {
+                let known = if dims.is_empty() {
+                    "none".to_string()
+                } else {
+                    dims.join(", ")
+                };
+                return Err(format!(
+                    "the data has no segment dimension `{dim}` (its dimensions: {known})"
+                ));
+            };
+            columns.push((c, values));
+        }
+        let found: Vec<usize> = (0..self.eval.segments().len())
+            .filter(|&s| {
+                let key = &self.eval.segments()[s];
+                columns.iter().all(|(c, values)| values.contains(&key[*c]))
+            })
+            .collect();
+        if found.is_empty() {
+            let wanted: Vec<String> = wanted
+                .iter()
+                .map(|(d, v)| format!("{d} = {}", v.join(" or ")))
+                .collect();
+            return Err(format!(
+                "the data has no segment with {}",
+                wanted.join(", ")
+            ));
+        }
+        Ok(found)
+    }
+}
+
+/// Every metric's value at one point: leaves from `leaf`, the computed value of metric
+/// `scaled.0` multiplied by `scaled.1`.
+fn point(
+    tree: &MetricTree,
+    leaf: impl Fn(MetricId) -> f64,
+    scaled: Option<(MetricId, f64)>,
+) -> Vec<f64> {
+    let mut values = vec![f64::NAN; tree.len()];
+    for &m in tree.topological_order() {
+        let x = match &tree.metric(m).formula {
+            None => leaf(m),
+            Some(f) => {
+                let inputs: Vec<f64> = f.inputs().iter().map(|i| values[i.index()]).collect();
+                f.eval(&inputs).unwrap_or(f64::NAN)
+            }
+        };
+        values[m.index()] = match scaled {
+            Some((k, g)) if k == m => x * g,
+            _ => x,
+        };
+    }
+    values
+}
+
+/// The sign of the expected direction.
+fn sign(good: Good) -> f64 {
+    match good {
+        Good::Up => 1.0,
+        Good::Down => -1.0,
+    }
+}
+
+/// Judges every change of `eval`'s tree as of `as_of` (the last complete period).
+pub fn assess_all(eval: &Evaluation<'_>, as_of: Period) -> Vec<Assessment> {
+    let tree = eval.tree();
+    tree.changes()
+        .iter()
+        .map(|c| assess(eval, c, as_of))
+        .collect()
+}
+
+/// Judges `change` as of `as_of`.
+pub fn assess(eval: &Evaluation<'_>, change: &Change, as_of: Period) -> Assessment {
+    let tree = eval.tree();
+    let w = change.window;
+    let s = change.shipped;
+    let span = |a: Period, b: Period| Span {
+        from: a.to_string(),
+        to: b.to_string(),
+    };
+    let mut out = Assessment {
+        id: change.id.clone(),
+        title: change.title.clone(),
+        metric: tree.metric(change.metric).id.clone(),
+        shipped: s.to_string(),
+        owner: change.owner.clone(),
+        status: Stage::Pending,
+        verdict: None,
+        smaller_than_expected: false,
+        reason: None,
+        model: None,
+        baseline: span(s.offset(-(w.baseline as i32)), s.previous()),
+        baseline_periods: w.baseline,
+        evaluation: span(w.first_evaluated(s), w.last_evaluated(s)),
+        effect: None,
+        p: None,
+        p_opposite: None,
+        placebo: None,
+        mde: None,
+        root: None,
+        guardrails: Vec::new(),
+        post_hoc: false,
+    };
+    if as_of < w.last_evaluated(s) {
+        out.reason = Some(format!(
+            "the evaluation window ends with {}; verdicts wait for it",
+            w.last_evaluated(s)
+        ));
+        return out;
+    }
+    if let Err(reason) = evaluate(eval, change, &mut out) {
+        out.status = Stage::NotEvaluable;
+        out.reason = Some(reason);
+    }
+    out
+}
+
+/// Fills `out` with the test of `change`, or says why there is none.
+fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Result<(), String> {
+    let (Some(first), Some(last)) = (eval.first(), eval.last()) else {
+        return Err("there is no data".into());
+    };
+    let grid = Grid {
+        eval,
+        first,
+        len: (last.since(first) + 1) as usize,
+    };
+    let w = change.window;
+    let s = grid
+        .index(change.shipped)
+        .ok_or_else(|| format!("the data starts with {first}, after the change shipped"))?;
+    if grid
+        .index(w.last_evaluated(change.shipped))
+        .is_none_or(|e| e >= grid.len)
+    {
+        return Err(format!(
+            "the data ends with {last}, before the evaluation window does"
+        ));
+    }
+    let g = sign(change.direction);
+    let (treated, control) = series(&grid, change)?;
+    let level = treated.level;
+    let (model, c, name) = control.unwrap_or((Model::Difference, None, "level".to_string()));
+    let t = test(&treated.u, c.as_deref(), model, s, w, g)?;
+    let baseline = t.baseline;
+    out.baseline.from = change.shipped.offset(-(baseline as i32)).to_string();
+    out.baseline_periods = baseline;
+    let delta = change.size.map(|size| match level {
+        true => size * treated.base.abs(),
+        false => (1.0 + size).ln(),
+    });
+    let (verdict, smaller) = judge(&t, g, delta);
+    out.status = Stage::Evaluated;
+    out.verdict = Some(verdict.name());
+    out.smaller_than_expected = smaller;
+    out.model = Some(name);
+    out.effect = Some(Effect {
+        relative: treated.relative(t.estimate.tau),
+        low: treated.relative(t.low),
+        high: treated.relative(t.high),
+    });
+    out.p = Some(t.p);
+    out.p_opposite = Some(t.p_opposite);
+    out.placebo = t.placebo.map(|p| PlaceboReport {
+        dates: p.dates,
+        false_alarm_rate: p.false_alarm_rate,
+    });
+    out.mde = Some(treated.relative(t.mde));
+    let moved_with = guardrails(&grid, change, s, g, out);
+    if verdict == Verdict::Confirmed && moved_with {
+        out.verdict = Some(Verdict::Inconclusive.name());
+        out.smaller_than_expected = false;
+        out.reason = Some(
+            "a control moved with the metric, so the effect cannot be told from what moved both"
+                .into(),
+        );
+    }
+    if change.scope.is_empty() {
+        out.root = root_share(&grid, change, s, &t, &treated);
+    }
+    Ok(())
+}
+
+/// The treated series, and the control with the model it takes and its name.
+#[allow(clippy::type_complexity)]
+fn series(
+    grid: &Grid<'_, '_>,
+    change: &Change,
+) -> Result<(Series, Option<(Model, Option<Vec<f64>>, String)>), String> {
+    let scope: Vec<(String, Vec<String>)> = change
+        .scope
+        .iter()
+        .map(|(d, v)| (d.clone(), vec![v.clone()]))
+        .collect();
+    let treated_segments = match scope.is_empty() {
+        true => None,
+        false => Some(grid.matching(&scope)?),
+    };
+    let y = match &treated_segments {
+        None => grid.totals(change.metric),
+        Some(segments) => grid.pooled(change.metric, segments),
+    };
+    let w = change.window;
+    let s = grid.index(change.shipped).expect("checked");
+    let windows = s.saturating_sub(w.baseline)..(s + w.ramp + w.periods).min(y.len());
+    let level = y[windows.clone()]
+        .iter()
+        .any(|v| v.is_finite() && *v <= 0.0);
+    let base_values: Vec<f64> = y[s.saturating_sub(w.baseline)..s]
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let base = base_values.iter().sum::<f64>() / base_values.len().max(1) as f64;
+    let scale = |v: Vec<f64>| -> Vec<f64> {
+        match level {
+            true => v,
+            false => v
+                .into_iter()
+                .map(|x| if x > 0.0 { x.ln() } else { f64::NAN })
+                .collect(),
+        }
+    };
+    let treated = Series {
+        u: scale(y),
+        level,
+        base,
+    };
+    let control = match &change.controls {
+        Controls::Metrics(ids) => {
+            let logs: Vec<Vec<f64>> = ids.iter().map(|&m| scale(grid.totals(m))).collect();
+            let c = (0..grid.len)
+                .map(|i| logs.iter().map(|l| l[i]).sum::<f64>() / logs.len() as f64)
+                .collect();
+            let names: Vec<&str> = ids
+                .iter()
+                .map(|&m| grid.eval.tree().metric(m).id.as_str())
+                .collect();
+            Some((
+                Model::Regression,
+                Some(c),
+                format!("regression: {}", names.join(", ")),
+            ))
+        }
+        Controls::Segments(wanted) => {
+            let segments = grid.matching(wanted)?;
+            let c = scale(grid.pooled(change.metric, &segments));
+            Some((
+                Model::Difference,
+                Some(c),
+                format!("segments: {}", describe(wanted)),
+            ))
+        }
+        Controls::Default => match treated_segments {
+            None => None,
+            Some(inside) => complement(grid, change, &treated, &inside, &scale),
+        },
+    };
+    Ok((treated, control))
+}
+
+/// The segments outside the scope as the control, kept only where they track the metric
+/// (the baseline variance of the difference is below the metric's own).
+fn complement(
+    grid: &Grid<'_, '_>,
+    change: &Change,
+    treated: &Series,
+    inside: &[usize],
+    scale: &dyn Fn(Vec<f64>) -> Vec<f64>,
+) -> Option<(Model, Option<Vec<f64>>, String)> {
+    let outside: Vec<usize> = (0..grid.eval.segments().len())
+        .filter(|s| !inside.contains(s))
+        .collect();
+    if outside.is_empty() {
+        return None;
+    }
+    let dims = grid.eval.dimensions();
+    let named: Vec<(String, Vec<String>)> = (0..dims.len())
+        .map(|d| {
+            let mut values: Vec<String> = outside
+                .iter()
+                .map(|&s| grid.eval.segments()[s][d].clone())
+                .collect();
+            values.sort();
+            values.dedup();
+            (dims[d].clone(), values)
+        })
+        .collect();
+    let c = scale(grid.pooled(change.metric, &outside));
+    let s = grid.index(change.shipped)?;
+    let p = s.saturating_sub(change.window.baseline)..s;
+    let variance = |x: Vec<f64>| {
+        let x: Vec<f64> = x.into_iter().filter(|v| v.is_finite()).collect();
+        let m = x.iter().sum::<f64>() / x.len() as f64;
+        x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() as f64 - 1.0)
+    };
+    let d: Vec<f64> = p.clone().map(|t| treated.u[t] - c[t]).collect();
+    (variance(d) < variance(treated.u[p].to_vec())).then(|| {
+        (
+            Model::Difference,
+            Some(c),
+            format!("segments: {}", describe(&named)),
+        )
+    })
+}
+
+fn describe(wanted: &[(String, Vec<String>)]) -> String {
+    let parts: Vec<String> = wanted
+        .iter()
+        .map(|(d, v)| format!("{d} = {}", v.join(", ")))
+        .collect();
+    parts.join("; ")
+}
+
+/// Tests the guardrails and control metrics (two-sided, Holm-adjusted across them) into
+/// `out`; whether a control moved significantly with the treated metric.
+fn guardrails(
+    grid: &Grid<'_, '_>,
+    change: &Change,
+    s: usize,
+    g: f64,
+    out: &mut Assessment,
+) -> bool {
+    let controls = match &change.controls {
+        Controls::Metrics(ids) => ids.clone(),
+        _ => Vec::new(),
+    };
+    let metrics: Vec<MetricId> = change.guardrails.iter().chain(&controls).copied().collect();
+    let tests: Vec<Option<(Test, Series)>> = metrics
+        .iter()
+        .map(|&m| {
+            let y = grid.totals(m);
+            let level = y.iter().any(|v| v.is_finite() && *v <= 0.0);
+            let base_values: Vec<f64> = y[s.saturating_sub(change.window.baseline)..s]
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
+            let base = base_values.iter().sum::<f64>() / base_values.len().max(1) as f64;
+            let u = if level {
+                y
+            } else {
+                y.into_iter().map(f64::ln).collect()
+            };
+            let series = Series { u, level, base };
+            test(&series.u, None, Model::Difference, s, change.window, 1.0)
+                .ok()
+                .map(|t| (t, series))
+        })
+        .collect();
+    let raw: Vec<f64> = tests.iter().flatten().map(|(t, _)| two_sided(t)).collect();
+    let mut adjusted = holm(&raw).into_iter();
+    let tree = grid.eval.tree();
+    let mut moved_with = false;
+    for (i, (&m, t)) in metrics.iter().zip(&tests).enumerate() {
+        let is_control = i >= change.guardrails.len();
+        let Some((t, series)) = t else {
+            if !is_control {
+                out.guardrails.push(GuardrailReport {
+                    metric: tree.metric(m).id.clone(),
+                    relative: None,
+                    p: None,
+                    verdict: "not_evaluable",
+                });
+            }
+            continue;
+        };
+        let p = adjusted.next().expect("one per test");
+        let tau = t.estimate.tau;
+        if is_control {
+            moved_with |= p <= ALPHA && tau * g > 0.0;
+            continue;
+        }
+        let bad = match tree.metric(m).good {
+            Some(good) => tau * sign(good) < 0.0,
+            None => true,
+        };
+        out.guardrails.push(GuardrailReport {
+            metric: tree.metric(m).id.clone(),
+            relative: Some(series.relative(tau)),
+            p: Some(p),
+            verdict: if p <= ALPHA && bad { "worse" } else { "held" },
+        });
+    }
+    moved_with
+}
+
+/// The share of the root's change since shipping that the change explains: the root with
+/// the metric's value scaled by the effect, at the baseline and evaluation means of the
+/// leaves, averaged both ways.
+fn root_share(
+    grid: &Grid<'_, '_>,
+    change: &Change,
+    s: usize,
+    t: &Test,
+    treated: &Series,
+) -> Option<RootShare> {
+    let tree = grid.eval.tree();
+    let root = tree.root();
+    let w = change.window;
+    let (p, e) = (s - t.baseline..s, s + w.ramp..s + w.ramp + w.periods);
+    let means = |range: std::ops::Range<usize>| -> Vec<f64> {
+        tree.ids()
+            .map(|m| {
+                let v: Vec<f64> = range
+                    .clone()
+                    .map(|i| grid.eval.total(m, grid.period(i)).unwrap_or(f64::NAN))
+                    .filter(|v| v.is_finite())
+                    .collect();
+                v.iter().sum::<f64>() / v.len() as f64
+            })
+            .collect()
+    };
+    let (xp, xe) = (means(p), means(e));
+    let f = |x: &[f64], scaled: Option<(MetricId, f64)>| {
+        point(tree, |m| x[m.index()], scaled)[root.index()]
+    };
+    let (fp, fe) = (f(&xp, None), f(&xe, None));
+    let change_of_root = fe - fp;
+    if !change_of_root.is_finite() || change_of_root == 0.0 {
+        return None;
+    }
+    let share = |x: f64| {
+        let gain = 1.0 + treated.relative(x);
+        let k = change.metric;
+        0.5 * ((f(&xp, Some((k, gain))) - fp) + (fe - f(&xe, Some((k, 1.0 / gain)))))
+            / change_of_root
+    };
+    let (a, b) = (share(t.low), share(t.high));
+    let root_series: Vec<f64> = grid
+        .totals(root)
+        .into_iter()
+        .map(|v| if v > 0.0 { v.ln() } else { f64::NAN })
+        .collect();
+    let transmitted = test(&root_series, None, Model::Difference, s, w, 1.0)
+        .ok()
+        .map(|r| {
+            let implied = share(t.estimate.tau) * change_of_root / fp;
+            let (low, high) = (r.low.exp() - 1.0, r.high.exp() - 1.0);
+            (low..=high).contains(&implied)
+        });
+    Some(RootShare {
+        metric: tree.metric(root).id.clone(),
+        share: share(t.estimate.tau),
+        low: a.min(b),
+        high: a.max(b),
+        transmitted,
+    })
+}

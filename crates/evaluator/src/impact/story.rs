@@ -1,0 +1,123 @@
+//! A judged change in words: the paragraph `canopy impact` prints and the owner's email holds.
+
+use canopy_engine::{Change, Good, MetricTree};
+
+use super::assess::{Assessment, Stage};
+use crate::format::percent;
+
+/// A relative effect as a signed percentage: `+6.1%`.
+fn pct(x: f64) -> String {
+    percent(x * 100.0)
+}
+
+/// The paragraph for `a`, the assessment of `change` in `tree`.
+pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
+    let post_hoc = if a.post_hoc {
+        " (registered after it shipped: post hoc)"
+    } else {
+        ""
+    };
+    let head = match (a.status, a.verdict) {
+        (Stage::Evaluated, Some(v)) => v.replace('_', " ").to_uppercase(),
+        (Stage::Pending, _) => "PENDING".to_string(),
+        _ => "NOT EVALUABLE".to_string(),
+    };
+    let mut out = format!("{}{post_hoc}: {head}.", a.id);
+    let (Some(effect), Some(p)) = (a.effect, a.p) else {
+        if let Some(reason) = &a.reason {
+            out += &format!(" {}.", capitalised(reason));
+        }
+        return out;
+    };
+    let metric = tree.metric(change.metric);
+    let moved = match effect.relative >= 0.0 {
+        true => format!("rose {}", pct(effect.relative)),
+        false => format!("fell {}", pct(effect.relative).trim_start_matches('-')),
+    };
+    let expected = match (change.size, change.direction) {
+        (Some(size), Good::Up) => format!(" against the expected {}", pct(size)),
+        (Some(size), Good::Down) => format!(" against the expected {}", pct(-size)),
+        (None, _) => String::new(),
+    };
+    let grain = tree.grain();
+    let baseline = a.baseline_periods;
+    out += &format!(
+        " {} {moved}{expected} (90% interval {} to {}, p = {}), {} to {} against the {baseline} {grain}s before, {}.",
+        metric.title,
+        pct(effect.low),
+        pct(effect.high),
+        p_value(if a.verdict == Some("opposite") { a.p_opposite.unwrap_or(p) } else { p }),
+        a.evaluation.from,
+        a.evaluation.to,
+        control(a.model.as_deref()),
+    );
+    match &a.placebo {
+        Some(placebo) => {
+            let passed = (placebo.false_alarm_rate * placebo.dates as f64).round() as usize;
+            out += &format!(
+                " False-alarm check: {passed} of {} earlier dates would have passed.",
+                placebo.dates
+            );
+        }
+        None => out += " Too little history for the false-alarm check.",
+    }
+    if a.smaller_than_expected {
+        out += " The effect is smaller than expected.";
+    }
+    if matches!(a.verdict, Some("inconclusive")) {
+        if let Some(mde) = a.mde {
+            out += &format!(
+                " Effects under {} could not be told from noise.",
+                pct(mde).trim_start_matches('+')
+            );
+        }
+    }
+    if let Some(reason) = &a.reason {
+        out += &format!(" {}.", capitalised(reason));
+    }
+    let confirmed = matches!(a.verdict, Some("confirmed" | "likely"));
+    if let Some(root) = a.root.as_ref().filter(|_| confirmed) {
+        let root_title = &tree.metric(tree.root()).title;
+        out += &format!(
+            " It explains {:.0}% of the change in {root_title} since it shipped.",
+            root.share * 100.0
+        );
+    }
+    for g in &a.guardrails {
+        let title = tree
+            .find(&g.metric)
+            .map_or(g.metric.as_str(), |m| tree.metric(m).title.as_str());
+        let moved = g.relative.map_or("no value".to_string(), pct);
+        out += &format!(
+            " Guardrail {}: {moved}, {}.",
+            title.to_lowercase(),
+            g.verdict.replace('_', " ")
+        );
+    }
+    out
+}
+
+/// The model in words: what the metric was compared with.
+fn control(model: Option<&str>) -> String {
+    match model.and_then(|m| m.split_once(": ")) {
+        Some(("segments", which)) => format!("with {which} as control"),
+        Some(("regression", metrics)) => format!("against {metrics} as control"),
+        _ => "against its own level (no control)".to_string(),
+    }
+}
+
+/// A p-value to two significant digits, as people read them.
+fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".to_string()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or(String::new(), |c| {
+        c.to_uppercase().collect::<String>() + chars.as_str()
+    })
+}

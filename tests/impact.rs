@@ -1,0 +1,113 @@
+//! `canopy impact`: the verdicts on the changes registered in `trees/activation.yaml`.
+
+use crate::util::{Dir, Run};
+
+const ACTIVATION: &[&str] = &["trees/activation.yaml", "fixtures/data/activation.csv"];
+
+/// Runs `canopy impact trees/activation.yaml --data fixtures/... ARGS...` in a fresh copy.
+fn impact(args: &[&str], code: i32) -> Run {
+    let dir = Dir::new();
+    ACTIVATION.iter().for_each(|f| {
+        dir.copy(f);
+    });
+    let base = ["impact", ACTIVATION[0], "--data", ACTIVATION[1]];
+    dir.run(&[&base[..], args].concat(), code)
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+#[test]
+fn the_json_report_has_a_verdict_per_change() {
+    let run = impact(&["--format", "json"], 0);
+    insta::assert_snapshot!(run.stdout);
+    let doc = json(&run);
+    let changes = doc["changes"].as_array().unwrap();
+    let fields = [
+        "id",
+        "metric",
+        "shipped",
+        "owner",
+        "status",
+        "verdict",
+        "smaller_than_expected",
+        "reason",
+        "model",
+        "baseline",
+        "evaluation",
+        "effect",
+        "p",
+        "p_opposite",
+        "placebo",
+        "mde",
+        "root",
+        "guardrails",
+        "post_hoc",
+    ];
+    for change in changes {
+        for field in fields {
+            assert!(change.get(field).is_some(), "no {field} in {change}");
+        }
+    }
+    let verdicts: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap(),
+                c["verdict"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("evaluated", "confirmed"),
+            ("evaluated", "no_effect"),
+            ("pending", "-")
+        ]
+    );
+    // The data lifts new users' activation 7% from the week after shipping.
+    let lift = &changes[0]["effect"];
+    assert!(
+        lift["low"].as_f64().unwrap() > 0.05 && lift["high"].as_f64().unwrap() < 0.09,
+        "{lift}"
+    );
+}
+
+#[test]
+fn the_table_tells_each_change_in_words() {
+    let run = impact(&[], 0);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn no_peeking_before_the_window_ends() {
+    // As of 2026-W19 the checklist's window (to 2026-W20) has not ended.
+    let doc = json(&impact(
+        &[
+            "--as-of",
+            "2026-W19",
+            "--change",
+            "onboarding-checklist",
+            "--format",
+            "json",
+        ],
+        0,
+    ));
+    assert_eq!(doc["as_of"], "2026-W19");
+    let change = &doc["changes"][0];
+    assert_eq!(change["status"], "pending");
+    assert!(change["verdict"].is_null());
+    assert!(change["effect"].is_null());
+}
+
+#[test]
+fn an_unknown_change_is_an_error_with_a_suggestion() {
+    let run = impact(&["--change", "onboarding-checklst"], 1);
+    assert!(
+        run.stderr.contains("no change `onboarding-checklst` in tree `activation` (did you mean `onboarding-checklist`?)"),
+        "{}",
+        run.stderr
+    );
+}
