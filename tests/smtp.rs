@@ -785,3 +785,99 @@ fn a_100_kb_name_is_cut_and_every_header_line_fits() {
         maya.body.len()
     );
 }
+
+/// The text part of a message, decoded.
+fn text_of(m: &Received) -> String {
+    let part = m.body.split("Content-Type: text/plain").nth(1).unwrap();
+    let part = part.split("Content-Type: text/html").next().unwrap();
+    let decoded = quoted_printable::decode(part, quoted_printable::ParseMode::Robust).unwrap();
+    String::from_utf8(decoded).unwrap()
+}
+
+/// `canopy run trees/activation.yaml` for `period`, against the server on `port`, as JSON.
+fn activation_run(dir: &Dir, port: u16, period: &str) -> serde_json::Value {
+    let args = [
+        "run",
+        "trees/activation.yaml",
+        "--data",
+        "fixtures/data/activation.csv",
+        "--period",
+        period,
+        "--format",
+        "json",
+    ];
+    let run = dir.run_env(&args, &plain(port), 0);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+#[test]
+fn a_verdict_is_emailed_once_the_run_its_window_ends() {
+    let dir = Dir::new();
+    dir.copy("trees/activation.yaml");
+    dir.copy("fixtures/data/activation.csv");
+    let port = free_port();
+    let server = Server::start(&dir, port, &[]);
+    // Weekly runs from before the checklist shipped (2026-W14) to after its window (W20).
+    let mut told = Vec::new();
+    for week in 12..=21 {
+        let doc = activation_run(&dir, port, &format!("2026-W{week}"));
+        for v in doc["verdicts"].as_array().unwrap() {
+            told.push((
+                week,
+                v["id"].as_str().unwrap().to_string(),
+                v["post_hoc"].clone(),
+            ));
+        }
+    }
+    let expected = (
+        20,
+        "onboarding-checklist".to_string(),
+        serde_json::json!(false),
+    );
+    assert_eq!(
+        told,
+        [expected],
+        "told once, in the run for 2026-W20, not post hoc"
+    );
+    let messages = server.messages();
+    let judged: Vec<&Received> = messages
+        .iter()
+        .filter(|m| text_of(m).contains("Verified impact:"))
+        .collect();
+    let [email] = judged.as_slice() else {
+        panic!("one email tells the verdict: {judged:?}")
+    };
+    // The owner (the metric's accountable: growth) hears it.
+    assert_eq!(email.to, ["growth@example.com"]);
+    let text = text_of(email);
+    assert!(text.contains("Verified impact:"), "{text}");
+    assert!(
+        text.contains("onboarding-checklist: CONFIRMED. Activated users rose +"),
+        "{text}"
+    );
+    assert!(text.contains("False-alarm check:"), "{text}");
+
+    // A change registered now, after it shipped, is post hoc when its verdict comes.
+    let tree = std::fs::read_to_string(dir.path().join("trees/activation.yaml")).unwrap();
+    let late = "  - id: late-entry\n    metric: active_users\n    shipped: 2026-W10\n    expect: { direction: up }\n";
+    dir.create("trees/activation.yaml", &(tree + late));
+    let doc = activation_run(&dir, port, "2026-W22");
+    let verdicts = doc["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 1, "{doc}");
+    assert_eq!(verdicts[0]["id"], "late-entry");
+    assert_eq!(verdicts[0]["post_hoc"], true);
+    let last = server
+        .messages()
+        .into_iter()
+        .rev()
+        .find(|m| m.body.contains("change judged"))
+        .unwrap();
+    assert!(
+        text_of(&last).contains("late-entry (registered after it shipped: post hoc):"),
+        "{}",
+        text_of(&last)
+    );
+    // And the next run repeats neither.
+    let doc = activation_run(&dir, port, "2026-W23");
+    assert_eq!(doc["verdicts"], serde_json::json!([]));
+}

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use canopy_engine::MetricTree;
-use canopy_evaluator::impact::{self, Assessment, Stage, MIN_PLACEBOS};
+use canopy_evaluator::impact::{self, Assessment, Stage};
 use canopy_evaluator::{evaluate, Period};
 use serde::Serialize;
 
@@ -15,6 +15,7 @@ use crate::Outcome;
 /// What `canopy impact` was asked.
 pub(crate) struct Request<'a> {
     pub(crate) change: Option<&'a str>,
+    pub(crate) db: &'a Path,
     pub(crate) as_of: &'a str,
     pub(crate) format: Format,
 }
@@ -53,10 +54,21 @@ pub(crate) fn run(
         Some(&p) => p,
         None => data::resolve(&arg, data.last(), tree.grain())?,
     };
-    let assessed: Vec<Assessment> = changes
-        .iter()
-        .map(|&i| impact::assess(&eval, &tree.changes()[i], as_of))
-        .collect();
+    let history = match request.db.exists() {
+        true => Some(canopy_notifier::History::open_read_only(request.db)?),
+        false => None,
+    };
+    let mut assessed = Vec::with_capacity(changes.len());
+    for &i in &changes {
+        let change = &tree.changes()[i];
+        let mut a = impact::assess(&eval, change, as_of);
+        // First seen by a run after it shipped: post hoc. Without a history, not known.
+        if let Some(history) = &history {
+            let seen = history.change(tree.id(), &change.id)?;
+            a.post_hoc = seen.is_some_and(|s| s.post_hoc());
+        }
+        assessed.push(a);
+    }
     match request.format {
         Format::Json => {
             let report = Report {
@@ -97,12 +109,7 @@ fn chosen(tree: &MetricTree, name: Option<&str>) -> anyhow::Result<Vec<usize>> {
 pub(crate) fn wanted(tree: &MetricTree, changes: &[usize], as_of: Period) -> Vec<Period> {
     let first = changes
         .iter()
-        .map(|&i| {
-            let c = &tree.changes()[i];
-            let w = c.window;
-            c.shipped
-                .offset(-((w.baseline + w.ramp + w.periods + MIN_PLACEBOS - 1) as i32))
-        })
+        .map(|&i| impact::first_needed(&tree.changes()[i]))
         .min()
         .unwrap_or(as_of);
     let first = first.min(as_of);

@@ -113,11 +113,13 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             tree,
             data,
             change,
+            db,
             as_of,
             format,
         } => {
             let request = impact::Request {
                 change: change.as_deref(),
+                db: &db,
                 as_of: &as_of,
                 format,
             };

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use canopy_evaluator::evaluate;
+use canopy_evaluator::{evaluate, Period};
 use canopy_notifier::{plan, Channel, EmailStatus, History, MoveReport, Pass};
 use serde::Serialize;
 
@@ -42,6 +42,42 @@ struct TreeReport {
     period: String,
     moves: Vec<MoveReport>,
     emails: Vec<EmailReport>,
+    /// The verdicts on registered changes this run told, as `canopy impact` prints them.
+    verdicts: Vec<VerdictReport>,
+}
+
+#[derive(Serialize)]
+struct VerdictReport {
+    #[serde(flatten)]
+    assessment: serde_json::Value,
+    #[serde(skip)]
+    story: String,
+}
+
+impl VerdictReport {
+    fn of(v: &canopy_notifier::Verdict) -> anyhow::Result<VerdictReport> {
+        Ok(VerdictReport {
+            assessment: serde_json::from_str(&v.json)?,
+            story: v.story.clone(),
+        })
+    }
+}
+
+/// The tree's changes that no run has judged yet.
+fn unjudged<'t>(
+    tree: &'t canopy_engine::MetricTree,
+    history: &History,
+) -> anyhow::Result<Vec<&'t canopy_engine::Change>> {
+    let mut out = Vec::new();
+    for change in tree.changes() {
+        let judged = history
+            .change(tree.id(), &change.id)?
+            .and_then(|c| c.judged_in);
+        if judged.is_none() {
+            out.push(change);
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome> {
@@ -65,9 +101,16 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
             .max()
             .unwrap_or(0) as i32
             + 1;
+        let unjudged = unjudged(tree, &history)?;
         let loaded_data = data::load(tree, &mut sources, style, |last| {
             let p = data::resolve(&arg, last, tree.grain())?;
-            Ok((0..=back).rev().map(|k| p.offset(-k)).collect())
+            // And the history the verdicts due by then read.
+            let first = unjudged
+                .iter()
+                .filter(|c| c.window.last_evaluated(c.shipped) <= p)
+                .map(|c| canopy_evaluator::impact::first_needed(c))
+                .fold(p.offset(-back), Period::min);
+            Ok((0..=p.since(first)).map(|k| first.offset(k)).collect())
         })?;
         let Some((data, periods)) = loaded_data else {
             ok = false;
@@ -93,6 +136,11 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
             period: period.to_string(),
             moves: planned.moves,
             emails,
+            verdicts: planned
+                .verdicts
+                .iter()
+                .map(VerdictReport::of)
+                .collect::<anyhow::Result<_>>()?,
         });
     }
     let pass = if request.dry_run {
@@ -240,6 +288,9 @@ fn render(reports: &[TreeReport], dry_run: bool) -> String {
             .collect();
         if !rows.is_empty() {
             out += &crate::table::render(&["  email to", "subject", "status"], &rows, &[1, 2]);
+        }
+        for v in &r.verdicts {
+            out += &format!("  {}\n", v.story);
         }
         out.push('\n');
     }

@@ -26,6 +26,14 @@ pub const MAX_MISSING: f64 = 0.10;
 /// The significance level of a verdict.
 pub const ALPHA: f64 = 0.05;
 
+/// The first period a verdict on `change` reads: its baseline, and before it as many periods
+/// as placebo dates need.
+pub fn first_needed(change: &canopy_engine::Change) -> crate::Period {
+    let w = change.window;
+    let before = w.baseline + w.ramp + w.periods + MIN_PLACEBOS - 1;
+    change.shipped.offset(-(before as i32))
+}
+
 /// The first index after the evaluation window of a change shipped at index `s`.
 fn end(window: Window, s: usize) -> usize {
     s + window.ramp + window.periods

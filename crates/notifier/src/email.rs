@@ -42,6 +42,8 @@ pub struct Digest<'a> {
     pub moved: Vec<MovedMetric<'a>>,
     /// Metrics they are informed on, for the summary.
     pub informed: Vec<MetricId>,
+    /// Verdicts on changes they own or whose metric they are accountable for, in words.
+    pub verdicts: Vec<&'a str>,
 }
 
 /// Escapes text for HTML.
@@ -84,11 +86,21 @@ fn adjective(grain: canopy_engine::Grain) -> &'static str {
 }
 
 /// The subject line: what a person sees in their inbox.
-fn subject(tree: &MetricTree, period: Period, moved: usize) -> String {
-    let what = match moved {
-        0 => format!("your {} summary", adjective(tree.grain())),
-        1 => "1 of your metrics moved".to_string(),
-        n => format!("{n} of your metrics moved"),
+fn subject(tree: &MetricTree, period: Period, digest: &Digest<'_>) -> String {
+    let moved = match digest.moved.len() {
+        0 => None,
+        1 => Some("1 of your metrics moved".to_string()),
+        n => Some(format!("{n} of your metrics moved")),
+    };
+    let judged = match digest.verdicts.len() {
+        0 => None,
+        1 => Some("1 change judged".to_string()),
+        n => Some(format!("{n} changes judged")),
+    };
+    let what = match (moved, judged) {
+        (Some(m), Some(j)) => format!("{m}, {j}"),
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => format!("your {} summary", adjective(tree.grain())),
     };
     fit_subject(&format!("[canopy] {} {period}: {what}", tree.id()))
 }
@@ -104,7 +116,7 @@ pub fn compose(
     let tree = eval.tree();
     let address = parse_address(&digest.person.email).map_err(Error::Address)?;
     let to = Mailbox::new(Some(display_name(&digest.person.name)), address.clone());
-    let subject = subject(tree, period, digest.moved.len());
+    let subject = subject(tree, period, digest);
     let message_id = message_id(tree.id(), period, &digest.person.email, &sender.email);
     let list_id = format!(
         "Canopy {} <{}.canopy.{}>",
@@ -166,7 +178,7 @@ pub fn compose_or_fail(
             period: period.to_string(),
             sender: sender.email.to_string(),
             recipient: person.email.clone(),
-            subject: subject(tree, period, digest.moved.len()),
+            subject: subject(tree, period, digest),
             body: Vec::new(),
             attempts: 0,
             last_error: Some(format!(
@@ -406,6 +418,12 @@ impl Body<'_> {
                 let _ = writeln!(out, "  {line}");
             }
         }
+        if !self.digest.verdicts.is_empty() {
+            out.push_str("\nVerified impact:\n");
+            for story in &self.digest.verdicts {
+                let _ = writeln!(out, "\n{story}");
+            }
+        }
         let rows = self.summary_rows();
         if !rows.is_empty() {
             out.push_str("\nMetrics you follow:\n");
@@ -482,6 +500,19 @@ impl Body<'_> {
                 "<h3 style=\"margin:20px 0 4px;\">And {} more that moved</h3>\n<ul>{items}</ul>",
                 more.len()
             );
+        }
+        if !self.digest.verdicts.is_empty() {
+            out.push_str("<h3 style=\"margin:20px 0 4px;\">Verified impact</h3>\n");
+            for story in &self.digest.verdicts {
+                // The verdict leads: `id: CONFIRMED.` in bold.
+                let (head, rest) = story.split_once(". ").unwrap_or((story, ""));
+                let _ = writeln!(
+                    out,
+                    "<p><b>{}.</b> {}</p>",
+                    e(head.trim_end_matches('.')),
+                    e(rest)
+                );
+            }
         }
         let rows = self.summary_rows();
         if !rows.is_empty() {

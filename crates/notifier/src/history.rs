@@ -98,6 +98,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     drop table outbox;
     alter table outbox_v2 rename to outbox;
     create index outbox_status on outbox (status, id);",
+    // 3: registered changes: the period of the first run that saw each (a change first seen
+    // after it shipped is post hoc), and its verdict, decided once and never recomputed.
+    "create table changes (
+        tree text not null,
+        change text not null,
+        shipped text not null,
+        first_seen text not null,
+        judged_in text,
+        verdict text,
+        story text,
+        primary key (tree, change)
+    );",
 ];
 
 /// Where an email stands in the outbox.
@@ -226,6 +238,33 @@ pub struct RunRecord {
     pub moves: Vec<(String, String, String)>,
     /// The emails to send.
     pub emails: Vec<StoredEmail>,
+    /// The tree's registered changes, and the verdicts decided in this run.
+    pub changes: Vec<ChangeRecord>,
+}
+
+/// What the history keeps of a registered change.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChangeRecord {
+    /// The change's id.
+    pub change: String,
+    /// Its ship period.
+    pub shipped: String,
+    /// The period of the first run that saw it.
+    pub first_seen: String,
+    /// The period of the run that judged it.
+    pub judged_in: Option<String>,
+    /// The verdict, as the JSON `canopy impact` prints for it.
+    pub verdict: Option<String>,
+    /// The verdict in words, as emailed.
+    pub story: Option<String>,
+}
+
+impl ChangeRecord {
+    /// Whether the change was first seen by a run of its ship period or later: registered
+    /// after it shipped, so its verdict is post hoc. (Periods of one grain sort as text.)
+    pub fn post_hoc(&self) -> bool {
+        self.first_seen >= self.shipped
+    }
 }
 
 /// How the outbox stands.
@@ -404,6 +443,27 @@ impl History {
             },
             _ => AlertState::default(),
         })
+    }
+
+    /// What is kept of change `change` of `tree`, if a run has seen it.
+    pub fn change(&self, tree: &str, change: &str) -> Result<Option<ChangeRecord>, Error> {
+        self.conn
+            .query_row(
+                "select shipped, first_seen, judged_in, verdict, story from changes where tree = ?1 and change = ?2",
+                params![tree, change],
+                |r| {
+                    Ok(ChangeRecord {
+                        change: change.to_string(),
+                        shipped: r.get(0)?,
+                        first_seen: r.get(1)?,
+                        judged_in: r.get(2)?,
+                        verdict: r.get(3)?,
+                        story: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.error(e))
     }
 
     /// Writes everything a run decided, in one transaction. Emails already in the outbox
@@ -686,6 +746,29 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
          values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          on conflict (message_id) do nothing",
     )?;
+    // A change is first seen once (an earlier period run later lowers it); its verdict is
+    // written once and never replaced.
+    let mut change = tx.prepare_cached(
+        "insert into changes (tree, change, shipped, first_seen, judged_in, verdict, story)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         on conflict (tree, change) do update set
+           shipped = excluded.shipped,
+           first_seen = min(changes.first_seen, excluded.first_seen),
+           judged_in = coalesce(changes.judged_in, excluded.judged_in),
+           verdict = coalesce(changes.verdict, excluded.verdict),
+           story = coalesce(changes.story, excluded.story)",
+    )?;
+    for c in &run.changes {
+        change.execute(params![
+            run.tree,
+            c.change,
+            c.shipped,
+            c.first_seen,
+            c.judged_in,
+            c.verdict,
+            c.story
+        ])?;
+    }
     let mut new = 0;
     for e in &run.emails {
         new += email.execute(params![

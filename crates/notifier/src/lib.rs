@@ -24,12 +24,12 @@ pub use address::{
 pub use delivery::{Deliver, Failure, FailureKind, Folder, Smtp, SmtpSettings};
 pub use email::{compose, compose_or_fail, escape_html, message_id, Digest, MovedMetric};
 pub use history::{
-    Channel, EmailStatus, History, OutboxStatus, RunRecord, Selection, StoredEmail, Unresolved,
-    ValueRecord,
+    ChangeRecord, Channel, EmailStatus, History, OutboxStatus, RunRecord, Selection, StoredEmail,
+    Unresolved, ValueRecord,
 };
 pub use moves::{detect, is_bad, AlertState, Move, Rule};
 pub use outbox::{flush, Pass, Retry, Undelivered};
-pub use run::{plan, MoveReport, PlannedRun};
+pub use run::{plan, MoveReport, PlannedRun, Verdict};
 
 /// A sender or recipient: display name and address.
 pub use lettre::message::Mailbox;

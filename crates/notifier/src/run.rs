@@ -10,9 +10,10 @@ use lettre::message::Mailbox;
 use serde::Serialize;
 
 use crate::email::{compose_or_fail, Digest, MovedMetric};
-use crate::history::{History, RunRecord, ValueRecord};
+use crate::history::{ChangeRecord, History, RunRecord, ValueRecord};
 use crate::moves::{detect, Move, Rule};
 use crate::Error;
+use canopy_evaluator::impact::Stage;
 
 /// A move as reported: the metric, the rules that fired, who is told.
 #[derive(Clone, Debug, Serialize)]
@@ -34,6 +35,23 @@ pub struct PlannedRun {
     pub record: RunRecord,
     /// The moves.
     pub moves: Vec<MoveReport>,
+    /// The verdicts on registered changes this run emails.
+    pub verdicts: Vec<Verdict>,
+}
+
+/// A registered change's verdict, decided once (in the run whose period ends its evaluation
+/// window, or the first after) and emailed to its owner and its metric's accountable.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    /// The change's id.
+    pub change: String,
+    /// The verdict as `canopy impact` prints it, as JSON.
+    #[serde(skip)]
+    pub json: String,
+    /// The verdict in words.
+    pub story: String,
+    /// Who is told: person ids.
+    pub recipients: Vec<String>,
 }
 
 /// Decides the run of `eval`'s tree for `period`: detects moves against the state the
@@ -61,6 +79,7 @@ pub fn plan(
         moves.extend(moved);
     }
     record.values = values(eval, period);
+    let verdicts = verdicts(eval, period, history, &mut record)?;
 
     let planner = Planner::new(tree);
     let explanations: Vec<Option<Explanation>> = moves
@@ -82,11 +101,22 @@ pub fn plan(
             digests.entry(person).or_default().1.push(id);
         }
     }
+    for v in &verdicts {
+        for person in &v.recipients {
+            digests.entry(person).or_default();
+        }
+    }
     for (person, (moved, informed)) in digests {
+        let judged = verdicts
+            .iter()
+            .filter(|v| v.recipients.iter().any(|r| r == person))
+            .map(|v| v.story.as_str())
+            .collect();
         let digest = Digest {
             person: tree.person(person),
             moved,
             informed,
+            verdicts: judged,
         };
         record
             .emails
@@ -114,7 +144,76 @@ pub fn plan(
     Ok(PlannedRun {
         record,
         moves: reports,
+        verdicts,
     })
+}
+
+/// The verdicts this run tells: each change judged now (its window has ended and no run
+/// judged it before), or judged by an earlier run of this same period (told as it was then,
+/// so that a repeated run composes the same emails). Records every change it saw in `record`.
+fn verdicts(
+    eval: &Evaluation<'_>,
+    period: Period,
+    history: &History,
+    record: &mut RunRecord,
+) -> Result<Vec<Verdict>, Error> {
+    let tree = eval.tree();
+    let period_text = period.to_string();
+    let mut out = Vec::new();
+    for change in tree.changes() {
+        let known = history.change(tree.id(), &change.id)?;
+        let first_seen = known.as_ref().map_or(period_text.clone(), |k| {
+            k.first_seen.clone().min(period_text.clone())
+        });
+        let mut kept = ChangeRecord {
+            change: change.id.clone(),
+            shipped: change.shipped.to_string(),
+            first_seen: first_seen.clone(),
+            ..ChangeRecord::default()
+        };
+        let recipients = recipients(tree, change);
+        match known.filter(|k| k.judged_in.is_some()) {
+            Some(k) if k.judged_in.as_deref() == Some(period_text.as_str()) => {
+                out.push(Verdict {
+                    change: change.id.clone(),
+                    json: k.verdict.unwrap_or_default(),
+                    story: k.story.unwrap_or_default(),
+                    recipients,
+                });
+            }
+            Some(_) => {}
+            None => {
+                let mut assessed = canopy_evaluator::impact::assess(eval, change, period);
+                if assessed.status != Stage::Pending {
+                    assessed.post_hoc = kept.post_hoc();
+                    let json = serde_json::to_string(&assessed)
+                        .map_err(|e| Error::Record(e.to_string()))?;
+                    let story = canopy_evaluator::impact::story(tree, change, &assessed);
+                    kept.judged_in = Some(period_text.clone());
+                    kept.verdict = Some(json.clone());
+                    kept.story = Some(story.clone());
+                    out.push(Verdict {
+                        change: change.id.clone(),
+                        json,
+                        story,
+                        recipients,
+                    });
+                }
+            }
+        }
+        record.changes.push(kept);
+    }
+    Ok(out)
+}
+
+/// Who hears a change's verdict: its owner, and its metric's accountable if another person.
+fn recipients(tree: &canopy_engine::MetricTree, change: &canopy_engine::Change) -> Vec<String> {
+    let mut people = vec![change.owner.clone()];
+    let accountable = &tree.metric(change.metric).raci.accountable;
+    if *accountable != change.owner {
+        people.push(accountable.clone());
+    }
+    people
 }
 
 /// Every metric's value in `period`, for the total and each segment.

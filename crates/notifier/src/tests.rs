@@ -616,3 +616,35 @@ fn a_version_1_outbox_is_migrated_with_its_rows() {
         Some((EmailStatus::Uncertain, None))
     );
 }
+
+#[test]
+fn a_verdict_is_kept_once_and_a_change_first_seen_stays_the_earliest() {
+    let mut history = History::in_memory().unwrap();
+    let record = |period: &str, verdict: Option<&str>| RunRecord {
+        tree: "t".into(),
+        period: period.into(),
+        changes: vec![ChangeRecord {
+            change: "c".into(),
+            shipped: "2026-W14".into(),
+            first_seen: period.into(),
+            judged_in: verdict.map(|_| period.to_string()),
+            verdict: verdict.map(str::to_string),
+            story: verdict.map(|v| format!("c: {v}.")),
+        }],
+        ..RunRecord::default()
+    };
+    for (period, verdict) in [
+        ("2026-W13", None),
+        ("2026-W20", Some("confirmed")),
+        ("2026-W21", Some("inconclusive")),
+        ("2026-W12", None),
+    ] {
+        history.record_run(&record(period, verdict), now()).unwrap();
+    }
+    let kept = history.change("t", "c").unwrap().unwrap();
+    assert_eq!(kept.first_seen, "2026-W12");
+    assert_eq!(kept.judged_in.as_deref(), Some("2026-W20"));
+    assert_eq!(kept.verdict.as_deref(), Some("confirmed"));
+    assert_eq!(kept.story.as_deref(), Some("c: confirmed."));
+    assert_eq!(history.change("t", "other").unwrap(), None);
+}
