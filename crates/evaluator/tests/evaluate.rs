@@ -750,3 +750,71 @@ fn contributions_rank_by_magnitude_then_metric() {
         "values are kept as they were"
     );
 }
+
+/// Weekly CSV rows from 2025-W01 of leaf `a` (the test series, lifted by `lift` from week 60
+/// on, in segment `s1`; `s2` keeps its level) and of leaf `b`, constant.
+fn shipped_data(lift: f64) -> String {
+    let mut csv = String::from("period,metric,value,segment\n");
+    let first = week("2025-W01");
+    for t in 0..=66 {
+        let p = first.offset(t);
+        let x = t as f64;
+        let noise = 0.02 * (1.7 * x).sin() + 0.01 * (0.45 * x).sin();
+        let a = 1000.0 * f64::exp(noise) * if t >= 60 { lift } else { 1.0 };
+        let control = 3000.0 * f64::exp(noise);
+        csv += &format!("{p},a,{a},s1\n{p},a,{control},s2\n{p},b,500,s1\n{p},b,500,s2\n");
+    }
+    csv
+}
+
+fn assessed(changes: &str, lift: f64) -> impact::Assessment {
+    let t = tree(&format!("root: r\nmetrics:\n  r: {{ formula: a + b }}\n  a: {{}}\n  b: {{}}\nchanges:\n{changes}"));
+    let d = data(&t, &shipped_data(lift)).unwrap();
+    let eval = evaluate(&t, &d);
+    impact::assess(&eval, &t.changes()[0], week("2026-W15"))
+}
+
+#[test]
+fn a_lift_in_one_segment_is_found_against_the_other() {
+    let change = "  - { id: c, metric: a, shipped: 2026-W09, expect: { direction: up, size: 5% }, scope: { segment: s1 } }\n";
+    let a = assessed(change, 1.10);
+    assert_eq!((a.status, a.verdict), (impact::Stage::Evaluated, Some("confirmed")));
+    assert_eq!(a.model.as_deref(), Some("segments: segment = s2"));
+    // The control shares the noise, so the lift is measured almost exactly.
+    let effect = a.effect.unwrap();
+    assert!((effect.relative - 0.10).abs() < 1e-9, "{effect:?}");
+    // The root is linear in `a`, so scaling a's part in s1 by G adds (G - 1) times that part:
+    // the share is exactly half of both ways' gains over the root's own change.
+    let (p, e) = (34..=59, 61..=66);
+    let value = |t: usize, control: bool| {
+        let x = t as f64;
+        let noise = 0.02 * (1.7 * x).sin() + 0.01 * (0.45 * x).sin();
+        match control {
+            false => 1000.0 * noise.exp() * if t >= 60 { 1.10 } else { 1.0 },
+            true => 3000.0 * noise.exp(),
+        }
+    };
+    let mean = |r: std::ops::RangeInclusive<usize>, f: &dyn Fn(usize) -> f64| {
+        r.clone().map(f).sum::<f64>() / r.count() as f64
+    };
+    let (tp, te) = (mean(p.clone(), &|t| value(t, false)), mean(e.clone(), &|t| value(t, false)));
+    let total = |t: usize| value(t, false) + value(t, true) + 1000.0;
+    let root_change = mean(e, &total) - mean(p, &total);
+    let g = 1.0 + effect.relative;
+    let expected = 0.5 * (tp * (g - 1.0) + te * (1.0 - 1.0 / g)) / root_change;
+    let root = a.root.unwrap();
+    assert!((root.share - expected).abs() < 1e-9, "{root:?} against {expected}");
+    assert_eq!(root.transmitted, Some(true));
+    // Without a lift: no effect, and the expected size is ruled out.
+    let a = assessed(change, 1.0);
+    assert_eq!(a.verdict, Some("no_effect"));
+}
+
+#[test]
+fn a_scope_the_data_does_not_have_is_not_evaluable() {
+    let change = "  - { id: c, metric: a, shipped: 2026-W08, expect: { direction: up }, scope: { platform: web } }\n";
+    let a = assessed(change, 1.10);
+    assert_eq!(a.status, impact::Stage::NotEvaluable);
+    let reason = a.reason.unwrap();
+    assert!(reason.contains("no segment dimension `platform` (its dimensions: segment)"), "{reason}");
+}

@@ -1,7 +1,7 @@
 //! A registered change judged on an evaluation: its series (in scope, pooled over segments),
 //! its control, the test, guardrails, and what it means for the root.
 
-use canopy_engine::{Change, Controls, Good, MetricId, MetricTree};
+use canopy_engine::{Change, Controls, Good, MetricId, MetricTree, Window};
 use serde::Serialize;
 
 use super::{holm, judge, test, two_sided, Model, Test, Verdict, ALPHA};
@@ -61,6 +61,10 @@ pub struct RootShare {
     pub high: f64,
     /// Whether the root effect it implies lies inside the root's own 90% interval.
     pub transmitted: Option<bool>,
+    /// The root effect it implies, relative to the root's baseline.
+    pub effect: f64,
+    /// The root's own change since shipping, relative to its baseline.
+    pub change: f64,
 }
 
 /// A guardrail (or control) metric over the same windows.
@@ -134,6 +138,37 @@ struct Series {
 }
 
 impl Series {
+    /// `y` on the scale the test of a change shipped at index `s` runs on: logs, or levels
+    /// where a value in its windows is not positive.
+    fn of(y: Vec<f64>, s: usize, w: Window) -> Series {
+        let windows = s.saturating_sub(w.baseline)..(s + w.ramp + w.periods).min(y.len());
+        let level = y[windows].iter().any(|v| v.is_finite() && *v <= 0.0);
+        let before: Vec<f64> = y[s.saturating_sub(w.baseline)..s]
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        let base = before.iter().sum::<f64>() / before.len().max(1) as f64;
+        let mut series = Series {
+            u: Vec::new(),
+            level,
+            base,
+        };
+        series.u = series.scale(y);
+        series
+    }
+
+    /// Other values on this series' scale, for a control.
+    fn scale(&self, v: Vec<f64>) -> Vec<f64> {
+        match self.level {
+            true => v,
+            false => v
+                .into_iter()
+                .map(|x| if x > 0.0 { x.ln() } else { f64::NAN })
+                .collect(),
+        }
+    }
+
     /// The relative effect of `x` on the series' scale.
     fn relative(&self, x: f64) -> f64 {
         match self.level {
@@ -164,6 +199,14 @@ impl Grid<'_, '_> {
         (0..self.len)
             .map(|i| self.eval.total(metric, self.period(i)).unwrap_or(f64::NAN))
             .collect()
+    }
+
+    /// `metric`'s totals, or its values pooled over `segments` when given.
+    fn values(&self, metric: MetricId, segments: Option<&[usize]>) -> Vec<f64> {
+        match segments {
+            None => self.totals(metric),
+            Some(segments) => self.pooled(metric, segments),
+        }
     }
 
     /// `metric` pooled over `segments` period by period: its formula over the sums of its
@@ -331,7 +374,8 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
         ));
     }
     let g = sign(change.direction);
-    let (treated, control) = series(&grid, change)?;
+    let scope = scope_segments(&grid, change)?;
+    let (treated, control) = series(&grid, change, scope.as_deref())?;
     let level = treated.level;
     let (model, c, name) = control.unwrap_or((Model::Difference, None, "level".to_string()));
     let t = test(&treated.u, c.as_deref(), model, s, w, g)?;
@@ -359,7 +403,7 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
         false_alarm_rate: p.false_alarm_rate,
     });
     out.mde = Some(treated.relative(t.mde));
-    let moved_with = guardrails(&grid, change, s, g, out);
+    let moved_with = guardrails(&grid, change, (s, scope.as_deref()), g, out);
     if verdict == Verdict::Confirmed && moved_with {
         out.verdict = Some(Verdict::Inconclusive.name());
         out.smaller_than_expected = false;
@@ -368,10 +412,21 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
                 .into(),
         );
     }
-    if change.scope.is_empty() {
-        out.root = root_share(&grid, change, s, &t, &treated);
-    }
+    out.root = root_share(&grid, change, (s, scope.as_deref()), &t, &treated);
     Ok(())
+}
+
+/// The segments of the change's scope; `None` without one.
+fn scope_segments(grid: &Grid<'_, '_>, change: &Change) -> Result<Option<Vec<usize>>, String> {
+    if change.scope.is_empty() {
+        return Ok(None);
+    }
+    let scope: Vec<(String, Vec<String>)> = change
+        .scope
+        .iter()
+        .map(|(d, v)| (d.clone(), vec![v.clone()]))
+        .collect();
+    grid.matching(&scope).map(Some)
 }
 
 /// The treated series, and the control with the model it takes and its name.
@@ -379,46 +434,15 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
 fn series(
     grid: &Grid<'_, '_>,
     change: &Change,
+    treated_segments: Option<&[usize]>,
 ) -> Result<(Series, Option<(Model, Option<Vec<f64>>, String)>), String> {
-    let scope: Vec<(String, Vec<String>)> = change
-        .scope
-        .iter()
-        .map(|(d, v)| (d.clone(), vec![v.clone()]))
-        .collect();
-    let treated_segments = match scope.is_empty() {
-        true => None,
-        false => Some(grid.matching(&scope)?),
-    };
-    let y = match &treated_segments {
-        None => grid.totals(change.metric),
-        Some(segments) => grid.pooled(change.metric, segments),
-    };
-    let w = change.window;
     let s = grid.index(change.shipped).expect("checked");
-    let windows = s.saturating_sub(w.baseline)..(s + w.ramp + w.periods).min(y.len());
-    let level = y[windows.clone()]
-        .iter()
-        .any(|v| v.is_finite() && *v <= 0.0);
-    let base_values: Vec<f64> = y[s.saturating_sub(w.baseline)..s]
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .collect();
-    let base = base_values.iter().sum::<f64>() / base_values.len().max(1) as f64;
-    let scale = |v: Vec<f64>| -> Vec<f64> {
-        match level {
-            true => v,
-            false => v
-                .into_iter()
-                .map(|x| if x > 0.0 { x.ln() } else { f64::NAN })
-                .collect(),
-        }
-    };
-    let treated = Series {
-        u: scale(y),
-        level,
-        base,
-    };
+    let treated = Series::of(
+        grid.values(change.metric, treated_segments),
+        s,
+        change.window,
+    );
+    let scale = |v: Vec<f64>| treated.scale(v);
     let control = match &change.controls {
         Controls::Metrics(ids) => {
             let logs: Vec<Vec<f64>> = ids.iter().map(|&m| scale(grid.totals(m))).collect();
@@ -446,7 +470,7 @@ fn series(
         }
         Controls::Default => match treated_segments {
             None => None,
-            Some(inside) => complement(grid, change, &treated, &inside, &scale),
+            Some(inside) => complement(grid, change, &treated, inside, &scale),
         },
     };
     Ok((treated, control))
@@ -510,7 +534,7 @@ fn describe(wanted: &[(String, Vec<String>)]) -> String {
 fn guardrails(
     grid: &Grid<'_, '_>,
     change: &Change,
-    s: usize,
+    (s, scope): (usize, Option<&[usize]>),
     g: f64,
     out: &mut Assessment,
 ) -> bool {
@@ -521,21 +545,15 @@ fn guardrails(
     let metrics: Vec<MetricId> = change.guardrails.iter().chain(&controls).copied().collect();
     let tests: Vec<Option<(Test, Series)>> = metrics
         .iter()
-        .map(|&m| {
-            let y = grid.totals(m);
-            let level = y.iter().any(|v| v.is_finite() && *v <= 0.0);
-            let base_values: Vec<f64> = y[s.saturating_sub(change.window.baseline)..s]
-                .iter()
-                .copied()
-                .filter(|v| v.is_finite())
-                .collect();
-            let base = base_values.iter().sum::<f64>() / base_values.len().max(1) as f64;
-            let u = if level {
-                y
+        .enumerate()
+        .map(|(i, &m)| {
+            // Guardrails where the change shipped; control metrics as they are.
+            let within = if i < change.guardrails.len() {
+                scope
             } else {
-                y.into_iter().map(f64::ln).collect()
+                None
             };
-            let series = Series { u, level, base };
+            let series = Series::of(grid.values(m, within), s, change.window);
             test(&series.u, None, Model::Difference, s, change.window, 1.0)
                 .ok()
                 .map(|t| (t, series))
@@ -584,12 +602,17 @@ fn guardrails(
 fn root_share(
     grid: &Grid<'_, '_>,
     change: &Change,
-    s: usize,
+    (s, scope): (usize, Option<&[usize]>),
     t: &Test,
     treated: &Series,
 ) -> Option<RootShare> {
     let tree = grid.eval.tree();
     let root = tree.root();
+    let k = change.metric;
+    // In a scope, only a leaf's part there can be scaled: a ratio's is not additive.
+    if scope.is_some() && !tree.metric(k).is_leaf() {
+        return None;
+    }
     let w = change.window;
     let (p, e) = (s - t.baseline..s, s + w.ramp..s + w.ramp + w.periods);
     let means = |range: std::ops::Range<usize>| -> Vec<f64> {
@@ -604,20 +627,42 @@ fn root_share(
             })
             .collect()
     };
-    let (xp, xe) = (means(p), means(e));
-    let f = |x: &[f64], scaled: Option<(MetricId, f64)>| {
-        point(tree, |m| x[m.index()], scaled)[root.index()]
+    let (xp, xe) = (means(p.clone()), means(e.clone()));
+    // The part of the metric the change touched, at the baseline and evaluation means.
+    let touched = |range: std::ops::Range<usize>, all: f64| match scope {
+        None => all,
+        Some(segments) => {
+            let v: Vec<f64> = grid.pooled(k, segments)[range]
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        }
     };
-    let (fp, fe) = (f(&xp, None), f(&xe, None));
+    let (tp, te) = (touched(p, xp[k.index()]), touched(e, xe[k.index()]));
+    // The root at `x` with the touched part `part` of the metric scaled by `gain`.
+    let f = |x: &[f64], part: f64, gain: f64| match scope {
+        None => point(tree, |m| x[m.index()], Some((k, gain)))[root.index()],
+        Some(_) => {
+            let leaf = |m: MetricId| {
+                if m == k {
+                    x[m.index()] + (gain - 1.0) * part
+                } else {
+                    x[m.index()]
+                }
+            };
+            point(tree, leaf, None)[root.index()]
+        }
+    };
+    let (fp, fe) = (f(&xp, tp, 1.0), f(&xe, te, 1.0));
     let change_of_root = fe - fp;
     if !change_of_root.is_finite() || change_of_root == 0.0 {
         return None;
     }
     let share = |x: f64| {
         let gain = 1.0 + treated.relative(x);
-        let k = change.metric;
-        0.5 * ((f(&xp, Some((k, gain))) - fp) + (fe - f(&xe, Some((k, 1.0 / gain)))))
-            / change_of_root
+        0.5 * ((f(&xp, tp, gain) - fp) + (fe - f(&xe, te, 1.0 / gain))) / change_of_root
     };
     let (a, b) = (share(t.low), share(t.high));
     let root_series: Vec<f64> = grid
@@ -638,5 +683,7 @@ fn root_share(
         low: a.min(b),
         high: a.max(b),
         transmitted,
+        effect: share(t.estimate.tau) * change_of_root / fp,
+        change: change_of_root / fp,
     })
 }

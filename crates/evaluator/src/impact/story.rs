@@ -78,10 +78,18 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
     let confirmed = matches!(a.verdict, Some("confirmed" | "likely"));
     if let Some(root) = a.root.as_ref().filter(|_| confirmed) {
         let root_title = &tree.metric(tree.root()).title;
-        out += &format!(
-            " It explains {:.0}% of the change in {root_title} since it shipped.",
-            root.share * 100.0
-        );
+        out += &match (0.0..=1.0).contains(&root.share) {
+            true => format!(
+                " It explains {:.0}% of the change in {root_title} since it shipped.",
+                root.share * 100.0
+            ),
+            // The root moved less, or the other way: say both moves instead of a share.
+            false => format!(
+                " It moved {root_title} {} while {root_title} moved {} in all since it shipped.",
+                pct(root.effect),
+                pct(root.change)
+            ),
+        };
     }
     for g in &a.guardrails {
         let title = tree
