@@ -111,3 +111,56 @@ fn an_unknown_change_is_an_error_with_a_suggestion() {
         run.stderr
     );
 }
+
+#[test]
+fn a_definition_changed_inside_the_windows_makes_a_change_not_evaluable() {
+    let dir = Dir::new();
+    ACTIVATION.iter().for_each(|f| {
+        dir.copy(f);
+    });
+    let tree = std::fs::read_to_string(dir.path().join(ACTIVATION[0])).unwrap();
+    let formula = "formula: activated_users * items_per_activated_user";
+    let earlier = tree.replace(
+        formula,
+        "formula: activated_users * items_per_activated_user * 2",
+    );
+    assert_ne!(earlier, tree);
+    let change = "  - id: on-items\n    metric: items_created\n    shipped: 2026-W14\n    expect: { direction: up }\n";
+    let run = |period: &str| {
+        let args = [
+            "run",
+            ACTIVATION[0],
+            "--data",
+            ACTIVATION[1],
+            "--period",
+            period,
+            "--format",
+            "json",
+        ];
+        let run = dir.run(&args, 0);
+        serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()
+    };
+    // Runs in the baseline computed items created another way.
+    dir.create(ACTIVATION[0], &(earlier + change));
+    run("2026-W12");
+    dir.create(ACTIVATION[0], &(tree.clone() + change));
+    let doc = run("2026-W20");
+    let verdicts = doc["verdicts"].as_array().unwrap();
+    let on_items = verdicts
+        .iter()
+        .find(|v| v["id"] == "on-items")
+        .expect("judged");
+    assert_eq!(on_items["status"], "not_evaluable");
+    assert!(on_items["verdict"].is_null());
+    let reason = on_items["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the definition of `items_created`") && reason.contains("2026-W12"),
+        "{reason}"
+    );
+    // The checklist's metric kept its definition: it is judged as before.
+    let checklist = verdicts
+        .iter()
+        .find(|v| v["id"] == "onboarding-checklist")
+        .unwrap();
+    assert_eq!(checklist["verdict"], "confirmed");
+}

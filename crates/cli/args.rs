@@ -86,7 +86,8 @@ pub(crate) enum Command {
         /// Only this change (by id).
         #[arg(long)]
         change: Option<String>,
-        /// The history database, read (if it exists) for when each change was first seen.
+        /// The history database, read (if it exists) for when each change was first seen and how
+        /// its metric was defined in earlier runs.
         #[arg(long, value_name = "PATH", default_value = ".canopy/canopy.db")]
         db: PathBuf,
         /// The last complete period: `latest` (newest in the data), `previous`, or a period.

@@ -66,6 +66,11 @@ pub(crate) fn run(
         if let Some(history) = &history {
             let seen = history.change(tree.id(), &change.id)?;
             a.post_hoc = seen.is_some_and(|s| s.post_hoc());
+            if let Some(reason) = canopy_notifier::redefined(history, tree, change)? {
+                if a.status != Stage::Pending {
+                    a = a.not_evaluable(reason);
+                }
+            }
         }
         assessed.push(a);
     }

@@ -14,6 +14,7 @@ mod change;
 mod decode;
 mod diagnostic;
 pub mod formula;
+mod hash;
 mod load;
 mod model;
 mod period;
@@ -31,6 +32,7 @@ pub use diagnostic::{
     render as render_diagnostic, render_all as render_diagnostics, sort_diagnostics, Diagnostic,
     Location, RenderOptions, Severity, SourceMap, Span,
 };
+pub use hash::stable_hash;
 pub use load::{duplicate_ids, load, Error, FileSystem, Loaded, MemoryFs};
 pub use model::{Alerts, Formula, Grain, Metric, MetricId, MetricTree, Source};
 pub use period::{Period, PeriodError};

@@ -309,6 +309,35 @@ impl MetricTree {
             .map(|n| self.graph[n])
     }
 
+    /// The definition of `id`'s values as text: its formula or source, and those of every
+    /// metric under it, in order. Two runs whose definitions differ computed different things.
+    pub fn definition(&self, id: MetricId) -> String {
+        let mut seen = vec![false; self.metrics.len()];
+        let mut stack = vec![id];
+        let mut parts = Vec::new();
+        while let Some(m) = stack.pop() {
+            if std::mem::replace(&mut seen[m.index()], true) {
+                continue;
+            }
+            let metric = self.metric(m);
+            parts.push(match (&metric.formula, &metric.source) {
+                // As compiled: spacing does not count, a param's value does.
+                (Some(f), _) => {
+                    let inputs: Vec<&str> = f
+                        .inputs()
+                        .iter()
+                        .map(|i| self.metric(*i).id.as_str())
+                        .collect();
+                    format!("{} = {} of ({})", metric.id, f.expr(), inputs.join(", "))
+                }
+                (None, Some(Source::Sql(sql))) => format!("{} = sql: {sql}", metric.id),
+                (None, None) => format!("{} = data", metric.id),
+            });
+            stack.extend(self.inputs(m).iter().rev());
+        }
+        parts.join("\n")
+    }
+
     /// The changes registered to be verified, in the file's order.
     pub fn changes(&self) -> &[crate::change::Change] {
         &self.changes

@@ -460,3 +460,19 @@ fn changes_inline_and_from_a_file() {
     let loaded = tree_of(&yaml, good).unwrap();
     assert_eq!(loaded.tree.changes()[0].size, Some(0.1));
 }
+
+#[test]
+fn a_definition_changes_with_what_is_computed_not_how_it_is_written() {
+    let def = |metrics: &str| {
+        let loaded = load_str(&tree(metrics)).unwrap();
+        loaded.tree.definition(loaded.tree.root())
+    };
+    let base = def("  r: { formula: a / b }\n  a: {}\n  b: {}\n");
+    assert_eq!(base, def("  r: { formula: \"a/b\" }\n  a: {}\n  b: {}\n"));
+    assert_ne!(base, def("  r: { formula: b / a }\n  a: {}\n  b: {}\n"));
+    assert_ne!(
+        base,
+        def("  r: { formula: a / b }\n  a: {}\n  b: { source: { sql: select 1 } }\n")
+    );
+    assert!(base.starts_with("r = "), "{base}");
+}

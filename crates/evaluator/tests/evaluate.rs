@@ -768,7 +768,9 @@ fn shipped_data(lift: f64) -> String {
 }
 
 fn assessed(changes: &str, lift: f64) -> impact::Assessment {
-    let t = tree(&format!("root: r\nmetrics:\n  r: {{ formula: a + b }}\n  a: {{}}\n  b: {{}}\nchanges:\n{changes}"));
+    let t = tree(&format!(
+        "root: r\nmetrics:\n  r: {{ formula: a + b }}\n  a: {{}}\n  b: {{}}\nchanges:\n{changes}"
+    ));
     let d = data(&t, &shipped_data(lift)).unwrap();
     let eval = evaluate(&t, &d);
     impact::assess(&eval, &t.changes()[0], week("2026-W15"))
@@ -778,7 +780,10 @@ fn assessed(changes: &str, lift: f64) -> impact::Assessment {
 fn a_lift_in_one_segment_is_found_against_the_other() {
     let change = "  - { id: c, metric: a, shipped: 2026-W09, expect: { direction: up, size: 5% }, scope: { segment: s1 } }\n";
     let a = assessed(change, 1.10);
-    assert_eq!((a.status, a.verdict), (impact::Stage::Evaluated, Some("confirmed")));
+    assert_eq!(
+        (a.status, a.verdict),
+        (impact::Stage::Evaluated, Some("confirmed"))
+    );
     assert_eq!(a.model.as_deref(), Some("segments: segment = s2"));
     // The control shares the noise, so the lift is measured almost exactly.
     let effect = a.effect.unwrap();
@@ -797,13 +802,19 @@ fn a_lift_in_one_segment_is_found_against_the_other() {
     let mean = |r: std::ops::RangeInclusive<usize>, f: &dyn Fn(usize) -> f64| {
         r.clone().map(f).sum::<f64>() / r.count() as f64
     };
-    let (tp, te) = (mean(p.clone(), &|t| value(t, false)), mean(e.clone(), &|t| value(t, false)));
+    let (tp, te) = (
+        mean(p.clone(), &|t| value(t, false)),
+        mean(e.clone(), &|t| value(t, false)),
+    );
     let total = |t: usize| value(t, false) + value(t, true) + 1000.0;
     let root_change = mean(e, &total) - mean(p, &total);
     let g = 1.0 + effect.relative;
     let expected = 0.5 * (tp * (g - 1.0) + te * (1.0 - 1.0 / g)) / root_change;
     let root = a.root.unwrap();
-    assert!((root.share - expected).abs() < 1e-9, "{root:?} against {expected}");
+    assert!(
+        (root.share - expected).abs() < 1e-9,
+        "{root:?} against {expected}"
+    );
     assert_eq!(root.transmitted, Some(true));
     // Without a lift: no effect, and the expected size is ruled out.
     let a = assessed(change, 1.0);
@@ -816,5 +827,8 @@ fn a_scope_the_data_does_not_have_is_not_evaluable() {
     let a = assessed(change, 1.10);
     assert_eq!(a.status, impact::Stage::NotEvaluable);
     let reason = a.reason.unwrap();
-    assert!(reason.contains("no segment dimension `platform` (its dimensions: segment)"), "{reason}");
+    assert!(
+        reason.contains("no segment dimension `platform` (its dimensions: segment)"),
+        "{reason}"
+    );
 }

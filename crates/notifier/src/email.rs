@@ -66,12 +66,7 @@ pub fn escape_html(s: &str) -> String {
 /// the outbox (and mail clients) see one message.
 pub fn message_id(tree: &str, period: Period, recipient: &str, sender: &Address) -> String {
     // FNV-1a of the lower-cased address keeps the address itself out of the header.
-    let hash = recipient
-        .to_lowercase()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let hash = canopy_engine::stable_hash(recipient.to_lowercase().bytes());
     format!("<canopy.{tree}.{period}.{hash:016x}@{}>", sender.domain())
 }
 

@@ -99,7 +99,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     alter table outbox_v2 rename to outbox;
     create index outbox_status on outbox (status, id);",
     // 3: registered changes: the period of the first run that saw each (a change first seen
-    // after it shipped is post hoc), and its verdict, decided once and never recomputed.
+    // after it shipped is post hoc), and its verdict, decided once and never recomputed; and
+    // the fingerprint of each changed metric's definition in each run, so that a verdict
+    // across a change of definition is refused.
     "create table changes (
         tree text not null,
         change text not null,
@@ -109,6 +111,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         verdict text,
         story text,
         primary key (tree, change)
+    );
+    create table definitions (
+        tree text not null,
+        metric text not null,
+        period text not null,
+        fingerprint text not null,
+        primary key (tree, metric, period)
     );",
 ];
 
@@ -240,6 +249,8 @@ pub struct RunRecord {
     pub emails: Vec<StoredEmail>,
     /// The tree's registered changes, and the verdicts decided in this run.
     pub changes: Vec<ChangeRecord>,
+    /// The fingerprint of the definition of each metric a change is registered on.
+    pub definitions: Vec<(String, String)>,
 }
 
 /// What the history keeps of a registered change.
@@ -463,6 +474,27 @@ impl History {
                 },
             )
             .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    /// The fingerprints of `metric`'s definition that runs of periods `from` to `to` recorded,
+    /// by period.
+    pub fn definitions(
+        &self,
+        tree: &str,
+        metric: &str,
+        (from, to): (&str, &str),
+    ) -> Result<Vec<(String, String)>, Error> {
+        let mut query = self
+            .conn
+            .prepare_cached("select period, fingerprint from definitions where tree = ?1 and metric = ?2 and period between ?3 and ?4 order by period")
+            .map_err(|e| self.error(e))?;
+        let rows = query
+            .query_map(params![tree, metric, from, to], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(|e| self.error(e))?;
+        rows.collect::<rusqlite::Result<_>>()
             .map_err(|e| self.error(e))
     }
 
@@ -758,6 +790,13 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
            verdict = coalesce(changes.verdict, excluded.verdict),
            story = coalesce(changes.story, excluded.story)",
     )?;
+    let mut definition = tx.prepare_cached(
+        "insert into definitions (tree, metric, period, fingerprint) values (?1, ?2, ?3, ?4)
+         on conflict (tree, metric, period) do update set fingerprint = excluded.fingerprint",
+    )?;
+    for (metric, fingerprint) in &run.definitions {
+        definition.execute(params![run.tree, metric, run.period, fingerprint])?;
+    }
     for c in &run.changes {
         change.execute(params![
             run.tree,

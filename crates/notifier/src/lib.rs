@@ -29,7 +29,7 @@ pub use history::{
 };
 pub use moves::{detect, is_bad, AlertState, Move, Rule};
 pub use outbox::{flush, Pass, Retry, Undelivered};
-pub use run::{plan, MoveReport, PlannedRun, Verdict};
+pub use run::{fingerprint, plan, redefined, MoveReport, PlannedRun, Verdict};
 
 /// A sender or recipient: display name and address.
 pub use lettre::message::Mailbox;

@@ -160,6 +160,17 @@ fn verdicts(
     let tree = eval.tree();
     let period_text = period.to_string();
     let mut out = Vec::new();
+    let fingerprints: BTreeMap<String, String> = tree
+        .changes()
+        .iter()
+        .map(|c| {
+            (
+                tree.metric(c.metric).id.clone(),
+                fingerprint(tree, c.metric),
+            )
+        })
+        .collect();
+    record.definitions = fingerprints.into_iter().collect();
     for change in tree.changes() {
         let known = history.change(tree.id(), &change.id)?;
         let first_seen = known.as_ref().map_or(period_text.clone(), |k| {
@@ -184,6 +195,11 @@ fn verdicts(
             Some(_) => {}
             None => {
                 let mut assessed = canopy_evaluator::impact::assess(eval, change, period);
+                if let Some(reason) = redefined(history, tree, change)? {
+                    if assessed.status != Stage::Pending {
+                        assessed = assessed.not_evaluable(reason);
+                    }
+                }
                 if assessed.status != Stage::Pending {
                     assessed.post_hoc = kept.post_hoc();
                     let json = serde_json::to_string(&assessed)
@@ -204,6 +220,30 @@ fn verdicts(
         record.changes.push(kept);
     }
     Ok(out)
+}
+
+/// The fingerprint of `metric`'s definition (see [`canopy_engine::MetricTree::definition`]).
+pub fn fingerprint(tree: &canopy_engine::MetricTree, metric: MetricId) -> String {
+    let hash = canopy_engine::stable_hash(tree.definition(metric).bytes());
+    format!("{hash:016x}")
+}
+
+/// Why `change` cannot be judged across its windows: its metric's definition in a run of
+/// a period inside them differs from today's.
+pub fn redefined(
+    history: &History,
+    tree: &canopy_engine::MetricTree,
+    change: &canopy_engine::Change,
+) -> Result<Option<String>, Error> {
+    let metric = &tree.metric(change.metric).id;
+    let w = change.window;
+    let from = change.shipped.offset(-(w.baseline as i32)).to_string();
+    let to = w.last_evaluated(change.shipped).to_string();
+    let runs = history.definitions(tree.id(), metric, (&from, &to))?;
+    let now = fingerprint(tree, change.metric);
+    Ok(runs.into_iter().find(|(_, f)| *f != now).map(|(period, _)| {
+        format!("the definition of `{metric}` (its formula, or one under it) is not what the run for {period} computed, inside the windows from {from} to {to}")
+    }))
 }
 
 /// Who hears a change's verdict: its owner, and its metric's accountable if another person.

@@ -128,6 +128,27 @@ pub struct Assessment {
     pub post_hoc: bool,
 }
 
+impl Assessment {
+    /// This assessment, made not evaluable for `reason`: every result is dropped.
+    pub fn not_evaluable(self, reason: String) -> Assessment {
+        Assessment {
+            status: Stage::NotEvaluable,
+            verdict: None,
+            smaller_than_expected: false,
+            reason: Some(reason),
+            model: None,
+            effect: None,
+            p: None,
+            p_opposite: None,
+            placebo: None,
+            mde: None,
+            root: None,
+            guardrails: Vec::new(),
+            ..self
+        }
+    }
+}
+
 /// A series on the scale the test runs on: logs where every value is positive.
 struct Series {
     u: Vec<f64>,
