@@ -306,8 +306,19 @@ pub fn test(
     };
     let fit = |at: usize| estimate(u, c, model, at, window, baseline);
     let estimate = fit(s).ok_or("too few values in the windows to fit the model")?;
+    // A placebo date with too many values missing (before the data, or a year before it for
+    // a year-over-year control) is left out, as the ship date itself would be.
+    let complete = |at: usize| {
+        [Some(u), c].into_iter().flatten().all(|x| {
+            missing(x, at - baseline..at) <= MAX_MISSING
+                && missing(x, at + r..at + r + h) <= MAX_MISSING
+        })
+    };
     let placebos: Vec<Estimate> = match dates(baseline) >= MIN_PLACEBOS {
-        true => (baseline..=s - r - h).filter_map(fit).collect(),
+        true => (baseline..=s - r - h)
+            .filter(|&at| complete(at))
+            .filter_map(fit)
+            .collect(),
         false => Vec::new(),
     };
     Ok(calibrate(estimate, &placebos, baseline, g))

@@ -832,3 +832,29 @@ fn a_scope_the_data_does_not_have_is_not_evaluable() {
         "{reason}"
     );
 }
+
+#[test]
+fn a_yearly_season_is_taken_out_by_last_year() {
+    // Two years of weeks with a strong yearly season and small noise, lifted 10% from week 90.
+    let t = tree("root: a\nmetrics:\n  a: {}\nchanges:\n  - { id: c, metric: a, shipped: 2026-W39, expect: { direction: up, size: 5% } }\n");
+    let first = week("2025-W01");
+    let mut csv = String::from("period,metric,value\n");
+    for i in 0..=96 {
+        let x = i as f64;
+        let season = 0.3 * (2.0 * std::f64::consts::PI * x / 52.0).sin();
+        let noise = 0.01 * (1.7 * x).sin();
+        let lift = if i >= 90 { 1.10 } else { 1.0 };
+        csv += &format!(
+            "{},a,{}\n",
+            first.offset(i),
+            1000.0 * f64::exp(season + noise) * lift
+        );
+    }
+    let d = data(&t, &csv).unwrap();
+    let eval = evaluate(&t, &d);
+    let a = impact::assess(&eval, &t.changes()[0], week("2026-W45"));
+    assert_eq!(a.model.as_deref(), Some("year over year"));
+    assert_eq!(a.verdict, Some("likely"), "{a:?}");
+    let effect = a.effect.unwrap().relative;
+    assert!((effect - 0.10).abs() < 0.02, "{effect}");
+}

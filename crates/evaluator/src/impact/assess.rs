@@ -1,7 +1,7 @@
 //! A registered change judged on an evaluation: its series (in scope, pooled over segments),
 //! its control, the test, guardrails, and what it means for the root.
 
-use canopy_engine::{Change, Controls, Good, MetricId, MetricTree, Window};
+use canopy_engine::{Change, Controls, Good, Grain, MetricId, MetricTree, Window};
 use serde::Serialize;
 
 use super::{holm, judge, test, two_sided, Model, Test, Verdict, ALPHA};
@@ -489,10 +489,9 @@ fn series(
                 format!("segments: {}", describe(wanted)),
             ))
         }
-        Controls::Default => match treated_segments {
-            None => None,
-            Some(inside) => complement(grid, change, &treated, inside, &scale),
-        },
+        Controls::Default => treated_segments
+            .and_then(|inside| complement(grid, change, &treated, inside, &scale))
+            .or_else(|| last_year(grid, change, &treated)),
     };
     Ok((treated, control))
 }
@@ -525,7 +524,21 @@ fn complement(
         })
         .collect();
     let c = scale(grid.pooled(change.metric, &outside));
-    let s = grid.index(change.shipped)?;
+    tracks(grid, change, treated, &c).then(|| {
+        (
+            Model::Difference,
+            Some(c),
+            format!("segments: {}", describe(&named)),
+        )
+    })
+}
+
+/// Whether `c` tracks the treated series: the baseline variance of their difference is below
+/// the series' own, so subtracting it removes noise rather than adding its own.
+fn tracks(grid: &Grid<'_, '_>, change: &Change, treated: &Series, c: &[f64]) -> bool {
+    let Some(s) = grid.index(change.shipped) else {
+        return false;
+    };
     let p = s.saturating_sub(change.window.baseline)..s;
     let variance = |x: Vec<f64>| {
         let x: Vec<f64> = x.into_iter().filter(|v| v.is_finite()).collect();
@@ -533,13 +546,31 @@ fn complement(
         x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() as f64 - 1.0)
     };
     let d: Vec<f64> = p.clone().map(|t| treated.u[t] - c[t]).collect();
-    (variance(d) < variance(treated.u[p].to_vec())).then(|| {
-        (
-            Model::Difference,
-            Some(c),
-            format!("segments: {}", describe(&named)),
-        )
-    })
+    variance(d) < variance(treated.u[p].to_vec())
+}
+
+/// The series a year before as the control, `c_t = u_{t - year}`, when the data reaches that
+/// far back for the baseline (and a year before the first placebo), and it tracks the series.
+fn last_year(
+    grid: &Grid<'_, '_>,
+    change: &Change,
+    treated: &Series,
+) -> Option<(Model, Option<Vec<f64>>, String)> {
+    let year = match grid.eval.tree().grain() {
+        Grain::Day => 364,
+        Grain::Week => 52,
+        Grain::Month => 12,
+        Grain::Quarter => 4,
+    };
+    let s = grid.index(change.shipped)?;
+    if s < year + change.window.baseline {
+        return None;
+    }
+    let c: Vec<f64> = (0..treated.u.len())
+        .map(|t| t.checked_sub(year).map_or(f64::NAN, |b| treated.u[b]))
+        .collect();
+    tracks(grid, change, treated, &c)
+        .then(|| (Model::Difference, Some(c), "year over year".to_string()))
 }
 
 fn describe(wanted: &[(String, Vec<String>)]) -> String {

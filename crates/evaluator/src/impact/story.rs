@@ -49,7 +49,7 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
         p_value(if a.verdict == Some("opposite") { a.p_opposite.unwrap_or(p) } else { p }),
         a.evaluation.from,
         a.evaluation.to,
-        control(a.model.as_deref()),
+        control(a.model.as_deref(), grain),
     );
     match &a.placebo {
         Some(placebo) => {
@@ -106,10 +106,13 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
 }
 
 /// The model in words: what the metric was compared with.
-fn control(model: Option<&str>) -> String {
+fn control(model: Option<&str>, grain: canopy_engine::Grain) -> String {
     match model.and_then(|m| m.split_once(": ")) {
         Some(("segments", which)) => format!("with {which} as control"),
         Some(("regression", metrics)) => format!("against {metrics} as control"),
+        None if model == Some("year over year") => {
+            format!("against the same {grain}s a year before")
+        }
         _ => "against its own level (no control)".to_string(),
     }
 }
