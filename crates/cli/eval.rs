@@ -41,6 +41,8 @@ pub(crate) fn run(
         }
     }
     let eval = evaluate(tree, &data);
+    // The evaluation holds every value now: the leaves' layout is no longer needed.
+    drop(data);
     let report = eval_report(&eval, period);
     match format {
         Format::Json => outln!("{}", serde_json::to_string_pretty(&report)?)?,

@@ -51,6 +51,8 @@ pub(crate) fn run(
     // The files' text and parsed rows are laid out in `data` now: free them before the work.
     drop(sources);
     let eval = evaluate(tree, &data);
+    // The evaluation holds every value now: the leaves' layout is no longer needed.
+    drop(data);
     let planner = Planner::new(tree);
     // The report borrows the explanation, so it is handed to `use_it` rather than returned.
     let one = |a: Period, b: Period, use_it: &mut dyn FnMut(&ExplainReport<'_>)| {

@@ -49,11 +49,13 @@ pub(crate) fn run(
         return Ok(Outcome::Failure);
     };
     drop(sources);
-    let eval = evaluate(tree, &data);
     let as_of = match periods.last() {
         Some(&p) => p,
         None => data::resolve(&arg, data.last(), tree.grain())?,
     };
+    let eval = evaluate(tree, &data);
+    // The evaluation holds every value now: the leaves' layout is no longer needed.
+    drop(data);
     let history = match request.db.exists() {
         true => Some(canopy_notifier::History::open_read_only(request.db)?),
         false => None,

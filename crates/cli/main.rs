@@ -53,6 +53,7 @@ pub(crate) enum Outcome {
 }
 
 fn main() -> ExitCode {
+    allocator::configure();
     let args = match Args::try_parse() {
         Ok(args) => args,
         Err(e) => {
@@ -154,3 +155,36 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's settings.
+mod allocator {
+    /// `mi_option_purge_delay` in mimalloc's `mi_option_e` (v3): how long freed memory stays
+    /// committed before it is returned to the system, in milliseconds.
+    pub(crate) const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+    /// The purge delay used, in milliseconds: mimalloc v2's default.
+    pub(crate) const PURGE_AFTER_MS: std::ffi::c_long = 10;
+
+    /// Returns freed memory to the system after 10 ms rather than after v3's default of a
+    /// second: a run is shorter than that, so otherwise every page it ever freed stays
+    /// resident, and its peak is the sum of its phases instead of the largest.
+    pub(crate) fn configure() {
+        // SAFETY: setting an option is allowed at any time; it takes a plain integer.
+        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, PURGE_AFTER_MS) }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_purge_delay_is_the_option_set() {
+            // SAFETY: reading and setting options takes plain integers.
+            let get = || unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
+            // Option 15 is the purge delay: its documented default in mimalloc v3 is 1000 ms.
+            assert_eq!(get(), 1000);
+            configure();
+            assert_eq!(get(), PURGE_AFTER_MS);
+        }
+    }
+}

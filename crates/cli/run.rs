@@ -118,6 +118,8 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
         };
         let period = *periods.last().expect("at least the period itself");
         let eval = evaluate(tree, &data);
+        // The evaluation holds every value now: the leaves' layout is no longer needed.
+        drop(data);
         // Without the root there is nothing to report, and summaries of "no value" would
         // hide a broken data pipeline: fail loudly instead, and send nothing for this tree.
         if let Err(cell) = eval.total(tree.root(), period) {
