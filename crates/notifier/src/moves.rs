@@ -106,8 +106,26 @@ pub fn is_bad(metric: &Metric, value: f64) -> bool {
     }
 }
 
-/// Robust z-score of `value` against `history`: `0.6745 (x - median) / MAD`. A flat history
-/// makes any departure infinitely unusual.
+/// The share of the median below which the spread of a history is not taken to be.
+pub const MIN_SPREAD_OF_MEDIAN: f64 = 0.01;
+
+/// The finest step the numbers are written in: 1 for whole numbers, 0.1 for one decimal.
+fn resolution(values: &[f64]) -> f64 {
+    let decimals = values
+        .iter()
+        .map(|v| {
+            let text = v.abs().to_string();
+            text.split_once('.').map_or(0, |(_, d)| d.len()).min(12)
+        })
+        .max()
+        .unwrap_or(0);
+    10f64.powi(-(decimals as i32))
+}
+
+/// Robust z-score of `value` against `history`: `0.6745 (x - median) / spread`, where the
+/// spread is the MAD, but never less than the numbers' resolution nor 1% of the median's
+/// size: a history that happens to repeat one value does not make a step of one unit
+/// infinitely unusual.
 fn robust_z(value: f64, history: &mut [f64]) -> f64 {
     let median = |xs: &mut [f64]| {
         xs.sort_by(f64::total_cmp);
@@ -121,11 +139,12 @@ fn robust_z(value: f64, history: &mut [f64]) -> f64 {
     let m = median(history);
     let mut deviations: Vec<f64> = history.iter().map(|x| (x - m).abs()).collect();
     let mad = median(&mut deviations);
-    match (mad, value == m) {
-        (_, true) => 0.0,
-        (0.0, false) => f64::INFINITY.copysign(value - m),
-        _ => 0.6745 * (value - m) / mad,
-    }
+    let mut all = history.to_vec();
+    all.push(value);
+    let spread = mad
+        .max(resolution(&all))
+        .max(MIN_SPREAD_OF_MEDIAN * m.abs());
+    0.6745 * (value - m) / spread
 }
 
 /// The rules that compare `period` with the period before, for one metric whose value is
@@ -158,13 +177,19 @@ fn comparisons(
         }
     }
     if let Some(threshold) = alerts.anomaly_z {
-        // The periods before this one; too little history says nothing.
-        let mut history: Vec<f64> = (1..=alerts.history as i32)
-            .filter_map(|k| eval.total(id, period.offset(-k)).ok())
-            .collect();
-        if history.len() >= 3 {
-            let z = robust_z(after, &mut history);
-            if z.abs() >= threshold {
+        // Against the periods before; too little history says nothing.
+        let z_at = |p: Period, value: f64| {
+            let mut history: Vec<f64> = (1..=alerts.history as i32)
+                .filter_map(|k| eval.total(id, p.offset(-k)).ok())
+                .collect();
+            (history.len() >= 3).then(|| robust_z(value, &mut history))
+        };
+        // Like bands and target, on entering the unusual state: a level that stays after a
+        // jump was told of once.
+        if let Some(z) = z_at(period, after).filter(|z| z.abs() >= threshold) {
+            let already = z_at(period.previous(), before)
+                .is_some_and(|b| b.abs() >= threshold && b.signum() == z.signum());
+            if !already {
                 rules.push(Rule::Anomaly { z, threshold });
             }
         }

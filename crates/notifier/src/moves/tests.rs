@@ -85,8 +85,13 @@ fn anomalies_use_median_and_mad() {
     let quiet = "alerts: { change_pct: false }";
     check(quiet, &[&history[..], &[10.3]].concat(), &[]);
     check(quiet, &[&history[..], &[14.0]].concat(), &["anomaly"]);
-    // A flat history: any departure is unusual, none is not.
-    check(quiet, &[5.0, 5.0, 5.0, 5.0, 5.1], &["anomaly"]);
+    // A flat history: its spread is the numbers' resolution at least (0.1 with one decimal,
+    // 1 for whole numbers), so a step of one unit is not infinitely unusual, and a real jump
+    // still is.
+    check(quiet, &[5.0, 5.0, 5.0, 5.0, 5.1], &[]);
+    check(quiet, &[5.0, 5.0, 5.0, 5.0, 5.6], &["anomaly"]);
+    check(quiet, &[5.0, 5.0, 5.0, 5.0, 6.0], &[]);
+    check(quiet, &[5.0, 5.0, 5.0, 5.0, 11.0], &["anomaly"]);
     check(quiet, &[5.0, 5.0, 5.0, 5.0, 5.0], &[]);
     // Too little history says nothing.
     check(quiet, &[5.0, 5.0, 50.0], &[]);
@@ -176,4 +181,47 @@ fn missing_values_move_nothing_and_keep_the_state() {
         runs_unalerted: 2,
     };
     assert_eq!(detect(&eval, t.root(), week(1), state), (None, state));
+}
+
+#[test]
+fn a_quiet_history_with_unit_noise_does_not_alert() {
+    let quiet = "alerts: { change_pct: false }";
+    // Counts that repeat one value most weeks (MAD 0) and move by one.
+    check(
+        quiet,
+        &[30.0, 30.0, 31.0, 30.0, 30.0, 29.0, 30.0, 30.0, 29.0],
+        &[],
+    );
+    check(
+        quiet,
+        &[30.0, 30.0, 31.0, 30.0, 30.0, 29.0, 30.0, 30.0, 31.0],
+        &[],
+    );
+    // Large values: 1% of the median is the least spread.
+    check(quiet, &[1000.0; 9], &[]);
+    check(
+        quiet,
+        &[
+            1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 1020.0,
+        ],
+        &[],
+    );
+    check(
+        quiet,
+        &[
+            1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 1100.0,
+        ],
+        &["anomaly"],
+    );
+}
+
+#[test]
+fn a_level_that_stays_after_a_jump_alerts_once() {
+    let quiet = "alerts: { change_pct: false }";
+    let before = [5.0, 5.02, 4.98, 5.0, 5.01, 4.99, 5.0, 5.0];
+    check(quiet, &[&before[..], &[5.6]].concat(), &["anomaly"]);
+    // The next week stays at the new level: not again.
+    check(quiet, &[&before[..], &[5.6, 5.6]].concat(), &[]);
+    // A jump back the other way is news.
+    check(quiet, &[&before[..], &[5.6, 4.4]].concat(), &["anomaly"]);
 }
