@@ -1,9 +1,17 @@
 //! Numbers for people: readable precision, grouped thousands, signs on changes.
 
 /// A number with precision to suit its size: thousands grouped, about four significant
-/// digits for small values, no trailing zeros.
+/// digits for small values, no trailing zeros, never `-0`. Values too small or too large to
+/// read that way (under 0.0001, from a quadrillion up) are written in scientific notation
+/// with four significant digits, so that a reader sees the real value, not `0`.
 pub fn number(v: f64) -> String {
     let a = v.abs();
+    if a == 0.0 {
+        return "0".to_string();
+    }
+    if !(1e-4..1e15).contains(&a) {
+        return scientific(v);
+    }
     let decimals = if a >= 1000.0 {
         0
     } else if a >= 100.0 {
@@ -21,6 +29,17 @@ pub fn number(v: f64) -> String {
         text
     };
     group_thousands(&text)
+}
+
+/// `v` as `1.234e-7`, trailing zeros of the mantissa left out.
+fn scientific(v: f64) -> String {
+    let text = format!("{v:.3e}");
+    let (mantissa, exponent) = text.split_once('e').expect("`e` formatting has an exponent");
+    let mantissa = match mantissa.contains('.') {
+        true => mantissa.trim_end_matches('0').trim_end_matches('.'),
+        false => mantissa,
+    };
+    format!("{mantissa}e{exponent}")
 }
 
 fn group_thousands(text: &str) -> String {
@@ -71,9 +90,14 @@ pub fn signed(v: f64) -> String {
     }
 }
 
-/// A percentage change with its sign, one decimal.
+/// A percentage change with its sign, one decimal; one that rounds to zero is `0.0%`.
 pub fn percent(v: f64) -> String {
-    format!("{}{:.1}%", if v > 0.0 { "+" } else { "" }, v)
+    let text = format!("{v:.1}");
+    match text.as_str() {
+        "0.0" | "-0.0" => "0.0%".to_string(),
+        _ if v > 0.0 => format!("+{text}%"),
+        _ => format!("{text}%"),
+    }
 }
 
 #[cfg(test)]
@@ -98,5 +122,19 @@ mod tests {
         }
         assert_eq!(signed(2.5), "+2.5");
         assert_eq!(percent(-2.54), "-2.5%");
+    }
+
+    #[test]
+    fn tiny_and_huge_values_read_as_what_they_are() {
+        assert_eq!(number(1e-300), "1e-300");
+        assert_eq!(number(-1e-300), "-1e-300");
+        assert_eq!(number(-0.0), "0");
+        assert_eq!(number(0.00012345), "0.0001234");
+        assert_eq!(number(0.000012345), "1.234e-5");
+        assert_eq!(number(2.5e18), "2.5e18");
+        assert_eq!(signed(-2e-300), "-2e-300");
+        assert_eq!(change(1e-300, -1e-300, None), "1e-300 -> -1e-300 (-2e-300, -200.0%)");
+        assert_eq!(percent(-0.01), "0.0%");
+        assert_eq!(percent(0.04), "0.0%");
     }
 }
