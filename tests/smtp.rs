@@ -255,9 +255,19 @@ fn starttls_with_login_delivers_each_digest_once() {
         .iter()
         .find(|m| m.to == ["maya@example.com"])
         .unwrap();
+    // The root moved: its headline is the subject, after the tree and period, and the
+    // first line of the email.
     assert!(maya
         .body
-        .contains("Subject: [canopy] shop 2026-W46: 1 of your metrics moved\r\n"));
+        .contains("Subject: [canopy] shop 2026-W46: Conversion"));
+    let text = text_of(maya);
+    let (_, after_greeting) = text.split_once(",\n\n").unwrap();
+    assert!(
+        after_greeting.starts_with(
+            "Conversion <script>alert(1)</script> fell 5.2 -> 2.5: orders -27 drove 100%.\n"
+        ),
+        "{text}"
+    );
     assert!(maya.body.contains("maya@example.com"));
     // The same run again sends nothing: the outbox knows these Message-IDs.
     let again = dir.run_env(&args, &env, 0);
@@ -786,12 +796,12 @@ fn a_100_kb_name_is_cut_and_every_header_line_fits() {
     );
 }
 
-/// The text part of a message, decoded.
+/// The text part of a message, decoded, with `\n` line ends.
 fn text_of(m: &Received) -> String {
     let part = m.body.split("Content-Type: text/plain").nth(1).unwrap();
     let part = part.split("Content-Type: text/html").next().unwrap();
     let decoded = quoted_printable::decode(part, quoted_printable::ParseMode::Robust).unwrap();
-    String::from_utf8(decoded).unwrap()
+    String::from_utf8(decoded).unwrap().replace("\r\n", "\n")
 }
 
 /// `canopy run trees/activation.yaml` for `period`, against the server on `port`, as JSON.

@@ -28,6 +28,8 @@ pub(crate) struct Request<'a> {
 struct EmailReport {
     to: String,
     subject: String,
+    /// The root's move in one sentence, when it moved.
+    headline: Option<String>,
     status: &'static str,
     #[serde(skip)]
     message_id: String,
@@ -132,7 +134,9 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
         if !request.dry_run {
             history.record_run(&planned.record, now)?;
         }
-        let emails = planned.record.emails.iter().map(EmailReport::of).collect();
+        let emails = (planned.record.emails.iter())
+            .map(|e| EmailReport::of(e, planned.headline.as_deref()))
+            .collect();
         reports.push(TreeReport {
             tree: tree.id().to_string(),
             period: period.to_string(),
@@ -189,13 +193,14 @@ fn open(request: &Request<'_>) -> anyhow::Result<History> {
 
 impl EmailReport {
     /// The report of an email this run planned; one that could not be composed says why now.
-    fn of(e: &canopy_notifier::StoredEmail) -> EmailReport {
+    fn of(e: &canopy_notifier::StoredEmail, headline: Option<&str>) -> EmailReport {
         if let Some(why) = &e.last_error {
             eprintln!("error: {why}");
         }
         EmailReport {
             to: e.recipient.clone(),
             subject: e.subject.clone(),
+            headline: headline.map(str::to_string),
             status: "",
             message_id: e.message_id.clone(),
             unsendable: e.last_error.is_some(),

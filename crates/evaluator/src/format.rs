@@ -34,7 +34,9 @@ pub fn number(v: f64) -> String {
 /// `v` as `1.234e-7`, trailing zeros of the mantissa left out.
 fn scientific(v: f64) -> String {
     let text = format!("{v:.3e}");
-    let (mantissa, exponent) = text.split_once('e').expect("`e` formatting has an exponent");
+    let (mantissa, exponent) = text
+        .split_once('e')
+        .expect("`e` formatting has an exponent");
     let mantissa = match mantissa.contains('.') {
         true => mantissa.trim_end_matches('0').trim_end_matches('.'),
         false => mantissa,
@@ -133,7 +135,10 @@ mod tests {
         assert_eq!(number(0.000012345), "1.234e-5");
         assert_eq!(number(2.5e18), "2.5e18");
         assert_eq!(signed(-2e-300), "-2e-300");
-        assert_eq!(change(1e-300, -1e-300, None), "1e-300 -> -1e-300 (-2e-300, -200.0%)");
+        assert_eq!(
+            change(1e-300, -1e-300, None),
+            "1e-300 -> -1e-300 (-2e-300, -200.0%)"
+        );
         assert_eq!(percent(-0.01), "0.0%");
         assert_eq!(percent(0.04), "0.0%");
     }

@@ -44,6 +44,8 @@ pub struct Digest<'a> {
     pub informed: Vec<MetricId>,
     /// Verdicts on changes they own or whose metric they are accountable for, in words.
     pub verdicts: Vec<&'a str>,
+    /// The root's move in one sentence, when the root moved (see [`headline`]).
+    pub headline: Option<&'a str>,
 }
 
 /// Escapes text for HTML.
@@ -70,6 +72,63 @@ pub fn message_id(tree: &str, period: Period, recipient: &str, sender: &Address)
     format!("<canopy.{tree}.{period}.{hash:016x}@{}>", sender.domain())
 }
 
+/// A leaf carrying at least this share of the root's change is the whole headline; below it
+/// the next leaf is named too.
+const HEADLINE_SHARE: f64 = 0.8;
+
+/// The root's move in one sentence, from its explanation: its values (and band change), and
+/// the one or two leaves that carry most of the change with their shares, e.g. `NPS fell 46.8
+/// -> 24.2 pts (Great -> Good): detractors +37 drove 99%`.
+pub fn headline(eval: &Evaluation<'_>, explanation: &Explanation) -> Option<String> {
+    let tree = eval.tree();
+    let (root, from, to) = (explanation.metric, explanation.from, explanation.to);
+    let value = |m: MetricId, p: Period| eval.total(m, p).ok();
+    let (before, after) = (value(root, from)?, value(root, to)?);
+    let metric = tree.metric(root);
+    let moved = if after >= before { "rose" } else { "fell" };
+    let unit = metric
+        .unit
+        .as_deref()
+        .map(|u| format!(" {u}"))
+        .unwrap_or_default();
+    let bands = match (metric.bands.name_of(before), metric.bands.name_of(after)) {
+        (Some(a), Some(b)) if a != b => format!(" ({a} -> {b})"),
+        _ => String::new(),
+    };
+    let mut out = format!(
+        "{} {moved} {} -> {}{unit}{bands}",
+        metric.title,
+        number(before),
+        number(after)
+    );
+    let total = after - before;
+    let mut leaves: Vec<(MetricId, f64)> = explanation
+        .leaves()
+        .filter(|n| n.metric != root && n.contribution != 0.0)
+        .map(|n| (n.metric, n.contribution))
+        .collect();
+    rank(&mut leaves);
+    let mut named = Vec::new();
+    for &(leaf, contribution) in leaves.iter().take(2) {
+        let (Some(b), Some(a), true) = (value(leaf, from), value(leaf, to), total != 0.0) else {
+            break;
+        };
+        let share = contribution / total * 100.0;
+        named.push(format!(
+            "{} {} drove {share:.0}%",
+            tree.metric(leaf).title.to_lowercase(),
+            signed(a - b)
+        ));
+        if share.abs() >= HEADLINE_SHARE * 100.0 {
+            break;
+        }
+    }
+    if !named.is_empty() {
+        out += &format!(": {}", named.join(", "));
+    }
+    Some(out)
+}
+
 /// `weekly` for weeks, and so on.
 fn adjective(grain: canopy_engine::Grain) -> &'static str {
     match grain {
@@ -92,6 +151,10 @@ fn subject(tree: &MetricTree, period: Period, digest: &Digest<'_>) -> String {
         1 => Some("1 change judged".to_string()),
         n => Some(format!("{n} changes judged")),
     };
+    // The tree and period stay first, for inbox filters and threads.
+    if let Some(headline) = digest.headline {
+        return fit_subject(&format!("[canopy] {} {period}: {headline}", tree.id()));
+    }
     let what = match (moved, judged) {
         (Some(m), Some(j)) => format!("{m}, {j}"),
         (Some(one), None) | (None, Some(one)) => one,
@@ -377,11 +440,11 @@ impl Body<'_> {
     }
 
     fn text(&self) -> String {
-        let mut out = format!(
-            "Hi {},\n\n{}\n",
-            display_name(&self.digest.person.name),
-            self.intro()
-        );
+        let mut out = format!("Hi {},\n\n", display_name(&self.digest.person.name));
+        if let Some(headline) = self.digest.headline {
+            let _ = write!(out, "{headline}.\n\n");
+        }
+        let _ = writeln!(out, "{}", self.intro());
         for moved in self.digest.moved.iter().take(DETAILED) {
             let f = self.facts(moved);
             let _ = write!(out, "\n* {} ({})\n  {}\n", f.title, f.id, f.values);
@@ -439,12 +502,19 @@ impl Body<'_> {
         let e = escape_html;
         let cell = "padding:4px 8px;border-bottom:1px solid #e5e7eb;text-align:left;";
         let mut out = String::from("<!DOCTYPE html>\n<html><body style=\"font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#111827;max-width:640px;\">\n");
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<p>Hi {},</p>\n<p>{}</p>\n",
-            e(&display_name(&self.digest.person.name)),
-            e(&self.intro())
+            "<p>Hi {},</p>",
+            e(&display_name(&self.digest.person.name))
         );
+        if let Some(headline) = self.digest.headline {
+            let _ = writeln!(
+                out,
+                "<p style=\"font-size:18px;font-weight:bold;\">{}.</p>",
+                e(headline)
+            );
+        }
+        let _ = writeln!(out, "<p>{}</p>", e(&self.intro()));
         for moved in self.digest.moved.iter().take(DETAILED) {
             let f = self.facts(moved);
             let _ = write!(

@@ -22,7 +22,7 @@ pub use address::{
     MAX_SUBJECT_CHARS,
 };
 pub use delivery::{Deliver, Failure, FailureKind, Folder, Smtp, SmtpSettings};
-pub use email::{compose, compose_or_fail, escape_html, message_id, Digest, MovedMetric};
+pub use email::{compose, compose_or_fail, escape_html, headline, message_id, Digest, MovedMetric};
 pub use history::{
     ChangeRecord, Channel, EmailStatus, History, OutboxStatus, RunRecord, Selection, StoredEmail,
     Unresolved, ValueRecord,

@@ -37,6 +37,8 @@ pub struct PlannedRun {
     pub moves: Vec<MoveReport>,
     /// The verdicts on registered changes this run emails.
     pub verdicts: Vec<Verdict>,
+    /// The root's move in one sentence, when it moved: the first line of every email.
+    pub headline: Option<String>,
 }
 
 /// A registered change's verdict, decided once (in the run whose period ends its evaluation
@@ -87,6 +89,11 @@ pub fn plan(
         .map(|m| explain(eval, &planner, m.metric, period.previous(), period).ok())
         .collect();
 
+    let headline = moves
+        .iter()
+        .zip(&explanations)
+        .find(|(m, _)| m.metric == tree.root())
+        .and_then(|(_, e)| crate::email::headline(eval, e.as_ref()?));
     // One digest per person: what they are accountable for that moved, and what they follow.
     let mut digests: BTreeMap<&str, (Vec<MovedMetric<'_>>, Vec<MetricId>)> = BTreeMap::new();
     for (movement, explanation) in moves.iter().zip(&explanations) {
@@ -117,6 +124,7 @@ pub fn plan(
             moved,
             informed,
             verdicts: judged,
+            headline: headline.as_deref(),
         };
         record
             .emails
@@ -145,6 +153,7 @@ pub fn plan(
         record,
         moves: reports,
         verdicts,
+        headline,
     })
 }
 

@@ -648,3 +648,40 @@ fn a_verdict_is_kept_once_and_a_change_first_seen_stays_the_earliest() {
     assert_eq!(kept.story.as_deref(), Some("c: confirmed."));
     assert_eq!(history.change("t", "other").unwrap(), None);
 }
+
+#[test]
+fn the_headline_names_the_leaves_that_carry_the_roots_move() {
+    let yaml = "tree: h\nroot: r\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nmetrics:\n  r: { title: Revenue, unit: EUR, formula: a + b + c, bands: [{ name: Low, below: 110 }, { name: High }] }\n  a: { title: New }\n  b: { title: Expansion }\n  c: { title: Churn }\n";
+    let t = canopy_engine::load(
+        Path::new("h.yaml"),
+        &MemoryFs::new().with("h.yaml", yaml),
+        &Sendable,
+    )
+    .unwrap()
+    .tree;
+    let headline = |after: [f64; 3]| {
+        let rows: String = ["a", "b", "c"]
+            .iter()
+            .zip(after)
+            .map(|(m, v)| format!("2026-W45,{m},{}\n2026-W46,{m},{v}\n", 100.0 / 3.0))
+            .collect();
+        let mut b = DataBuilder::new(&t);
+        b.add_table(&self::csv(&format!("period,metric,value\n{rows}")));
+        let e = evaluate(&t, &b.finish().unwrap());
+        let planner = canopy_evaluator::Planner::new(&t);
+        let x = canopy_evaluator::explain(&e, &planner, t.root(), period().previous(), period())
+            .unwrap();
+        crate::headline(&e, &x).unwrap()
+    };
+    let third = 100.0 / 3.0;
+    // One leaf carries it all: it alone is named.
+    assert_eq!(
+        headline([third + 20.0, third, third]),
+        "Revenue rose 100 -> 120 EUR (Low -> High): new +20 drove 100%"
+    );
+    // No leaf carries 80%: the next one is named too.
+    assert_eq!(
+        headline([third + 6.0, third + 4.0, third]),
+        "Revenue rose 100 -> 110 EUR (Low -> High): new +6 drove 60%, expansion +4 drove 40%"
+    );
+}
