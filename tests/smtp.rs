@@ -891,3 +891,36 @@ fn a_verdict_is_emailed_once_the_run_its_window_ends() {
     let doc = activation_run(&dir, port, "2026-W23");
     assert_eq!(doc["verdicts"], serde_json::json!([]));
 }
+
+#[test]
+fn a_preview_writes_every_email_and_records_nothing() {
+    let dir = item_creation();
+    let preview = [&RUN[..], &["--dry-run", "--preview", "preview"]].concat();
+    let run = dir.run(&preview, 0);
+    assert!(run.stdout.contains("would send"), "{}", run.stdout);
+    let mut files: Vec<String> = std::fs::read_dir(dir.path().join("preview"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let people = ["design", "growth", "maya", "product"];
+    let expected: Vec<String> = people
+        .iter()
+        .flat_map(|p| {
+            ["eml", "html"].map(|ext| format!("item-creation-2026-W47-{p}@example.com.{ext}"))
+        })
+        .collect();
+    assert_eq!(files, expected);
+    let html = std::fs::read_to_string(dir.path().join("preview").join(&expected[5])).unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.contains("Item creation rate fell"),
+        "{html}"
+    );
+    assert!(
+        !dir.path().join(".canopy").exists(),
+        "a dry run records nothing"
+    );
+    // A preview is of a dry run only.
+    let run = dir.run(&[&RUN[..], &["--preview", "preview"]].concat(), 2);
+    assert!(run.stderr.contains("--dry-run"), "{}", run.stderr);
+}

@@ -68,6 +68,10 @@ pub(crate) enum Command {
         /// Show what would be sent, without sending or recording anything.
         #[arg(long)]
         dry_run: bool,
+        /// With --dry-run: write every email that would be sent into DIR, as `.eml` and its
+        /// HTML part as `.html`, to read before sending.
+        #[arg(long, value_name = "DIR", requires = "dry_run")]
+        preview: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,

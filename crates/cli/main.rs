@@ -132,9 +132,11 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             period,
             store,
             dry_run,
+            preview,
             format,
         } => {
             let request = run::Request {
+                preview: preview.as_deref(),
                 trees: &trees,
                 data: &data,
                 period: &period,

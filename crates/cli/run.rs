@@ -21,6 +21,8 @@ pub(crate) struct Request<'a> {
     pub(crate) period: &'a str,
     pub(crate) store: &'a StoreArgs,
     pub(crate) dry_run: bool,
+    /// Where a dry run writes the emails it would send.
+    pub(crate) preview: Option<&'a std::path::Path>,
     pub(crate) format: Format,
 }
 
@@ -133,6 +135,18 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
         let planned = plan(&eval, period, &history, &mail.sender, date)?;
         if !request.dry_run {
             history.record_run(&planned.record, now)?;
+        }
+        if let Some(dir) = request.preview {
+            for email in planned
+                .record
+                .emails
+                .iter()
+                .filter(|e| e.last_error.is_none())
+            {
+                canopy_notifier::preview(dir, email).map_err(|e| {
+                    anyhow::anyhow!("cannot write the preview into {}: {e}", dir.display())
+                })?;
+            }
         }
         let emails = (planned.record.emails.iter())
             .map(|e| EmailReport::of(e, planned.headline.as_deref()))

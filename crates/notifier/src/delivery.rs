@@ -323,6 +323,31 @@ impl Folder {
     }
 }
 
+/// Writes `email` into `dir` to be read before it is sent: the message as `.eml` (named as
+/// [`Folder`] names it) and its HTML part as `.html`, to open in a browser.
+pub fn preview(dir: &Path, email: &StoredEmail) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(Folder::file_name(email));
+    std::fs::write(&path, &email.body)?;
+    if let Some(html) = html_part(&email.body) {
+        std::fs::write(path.with_extension("html"), html)?;
+    }
+    Ok(())
+}
+
+/// The HTML part of a multipart message as Canopy composes it, decoded.
+pub fn html_part(message: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(message);
+    let boundary = text.split("boundary=\"").nth(1)?.split('"').next()?;
+    let part = text
+        .split(&format!("--{boundary}"))
+        .find(|p| p.contains("Content-Type: text/html"))?;
+    let (_, body) = part.split_once("\r\n\r\n")?;
+    let decoded =
+        quoted_printable::decode(body.trim_end(), quoted_printable::ParseMode::Robust).ok()?;
+    String::from_utf8(decoded).ok()
+}
+
 impl Deliver for Folder {
     fn deliver(&self, email: &StoredEmail) -> Result<(), Failure> {
         let failure = |e: std::io::Error| Failure {

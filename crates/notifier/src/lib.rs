@@ -21,7 +21,7 @@ pub use address::{
     display_name, fit_subject, parse_address, strip_controls, Sendable, MAX_NAME_CHARS,
     MAX_SUBJECT_CHARS,
 };
-pub use delivery::{Deliver, Failure, FailureKind, Folder, Smtp, SmtpSettings};
+pub use delivery::{html_part, preview, Deliver, Failure, FailureKind, Folder, Smtp, SmtpSettings};
 pub use email::{compose, compose_or_fail, escape_html, headline, message_id, Digest, MovedMetric};
 pub use history::{
     ChangeRecord, Channel, EmailStatus, History, OutboxStatus, RunRecord, Selection, StoredEmail,
