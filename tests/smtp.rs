@@ -895,7 +895,7 @@ fn a_verdict_is_emailed_once_the_run_its_window_ends() {
 #[test]
 fn a_preview_writes_every_email_and_records_nothing() {
     let dir = item_creation();
-    let preview = [&RUN[..], &["--dry-run", "--preview", "preview"]].concat();
+    let preview = [RUN, &["--dry-run", "--preview", "preview"]].concat();
     let run = dir.run(&preview, 0);
     assert!(run.stdout.contains("would send"), "{}", run.stdout);
     let mut files: Vec<String> = std::fs::read_dir(dir.path().join("preview"))
@@ -921,6 +921,6 @@ fn a_preview_writes_every_email_and_records_nothing() {
         "a dry run records nothing"
     );
     // A preview is of a dry run only.
-    let run = dir.run(&[&RUN[..], &["--preview", "preview"]].concat(), 2);
+    let run = dir.run(&[RUN, &["--preview", "preview"]].concat(), 2);
     assert!(run.stderr.contains("--dry-run"), "{}", run.stderr);
 }

@@ -3,6 +3,7 @@
 #[macro_use]
 mod util;
 
+mod browser;
 mod check;
 mod data;
 mod impact;

@@ -266,7 +266,86 @@ struct Facts {
     why: Vec<String>,
     contributors: Vec<(String, String)>,
     offsetting: Vec<String>,
-    trend: Option<(String, String)>,
+    trend: Option<Trend>,
+    /// Whether the move is for the better (by the metric's `good:`), if it has a direction.
+    better: Option<bool>,
+}
+
+/// The last periods' values of a metric.
+struct Trend {
+    values: Vec<f64>,
+    /// The periods, first to last.
+    label: String,
+}
+
+/// Colours for moves for the better and for the worse, and for quieter text.
+const GOOD: &str = "#047857";
+const BAD: &str = "#b91c1c";
+const MUTED: &str = "#6b7280";
+
+/// The colour of a move: good, bad, or the text's.
+fn colour(better: Option<bool>) -> &'static str {
+    match better {
+        Some(true) => GOOD,
+        Some(false) => BAD,
+        None => "#111827",
+    }
+}
+
+/// Whether going from `before` to `after` is for the better, for a metric with `good`.
+fn better(good: Option<canopy_engine::Good>, before: f64, after: f64) -> Option<bool> {
+    match good? {
+        _ if after == before => None,
+        canopy_engine::Good::Up => Some(after > before),
+        canopy_engine::Good::Down => Some(after < before),
+    }
+}
+
+impl Trend {
+    /// The heights of the values in [0, 1], the lowest at 0 (all 0.5 when flat).
+    fn heights(&self) -> Vec<f64> {
+        let (lo, hi) = self
+            .values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(*v), hi.max(*v))
+            });
+        self.values
+            .iter()
+            .map(|v| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 })
+            .collect()
+    }
+
+    /// A sparkline, for plain text.
+    fn spark(&self) -> String {
+        const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+        let spark: String = self
+            .heights()
+            .iter()
+            .map(|h| BARS[(h * 7.0).round() as usize])
+            .collect();
+        format!("{spark}  ({})", self.label)
+    }
+
+    fn numbers(&self) -> String {
+        let numbers: Vec<String> = self.values.iter().map(|v| number(*v)).collect();
+        numbers.join(", ")
+    }
+
+    /// Bars drawn with table cells, which every mail client lays out; the last in `last`.
+    fn bars_html(&self, last: &str) -> String {
+        let heights = self.heights();
+        let cells: String = heights
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let px = 4 + (h * 28.0).round() as u32;
+                let fill = if i + 1 == heights.len() { last } else { "#9ca3af" };
+                format!("<td style=\"vertical-align:bottom;padding:0 1px;\"><div style=\"width:8px;height:{px}px;background:{fill};font-size:0;line-height:0;\">&nbsp;</div></td>")
+            })
+            .collect();
+        format!("<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse;height:34px;\"><tr>{cells}</tr></table>")
+    }
 }
 
 impl Body<'_> {
@@ -350,6 +429,7 @@ impl Body<'_> {
             contributors,
             offsetting,
             trend: self.trend(moved.movement.metric),
+            better: better(m.good, before, after),
         }
     }
 
@@ -380,7 +460,7 @@ impl Body<'_> {
     }
 
     /// The last periods' values, as a sparkline and as numbers.
-    fn trend(&self, id: MetricId) -> Option<(String, String)> {
+    fn trend(&self, id: MetricId) -> Option<Trend> {
         let values: Vec<(Period, f64)> = (0..TREND_PERIODS)
             .rev()
             .filter_map(|k| {
@@ -391,28 +471,15 @@ impl Body<'_> {
         if values.len() < 2 {
             return None;
         }
-        let (lo, hi) = values
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| {
-                (lo.min(*v), hi.max(*v))
-            });
-        const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-        let spark: String = values
-            .iter()
-            .map(|(_, v)| {
-                if hi > lo {
-                    BARS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
-                } else {
-                    BARS[3]
-                }
-            })
-            .collect();
-        let numbers: Vec<String> = values.iter().map(|(_, v)| number(*v)).collect();
-        let label = format!("{} to {}", values[0].0, values[values.len() - 1].0);
-        Some((format!("{spark}  ({label})"), numbers.join(", ")))
+        Some(Trend {
+            label: format!("{} to {}", values[0].0, values[values.len() - 1].0),
+            values: values.into_iter().map(|(_, v)| v).collect(),
+        })
     }
 
-    fn summary_rows(&self) -> Vec<[String; 4]> {
+    /// One row per metric the person follows: title, value, previous value, change, band
+    /// (and the band before, when it changed), and whether the change is for the better.
+    fn summary_rows(&self) -> Vec<([String; 5], Option<bool>)> {
         let tree = self.tree();
         self.digest
             .informed
@@ -425,16 +492,22 @@ impl Body<'_> {
                     |c| format!("no value ({})", self.eval.reason(id, self.period, c)),
                     number,
                 );
+                let previous = before.map_or_else(|_| "-".to_string(), number);
                 let change = match (now, before) {
                     (Ok(a), Ok(b)) => pct_change(b, a).map_or_else(|| signed(a - b), percent),
                     _ => String::new(),
                 };
-                let band = now
+                let band_of = |v: Result<f64, _>| v.ok().and_then(|v| m.bands.name_of(v));
+                let band = match (band_of(before), band_of(now)) {
+                    (Some(b), Some(a)) if a != b => format!("{b} -> {a}"),
+                    (_, Some(a)) => a.to_string(),
+                    _ => String::new(),
+                };
+                let direction = now
                     .ok()
-                    .and_then(|v| m.bands.name_of(v))
-                    .unwrap_or_default()
-                    .to_string();
-                [m.title.clone(), value, change, band]
+                    .zip(before.ok())
+                    .and_then(|(a, b)| better(m.good, b, a));
+                ([m.title.clone(), value, previous, change, band], direction)
             })
             .collect()
     }
@@ -464,8 +537,13 @@ impl Body<'_> {
             for o in &f.offsetting {
                 let _ = writeln!(out, "  Offsetting: {o}");
             }
-            if let Some((spark, numbers)) = &f.trend {
-                let _ = writeln!(out, "  Trend: {spark}\n         {numbers}");
+            if let Some(trend) = &f.trend {
+                let _ = writeln!(
+                    out,
+                    "  Trend: {}\n         {}",
+                    trend.spark(),
+                    trend.numbers()
+                );
             }
         }
         let more = self.more_moved();
@@ -485,8 +563,9 @@ impl Body<'_> {
         let rows = self.summary_rows();
         if !rows.is_empty() {
             out.push_str("\nMetrics you follow:\n");
-            for [title, value, change, band] in rows {
-                let _ = writeln!(out, "  {title}: {value} {change} {band}");
+            for ([title, value, previous, change, band], _) in rows {
+                let line = format!("  {title}: {value} (was {previous}) {change} {band}");
+                let _ = writeln!(out, "{}", line.trim_end());
             }
         }
         let _ = write!(
@@ -498,102 +577,131 @@ impl Body<'_> {
         out
     }
 
+    /// The HTML part: tables and inline styles only, which mail clients render alike, one
+    /// column at most 640 px wide that narrows to a phone's width.
     fn html(&self) -> String {
         let e = escape_html;
-        let cell = "padding:4px 8px;border-bottom:1px solid #e5e7eb;text-align:left;";
-        let mut out = String::from("<!DOCTYPE html>\n<html><body style=\"font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#111827;max-width:640px;\">\n");
+        let mut body = String::new();
         let _ = writeln!(
-            out,
-            "<p>Hi {},</p>",
+            body,
+            "<p style=\"margin:0 0 12px;\">Hi {},</p>",
             e(&display_name(&self.digest.person.name))
         );
         if let Some(headline) = self.digest.headline {
             let _ = writeln!(
-                out,
-                "<p style=\"font-size:18px;font-weight:bold;\">{}.</p>",
+                body,
+                "<p style=\"margin:0 0 12px;font-size:18px;font-weight:bold;\">{}.</p>",
                 e(headline)
             );
         }
-        let _ = writeln!(out, "<p>{}</p>", e(&self.intro()));
+        let _ = writeln!(
+            body,
+            "<p style=\"margin:0 0 12px;\">{}</p>",
+            e(&self.intro())
+        );
         for moved in self.digest.moved.iter().take(DETAILED) {
-            let f = self.facts(moved);
-            let _ = write!(
-                out,
-                "<h3 style=\"margin:20px 0 4px;\">{} <span style=\"color:#6b7280;font-weight:normal;\">{}</span></h3>\n<p style=\"margin:0 0 8px;font-size:16px;\">{}</p>\n<table style=\"border-collapse:collapse;\">\n",
-                e(&f.title),
-                e(&f.id),
-                e(&f.values)
-            );
-            let mut row = |label: &str, value: &str| {
-                let _ = writeln!(out, "<tr><th style=\"{cell}color:#6b7280;\">{}</th><td style=\"{cell}\">{}</td></tr>", e(label), value);
-            };
-            if let Some(band) = &f.band {
-                row("Band", &e(band));
-            }
-            if let Some(target) = &f.target {
-                row("Target", &e(target));
-            }
-            row("Why this email", &e(&f.why.join("; ")));
-            if !f.contributors.is_empty() {
-                let list: Vec<String> = f
-                    .contributors
-                    .iter()
-                    .map(|(n, c)| format!("{} {}", e(c), e(n)))
-                    .collect();
-                row("Biggest contributors", &list.join("<br>"));
-            }
-            for o in &f.offsetting {
-                row("Offsetting", &e(o));
-            }
-            if let Some((spark, numbers)) = &f.trend {
-                row(
-                    "Trend",
-                    &format!(
-                        "{}<br><span style=\"color:#6b7280;\">{}</span>",
-                        e(spark),
-                        e(numbers)
-                    ),
-                );
-            }
-            out.push_str("</table>\n");
+            body += &self.html_moved(&self.facts(moved));
         }
         let more = self.more_moved();
         if !more.is_empty() {
             let items: String = more.iter().map(|l| format!("<li>{}</li>", e(l))).collect();
             let _ = writeln!(
-                out,
-                "<h3 style=\"margin:20px 0 4px;\">And {} more that moved</h3>\n<ul>{items}</ul>",
-                more.len()
+                body,
+                "{}<ul style=\"margin:0;padding-left:20px;\">{items}</ul>",
+                heading(&format!("And {} more that moved", more.len()))
             );
         }
         if !self.digest.verdicts.is_empty() {
-            out.push_str("<h3 style=\"margin:20px 0 4px;\">Verified impact</h3>\n");
+            body += &heading("Verified impact");
             for story in &self.digest.verdicts {
                 // The verdict leads: `id: CONFIRMED.` in bold.
                 let (head, rest) = story.split_once(". ").unwrap_or((story, ""));
                 let _ = writeln!(
-                    out,
-                    "<p><b>{}.</b> {}</p>",
+                    body,
+                    "<p style=\"margin:0 0 8px;\"><b>{}.</b> {}</p>",
                     e(head.trim_end_matches('.')),
                     e(rest)
                 );
             }
         }
-        let rows = self.summary_rows();
-        if !rows.is_empty() {
-            let _ = writeln!(out, "<h3 style=\"margin:20px 0 4px;\">Metrics you follow</h3>\n<table style=\"border-collapse:collapse;\">");
-            for r in rows {
-                let cells: String = r
-                    .iter()
-                    .map(|c| format!("<td style=\"{cell}\">{}</td>", e(c)))
-                    .collect();
-                let _ = writeln!(out, "<tr>{cells}</tr>");
-            }
-            out.push_str("</table>\n");
+        body += &self.html_summary();
+        let _ = writeln!(body, "<p style=\"color:{MUTED};font-size:12px;margin:24px 0 0;\">Canopy, for the tree {}.</p>", e(self.tree().id()));
+        format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n<body style=\"margin:0;padding:0;background:#f9fafb;\">\n<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse;\"><tr><td align=\"center\" style=\"padding:16px 8px;\">\n<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse;max-width:640px;background:#ffffff;\"><tr><td style=\"padding:16px;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;font-size:15px;line-height:1.45;color:#111827;word-wrap:break-word;overflow-wrap:break-word;\">\n{body}</td></tr></table>\n</td></tr></table>\n</body></html>\n"
+        )
+    }
+
+    /// One moved metric: its title, its values coloured by direction, and its facts.
+    fn html_moved(&self, f: &Facts) -> String {
+        let e = escape_html;
+        let cell = "padding:4px 8px 4px 0;border-bottom:1px solid #e5e7eb;text-align:left;vertical-align:top;";
+        let mut out = format!(
+            "{}<p style=\"margin:0 0 8px;font-size:16px;font-weight:bold;color:{};\">{}</p>\n<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse;\">\n",
+            heading(&format!("{} <span style=\"color:{MUTED};font-weight:normal;\">{}</span>", e(&f.title), e(&f.id))),
+            colour(f.better),
+            e(&f.values)
+        );
+        let mut row = |label: &str, value: &str| {
+            let _ = writeln!(out, "<tr><th style=\"{cell}color:{MUTED};font-weight:normal;width:30%;\">{}</th><td style=\"{cell}\">{value}</td></tr>", e(label));
+        };
+        if let Some(band) = &f.band {
+            row("Band", &e(band));
         }
-        let _ = write!(out, "<p style=\"color:#6b7280;font-size:12px;margin-top:24px;\">Canopy, for the tree {}.</p>\n</body></html>\n", e(self.tree().id()));
+        if let Some(target) = &f.target {
+            row("Target", &e(target));
+        }
+        row("Why this email", &e(&f.why.join("; ")));
+        if !f.contributors.is_empty() {
+            let list: Vec<String> = f
+                .contributors
+                .iter()
+                .map(|(n, c)| format!("{} {}", e(c), e(n)))
+                .collect();
+            row("Biggest contributors", &list.join("<br>"));
+        }
+        for o in &f.offsetting {
+            row("Offsetting", &e(o));
+        }
+        if let Some(trend) = &f.trend {
+            let numbers = format!(
+                "<div style=\"color:{MUTED};font-size:13px;\">{} ({})</div>",
+                e(&trend.numbers()),
+                e(&trend.label)
+            );
+            row("Trend", &(trend.bars_html(colour(f.better)) + &numbers));
+        }
+        out.push_str("</table>\n");
         out
     }
+
+    /// The metrics the person follows, one row each, changes coloured by direction.
+    fn html_summary(&self) -> String {
+        let e = escape_html;
+        let rows = self.summary_rows();
+        if rows.is_empty() {
+            return String::new();
+        }
+        let cell = "padding:4px 8px 4px 0;border-bottom:1px solid #e5e7eb;text-align:left;";
+        // Numbers are never broken across lines; titles wrap.
+        let nowrap = "white-space:nowrap;";
+        let mut out = heading("Metrics you follow");
+        let _ = writeln!(out, "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse;\">");
+        let _ = writeln!(out, "<tr><th style=\"{cell}color:{MUTED};font-weight:normal;\">metric</th><th style=\"{cell}color:{MUTED};font-weight:normal;\">now</th><th style=\"{cell}color:{MUTED};font-weight:normal;\">before</th><th style=\"{cell}color:{MUTED};font-weight:normal;\">change</th><th style=\"{cell}color:{MUTED};font-weight:normal;\">band</th></tr>");
+        for ([title, value, previous, change, band], better) in rows {
+            let _ = writeln!(
+                out,
+                "<tr><td style=\"{cell}\">{}</td><td style=\"{cell}{nowrap}\">{}</td><td style=\"{cell}{nowrap}\">{}</td><td style=\"{cell}{nowrap}color:{};\">{}</td><td style=\"{cell}\">{}</td></tr>",
+                e(&title), e(&value), e(&previous), colour(better), e(&change), e(&band)
+            );
+        }
+        out.push_str("</table>\n");
+        out
+    }
+}
+
+/// A section heading (its text is HTML already).
+fn heading(html: &str) -> String {
+    format!("<p style=\"margin:20px 0 4px;font-size:17px;font-weight:bold;\">{html}</p>\n")
 }
 
 /// A rule in words.
