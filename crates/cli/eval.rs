@@ -6,6 +6,7 @@ use canopy_evaluator::{eval_report, evaluate, EvalReport, Status};
 
 use crate::args::{DataArgs, Format};
 use crate::data::{self, PeriodArg};
+use canopy_engine::ChangeIn;
 use canopy_evaluator::format::{number, percent, signed};
 
 use crate::table;
@@ -64,7 +65,12 @@ pub(crate) fn render(report: &EvalReport) -> String {
                 m.band.clone().unwrap_or_default(),
                 opt(m.previous, number),
                 opt(m.change, signed),
-                opt(m.change_pct, percent),
+                match m.change {
+                    Some(c) if m.change_in == ChangeIn::Points.name() => {
+                        format!("{} pts", signed(c))
+                    }
+                    _ => opt(m.change_pct, percent),
+                },
                 opt(m.target, number),
                 format!("{:?}", m.status).to_lowercase(),
             ]
@@ -73,7 +79,14 @@ pub(crate) fn render(report: &EvalReport) -> String {
     let mut out = format!("{} {}\n\n", report.tree, report.period);
     out += &table::render(
         &[
-            "metric", "value", "band", "previous", "change", "change %", "target", "status",
+            "metric",
+            "value",
+            "band",
+            "previous",
+            "change",
+            "change %/pts",
+            "target",
+            "status",
         ],
         &rows,
         &[2, 7],

@@ -221,7 +221,7 @@ pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport)
         );
         return out;
     };
-    out += &format!("  {}\n", change(before, after, None));
+    out += &format!("  {}\n", change(before, after, m.unit.as_deref(), m.change));
     let list = |title: &str, items: &[canopy_evaluator::Contribution], limit: usize| -> String {
         if items.is_empty() {
             return String::new();

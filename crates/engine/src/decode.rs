@@ -33,6 +33,7 @@ pub(crate) mod keys {
         "title",
         "description",
         "unit",
+        "change",
         "formula",
         "source",
         "good",
@@ -45,6 +46,7 @@ pub(crate) mod keys {
     pub(crate) const RACI: &[&str] = &["responsible", "accountable", "consulted", "informed"];
     pub(crate) const ALERTS: &[&str] = &[
         "change_pct",
+        "change_abs",
         "bands",
         "anomaly_z",
         "history",
@@ -116,6 +118,7 @@ pub(crate) struct RaciSpec {
 #[derive(Clone, Default)]
 pub(crate) struct AlertsSpec {
     pub(crate) change_pct: Option<Option<f64>>,
+    pub(crate) change_abs: Option<Option<f64>>,
     pub(crate) bands: Option<bool>,
     pub(crate) anomaly_z: Option<Option<f64>>,
     pub(crate) history: Option<u32>,
@@ -134,6 +137,7 @@ pub(crate) struct MetricSpec {
     pub(crate) title: Option<String>,
     pub(crate) description: Option<String>,
     pub(crate) unit: Option<String>,
+    pub(crate) change: Option<crate::model::ChangeIn>,
     /// The formula's text and its node, kept to point inside the text.
     pub(crate) formula: Option<(String, Node)>,
     pub(crate) source: Option<Spanned<String>>,
@@ -471,6 +475,7 @@ impl Decoder<'_> {
             let what = format!("`{key}` in {what}");
             match key {
                 "change_pct" => spec.change_pct = self.threshold(v, &what),
+                "change_abs" => spec.change_abs = self.threshold(v, &what),
                 "anomaly_z" => spec.anomaly_z = self.threshold(v, &what),
                 "bands" => spec.bands = self.boolean(v, &what),
                 "target" => spec.target = self.boolean(v, &what),
@@ -549,6 +554,7 @@ impl Decoder<'_> {
             title: None,
             description: None,
             unit: None,
+            change: None,
             formula: None,
             source: None,
             good: None,
@@ -563,6 +569,11 @@ impl Decoder<'_> {
                 "title" => spec.title = self.string(v, &field),
                 "description" => spec.description = self.string(v, &field),
                 "unit" => spec.unit = self.string(v, &field),
+                "change" => {
+                    spec.change = self
+                        .choice(v, &field, &crate::model::ChangeIn::NAMES)
+                        .map(|i| crate::model::ChangeIn::ALL[i]);
+                }
                 "formula" => spec.formula = self.string(v, &field).map(|t| (t, v.clone())),
                 "source" => spec.source = self.source(v, &field),
                 "good" => {

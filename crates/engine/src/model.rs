@@ -69,6 +69,10 @@ impl fmt::Display for Grain {
 pub struct Alerts {
     /// A move when `|change| >= change_pct` percent of the previous value; `None` disables.
     pub change_pct: Option<f64>,
+    /// A move when `|change| >= change_abs`, in the metric's unit; `None` disables. When set,
+    /// it is also the least change `change_pct` fires on, so that a move from near zero is
+    /// not a large percentage of noise.
+    pub change_abs: Option<f64>,
     /// A move when the value enters another band.
     pub bands: bool,
     /// A move when the robust z-score against recent history reaches this; `None` disables.
@@ -86,11 +90,43 @@ impl Default for Alerts {
     fn default() -> Alerts {
         Alerts {
             change_pct: Some(10.0),
+            change_abs: None,
             bands: true,
             anomaly_z: Some(3.5),
             history: 8,
             target: true,
             remind_after: Some(4),
+        }
+    }
+}
+
+/// How a metric's changes are told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeIn {
+    /// In percent of the previous value: items 100 -> 110 is +10%.
+    Relative,
+    /// In points: a completion rate of 83% -> 65% is -18 pts, not -22%.
+    Points,
+}
+
+impl ChangeIn {
+    /// The names written in a tree file (`change: points`).
+    pub const NAMES: [&'static str; 2] = ["relative", "points"];
+    /// The kinds, in the order of [`ChangeIn::NAMES`].
+    pub const ALL: [ChangeIn; 2] = [ChangeIn::Relative, ChangeIn::Points];
+
+    /// The name written in a tree file and in JSON.
+    pub fn name(self) -> &'static str {
+        ChangeIn::NAMES[self as usize]
+    }
+
+    /// Points for percentages and scores (`unit:` `%`, `pts`, `points` or `score`), else
+    /// relative.
+    pub fn of_unit(unit: Option<&str>) -> ChangeIn {
+        let unit = unit.unwrap_or("").trim().to_lowercase();
+        match unit.as_str() {
+            "%" | "pct" | "percent" | "pts" | "points" | "score" => ChangeIn::Points,
+            _ => ChangeIn::Relative,
         }
     }
 }
@@ -173,6 +209,8 @@ pub struct Metric {
     pub description: Option<String>,
     /// Unit, for display ("items per active user").
     pub unit: Option<String>,
+    /// How its changes are told: in points (a percentage or a score) or relative (in percent).
+    pub change: ChangeIn,
     /// The formula, for a derived metric; `None` for a leaf, whose values come from data.
     pub formula: Option<Formula>,
     /// Where a leaf's values come from when not from CSV.

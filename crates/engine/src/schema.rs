@@ -62,6 +62,7 @@ fn alerts() -> Value {
         "When a metric counts as having moved. Tree-level values are defaults; a metric may override any key.",
         vec![
             ("change_pct", threshold("A move when |change| >= this percent of the previous value (default 10); false turns it off.")),
+            ("change_abs", threshold("A move when |change| >= this, in the metric's unit (off by default); when set, also the least change change_pct fires on.")),
             ("bands", json!({ "type": "boolean", "description": "A move when the value enters another band (default true)." })),
             ("anomaly_z", threshold("A move when the robust z-score against recent history reaches this (default 3.5); false turns it off.")),
             ("history", json!({ "type": "integer", "minimum": 3, "maximum": 520, "description": "Periods of history the anomaly rule uses (default 8)." })),
@@ -90,6 +91,7 @@ fn metric() -> Value {
             ("title", text("Display title.")),
             ("description", text("What the metric means.")),
             ("unit", text("Unit, e.g. items per active user.")),
+            ("change", json!({ "enum": crate::model::ChangeIn::NAMES, "description": "How changes are told: points (default for unit %, pts, points, score) or relative (percent)." })),
             ("formula", text("Formula over other metrics and params: + - * / ^, min max abs sum avg clamp, if(a > b, x, y).")),
             ("source", object("Where a leaf's values come from.", vec![("sql", text("Query returning one value, or (segment, value) rows; {start} and {end} are bound as parameters."))], &["sql"])),
             ("good", json!({ "enum": ["up", "down"], "description": "Which direction is an improvement." })),

@@ -235,6 +235,9 @@ fn metric(dec: &mut Decoder<'_>, m: &MetricSpec, scope: &Scope<'_>) -> Metric {
         title: m.title.clone().unwrap_or_else(|| m.id.value.clone()),
         description: m.description.clone(),
         unit: m.unit.clone(),
+        change: m
+            .change
+            .unwrap_or_else(|| crate::model::ChangeIn::of_unit(m.unit.as_deref())),
         formula,
         source: m.source.as_ref().map(|s| Source::Sql(s.value.clone())),
         good: m.good,
@@ -485,6 +488,7 @@ fn bands(dec: &mut Decoder<'_>, spec: &Spanned<Vec<BandSpec>>) -> Bands {
 fn merge_alerts(base: &Alerts, over: &AlertsSpec) -> Alerts {
     Alerts {
         change_pct: over.change_pct.unwrap_or(base.change_pct),
+        change_abs: over.change_abs.unwrap_or(base.change_abs),
         bands: over.bands.unwrap_or(base.bands),
         anomaly_z: over.anomaly_z.unwrap_or(base.anomaly_z),
         history: over.history.unwrap_or(base.history),

@@ -1,5 +1,7 @@
 //! Numbers for people: readable precision, grouped thousands, signs on changes.
 
+use canopy_engine::ChangeIn;
+
 /// A number with precision to suit its size: thousands grouped, about four significant
 /// digits for small values, no trailing zeros, never `-0`. Values too small or too large to
 /// read that way (under 0.0001, from a quadrillion up) are written in scientific notation
@@ -70,10 +72,25 @@ pub fn pct_change(before: f64, after: f64) -> Option<f64> {
     (before != 0.0).then(|| (after - before) / before.abs() * 100.0)
 }
 
+/// A change as it is told for a metric: in points (`-18.86 pts`), or relative (`-22.6%`,
+/// and the difference when `before` is zero).
+pub fn told(before: f64, after: f64, kind: ChangeIn) -> String {
+    match kind {
+        ChangeIn::Points => format!("{} pts", signed(after - before)),
+        ChangeIn::Relative => {
+            pct_change(before, after).map_or_else(|| signed(after - before), percent)
+        }
+    }
+}
+
 /// A move from `before` to `after`: `1.96 -> 1.98 unit (+0.02, +1.0%)`, the percentage left
-/// out when `before` is zero.
-pub fn change(before: f64, after: f64, unit: Option<&str>) -> String {
+/// out when `before` is zero; in points, `83.38 -> 64.52 % (-18.86 pts)`.
+pub fn change(before: f64, after: f64, unit: Option<&str>, kind: ChangeIn) -> String {
     let unit = unit.map(|u| format!(" {u}")).unwrap_or_default();
+    if kind == ChangeIn::Points {
+        let pts = told(before, after, kind);
+        return format!("{} -> {}{unit} ({pts})", number(before), number(after));
+    }
     let pct = pct_change(before, after).map_or(String::new(), |p| format!(", {}", percent(p)));
     format!(
         "{} -> {}{unit} ({}{pct})",
@@ -136,9 +153,21 @@ mod tests {
         assert_eq!(number(2.5e18), "2.5e18");
         assert_eq!(signed(-2e-300), "-2e-300");
         assert_eq!(
-            change(1e-300, -1e-300, None),
+            change(1e-300, -1e-300, None, ChangeIn::Relative),
             "1e-300 -> -1e-300 (-2e-300, -200.0%)"
         );
+        assert_eq!(
+            change(46.8, 24.2, Some("pts"), ChangeIn::Points),
+            "46.8 -> 24.2 pts (-22.6 pts)"
+        );
+        assert_eq!(told(83.38, 64.52, ChangeIn::Points), "-18.86 pts");
+        assert_eq!(told(0.0, 5.0, ChangeIn::Relative), "+5");
+        assert_eq!(
+            change(46.8, 24.2, Some("pts"), ChangeIn::Points),
+            "46.8 -> 24.2 pts (-22.6 pts)"
+        );
+        assert_eq!(told(83.38, 64.52, ChangeIn::Points), "-18.86 pts");
+        assert_eq!(told(0.0, 5.0, ChangeIn::Relative), "+5");
         assert_eq!(percent(-0.01), "0.0%");
         assert_eq!(percent(0.04), "0.0%");
     }

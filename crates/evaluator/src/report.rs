@@ -44,6 +44,9 @@ pub struct MetricRow {
     pub change: Option<f64>,
     /// The change as a percentage of `|previous|`; `null` when `previous` is 0.
     pub change_pct: Option<f64>,
+    /// How the change is told: `points` (`change`, for percentages and scores) or
+    /// `relative` (`change_pct`).
+    pub change_in: &'static str,
     /// The metric's target.
     pub target: Option<f64>,
     /// Its unit.
@@ -74,6 +77,7 @@ pub fn eval_report(eval: &Evaluation<'_>, period: Period) -> EvalReport {
                 previous,
                 change,
                 change_pct,
+                change_in: m.change.name(),
                 target: m.target,
                 unit: m.unit.clone(),
             }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use canopy_engine::{MetricId, MetricTree, Person};
-use canopy_evaluator::format::{change, number, pct_change, percent, signed};
+use canopy_evaluator::format::{change, number, percent, signed, told};
 use canopy_evaluator::{rank, Evaluation, Explanation, Period};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -114,11 +114,12 @@ pub fn headline(eval: &Evaluation<'_>, explanation: &Explanation) -> Option<Stri
             break;
         };
         let share = contribution / total * 100.0;
-        named.push(format!(
-            "{} {} drove {share:.0}%",
-            tree.metric(leaf).title.to_lowercase(),
-            signed(a - b)
-        ));
+        let moved = match tree.metric(leaf).change {
+            canopy_engine::ChangeIn::Points => told(b, a, canopy_engine::ChangeIn::Points),
+            canopy_engine::ChangeIn::Relative => signed(a - b),
+        };
+        let title = tree.metric(leaf).title.to_lowercase();
+        named.push(format!("{title} {moved} drove {share:.0}%"));
         if share.abs() >= HEADLINE_SHARE * 100.0 {
             break;
         }
@@ -422,7 +423,7 @@ impl Body<'_> {
         Facts {
             title: m.title.clone(),
             id: m.id.clone(),
-            values: change(before, after, m.unit.as_deref()),
+            values: change(before, after, m.unit.as_deref(), m.change),
             band,
             target,
             why,
@@ -448,7 +449,12 @@ impl Body<'_> {
                     "{} ({}): {}; {}",
                     metric.title,
                     metric.id,
-                    change(m.movement.before, m.movement.after, metric.unit.as_deref()),
+                    change(
+                        m.movement.before,
+                        m.movement.after,
+                        metric.unit.as_deref(),
+                        metric.change
+                    ),
                     rules.join(", ")
                 )
             })
@@ -494,7 +500,7 @@ impl Body<'_> {
                 );
                 let previous = before.map_or_else(|_| "-".to_string(), number);
                 let change = match (now, before) {
-                    (Ok(a), Ok(b)) => pct_change(b, a).map_or_else(|| signed(a - b), percent),
+                    (Ok(a), Ok(b)) => told(b, a, m.change),
                     _ => String::new(),
                 };
                 let band_of = |v: Result<f64, _>| v.ok().and_then(|v| m.bands.name_of(v));
@@ -711,6 +717,13 @@ fn describe(rule: &Rule) -> String {
             pct: Some(p),
             threshold,
         } => format!("changed {} (alert at {threshold}%)", percent(*p)),
+        Rule::ChangeAbs { change, threshold } => {
+            format!(
+                "changed {} (alert at {})",
+                signed(*change),
+                number(*threshold)
+            )
+        }
         Rule::ChangePct { pct: None, .. } => "moved away from zero".to_string(),
         Rule::Band { from, to } => format!("band changed from {from} to {to}"),
         Rule::Anomaly { z, threshold } if z.is_infinite() => {

@@ -23,6 +23,13 @@ pub enum Rule {
         /// The threshold.
         threshold: f64,
     },
+    /// The value changed by at least the threshold, in the metric's unit.
+    ChangeAbs {
+        /// The change.
+        change: f64,
+        /// The threshold.
+        threshold: f64,
+    },
     /// The value entered another band.
     Band {
         /// The band before.
@@ -58,6 +65,7 @@ impl Rule {
     pub fn name(&self) -> &'static str {
         match self {
             Rule::ChangePct { .. } => "change_pct",
+            Rule::ChangeAbs { .. } => "change_abs",
             Rule::Band { .. } => "bands",
             Rule::Anomaly { .. } => "anomaly",
             Rule::Target { .. } => "target",
@@ -159,11 +167,22 @@ fn comparisons(
     let metric = eval.tree().metric(id);
     let alerts = &metric.alerts;
     let mut rules = Vec::new();
-    if let Some(threshold) = alerts.change_pct {
+    // `change_abs`, when set, is also the least change `change_pct` fires on: from near zero,
+    // a small change is a large percentage.
+    let large = alerts
+        .change_abs
+        .is_none_or(|least| (after - before).abs() >= least);
+    if let (Some(threshold), true) = (alerts.change_pct, large) {
         let pct = pct_change(before, after);
         if pct.map_or(after != before, |p| p.abs() >= threshold) {
             rules.push(Rule::ChangePct { pct, threshold });
         }
+    }
+    if let (Some(threshold), true) = (alerts.change_abs, large) {
+        rules.push(Rule::ChangeAbs {
+            change: after - before,
+            threshold,
+        });
     }
     if alerts.bands {
         if let (Some(from), Some(to)) = (metric.bands.name_of(before), metric.bands.name_of(after))

@@ -225,3 +225,13 @@ fn a_level_that_stays_after_a_jump_alerts_once() {
     // A jump back the other way is news.
     check(quiet, &[&before[..], &[5.6, 4.4]].concat(), &["anomaly"]);
 }
+
+#[test]
+fn change_abs_fires_on_points_and_keeps_change_pct_off_noise_near_zero() {
+    let score = "unit: score, alerts: { change_abs: 5, anomaly_z: false }";
+    check(score, &[2.0, 7.0], &["change_pct", "change_abs"]);
+    check(score, &[0.1, 0.3], &[]);
+    check(score, &[50.0, 46.0], &[]);
+    // Without it, a move from near zero is a large percentage.
+    check("alerts: { anomaly_z: false }", &[0.1, 0.3], &["change_pct"]);
+}
