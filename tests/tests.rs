@@ -9,4 +9,5 @@ mod data;
 mod impact;
 mod render;
 mod smtp;
+mod story;
 mod warehouse;

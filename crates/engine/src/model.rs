@@ -120,11 +120,12 @@ impl ChangeIn {
         ChangeIn::NAMES[self as usize]
     }
 
-    /// Points for percentages and scores (`unit:` `%`, `pts`, `points` or `score`), else
-    /// relative.
+    /// Points for percentages and scores (a `unit:` whose first word is `%`, `pct`,
+    /// `percent`, `pts`, `points` or `score`), else relative.
     pub fn of_unit(unit: Option<&str>) -> ChangeIn {
-        let unit = unit.unwrap_or("").trim().to_lowercase();
-        match unit.as_str() {
+        // The unit's first word: `% of responses` and `points (-100 to 100)` count.
+        let first = unit.unwrap_or("").split_whitespace().next().unwrap_or("");
+        match first.to_lowercase().as_str() {
             "%" | "pct" | "percent" | "pts" | "points" | "score" => ChangeIn::Points,
             _ => ChangeIn::Relative,
         }

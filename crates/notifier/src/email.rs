@@ -32,6 +32,86 @@ pub struct MovedMetric<'a> {
     pub movement: &'a Move,
     /// Why it moved, when the change could be explained.
     pub explanation: Option<&'a Explanation>,
+    /// Moves of the same person's metrics under this one that carry most of its change:
+    /// shown beneath it rather than apart (see [`group`]).
+    pub beneath: Vec<Carried<'a>>,
+}
+
+/// A move shown beneath another's, with the share of that one's change it carries.
+pub struct Carried<'a> {
+    /// The move.
+    pub movement: &'a Move,
+    /// Its share of the change of the move it is shown beneath.
+    pub share: f64,
+}
+
+/// A move carrying at least this share of another's change in the same email is shown
+/// beneath it.
+pub const CARRIED_SHARE: f64 = 0.8;
+
+/// Groups one person's moves by cause: a move that carries at least [`CARRIED_SHARE`] of the
+/// change of another move of theirs higher in the tree is shown beneath the highest such
+/// move, not as an item of its own. Every move stays in the email.
+pub fn group(moved: Vec<MovedMetric<'_>>) -> Vec<MovedMetric<'_>> {
+    // The share of `top`'s change that `m` carries, when `m` is under `top`.
+    let share = |top: &MovedMetric<'_>, m: MetricId| -> Option<f64> {
+        let e = top.explanation?;
+        let total = top.movement.after - top.movement.before;
+        let node = e
+            .nodes
+            .iter()
+            .find(|n| n.metric == m && n.metric != e.metric)?;
+        (total != 0.0).then(|| node.contribution / total)
+    };
+    // For each move, the highest move (the one explaining the most metrics) it is carried by.
+    let carrier: Vec<Option<usize>> = (0..moved.len())
+        .map(|i| {
+            (0..moved.len())
+                .filter(|&j| j != i)
+                .filter(|&j| {
+                    share(&moved[j], moved[i].movement.metric)
+                        .is_some_and(|s| s.abs() >= CARRIED_SHARE)
+                })
+                .max_by_key(|&j| moved[j].explanation.map_or(0, |e| e.nodes.len()))
+        })
+        .collect();
+    let mut tops = Vec::new();
+    let mut carried: Vec<(usize, usize)> = Vec::new();
+    for (i, c) in carrier.iter().enumerate() {
+        match c {
+            // A carrier that is itself carried does not lead a group: its top does, if the
+            // move is under that one too.
+            Some(j) if carrier[*j].is_none() => carried.push((i, *j)),
+            Some(j) => match carrier[*j] {
+                Some(top) if share(&moved[top], moved[i].movement.metric).is_some() => {
+                    carried.push((i, top))
+                }
+                _ => tops.push(i),
+            },
+            None => tops.push(i),
+        }
+    }
+    let mut slots: Vec<Option<MovedMetric<'_>>> = moved.into_iter().map(Some).collect();
+    let mut beneath: Vec<Vec<Carried<'_>>> = (0..slots.len()).map(|_| Vec::new()).collect();
+    for &(i, top) in &carried {
+        let m = slots[i].take().expect("carried once");
+        let s = share(
+            slots[top].as_ref().expect("a top is kept"),
+            m.movement.metric,
+        )
+        .unwrap_or(0.0);
+        beneath[top].push(Carried {
+            movement: m.movement,
+            share: s,
+        });
+    }
+    tops.into_iter()
+        .map(|t| {
+            let mut m = slots[t].take().expect("a top once");
+            m.beneath.append(&mut beneath[t]);
+            m
+        })
+        .collect()
 }
 
 /// What one person gets from one run.
@@ -46,6 +126,13 @@ pub struct Digest<'a> {
     pub verdicts: Vec<&'a str>,
     /// The root's move in one sentence, when the root moved (see [`headline`]).
     pub headline: Option<&'a str>,
+}
+
+impl Digest<'_> {
+    /// How many of the person's metrics moved, those shown beneath others included.
+    pub fn moved_count(&self) -> usize {
+        self.moved.iter().map(|m| 1 + m.beneath.len()).sum()
+    }
 }
 
 /// Escapes text for HTML.
@@ -142,7 +229,7 @@ fn adjective(grain: canopy_engine::Grain) -> &'static str {
 
 /// The subject line: what a person sees in their inbox.
 fn subject(tree: &MetricTree, period: Period, digest: &Digest<'_>) -> String {
-    let moved = match digest.moved.len() {
+    let moved = match digest.moved_count() {
         0 => None,
         1 => Some("1 of your metrics moved".to_string()),
         n => Some(format!("{n} of your metrics moved")),
@@ -267,6 +354,8 @@ struct Facts {
     why: Vec<String>,
     contributors: Vec<(String, String)>,
     offsetting: Vec<String>,
+    /// The moves shown beneath this one, one line each.
+    beneath: Vec<String>,
     trend: Option<Trend>,
     /// Whether the move is for the better (by the metric's `good:`), if it has a direction.
     better: Option<bool>,
@@ -356,7 +445,7 @@ impl Body<'_> {
 
     fn intro(&self) -> String {
         let tree = self.tree();
-        match self.digest.moved.len() {
+        match self.digest.moved_count() {
             0 => format!(
                 "Your summary of \"{}\" ({}) for {}.",
                 tree.title(),
@@ -387,7 +476,9 @@ impl Body<'_> {
             .target
             .zip(m.meets_target(after))
             .map(|(t, met)| format!("{} ({})", number(t), if met { "met" } else { "not met" }));
-        let why = moved.movement.rules.iter().map(describe).collect();
+        let why = (moved.movement.rules.iter())
+            .map(|r| describe(r, m.change, after - before))
+            .collect();
         let (contributors, offsetting) = match moved.explanation {
             Some(e) => {
                 let mut leaves: Vec<(MetricId, f64)> =
@@ -429,9 +520,29 @@ impl Body<'_> {
             why,
             contributors,
             offsetting,
+            beneath: moved.beneath.iter().map(|c| self.carried(c)).collect(),
             trend: self.trend(moved.movement.metric),
             better: better(m.good, before, after),
         }
+    }
+
+    /// A move shown beneath another: its values, share and rules, in one line.
+    fn carried(&self, c: &Carried<'_>) -> String {
+        let metric = self.tree().metric(c.movement.metric);
+        let rules: Vec<&str> = c.movement.rules.iter().map(Rule::name).collect();
+        let values = change(
+            c.movement.before,
+            c.movement.after,
+            metric.unit.as_deref(),
+            metric.change,
+        );
+        format!(
+            "{} ({}): {values}, {:.0}% of this change; {}",
+            metric.title,
+            metric.id,
+            c.share * 100.0,
+            rules.join(", ")
+        )
     }
 
     /// One line for each moved metric past the first [`DETAILED`].
@@ -542,6 +653,12 @@ impl Body<'_> {
             }
             for o in &f.offsetting {
                 let _ = writeln!(out, "  Offsetting: {o}");
+            }
+            if !f.beneath.is_empty() {
+                out.push_str("  Mostly from, also yours:\n");
+                for line in &f.beneath {
+                    let _ = writeln!(out, "    {line}");
+                }
             }
             if let Some(trend) = &f.trend {
                 let _ = writeln!(
@@ -668,6 +785,10 @@ impl Body<'_> {
         for o in &f.offsetting {
             row("Offsetting", &e(o));
         }
+        if !f.beneath.is_empty() {
+            let lines: Vec<String> = f.beneath.iter().map(|l| e(l)).collect();
+            row("Mostly from, also yours", &lines.join("<br>"));
+        }
         if let Some(trend) = &f.trend {
             let numbers = format!(
                 "<div style=\"color:{MUTED};font-size:13px;\">{} ({})</div>",
@@ -710,13 +831,23 @@ fn heading(html: &str) -> String {
     format!("<p style=\"margin:20px 0 4px;font-size:17px;font-weight:bold;\">{html}</p>\n")
 }
 
-/// A rule in words.
-fn describe(rule: &Rule) -> String {
+/// A rule in words, for a metric whose changes are told as `kind` and which changed by
+/// `change`: a percentage rule on a metric in points says the points first.
+fn describe(rule: &Rule, kind: canopy_engine::ChangeIn, change: f64) -> String {
     match rule {
         Rule::ChangePct {
             pct: Some(p),
             threshold,
-        } => format!("changed {} (alert at {threshold}%)", percent(*p)),
+        } => match kind {
+            canopy_engine::ChangeIn::Points => format!(
+                "changed {} pts ({}, alert at {threshold}%)",
+                signed(change),
+                percent(*p)
+            ),
+            canopy_engine::ChangeIn::Relative => {
+                format!("changed {} (alert at {threshold}%)", percent(*p))
+            }
+        },
         Rule::ChangeAbs { change, threshold } => {
             format!(
                 "changed {} (alert at {})",

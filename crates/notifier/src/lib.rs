@@ -22,7 +22,10 @@ pub use address::{
     MAX_SUBJECT_CHARS,
 };
 pub use delivery::{html_part, preview, Deliver, Failure, FailureKind, Folder, Smtp, SmtpSettings};
-pub use email::{compose, compose_or_fail, escape_html, headline, message_id, Digest, MovedMetric};
+pub use email::{
+    compose, compose_or_fail, escape_html, group, headline, message_id, Carried, Digest,
+    MovedMetric, CARRIED_SHARE,
+};
 pub use history::{
     ChangeRecord, Channel, EmailStatus, History, OutboxStatus, RunRecord, Selection, StoredEmail,
     Unresolved, ValueRecord,

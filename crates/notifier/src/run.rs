@@ -101,6 +101,7 @@ pub fn plan(
         digests.entry(owner).or_default().0.push(MovedMetric {
             movement,
             explanation: explanation.as_ref(),
+            beneath: Vec::new(),
         });
     }
     for id in tree.ids() {
@@ -121,7 +122,7 @@ pub fn plan(
             .collect();
         let digest = Digest {
             person: tree.person(person),
-            moved,
+            moved: crate::email::group(moved),
             informed,
             verdicts: judged,
             headline: headline.as_deref(),
