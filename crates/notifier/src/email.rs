@@ -488,7 +488,12 @@ impl Body<'_> {
                     .iter()
                     .filter(|(id, c)| *id != moved.movement.metric && *c != 0.0)
                     .take(TOP_CONTRIBUTORS)
-                    .map(|(id, c)| (tree.metric(*id).title.clone(), signed(*c)))
+                    .map(|(id, c)| {
+                        (
+                            tree.metric(*id).title.clone(),
+                            contribution(*c, after - before, m),
+                        )
+                    })
                     .collect();
                 let offsetting = e
                     .offsetting
@@ -647,8 +652,10 @@ impl Body<'_> {
             let _ = writeln!(out, "  Why this email: {}", f.why.join("; "));
             if !f.contributors.is_empty() {
                 out.push_str("  Biggest contributors:\n");
+                let width = f.contributors.iter().map(|(_, c)| c.chars().count()).max();
+                let width = width.unwrap_or(0);
                 for (name, c) in &f.contributors {
-                    let _ = writeln!(out, "    {c:>10}  {name}");
+                    let _ = writeln!(out, "    {c:>width$}  {name}");
                 }
             }
             for o in &f.offsetting {
@@ -823,6 +830,20 @@ impl Body<'_> {
         }
         out.push_str("</table>\n");
         out
+    }
+}
+
+/// A contribution to a metric's change, in its unit and as a share of the change:
+/// `-2492 items (127%)`; in points for a metric in points.
+fn contribution(c: f64, change: f64, metric: &canopy_engine::Metric) -> String {
+    let amount = match (metric.change, metric.unit.as_deref()) {
+        (canopy_engine::ChangeIn::Points, _) => format!("{} pts", signed(c)),
+        (_, Some(unit)) => format!("{} {unit}", signed(c)),
+        (_, None) => signed(c),
+    };
+    match change {
+        0.0 => amount,
+        _ => format!("{amount} ({:.0}%)", c / change * 100.0),
     }
 }
 
