@@ -2,8 +2,9 @@
 
 use canopy_engine::ChangeIn;
 
-/// A number with precision to suit its size: thousands grouped, about four significant
-/// digits for small values, no trailing zeros, never `-0`. Values too small or too large to
+/// A number with precision to suit its size: thousands grouped from 1,000 up (the one rule
+/// of every table and email), about four significant digits for small values, no trailing
+/// zeros, never `-0`. Values too small or too large to
 /// read that way (under 0.0001, from a quadrillion up) are written in scientific notation
 /// with four significant digits, so that a reader sees the real value, not `0`.
 pub fn number(v: f64) -> String {
@@ -33,6 +34,19 @@ pub fn number(v: f64) -> String {
     group_thousands(&text)
 }
 
+/// A title with its id, as people read it: `Items created (items_created)`; the title alone
+/// when it is the id or already names it, and the id after a dash when the title ends with a
+/// parenthesis of its own (`Detractors (0-6) - detractors`, not `(0-6) (detractors)`).
+pub fn titled(title: &str, id: &str) -> String {
+    if title == id || title.contains(&format!("({id})")) {
+        title.to_string()
+    } else if title.ends_with(')') {
+        format!("{title} - {id}")
+    } else {
+        format!("{title} ({id})")
+    }
+}
+
 /// `v` as `1.234e-7`, trailing zeros of the mantissa left out.
 fn scientific(v: f64) -> String {
     let text = format!("{v:.3e}");
@@ -51,7 +65,7 @@ fn group_thousands(text: &str) -> String {
     let (int, frac) = rest
         .split_once('.')
         .map_or((rest, None), |(i, f)| (i, Some(f)));
-    if int.len() <= 4 {
+    if int.len() <= 3 {
         return text.to_string();
     }
     let mut grouped = String::new();
@@ -130,7 +144,7 @@ mod tests {
             (3.846153, "3.85"),
             (0.004567, "0.004567"),
             (250000.0, "250,000"),
-            (1234.0, "1234"),
+            (1234.0, "1,234"),
             (-12345.678, "-12,346"),
             (123.456, "123.5"),
             (0.0, "0"),
@@ -141,6 +155,23 @@ mod tests {
         }
         assert_eq!(signed(2.5), "+2.5");
         assert_eq!(percent(-2.54), "-2.5%");
+    }
+
+    #[test]
+    fn a_title_names_its_id_once() {
+        assert_eq!(
+            titled("Items created", "items_created"),
+            "Items created (items_created)"
+        );
+        assert_eq!(titled("nps", "nps"), "nps");
+        assert_eq!(
+            titled("Net Promoter Score (nps)", "nps"),
+            "Net Promoter Score (nps)"
+        );
+        assert_eq!(
+            titled("Detractors (0-6)", "detractors"),
+            "Detractors (0-6) - detractors"
+        );
     }
 
     #[test]

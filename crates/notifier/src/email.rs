@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use canopy_engine::{MetricId, MetricTree, Person};
-use canopy_evaluator::format::{change, number, percent, signed, told};
+use canopy_evaluator::format::{change, number, percent, signed, titled, told};
 use canopy_evaluator::{rank, Evaluation, Explanation, Period};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -542,9 +542,8 @@ impl Body<'_> {
             metric.change,
         );
         format!(
-            "{} ({}): {values}, {:.0}% of this change; {}",
-            metric.title,
-            metric.id,
+            "{}: {values}, {:.0}% of this change; {}",
+            titled(&metric.title, &metric.id),
             c.share * 100.0,
             rules.join(", ")
         )
@@ -562,9 +561,8 @@ impl Body<'_> {
                 let metric = tree.metric(m.movement.metric);
                 let rules: Vec<&str> = m.movement.rules.iter().map(Rule::name).collect();
                 format!(
-                    "{} ({}): {}; {}",
-                    metric.title,
-                    metric.id,
+                    "{}: {}; {}",
+                    titled(&metric.title, &metric.id),
                     change(
                         m.movement.before,
                         m.movement.after,
@@ -642,7 +640,7 @@ impl Body<'_> {
         let _ = writeln!(out, "{}", self.intro());
         for moved in self.digest.moved.iter().take(DETAILED) {
             let f = self.facts(moved);
-            let _ = write!(out, "\n* {} ({})\n  {}\n", f.title, f.id, f.values);
+            let _ = write!(out, "\n* {}\n  {}\n", titled(&f.title, &f.id), f.values);
             if let Some(band) = &f.band {
                 let _ = writeln!(out, "  Band: {band}");
             }
