@@ -7,6 +7,7 @@ mod browser;
 mod check;
 mod data;
 mod impact;
+mod init;
 mod render;
 mod smtp;
 mod story;

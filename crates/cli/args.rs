@@ -38,6 +38,12 @@ pub(crate) enum Command {
     },
     /// Print the JSON Schema of the tree file, for editors.
     Schema,
+    /// Write a starter tree, sample data and the JSON Schema into DIR, to try Canopy on.
+    Init {
+        /// Where to write them (created if needed); existing files are never overwritten.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Evaluate every metric of a tree for one period.
     Eval {
         /// The tree file.

@@ -25,6 +25,7 @@ mod env;
 mod eval;
 mod explain;
 mod impact;
+mod init;
 mod mail;
 mod outbox;
 mod render;
@@ -147,6 +148,7 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             run::run(request, style)
         }
         Command::Outbox { command } => outbox::run(&command),
+        Command::Init { dir } => init::run(&dir),
         Command::Schema => {
             let schema = serde_json::to_string_pretty(&canopy_engine::json_schema())?;
             outln!("{schema}")?;

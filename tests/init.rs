@@ -1,0 +1,45 @@
+//! `canopy init`: the starter passes `check` and `run`, and nothing is ever overwritten.
+
+use crate::util::Dir;
+
+#[test]
+fn the_starter_checks_and_runs_and_is_never_written_twice() {
+    let dir = Dir::new();
+    let init = dir.run(&["init", "start"], 0);
+    assert!(
+        init.stdout.contains("canopy check start/tree.yaml"),
+        "{}",
+        init.stdout
+    );
+    let check = dir.run(&["check", "start/tree.yaml"], 0);
+    assert!(
+        check.stdout.contains("ok (tree `starter`, 3 metrics)"),
+        "{}",
+        check.stdout
+    );
+    let run = dir.run(&["run", "start/tree.yaml", "--data", "start/data.csv"], 0);
+    assert!(
+        run.stdout.contains("starter 2026-W08: 1 metric moved"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Items per active user fell"),
+        "{}",
+        run.stdout
+    );
+    // The schema the tree points its editor at is the one `canopy schema` prints.
+    let schema = std::fs::read_to_string(dir.path().join("start/tree.schema.json")).unwrap();
+    assert_eq!(schema, dir.run(&["schema"], 0).stdout);
+    // Again: refused, and the edited tree is left as it is.
+    dir.create("start/tree.yaml", "# mine\n");
+    let again = dir.run(&["init", "start"], 1);
+    assert!(
+        again.stderr.contains("start/tree.yaml exists already"),
+        "{}",
+        again.stderr
+    );
+    assert!(again.stderr.contains("help: "), "{}", again.stderr);
+    let kept = std::fs::read_to_string(dir.path().join("start/tree.yaml")).unwrap();
+    assert_eq!(kept, "# mine\n");
+}
