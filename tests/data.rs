@@ -62,12 +62,12 @@ fn eval_outside_the_data_is_an_error() {
     let run = item(&dir, "eval", &["--period", "2027-W01"], 1);
     assert_eq!(
         run.stderr,
-        "error: the data has no values for 2027-W01; it covers 2026-W36 to 2026-W47\n"
+        "error: the data has no values for 2027-W01; it covers 2026-W36 to 2026-W47\nhelp: choose a period from 2026-W36 to 2026-W47, or `latest`\n"
     );
     let run = item(&dir, "eval", &["--period", "2026-11"], 1);
     assert_eq!(
         run.stderr,
-        "error: `2026-11` is not a week period: expected an ISO week like 2026-W47\n"
+        "error: `2026-11` is a month, but the tree's grain is week\nhelp: write `latest` (the newest period in the data), `previous` (the last complete period before today), or an ISO week like 2026-W47\n"
     );
 }
 

@@ -23,7 +23,9 @@ impl PeriodArg {
         Ok(match text {
             "latest" => PeriodArg::Latest,
             "previous" => PeriodArg::Previous,
-            _ => PeriodArg::Given(Period::parse(text, grain)?),
+            _ => PeriodArg::Given(Period::parse_for(text, grain).map_err(|e| {
+                anyhow::anyhow!("{e}\nhelp: write `latest` (the newest period in the data), `previous` (the last complete period before today), or {}", Period::form(grain))
+            })?),
         })
     }
 }

@@ -38,7 +38,7 @@ pub(crate) fn run(
     let period = periods[1];
     if let (Some(first), Some(last)) = (data.first(), data.last()) {
         if period < first || period > last {
-            anyhow::bail!("the data has no values for {period}; it covers {first} to {last}");
+            anyhow::bail!("the data has no values for {period}; it covers {first} to {last}\nhelp: choose a period from {first} to {last}, or `latest`");
         }
     }
     let eval = evaluate(tree, &data);

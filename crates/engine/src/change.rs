@@ -435,16 +435,10 @@ fn named(
 
 /// The ship period, in the tree's grain.
 fn shipped(dec: &mut Decoder<'_>, text: &Spanned<String>, grain: Grain) -> Option<Period> {
-    match Period::parse(&text.value, grain) {
+    match Period::parse_for(&text.value, grain) {
         Ok(p) => Some(p),
         Err(e) => {
-            let message = match Period::grain_of(&text.value) {
-                Some(other) => format!(
-                    "`shipped` is a {other}, `{}`, but the tree's grain is {grain}",
-                    text.value
-                ),
-                None => e.to_string(),
-            };
+            let message = format!("`shipped`: {e}");
             let help = format!(
                 "write the first full {grain} the change was live: {}",
                 Period::form(grain)

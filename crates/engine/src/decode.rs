@@ -164,11 +164,6 @@ impl Decoder<'_> {
         }
     }
 
-    pub(crate) fn error(&mut self, span: Span, message: impl Into<String>) {
-        let d = Diagnostic::error(self.location(span), message);
-        self.diagnostics.push(d);
-    }
-
     pub(crate) fn error_help(
         &mut self,
         span: Span,
@@ -199,9 +194,10 @@ impl Decoder<'_> {
 
     pub(crate) fn expected(&mut self, node: &Node, what: &str, expected: &str) {
         let found = node.describe();
-        self.error(
+        self.error_help(
             node.span,
             format!("{what}: expected {expected}, found {found}"),
+            format!("write {expected}"),
         );
     }
 
@@ -484,9 +480,10 @@ impl Decoder<'_> {
                         Some(n) if n.fract() == 0.0 && n <= 1000.0 => Some(Some(n as u32)),
                         None => Some(None),
                         Some(_) => {
-                            self.error(
+                            self.error_help(
                                 v.span,
                                 format!("{what}: expected a whole number of runs, or `false`"),
+                                "write how many runs in a bad state to wait, like 4, or `false` never to remind",
                             );
                             None
                         }
@@ -496,9 +493,10 @@ impl Decoder<'_> {
                     spec.history = match self.number(v, &what) {
                         Some(n) if n.fract() == 0.0 && (3.0..=520.0).contains(&n) => Some(n as u32),
                         Some(_) => {
-                            self.error(
+                            self.error_help(
                                 v.span,
                                 format!("{what}: expected a whole number of periods from 3 to 520"),
+                                "write how many periods the anomaly rule looks back, like 8",
                             );
                             None
                         }

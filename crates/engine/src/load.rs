@@ -237,10 +237,10 @@ fn document(path: &Path, text: &str, diagnostics: &mut Vec<Diagnostic>) -> Optio
             Some(doc.root)
         }
         Err(e) => {
-            match e.help {
-                Some(help) => dec.error_help(e.span, e.message, help),
-                None => dec.error(e.span, e.message),
-            }
+            let help = e.help.unwrap_or_else(|| {
+                "YAML nests by indentation (spaces, not tabs): check this line's indentation, colons and quotes against the lines above it".to_string()
+            });
+            dec.error_help(e.span, e.message, help);
             None
         }
     }

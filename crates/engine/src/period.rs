@@ -83,6 +83,16 @@ impl Period {
         Ok(Period { grain, ordinal })
     }
 
+    /// Reads `text` as a period of a tree of `grain`; the error says when it is a period of
+    /// another grain (`2026-11` is a month, but the tree's grain is week).
+    pub fn parse_for(text: &str, grain: Grain) -> Result<Period, String> {
+        let text = text.trim();
+        Period::parse(text, grain).map_err(|e| match Period::grain_of(text) {
+            Some(other) => format!("`{text}` is a {other}, but the tree's grain is {grain}"),
+            None => e.to_string(),
+        })
+    }
+
     /// The grain `text` is written in, if it is a period of any grain.
     pub fn grain_of(text: &str) -> Option<Grain> {
         Grain::ALL

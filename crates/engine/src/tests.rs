@@ -396,11 +396,17 @@ mod snapshots {
                     diagnostics,
                     sources,
                     ..
-                }) => crate::render_diagnostics(
-                    &diagnostics,
-                    &sources,
-                    RenderOptions { snippets: true },
-                ),
+                }) => {
+                    // Every diagnostic says what to do.
+                    for d in &diagnostics {
+                        assert!(d.help.is_some(), "no help: {}", d.message);
+                    }
+                    crate::render_diagnostics(
+                        &diagnostics,
+                        &sources,
+                        RenderOptions { snippets: true },
+                    )
+                }
                 Err(e) => panic!("{e}"),
             };
             insta::assert_snapshot!(rendered);
@@ -475,4 +481,40 @@ fn a_definition_changes_with_what_is_computed_not_how_it_is_written() {
         def("  r: { formula: a / b }\n  a: {}\n  b: { source: { sql: select 1 } }\n")
     );
     assert!(base.starts_with("r = "), "{base}");
+}
+
+#[test]
+fn suggestions_ignore_case_and_never_name_an_invalid_id() {
+    // `root: R` finds `r`.
+    let yaml = "tree: t\nroot: R\npeople:\n  maya: { name: Maya, email: maya@example.com }\nraci: { accountable: maya }\nmetrics:\n  r: {}\n";
+    let Err(Error::Invalid { diagnostics, .. }) = load_str(yaml) else {
+        panic!("`R` is not a metric")
+    };
+    assert!(
+        diagnostics[0].message.contains("(did you mean `r`?)"),
+        "{:?}",
+        diagnostics[0]
+    );
+    // `item-count` cannot be used in a formula, so `item_cont` is not pointed at it.
+    let diagnostics = match load_str(&tree("  r: { formula: item_cont }\n  item-count: {}\n")) {
+        Err(Error::Invalid { diagnostics, .. }) => diagnostics,
+        other => panic!("{:?}", other.map(|_| ())),
+    };
+    let unknown = diagnostics
+        .iter()
+        .find(|d| d.message.contains("item_cont"))
+        .unwrap();
+    assert!(
+        !unknown.message.contains("did you mean"),
+        "{}",
+        unknown.message
+    );
+}
+
+#[test]
+fn metrics_without_an_accountable_are_one_diagnostic() {
+    let yaml = "tree: t\nroot: r\npeople:\n  maya: { name: Maya, email: maya@example.com }\nmetrics:\n  r: { formula: a / b }\n  a: {}\n  b: {}\n";
+    check(yaml, &["6:3: 3 metrics have no accountable owner: r, a, b"]);
+    let one = "tree: t\nroot: r\npeople:\n  maya: { name: Maya, email: maya@example.com }\nmetrics:\n  r: { formula: a, raci: { accountable: maya } }\n  a: {}\n";
+    check(one, &["7:3: metric `a` has no accountable owner"]);
 }

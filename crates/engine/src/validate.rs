@@ -105,7 +105,13 @@ pub(crate) fn tree(
         .enumerate()
         .map(|(i, m)| (m.id.value.clone(), MetricTree::metric_id(i)))
         .collect();
-    let names: Vec<&str> = spec.metrics.iter().map(|m| m.id.value.as_str()).collect();
+    // Suggestions name only ids that can be used: never one that is itself an error.
+    let names: Vec<&str> = spec
+        .metrics
+        .iter()
+        .map(|m| m.id.value.as_str())
+        .filter(|id| is_identifier(id))
+        .collect();
     let errors_before = dec.errors();
 
     if let Some(id) = &spec.id {
@@ -124,12 +130,14 @@ pub(crate) fn tree(
         raci: spec.raci.as_ref(),
         people: &people,
         alerts: &default_alerts,
+        unowned: Default::default(),
     };
     let metrics: Vec<Metric> = spec
         .metrics
         .iter()
         .map(|m| metric(dec, m, &scope))
         .collect();
+    unowned(dec, scope.unowned.into_inner(), spec.raci.as_ref());
 
     let graph = graph(&metrics);
     let topo = acyclic_order(dec, &graph, &spec.metrics);
@@ -195,6 +203,8 @@ struct Scope<'a> {
     people: &'a BTreeMap<String, Person>,
     /// The tree's alerts, over the built-in defaults.
     alerts: &'a Alerts,
+    /// Metrics found without an accountable owner, reported together after all are checked.
+    unowned: std::cell::RefCell<Vec<Spanned<String>>>,
 }
 
 /// Checks one metric's own rules (its id, formula or source, RACI, bands) and builds it.
@@ -228,7 +238,7 @@ fn metric(dec: &mut Decoder<'_>, m: &MetricSpec, scope: &Scope<'_>) -> Metric {
             ),
         );
     }
-    let raci = raci(dec, m, scope.raci, scope.people);
+    let raci = raci(dec, m, scope);
     let bands = m.bands.as_ref().map(|b| bands(dec, b)).unwrap_or_default();
     Metric {
         id: m.id.value.clone(),
@@ -307,10 +317,10 @@ fn compile(
         Err(e) => {
             let span = node.inner_span(e.offset, e.len);
             let message = format!("invalid formula of `{}`: {}", metric.id.value, e.message);
-            match e.help {
-                Some(help) => dec.error_help(span, message, help),
-                None => dec.error(span, message),
-            }
+            let help = e.help.unwrap_or_else(|| {
+                "a formula combines metric ids, params and numbers with + - * / ^, parentheses and min max abs sum avg clamp if".to_string()
+            });
+            dec.error_help(span, message, help);
             return None;
         }
     };
@@ -358,12 +368,38 @@ fn compile(
 }
 
 /// Resolves a metric's RACI: each key it leaves out comes from the tree's default.
-fn raci(
-    dec: &mut Decoder<'_>,
-    m: &MetricSpec,
-    default: Option<&RaciSpec>,
-    people: &BTreeMap<String, Person>,
-) -> Option<Raci> {
+/// Reports the metrics without an accountable owner: at the metric when one is, else once
+/// for all of them, at the tree-level `raci:` if there is one, naming them.
+fn unowned(dec: &mut Decoder<'_>, ids: Vec<Spanned<String>>, default: Option<&RaciSpec>) {
+    let help = "add `raci: { accountable: <person> }` to it, or a tree-level `raci:` default";
+    match ids.as_slice() {
+        [] => {}
+        [one] => {
+            let message = format!("metric `{}` has no accountable owner", one.value);
+            dec.error_help(one.span, message, help);
+        }
+        [first, ..] => {
+            let names: Vec<&str> = ids.iter().map(|i| i.value.as_str()).take(10).collect();
+            let more = ids.len().saturating_sub(names.len());
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            let message = format!(
+                "{} metrics have no accountable owner: {}{more}",
+                ids.len(),
+                names.join(", ")
+            );
+            let span = default.map_or(first.span, |d| d.span);
+            let help = "add `accountable: <person>` to the tree-level `raci:` for all of them, or `raci: { accountable: <person> }` to each";
+            dec.error_help(span, message, help);
+        }
+    }
+}
+
+fn raci(dec: &mut Decoder<'_>, m: &MetricSpec, scope: &Scope<'_>) -> Option<Raci> {
+    let (default, people) = (scope.raci, scope.people);
     let own = m.raci.clone().unwrap_or_default();
     let default = default.cloned().unwrap_or_default();
     let pick = |a: &Option<Vec<Spanned<String>>>, b: &Option<Vec<Spanned<String>>>| {
@@ -399,11 +435,10 @@ fn raci(
         1 => {}
         0 => {
             ok = false;
-            dec.error_help(
+            scope.unowned.borrow_mut().push(Spanned {
+                value: m.id.value.clone(),
                 span,
-                format!("metric `{}` has no accountable owner", m.id.value),
-                "add `raci: { accountable: <person> }` to it, or a tree-level `raci:` default",
-            );
+            });
         }
         n => {
             ok = false;

@@ -295,7 +295,9 @@ impl<'t> DataBuilder<'t> {
                             path: path.clone(),
                             span: Span::new(1, 1, 1),
                         };
-                        self.report(Diagnostic::error(at, message));
+                        let help =
+                            "every data source of a tree has the same segment columns (or none)";
+                        self.report(Diagnostic::error(at, message).with_help(help));
                         return;
                     }
                 }
@@ -343,7 +345,12 @@ impl<'t> DataBuilder<'t> {
             if let Err((message, help)) = &metrics[r.name as usize] {
                 found.push((r.line, Field::Metric, message.clone(), Some(help.clone())));
             } else if let Err(message) = &ordinals[r.period as usize] {
-                found.push((r.line, Field::Period, message.clone(), None));
+                let grain = self.tree.grain();
+                let help = format!(
+                    "write periods of the tree's grain, {grain}: {}",
+                    Period::form(grain)
+                );
+                found.push((r.line, Field::Period, message.clone(), Some(help)));
             }
             if found.len() > MAX_DIAGNOSTICS {
                 break;
@@ -391,10 +398,13 @@ impl<'t> DataBuilder<'t> {
                     Ok(slot) => slot,
                     Err(message) => {
                         let location = self.tree.metric(metric).location.clone();
-                        self.report(Diagnostic::error(
-                            location,
-                            format!("SQL source of `{}`: {message}", self.tree.metric(metric).id),
-                        ));
+                        let id = &self.tree.metric(metric).id;
+                        let help =
+                            "every data source of a tree has the same segment columns (or none)";
+                        self.report(
+                            Diagnostic::error(location, format!("SQL source of `{id}`: {message}"))
+                                .with_help(help),
+                        );
                         continue;
                     }
                 },
@@ -630,10 +640,5 @@ fn metric_for_data(tree: &MetricTree, name: &str) -> Result<MetricId, (String, S
 }
 
 fn parse_period(raw: &[u8], grain: canopy_engine::Grain) -> Result<Period, String> {
-    let text = String::from_utf8_lossy(raw);
-    let text = text.trim();
-    Period::parse(text, grain).map_err(|e| match Period::grain_of(text) {
-        Some(other) => format!("`{text}` is a {other}, but the tree's grain is {grain}"),
-        None => e.to_string(),
-    })
+    Period::parse_for(&String::from_utf8_lossy(raw), grain)
 }

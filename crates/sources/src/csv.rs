@@ -489,7 +489,7 @@ impl<'c> ChunkParser<'c> {
                             col: 1,
                             len: 1,
                             message: format!("cannot read CSV: {e}"),
-                            help: None,
+                            help: Some("check the quotes on this line: a quoted field ends with a quote before the next comma".to_string()),
                         });
                     }
                 }
