@@ -1,5 +1,5 @@
 //! The emails a run would send, as their owners read them: text and HTML of a root move with
-//! one dominant cause (headline, moves grouped by cause), a score in points with a band
+//! one dominant cause (headline, moves grouped by cause, a responsible's marker), a score in points with a band
 //! change, and a summary for someone only informed.
 
 use crate::util::Dir;
@@ -46,8 +46,10 @@ fn a_root_move_with_one_cause_leads_with_it_and_groups_what_it_carries() {
         "2026-W47",
     );
     let (text, html) = parts(&dir, "item-creation-2026-W47-product@example.com");
-    // Two moves, one shown beneath the other, which it carries.
-    assert!(text.contains("2 metrics you are accountable for"), "{text}");
+    // Product is responsible for the root (Maya is accountable) and accountable for two
+    // metrics under it that carry its change: one item, those two beneath it.
+    assert!(text.contains("3 metrics you are accountable or responsible for"), "{text}");
+    assert!(text.contains("You are responsible; accountable: Maya Chen"), "{text}");
     assert_eq!(text.matches("\n* ").count(), 1, "{text}");
     insta::assert_snapshot!("grouped_text", text);
     insta::assert_snapshot!("grouped_html", html);

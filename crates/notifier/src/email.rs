@@ -35,6 +35,9 @@ pub struct MovedMetric<'a> {
     /// Moves of the same person's metrics under this one that carry most of its change:
     /// shown beneath it rather than apart (see [`group`]).
     pub beneath: Vec<Carried<'a>>,
+    /// The accountable's name, when the recipient is responsible for the metric rather than
+    /// accountable for it.
+    pub responsible_for: Option<&'a str>,
 }
 
 /// A move shown beneath another's, with the share of that one's change it carries.
@@ -356,6 +359,8 @@ struct Facts {
     offsetting: Vec<String>,
     /// The moves shown beneath this one, one line each.
     beneath: Vec<String>,
+    /// For a metric the recipient is responsible for: who is accountable.
+    responsible_for: Option<String>,
     trend: Option<Trend>,
     /// Whether the move is for the better (by the metric's `good:`), if it has a direction.
     better: Option<bool>,
@@ -452,13 +457,23 @@ impl Body<'_> {
                 tree.id(),
                 self.period
             ),
-            n => format!(
-                "{n} metric{} you are accountable for in \"{}\" ({}) moved in {}.",
-                if n == 1 { "" } else { "s" },
-                tree.title(),
-                tree.id(),
-                self.period
-            ),
+            n => {
+                let responsible = (self.digest.moved.iter())
+                    .filter(|m| m.responsible_for.is_some())
+                    .count();
+                let role = match (responsible, n - responsible) {
+                    (0, _) => "you are accountable for",
+                    (_, 0) => "you are responsible for",
+                    _ => "you are accountable or responsible for",
+                };
+                format!(
+                    "{n} metric{} {role} in \"{}\" ({}) moved in {}.",
+                    if n == 1 { "" } else { "s" },
+                    tree.title(),
+                    tree.id(),
+                    self.period
+                )
+            }
         }
     }
 
@@ -526,6 +541,7 @@ impl Body<'_> {
             contributors,
             offsetting,
             beneath: moved.beneath.iter().map(|c| self.carried(c)).collect(),
+            responsible_for: moved.responsible_for.map(display_name),
             trend: self.trend(moved.movement.metric),
             better: better(m.good, before, after),
         }
@@ -641,6 +657,9 @@ impl Body<'_> {
         for moved in self.digest.moved.iter().take(DETAILED) {
             let f = self.facts(moved);
             let _ = write!(out, "\n* {}\n  {}\n", titled(&f.title, &f.id), f.values);
+            if let Some(name) = &f.responsible_for {
+                let _ = writeln!(out, "  You are responsible; accountable: {name}");
+            }
             if let Some(band) = &f.band {
                 let _ = writeln!(out, "  Band: {band}");
             }
@@ -772,6 +791,12 @@ impl Body<'_> {
         let mut row = |label: &str, value: &str| {
             let _ = writeln!(out, "<tr><th style=\"{cell}color:{MUTED};font-weight:normal;width:30%;\">{}</th><td style=\"{cell}\">{value}</td></tr>", e(label));
         };
+        if let Some(name) = &f.responsible_for {
+            row(
+                "Your role",
+                &e(&format!("You are responsible; accountable: {name}")),
+            );
+        }
         if let Some(band) = &f.band {
             row("Band", &e(band));
         }

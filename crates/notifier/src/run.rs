@@ -96,13 +96,21 @@ pub fn plan(
         .and_then(|(_, e)| crate::email::headline(eval, e.as_ref()?));
     // One digest per person: what they are accountable for that moved, and what they follow.
     let mut digests: BTreeMap<&str, (Vec<MovedMetric<'_>>, Vec<MetricId>)> = BTreeMap::new();
+    // The accountable hears of a move, and so do its responsible, who do the work.
     for (movement, explanation) in moves.iter().zip(&explanations) {
-        let owner = &tree.metric(movement.metric).raci.accountable;
-        digests.entry(owner).or_default().0.push(MovedMetric {
-            movement,
-            explanation: explanation.as_ref(),
-            beneath: Vec::new(),
-        });
+        let raci = &tree.metric(movement.metric).raci;
+        let accountable = tree.person(&raci.accountable);
+        let others = raci.responsible.iter().filter(|r| **r != raci.accountable);
+        let roles = std::iter::once((raci.accountable.as_str(), None))
+            .chain(others.map(|r| (r.as_str(), Some(accountable.name.as_str()))));
+        for (person, responsible_for) in roles {
+            digests.entry(person).or_default().0.push(MovedMetric {
+                movement,
+                explanation: explanation.as_ref(),
+                beneath: Vec::new(),
+                responsible_for,
+            });
+        }
     }
     for id in tree.ids() {
         for person in &tree.metric(id).raci.informed {
