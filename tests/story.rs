@@ -48,8 +48,14 @@ fn a_root_move_with_one_cause_leads_with_it_and_groups_what_it_carries() {
     let (text, html) = parts(&dir, "item-creation-2026-W47-product@example.com");
     // Product is responsible for the root (Maya is accountable) and accountable for two
     // metrics under it that carry its change: one item, those two beneath it.
-    assert!(text.contains("3 metrics you are accountable or responsible for"), "{text}");
-    assert!(text.contains("You are responsible; accountable: Maya Chen"), "{text}");
+    assert!(
+        text.contains("3 metrics you are accountable or responsible for"),
+        "{text}"
+    );
+    assert!(
+        text.contains("You are responsible; accountable: Maya Chen"),
+        "{text}"
+    );
     assert_eq!(text.matches("\n* ").count(), 1, "{text}");
     insta::assert_snapshot!("grouped_text", text);
     insta::assert_snapshot!("grouped_html", html);

@@ -8,6 +8,7 @@ mod check;
 mod data;
 mod impact;
 mod init;
+mod owners;
 mod render;
 mod smtp;
 mod story;

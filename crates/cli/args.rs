@@ -38,6 +38,18 @@ pub(crate) enum Command {
     },
     /// Print the JSON Schema of the tree file, for editors.
     Schema,
+    /// Who is accountable, responsible, consulted and informed for what, across trees.
+    Owners {
+        /// Tree files.
+        #[arg(required = true, value_name = "TREE")]
+        trees: Vec<PathBuf>,
+        /// Only this person (by id).
+        #[arg(long)]
+        person: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = crate::owners::OwnersFormat::Table)]
+        format: crate::owners::OwnersFormat,
+    },
     /// Write a starter tree, sample data and the JSON Schema into DIR, to try Canopy on.
     Init {
         /// Where to write them (created if needed); existing files are never overwritten.

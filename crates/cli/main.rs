@@ -28,6 +28,7 @@ mod impact;
 mod init;
 mod mail;
 mod outbox;
+mod owners;
 mod render;
 mod run;
 mod table;
@@ -149,6 +150,11 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         Command::Outbox { command } => outbox::run(&command),
         Command::Init { dir } => init::run(&dir),
+        Command::Owners {
+            trees,
+            person,
+            format,
+        } => owners::run(&trees, person.as_deref(), format, style),
         Command::Schema => {
             let schema = serde_json::to_string_pretty(&canopy_engine::json_schema())?;
             outln!("{schema}")?;
