@@ -6,6 +6,7 @@ mod util;
 mod browser;
 mod check;
 mod data;
+mod history;
 mod impact;
 mod init;
 mod owners;

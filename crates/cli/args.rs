@@ -38,6 +38,23 @@ pub(crate) enum Command {
     },
     /// Print the JSON Schema of the tree file, for editors.
     Schema,
+    /// What the runs of a tree recorded: values, bands, moves, alert state and emails.
+    History {
+        /// The tree file.
+        tree: PathBuf,
+        /// Only this metric.
+        #[arg(long)]
+        metric: Option<String>,
+        /// How many of the latest periods.
+        #[arg(long, default_value_t = 8)]
+        last: usize,
+        /// The history database.
+        #[arg(long, value_name = "PATH", default_value = ".canopy/canopy.db")]
+        db: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Who is accountable, responsible, consulted and informed for what, across trees.
     Owners {
         /// Tree files.

@@ -77,7 +77,10 @@ pub(crate) fn run(
 }
 
 /// The metric `name` names (the root without one), or why there is none.
-fn metric_named(tree: &canopy_engine::MetricTree, name: Option<&str>) -> anyhow::Result<MetricId> {
+pub(crate) fn metric_named(
+    tree: &canopy_engine::MetricTree,
+    name: Option<&str>,
+) -> anyhow::Result<MetricId> {
     let Some(name) = name else {
         return Ok(tree.root());
     };

@@ -24,6 +24,7 @@ mod data;
 mod env;
 mod eval;
 mod explain;
+mod history;
 mod impact;
 mod init;
 mod mail;
@@ -150,6 +151,21 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         Command::Outbox { command } => outbox::run(&command),
         Command::Init { dir } => init::run(&dir),
+        Command::History {
+            tree,
+            metric,
+            last,
+            db,
+            format,
+        } => {
+            let request = history::Request {
+                metric: metric.as_deref(),
+                last,
+                db: &db,
+                format,
+            };
+            history::run(&tree, request, style)
+        }
         Command::Owners {
             trees,
             person,

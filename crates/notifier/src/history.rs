@@ -253,6 +253,19 @@ pub struct RunRecord {
     pub definitions: Vec<(String, String)>,
 }
 
+/// What one run recorded: every metric's total, the moves and the emails.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PastRun {
+    /// The period.
+    pub period: String,
+    /// (metric, value, status) for each metric's total.
+    pub values: Vec<(String, Option<f64>, String)>,
+    /// (metric, rules as JSON, recipient) for each move.
+    pub moves: Vec<(String, String, String)>,
+    /// (recipient, subject, status) for each email.
+    pub emails: Vec<(String, String, String)>,
+}
+
 /// What the history keeps of a registered change.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChangeRecord {
@@ -636,6 +649,82 @@ impl History {
                 .map(|t| t.with_timezone(&Utc)),
             retrying: count("status = 'pending' and attempts > 0")?,
         })
+    }
+
+    /// What the runs of `tree` recorded, for its last `last` periods, oldest first.
+    pub fn past(&self, tree: &str, last: usize) -> Result<Vec<PastRun>, Error> {
+        let fail = |e| self.error(e);
+        let mut periods: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare("select period from runs where tree = ?1 order by period desc limit ?2")
+                .map_err(fail)?;
+            let rows = stmt
+                .query_map(params![tree, last as i64], |r| r.get(0))
+                .map_err(fail)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(fail)?
+        };
+        periods.reverse();
+        periods
+            .into_iter()
+            .map(|p| self.past_run(tree, p))
+            .collect()
+    }
+
+    fn past_run(&self, tree: &str, period: String) -> Result<PastRun, Error> {
+        let fail = |e| self.error(e);
+        let query = |sql: &str| -> rusqlite::Result<Vec<(String, Option<f64>, String)>> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(params![tree, period], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            rows.collect()
+        };
+        let values = query("select metric, value, status from vals where tree = ?1 and period = ?2 and segment = '' order by rowid").map_err(fail)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("select metric, rules, recipient from moves where tree = ?1 and period = ?2 order by rowid")
+            .map_err(fail)?;
+        let moves = stmt
+            .query_map(params![tree, period], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(fail)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(fail)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("select recipient, subject, status from outbox where tree = ?1 and period = ?2 order by id")
+            .map_err(fail)?;
+        let emails = stmt
+            .query_map(params![tree, period], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(fail)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(fail)?;
+        Ok(PastRun {
+            period,
+            values,
+            moves,
+            emails,
+        })
+    }
+
+    /// Each metric's alert state, as the latest run of `tree` left it: (metric, period, bad,
+    /// runs in a bad state since the last alert).
+    pub fn alert_states(&self, tree: &str) -> Result<Vec<(String, String, bool, u32)>, Error> {
+        let fail = |e| self.error(e);
+        let mut stmt = self
+            .conn
+            .prepare("select metric, period, bad, runs_unalerted from alert_state where tree = ?1 order by metric")
+            .map_err(fail)?;
+        let rows = stmt
+            .query_map(params![tree], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(fail)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(fail)
     }
 
     /// Failed and uncertain emails with their errors, oldest first.

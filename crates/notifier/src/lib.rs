@@ -27,8 +27,8 @@ pub use email::{
     MovedMetric, CARRIED_SHARE,
 };
 pub use history::{
-    ChangeRecord, Channel, EmailStatus, History, OutboxStatus, RunRecord, Selection, StoredEmail,
-    Unresolved, ValueRecord,
+    ChangeRecord, Channel, EmailStatus, History, OutboxStatus, PastRun, RunRecord, Selection,
+    StoredEmail, Unresolved, ValueRecord,
 };
 pub use moves::{detect, is_bad, AlertState, Move, Rule};
 pub use outbox::{flush, Pass, Retry, Undelivered};

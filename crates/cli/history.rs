@@ -1,0 +1,172 @@
+//! `canopy history`: what the runs of a tree recorded, read back from the database.
+
+use std::path::Path;
+
+use canopy_evaluator::format::number;
+use canopy_notifier::History;
+use serde::Serialize;
+
+use crate::args::Format;
+use crate::trees::{self, Style};
+use crate::Outcome;
+
+/// What `canopy history` was asked.
+pub(crate) struct Request<'a> {
+    pub(crate) metric: Option<&'a str>,
+    pub(crate) last: usize,
+    pub(crate) db: &'a Path,
+    pub(crate) format: Format,
+}
+
+#[derive(Serialize)]
+struct Value {
+    metric: String,
+    value: Option<f64>,
+    status: String,
+    band: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Moved {
+    metric: String,
+    rules: serde_json::Value,
+    recipient: String,
+}
+
+#[derive(Serialize)]
+struct Email {
+    to: String,
+    subject: String,
+    status: String,
+}
+
+#[derive(Serialize)]
+struct Period {
+    period: String,
+    values: Vec<Value>,
+    moves: Vec<Moved>,
+    emails: Vec<Email>,
+}
+
+#[derive(Serialize)]
+struct State {
+    metric: String,
+    period: String,
+    bad: bool,
+    runs_unalerted: u32,
+}
+
+#[derive(Serialize)]
+struct Report {
+    tree: String,
+    periods: Vec<Period>,
+    alert_state: Vec<State>,
+}
+
+pub(crate) fn run(path: &Path, request: Request<'_>, style: Style) -> anyhow::Result<Outcome> {
+    let Some(loaded) = trees::load(path, style)? else {
+        return Ok(Outcome::Failure);
+    };
+    let tree = &loaded.tree;
+    if let Some(m) = request.metric {
+        crate::explain::metric_named(tree, Some(m))?;
+    }
+    if !request.db.exists() {
+        anyhow::bail!(
+            "no history at {}\nhelp: `canopy run` writes it; give its database with --db",
+            request.db.display()
+        );
+    }
+    let history = History::open_read_only(request.db)?;
+    let wanted = |metric: &str| request.metric.is_none_or(|m| m == metric);
+    let band = |metric: &str, value: Option<f64>| {
+        let id = tree.find(metric)?;
+        tree.metric(id).bands.name_of(value?).map(str::to_string)
+    };
+    let periods = history
+        .past(tree.id(), request.last)?
+        .into_iter()
+        .map(|run| Period {
+            values: (run.values.into_iter().filter(|v| wanted(&v.0)))
+                .map(|(metric, value, status)| Value {
+                    band: band(&metric, value),
+                    metric,
+                    value,
+                    status,
+                })
+                .collect(),
+            moves: (run.moves.into_iter().filter(|m| wanted(&m.0)))
+                .map(|(metric, rules, recipient)| Moved {
+                    metric,
+                    rules: serde_json::from_str(&rules).unwrap_or(serde_json::Value::String(rules)),
+                    recipient,
+                })
+                .collect(),
+            emails: run
+                .emails
+                .into_iter()
+                .map(|(to, subject, status)| Email {
+                    to,
+                    subject,
+                    status,
+                })
+                .collect(),
+            period: run.period,
+        })
+        .collect();
+    let alert_state = (history.alert_states(tree.id())?.into_iter())
+        .filter(|s| wanted(&s.0))
+        .map(|(metric, period, bad, runs_unalerted)| State {
+            metric,
+            period,
+            bad,
+            runs_unalerted,
+        })
+        .collect();
+    let report = Report {
+        tree: tree.id().to_string(),
+        periods,
+        alert_state,
+    };
+    match request.format {
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&report)?)?,
+        Format::Table => out!("{}", render(&report))?,
+    }
+    Ok(Outcome::Success)
+}
+
+fn render(report: &Report) -> String {
+    if report.periods.is_empty() {
+        return format!("{}: no runs recorded\n", report.tree);
+    }
+    let mut out = String::new();
+    for p in &report.periods {
+        let moves = crate::table::plural(p.moves.len(), "move");
+        let emails = crate::table::plural(p.emails.len(), "email");
+        out += &format!("{} {}: {moves}, {emails}\n", report.tree, p.period);
+        let rows: Vec<Vec<String>> = p
+            .values
+            .iter()
+            .map(|v| {
+                let moved: Vec<&str> = (p.moves.iter().filter(|m| m.metric == v.metric))
+                    .filter_map(|m| m.rules.as_array())
+                    .flatten()
+                    .filter_map(|r| r["rule"].as_str())
+                    .collect();
+                let value = v.value.map_or_else(|| v.status.clone(), number);
+                vec![
+                    format!("  {}", v.metric),
+                    value,
+                    v.band.clone().unwrap_or_default(),
+                    moved.join(", "),
+                ]
+            })
+            .collect();
+        out += &crate::table::render(&["  metric", "value", "band", "moved"], &rows, &[2, 3]);
+        for e in &p.emails {
+            out += &format!("  email to {}: {} ({})\n", e.to, e.subject, e.status);
+        }
+        out.push('\n');
+    }
+    out
+}
