@@ -94,34 +94,7 @@ pub fn plan(
         .zip(&explanations)
         .find(|(m, _)| m.metric == tree.root())
         .and_then(|(_, e)| crate::email::headline(eval, e.as_ref()?));
-    // One digest per person: what they are accountable for that moved, and what they follow.
-    let mut digests: BTreeMap<&str, (Vec<MovedMetric<'_>>, Vec<MetricId>)> = BTreeMap::new();
-    // The accountable hears of a move, and so do its responsible, who do the work.
-    for (movement, explanation) in moves.iter().zip(&explanations) {
-        let raci = &tree.metric(movement.metric).raci;
-        let accountable = tree.person(&raci.accountable);
-        let others = raci.responsible.iter().filter(|r| **r != raci.accountable);
-        let roles = std::iter::once((raci.accountable.as_str(), None))
-            .chain(others.map(|r| (r.as_str(), Some(accountable.name.as_str()))));
-        for (person, responsible_for) in roles {
-            digests.entry(person).or_default().0.push(MovedMetric {
-                movement,
-                explanation: explanation.as_ref(),
-                beneath: Vec::new(),
-                responsible_for,
-            });
-        }
-    }
-    for id in tree.ids() {
-        for person in &tree.metric(id).raci.informed {
-            digests.entry(person).or_default().1.push(id);
-        }
-    }
-    for v in &verdicts {
-        for person in &v.recipients {
-            digests.entry(person).or_default();
-        }
-    }
+    let digests = people(tree, &moves, &explanations, &verdicts);
     for (person, (moved, informed)) in digests {
         let judged = verdicts
             .iter()
@@ -164,6 +137,44 @@ pub fn plan(
         verdicts,
         headline,
     })
+}
+
+/// Who gets an email, with what: the moves they are accountable or responsible for, the
+/// metrics they are informed on, and (by being listed) the verdicts they hear.
+fn people<'a>(
+    tree: &'a canopy_engine::MetricTree,
+    moves: &'a [Move],
+    explanations: &'a [Option<Explanation>],
+    verdicts: &'a [Verdict],
+) -> BTreeMap<&'a str, (Vec<MovedMetric<'a>>, Vec<MetricId>)> {
+    let mut digests: BTreeMap<&str, (Vec<MovedMetric<'_>>, Vec<MetricId>)> = BTreeMap::new();
+    // The accountable hears of a move, and so do its responsible, who do the work.
+    for (movement, explanation) in moves.iter().zip(explanations) {
+        let raci = &tree.metric(movement.metric).raci;
+        let accountable = tree.person(&raci.accountable);
+        let others = raci.responsible.iter().filter(|r| **r != raci.accountable);
+        let roles = std::iter::once((raci.accountable.as_str(), None))
+            .chain(others.map(|r| (r.as_str(), Some(accountable.name.as_str()))));
+        for (person, responsible_for) in roles {
+            digests.entry(person).or_default().0.push(MovedMetric {
+                movement,
+                explanation: explanation.as_ref(),
+                beneath: Vec::new(),
+                responsible_for,
+            });
+        }
+    }
+    for id in tree.ids() {
+        for person in &tree.metric(id).raci.informed {
+            digests.entry(person).or_default().1.push(id);
+        }
+    }
+    for v in verdicts {
+        for person in &v.recipients {
+            digests.entry(person).or_default();
+        }
+    }
+    digests
 }
 
 /// The verdicts this run tells: each change judged now (its window has ended and no run
