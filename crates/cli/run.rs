@@ -67,6 +67,58 @@ impl VerdictReport {
     }
 }
 
+impl TreeReport {
+    fn of(
+        tree: &str,
+        period: Period,
+        planned: canopy_notifier::PlannedRun,
+    ) -> anyhow::Result<TreeReport> {
+        let emails = (planned.record.emails.iter())
+            .map(|e| EmailReport::of(e, planned.headline.as_deref()))
+            .collect();
+        Ok(TreeReport {
+            tree: tree.to_string(),
+            period: period.to_string(),
+            moves: planned.moves,
+            emails,
+            verdicts: (planned.verdicts.iter())
+                .map(VerdictReport::of)
+                .collect::<anyhow::Result<_>>()?,
+        })
+    }
+}
+
+/// The periods a run of `tree` for `p` reads: those its rules look back on (the anomaly
+/// rule's `history`, and every rule the period before), and the history the verdicts due by
+/// then need.
+fn needed(
+    tree: &canopy_engine::MetricTree,
+    unjudged: &[&canopy_engine::Change],
+    p: Period,
+) -> Vec<Period> {
+    let back = tree
+        .ids()
+        .map(|id| tree.metric(id).alerts.history)
+        .max()
+        .unwrap_or(0) as i32
+        + 1;
+    let first = unjudged
+        .iter()
+        .filter(|c| c.window.last_evaluated(c.shipped) <= p)
+        .map(|c| canopy_evaluator::impact::first_needed(c))
+        .fold(p.offset(-back), Period::min);
+    (0..=p.since(first)).map(|k| first.offset(k)).collect()
+}
+
+/// Writes the emails that could be composed into `dir`, to read before sending.
+fn preview(dir: &std::path::Path, emails: &[canopy_notifier::StoredEmail]) -> anyhow::Result<()> {
+    for email in emails.iter().filter(|e| e.last_error.is_none()) {
+        canopy_notifier::preview(dir, email)
+            .map_err(|e| anyhow::anyhow!("cannot write the preview into {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
 /// The tree's changes that no run has judged yet.
 fn unjudged<'t>(
     tree: &'t canopy_engine::MetricTree,
@@ -98,23 +150,10 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
     for loaded in &batch.loaded {
         let tree = &loaded.tree;
         let arg = PeriodArg::parse(request.period, tree.grain())?;
-        // The anomaly rule looks back `history` periods, and every rule at the one before.
-        let back = tree
-            .ids()
-            .map(|id| tree.metric(id).alerts.history)
-            .max()
-            .unwrap_or(0) as i32
-            + 1;
         let unjudged = unjudged(tree, &history)?;
         let loaded_data = data::load(tree, &mut sources, style, |last| {
             let p = data::resolve(&arg, last, tree.grain())?;
-            // And the history the verdicts due by then read.
-            let first = unjudged
-                .iter()
-                .filter(|c| c.window.last_evaluated(c.shipped) <= p)
-                .map(|c| canopy_evaluator::impact::first_needed(c))
-                .fold(p.offset(-back), Period::min);
-            Ok((0..=p.since(first)).map(|k| first.offset(k)).collect())
+            Ok(needed(tree, &unjudged, p))
         })?;
         let Some((data, periods)) = loaded_data else {
             ok = false;
@@ -137,31 +176,9 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
             history.record_run(&planned.record, now)?;
         }
         if let Some(dir) = request.preview {
-            for email in planned
-                .record
-                .emails
-                .iter()
-                .filter(|e| e.last_error.is_none())
-            {
-                canopy_notifier::preview(dir, email).map_err(|e| {
-                    anyhow::anyhow!("cannot write the preview into {}: {e}", dir.display())
-                })?;
-            }
+            preview(dir, &planned.record.emails)?;
         }
-        let emails = (planned.record.emails.iter())
-            .map(|e| EmailReport::of(e, planned.headline.as_deref()))
-            .collect();
-        reports.push(TreeReport {
-            tree: tree.id().to_string(),
-            period: period.to_string(),
-            moves: planned.moves,
-            emails,
-            verdicts: planned
-                .verdicts
-                .iter()
-                .map(VerdictReport::of)
-                .collect::<anyhow::Result<_>>()?,
-        });
+        reports.push(TreeReport::of(tree.id(), period, planned)?);
     }
     let pass = if request.dry_run {
         None

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{
-    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+    params, types::FromSql, Connection, OpenFlags, OptionalExtension, Transaction,
+    TransactionBehavior,
 };
 
 use crate::lock::{self, Lock};
@@ -672,43 +673,32 @@ impl History {
     }
 
     fn past_run(&self, tree: &str, period: String) -> Result<PastRun, Error> {
-        let fail = |e| self.error(e);
-        let query = |sql: &str| -> rusqlite::Result<Vec<(String, Option<f64>, String)>> {
-            let mut stmt = self.conn.prepare_cached(sql)?;
-            let rows = stmt.query_map(params![tree, period], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
-            rows.collect()
-        };
-        let values = query("select metric, value, status from vals where tree = ?1 and period = ?2 and segment = '' order by rowid").map_err(fail)?;
-        let mut stmt = self
-            .conn
-            .prepare_cached("select metric, rules, recipient from moves where tree = ?1 and period = ?2 order by rowid")
-            .map_err(fail)?;
-        let moves = stmt
-            .query_map(params![tree, period], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(fail)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(fail)?;
-        let mut stmt = self
-            .conn
-            .prepare_cached("select recipient, subject, status from outbox where tree = ?1 and period = ?2 order by id")
-            .map_err(fail)?;
-        let emails = stmt
-            .query_map(params![tree, period], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(fail)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(fail)?;
+        let values = self.triples(tree, &period, "select metric, value, status from vals where tree = ?1 and period = ?2 and segment = '' order by rowid")?;
+        let moves = self.triples(tree, &period, "select metric, rules, recipient from moves where tree = ?1 and period = ?2 order by rowid")?;
+        let emails = self.triples(tree, &period, "select recipient, subject, status from outbox where tree = ?1 and period = ?2 order by id")?;
         Ok(PastRun {
             period,
             values,
             moves,
             emails,
         })
+    }
+
+    /// The rows of `sql`, three columns each, for `tree` (`?1`) and `period` (`?2`).
+    fn triples<A: FromSql, B: FromSql, C: FromSql>(
+        &self,
+        tree: &str,
+        period: &str,
+        sql: &str,
+    ) -> Result<Vec<(A, B, C)>, Error> {
+        let fail = |e| self.error(e);
+        let mut stmt = self.conn.prepare_cached(sql).map_err(fail)?;
+        let rows = stmt
+            .query_map(params![tree, period], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(fail)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(fail)
     }
 
     /// Each metric's alert state, as the latest run of `tree` left it: (metric, period, bad,
