@@ -11,6 +11,7 @@ mod impact;
 mod init;
 mod owners;
 mod render;
+mod report;
 mod smtp;
 mod story;
 mod warehouse;

@@ -28,13 +28,21 @@ pub(crate) enum Command {
         #[arg(required = true, value_name = "TREE")]
         trees: Vec<PathBuf>,
     },
-    /// Draw a tree as Mermaid or Graphviz text.
+    /// Draw a tree: Mermaid or Graphviz text, or with a period's values as a self-contained
+    /// HTML report or an SVG picture.
     Render {
         /// The tree file.
         tree: PathBuf,
         /// Output format.
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, default_value_t = RenderFormat::Mermaid)]
         format: RenderFormat,
+        /// Where leaf values come from, for `html` and `svg` (as for `canopy eval`).
+        #[arg(long = "data", value_name = "SRC")]
+        data: Vec<String>,
+        /// The period `html` and `svg` show: `latest`, `previous`, or a period of the tree's
+        /// grain.
+        #[arg(long, default_value = "latest")]
+        period: String,
     },
     /// Print the JSON Schema of the tree file, for editors.
     Schema,
@@ -256,4 +264,9 @@ pub(crate) enum RenderFormat {
     Mermaid,
     /// A Graphviz digraph, for `dot -Tsvg`.
     Dot,
+    /// One self-contained page: the tree with values, bands, trends, and each metric's
+    /// explanation on a click. Needs `--data`.
+    Html,
+    /// The same drawing as a static picture, for wikis and docs. Needs `--data`.
+    Svg,
 }

@@ -193,3 +193,29 @@ pub(crate) fn resolve(
         },
     }
 }
+
+/// The data of the period `arg` names and the `back` periods before it, checked to cover
+/// that period; with the period.
+pub(crate) fn load_period(
+    tree: &MetricTree,
+    sources: &mut Sources,
+    style: Style,
+    arg: &str,
+    back: u32,
+) -> anyhow::Result<Option<(Data, Period)>> {
+    let arg = PeriodArg::parse(arg, tree.grain())?;
+    let loaded = load(tree, sources, style, |last| {
+        let p = resolve(&arg, last, tree.grain())?;
+        Ok((0..=back as i32).rev().map(|k| p.offset(-k)).collect())
+    })?;
+    let Some((data, periods)) = loaded else {
+        return Ok(None);
+    };
+    let period = *periods.last().expect("at least the period itself");
+    if let (Some(first), Some(last)) = (data.first(), data.last()) {
+        if period < first || period > last {
+            anyhow::bail!("the data has no values for {period}; it covers {first} to {last}\nhelp: choose a period from {first} to {last}, or `latest`");
+        }
+    }
+    Ok(Some((data, period)))
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 use canopy_evaluator::{eval_report, evaluate, EvalReport, Status};
 
 use crate::args::{DataArgs, Format};
-use crate::data::{self, PeriodArg};
+use crate::data;
 use canopy_engine::ChangeIn;
 use canopy_evaluator::format::{number, percent, signed};
 
@@ -25,22 +25,11 @@ pub(crate) fn run(
         return Ok(Outcome::Failure);
     };
     let tree = &loaded.tree;
-    let arg = PeriodArg::parse(period, tree.grain())?;
-    let loaded_data = data::load(tree, &mut sources, style, |last| {
-        let p = data::resolve(&arg, last, tree.grain())?;
-        Ok(vec![p.previous(), p])
-    })?;
-    let Some((data, periods)) = loaded_data else {
+    let Some((data, period)) = data::load_period(tree, &mut sources, style, period, 1)? else {
         return Ok(Outcome::Failure);
     };
     // The files' text and parsed rows are laid out in `data` now: free them before the work.
     drop(sources);
-    let period = periods[1];
-    if let (Some(first), Some(last)) = (data.first(), data.last()) {
-        if period < first || period > last {
-            anyhow::bail!("the data has no values for {period}; it covers {first} to {last}\nhelp: choose a period from {first} to {last}, or `latest`");
-        }
-    }
     let eval = evaluate(tree, &data);
     // The evaluation holds every value now: the leaves' layout is no longer needed.
     drop(data);

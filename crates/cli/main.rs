@@ -88,7 +88,12 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
     let style = trees::Style::new(args.snippets, args.quiet);
     match args.command {
         Command::Check { trees } => check::run(&trees, style),
-        Command::Render { tree, format } => render::run(&tree, format, style),
+        Command::Render {
+            tree,
+            format,
+            data,
+            period,
+        } => render::run(&tree, format, &data, &period, style),
         Command::Eval {
             tree,
             data,

@@ -2,16 +2,22 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{MetricId, MetricTree};
+use crate::model::{Metric, MetricId, MetricTree};
+
+/// A metric's formula, or where a leaf's values come from (`leaf: SQL`, `leaf: data`), as
+/// every drawing of a tree writes it.
+pub fn formula_text(m: &Metric) -> String {
+    match (&m.formula, &m.source) {
+        (Some(f), _) => f.text().to_string(),
+        (None, Some(_)) => "leaf: SQL".to_string(),
+        (None, None) => "leaf: data".to_string(),
+    }
+}
 
 /// The lines of a metric's box: title, formula (or where a leaf's data comes from), owner.
 fn label_lines(tree: &MetricTree, id: MetricId) -> [String; 3] {
     let m = tree.metric(id);
-    let body = match (&m.formula, &m.source) {
-        (Some(f), _) => f.text().to_string(),
-        (None, Some(_)) => "leaf: SQL".to_string(),
-        (None, None) => "leaf: data".to_string(),
-    };
+    let body = formula_text(m);
     [
         m.title.clone(),
         body,

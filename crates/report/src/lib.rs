@@ -1,0 +1,67 @@
+//! Canopy's report: a metric tree drawn with this period's values, coloured by band and by
+//! the direction of each change, with the explanation of every move one click away.
+//!
+//! [`layout`] places any DAG in layers; [`facts`] gathers what each metric shows; [`views`]
+//! splits a large tree into views a browser draws quickly; [`page`] writes one self-contained
+//! HTML page (inline style, script and SVG; nothing fetched) and [`picture`] a static SVG of
+//! the whole tree.
+
+pub mod facts;
+mod html;
+pub mod layout;
+pub mod svg;
+pub mod views;
+
+use canopy_engine::MetricId;
+use canopy_evaluator::{Evaluation, Period};
+
+pub use html::index;
+
+/// Everything a page shows.
+pub struct Report {
+    /// The tree's id.
+    pub tree: String,
+    /// Its title.
+    pub title: String,
+    /// The period shown.
+    pub period: String,
+    /// The period it is compared with.
+    pub previous: String,
+    /// Every metric's card, in file order.
+    pub cards: Vec<facts::Card>,
+    /// Every metric's panel, in file order.
+    pub panels: Vec<facts::Panel>,
+    /// The views, the root's first.
+    pub views: Vec<views::View>,
+}
+
+impl Report {
+    /// The report of `period`, marking `moved` as the metrics that moved.
+    pub fn new(eval: &Evaluation<'_>, period: Period, moved: &[MetricId]) -> Report {
+        let tree = eval.tree();
+        Report {
+            tree: tree.id().to_string(),
+            title: tree.title().to_string(),
+            period: period.to_string(),
+            previous: period.previous().to_string(),
+            cards: facts::cards(eval, period, moved),
+            panels: facts::panels(eval, period),
+            views: views::views(tree, Some(views::VIEW_MAX)),
+        }
+    }
+}
+
+/// The report of `period` as one self-contained HTML page.
+pub fn page(eval: &Evaluation<'_>, period: Period, moved: &[MetricId]) -> String {
+    html::page(&Report::new(eval, period, moved))
+}
+
+/// The whole tree in `period` as a static SVG picture: the page's drawing, every metric in
+/// one view.
+pub fn picture(eval: &Evaluation<'_>, period: Period, moved: &[MetricId]) -> String {
+    let tree = eval.tree();
+    let cards = facts::cards(eval, period, moved);
+    let whole = views::views(tree, None);
+    let title = format!("{}: {period}", tree.title());
+    svg::picture(&whole[0], &cards, &title)
+}

@@ -1,0 +1,240 @@
+//! Drawing a view as SVG: one card per metric and a curve per edge. The page and the static
+//! picture draw with these same functions and style.
+
+use std::fmt::Write as _;
+
+use crate::facts::{Card, Tone};
+use crate::layout::{px, Rect};
+use crate::views::View;
+
+/// The style of the drawing, shared by the page and the static picture.
+pub const STYLE: &str = include_str!("tree.css");
+
+/// The most characters of a title a card shows; the full title is in its tooltip.
+const TITLE_CHARS: usize = 27;
+
+/// Text for XML, escaped.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `s` cut to `n` characters, an ellipsis marking the cut.
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(n - 1).collect();
+    out.push('…');
+    out
+}
+
+/// The `<svg>` element of a view: its edges, then its cards.
+///
+/// Inside an HTML page the element needs no namespace (`namespace: false`), so the page
+/// names no address at all; a standalone picture must have it.
+pub fn view(view: &View, cards: &[Card], id: &str, namespace: bool) -> String {
+    let l = &view.layout;
+    let (w, h) = (l.width + 8.0, l.height + 8.0);
+    let xmlns = if namespace {
+        " xmlns=\"http://www.w3.org/2000/svg\""
+    } else {
+        ""
+    };
+    let mut out = format!(
+        "<svg{xmlns} class=\"tree\" id=\"{id}\" width=\"{}\" height=\"{}\" viewBox=\"-4 -4 {} {}\" role=\"img\">\n",
+        px(w),
+        px(h),
+        px(w),
+        px(h)
+    );
+    out.push_str("<g class=\"edges\">");
+    for e in &l.edges {
+        let tone = cards[view.members[e.to].index()].tone;
+        let _ = writeln!(
+            out,
+            "<path class=\"e {}\" data-from=\"{}\" data-to=\"{}\" d=\"{}\"/>",
+            tone_class(tone),
+            escape(&cards[view.members[e.from].index()].id),
+            escape(&cards[view.members[e.to].index()].id),
+            e.path()
+        );
+    }
+    out.push_str("</g>\n");
+    for (i, &m) in view.members.iter().enumerate() {
+        card(&mut out, &cards[m.index()], l.nodes[i], view.collapsed[i]);
+    }
+    out.push_str("</svg>");
+    out
+}
+
+fn tone_class(tone: Tone) -> &'static str {
+    match tone {
+        Tone::Good => "good",
+        Tone::Bad => "bad",
+        Tone::Neutral => "neutral",
+        Tone::Flat => "flat",
+    }
+}
+
+/// One card at `at`: title, value and unit, trend, change, band, owner, target; with the
+/// count of hidden inputs and the view that shows them when the branch is collapsed.
+fn card(out: &mut String, c: &Card, at: Rect, collapsed: Option<(usize, usize)>) {
+    let moved = if c.moved { " moved" } else { "" };
+    let missing = if c.reason.is_some() { " missing" } else { "" };
+    let _ = write!(
+        out,
+        "<g class=\"n {}{moved}{missing}\" data-id=\"{}\" transform=\"translate({},{})\" tabindex=\"0\">",
+        tone_class(c.tone),
+        escape(&c.id),
+        px(at.x),
+        px(at.y)
+    );
+    let tip = match &c.reason {
+        Some(why) => format!("{} ({}): {why}", c.title, c.id),
+        None => format!("{} ({})", c.title, c.id),
+    };
+    let _ = write!(
+        out,
+        "<title>{}</title><rect class=\"card\" width=\"{}\" height=\"{}\" rx=\"8\"/>",
+        escape(&tip),
+        px(at.w),
+        px(at.h)
+    );
+    let band = c.band.as_ref().map_or("b-none", |(_, s)| s.class());
+    let _ = write!(
+        out,
+        "<rect class=\"band {band}\" width=\"6\" height=\"{}\" rx=\"3\"/>",
+        px(at.h)
+    );
+    let _ = write!(
+        out,
+        "<text class=\"t\" x=\"14\" y=\"20\">{}</text>",
+        escape(&clip(&c.title, TITLE_CHARS))
+    );
+    // The value and unit keep clear of the trend: about 12 px a digit, 6.5 px a unit letter.
+    let room = (at.w - 90.0 - 12.0 * c.value.chars().count() as f64) / 6.5;
+    let unit = match c.unit.as_deref() {
+        Some(u) if room >= 4.0 => {
+            format!(
+                "<tspan class=\"u\"> {}</tspan>",
+                escape(&clip(u, room as usize))
+            )
+        }
+        _ => String::new(),
+    };
+    let _ = write!(
+        out,
+        "<text class=\"v\" x=\"14\" y=\"45\">{}{unit}</text>",
+        escape(&c.value)
+    );
+    trend(out, &c.trend, at.w - 70.0, 28.0);
+    let arrow = match c.change.as_deref() {
+        Some(_) if c.tone == Tone::Flat => "= ",
+        Some(t) if t.starts_with('-') => "▼ ",
+        Some(_) => "▲ ",
+        None => "",
+    };
+    let change = c.change.as_deref().unwrap_or("no change to tell");
+    let _ = write!(
+        out,
+        "<text class=\"d\" x=\"14\" y=\"66\">{arrow}{}</text>",
+        escape(change)
+    );
+    if let Some((name, _)) = &c.band {
+        let _ = write!(
+            out,
+            "<text class=\"bn\" x=\"{}\" y=\"66\">{}</text>",
+            px(at.w - 10.0),
+            escape(&clip(name, 12))
+        );
+    }
+    let _ = write!(
+        out,
+        "<text class=\"o\" x=\"14\" y=\"86\">A: {}</text>",
+        escape(&clip(&c.owner, 16))
+    );
+    if let Some((target, met)) = &c.target {
+        let (class, mark) = match met {
+            Some(true) => ("met", "✓"),
+            Some(false) => ("unmet", "✗"),
+            None => ("", ""),
+        };
+        let _ = write!(
+            out,
+            "<text class=\"tg {class}\" x=\"{}\" y=\"86\">{mark} target {}</text>",
+            px(at.w - 10.0),
+            escape(target)
+        );
+    }
+    if let Some((hidden, view)) = collapsed {
+        let _ = write!(
+            out,
+            "<g class=\"more\" data-view=\"{view}\" transform=\"translate({},{})\"><rect width=\"64\" height=\"18\" rx=\"9\"/><text x=\"32\" y=\"13\">+{hidden} ▾</text></g>",
+            px(at.w / 2.0 - 32.0),
+            px(at.h - 9.0)
+        );
+    }
+    out.push_str("</g>\n");
+}
+
+/// A sparkline of `values` in a 60 x 22 box at (`x`, `y`); missing values break the line.
+fn trend(out: &mut String, values: &[Option<f64>], x: f64, y: f64) {
+    let (w, h) = (60.0, 22.0);
+    let known: Vec<f64> = values.iter().flatten().copied().collect();
+    if known.len() < 2 {
+        return;
+    }
+    let lo = known.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = known.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let step = w / (values.len().max(2) - 1) as f64;
+    let mut d = String::new();
+    let mut pen_down = false;
+    let mut last = None;
+    for (i, v) in values.iter().enumerate() {
+        let Some(v) = v else {
+            pen_down = false;
+            continue;
+        };
+        let (px_, py) = (x + i as f64 * step, y + h - (v - lo) / span * h);
+        let cmd = if pen_down { 'L' } else { 'M' };
+        let _ = write!(d, "{cmd}{} {}", px(px_), px(py));
+        pen_down = true;
+        last = Some((px_, py));
+    }
+    let _ = write!(out, "<path class=\"s\" d=\"{d}\"/>");
+    if let Some((lx, ly)) = last {
+        let _ = write!(
+            out,
+            "<circle class=\"s-end\" cx=\"{}\" cy=\"{}\" r=\"2.5\"/>",
+            px(lx),
+            px(ly)
+        );
+    }
+}
+
+/// The whole tree in one static picture, with its style inside, for wikis and docs.
+pub fn picture(view_: &View, cards: &[Card], title: &str) -> String {
+    let body = view(view_, cards, "tree", true);
+    let body = body.replacen(
+        "role=\"img\">",
+        &format!(
+            "role=\"img\"><title>{}</title><style>{}</style><rect class=\"bg\" x=\"-4\" y=\"-4\" width=\"100%\" height=\"100%\"/>",
+            escape(title),
+            STYLE
+        ),
+        1,
+    );
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}\n")
+}
