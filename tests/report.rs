@@ -409,3 +409,44 @@ fn html_and_svg_need_data_and_mermaid_is_the_default() {
     let run = dir.run(&["render", TREE], 0);
     assert!(run.stdout.contains("flowchart TD"), "{}", run.stdout);
 }
+
+#[test]
+fn run_keeps_each_periods_report_and_its_emails_link_it() {
+    let dir = Dir::new();
+    dir.copy(TREE);
+    dir.copy(DATA);
+    let env = [(
+        "CANOPY_REPORT_URL",
+        "https://metrics.example.com/canopy/".to_string(),
+    )];
+    for period in ["2026-W46", "2026-W47"] {
+        dir.run_env(&["run", TREE, "--data", DATA, "--period", period], &env, 0);
+    }
+    let reports = dir.path().join(".canopy/report");
+    let page = std::fs::read_to_string(reports.join("item-creation/2026-W47.html")).unwrap();
+    assert!(page.contains("<title>Item creation rate: 2026-W47</title>"));
+    // The metrics this run alerted on stand out.
+    assert!(page.contains("<g class=\"n bad moved\" data-id=\"items_created\""));
+    let index = std::fs::read_to_string(reports.join("index.html")).unwrap();
+    let (newer, older) = (
+        index.find("href=\"item-creation/2026-W47.html\"").unwrap(),
+        index.find("href=\"item-creation/2026-W46.html\"").unwrap(),
+    );
+    assert!(newer < older, "newest first: {index}");
+    let link = "https://metrics.example.com/canopy/item-creation/2026-W47.html";
+    let mut linked = 0;
+    for entry in std::fs::read_dir(dir.path().join(".canopy/outbox")).unwrap() {
+        let raw = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = quoted_printable::decode(&raw, quoted_printable::ParseMode::Robust).unwrap();
+        let text = String::from_utf8_lossy(&text);
+        if text.contains("2026-W47") {
+            assert!(
+                text.contains(&format!("The tree with this period's values: {link}")),
+                "{text}"
+            );
+            assert!(text.contains(&format!("<a href=\"{link}\"")), "{text}");
+            linked += 1;
+        }
+    }
+    assert!(linked > 0, "no email of 2026-W47");
+}

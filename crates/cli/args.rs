@@ -115,6 +115,11 @@ pub(crate) enum Command {
         /// HTML part as `.html`, to read before sending.
         #[arg(long, value_name = "DIR", requires = "dry_run")]
         preview: Option<PathBuf>,
+        /// Where each tree's HTML report is written, as TREE/PERIOD.html with an index.html
+        /// (default: `report` beside the outbox folder, `.canopy/report`). With
+        /// CANOPY_REPORT_URL set to where that folder is served, each email links its page.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,

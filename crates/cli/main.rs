@@ -31,6 +31,7 @@ mod mail;
 mod outbox;
 mod owners;
 mod render;
+mod report;
 mod run;
 mod table;
 mod trees;
@@ -141,10 +142,12 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             store,
             dry_run,
             preview,
+            report,
             format,
         } => {
             let request = run::Request {
                 preview: preview.as_deref(),
+                report: report.as_deref(),
                 trees: &trees,
                 data: &data,
                 period: &period,

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::args::{DataArgs, Format, StoreArgs};
 use crate::data::{self, PeriodArg};
 use crate::mail::{self, Mail};
+use crate::report;
 use crate::trees::{self, Style};
 use crate::Outcome;
 
@@ -23,6 +24,8 @@ pub(crate) struct Request<'a> {
     pub(crate) dry_run: bool,
     /// Where a dry run writes the emails it would send.
     pub(crate) preview: Option<&'a std::path::Path>,
+    /// Where the HTML reports go, when not beside the outbox.
+    pub(crate) report: Option<&'a std::path::Path>,
     pub(crate) format: Format,
 }
 
@@ -171,9 +174,11 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
             ok = false;
             continue;
         }
-        let planned = plan(&eval, period, &history, &mail.sender, date)?;
+        let url = report::url(tree.id(), period)?;
+        let planned = plan(&eval, period, &history, &mail.sender, date, url.as_deref())?;
         if !request.dry_run {
             history.record_run(&planned.record, now)?;
+            report::write(&report_dir(&request), &eval, period, &planned.moves)?;
         }
         if let Some(dir) = request.preview {
             preview(dir, &planned.record.emails)?;
@@ -209,6 +214,20 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
     } else {
         Outcome::Failure
     })
+}
+
+/// Where the HTML reports go: `--report`, or `report` beside the outbox folder.
+fn report_dir(request: &Request<'_>) -> PathBuf {
+    request.report.map_or_else(
+        || {
+            let outbox = &request.store.outbox;
+            outbox
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join("report")
+        },
+        std::path::Path::to_path_buf,
+    )
 }
 
 /// The history: for a dry run, read only (so it decides as the real one would, writing

@@ -129,6 +129,8 @@ pub struct Digest<'a> {
     pub verdicts: Vec<&'a str>,
     /// The root's move in one sentence, when the root moved (see [`headline`]).
     pub headline: Option<&'a str>,
+    /// The address of the tree's report page for this period, when reports are served.
+    pub report: Option<&'a str>,
 }
 
 impl Digest<'_> {
@@ -715,6 +717,9 @@ impl Body<'_> {
                 let _ = writeln!(out, "{}", line.trim_end());
             }
         }
+        if let Some(url) = self.digest.report {
+            let _ = writeln!(out, "\nThe tree with this period's values: {url}");
+        }
         let _ = write!(
             out,
             "\n-- \nCanopy, for the tree {} ({}).\n",
@@ -772,6 +777,13 @@ impl Body<'_> {
             }
         }
         body += &self.html_summary();
+        if let Some(url) = self.digest.report {
+            let _ = writeln!(
+                body,
+                "<p style=\"margin:16px 0 0;\"><a href=\"{}\" style=\"color:#2563eb;\">See the tree with this period's values</a></p>",
+                e(url)
+            );
+        }
         let _ = writeln!(body, "<p style=\"color:{MUTED};font-size:12px;margin:24px 0 0;\">Canopy, for the tree {}.</p>", e(self.tree().id()));
         format!(
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n<body style=\"margin:0;padding:0;background:#f9fafb;\">\n<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse;\"><tr><td align=\"center\" style=\"padding:16px 8px;\">\n<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse;max-width:640px;background:#ffffff;\"><tr><td style=\"padding:16px;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;font-size:15px;line-height:1.45;color:#111827;word-wrap:break-word;overflow-wrap:break-word;\">\n{body}</td></tr></table>\n</td></tr></table>\n</body></html>\n"

@@ -64,6 +64,7 @@ pub fn plan(
     history: &History,
     sender: &Mailbox,
     date: SystemTime,
+    report: Option<&str>,
 ) -> Result<PlannedRun, Error> {
     let tree = eval.tree();
     let period_text = period.to_string();
@@ -107,6 +108,7 @@ pub fn plan(
             informed,
             verdicts: judged,
             headline: headline.as_deref(),
+            report,
         };
         record
             .emails

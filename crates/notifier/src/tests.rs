@@ -75,7 +75,7 @@ fn decode_qp(text: &str) -> String {
 fn a_run_plans_one_email_per_person() {
     let t = tree();
     let history = History::in_memory().unwrap();
-    let planned = plan(&eval(&t), period(), &history, &sender(), date()).unwrap();
+    let planned = plan(&eval(&t), period(), &history, &sender(), date(), None).unwrap();
     let moves: Vec<(&str, &[&str], &str)> = planned
         .moves
         .iter()
@@ -105,7 +105,7 @@ fn a_run_plans_one_email_per_person() {
 fn emails_are_escaped_and_headers_cannot_be_injected() {
     let t = tree();
     let history = History::in_memory().unwrap();
-    let planned = plan(&eval(&t), period(), &history, &sender(), date()).unwrap();
+    let planned = plan(&eval(&t), period(), &history, &sender(), date(), None).unwrap();
     let maya = stable(&planned.record.emails[0]);
     // The line break in Maya's name is gone: no Bcc header appears.
     let headers = maya.split("\r\n\r\n").next().unwrap();
@@ -155,6 +155,7 @@ fn large_digests_are_capped() {
         &History::in_memory().unwrap(),
         &sender(),
         date(),
+        None,
     )
     .unwrap();
     assert_eq!(planned.moves.len(), n + 1);
@@ -185,9 +186,9 @@ fn a_repeated_run_adds_nothing_and_decides_the_same() {
     let t = tree();
     let mut history = History::in_memory().unwrap();
     let e = eval(&t);
-    let first = plan(&e, period(), &history, &sender(), date()).unwrap();
+    let first = plan(&e, period(), &history, &sender(), date(), None).unwrap();
     assert_eq!(history.record_run(&first.record, now()).unwrap(), 2);
-    let again = plan(&e, period(), &history, &sender(), date()).unwrap();
+    let again = plan(&e, period(), &history, &sender(), date(), None).unwrap();
     assert_eq!(
         history.record_run(&again.record, now()).unwrap(),
         0,
@@ -524,7 +525,7 @@ fn an_email_that_cannot_be_composed_is_failed_and_the_others_go() {
     .unwrap()
     .tree;
     let mut history = History::in_memory().unwrap();
-    let planned = plan(&eval(&t), period(), &history, &sender(), date()).unwrap();
+    let planned = plan(&eval(&t), period(), &history, &sender(), date(), None).unwrap();
     let [maya, ops] = planned.record.emails.as_slice() else {
         panic!("two emails")
     };

@@ -1,0 +1,89 @@
+//! The reports `canopy run` keeps: each tree's page of each period, an index of them all, and
+//! the address each email links to.
+
+use std::path::{Path, PathBuf};
+
+use canopy_evaluator::{Evaluation, Period};
+use canopy_notifier::MoveReport;
+
+/// The environment variable naming where the report folder is served.
+pub(crate) const URL_VAR: &str = "CANOPY_REPORT_URL";
+
+/// The page of `tree` in `period` under [`URL_VAR`], when it is set.
+pub(crate) fn url(tree: &str, period: Period) -> anyhow::Result<Option<String>> {
+    let Some(base) = std::env::var_os(URL_VAR) else {
+        return Ok(None);
+    };
+    let base = base.into_string().map_err(|_| {
+        anyhow::anyhow!("{URL_VAR} is not valid UTF-8\nhelp: set it to the address the report folder is served at, such as https://metrics.example.com/canopy")
+    })?;
+    let base = base.trim_end_matches('/');
+    if base.is_empty() {
+        anyhow::bail!("{URL_VAR} is empty\nhelp: set it to the address the report folder is served at, or unset it");
+    }
+    Ok(Some(format!("{base}/{}", page(tree, period))))
+}
+
+/// The page's path under the report folder: `TREE/PERIOD.html`.
+fn page(tree: &str, period: Period) -> String {
+    format!("{tree}/{period}.html")
+}
+
+/// Writes the page of `period` and the index of every page in `dir`.
+pub(crate) fn write(
+    dir: &Path,
+    eval: &Evaluation<'_>,
+    period: Period,
+    moves: &[MoveReport],
+) -> anyhow::Result<()> {
+    let tree = eval.tree();
+    let moved: Vec<_> = moves.iter().filter_map(|m| tree.find(&m.metric)).collect();
+    let html = canopy_report::page(eval, period, &moved);
+    let path = dir.join(page(tree.id(), period));
+    replace(&path, &html)?;
+    replace(
+        &dir.join("index.html"),
+        &canopy_report::index(&listing(dir)?),
+    )
+}
+
+/// Writes `path` whole or not at all: a reader never sees half a page.
+fn replace(path: &Path, text: &str) -> anyhow::Result<()> {
+    let fail = |e: std::io::Error| {
+        anyhow::anyhow!("cannot write the report {}: {e}\nhelp: check that the folder is writable, or choose another with `--report DIR`", path.display())
+    };
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(fail)?;
+    let temporary = path.with_extension("html.partial");
+    std::fs::write(&temporary, text).map_err(fail)?;
+    std::fs::rename(&temporary, path).map_err(fail)
+}
+
+/// Every tree folder in `dir` with its pages' periods, newest first.
+fn listing(dir: &Path) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+    let read = |p: &Path| {
+        std::fs::read_dir(p)
+            .map_err(|e| anyhow::anyhow!("cannot list the reports in {}: {e}", p.display()))
+    };
+    let mut trees = Vec::new();
+    for entry in read(dir)? {
+        let path: PathBuf = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !path.is_dir() {
+            continue;
+        }
+        let mut periods: Vec<String> = read(&path)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                name.strip_suffix(".html").map(str::to_string)
+            })
+            .collect();
+        periods.sort_unstable_by(|a, b| b.cmp(a));
+        trees.push((name.to_string(), periods));
+    }
+    trees.sort();
+    Ok(trees)
+}
