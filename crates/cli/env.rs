@@ -34,3 +34,9 @@ pub(crate) fn sql_settings() -> anyhow::Result<Settings> {
         connections,
     })
 }
+
+/// `CANOPY_REPORT_URL`: where the report folder is served, without a trailing slash; `None`
+/// when unset or blank.
+pub(crate) fn report_url() -> Option<String> {
+    var("CANOPY_REPORT_URL").map(|v| v.trim().trim_end_matches('/').to_string())
+}

@@ -6,22 +6,9 @@ use std::path::{Path, PathBuf};
 use canopy_evaluator::{Evaluation, Period};
 use canopy_notifier::MoveReport;
 
-/// The environment variable naming where the report folder is served.
-pub(crate) const URL_VAR: &str = "CANOPY_REPORT_URL";
-
-/// The page of `tree` in `period` under [`URL_VAR`], when it is set.
-pub(crate) fn url(tree: &str, period: Period) -> anyhow::Result<Option<String>> {
-    let Some(base) = std::env::var_os(URL_VAR) else {
-        return Ok(None);
-    };
-    let base = base.into_string().map_err(|_| {
-        anyhow::anyhow!("{URL_VAR} is not valid UTF-8\nhelp: set it to the address the report folder is served at, such as https://metrics.example.com/canopy")
-    })?;
-    let base = base.trim_end_matches('/');
-    if base.is_empty() {
-        anyhow::bail!("{URL_VAR} is empty\nhelp: set it to the address the report folder is served at, or unset it");
-    }
-    Ok(Some(format!("{base}/{}", page(tree, period))))
+/// The page of `tree` in `period` under `CANOPY_REPORT_URL`, when it is set.
+pub(crate) fn url(tree: &str, period: Period) -> Option<String> {
+    crate::env::report_url().map(|base| format!("{base}/{}", page(tree, period)))
 }
 
 /// The page's path under the report folder: `TREE/PERIOD.html`.

@@ -174,7 +174,7 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
             ok = false;
             continue;
         }
-        let url = report::url(tree.id(), period)?;
+        let url = report::url(tree.id(), period);
         let planned = plan(&eval, period, &history, &mail.sender, date, url.as_deref())?;
         if !request.dry_run {
             history.record_run(&planned.record, now)?;

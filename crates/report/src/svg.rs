@@ -159,6 +159,12 @@ fn card(out: &mut String, c: &Card, at: Rect, collapsed: Option<(usize, usize)>)
             escape(&clip(name, 12))
         );
     }
+    footer(out, c, at, collapsed);
+    out.push_str("</g>\n");
+}
+
+/// The card's last line (owner, target) and the button of a collapsed branch.
+fn footer(out: &mut String, c: &Card, at: Rect, collapsed: Option<(usize, usize)>) {
     let _ = write!(
         out,
         "<text class=\"o\" x=\"14\" y=\"86\">A: {}</text>",
@@ -185,7 +191,6 @@ fn card(out: &mut String, c: &Card, at: Rect, collapsed: Option<(usize, usize)>)
             px(at.h - 9.0)
         );
     }
-    out.push_str("</g>\n");
 }
 
 /// A sparkline of `values` in a 60 x 22 box at (`x`, `y`); missing values break the line.
