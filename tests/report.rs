@@ -450,3 +450,24 @@ fn run_keeps_each_periods_report_and_its_emails_link_it() {
     }
     assert!(linked > 0, "no email of 2026-W47");
 }
+
+#[test]
+fn a_report_that_cannot_be_written_fails_the_run_but_not_its_emails() {
+    let dir = Dir::new();
+    dir.copy(TREE);
+    dir.copy(DATA);
+    dir.create("blocked", "a file where the report folder would go");
+    let run = dir.run(
+        &["run", TREE, "--data", DATA, "--report", "blocked/reports"],
+        1,
+    );
+    assert!(
+        run.stderr.contains("error: cannot write the report") && run.stderr.contains("help: "),
+        "{}",
+        run.stderr
+    );
+    let sent = std::fs::read_dir(dir.path().join(".canopy/outbox"))
+        .unwrap()
+        .count();
+    assert!(sent > 0, "the emails were held back");
+}

@@ -52,7 +52,7 @@ pub(crate) fn run(
 }
 
 /// The metrics whose alert rules fire in `period`, judged as a first run would be.
-pub(crate) fn moved(eval: &Evaluation<'_>, period: Period) -> Vec<MetricId> {
+fn moved(eval: &Evaluation<'_>, period: Period) -> Vec<MetricId> {
     eval.tree()
         .ids()
         .filter(|&id| detect(eval, id, period, AlertState::default()).0.is_some())

@@ -178,7 +178,11 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
         let planned = plan(&eval, period, &history, &mail.sender, date, url.as_deref())?;
         if !request.dry_run {
             history.record_run(&planned.record, now)?;
-            report::write(&report_dir(&request), &eval, period, &planned.moves)?;
+            // A page that cannot be written must not hold back the emails: said, and failed.
+            if let Err(e) = report::write(&report_dir(&request), &eval, period, &planned.moves) {
+                eprintln!("error: {e:#}");
+                ok = false;
+            }
         }
         if let Some(dir) = request.preview {
             preview(dir, &planned.record.emails)?;
