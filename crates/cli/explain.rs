@@ -273,13 +273,7 @@ pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport)
             .segments
             .iter()
             .map(|s| {
-                let name = s
-                    .segment
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut row = vec![format!("  {name}"), signed(s.contribution)];
+                let mut row = vec![format!("  {}", s.name()), signed(s.contribution)];
                 if ratio {
                     row.push(s.mix.map_or("-".into(), signed));
                     row.push(s.rate.map_or("-".into(), signed));

@@ -38,7 +38,7 @@ pub use model::{Alerts, ChangeIn, Formula, Grain, Metric, MetricId, MetricTree, 
 pub use period::{Period, PeriodError};
 pub use raci::{Mailboxes, Person, Raci};
 pub use redact::redact_password;
-pub use render::{dot, formula_text, mermaid};
+pub use render::{dot, escape_html, formula_text, mermaid};
 pub use schema::json_schema;
 pub use suggest::did_you_mean;
 pub use validate::MAX_TREE_ID;

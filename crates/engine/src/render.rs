@@ -4,6 +4,22 @@ use std::fmt::Write as _;
 
 use crate::model::{Metric, MetricId, MetricTree};
 
+/// Text for HTML and XML (the emails, the report), escaped: `& < > " '`.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A metric's formula, or where a leaf's values come from (`leaf: SQL`, `leaf: data`), as
 /// every drawing of a tree writes it.
 pub fn formula_text(m: &Metric) -> String {

@@ -125,6 +125,17 @@ pub struct SegmentReport {
     pub rate: Option<f64>,
 }
 
+impl SegmentReport {
+    /// The segment as people read it: `region=EU, plan=pro`.
+    pub fn name(&self) -> String {
+        self.segment
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// How each derived metric was computed: `{metric: method}` in JSON, in walk order. Read
 /// from the explanation as it is written, so it costs no copy.
 #[derive(Clone, Copy)]

@@ -140,21 +140,7 @@ impl Digest<'_> {
     }
 }
 
-/// Escapes text for HTML.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use canopy_engine::escape_html;
 
 /// A stable Message-ID for (tree, period, recipient): repeated runs produce the same one, so
 /// the outbox (and mail clients) see one message.

@@ -236,13 +236,12 @@ pub fn panels(eval: &Evaluation<'_>, period: Period) -> Vec<Panel> {
         .map(|id| {
             let e = explain(eval, &planner, id, from, period);
             let reason = e.as_ref().map_err(|e| e.reason.clone());
-            panel(tree, &explain_report(eval, id, from, period, reason))
+            panel(tree, id, &explain_report(eval, id, from, period, reason))
         })
         .collect()
 }
 
-fn panel(tree: &MetricTree, r: &ExplainReport<'_>) -> Panel {
-    let id = tree.find(r.metric).expect("the report's own metric");
+fn panel(tree: &MetricTree, id: MetricId, r: &ExplainReport<'_>) -> Panel {
     let m = tree.metric(id);
     let part = |metric: &str, value: f64| Part {
         id: metric.to_string(),
@@ -312,14 +311,8 @@ fn panel(tree: &MetricTree, r: &ExplainReport<'_>) -> Panel {
 }
 
 fn segment(s: &canopy_evaluator::SegmentReport) -> Segment {
-    let name = s
-        .segment
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
     Segment {
-        name,
+        name: s.name(),
         text: signed(s.contribution),
         mix: s.mix.map(signed),
         rate: s.rate.map(signed),

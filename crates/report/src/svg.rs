@@ -13,21 +13,7 @@ pub const STYLE: &str = include_str!("tree.css");
 /// The most characters of a title a card shows; the full title is in its tooltip.
 const TITLE_CHARS: usize = 27;
 
-/// Text for XML, escaped.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use canopy_engine::escape_html as escape;
 
 /// `s` cut to `n` characters, an ellipsis marking the cut.
 fn clip(s: &str, n: usize) -> String {
