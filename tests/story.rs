@@ -2,37 +2,7 @@
 //! one dominant cause (headline, moves grouped by cause, a responsible's marker), a score in points with a band
 //! change, and a summary for someone only informed.
 
-use crate::util::Dir;
-
-/// The text part of `eml`, decoded, and its HTML part as the preview wrote it.
-fn parts(dir: &Dir, name: &str) -> (String, String) {
-    let preview = dir.path().join("preview");
-    let eml = std::fs::read_to_string(preview.join(format!("{name}.eml"))).unwrap();
-    let text = eml.split("Content-Type: text/plain").nth(1).unwrap();
-    let text = text.split("Content-Type: text/html").next().unwrap();
-    let (_, body) = text.split_once("\r\n\r\n").unwrap();
-    let body = body.rsplit_once("\r\n--").map_or(body, |(b, _)| b);
-    let decoded = quoted_printable::decode(body, quoted_printable::ParseMode::Robust).unwrap();
-    let text = String::from_utf8(decoded).unwrap().replace("\r\n", "\n");
-    let html = std::fs::read_to_string(preview.join(format!("{name}.html"))).unwrap();
-    (text, html)
-}
-
-/// `canopy run TREE --data DATA --period P --dry-run --preview preview` in `dir`.
-fn preview(dir: &Dir, tree: &str, data: &str, period: &str) {
-    let args = [
-        "run",
-        tree,
-        "--data",
-        data,
-        "--period",
-        period,
-        "--dry-run",
-        "--preview",
-        "preview",
-    ];
-    dir.run(&args, 0);
-}
+use crate::util::{parts, preview, Dir};
 
 #[test]
 fn a_root_move_with_one_cause_leads_with_it_and_groups_what_it_carries() {

@@ -6,6 +6,7 @@ mod util;
 mod browser;
 mod check;
 mod data;
+mod definitions;
 mod history;
 mod impact;
 mod init;

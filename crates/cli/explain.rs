@@ -136,7 +136,11 @@ fn write_each(
     let json = matches!(format, Format::Json);
     if json {
         // One document, one transition per line so that it reads and diffs well.
-        let head = serde_json::json!({ "tree": tree.id(), "metric": tree.metric(metric).id });
+        let head = serde_json::json!({
+            "tree": tree.id(),
+            "metric": tree.metric(metric).id,
+            "definition": canopy_engine::Definition::of(tree, metric).version(),
+        });
         let head = serde_json::to_string(&head)?;
         writeln!(out, "{},\"transitions\":[", &head[..head.len() - 1])?;
     }

@@ -24,6 +24,11 @@ struct Value {
     value: Option<f64>,
     status: String,
     band: Option<String>,
+    /// The version of the metric's definition the value was computed under.
+    definition: Option<String>,
+    /// Whether that differs from the version of the period before in this history: the
+    /// trend crosses a change of definition here.
+    definition_changed: bool,
 }
 
 #[derive(Serialize)]
@@ -43,6 +48,8 @@ struct Email {
 #[derive(Serialize)]
 struct Period {
     period: String,
+    /// The version of the tree's definition the run used.
+    definition: Option<String>,
     values: Vec<Value>,
     moves: Vec<Moved>,
     emails: Vec<Email>,
@@ -83,18 +90,26 @@ pub(crate) fn run(path: &Path, request: Request<'_>, style: Style) -> anyhow::Re
         let id = tree.find(metric)?;
         tree.metric(id).bands.name_of(value?).map(str::to_string)
     };
+    // The hash of each metric's definition in the period before, to mark where it changed.
+    let mut last: std::collections::HashMap<String, String> = Default::default();
     let periods = history
         .past(tree.id(), request.last)?
         .into_iter()
         .map(|run| Period {
             values: (run.values.into_iter().filter(|v| wanted(&v.0)))
-                .map(|(metric, value, status)| Value {
+                .map(|(metric, value, status, hash)| Value {
                     band: band(&metric, value),
+                    definition: hash.as_deref().map(canopy_engine::short_version),
+                    definition_changed: hash.as_ref().is_some_and(|h| {
+                        last.insert(metric.clone(), h.clone())
+                            .is_some_and(|l| l != *h)
+                    }),
                     metric,
                     value,
                     status,
                 })
                 .collect(),
+            definition: run.definition.as_deref().map(canopy_engine::short_version),
             moves: (run.moves.into_iter().filter(|m| wanted(&m.0)))
                 .map(|(metric, rules, recipient)| Moved {
                     metric,
@@ -143,7 +158,9 @@ fn render(report: &Report) -> String {
     for p in &report.periods {
         let moves = crate::table::plural(p.moves.len(), "move");
         let emails = crate::table::plural(p.emails.len(), "email");
-        out += &format!("{} {}: {moves}, {emails}\n", report.tree, p.period);
+        let version =
+            (p.definition.as_ref()).map_or(String::new(), |v| format!(" (definition {v})"));
+        out += &format!("{} {}: {moves}, {emails}{version}\n", report.tree, p.period);
         let rows: Vec<Vec<String>> = p
             .values
             .iter()
@@ -154,15 +171,24 @@ fn render(report: &Report) -> String {
                     .filter_map(|r| r["rule"].as_str())
                     .collect();
                 let value = v.value.map_or_else(|| v.status.clone(), number);
+                let changed = match v.definition_changed {
+                    true => format!("changed: {}", v.definition.as_deref().unwrap_or("")),
+                    false => String::new(),
+                };
                 vec![
                     format!("  {}", v.metric),
                     value,
                     v.band.clone().unwrap_or_default(),
                     moved.join(", "),
+                    changed,
                 ]
             })
             .collect();
-        out += &crate::table::render(&["  metric", "value", "band", "moved"], &rows, &[2, 3]);
+        out += &crate::table::render(
+            &["  metric", "value", "band", "moved", "definition"],
+            &rows,
+            &[2, 3, 4],
+        );
         for e in &p.emails {
             out += &format!("  email to {}: {} ({})\n", e.to, e.subject, e.status);
         }

@@ -24,6 +24,8 @@ pub(crate) struct Request<'a> {
 #[derive(Serialize)]
 struct Report<'a> {
     tree: &'a str,
+    /// The version of the tree's definition.
+    definition: String,
     as_of: String,
     changes: Vec<Assessment>,
 }
@@ -80,6 +82,7 @@ pub(crate) fn run(
         Format::Json => {
             let report = Report {
                 tree: tree.id(),
+                definition: tree.version(),
                 as_of: as_of.to_string(),
                 changes: assessed,
             };

@@ -62,13 +62,6 @@ fn roles(tree: &MetricTree, metric: MetricId, person: &str) -> String {
     .collect()
 }
 
-fn direction(good: canopy_engine::Good) -> &'static str {
-    match good {
-        canopy_engine::Good::Up => "up",
-        canopy_engine::Good::Down => "down",
-    }
-}
-
 /// Metrics without a responsible, and one person accountable for a metric and an input of it
 /// whose `good:` directions differ (worth a look: is improving one meant to worsen the other?).
 fn warnings(tree: &MetricTree) -> Vec<Warning> {
@@ -95,8 +88,8 @@ fn warnings(tree: &MetricTree) -> Vec<Warning> {
                     let (person, input) = (&metric.raci.accountable, &child.id);
                     let message = format!(
                         "{person} is accountable for it (good: {}) and for its input `{input}` (good: {}); check both directions are meant",
-                        direction(a),
-                        direction(b)
+                        a.name(),
+                        b.name()
                     );
                     out.push(warn(id, message));
                 }

@@ -47,7 +47,11 @@ struct EmailReport {
 struct TreeReport {
     tree: String,
     period: String,
+    /// The version of the tree's definition.
+    definition: String,
     moves: Vec<MoveReport>,
+    /// The metrics whose definitions changed since the last run.
+    redefined: Vec<canopy_notifier::Redefinition>,
     emails: Vec<EmailReport>,
     /// The verdicts on registered changes this run told, as `canopy impact` prints them.
     verdicts: Vec<VerdictReport>,
@@ -82,7 +86,9 @@ impl TreeReport {
         Ok(TreeReport {
             tree: tree.to_string(),
             period: period.to_string(),
+            definition: planned.version,
             moves: planned.moves,
+            redefined: planned.redefined,
             emails,
             verdicts: (planned.verdicts.iter())
                 .map(VerdictReport::of)
@@ -316,11 +322,12 @@ fn render(reports: &[TreeReport], dry_run: bool) -> String {
     let mut out = String::new();
     for r in reports {
         out += &format!(
-            "{} {}: {} moved{}\n",
+            "{} {}: {} moved{} (definition {})\n",
             r.tree,
             r.period,
             crate::table::plural(r.moves.len(), "metric"),
-            if dry_run { " (dry run)" } else { "" }
+            if dry_run { " (dry run)" } else { "" },
+            r.definition
         );
         let rows: Vec<Vec<String>> = r
             .moves
@@ -349,6 +356,12 @@ fn render(reports: &[TreeReport], dry_run: bool) -> String {
             .collect();
         if !rows.is_empty() {
             out += &crate::table::render(&["  email to", "subject", "status"], &rows, &[1, 2]);
+        }
+        for d in &r.redefined {
+            out += &format!("  definition changed: {} ({})\n", d.metric, d.versions());
+            for line in d.lines() {
+                out += &format!("    {line}\n");
+            }
         }
         for v in &r.verdicts {
             out += &format!("  {}\n", v.story);

@@ -66,6 +66,16 @@ pub enum Good {
 }
 
 impl Good {
+    /// The names written in a tree file (`good: up`), and in JSON.
+    pub const NAMES: [&'static str; 2] = ["up", "down"];
+    /// The directions, in the order of [`Good::NAMES`].
+    pub const ALL: [Good; 2] = [Good::Up, Good::Down];
+
+    /// The name written in a tree file and in JSON.
+    pub fn name(self) -> &'static str {
+        Good::NAMES[self as usize]
+    }
+
     /// Whether a change of `delta` is an improvement.
     pub fn improves(self, delta: f64) -> bool {
         match self {

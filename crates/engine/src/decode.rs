@@ -575,9 +575,7 @@ impl Decoder<'_> {
                 "formula" => spec.formula = self.string(v, &field).map(|t| (t, v.clone())),
                 "source" => spec.source = self.source(v, &field),
                 "good" => {
-                    spec.good = self
-                        .choice(v, &field, &["up", "down"])
-                        .map(|i| [Good::Up, Good::Down][i]);
+                    spec.good = self.choice(v, &field, &Good::NAMES).map(|i| Good::ALL[i]);
                 }
                 "target" => spec.target = self.number(v, &field),
                 "bands" => spec.bands = self.bands(v, &field),

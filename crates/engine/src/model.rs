@@ -350,7 +350,7 @@ impl MetricTree {
 
     /// The definition of `id`'s values as text: its formula or source, and those of every
     /// metric under it, in order. Two runs whose definitions differ computed different things.
-    pub fn definition(&self, id: MetricId) -> String {
+    pub fn computation(&self, id: MetricId) -> String {
         let mut seen = vec![false; self.metrics.len()];
         let mut stack = vec![id];
         let mut parts = Vec::new();

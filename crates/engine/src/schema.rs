@@ -94,7 +94,7 @@ fn metric() -> Value {
             ("change", json!({ "enum": crate::model::ChangeIn::NAMES, "description": "How changes are told: points (default for unit %, pts, points, score) or relative (percent)." })),
             ("formula", text("Formula over other metrics and params: + - * / ^, min max abs sum avg clamp, if(a > b, x, y).")),
             ("source", object("Where a leaf's values come from.", vec![("sql", text("Query returning one value, or (segment, value) rows; {start} and {end} are bound as parameters."))], &["sql"])),
-            ("good", json!({ "enum": ["up", "down"], "description": "Which direction is an improvement." })),
+            ("good", json!({ "enum": crate::Good::NAMES, "description": "Which direction is an improvement." })),
             ("target", json!({ "type": "number", "description": "The value the owner aims for." })),
             ("bands", json!({ "type": "array", "minItems": 1, "items": band, "description": "Named ranges, lowest first." })),
             ("raci", raci()),

@@ -471,7 +471,7 @@ fn changes_inline_and_from_a_file() {
 fn a_definition_changes_with_what_is_computed_not_how_it_is_written() {
     let def = |metrics: &str| {
         let loaded = load_str(&tree(metrics)).unwrap();
-        loaded.tree.definition(loaded.tree.root())
+        loaded.tree.computation(loaded.tree.root())
     };
     let base = def("  r: { formula: a / b }\n  a: {}\n  b: {}\n");
     assert_eq!(base, def("  r: { formula: \"a/b\" }\n  a: {}\n  b: {}\n"));

@@ -1,7 +1,7 @@
 //! The documents `canopy eval` and `canopy explain` print: plain data with a fixed field
 //! order, serialised as JSON or laid out as tables.
 
-use canopy_engine::{MetricId, MetricTree};
+use canopy_engine::{Definition, MetricId, MetricTree};
 use std::borrow::Cow;
 
 use serde::Serialize;
@@ -18,6 +18,8 @@ pub struct EvalReport {
     pub tree: String,
     /// The period.
     pub period: String,
+    /// The version of the tree's definition.
+    pub definition: String,
     /// One row per metric, in file order.
     pub metrics: Vec<MetricRow>,
 }
@@ -51,6 +53,8 @@ pub struct MetricRow {
     pub target: Option<f64>,
     /// Its unit.
     pub unit: Option<String>,
+    /// The version of its definition.
+    pub definition: String,
 }
 
 /// Evaluates the report of `period`.
@@ -80,12 +84,14 @@ pub fn eval_report(eval: &Evaluation<'_>, period: Period) -> EvalReport {
                 change_in: m.change.name(),
                 target: m.target,
                 unit: m.unit.clone(),
+                definition: Definition::of(tree, id).version(),
             }
         })
         .collect();
     EvalReport {
         tree: tree.id().to_string(),
         period: period.to_string(),
+        definition: tree.version(),
         metrics,
     }
 }
@@ -191,6 +197,8 @@ pub struct ExplainReport<'a> {
     pub tree: &'a str,
     /// The explained metric.
     pub metric: &'a str,
+    /// The version of its definition.
+    pub definition: String,
     /// The earlier period.
     pub from: String,
     /// The later period.
@@ -247,6 +255,7 @@ pub fn explain_report<'e>(
     let mut report = ExplainReport {
         tree: tree.id(),
         metric: &tree.metric(metric).id,
+        definition: Definition::of(tree, metric).version(),
         from: from.to_string(),
         to: to.to_string(),
         before: eval.total(metric, from).ok(),
@@ -319,6 +328,8 @@ impl ExplainReport<'_> {
         string(out, self.tree);
         out.extend_from_slice(b",\"metric\":");
         string(out, self.metric);
+        out.extend_from_slice(b",\"definition\":");
+        string(out, &self.definition);
         out.extend_from_slice(b",\"from\":");
         string(out, &self.from);
         out.extend_from_slice(b",\"to\":");

@@ -15,6 +15,7 @@ use lettre::{Address, Message};
 use crate::address::{display_name, fit_subject, parse_address, strip_controls};
 use crate::history::StoredEmail;
 use crate::moves::{Move, Rule};
+use crate::redefinition::Redefinition;
 use crate::Error;
 
 /// How many contributors and trend periods an email shows.
@@ -38,6 +39,15 @@ pub struct MovedMetric<'a> {
     /// The accountable's name, when the recipient is responsible for the metric rather than
     /// accountable for it.
     pub responsible_for: Option<&'a str>,
+}
+
+/// A change of definition, as told to one person.
+pub struct Redefined<'a> {
+    /// What changed.
+    pub redefinition: &'a Redefinition,
+    /// The accountable's name, when the recipient is consulted on the metric rather than
+    /// accountable for it.
+    pub consulted_for: Option<&'a str>,
 }
 
 /// A move shown beneath another's, with the share of that one's change it carries.
@@ -131,6 +141,11 @@ pub struct Digest<'a> {
     pub headline: Option<&'a str>,
     /// The address of the tree's report page for this period, when reports are served.
     pub report: Option<&'a str>,
+    /// Metrics whose definitions changed since the last run, that they are accountable for
+    /// or consulted on.
+    pub redefined: Vec<Redefined<'a>>,
+    /// The version of the tree's definition, in the footer.
+    pub version: &'a str,
 }
 
 impl Digest<'_> {
@@ -230,14 +245,19 @@ fn subject(tree: &MetricTree, period: Period, digest: &Digest<'_>) -> String {
         1 => Some("1 change judged".to_string()),
         n => Some(format!("{n} changes judged")),
     };
+    let redefined = match digest.redefined.len() {
+        0 => None,
+        1 => Some("1 definition changed".to_string()),
+        n => Some(format!("{n} definitions changed")),
+    };
     // The tree and period stay first, for inbox filters and threads.
     if let Some(headline) = digest.headline {
         return fit_subject(&format!("[canopy] {} {period}: {headline}", tree.id()));
     }
-    let what = match (moved, judged) {
-        (Some(m), Some(j)) => format!("{m}, {j}"),
-        (Some(one), None) | (None, Some(one)) => one,
-        (None, None) => format!("your {} summary", adjective(tree.grain())),
+    let parts: Vec<String> = [moved, judged, redefined].into_iter().flatten().collect();
+    let what = match parts.is_empty() {
+        true => format!("your {} summary", adjective(tree.grain())),
+        false => parts.join(", "),
     };
     fit_subject(&format!("[canopy] {} {period}: {what}", tree.id()))
 }
@@ -439,6 +459,12 @@ impl Body<'_> {
     fn intro(&self) -> String {
         let tree = self.tree();
         match self.digest.moved_count() {
+            0 if self.digest.informed.is_empty() && !self.digest.redefined.is_empty() => format!(
+                "How a metric of \"{}\" ({}) is defined has changed since the last run, for {}.",
+                tree.title(),
+                tree.id(),
+                self.period
+            ),
             0 => format!(
                 "Your summary of \"{}\" ({}) for {}.",
                 tree.title(),
@@ -689,6 +715,9 @@ impl Body<'_> {
                 let _ = writeln!(out, "  {line}");
             }
         }
+        for r in &self.digest.redefined {
+            out += &self.redefined_text(r);
+        }
         if !self.digest.verdicts.is_empty() {
             out.push_str("\nVerified impact:\n");
             for story in &self.digest.verdicts {
@@ -708,10 +737,34 @@ impl Body<'_> {
         }
         let _ = write!(
             out,
-            "\n-- \nCanopy, for the tree {} ({}).\n",
+            "\n-- \nCanopy, for the tree {} ({}).\ndefinition: {}\n",
             self.tree().id(),
-            self.tree().path().display()
+            self.tree().path().display(),
+            self.digest.version
         );
+        out
+    }
+
+    /// The facts of a change of definition: the metric, its versions, each field before and
+    /// after, and its value under each; and the recipient's role when consulted.
+    fn redefinition_facts(&self, r: &Redefined<'_>) -> (String, Vec<String>) {
+        let d = r.redefinition;
+        let m = self.tree().metric(d.id);
+        let mut lines = vec![d.versions()];
+        lines.extend(d.lines());
+        lines.push(d.values(&self.period.to_string(), m.unit.as_deref()));
+        if let Some(name) = r.consulted_for {
+            lines.push(format!("You are consulted; accountable: {name}"));
+        }
+        (titled(&m.title, &m.id), lines)
+    }
+
+    fn redefined_text(&self, r: &Redefined<'_>) -> String {
+        let (title, lines) = self.redefinition_facts(r);
+        let mut out = format!("\nDefinition changed: {title}\n");
+        for line in lines {
+            let _ = writeln!(out, "  {line}");
+        }
         out
     }
 
@@ -749,6 +802,16 @@ impl Body<'_> {
                 heading(&format!("And {} more that moved", more.len()))
             );
         }
+        for r in &self.digest.redefined {
+            let (title, lines) = self.redefinition_facts(r);
+            let items: Vec<String> = lines.iter().map(|l| e(l)).collect();
+            let _ = writeln!(
+                body,
+                "{}<p style=\"margin:0 0 8px;\">{}</p>",
+                heading(&format!("Definition changed: {}", e(&title))),
+                items.join("<br>")
+            );
+        }
         if !self.digest.verdicts.is_empty() {
             body += &heading("Verified impact");
             for story in &self.digest.verdicts {
@@ -770,7 +833,7 @@ impl Body<'_> {
                 e(url)
             );
         }
-        let _ = writeln!(body, "<p style=\"color:{MUTED};font-size:12px;margin:24px 0 0;\">Canopy, for the tree {}.</p>", e(self.tree().id()));
+        let _ = writeln!(body, "<p style=\"color:{MUTED};font-size:12px;margin:24px 0 0;\">Canopy, for the tree {}.<br>definition: {}</p>", e(self.tree().id()), e(self.digest.version));
         format!(
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n<body style=\"margin:0;padding:0;background:#f9fafb;\">\n<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse;\"><tr><td align=\"center\" style=\"padding:16px 8px;\">\n<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse;max-width:640px;background:#ffffff;\"><tr><td style=\"padding:16px;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;font-size:15px;line-height:1.45;color:#111827;word-wrap:break-word;overflow-wrap:break-word;\">\n{body}</td></tr></table>\n</td></tr></table>\n</body></html>\n"
         )

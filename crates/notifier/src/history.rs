@@ -5,9 +5,11 @@
 //! outbox's unique Message-IDs mean a repeated run adds no email twice. One process at a time
 //! writes a database (see the `lock` module), so overlapping runs never both send.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use canopy_engine::Definition;
 use chrono::{DateTime, Utc};
 use rusqlite::{
     params, types::FromSql, Connection, OpenFlags, OptionalExtension, Transaction,
@@ -119,6 +121,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         period text not null,
         fingerprint text not null,
         primary key (tree, metric, period)
+    );",
+    // 4: definition versions: the hash of the whole tree's definition with each run, of each
+    // metric's with each of its values, and each metric definition's fields by hash, so that
+    // a run can say what changed since the last one and a trend can say where it changed.
+    "alter table runs add column definition text;
+    alter table vals add column definition text;
+    create table definition_texts (
+        tree text not null,
+        metric text not null,
+        hash text not null,
+        fields text not null,
+        primary key (tree, metric, hash)
     );",
 ];
 
@@ -250,8 +264,21 @@ pub struct RunRecord {
     pub emails: Vec<StoredEmail>,
     /// The tree's registered changes, and the verdicts decided in this run.
     pub changes: Vec<ChangeRecord>,
-    /// The fingerprint of the definition of each metric a change is registered on.
-    pub definitions: Vec<(String, String)>,
+    /// The fingerprint of how each metric a change is registered on is computed.
+    pub computations: Vec<(String, String)>,
+    /// The full hash of the whole tree's definition.
+    pub definition: String,
+    /// Each metric's definition.
+    pub definitions: Vec<(String, Definition)>,
+}
+
+/// The definitions one run recorded.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Definitions {
+    /// The run's period.
+    pub period: String,
+    /// Each metric's definition, by id.
+    pub metrics: BTreeMap<String, Definition>,
 }
 
 /// What one run recorded: every metric's total, the moves and the emails.
@@ -259,8 +286,10 @@ pub struct RunRecord {
 pub struct PastRun {
     /// The period.
     pub period: String,
-    /// (metric, value, status) for each metric's total.
-    pub values: Vec<(String, Option<f64>, String)>,
+    /// The full hash of the tree's definition the run used (`None` before versions were kept).
+    pub definition: Option<String>,
+    /// (metric, value, status, full hash of its definition) for each metric's total.
+    pub values: Vec<(String, Option<f64>, String, Option<String>)>,
     /// (metric, rules as JSON, recipient) for each move.
     pub moves: Vec<(String, String, String)>,
     /// (recipient, subject, status) for each email.
@@ -512,6 +541,50 @@ impl History {
             .map_err(|e| self.error(e))
     }
 
+    /// The latest run of `tree` for a period before `period`, with the definition of each
+    /// metric it recorded one for.
+    pub fn definitions_before(
+        &self,
+        tree: &str,
+        period: &str,
+    ) -> Result<Option<Definitions>, Error> {
+        let fail = |e| self.error(e);
+        let last: Option<String> = self
+            .conn
+            .query_row(
+                "select max(period) from runs where tree = ?1 and period < ?2",
+                params![tree, period],
+                |r| r.get(0),
+            )
+            .map_err(fail)?;
+        let Some(last) = last else {
+            return Ok(None);
+        };
+        let mut query = self
+            .conn
+            .prepare_cached("select v.metric, t.fields from vals v join definition_texts t on t.tree = v.tree and t.metric = v.metric and t.hash = v.definition where v.tree = ?1 and v.period = ?2 and v.segment = ''")
+            .map_err(fail)?;
+        let rows = query
+            .query_map(params![tree, last], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(fail)?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (metric, fields) = row.map_err(fail)?;
+            let definition = serde_json::from_str(&fields).map_err(|e| {
+                self.error(format!(
+                    "the definition of `{metric}` kept for {last} cannot be read: {e}"
+                ))
+            })?;
+            out.insert(metric, definition);
+        }
+        Ok(Some(Definitions {
+            period: last,
+            metrics: out,
+        }))
+    }
+
     /// Writes everything a run decided, in one transaction. Emails already in the outbox
     /// (same Message-ID) are left as they are. Returns how many emails were new.
     pub fn record_run(&mut self, run: &RunRecord, now: DateTime<Utc>) -> Result<usize, Error> {
@@ -673,10 +746,17 @@ impl History {
     }
 
     fn past_run(&self, tree: &str, period: String) -> Result<PastRun, Error> {
-        let values = self.triples(tree, &period, "select metric, value, status from vals where tree = ?1 and period = ?2 and segment = '' order by rowid")?;
+        let values = self.rows(tree, &period, "select metric, value, status, definition from vals where tree = ?1 and period = ?2 and segment = '' order by rowid", |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         let moves = self.triples(tree, &period, "select metric, rules, recipient from moves where tree = ?1 and period = ?2 order by rowid")?;
         let emails = self.triples(tree, &period, "select recipient, subject, status from outbox where tree = ?1 and period = ?2 order by id")?;
+        let definition = self.rows(
+            tree,
+            &period,
+            "select definition from runs where tree = ?1 and period = ?2",
+            |r| r.get(0),
+        )?;
         Ok(PastRun {
+            definition: definition.into_iter().next().flatten(),
             period,
             values,
             moves,
@@ -691,13 +771,20 @@ impl History {
         period: &str,
         sql: &str,
     ) -> Result<Vec<(A, B, C)>, Error> {
+        self.rows(tree, period, sql, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    }
+
+    /// The rows of `sql` for `tree` (`?1`) and `period` (`?2`), each read by `row`.
+    fn rows<T>(
+        &self,
+        tree: &str,
+        period: &str,
+        sql: &str,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, Error> {
         let fail = |e| self.error(e);
         let mut stmt = self.conn.prepare_cached(sql).map_err(fail)?;
-        let rows = stmt
-            .query_map(params![tree, period], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(fail)?;
+        let rows = stmt.query_map(params![tree, period], row).map_err(fail)?;
         rows.collect::<rusqlite::Result<_>>().map_err(fail)
     }
 
@@ -808,6 +895,30 @@ fn migrate(tx: &Transaction<'_>) -> rusqlite::Result<Result<usize, String>> {
     Ok(Ok(MIGRATIONS.len()))
 }
 
+/// The tree's definition with the run, each metric's with its values, and the fields of each
+/// metric definition not seen before.
+fn write_definitions(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
+    tx.execute(
+        "update runs set definition = ?3 where tree = ?1 and period = ?2",
+        params![run.tree, run.period, run.definition],
+    )?;
+    let mut text = tx.prepare_cached(
+        "insert into definition_texts (tree, metric, hash, fields) values (?1, ?2, ?3, ?4)
+         on conflict (tree, metric, hash) do nothing",
+    )?;
+    let mut value = tx.prepare_cached(
+        "update vals set definition = ?4 where tree = ?1 and metric = ?2 and period = ?3",
+    )?;
+    for (metric, definition) in &run.definitions {
+        let hash = definition.hash();
+        let fields = serde_json::to_string(definition)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        text.execute(params![run.tree, metric, hash, fields])?;
+        value.execute(params![run.tree, metric, run.period, hash])?;
+    }
+    Ok(())
+}
+
 fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusqlite::Result<usize> {
     let now = now.to_rfc3339();
     tx.execute(
@@ -873,9 +984,10 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
         "insert into definitions (tree, metric, period, fingerprint) values (?1, ?2, ?3, ?4)
          on conflict (tree, metric, period) do update set fingerprint = excluded.fingerprint",
     )?;
-    for (metric, fingerprint) in &run.definitions {
+    for (metric, fingerprint) in &run.computations {
         definition.execute(params![run.tree, metric, run.period, fingerprint])?;
     }
+    write_definitions(tx, run)?;
     for c in &run.changes {
         change.execute(params![
             run.tree,

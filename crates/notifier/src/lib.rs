@@ -15,6 +15,7 @@ mod history;
 mod lock;
 mod moves;
 mod outbox;
+mod redefinition;
 mod run;
 
 pub use address::{
@@ -27,11 +28,12 @@ pub use email::{
     MovedMetric, CARRIED_SHARE,
 };
 pub use history::{
-    ChangeRecord, Channel, EmailStatus, History, OutboxStatus, PastRun, RunRecord, Selection,
-    StoredEmail, Unresolved, ValueRecord,
+    ChangeRecord, Channel, Definitions, EmailStatus, History, OutboxStatus, PastRun, RunRecord,
+    Selection, StoredEmail, Unresolved, ValueRecord,
 };
 pub use moves::{detect, is_bad, AlertState, Move, Rule};
 pub use outbox::{flush, Pass, Retry, Undelivered};
+pub use redefinition::{redefinitions, Redefinition};
 pub use run::{fingerprint, plan, redefined, MoveReport, PlannedRun, Verdict};
 
 /// A sender or recipient: display name and address.

@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use canopy_engine::MetricId;
+use canopy_engine::{Definition, MetricId};
 use canopy_evaluator::{explain, Cell, Evaluation, Explanation, Period, Planner};
 use lettre::message::Mailbox;
 use serde::Serialize;
 
-use crate::email::{compose_or_fail, Digest, MovedMetric};
+use crate::email::{compose_or_fail, Digest, MovedMetric, Redefined};
 use crate::history::{ChangeRecord, History, RunRecord, ValueRecord};
 use crate::moves::{detect, Move, Rule};
+use crate::redefinition::{redefinitions, Redefinition};
 use crate::Error;
 use canopy_evaluator::impact::Stage;
 
@@ -39,6 +40,10 @@ pub struct PlannedRun {
     pub verdicts: Vec<Verdict>,
     /// The root's move in one sentence, when it moved: the first line of every email.
     pub headline: Option<String>,
+    /// The version of the tree's definition.
+    pub version: String,
+    /// The metrics whose definitions changed since the last run.
+    pub redefined: Vec<Redefinition>,
 }
 
 /// A registered change's verdict, decided once (in the run whose period ends its evaluation
@@ -95,8 +100,14 @@ pub fn plan(
         .zip(&explanations)
         .find(|(m, _)| m.metric == tree.root())
         .and_then(|(_, e)| crate::email::headline(eval, e.as_ref()?));
-    let digests = people(tree, &moves, &explanations, &verdicts);
-    for (person, (moved, informed)) in digests {
+    let definitions: Vec<(String, Definition)> = (tree.ids())
+        .map(|id| (tree.metric(id).id.clone(), Definition::of(tree, id)))
+        .collect();
+    let last = history.definitions_before(tree.id(), &period_text)?;
+    let redefined = redefinitions(eval, period, &definitions, last.as_ref());
+    let version = tree.version();
+    let digests = people(tree, &moves, &explanations, &verdicts, &redefined);
+    for (person, share) in digests {
         let judged = verdicts
             .iter()
             .filter(|v| v.recipients.iter().any(|r| r == person))
@@ -104,11 +115,13 @@ pub fn plan(
             .collect();
         let digest = Digest {
             person: tree.person(person),
-            moved: crate::email::group(moved),
-            informed,
+            moved: crate::email::group(share.moved),
+            informed: share.informed,
             verdicts: judged,
+            redefined: share.redefined,
             headline: headline.as_deref(),
             report,
+            version: &version,
         };
         record
             .emails
@@ -133,32 +146,42 @@ pub fn plan(
             .moves
             .push((r.metric.clone(), rules, r.recipient.clone()));
     }
+    record.definition = tree.definition_hash();
+    record.definitions = definitions;
     Ok(PlannedRun {
         record,
         moves: reports,
         verdicts,
         headline,
+        version,
+        redefined,
     })
 }
 
+/// What one person hears of a run.
+#[derive(Default)]
+struct Share<'a> {
+    moved: Vec<MovedMetric<'a>>,
+    informed: Vec<MetricId>,
+    redefined: Vec<Redefined<'a>>,
+}
+
 /// Who gets an email, with what: the moves they are accountable or responsible for, the
-/// metrics they are informed on, and (by being listed) the verdicts they hear.
+/// metrics they are informed on, the definition changes they are accountable for or consulted
+/// on, and (by being listed) the verdicts they hear.
 fn people<'a>(
     tree: &'a canopy_engine::MetricTree,
     moves: &'a [Move],
     explanations: &'a [Option<Explanation>],
     verdicts: &'a [Verdict],
-) -> BTreeMap<&'a str, (Vec<MovedMetric<'a>>, Vec<MetricId>)> {
-    let mut digests: BTreeMap<&str, (Vec<MovedMetric<'_>>, Vec<MetricId>)> = BTreeMap::new();
+    redefined: &'a [Redefinition],
+) -> BTreeMap<&'a str, Share<'a>> {
+    let mut digests: BTreeMap<&str, Share<'_>> = BTreeMap::new();
     // The accountable hears of a move, and so do its responsible, who do the work.
     for (movement, explanation) in moves.iter().zip(explanations) {
         let raci = &tree.metric(movement.metric).raci;
-        let accountable = tree.person(&raci.accountable);
-        let others = raci.responsible.iter().filter(|r| **r != raci.accountable);
-        let roles = std::iter::once((raci.accountable.as_str(), None))
-            .chain(others.map(|r| (r.as_str(), Some(accountable.name.as_str()))));
-        for (person, responsible_for) in roles {
-            digests.entry(person).or_default().0.push(MovedMetric {
+        for (person, responsible_for) in with_accountable(tree, raci, &raci.responsible) {
+            digests.entry(person).or_default().moved.push(MovedMetric {
                 movement,
                 explanation: explanation.as_ref(),
                 beneath: Vec::new(),
@@ -168,7 +191,21 @@ fn people<'a>(
     }
     for id in tree.ids() {
         for person in &tree.metric(id).raci.informed {
-            digests.entry(person).or_default().1.push(id);
+            digests.entry(person).or_default().informed.push(id);
+        }
+    }
+    // The accountable and the consulted are told of a change of definition.
+    for redefinition in redefined {
+        let raci = &tree.metric(redefinition.id).raci;
+        for (person, consulted_for) in with_accountable(tree, raci, &raci.consulted) {
+            digests
+                .entry(person)
+                .or_default()
+                .redefined
+                .push(Redefined {
+                    redefinition,
+                    consulted_for,
+                });
         }
     }
     for v in verdicts {
@@ -177,6 +214,19 @@ fn people<'a>(
         }
     }
     digests
+}
+
+/// The accountable person (with `None`), then each of `others` who is not them, with the
+/// accountable's name: who hears of something, and in what role.
+fn with_accountable<'a>(
+    tree: &'a canopy_engine::MetricTree,
+    raci: &'a canopy_engine::Raci,
+    others: &'a [String],
+) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
+    let name = tree.person(&raci.accountable).name.as_str();
+    let others = others.iter().filter(|p| **p != raci.accountable);
+    std::iter::once((raci.accountable.as_str(), None))
+        .chain(others.map(move |p| (p.as_str(), Some(name))))
 }
 
 /// The verdicts this run tells: each change judged now (its window has ended and no run
@@ -201,7 +251,7 @@ fn verdicts(
             )
         })
         .collect();
-    record.definitions = fingerprints.into_iter().collect();
+    record.computations = fingerprints.into_iter().collect();
     for change in tree.changes() {
         let known = history.change(tree.id(), &change.id)?;
         let first_seen = known.as_ref().map_or(period_text.clone(), |k| {
@@ -253,9 +303,10 @@ fn verdicts(
     Ok(out)
 }
 
-/// The fingerprint of `metric`'s definition (see [`canopy_engine::MetricTree::definition`]).
+/// The fingerprint of how `metric`'s values are computed (see
+/// [`canopy_engine::MetricTree::computation`]).
 pub fn fingerprint(tree: &canopy_engine::MetricTree, metric: MetricId) -> String {
-    let hash = canopy_engine::stable_hash(tree.definition(metric).bytes());
+    let hash = canopy_engine::stable_hash(tree.computation(metric).bytes());
     format!("{hash:016x}")
 }
 

@@ -267,10 +267,7 @@ fn panel(tree: &MetricTree, id: MetricId, r: &ExplainReport<'_>) -> Panel {
         title: titled(&m.title, &m.id),
         formula: canopy_engine::formula_text(m),
         unit: m.unit.clone(),
-        good: m.good.map(|g| match g {
-            Good::Up => "up",
-            Good::Down => "down",
-        }),
+        good: m.good.map(Good::name),
         owners: owners(tree, m),
         from: r.from.clone(),
         to: r.to.clone(),
