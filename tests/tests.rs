@@ -12,6 +12,7 @@ mod impact;
 mod init;
 mod owners;
 mod render;
+mod replay;
 mod report;
 mod smtp;
 mod story;

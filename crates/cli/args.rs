@@ -124,6 +124,24 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// What the tree as it is now would have sent for each period of a range, from an empty
+    /// history: moves, rules, recipients and subjects, with counts per person and per rule.
+    /// Nothing is sent or recorded.
+    Replay {
+        /// The tree file.
+        tree: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The first period replayed.
+        #[arg(long)]
+        from: String,
+        /// The last period replayed.
+        #[arg(long)]
+        to: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Send or inspect the emails waiting in the outbox.
     Outbox {
         #[command(subcommand)]

@@ -12,6 +12,14 @@ use crate::args::StoreArgs;
 use crate::env::{number, var};
 use crate::table::plural;
 
+/// The sender of every email: `CANOPY_FROM`, or `Canopy <canopy@localhost>`.
+pub(crate) fn sender() -> anyhow::Result<Mailbox> {
+    let from = var("CANOPY_FROM").unwrap_or_else(|| "Canopy <canopy@localhost>".into());
+    from.parse().with_context(|| {
+        format!("CANOPY_FROM=`{from}` is not an address like `Canopy <canopy@example.com>`")
+    })
+}
+
 /// Where emails go: an SMTP server when `CANOPY_SMTP_URL` is set, else the outbox folder.
 pub(crate) struct Mail {
     pub(crate) sender: Mailbox,
@@ -24,10 +32,7 @@ impl Mail {
     /// Reads `CANOPY_FROM`, `CANOPY_SMTP_URL`, `CANOPY_SMTP_CA`, `CANOPY_SMTP_TIMEOUT`,
     /// `CANOPY_SMTP_ATTEMPTS`, `CANOPY_SMTP_RETRY_MS` and `CANOPY_SMTP_UNCERTAIN_AFTER`.
     pub(crate) fn from_env(store: &StoreArgs) -> anyhow::Result<Mail> {
-        let from = var("CANOPY_FROM").unwrap_or_else(|| "Canopy <canopy@localhost>".into());
-        let sender: Mailbox = from.parse().with_context(|| {
-            format!("CANOPY_FROM=`{from}` is not an address like `Canopy <canopy@example.com>`")
-        })?;
+        let sender = sender()?;
         let retry = Retry {
             attempts: number("CANOPY_SMTP_ATTEMPTS", 3)?,
             first_delay: Duration::from_millis(number("CANOPY_SMTP_RETRY_MS", 2000)?),

@@ -31,6 +31,7 @@ mod mail;
 mod outbox;
 mod owners;
 mod render;
+mod replay;
 mod report;
 mod run;
 mod table;
@@ -156,6 +157,20 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
                 format,
             };
             run::run(request, style)
+        }
+        Command::Replay {
+            tree,
+            data,
+            from,
+            to,
+            format,
+        } => {
+            let request = replay::Request {
+                from: &from,
+                to: &to,
+                format,
+            };
+            replay::run(&tree, &data, request, style)
         }
         Command::Outbox { command } => outbox::run(&command),
         Command::Init { dir } => init::run(&dir),

@@ -100,7 +100,7 @@ impl TreeReport {
 /// The periods a run of `tree` for `p` reads: those its rules look back on (the anomaly
 /// rule's `history`, and every rule the period before), and the history the verdicts due by
 /// then need.
-fn needed(
+pub(crate) fn needed(
     tree: &canopy_engine::MetricTree,
     unjudged: &[&canopy_engine::Change],
     p: Period,

@@ -1,0 +1,218 @@
+//! `canopy replay`: what the tree as it is now would have sent, period by period, had it been
+//! run on every period of a range from an empty history. Nothing is sent or recorded: the runs
+//! are decided by the same `plan` as `canopy run`, against a history in memory.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::SystemTime;
+
+use canopy_evaluator::{evaluate, Evaluation, Period};
+use canopy_notifier::{plan, History, MoveReport};
+use serde::Serialize;
+
+use crate::args::{DataArgs, Format};
+use crate::data;
+use crate::table::{plural, render as table};
+use crate::trees::{self, Style};
+use crate::Outcome;
+
+/// What `canopy replay` was asked.
+pub(crate) struct Request<'a> {
+    pub(crate) from: &'a str,
+    pub(crate) to: &'a str,
+    pub(crate) format: Format,
+}
+
+#[derive(Serialize)]
+struct Email {
+    to: String,
+    subject: String,
+}
+
+#[derive(Serialize)]
+struct Replayed {
+    period: String,
+    /// Why nothing would have been sent, when the root had no value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<String>,
+    moves: Vec<MoveReport>,
+    emails: Vec<Email>,
+    /// The registered changes judged in this period.
+    verdicts: Vec<String>,
+}
+
+/// One recipient's share of the range.
+#[derive(Serialize)]
+struct PersonCount {
+    email: String,
+    emails: usize,
+    /// The moves they would have been alerted to as accountable.
+    alerts: usize,
+}
+
+#[derive(Serialize)]
+struct RuleCount {
+    rule: &'static str,
+    moves: usize,
+}
+
+#[derive(Serialize)]
+struct Report {
+    tree: String,
+    definition: String,
+    from: String,
+    to: String,
+    periods: Vec<Replayed>,
+    people: Vec<PersonCount>,
+    rules: Vec<RuleCount>,
+}
+
+pub(crate) fn run(
+    path: &Path,
+    data_args: &DataArgs,
+    request: Request<'_>,
+    style: Style,
+) -> anyhow::Result<Outcome> {
+    let mut sources = data::Sources::start(&data_args.sources);
+    let Some(loaded) = trees::load(path, style)? else {
+        return Ok(Outcome::Failure);
+    };
+    let tree = &loaded.tree;
+    let (from, to) = (
+        Period::parse(request.from, tree.grain())?,
+        Period::parse(request.to, tree.grain())?,
+    );
+    if from > to {
+        anyhow::bail!("--from ({from}) is after --to ({to})\nhelp: give the first period of the range as --from");
+    }
+    let all: Vec<&canopy_engine::Change> = tree.changes().iter().collect();
+    let first = crate::run::needed(tree, &all, to)[0].min(crate::run::needed(tree, &[], from)[0]);
+    let wanted: Vec<Period> = (0..=to.since(first)).map(|k| first.offset(k)).collect();
+    let Some((data, _)) = data::load(tree, &mut sources, style, |_| Ok(wanted))? else {
+        return Ok(Outcome::Failure);
+    };
+    drop(sources);
+    let eval = evaluate(tree, &data);
+    drop(data);
+    let periods = replay(&eval, from, to)?;
+    let report = Report {
+        tree: tree.id().to_string(),
+        definition: tree.version(),
+        from: from.to_string(),
+        to: to.to_string(),
+        people: people(&periods),
+        rules: rules(&periods),
+        periods,
+    };
+    match request.format {
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&report)?)?,
+        Format::Table => out!("{}", render(&report))?,
+    }
+    Ok(Outcome::Success)
+}
+
+/// Decides the run of every period from `from` to `to` in turn, each remembering the ones
+/// before it, as a week of `canopy run`s would.
+fn replay(eval: &Evaluation<'_>, from: Period, to: Period) -> anyhow::Result<Vec<Replayed>> {
+    let tree = eval.tree();
+    let sender = crate::mail::sender()?;
+    let mut history = History::in_memory()?;
+    let (now, date) = (chrono::Utc::now(), SystemTime::now());
+    let mut out = Vec::new();
+    for period in (0..=to.since(from)).map(|k| from.offset(k)) {
+        if let Err(cell) = eval.total(tree.root(), period) {
+            out.push(Replayed {
+                period: period.to_string(),
+                skipped: Some(format!(
+                    "no value for the root ({}); a run sends nothing",
+                    eval.reason(tree.root(), period, cell)
+                )),
+                moves: Vec::new(),
+                emails: Vec::new(),
+                verdicts: Vec::new(),
+            });
+            continue;
+        }
+        let planned = plan(eval, period, &history, &sender, date, None)?;
+        history.record_run(&planned.record, now)?;
+        let emails = (planned.record.emails.iter())
+            .map(|e| Email {
+                to: e.recipient.clone(),
+                subject: e.subject.clone(),
+            })
+            .collect();
+        out.push(Replayed {
+            period: period.to_string(),
+            skipped: None,
+            moves: planned.moves,
+            emails,
+            verdicts: planned.verdicts.into_iter().map(|v| v.change).collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// How many emails and alerts each recipient would have had, most emails first.
+fn people(periods: &[Replayed]) -> Vec<PersonCount> {
+    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for p in periods {
+        for e in &p.emails {
+            counts.entry(&e.to).or_default().0 += 1;
+        }
+        for m in &p.moves {
+            counts.entry(&m.recipient).or_default().1 += 1;
+        }
+    }
+    let mut out: Vec<PersonCount> = (counts.into_iter())
+        .map(|(email, (emails, alerts))| PersonCount {
+            email: email.to_string(),
+            emails,
+            alerts,
+        })
+        .collect();
+    out.sort_by_key(|p| std::cmp::Reverse((p.emails, p.alerts)));
+    out
+}
+
+/// How many moves each rule would have fired, most first.
+fn rules(periods: &[Replayed]) -> Vec<RuleCount> {
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for rule in periods.iter().flat_map(|p| &p.moves).flat_map(|m| &m.rules) {
+        *counts.entry(rule).or_default() += 1;
+    }
+    let mut out: Vec<RuleCount> = (counts.into_iter())
+        .map(|(rule, moves)| RuleCount { rule, moves })
+        .collect();
+    out.sort_by_key(|r| std::cmp::Reverse(r.moves));
+    out
+}
+
+fn render(report: &Report) -> String {
+    let mut out = format!(
+        "{} {} to {}, as the tree is now (definition {}); nothing was sent or recorded\n\n",
+        report.tree, report.from, report.to, report.definition
+    );
+    let rows: Vec<Vec<String>> = (report.periods.iter())
+        .map(|p| {
+            let moved: Vec<String> = (p.moves.iter())
+                .map(|m| format!("{} ({})", m.metric, m.rules.join(", ")))
+                .collect();
+            let moved = p.skipped.clone().unwrap_or_else(|| moved.join("; "));
+            vec![p.period.clone(), p.emails.len().to_string(), moved]
+        })
+        .collect();
+    out += &table(&["period", "emails", "moves"], &rows, &[2]);
+    let rows: Vec<Vec<String>> = (report.people.iter())
+        .map(|p| vec![p.email.clone(), p.emails.to_string(), p.alerts.to_string()])
+        .collect();
+    out += &format!("\n{} in all:\n", plural(report.people.len(), "recipient"));
+    out += &table(&["to", "emails", "alerts"], &rows, &[]);
+    if !report.rules.is_empty() {
+        let rows: Vec<Vec<String>> = (report.rules.iter())
+            .map(|r| vec![r.rule.to_string(), r.moves.to_string()])
+            .collect();
+        out += "\nMoves by rule:\n";
+        out += &table(&["rule", "moves"], &rows, &[]);
+    }
+    out
+}
