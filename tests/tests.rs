@@ -17,3 +17,4 @@ mod report;
 mod smtp;
 mod story;
 mod warehouse;
+mod webhook;

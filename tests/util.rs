@@ -59,6 +59,7 @@ impl Dir {
             "CANOPY_LOCK_WAIT",
             "CANOPY_SQL_TIMEOUT",
             "CANOPY_SQL_CONNECTIONS",
+            "CANOPY_WEBHOOK_TIMEOUT",
         ] {
             cmd.env_remove(var);
         }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use canopy_notifier::{
-    flush, Deliver, Error, Folder, History, Mailbox, Pass, Retry, Smtp, SmtpSettings,
+    flush, Deliver, Error, Folder, History, Mailbox, Medium, Pass, Poster, Retry, Routes, Smtp,
+    SmtpSettings,
 };
 
 use crate::args::StoreArgs;
@@ -25,12 +26,15 @@ pub(crate) struct Mail {
     pub(crate) sender: Mailbox,
     pub(crate) transport: Box<dyn Deliver>,
     pub(crate) smtp: bool,
+    /// Chat messages, posted to the webhooks they are for.
+    chat: Poster,
     retry: Retry,
 }
 
 impl Mail {
     /// Reads `CANOPY_FROM`, `CANOPY_SMTP_URL`, `CANOPY_SMTP_CA`, `CANOPY_SMTP_TIMEOUT`,
-    /// `CANOPY_SMTP_ATTEMPTS`, `CANOPY_SMTP_RETRY_MS` and `CANOPY_SMTP_UNCERTAIN_AFTER`.
+    /// `CANOPY_SMTP_ATTEMPTS`, `CANOPY_SMTP_RETRY_MS`, `CANOPY_SMTP_UNCERTAIN_AFTER` and
+    /// `CANOPY_WEBHOOK_TIMEOUT`. The attempts and backoff apply to chat messages too.
     pub(crate) fn from_env(store: &StoreArgs) -> anyhow::Result<Mail> {
         let sender = sender()?;
         let retry = Retry {
@@ -49,10 +53,12 @@ impl Mail {
             }
             None => (Box::new(Folder::new(&store.outbox)), false),
         };
+        let chat = Poster::new(Duration::from_secs(number("CANOPY_WEBHOOK_TIMEOUT", 10)?));
         Ok(Mail {
             sender,
             transport,
             smtp,
+            chat,
             retry,
         })
     }
@@ -65,9 +71,13 @@ impl Mail {
     /// Sends what the outbox holds.
     pub(crate) fn flush(&self, history: &History) -> anyhow::Result<Pass> {
         let now = chrono::Utc::now;
+        let routes = Routes {
+            email: self.transport.as_ref(),
+            chat: &self.chat,
+        };
         Ok(flush(
             history,
-            self.transport.as_ref(),
+            routes,
             self.retry,
             &now,
             &std::thread::sleep,
@@ -112,16 +122,26 @@ pub(crate) fn report_pass(mail: &Mail, pass: &Pass) -> bool {
             eprintln!("note: no SMTP server is configured; set CANOPY_SMTP_URL (and CANOPY_FROM) to send emails");
         }
     }
+    if !pass.posted.is_empty() {
+        let n = pass.posted.len();
+        eprintln!("posted {} to webhooks", plural(n, Medium::Webhook.noun()));
+    }
     for r in &pass.failed {
         eprintln!(
-            "error: the email to {} (\"{}\") was refused for good: {}",
-            r.recipient, r.subject, r.reason
+            "error: the {} to {} (\"{}\") was refused for good: {}",
+            r.medium.noun(),
+            r.recipient,
+            r.subject,
+            r.reason
         );
     }
     for r in &pass.uncertain {
         eprintln!(
-            "error: the email to {} (\"{}\") may not have been delivered: {}",
-            r.recipient, r.subject, r.reason
+            "error: the {} to {} (\"{}\") may not have been delivered: {}",
+            r.medium.noun(),
+            r.recipient,
+            r.subject,
+            r.reason
         );
     }
     if !pass.uncertain.is_empty() {
@@ -136,9 +156,18 @@ pub(crate) fn report_pass(mail: &Mail, pass: &Pass) -> bool {
             .iter()
             .find_map(|(_, w)| w.clone())
             .unwrap_or_default();
+        let chat = pass.pending_chat;
+        let what = match (pass.pending.len() - chat, chat) {
+            (emails, 0) => plural(emails, Medium::Email.noun()),
+            (0, chat) => plural(chat, Medium::Webhook.noun()),
+            (emails, chat) => format!(
+                "{} and {}",
+                plural(emails, Medium::Email.noun()),
+                plural(chat, Medium::Webhook.noun())
+            ),
+        };
         eprintln!(
-            "error: {} could not be sent and stay in the outbox ({why}); the next run or `canopy outbox flush` retries",
-            plural(pass.pending.len(), "email"),
+            "error: {what} could not be sent and stay in the outbox ({why}); the next run or `canopy outbox flush` retries",
         );
     }
     pass.failed.is_empty() && pass.pending.is_empty() && pass.uncertain.is_empty()

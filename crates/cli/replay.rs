@@ -137,7 +137,7 @@ fn replay(eval: &Evaluation<'_>, from: Period, to: Period) -> anyhow::Result<Vec
         history.record_run(&planned.record, now)?;
         let emails = (planned.record.emails.iter())
             .map(|e| Email {
-                to: e.recipient.clone(),
+                to: e.shown_recipient(),
                 subject: e.subject.clone(),
             })
             .collect();

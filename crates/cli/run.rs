@@ -31,7 +31,12 @@ pub(crate) struct Request<'a> {
 
 #[derive(Serialize)]
 struct EmailReport {
+    /// The address, or the webhook as shown (without its secret).
     to: String,
+    /// `email`, or `webhook` for a chat message.
+    channel: &'static str,
+    #[serde(skip)]
+    medium: canopy_notifier::Medium,
     subject: String,
     /// The root's move in one sentence, when it moved.
     headline: Option<String>,
@@ -258,7 +263,9 @@ impl EmailReport {
             eprintln!("error: {why}");
         }
         EmailReport {
-            to: e.recipient.clone(),
+            to: e.shown_recipient(),
+            channel: e.medium.as_str(),
+            medium: e.medium,
             subject: e.subject.clone(),
             headline: headline.map(str::to_string),
             status: "",
@@ -281,8 +288,11 @@ fn report_earlier(reports: &[TreeReport], pass: &Pass) -> bool {
             && !tried.contains(&email.message_id.as_str());
         if earlier {
             eprintln!(
-                "error: the email to {} (\"{}\") is {} since an earlier run; `canopy outbox status` says why, `canopy outbox retry` sends it again",
-                email.to, email.subject, email.status
+                "error: the {} to {} (\"{}\") is {} since an earlier run; `canopy outbox status` says why, `canopy outbox retry` sends it again",
+                email.medium.noun(),
+                email.to,
+                email.subject,
+                email.status
             );
         }
         ok &= matches!(
@@ -304,9 +314,12 @@ fn status(
     let Some(pass) = pass else {
         return Ok("would send");
     };
+    if pass.posted.iter().any(|m| m == message_id) {
+        return Ok("sent");
+    }
     if pass.sent.iter().any(|m| m == message_id) {
         return Ok(match channel {
-            Channel::Smtp => "sent",
+            Channel::Smtp | Channel::Webhook => "sent",
             Channel::Folder => "written",
         });
     }

@@ -42,7 +42,7 @@ pub(crate) mod keys {
         "raci",
         "alerts",
     ];
-    pub(crate) const PERSON: &[&str] = &["name", "email"];
+    pub(crate) const PERSON: &[&str] = &["name", "email", "webhook"];
     pub(crate) const RACI: &[&str] = &["responsible", "accountable", "consulted", "informed"];
     pub(crate) const ALERTS: &[&str] = &[
         "change_pct",
@@ -102,6 +102,7 @@ pub(crate) struct PersonSpec {
     pub(crate) id: Spanned<String>,
     pub(crate) name: Option<Spanned<String>>,
     pub(crate) email: Option<Spanned<String>>,
+    pub(crate) webhook: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Default)]
@@ -408,18 +409,21 @@ impl Decoder<'_> {
                 },
                 name: None,
                 email: None,
+                webhook: None,
             };
             for (key, _, v) in fields {
+                let value = self.spanned_string(v, &format!("{what}'s `{key}`"));
                 match key {
-                    "name" => person.name = self.spanned_string(v, &format!("{what}'s `name`")),
-                    _ => person.email = self.spanned_string(v, &format!("{what}'s `email`")),
+                    "name" => person.name = value,
+                    "email" => person.email = value,
+                    _ => person.webhook = value,
                 }
             }
-            if person.email.is_none() {
+            if person.email.is_none() && person.webhook.is_none() {
                 self.error_help(
                     v.span,
                     format!("{what} has no `email`"),
-                    "add `email: <address>`: owners are notified by email",
+                    "add `email: <address>` (or `webhook: https://...` for chat): owners are notified there",
                 );
             }
             out.push(person);

@@ -38,7 +38,7 @@ pub use hash::stable_hash;
 pub use load::{duplicate_ids, load, Error, FileSystem, Loaded, MemoryFs};
 pub use model::{Alerts, ChangeIn, Formula, Grain, Metric, MetricId, MetricTree, Source};
 pub use period::{Period, PeriodError};
-pub use raci::{Mailboxes, Person, Raci};
+pub use raci::{Mailboxes, Person, Raci, Webhook};
 pub use redact::redact_password;
 pub use render::{dot, escape_html, formula_text, mermaid};
 pub use schema::json_schema;

@@ -136,7 +136,7 @@ fn change() -> Value {
 }
 
 fn person() -> Value {
-    object(
+    let mut person = object(
         "Someone who owns or follows metrics.",
         vec![
             ("name", text("Display name.")),
@@ -144,9 +144,16 @@ fn person() -> Value {
                 "email",
                 json!({ "type": "string", "format": "email", "description": "Where notifications go." }),
             ),
+            (
+                "webhook",
+                text("A Slack-compatible incoming webhook's https:// URL, or env:NAME to read it from the environment."),
+            ),
         ],
-        &["email"],
-    )
+        &[],
+    );
+    // At least one way to reach them.
+    person["anyOf"] = json!([{ "required": ["email"] }, { "required": ["webhook"] }]);
+    person
 }
 
 /// The JSON Schema (draft-07) of the tree file.

@@ -14,7 +14,7 @@ use crate::decode::{
 use crate::diagnostic::Span;
 use crate::formula::{self, Expr};
 use crate::model::{Alerts, Formula, Metric, MetricId, MetricTree, Source};
-use crate::raci::{Mailboxes, Person, Raci};
+use crate::raci::{Mailboxes, Person, Raci, Webhook};
 use crate::suggest::did_you_mean;
 
 /// Whether `name` can be used in a formula.
@@ -59,8 +59,23 @@ pub(crate) fn people(
         });
         let id = p.id.value;
         let name = name.unwrap_or_else(|| id.clone());
-        let email = email.unwrap_or_default();
-        out.insert(id.clone(), Person { id, name, email });
+        let webhook = p.webhook.and_then(|hook| match Webhook::parse(&hook.value) {
+            Ok(w) => Some(w),
+            Err(problem) => {
+                let help = "write `webhook: https://...` (an incoming webhook's URL), or `webhook: env:NAME` to read it from the environment";
+                dec.error_help(hook.span, problem, help);
+                None
+            }
+        });
+        out.insert(
+            id.clone(),
+            Person {
+                id,
+                name,
+                email,
+                webhook,
+            },
+        );
     }
     out
 }

@@ -13,7 +13,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::{Address, Message};
 
 use crate::address::{display_name, fit_subject, parse_address, strip_controls};
-use crate::history::StoredEmail;
+use crate::history::{Medium, StoredEmail};
 use crate::moves::{Move, Rule};
 use crate::redefinition::Redefinition;
 use crate::Error;
@@ -234,7 +234,7 @@ fn adjective(grain: canopy_engine::Grain) -> &'static str {
 }
 
 /// The subject line: what a person sees in their inbox.
-fn subject(tree: &MetricTree, period: Period, digest: &Digest<'_>) -> String {
+pub(crate) fn subject(tree: &MetricTree, period: Period, digest: &Digest<'_>) -> String {
     let moved = match digest.moved_count() {
         0 => None,
         1 => Some("1 of your metrics moved".to_string()),
@@ -262,19 +262,20 @@ fn subject(tree: &MetricTree, period: Period, digest: &Digest<'_>) -> String {
     fit_subject(&format!("[canopy] {} {period}: {what}", tree.id()))
 }
 
-/// Builds the email of `digest`, ready for the outbox.
+/// Builds the email of `digest` to `email` (the person's address), ready for the outbox.
 pub fn compose(
     eval: &Evaluation<'_>,
     period: Period,
     digest: &Digest<'_>,
+    email: &str,
     sender: &Mailbox,
     date: SystemTime,
 ) -> Result<StoredEmail, Error> {
     let tree = eval.tree();
-    let address = parse_address(&digest.person.email).map_err(Error::Address)?;
+    let address = parse_address(email).map_err(Error::Address)?;
     let to = Mailbox::new(Some(display_name(&digest.person.name)), address.clone());
     let subject = subject(tree, period, digest);
-    let message_id = message_id(tree.id(), period, &digest.person.email, &sender.email);
+    let message_id = message_id(tree.id(), period, email, &sender.email);
     let list_id = format!(
         "Canopy {} <{}.canopy.{}>",
         strip_controls(tree.id()),
@@ -307,6 +308,7 @@ pub fn compose(
         message_id,
         tree: tree.id().to_string(),
         period: period.to_string(),
+        medium: Medium::Email,
         sender: sender.email.to_string(),
         recipient: address.to_string(),
         subject,
@@ -323,29 +325,40 @@ pub fn compose_or_fail(
     eval: &Evaluation<'_>,
     period: Period,
     digest: &Digest<'_>,
+    email: &str,
     sender: &Mailbox,
     date: SystemTime,
 ) -> StoredEmail {
-    compose(eval, period, digest, sender, date).unwrap_or_else(|e| {
+    compose(eval, period, digest, email, sender, date).unwrap_or_else(|e| {
         let (tree, person) = (eval.tree(), digest.person);
         StoredEmail {
             id: 0,
-            message_id: message_id(tree.id(), period, &person.email, &sender.email),
+            message_id: message_id(tree.id(), period, email, &sender.email),
             tree: tree.id().to_string(),
             period: period.to_string(),
+            medium: Medium::Email,
             sender: sender.email.to_string(),
-            recipient: person.email.clone(),
+            recipient: email.to_string(),
             subject: subject(tree, period, digest),
             body: Vec::new(),
             attempts: 0,
             last_error: Some(format!(
-                "cannot compose the email of tree `{}` to person `{}` <{}>: {e}",
+                "cannot compose the email of tree `{}` to person `{}` <{email}>: {e}",
                 tree.id(),
                 person.id,
-                person.email
             )),
         }
     })
+}
+
+/// The text of `digest`, as its email's text part says it.
+pub(crate) fn text(eval: &Evaluation<'_>, period: Period, digest: &Digest<'_>) -> String {
+    Body {
+        eval,
+        period,
+        digest,
+    }
+    .text()
 }
 
 /// The content of a digest, rendered twice: as text and as HTML.

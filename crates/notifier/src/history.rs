@@ -134,6 +134,33 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         fields text not null,
         primary key (tree, metric, hash)
     );",
+    // 5: a channel-neutral outbox: each entry is an email or a chat message (`medium`), and
+    // one may be delivered by posting it to a webhook. The table is rebuilt for the checks.
+    "create table outbox_v5 (
+        id integer primary key,
+        message_id text not null unique,
+        tree text not null,
+        period text not null,
+        medium text not null default 'email' check (medium in ('email', 'webhook')),
+        sender text not null,
+        recipient text not null,
+        subject text not null,
+        body blob not null,
+        status text not null check (status in ('pending', 'sent', 'failed', 'uncertain', 'discarded')),
+        attempts integer not null default 0,
+        last_error text,
+        last_attempt_at text,
+        channel text check (channel in ('smtp', 'folder', 'webhook')),
+        created_at text not null,
+        sent_at text
+    );
+    insert into outbox_v5 (id, message_id, tree, period, sender, recipient, subject, body,
+                           status, attempts, last_error, last_attempt_at, channel, created_at, sent_at)
+        select id, message_id, tree, period, sender, recipient, subject, body,
+               status, attempts, last_error, last_attempt_at, channel, created_at, sent_at from outbox;
+    drop table outbox;
+    alter table outbox_v5 rename to outbox;
+    create index outbox_status on outbox (status, id);",
 ];
 
 /// Where an email stands in the outbox.
@@ -182,33 +209,91 @@ impl EmailStatus {
     }
 }
 
-/// How an email was delivered.
+/// How an outbox entry was delivered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Channel {
     /// Accepted by an SMTP server.
     Smtp,
     /// Written as an `.eml` file to the outbox folder.
     Folder,
+    /// Accepted by a chat webhook.
+    Webhook,
 }
 
 impl Channel {
-    fn as_str(self) -> &'static str {
+    const ALL: [Channel; 3] = [Channel::Smtp, Channel::Folder, Channel::Webhook];
+
+    /// The name the history records.
+    pub fn as_str(self) -> &'static str {
         match self {
             Channel::Smtp => "smtp",
             Channel::Folder => "folder",
+            Channel::Webhook => "webhook",
         }
     }
 
     fn parse(text: Option<String>) -> Option<Channel> {
-        match text.as_deref() {
-            Some("smtp") => Some(Channel::Smtp),
-            Some("folder") => Some(Channel::Folder),
-            _ => None,
-        }
+        Channel::ALL
+            .into_iter()
+            .find(|c| Some(c.as_str()) == text.as_deref())
     }
 }
 
-/// An email as stored in the outbox.
+/// What an outbox entry is: an email, or a chat message for a webhook.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Medium {
+    /// An email (RFC 5322 message), to an address.
+    #[default]
+    Email,
+    /// A chat message (JSON), to a webhook: the recipient is the webhook as the tree writes
+    /// it (`env:NAME` or its URL), read again when it is posted.
+    Webhook,
+}
+
+impl Medium {
+    /// What an entry of this medium is called in messages: `email`, `chat message`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Medium::Email => "email",
+            Medium::Webhook => "chat message",
+        }
+    }
+
+    /// The name the history records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Medium::Email => "email",
+            Medium::Webhook => "webhook",
+        }
+    }
+
+    fn parse(text: &str) -> rusqlite::Result<Medium> {
+        [Medium::Email, Medium::Webhook]
+            .into_iter()
+            .find(|m| m.as_str() == text)
+            .ok_or_else(|| {
+                rusqlite::Error::InvalidColumnType(0, text.into(), rusqlite::types::Type::Text)
+            })
+    }
+}
+
+/// A recipient as listings show it: an address, or a webhook without its secret.
+pub fn shown_recipient(medium: Medium, recipient: &str) -> String {
+    match medium {
+        Medium::Email => recipient.to_string(),
+        Medium::Webhook => canopy_engine::Webhook::parse(recipient)
+            .map_or_else(|_| "webhook".to_string(), |w| w.to_string()),
+    }
+}
+
+impl StoredEmail {
+    /// Its recipient as listings show it (see [`shown_recipient`]).
+    pub fn shown_recipient(&self) -> String {
+        shown_recipient(self.medium, &self.recipient)
+    }
+}
+
+/// An entry of the outbox: an email, or a chat message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEmail {
     /// Row id.
@@ -219,9 +304,11 @@ pub struct StoredEmail {
     pub tree: String,
     /// The period it is about.
     pub period: String,
+    /// An email or a chat message.
+    pub medium: Medium,
     /// Envelope sender address.
     pub sender: String,
-    /// Envelope recipient address.
+    /// Envelope recipient address; for a chat message, the webhook as the tree writes it.
     pub recipient: String,
     /// Its subject, for listings.
     pub subject: String,
@@ -292,7 +379,7 @@ pub struct PastRun {
     pub values: Vec<(String, Option<f64>, String, Option<String>)>,
     /// (metric, rules as JSON, recipient) for each move.
     pub moves: Vec<(String, String, String)>,
-    /// (recipient, subject, status) for each email.
+    /// (recipient as shown, subject, status) for each email and chat message.
     pub emails: Vec<(String, String, String)>,
 }
 
@@ -347,7 +434,7 @@ pub struct Unresolved {
     pub status: EmailStatus,
     /// Its tree.
     pub tree: String,
-    /// Who it is for.
+    /// Who it is for, as listings show it.
     pub recipient: String,
     /// Its subject.
     pub subject: String,
@@ -604,7 +691,7 @@ impl History {
     ) -> Result<Vec<StoredEmail>, Error> {
         let mut stmt = self
             .conn
-            .prepare("select id, message_id, tree, period, sender, recipient, subject, body, attempts, last_error, status, last_attempt_at from outbox where status in ('pending', 'uncertain') order by id")
+            .prepare("select id, message_id, tree, period, sender, recipient, subject, body, attempts, last_error, status, last_attempt_at, medium from outbox where status in ('pending', 'uncertain') order by id")
             .map_err(|e| self.error(e))?;
         let rows = stmt
             .query_map([], |r| {
@@ -619,6 +706,7 @@ impl History {
                     body: r.get(7)?,
                     attempts: r.get(8)?,
                     last_error: r.get(9)?,
+                    medium: Medium::parse(&r.get::<_, String>(12)?)?,
                 };
                 let status = EmailStatus::parse(&r.get::<_, String>(10)?)?;
                 Ok((email, status, r.get::<_, Option<String>>(11)?))
@@ -748,7 +836,10 @@ impl History {
     fn past_run(&self, tree: &str, period: String) -> Result<PastRun, Error> {
         let values = self.rows(tree, &period, "select metric, value, status, definition from vals where tree = ?1 and period = ?2 and segment = '' order by rowid", |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         let moves = self.triples(tree, &period, "select metric, rules, recipient from moves where tree = ?1 and period = ?2 order by rowid")?;
-        let emails = self.triples(tree, &period, "select recipient, subject, status from outbox where tree = ?1 and period = ?2 order by id")?;
+        let emails = self.rows(tree, &period, "select recipient, subject, status, medium from outbox where tree = ?1 and period = ?2 order by id", |r| {
+            let medium = Medium::parse(&r.get::<_, String>(3)?)?;
+            Ok((shown_recipient(medium, &r.get::<_, String>(0)?), r.get(1)?, r.get(2)?))
+        })?;
         let definition = self.rows(
             tree,
             &period,
@@ -808,14 +899,17 @@ impl History {
     pub fn unresolved(&self) -> Result<Vec<Unresolved>, Error> {
         let mut stmt = self
             .conn
-            .prepare("select status, tree, recipient, subject, coalesce(last_error, ''), last_attempt_at from outbox where status in ('failed', 'uncertain') order by id")
+            .prepare("select status, tree, recipient, subject, coalesce(last_error, ''), last_attempt_at, medium from outbox where status in ('failed', 'uncertain') order by id")
             .map_err(|e| self.error(e))?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(Unresolved {
                     status: EmailStatus::parse(&r.get::<_, String>(0)?)?,
                     tree: r.get(1)?,
-                    recipient: r.get(2)?,
+                    recipient: shown_recipient(
+                        Medium::parse(&r.get::<_, String>(6)?)?,
+                        &r.get::<_, String>(2)?,
+                    ),
                     subject: r.get(3)?,
                     error: r.get(4)?,
                     last_attempt: r.get(5)?,
@@ -964,8 +1058,8 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
         moved.execute(params![run.tree, run.period, metric, rules, recipient])?;
     }
     let mut email = tx.prepare_cached(
-        "insert into outbox (message_id, tree, period, sender, recipient, subject, body, status, last_error, created_at)
-         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "insert into outbox (message_id, tree, period, sender, recipient, subject, body, status, last_error, created_at, medium)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          on conflict (message_id) do nothing",
     )?;
     // A change is first seen once (an earlier period run later lowers it); its verdict is
@@ -1014,7 +1108,8 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
                 None => EmailStatus::Pending.as_str(),
             },
             e.last_error,
-            now
+            now,
+            e.medium.as_str()
         ])?;
     }
     Ok(new)

@@ -9,12 +9,14 @@
 #![warn(missing_docs)]
 
 mod address;
+mod chat;
 mod delivery;
 mod email;
 mod history;
 mod lock;
 mod moves;
 mod outbox;
+mod post;
 mod redefinition;
 mod run;
 
@@ -22,17 +24,19 @@ pub use address::{
     display_name, fit_subject, parse_address, strip_controls, Sendable, MAX_NAME_CHARS,
     MAX_SUBJECT_CHARS,
 };
+pub use chat::{compose_chat, MAX_CHAT_CHARS};
 pub use delivery::{html_part, preview, Deliver, Failure, FailureKind, Folder, Smtp, SmtpSettings};
 pub use email::{
     compose, compose_or_fail, escape_html, group, headline, message_id, Carried, Digest,
     MovedMetric, CARRIED_SHARE,
 };
 pub use history::{
-    ChangeRecord, Channel, Definitions, EmailStatus, History, OutboxStatus, PastRun, RunRecord,
-    Selection, StoredEmail, Unresolved, ValueRecord,
+    shown_recipient, ChangeRecord, Channel, Definitions, EmailStatus, History, Medium,
+    OutboxStatus, PastRun, RunRecord, Selection, StoredEmail, Unresolved, ValueRecord,
 };
 pub use moves::{detect, is_bad, AlertState, Move, Rule};
-pub use outbox::{flush, Pass, Retry, Undelivered};
+pub use outbox::{flush, Pass, Retry, Routes, Undelivered};
+pub use post::Poster;
 pub use redefinition::{redefinitions, Redefinition};
 pub use run::{fingerprint, plan, redefined, MoveReport, PlannedRun, Verdict};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::delivery::{Deliver, FailureKind};
-use crate::history::{EmailStatus, History, StoredEmail};
+use crate::history::{EmailStatus, History, Medium, StoredEmail};
 use crate::Error;
 
 /// How hard to try within one pass.
@@ -37,8 +37,10 @@ impl Default for Retry {
 pub struct Undelivered {
     /// Its Message-ID.
     pub message_id: String,
-    /// Who it was for.
+    /// Who it was for, as listings show it.
     pub recipient: String,
+    /// An email or a chat message.
+    pub medium: Medium,
     /// Its subject.
     pub subject: String,
     /// What happened.
@@ -48,37 +50,73 @@ pub struct Undelivered {
 /// What one pass over the outbox did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Pass {
-    /// Message-IDs sent.
+    /// Message-IDs of the emails sent.
     pub sent: Vec<String>,
+    /// Ids of the chat messages posted.
+    pub posted: Vec<String>,
     /// Emails refused for good.
     pub failed: Vec<Undelivered>,
     /// Emails handed over without an acknowledgement.
     pub uncertain: Vec<Undelivered>,
     /// Message-IDs still pending, with the last error when there was an attempt.
     pub pending: Vec<(String, Option<String>)>,
+    /// How many of those are chat messages.
+    pub pending_chat: usize,
 }
 
-/// Sends every due email through `to`. After an email exhausts its retries on a transient
-/// failure the server is taken to be unavailable: the rest stay pending untried. An email
-/// whose hand-over was not acknowledged is not tried again in the pass.
+/// Where each kind of outbox entry is delivered.
+#[derive(Clone, Copy)]
+pub struct Routes<'a> {
+    /// Emails: an SMTP server, or the outbox folder.
+    pub email: &'a dyn Deliver,
+    /// Chat messages: their webhooks.
+    pub chat: &'a dyn Deliver,
+}
+
+impl<'a> Routes<'a> {
+    /// Everything through `to`.
+    pub fn all(to: &'a dyn Deliver) -> Routes<'a> {
+        Routes {
+            email: to,
+            chat: to,
+        }
+    }
+
+    fn of(&self, medium: Medium) -> &'a dyn Deliver {
+        match medium {
+            Medium::Email => self.email,
+            Medium::Webhook => self.chat,
+        }
+    }
+}
+
+/// Delivers every due entry through its route. After an entry exhausts its retries on a
+/// transient failure, its route is taken to be unavailable: the rest of that route's stay
+/// pending untried (an SMTP outage does not hold back chat, nor the reverse). An entry whose
+/// hand-over was not acknowledged is not tried again in the pass.
 pub fn flush(
     history: &History,
-    to: &dyn Deliver,
+    routes: Routes<'_>,
     retry: Retry,
     now: &dyn Fn() -> DateTime<Utc>,
     sleep: &dyn Fn(Duration),
 ) -> Result<Pass, Error> {
     let mut pass = Pass::default();
-    let mut unavailable = false;
+    let mut unavailable: Vec<Medium> = Vec::new();
     for email in history.due(now(), retry.uncertain_after)? {
-        if unavailable {
+        if unavailable.contains(&email.medium) {
+            pass.pending_chat += usize::from(email.medium == Medium::Webhook);
             pass.pending.push((email.message_id, None));
             continue;
         }
+        let to = routes.of(email.medium);
         match attempt(&email, to, retry, sleep) {
             Ok(()) => {
                 history.mark_sent(email.id, now(), to.channel())?;
-                pass.sent.push(email.message_id);
+                match email.medium {
+                    Medium::Email => pass.sent.push(email.message_id),
+                    Medium::Webhook => pass.posted.push(email.message_id),
+                }
             }
             Err((kind, message)) => {
                 let status = match kind {
@@ -88,14 +126,16 @@ pub fn flush(
                 };
                 history.mark_attempt(email.id, status, &message, now())?;
                 let undelivered = |email: StoredEmail| Undelivered {
+                    recipient: email.shown_recipient(),
+                    medium: email.medium,
                     message_id: email.message_id,
-                    recipient: email.recipient,
                     subject: email.subject,
                     reason: message.clone(),
                 };
                 match kind {
                     FailureKind::Transient => {
-                        unavailable = true;
+                        unavailable.push(email.medium);
+                        pass.pending_chat += usize::from(email.medium == Medium::Webhook);
                         pass.pending.push((email.message_id, Some(message.clone())));
                     }
                     FailureKind::Permanent => pass.failed.push(undelivered(email)),

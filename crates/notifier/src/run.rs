@@ -9,6 +9,7 @@ use canopy_evaluator::{explain, Cell, Evaluation, Explanation, Period, Planner};
 use lettre::message::Mailbox;
 use serde::Serialize;
 
+use crate::chat::compose_chat;
 use crate::email::{compose_or_fail, Digest, MovedMetric, Redefined};
 use crate::history::{ChangeRecord, History, RunRecord, ValueRecord};
 use crate::moves::{detect, Move, Rule};
@@ -123,9 +124,12 @@ pub fn plan(
             report,
             version: &version,
         };
-        record
-            .emails
-            .push(compose_or_fail(eval, period, &digest, sender, date));
+        if let Some(email) = &digest.person.email {
+            (record.emails).push(compose_or_fail(eval, period, &digest, email, sender, date));
+        }
+        if let Some(hook) = &digest.person.webhook {
+            (record.emails).push(compose_chat(eval, period, &digest, hook, sender));
+        }
     }
 
     let reports = moves
@@ -135,7 +139,7 @@ pub fn plan(
             MoveReport {
                 metric: metric.id.clone(),
                 rules: m.rules.iter().map(Rule::name).collect(),
-                recipient: tree.accountable(m.metric).email.clone(),
+                recipient: tree.accountable(m.metric).contact(),
                 details: m.rules.clone(),
             }
         })

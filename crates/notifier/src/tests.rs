@@ -321,6 +321,7 @@ fn stored(history: &mut History, recipients: &[&str]) {
             body: b"body".to_vec(),
             attempts: 0,
             last_error: None,
+            medium: Medium::Email,
         })
         .collect();
     history
@@ -351,7 +352,7 @@ fn the_outbox_retries_transient_failures_and_keeps_what_it_cannot_send() {
         transient(),
         transient(),
     ]);
-    let pass = flush(&history, &first, retry, &now, &sleep).unwrap();
+    let pass = flush(&history, Routes::all(&first), retry, &now, &sleep).unwrap();
     assert_eq!(pass.sent, ["<a@x.example>"]);
     let refused: Vec<(&str, &str)> = pass
         .failed
@@ -377,7 +378,7 @@ fn the_outbox_retries_transient_failures_and_keeps_what_it_cannot_send() {
     );
     // The next pass sends only what is left, once.
     let script = script(vec![Ok(())]);
-    let pass = flush(&history, &script, retry, &now, &sleep).unwrap();
+    let pass = flush(&history, Routes::all(&script), retry, &now, &sleep).unwrap();
     assert_eq!(pass.sent, ["<c@x.example>"]);
     assert_eq!(*script.delivered.borrow(), ["c@x.example"]);
     assert!(history.due(now(), Duration::ZERO).unwrap().is_empty());
@@ -388,7 +389,7 @@ fn once_the_server_is_unavailable_the_rest_wait() {
     let mut history = History::in_memory().unwrap();
     stored(&mut history, &["a@x.example", "b@x.example"]);
     let script = script(vec![transient()]);
-    let pass = flush(&history, &script, retry(1), &now, &|_| {}).unwrap();
+    let pass = flush(&history, Routes::all(&script), retry(1), &now, &|_| {}).unwrap();
     assert_eq!(pass.pending.len(), 2);
     assert_eq!(
         pass.pending[1],
@@ -404,7 +405,7 @@ fn folder_delivery_writes_one_file_per_email() {
     stored(&mut history, &["a@x.example"]);
     let pass = flush(
         &history,
-        &Folder::new(&dir),
+        Routes::all(&Folder::new(&dir)),
         Retry::default(),
         &now,
         &|_| {},
@@ -428,7 +429,7 @@ fn an_unacknowledged_hand_over_is_uncertain_and_waits_before_it_goes_again() {
         ),
         Ok(()),
     ]);
-    let pass = flush(&history, &first, retry(3), &now, &|_| {}).unwrap();
+    let pass = flush(&history, Routes::all(&first), retry(3), &now, &|_| {}).unwrap();
     assert_eq!(pass.sent, ["<b@x.example>"]);
     assert_eq!(pass.uncertain.len(), 1);
     assert_eq!(pass.uncertain[0].recipient, "a@x.example");
@@ -442,7 +443,14 @@ fn an_unacknowledged_hand_over_is_uncertain_and_waits_before_it_goes_again() {
         .unwrap()
         .is_empty());
     let again = script(vec![Ok(())]);
-    let pass = flush(&history, &again, retry(3), &later(3600), &|_| {}).unwrap();
+    let pass = flush(
+        &history,
+        Routes::all(&again),
+        retry(3),
+        &later(3600),
+        &|_| {},
+    )
+    .unwrap();
     assert_eq!(pass.sent, ["<a@x.example>"]);
     assert_eq!(history.status().unwrap().uncertain, 0);
 }
@@ -456,7 +464,14 @@ fn failed_and_uncertain_emails_can_be_put_back_by_address_and_tree() {
         failure(FailureKind::Permanent, "550 no such user"),
         failure(FailureKind::Uncertain, "handed over"),
     ];
-    flush(&history, &script(answers), retry(1), &now, &|_| {}).unwrap();
+    flush(
+        &history,
+        Routes::all(&script(answers)),
+        retry(1),
+        &now,
+        &|_| {},
+    )
+    .unwrap();
     let unresolved: Vec<(EmailStatus, String)> = history
         .unresolved()
         .unwrap()
