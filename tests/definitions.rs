@@ -89,9 +89,28 @@ fn a_changed_formula_is_told_once_to_the_accountable_and_the_consulted() {
     let (text, _) = parts(&dir, "item-creation-2026-W46-product@example.com");
     assert!(!text.contains("Definition changed"), "{text}");
 
-    // Told once: the next run compares with this one.
+    // Told once: the next run compares with this one. Its trends mark where it changed.
+    preview(&dir, TREE, DATA, "2026-W47");
     let third = run_json(&dir, "2026-W47");
     assert_eq!(third["redefined"], serde_json::json!([]));
+    let (text, html) = parts(&dir, "item-creation-2026-W47-maya@example.com");
+    let note = "definition changed in 2026-W46; every value shown is under the current one";
+    assert!(!text.contains("Definition changed"), "{text}");
+    assert!(text.contains(&format!("         ({note})\n")), "{text}");
+    assert!(html.contains(note), "{html}");
+    let page = std::fs::read_to_string(
+        dir.path()
+            .join(".canopy/report/item-creation/2026-W47.html"),
+    )
+    .unwrap();
+    let card = page.split("data-id=\"item_creation_rate\"").nth(1).unwrap();
+    let card = &card[..card.find("</g>").unwrap()];
+    assert!(
+        card.contains(note) && card.contains("class=\"redef\""),
+        "{card}"
+    );
+    let other = page.split("data-id=\"items_created\"").nth(1).unwrap();
+    assert!(!other[..other.find("</g>").unwrap()].contains("redef"));
     let history = [
         "history",
         TREE,

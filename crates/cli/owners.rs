@@ -39,8 +39,16 @@ struct Warning {
     message: String,
 }
 
+/// A tree read, with the version of its definition.
+#[derive(Serialize)]
+struct TreeVersion {
+    tree: String,
+    definition: String,
+}
+
 #[derive(Serialize)]
 struct Report {
+    trees: Vec<TreeVersion>,
     people: Vec<String>,
     assignments: Vec<Assignment>,
     warnings: Vec<Warning>,
@@ -141,6 +149,12 @@ pub(crate) fn run(
     }
     let warnings: Vec<Warning> = trees.iter().flat_map(|t| warnings(t)).collect();
     let report = Report {
+        trees: (trees.iter())
+            .map(|t| TreeVersion {
+                tree: t.id().to_string(),
+                definition: t.version(),
+            })
+            .collect(),
         people: people.into_iter().collect(),
         assignments,
         warnings,

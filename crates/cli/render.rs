@@ -43,9 +43,14 @@ pub(crate) fn run(
     let eval = evaluate(tree, &data);
     drop(data);
     let moved = moved(&eval, period);
+    // Without a history there is nothing to say of earlier definitions.
+    let marks = canopy_report::Marks {
+        moved: &moved,
+        redefined: &[],
+    };
     let text = match format {
-        RenderFormat::Html => canopy_report::page(&eval, period, &moved),
-        _ => canopy_report::picture(&eval, period, &moved),
+        RenderFormat::Html => canopy_report::page(&eval, period, marks),
+        _ => canopy_report::picture(&eval, period, marks),
     };
     out!("{text}")?;
     Ok(Outcome::Success)

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use canopy_evaluator::{Evaluation, Period};
-use canopy_notifier::MoveReport;
+use canopy_notifier::PlannedRun;
 
 /// The page of `tree` in `period` under `CANOPY_REPORT_URL`, when it is set.
 pub(crate) fn url(tree: &str, period: Period) -> Option<String> {
@@ -16,16 +16,24 @@ fn page(tree: &str, period: Period) -> String {
     format!("{tree}/{period}.html")
 }
 
-/// Writes the page of `period` and the index of every page in `dir`.
+/// Writes the page of `period` and the index of every page in `dir`, marking the run's moves
+/// and the latest changes of definition.
 pub(crate) fn write(
     dir: &Path,
     eval: &Evaluation<'_>,
     period: Period,
-    moves: &[MoveReport],
+    planned: &PlannedRun,
 ) -> anyhow::Result<()> {
     let tree = eval.tree();
-    let moved: Vec<_> = moves.iter().filter_map(|m| tree.find(&m.metric)).collect();
-    let html = canopy_report::page(eval, period, &moved);
+    let moved: Vec<_> = (planned.moves.iter())
+        .filter_map(|m| tree.find(&m.metric))
+        .collect();
+    let redefined: Vec<_> = planned.changed.iter().map(|(m, p)| (*m, *p)).collect();
+    let marks = canopy_report::Marks {
+        moved: &moved,
+        redefined: &redefined,
+    };
+    let html = canopy_report::page(eval, period, marks);
     let path = dir.join(page(tree.id(), period));
     replace(&path, &html)?;
     replace(

@@ -190,7 +190,7 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
         if !request.dry_run {
             history.record_run(&planned.record, now)?;
             // A page that cannot be written must not hold back the emails: said, and failed.
-            if let Err(e) = report::write(&report_dir(&request), &eval, period, &planned.moves) {
+            if let Err(e) = report::write(&report_dir(&request), &eval, period, &planned) {
                 eprintln!("error: {e:#}");
                 ok = false;
             }

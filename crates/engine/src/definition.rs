@@ -102,6 +102,13 @@ impl Definition {
     }
 }
 
+/// What a trend says of a change of definition in `period` inside it. Trends are computed
+/// from the data under the current definition, so they do not mix two: the note says where
+/// the alerts and the history did.
+pub fn redefined_note(period: crate::Period) -> String {
+    format!("definition changed in {period}; every value shown is under the current one")
+}
+
 /// The first [`VERSION_DIGITS`] digits of a hash.
 pub fn short(hash: &str) -> String {
     hash.chars().take(VERSION_DIGITS).collect()

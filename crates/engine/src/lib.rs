@@ -29,7 +29,9 @@ mod yaml;
 
 pub use bands::{Band, Bands, Good};
 pub use change::{Change, Controls, Window, MIN_BASELINE};
-pub use definition::{short as short_version, Definition, FieldChange, VERSION_DIGITS};
+pub use definition::{
+    redefined_note, short as short_version, Definition, FieldChange, VERSION_DIGITS,
+};
 pub use diagnostic::{
     render as render_diagnostic, render_all as render_diagnostics, sort_diagnostics, Diagnostic,
     Location, RenderOptions, Severity, SourceMap, Span,

@@ -2,6 +2,7 @@
 //! alternatives, safe headers, and a Message-ID that is the same every time the run is
 //! repeated.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
@@ -146,6 +147,9 @@ pub struct Digest<'a> {
     pub redefined: Vec<Redefined<'a>>,
     /// The version of the tree's definition, in the footer.
     pub version: &'a str,
+    /// The latest period in which each metric's definition changed, lately: trends that
+    /// cross it say so.
+    pub changed: &'a BTreeMap<MetricId, Period>,
 }
 
 impl Digest<'_> {
@@ -392,6 +396,8 @@ struct Trend {
     values: Vec<f64>,
     /// The periods, first to last.
     label: String,
+    /// Where the metric's definition changed inside the trend, when it did.
+    note: Option<String>,
 }
 
 /// Colours for moves for the better and for the worse, and for quieter text.
@@ -634,8 +640,10 @@ impl Body<'_> {
         if values.len() < 2 {
             return None;
         }
+        let changed = self.digest.changed.get(&id).filter(|p| **p > values[0].0);
         Some(Trend {
             label: format!("{} to {}", values[0].0, values[values.len() - 1].0),
+            note: changed.map(|p| canopy_engine::redefined_note(*p)),
             values: values.into_iter().map(|(_, v)| v).collect(),
         })
     }
@@ -718,6 +726,9 @@ impl Body<'_> {
                     trend.spark(),
                     trend.numbers()
                 );
+                if let Some(note) = &trend.note {
+                    let _ = writeln!(out, "         ({note})");
+                }
             }
         }
         let more = self.more_moved();
@@ -894,8 +905,9 @@ impl Body<'_> {
             row("Mostly from, also yours", &lines.join("<br>"));
         }
         if let Some(trend) = &f.trend {
+            let note = (trend.note.as_deref()).map_or(String::new(), |n| format!("; {}", e(n)));
             let numbers = format!(
-                "<div style=\"color:{MUTED};font-size:13px;\">{} ({})</div>",
+                "<div style=\"color:{MUTED};font-size:13px;\">{} ({}{note})</div>",
                 e(&trend.numbers()),
                 e(&trend.label)
             );

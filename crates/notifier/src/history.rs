@@ -672,6 +672,30 @@ impl History {
         }))
     }
 
+    /// Where the definition of a metric of `tree` changed, for periods from `from` to `to`:
+    /// (metric, the first period recorded under the new definition), oldest first.
+    pub fn definition_changes(
+        &self,
+        tree: &str,
+        (from, to): (&str, &str),
+    ) -> Result<Vec<(String, String)>, Error> {
+        let fail = |e| self.error(e);
+        let mut query = self
+            .conn
+            .prepare_cached(
+                "select metric, period from (
+                   select metric, period, definition,
+                          lag(definition) over (partition by metric order by period) as before
+                   from vals where tree = ?1 and segment = '' and definition is not null and period <= ?3)
+                 where before != definition and period >= ?2 order by period, metric",
+            )
+            .map_err(fail)?;
+        let rows = query
+            .query_map(params![tree, from, to], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(fail)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(fail)
+    }
+
     /// Writes everything a run decided, in one transaction. Emails already in the outbox
     /// (same Message-ID) are left as they are. Returns how many emails were new.
     pub fn record_run(&mut self, run: &RunRecord, now: DateTime<Utc>) -> Result<usize, Error> {

@@ -45,6 +45,9 @@ pub struct PlannedRun {
     pub version: String,
     /// The metrics whose definitions changed since the last run.
     pub redefined: Vec<Redefinition>,
+    /// The latest period in which each metric's definition changed, in the last
+    /// [`MARKED_PERIODS`]: trends mark it.
+    pub changed: BTreeMap<MetricId, Period>,
 }
 
 /// A registered change's verdict, decided once (in the run whose period ends its evaluation
@@ -107,6 +110,7 @@ pub fn plan(
     let last = history.definitions_before(tree.id(), &period_text)?;
     let redefined = redefinitions(eval, period, &definitions, last.as_ref());
     let version = tree.version();
+    let changed = definition_changes(tree, history, period, &redefined)?;
     let digests = people(tree, &moves, &explanations, &verdicts, &redefined);
     for (person, share) in digests {
         let judged = verdicts
@@ -123,6 +127,7 @@ pub fn plan(
             headline: headline.as_deref(),
             report,
             version: &version,
+            changed: &changed,
         };
         if let Some(email) = &digest.person.email {
             (record.emails).push(compose_or_fail(eval, period, &digest, email, sender, date));
@@ -159,7 +164,32 @@ pub fn plan(
         headline,
         version,
         redefined,
+        changed,
     })
+}
+
+/// How many periods back a run looks for changes of definition to mark in trends (the
+/// report's trend is the longest).
+pub const MARKED_PERIODS: i32 = 12;
+
+/// The latest period in the last [`MARKED_PERIODS`] in which each metric's definition
+/// changed: as the history recorded it, and in this run.
+fn definition_changes(
+    tree: &canopy_engine::MetricTree,
+    history: &History,
+    period: Period,
+    redefined: &[Redefinition],
+) -> Result<BTreeMap<MetricId, Period>, Error> {
+    let from = period.offset(1 - MARKED_PERIODS).to_string();
+    let mut out = BTreeMap::new();
+    for (metric, p) in history.definition_changes(tree.id(), (&from, &period.to_string()))? {
+        let parsed = Period::parse(&p, tree.grain()).ok();
+        if let (Some(id), Some(p)) = (tree.find(&metric), parsed) {
+            out.insert(id, p);
+        }
+    }
+    out.extend(redefined.iter().map(|r| (r.id, period)));
+    Ok(out)
 }
 
 /// What one person hears of a run.

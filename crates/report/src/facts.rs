@@ -7,6 +7,8 @@ use canopy_evaluator::format::{number, signed, titled, told};
 use canopy_evaluator::{explain, explain_report, Evaluation, ExplainReport, Period, Planner};
 use serde::Serialize;
 
+use crate::Marks;
+
 /// How many periods a card's trend shows, the report's own last.
 pub const TREND: usize = 12;
 /// How many leaves, segments and offsetting metrics a panel lists; the rest are summed.
@@ -80,13 +82,25 @@ pub struct Card {
     pub moved: bool,
     /// Why there is no value, when there is none.
     pub reason: Option<String>,
+    /// Where the definition changed inside the trend: the index in `trend` of the first
+    /// period under the new one, and that period.
+    pub redefined: Option<(usize, Period)>,
 }
 
 /// The card of every metric, in file order.
-pub fn cards(eval: &Evaluation<'_>, period: Period, moved: &[MetricId]) -> Vec<Card> {
+pub fn cards(eval: &Evaluation<'_>, period: Period, marks: Marks<'_>) -> Vec<Card> {
     let tree = eval.tree();
     tree.ids()
-        .map(|id| card(eval, id, period, moved.contains(&id)))
+        .map(|id| {
+            let mut card = card(eval, id, period, marks.moved.contains(&id));
+            let changed = marks.redefined.iter().find(|(m, _)| *m == id);
+            // The index in the trend of the first period under the new definition.
+            card.redefined = changed
+                .map(|(_, p)| (TREND as i32 - 1 - period.since(*p), *p))
+                .filter(|(i, _)| (1..TREND as i32).contains(i))
+                .map(|(i, p)| (i as usize, p));
+            card
+        })
         .collect()
 }
 
@@ -126,6 +140,7 @@ fn card(eval: &Evaluation<'_>, id: MetricId, period: Period, moved: bool) -> Car
         trend,
         moved,
         reason: now.err().map(|cell| eval.reason(id, period, cell)),
+        redefined: None,
     }
 }
 

@@ -17,6 +17,16 @@ use canopy_evaluator::{Evaluation, Period};
 
 pub use html::index;
 
+/// What a page marks besides the values.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Marks<'a> {
+    /// The metrics that moved this period (their alert rules fired).
+    pub moved: &'a [MetricId],
+    /// The latest period in which a metric's definition changed, for those whose changed
+    /// lately: their trends mark it.
+    pub redefined: &'a [(MetricId, Period)],
+}
+
 /// Everything a page shows.
 pub struct Report {
     /// The tree's id.
@@ -36,15 +46,15 @@ pub struct Report {
 }
 
 impl Report {
-    /// The report of `period`, marking `moved` as the metrics that moved.
-    pub fn new(eval: &Evaluation<'_>, period: Period, moved: &[MetricId]) -> Report {
+    /// The report of `period`, with `marks`.
+    pub fn new(eval: &Evaluation<'_>, period: Period, marks: Marks<'_>) -> Report {
         let tree = eval.tree();
         Report {
             tree: tree.id().to_string(),
             title: tree.title().to_string(),
             period: period.to_string(),
             previous: period.previous().to_string(),
-            cards: facts::cards(eval, period, moved),
+            cards: facts::cards(eval, period, marks),
             panels: facts::panels(eval, period),
             views: views::views(tree, Some(views::VIEW_MAX)),
         }
@@ -52,15 +62,15 @@ impl Report {
 }
 
 /// The report of `period` as one self-contained HTML page.
-pub fn page(eval: &Evaluation<'_>, period: Period, moved: &[MetricId]) -> String {
-    html::page(&Report::new(eval, period, moved))
+pub fn page(eval: &Evaluation<'_>, period: Period, marks: Marks<'_>) -> String {
+    html::page(&Report::new(eval, period, marks))
 }
 
 /// The whole tree in `period` as a static SVG picture: the page's drawing, every metric in
 /// one view.
-pub fn picture(eval: &Evaluation<'_>, period: Period, moved: &[MetricId]) -> String {
+pub fn picture(eval: &Evaluation<'_>, period: Period, marks: Marks<'_>) -> String {
     let tree = eval.tree();
-    let cards = facts::cards(eval, period, moved);
+    let cards = facts::cards(eval, period, marks);
     let whole = views::views(tree, None);
     let title = format!("{}: {period}", tree.title());
     svg::picture(&whole[0], &cards, &title)

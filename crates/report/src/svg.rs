@@ -86,10 +86,13 @@ fn card(out: &mut String, c: &Card, at: Rect, collapsed: Option<(usize, usize)>)
         px(at.x),
         px(at.y)
     );
-    let tip = match &c.reason {
+    let mut tip = match &c.reason {
         Some(why) => format!("{} ({}): {why}", c.title, c.id),
         None => format!("{} ({})", c.title, c.id),
     };
+    if let Some((_, p)) = c.redefined {
+        tip += &format!("; {}", canopy_engine::redefined_note(p));
+    }
     let _ = write!(
         out,
         "<title>{}</title><rect class=\"card\" width=\"{}\" height=\"{}\" rx=\"8\"/>",
@@ -124,7 +127,7 @@ fn card(out: &mut String, c: &Card, at: Rect, collapsed: Option<(usize, usize)>)
         "<text class=\"v\" x=\"14\" y=\"45\">{}{unit}</text>",
         escape(&c.value)
     );
-    trend(out, &c.trend, at.w - 70.0, 28.0);
+    trend(out, c, at.w - 70.0, 28.0);
     let arrow = match c.change.as_deref() {
         Some(_) if c.tone == Tone::Flat => "= ",
         Some(t) if t.starts_with('-') => "▼ ",
@@ -179,8 +182,10 @@ fn footer(out: &mut String, c: &Card, at: Rect, collapsed: Option<(usize, usize)
     }
 }
 
-/// A sparkline of `values` in a 60 x 22 box at (`x`, `y`); missing values break the line.
-fn trend(out: &mut String, values: &[Option<f64>], x: f64, y: f64) {
+/// A sparkline of the card's trend in a 60 x 22 box at (`x`, `y`); missing values break the
+/// line, and a dashed rule stands before the first period of a new definition.
+fn trend(out: &mut String, c: &Card, x: f64, y: f64) {
+    let values = &c.trend;
     let (w, h) = (60.0, 22.0);
     let known: Vec<f64> = values.iter().flatten().copied().collect();
     if known.len() < 2 {
@@ -203,6 +208,15 @@ fn trend(out: &mut String, values: &[Option<f64>], x: f64, y: f64) {
         let _ = write!(d, "{cmd}{} {}", px(px_), px(py));
         pen_down = true;
         last = Some((px_, py));
+    }
+    if let Some((i, _)) = c.redefined {
+        let at = px(x + (i as f64 - 0.5) * step);
+        let _ = write!(
+            out,
+            "<line class=\"redef\" x1=\"{at}\" y1=\"{}\" x2=\"{at}\" y2=\"{}\"/>",
+            px(y - 2.0),
+            px(y + h + 2.0)
+        );
     }
     let _ = write!(out, "<path class=\"s\" d=\"{d}\"/>");
     if let Some((lx, ly)) = last {
