@@ -127,6 +127,41 @@ fn usage_errors_exit_2() {
     dir.run(&["--help"], 0);
 }
 
+/// The options of every command are listed once, in `canopy --help`, and work before or
+/// after the command.
+#[test]
+fn global_options_are_listed_once() {
+    let dir = Dir::new();
+    let help = dir.run(&["--help"], 0).stdout;
+    assert_eq!(help.matches("--snippets").count(), 1, "{help}");
+    assert!(help.contains("Options for every command:\n      --snippets <WHEN>  When to quote the source line under each diagnostic [auto|always|never; default auto]\n  -q, --quiet            Show no progress bar"), "{help}");
+    for command in ["check", "eval", "run", "outbox"] {
+        let help = dir.run(&[command, "--help"], 0).stdout;
+        assert!(
+            !help.contains("--snippets <") && !help.contains("-q, --quiet"),
+            "{help}"
+        );
+        assert!(
+            help.contains("Options for every command (--snippets, --quiet): see `canopy --help`."),
+            "{help}"
+        );
+    }
+    dir.create("t.yaml", "tree: t\nroot: r\nmetrics:\n  r: {}\n");
+    // Quoting is off when stderr is not a terminal, as here, unless asked for.
+    assert!(!dir.run(&["check", "t.yaml"], 1).stderr.contains(" | "));
+    for args in [
+        ["--snippets=always", "-q", "check", "t.yaml"],
+        ["check", "t.yaml", "--snippets=always", "-q"],
+    ] {
+        let run = dir.run(&args, 1);
+        assert!(
+            run.stderr.contains("t.yaml:") && run.stderr.contains(" | "),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
 /// `check` refuses, at the address, exactly what a run could not send: the two forms that
 /// used to pass `check` and then abort every run.
 #[test]

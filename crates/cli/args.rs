@@ -8,16 +8,74 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "canopy", version, about, max_term_width = 100)]
 pub(crate) struct Args {
+    // The global options are hidden from clap's lists, which would repeat them in every
+    // command's help; `Args::parse_line` lists them once, in `canopy --help`.
     /// When to quote the source line under each diagnostic.
-    #[arg(long, global = true, value_enum, default_value_t = When::Auto)]
+    #[arg(long, global = true, hide = true, value_name = "WHEN", value_enum, default_value_t = When::Auto)]
     pub(crate) snippets: When,
 
     /// Show no progress bar (one is shown on a terminal while SQL sources are queried).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, hide = true)]
     pub(crate) quiet: bool,
 
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+impl Args {
+    /// Parses the command line. The options that apply to every command are listed once, in
+    /// `canopy --help`, from their own definitions; each command's help points there.
+    pub(crate) fn parse_line() -> Result<Args, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Args::command();
+        let globals = global_options(&command);
+        command = command.after_help(globals.clone()).after_long_help(globals);
+        let names: Vec<String> = (command.get_subcommands())
+            .map(|c| c.get_name().to_string())
+            .collect();
+        for name in names {
+            command = command.mut_subcommand(name, |c| {
+                c.after_help(
+                    "Options for every command (--snippets, --quiet): see `canopy --help`.",
+                )
+            });
+        }
+        Args::from_arg_matches(&command.try_get_matches()?)
+    }
+}
+
+/// The options of `command` that apply to every command, as a help section.
+fn global_options(command: &clap::Command) -> String {
+    let globals: Vec<&clap::Arg> = (command.get_arguments())
+        .filter(|a| a.is_global_set())
+        .collect();
+    let flag = |a: &clap::Arg| {
+        let short = a
+            .get_short()
+            .map_or("    ".to_string(), |s| format!("-{s}, "));
+        let value = (a.get_value_names().unwrap_or_default().first())
+            .filter(|_| a.get_action().takes_values())
+            .map_or(String::new(), |v| format!(" <{v}>"));
+        format!("{short}--{}{value}", a.get_long().unwrap_or_default())
+    };
+    let width = globals.iter().map(|a| flag(a).len()).max().unwrap_or(0);
+    let mut out = String::from("Options for every command:\n");
+    for a in globals {
+        let help = a.get_help().map(ToString::to_string).unwrap_or_default();
+        let values: Vec<String> = (a.get_possible_values().iter())
+            .map(|v| v.get_name().to_string())
+            .collect();
+        let default = (a.get_default_values().first())
+            .map(|d| d.to_string_lossy().to_string())
+            .filter(|_| !values.is_empty());
+        let mut line = format!("  {:width$}  {help}", flag(a));
+        if let Some(default) = default {
+            line += &format!(" [{}; default {default}]", values.join("|"));
+        }
+        out += &line;
+        out.push('\n');
+    }
+    out.trim_end().to_string()
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,9 +182,11 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// What the tree as it is now would have sent for each period of a range, from an empty
-    /// history: moves, rules, recipients and subjects, with counts per person and per rule.
-    /// Nothing is sent or recorded.
+    /// What the tree as it is now would have sent, period by period, over a range.
+    ///
+    /// Each period's run is decided as `canopy run` would, from an empty history at --from:
+    /// moves, rules, recipients and subjects, with counts per recipient and per rule. Nothing
+    /// is sent or recorded.
     Replay {
         /// The tree file.
         tree: PathBuf,

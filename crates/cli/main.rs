@@ -40,8 +40,6 @@ mod trees;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::args::{Args, Command};
 
 /// Exit code: success.
@@ -59,7 +57,7 @@ pub(crate) enum Outcome {
 
 fn main() -> ExitCode {
     allocator::configure();
-    let args = match Args::try_parse() {
+    let args = match Args::parse_line() {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();
