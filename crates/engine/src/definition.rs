@@ -119,11 +119,21 @@ impl MetricTree {
     /// id and definition in file order. Any change to what the tree computes or alerts on
     /// changes it; see [`short`] for its version.
     pub fn definition_hash(&self) -> String {
+        let definitions: Vec<Definition> = self.ids().map(|id| Definition::of(self, id)).collect();
+        self.definition_hash_of(&definitions)
+    }
+
+    /// [`MetricTree::definition_hash`], from every metric's definition in file order (for
+    /// a caller that has them already).
+    pub fn definition_hash_of<'d>(
+        &self,
+        definitions: impl IntoIterator<Item = &'d Definition>,
+    ) -> String {
         let head = format!("{}\0{}\0", self.grain(), self.metric(self.root()).id);
         let mut bytes: Vec<u8> = head.into_bytes();
-        for id in self.ids() {
+        for (id, definition) in self.ids().zip(definitions) {
             bytes.extend(self.metric(id).id.bytes().chain([0]));
-            bytes.extend(Definition::of(self, id).bytes());
+            bytes.extend(definition.bytes());
         }
         format!("{:016x}", crate::stable_hash(bytes))
     }

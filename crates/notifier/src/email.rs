@@ -89,20 +89,27 @@ pub fn group(moved: Vec<MovedMetric<'_>>) -> Vec<MovedMetric<'_>> {
                 .max_by_key(|&j| moved[j].explanation.map_or(0, |e| e.nodes.len()))
         })
         .collect();
+    // A carrier that is itself carried does not lead a group: the end of its chain of
+    // carriers does (a move carried by none), if the move is under that one too. Carriers
+    // are higher in the tree, so a chain ends within `moved.len()` steps.
+    let top_of = |i: usize| {
+        let mut at = i;
+        for _ in 0..moved.len() {
+            match carrier[at] {
+                Some(j) => at = j,
+                None => return Some(at),
+            }
+        }
+        None
+    };
     let mut tops = Vec::new();
     let mut carried: Vec<(usize, usize)> = Vec::new();
-    for (i, c) in carrier.iter().enumerate() {
-        match c {
-            // A carrier that is itself carried does not lead a group: its top does, if the
-            // move is under that one too.
-            Some(j) if carrier[*j].is_none() => carried.push((i, *j)),
-            Some(j) => match carrier[*j] {
-                Some(top) if share(&moved[top], moved[i].movement.metric).is_some() => {
-                    carried.push((i, top))
-                }
-                _ => tops.push(i),
-            },
-            None => tops.push(i),
+    for i in 0..moved.len() {
+        match top_of(i) {
+            Some(top) if top != i && share(&moved[top], moved[i].movement.metric).is_some() => {
+                carried.push((i, top))
+            }
+            _ => tops.push(i),
         }
     }
     let mut slots: Vec<Option<MovedMetric<'_>>> = moved.into_iter().map(Some).collect();

@@ -5,7 +5,7 @@
 //! outbox's unique Message-IDs mean a repeated run adds no email twice. One process at a time
 //! writes a database (see the `lock` module), so overlapping runs never both send.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -629,23 +629,28 @@ impl History {
     }
 
     /// The latest run of `tree` for a period before `period`, with the definition of each
-    /// metric it recorded one for.
+    /// metric it recorded one for; `None` when there is no such run, or when its tree's
+    /// definition hash was `unless` (the current one: then no metric's can differ).
     pub fn definitions_before(
         &self,
         tree: &str,
         period: &str,
+        unless: &str,
     ) -> Result<Option<Definitions>, Error> {
         let fail = |e| self.error(e);
-        let last: Option<String> = self
+        let last: Option<(String, Option<String>)> = self
             .conn
             .query_row(
-                "select max(period) from runs where tree = ?1 and period < ?2",
+                "select period, definition from runs where tree = ?1 and period < ?2 order by period desc limit 1",
                 params![tree, period],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
+            .optional()
             .map_err(fail)?;
-        let Some(last) = last else {
-            return Ok(None);
+        let last = match last {
+            Some((_, Some(hash))) if hash == unless => return Ok(None),
+            Some((last, _)) => last,
+            None => return Ok(None),
         };
         let mut query = self
             .conn
@@ -673,27 +678,37 @@ impl History {
     }
 
     /// Where the definition of a metric of `tree` changed, for periods from `from` to `to`:
-    /// (metric, the first period recorded under the new definition), oldest first.
+    /// (metric, the first period recorded under the new definition), oldest first. Runs are
+    /// compared with the run before them, from the last one before `from`; only those whose
+    /// tree's definition changed are compared metric by metric.
     pub fn definition_changes(
         &self,
         tree: &str,
         (from, to): (&str, &str),
     ) -> Result<Vec<(String, String)>, Error> {
-        let fail = |e| self.error(e);
-        let mut query = self
-            .conn
-            .prepare_cached(
-                "select metric, period from (
-                   select metric, period, definition,
-                          lag(definition) over (partition by metric order by period) as before
-                   from vals where tree = ?1 and segment = '' and definition is not null and period <= ?3)
-                 where before != definition and period >= ?2 order by period, metric",
-            )
-            .map_err(fail)?;
-        let rows = query
-            .query_map(params![tree, from, to], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(fail)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(fail)
+        let runs: Vec<(String, Option<String>)> = self.rows(
+            "select period, definition from runs where tree = ?1 and period <= ?3
+               and period >= coalesce((select max(period) from runs where tree = ?1 and period < ?2), ?2)
+             order by period",
+            params![tree, from, to],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let mut out = Vec::new();
+        for pair in runs.windows(2) {
+            let ((before, a), (after, b)) = (&pair[0], &pair[1]);
+            if a.is_none() || b.is_none() || a == b {
+                continue;
+            }
+            let changed: Vec<String> = self.rows(
+                "select v.metric from vals v join vals w on w.tree = v.tree and w.metric = v.metric and w.segment = '' and w.period = ?3
+                 where v.tree = ?1 and v.period = ?2 and v.segment = '' and v.definition != w.definition
+                 order by v.metric",
+                params![tree, after, before],
+                |r| r.get(0),
+            )?;
+            out.extend(changed.into_iter().map(|m| (m, after.clone())));
+        }
+        Ok(out)
     }
 
     /// Writes everything a run decided, in one transaction. Emails already in the outbox
@@ -858,16 +873,15 @@ impl History {
     }
 
     fn past_run(&self, tree: &str, period: String) -> Result<PastRun, Error> {
-        let values = self.rows(tree, &period, "select metric, value, status, definition from vals where tree = ?1 and period = ?2 and segment = '' order by rowid", |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        let values = self.rows("select metric, value, status, definition from vals where tree = ?1 and period = ?2 and segment = '' order by rowid", params![tree, period], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         let moves = self.triples(tree, &period, "select metric, rules, recipient from moves where tree = ?1 and period = ?2 order by rowid")?;
-        let emails = self.rows(tree, &period, "select recipient, subject, status, medium from outbox where tree = ?1 and period = ?2 order by id", |r| {
+        let emails = self.rows("select recipient, subject, status, medium from outbox where tree = ?1 and period = ?2 order by id", params![tree, period], |r| {
             let medium = Medium::parse(&r.get::<_, String>(3)?)?;
             Ok((shown_recipient(medium, &r.get::<_, String>(0)?), r.get(1)?, r.get(2)?))
         })?;
         let definition = self.rows(
-            tree,
-            &period,
             "select definition from runs where tree = ?1 and period = ?2",
+            params![tree, period],
             |r| r.get(0),
         )?;
         Ok(PastRun {
@@ -886,20 +900,21 @@ impl History {
         period: &str,
         sql: &str,
     ) -> Result<Vec<(A, B, C)>, Error> {
-        self.rows(tree, period, sql, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        self.rows(sql, params![tree, period], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
     }
 
-    /// The rows of `sql` for `tree` (`?1`) and `period` (`?2`), each read by `row`.
+    /// The rows of `sql` with `args`, each read by `row`.
     fn rows<T>(
         &self,
-        tree: &str,
-        period: &str,
         sql: &str,
+        args: impl rusqlite::Params,
         row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, Error> {
         let fail = |e| self.error(e);
         let mut stmt = self.conn.prepare_cached(sql).map_err(fail)?;
-        let rows = stmt.query_map(params![tree, period], row).map_err(fail)?;
+        let rows = stmt.query_map(args, row).map_err(fail)?;
         rows.collect::<rusqlite::Result<_>>().map_err(fail)
     }
 
@@ -1013,9 +1028,19 @@ fn migrate(tx: &Transaction<'_>) -> rusqlite::Result<Result<usize, String>> {
     Ok(Ok(MIGRATIONS.len()))
 }
 
-/// The tree's definition with the run, each metric's with its values, and the fields of each
-/// metric definition not seen before.
-fn write_definitions(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
+/// The tree's definition with the run, and the fields of each metric definition (by its
+/// hash in `hashes`) not seen before. A run of a tree defined as an earlier run was finds
+/// them all written already.
+fn write_definitions(
+    tx: &Transaction<'_>,
+    run: &RunRecord,
+    hashes: &HashMap<&str, String>,
+) -> rusqlite::Result<()> {
+    let known: bool = tx.query_row(
+        "select exists (select 1 from runs where tree = ?1 and definition = ?2)",
+        params![run.tree, run.definition],
+        |r| r.get(0),
+    )?;
     tx.execute(
         "update runs set definition = ?3 where tree = ?1 and period = ?2",
         params![run.tree, run.period, run.definition],
@@ -1024,15 +1049,10 @@ fn write_definitions(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<
         "insert into definition_texts (tree, metric, hash, fields) values (?1, ?2, ?3, ?4)
          on conflict (tree, metric, hash) do nothing",
     )?;
-    let mut value = tx.prepare_cached(
-        "update vals set definition = ?4 where tree = ?1 and metric = ?2 and period = ?3",
-    )?;
-    for (metric, definition) in &run.definitions {
-        let hash = definition.hash();
+    for (metric, definition) in run.definitions.iter().filter(|_| !known) {
         let fields = serde_json::to_string(definition)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        text.execute(params![run.tree, metric, hash, fields])?;
-        value.execute(params![run.tree, metric, run.period, hash])?;
+        text.execute(params![run.tree, metric, hashes[metric.as_str()], fields])?;
     }
     Ok(())
 }
@@ -1044,13 +1064,18 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
          on conflict (tree, period) do update set finished_at = excluded.finished_at",
         params![run.tree, run.period, now],
     )?;
+    // Each value keeps the hash of the definition it was computed under.
+    let hashes: HashMap<&str, String> = (run.definitions.iter())
+        .map(|(m, d)| (m.as_str(), d.hash()))
+        .collect();
     let mut value = tx.prepare_cached(
-        "insert into vals (tree, metric, segment, period, value, status) values (?1, ?2, ?3, ?4, ?5, ?6)
-         on conflict (tree, metric, segment, period) do update set value = excluded.value, status = excluded.status",
+        "insert into vals (tree, metric, segment, period, value, status, definition) values (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         on conflict (tree, metric, segment, period) do update set value = excluded.value, status = excluded.status, definition = excluded.definition",
     )?;
     for v in &run.values {
+        let definition = hashes.get(v.metric.as_str());
         value.execute(params![
-            run.tree, v.metric, v.segment, run.period, v.value, v.status
+            run.tree, v.metric, v.segment, run.period, v.value, v.status, definition
         ])?;
     }
     // A newer period moves the current state to `prev_`; the same period keeps `prev_` (a
@@ -1105,7 +1130,7 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
     for (metric, fingerprint) in &run.computations {
         definition.execute(params![run.tree, metric, run.period, fingerprint])?;
     }
-    write_definitions(tx, run)?;
+    write_definitions(tx, run, &hashes)?;
     for c in &run.changes {
         change.execute(params![
             run.tree,

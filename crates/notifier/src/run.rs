@@ -107,9 +107,10 @@ pub fn plan(
     let definitions: Vec<(String, Definition)> = (tree.ids())
         .map(|id| (tree.metric(id).id.clone(), Definition::of(tree, id)))
         .collect();
-    let last = history.definitions_before(tree.id(), &period_text)?;
+    let hash = tree.definition_hash_of(definitions.iter().map(|(_, d)| d));
+    let version = canopy_engine::short_version(&hash);
+    let last = history.definitions_before(tree.id(), &period_text, &hash)?;
     let redefined = redefinitions(eval, period, &definitions, last.as_ref());
-    let version = tree.version();
     let changed = definition_changes(tree, history, period, &redefined)?;
     let digests = people(tree, &moves, &explanations, &verdicts, &redefined);
     for (person, share) in digests {
@@ -155,7 +156,7 @@ pub fn plan(
             .moves
             .push((r.metric.clone(), rules, r.recipient.clone()));
     }
-    record.definition = tree.definition_hash();
+    record.definition = hash;
     record.definitions = definitions;
     Ok(PlannedRun {
         record,

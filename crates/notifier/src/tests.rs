@@ -701,3 +701,46 @@ fn the_headline_names_the_leaves_that_carry_the_roots_move() {
         "Revenue rose 100 -> 110 EUR (Low -> High): new +6 drove 60%, expansion +4 drove 40%"
     );
 }
+
+/// A chain of moves, each carrying 85% of the change of the one above it (so the leaf
+/// carries only 61% of the root's): every move is shown once, all under the root.
+#[test]
+fn a_chain_of_carried_moves_groups_under_its_top() {
+    let yaml = "tree: chain\nroot: r\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nalerts: { change_pct: 1, anomaly_z: false }\nmetrics:\n  r: { formula: a + x }\n  a: { formula: b + y }\n  b: { formula: c + z }\n  c: {}\n  x: {}\n  y: {}\n  z: {}\n";
+    let t = canopy_engine::load(
+        Path::new("chain.yaml"),
+        &MemoryFs::new().with("chain.yaml", yaml),
+        &Sendable,
+    )
+    .expect("valid")
+    .tree;
+    let data = "period,metric,value\n2026-W45,c,100\n2026-W45,z,10\n2026-W45,y,10\n2026-W45,x,10\n2026-W46,c,200\n2026-W46,z,27.647\n2026-W46,y,30.761\n2026-W46,x,34.425\n";
+    let mut b = DataBuilder::new(&t);
+    b.add_table(&csv(data));
+    let e = evaluate(&t, &b.finish().unwrap());
+    let history = History::in_memory().unwrap();
+    let planned = plan(&e, period(), &history, &sender(), date(), None).unwrap();
+    assert_eq!(planned.moves.len(), 7, "every metric moved");
+    let text = decode_qp(&stable(&planned.record.emails[0]));
+    let text = text
+        .split("Content-Type: text/html")
+        .next()
+        .unwrap()
+        .replace("\r\n", "\n");
+    let items: Vec<&str> = text.lines().filter(|l| l.starts_with("* ")).collect();
+    assert_eq!(
+        items.len(),
+        4,
+        "r with a, b, c beneath it, and x, y, z: {text}"
+    );
+    let beneath = text.split("Mostly from, also yours:\n").nth(1).unwrap();
+    for m in ["a", "b", "c"] {
+        assert!(
+            beneath
+                .lines()
+                .take(3)
+                .any(|l| l.trim_start().starts_with(m)),
+            "{m}: {text}"
+        );
+    }
+}
