@@ -105,22 +105,7 @@ pub(crate) enum Command {
     /// Print the JSON Schema of the tree file, for editors.
     Schema,
     /// What the runs of a tree recorded: values, bands, moves, alert state and emails.
-    History {
-        /// The tree file.
-        tree: PathBuf,
-        /// Only this metric.
-        #[arg(long)]
-        metric: Option<String>,
-        /// How many of the latest periods.
-        #[arg(long, default_value_t = 8)]
-        last: usize,
-        /// The history database.
-        #[arg(long, value_name = "PATH", default_value = ".canopy/canopy.db")]
-        db: PathBuf,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
+    History(HistoryArgs),
     /// Who is accountable, responsible, consulted and informed for what, across trees.
     Owners {
         /// Tree files.
@@ -187,21 +172,7 @@ pub(crate) enum Command {
     /// Each period's run is decided as `canopy run` would, from an empty history at --from:
     /// moves, rules, recipients and subjects, with counts per recipient and per rule. Nothing
     /// is sent or recorded.
-    Replay {
-        /// The tree file.
-        tree: PathBuf,
-        #[command(flatten)]
-        data: DataArgs,
-        /// The first period replayed.
-        #[arg(long)]
-        from: String,
-        /// The last period replayed.
-        #[arg(long)]
-        to: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
+    Replay(ReplayArgs),
     /// Send or inspect the emails waiting in the outbox.
     Outbox {
         #[command(subcommand)]
@@ -309,6 +280,43 @@ pub(crate) struct StoreArgs {
     /// Where emails are written as .eml files when no SMTP server is configured.
     #[arg(long, value_name = "DIR", default_value = ".canopy/outbox")]
     pub(crate) outbox: PathBuf,
+}
+
+/// What `canopy history` is asked.
+#[derive(Debug, clap::Args)]
+pub(crate) struct HistoryArgs {
+    /// The tree file.
+    pub(crate) tree: PathBuf,
+    /// Only this metric.
+    #[arg(long)]
+    pub(crate) metric: Option<String>,
+    /// How many of the latest periods.
+    #[arg(long, default_value_t = 8)]
+    pub(crate) last: usize,
+    /// The history database.
+    #[arg(long, value_name = "PATH", default_value = ".canopy/canopy.db")]
+    pub(crate) db: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub(crate) format: Format,
+}
+
+/// What `canopy replay` is asked.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReplayArgs {
+    /// The tree file.
+    pub(crate) tree: PathBuf,
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    /// The first period replayed.
+    #[arg(long)]
+    pub(crate) from: String,
+    /// The last period replayed.
+    #[arg(long)]
+    pub(crate) to: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub(crate) format: Format,
 }
 
 /// Where leaf values come from.

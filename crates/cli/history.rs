@@ -1,22 +1,12 @@
 //! `canopy history`: what the runs of a tree recorded, read back from the database.
 
-use std::path::Path;
-
 use canopy_evaluator::format::number;
 use canopy_notifier::History;
 use serde::Serialize;
 
-use crate::args::Format;
+use crate::args::{Format, HistoryArgs};
 use crate::trees::{self, Style};
 use crate::Outcome;
-
-/// What `canopy history` was asked.
-pub(crate) struct Request<'a> {
-    pub(crate) metric: Option<&'a str>,
-    pub(crate) last: usize,
-    pub(crate) db: &'a Path,
-    pub(crate) format: Format,
-}
 
 #[derive(Serialize)]
 struct Value {
@@ -70,12 +60,12 @@ struct Report {
     alert_state: Vec<State>,
 }
 
-pub(crate) fn run(path: &Path, request: Request<'_>, style: Style) -> anyhow::Result<Outcome> {
-    let Some(loaded) = trees::load(path, style)? else {
+pub(crate) fn run(request: &HistoryArgs, style: Style) -> anyhow::Result<Outcome> {
+    let Some(loaded) = trees::load(&request.tree, style)? else {
         return Ok(Outcome::Failure);
     };
     let tree = &loaded.tree;
-    if let Some(m) = request.metric {
+    if let Some(m) = &request.metric {
         crate::explain::metric_named(tree, Some(m))?;
     }
     if !request.db.exists() {
@@ -84,8 +74,8 @@ pub(crate) fn run(path: &Path, request: Request<'_>, style: Style) -> anyhow::Re
             request.db.display()
         );
     }
-    let history = History::open_read_only(request.db)?;
-    let wanted = |metric: &str| request.metric.is_none_or(|m| m == metric);
+    let history = History::open_read_only(&request.db)?;
+    let wanted = |metric: &str| request.metric.as_deref().is_none_or(|m| m == metric);
     let band = |metric: &str, value: Option<f64>| {
         let id = tree.find(metric)?;
         tree.metric(id).bands.name_of(value?).map(str::to_string)

@@ -156,37 +156,10 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             };
             run::run(request, style)
         }
-        Command::Replay {
-            tree,
-            data,
-            from,
-            to,
-            format,
-        } => {
-            let request = replay::Request {
-                from: &from,
-                to: &to,
-                format,
-            };
-            replay::run(&tree, &data, request, style)
-        }
+        Command::Replay(args) => replay::run(&args, style),
         Command::Outbox { command } => outbox::run(&command),
         Command::Init { dir } => init::run(&dir),
-        Command::History {
-            tree,
-            metric,
-            last,
-            db,
-            format,
-        } => {
-            let request = history::Request {
-                metric: metric.as_deref(),
-                last,
-                db: &db,
-                format,
-            };
-            history::run(&tree, request, style)
-        }
+        Command::History(args) => history::run(&args, style),
         Command::Owners {
             trees,
             person,

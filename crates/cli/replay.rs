@@ -3,25 +3,17 @@
 //! are decided by the same `plan` as `canopy run`, against a history in memory.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::SystemTime;
 
 use canopy_evaluator::{evaluate, Evaluation, Period};
 use canopy_notifier::{plan, History, MoveReport};
 use serde::Serialize;
 
-use crate::args::{DataArgs, Format};
+use crate::args::{Format, ReplayArgs};
 use crate::data;
 use crate::table::{plural, render as table};
 use crate::trees::{self, Style};
 use crate::Outcome;
-
-/// What `canopy replay` was asked.
-pub(crate) struct Request<'a> {
-    pub(crate) from: &'a str,
-    pub(crate) to: &'a str,
-    pub(crate) format: Format,
-}
 
 #[derive(Serialize)]
 struct Email {
@@ -67,20 +59,15 @@ struct Report {
     rules: Vec<RuleCount>,
 }
 
-pub(crate) fn run(
-    path: &Path,
-    data_args: &DataArgs,
-    request: Request<'_>,
-    style: Style,
-) -> anyhow::Result<Outcome> {
-    let mut sources = data::Sources::start(&data_args.sources);
-    let Some(loaded) = trees::load(path, style)? else {
+pub(crate) fn run(request: &ReplayArgs, style: Style) -> anyhow::Result<Outcome> {
+    let mut sources = data::Sources::start(&request.data.sources);
+    let Some(loaded) = trees::load(&request.tree, style)? else {
         return Ok(Outcome::Failure);
     };
     let tree = &loaded.tree;
     let (from, to) = (
-        Period::parse(request.from, tree.grain())?,
-        Period::parse(request.to, tree.grain())?,
+        Period::parse(&request.from, tree.grain())?,
+        Period::parse(&request.to, tree.grain())?,
     );
     if from > to {
         anyhow::bail!("--from ({from}) is after --to ({to})\nhelp: give the first period of the range as --from");

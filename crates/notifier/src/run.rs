@@ -138,24 +138,7 @@ pub fn plan(
         }
     }
 
-    let reports = moves
-        .iter()
-        .map(|m| {
-            let metric = tree.metric(m.metric);
-            MoveReport {
-                metric: metric.id.clone(),
-                rules: m.rules.iter().map(Rule::name).collect(),
-                recipient: tree.accountable(m.metric).contact(),
-                details: m.rules.clone(),
-            }
-        })
-        .collect::<Vec<_>>();
-    for r in &reports {
-        let rules = serde_json::to_string(&r.details).map_err(|e| Error::Record(e.to_string()))?;
-        record
-            .moves
-            .push((r.metric.clone(), rules, r.recipient.clone()));
-    }
+    let reports = reports(tree, &moves, &mut record)?;
     record.definition = hash;
     record.definitions = definitions;
     Ok(PlannedRun {
@@ -167,6 +150,27 @@ pub fn plan(
         redefined,
         changed,
     })
+}
+
+/// The moves as reported, each also recorded in `record`.
+fn reports(
+    tree: &canopy_engine::MetricTree,
+    moves: &[Move],
+    record: &mut RunRecord,
+) -> Result<Vec<MoveReport>, Error> {
+    let reports: Vec<MoveReport> = (moves.iter())
+        .map(|m| MoveReport {
+            metric: tree.metric(m.metric).id.clone(),
+            rules: m.rules.iter().map(Rule::name).collect(),
+            recipient: tree.accountable(m.metric).contact(),
+            details: m.rules.clone(),
+        })
+        .collect();
+    for r in &reports {
+        let rules = serde_json::to_string(&r.details).map_err(|e| Error::Record(e.to_string()))?;
+        (record.moves).push((r.metric.clone(), rules, r.recipient.clone()));
+    }
+    Ok(reports)
 }
 
 /// How many periods back a run looks for changes of definition to mark in trends (the
