@@ -38,7 +38,7 @@ pub use moves::{detect, is_bad, AlertState, Move, Rule};
 pub use outbox::{flush, Pass, Retry, Routes, Undelivered};
 pub use post::Poster;
 pub use redefinition::{redefinitions, Redefinition};
-pub use run::{fingerprint, plan, redefined, MoveReport, PlannedRun, Verdict};
+pub use run::{fingerprint, plan, redefined, MoveReport, PlannedRun, Verdict, MARKED_PERIODS};
 
 /// A sender or recipient: display name and address.
 pub use lettre::message::Mailbox;
