@@ -41,12 +41,8 @@ impl Webhook {
     /// to a loopback host: a webhook URL is a secret, never sent in the clear).
     pub fn parse(text: &str) -> Result<Webhook, String> {
         if let Some(name) = text.strip_prefix("env:") {
-            let valid = name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            return match valid {
+            // Environment variable names are identifiers, as metric ids are.
+            return match crate::validate::is_identifier(name) {
                 true => Ok(Webhook::Env(name.to_string())),
                 false => Err(format!("`{text}` does not name an environment variable")),
             };

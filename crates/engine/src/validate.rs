@@ -17,7 +17,7 @@ use crate::model::{Alerts, Formula, Metric, MetricId, MetricTree, Source};
 use crate::raci::{Mailboxes, Person, Raci, Webhook};
 use crate::suggest::did_you_mean;
 
-/// Whether `name` can be used in a formula.
+/// Whether `name` can be used in a formula (and names an environment variable).
 pub(crate) fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars

@@ -37,8 +37,7 @@ pub struct Redefinition {
 }
 
 /// The metrics of `eval`'s tree whose definitions differ from those the `last` run recorded,
-/// in file order. A metric the last run did not know is new, not
-/// changed.
+/// in file order. A metric the last run did not know is new, not changed.
 pub fn redefinitions(
     eval: &Evaluation<'_>,
     period: Period,
@@ -137,7 +136,7 @@ fn old_formula(eval: &Evaluation<'_>, period: Period, text: &str) -> Result<f64,
 }
 
 impl Redefinition {
-    /// `version 1a2b3c4 -> 5d6e7f8, since the run of 2025-W46`.
+    /// `definition 1a2b3c4 -> 5d6e7f8, since the run of 2025-W46`.
     pub fn versions(&self) -> String {
         format!(
             "definition {} -> {}, since the run of {}",
