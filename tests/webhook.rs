@@ -80,6 +80,25 @@ fn a_5xx_and_a_timeout_leave_it_pending_and_a_later_flush_posts_it_once() {
         ("CANOPY_WEBHOOK_TIMEOUT", "1".to_string()),
         ("CANOPY_SMTP_ATTEMPTS", "1".to_string()),
     ];
+    // A dry run's preview holds each chat message's JSON, named without the secret.
+    let mut preview = RUN.to_vec();
+    preview.extend(["--dry-run", "--preview", "preview"]);
+    dir.run_env(&preview, &env, 0);
+    let json = std::fs::read_to_string(
+        dir.path()
+            .join("preview/t-2026-W02-webhook_env_CANOPY_TEST_HOOK.json"),
+    )
+    .unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        payload["text"].as_str().unwrap().contains("Hi Ana,"),
+        "{json}"
+    );
+    assert!(dir
+        .path()
+        .join("preview/t-2026-W02-webhook_http___127.0.0.1__.json")
+        .exists());
+
     let run = dir.run_env(&RUN, &env, 1);
     assert!(
         run.stderr.contains("error: 2 chat messages could not be sent and stay in the outbox (webhook env:CANOPY_TEST_HOOK answered 500 Internal Server Error: try later)"),

@@ -16,7 +16,7 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use lettre::Address;
 
 use crate::address::parse_address;
-use crate::history::{Channel, StoredEmail};
+use crate::history::{Channel, Medium, StoredEmail};
 use crate::Error;
 
 /// What one failed delivery attempt means for the email.
@@ -301,7 +301,8 @@ impl Folder {
     }
 
     /// The file an email is written to: named by tree, period and recipient, so a repeated
-    /// run writes the same file.
+    /// run writes the same file. A chat message is its JSON, named by its webhook as shown
+    /// (never by its URL's secret path).
     pub fn file_name(email: &StoredEmail) -> String {
         let safe = |s: &str| {
             s.chars()
@@ -314,11 +315,15 @@ impl Folder {
                 })
                 .collect::<String>()
         };
+        let extension = match email.medium {
+            Medium::Email => "eml",
+            Medium::Webhook => "json",
+        };
         format!(
-            "{}-{}-{}.eml",
+            "{}-{}-{}.{extension}",
             safe(&email.tree),
             safe(&email.period),
-            safe(&email.recipient)
+            safe(&email.shown_recipient())
         )
     }
 }
