@@ -103,6 +103,11 @@ fn a_changed_formula_is_told_once_to_the_accountable_and_the_consulted() {
             .join(".canopy/report/item-creation/2026-W47.html"),
     )
     .unwrap();
+    let version = format!(" · definition {}", third["definition"].as_str().unwrap());
+    assert!(
+        page.contains(&version),
+        "the page's header names the tree's version"
+    );
     let card = page.split("data-id=\"item_creation_rate\"").nth(1).unwrap();
     let card = &card[..card.find("</g>").unwrap()];
     assert!(

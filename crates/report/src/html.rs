@@ -79,12 +79,13 @@ fn header(out: &mut String, report: &Report) {
     let moved = report.cards.iter().filter(|c| c.moved).count();
     let _ = write!(
         out,
-        "<header><h1>{}</h1><p class=\"sub\">{}, compared with {} · {} metrics · {} moved{}</p>",
+        "<header><h1>{}</h1><p class=\"sub\">{}, compared with {} · {} metrics · {} moved · definition {}{}</p>",
         escape(&report.title),
         escape(&report.period),
         escape(&report.previous),
         canopy_evaluator::format::number(report.cards.len() as f64),
         moved,
+        escape(&report.definition),
         if report.views.len() > 1 {
             " · deeper branches open with their + button"
         } else {

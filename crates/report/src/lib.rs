@@ -37,6 +37,8 @@ pub struct Report {
     pub period: String,
     /// The period it is compared with.
     pub previous: String,
+    /// The version of the tree's definition.
+    pub definition: String,
     /// Every metric's card, in file order.
     pub cards: Vec<facts::Card>,
     /// Every metric's panel, in file order.
@@ -54,6 +56,7 @@ impl Report {
             title: tree.title().to_string(),
             period: period.to_string(),
             previous: period.previous().to_string(),
+            definition: tree.version(),
             cards: facts::cards(eval, period, marks),
             panels: facts::panels(eval, period),
             views: views::views(tree, Some(views::VIEW_MAX)),
