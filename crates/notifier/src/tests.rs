@@ -631,6 +631,17 @@ fn a_version_1_outbox_is_migrated_with_its_rows() {
         history.email_status("<a>").unwrap(),
         Some((EmailStatus::Uncertain, None))
     );
+    // Through every later migration: a row from before chat is an email.
+    let later = now() + chrono::Duration::hours(2);
+    let [due] = history
+        .due(later, Duration::from_secs(3600))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(
+        (due.message_id.as_str(), due.medium),
+        ("<a>", Medium::Email)
+    );
 }
 
 #[test]
