@@ -64,11 +64,23 @@ fn a_changed_formula_is_told_once_to_the_accountable_and_the_consulted() {
     assert_eq!(eval["definition"], second["definition"]);
     assert_eq!(eval["metrics"][0]["value"].as_f64(), Some(after));
     assert_eq!(eval["metrics"][0]["definition"], r["after"]);
+    told_in_emails(&dir, &second, r);
 
+    // Told once: the next run compares with this one. Its trends mark where it changed.
+    preview(&dir, TREE, DATA, "2026-W47");
+    let third = run_json(&dir, "2026-W47");
+    assert_eq!(third["redefined"], serde_json::json!([]));
+    marked_in_trends(&dir, &third);
+    marked_in_history(&dir, r);
+}
+
+/// The W46 emails of the accountable and the consulted carry the change `r` of the run
+/// `second`; the responsible's does not.
+fn told_in_emails(dir: &Dir, second: &serde_json::Value, r: &serde_json::Value) {
     let told = format!("Definition changed: Item creation rate (item_creation_rate)\n  definition {} -> {}, since the run of 2026-W45\n  formula: items_created / active_users -> 7 * items_created / active_users\n", r["before"].as_str().unwrap(), r["after"].as_str().unwrap());
     let footer = format!("definition: {}\n", second["definition"].as_str().unwrap());
     for (who, consulted) in [("maya", false), ("design", true)] {
-        let (text, html) = parts(&dir, &format!("item-creation-2026-W46-{who}@example.com"));
+        let (text, html) = parts(dir, &format!("item-creation-2026-W46-{who}@example.com"));
         assert!(text.contains(&told), "{who}: {text}");
         assert!(
             text.contains("Value in 2026-W46: ") && text.contains(" under the old definition, "),
@@ -86,14 +98,14 @@ fn a_changed_formula_is_told_once_to_the_accountable_and_the_consulted() {
         );
     }
     // Responsible, not consulted: the move, not the definition.
-    let (text, _) = parts(&dir, "item-creation-2026-W46-product@example.com");
+    let (text, _) = parts(dir, "item-creation-2026-W46-product@example.com");
     assert!(!text.contains("Definition changed"), "{text}");
+}
 
-    // Told once: the next run compares with this one. Its trends mark where it changed.
-    preview(&dir, TREE, DATA, "2026-W47");
-    let third = run_json(&dir, "2026-W47");
-    assert_eq!(third["redefined"], serde_json::json!([]));
-    let (text, html) = parts(&dir, "item-creation-2026-W47-maya@example.com");
+/// The W47 email's trend and report card of the changed metric say where it changed, and
+/// the page's header names the tree's version; no other card is marked.
+fn marked_in_trends(dir: &Dir, third: &serde_json::Value) {
+    let (text, html) = parts(dir, "item-creation-2026-W47-maya@example.com");
     let note = "definition changed in 2026-W46; every value shown is under the current one";
     assert!(!text.contains("Definition changed"), "{text}");
     assert!(text.contains(&format!("         ({note})\n")), "{text}");
@@ -116,6 +128,10 @@ fn a_changed_formula_is_told_once_to_the_accountable_and_the_consulted() {
     );
     let other = page.split("data-id=\"items_created\"").nth(1).unwrap();
     assert!(!other[..other.find("</g>").unwrap()].contains("redef"));
+}
+
+/// `canopy history` marks the period of the change `r`, and only it.
+fn marked_in_history(dir: &Dir, r: &serde_json::Value) {
     let history = [
         "history",
         TREE,

@@ -5,14 +5,13 @@
 //! delivers each email once.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::util::{certs, repo, Dir, Run};
+use crate::util::{certs, repo, start_server, Dir, Run};
 
 /// aiosmtpd, installed once into Cargo's scratch folder if Python lacks it.
 fn python_path() -> &'static Path {
@@ -76,22 +75,17 @@ struct Received {
 impl Server {
     fn start(dir: &Dir, port: u16, options: &[&str]) -> Server {
         let maildir = dir.path().join("maildir");
-        let mut child = Command::new("python3")
-            .arg(repo().join("tests/smtp_server.py"))
-            .args(["--port", &port.to_string(), "--maildir"])
-            .arg(&maildir)
-            .args(options)
-            .env("PYTHONPATH", python_path())
-            .stdout(Stdio::piped())
-            // The server's own log (handshake failures are expected in some tests).
-            .stderr(std::fs::File::create(dir.path().join("smtp-server.log")).unwrap())
-            .spawn()
-            .expect("python3 runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "READY", "the SMTP server did not start");
+        let (child, line) = start_server(
+            Command::new("python3")
+                .arg(repo().join("tests/smtp_server.py"))
+                .args(["--port", &port.to_string(), "--maildir"])
+                .arg(&maildir)
+                .args(options)
+                .env("PYTHONPATH", python_path())
+                // The server's own log (handshake failures are expected in some tests).
+                .stderr(std::fs::File::create(dir.path().join("smtp-server.log")).unwrap()),
+        );
+        assert_eq!(line, "READY", "the SMTP server did not start");
         Server { child, maildir }
     }
 

@@ -1,7 +1,19 @@
 //! Running the `canopy` binary in a fresh directory and reporting everything on failure.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+
+/// Starts a test server process and waits for the line it prints on stdout once it is
+/// listening; returns it with that line, trimmed.
+pub fn start_server(cmd: &mut Command) -> (Child, String) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("python3 runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_string())
+}
 
 /// The repository root, where `trees/` and `fixtures/` are.
 pub fn repo() -> PathBuf {

@@ -2,10 +2,9 @@
 //! payload, a 5xx and a timeout leaving it pending, a later flush posting it exactly once,
 //! and a webhook read from the environment that is not set.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
-use crate::util::{repo, Dir};
+use crate::util::{repo, start_server, Dir};
 
 /// A running receiver; killed when dropped.
 struct Receiver {
@@ -17,22 +16,14 @@ struct Receiver {
 impl Receiver {
     fn start(dir: &Dir, script: &str) -> Receiver {
         let log = dir.path().join("webhook.log");
-        let mut child = Command::new("python3")
-            .arg(repo().join("tests/webhook_server.py"))
-            .arg("--log")
-            .arg(&log)
-            .args(["--script", script, "--hang", "4"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("READY ")
-            .expect("the receiver started");
+        let (child, line) = start_server(
+            Command::new("python3")
+                .arg(repo().join("tests/webhook_server.py"))
+                .arg("--log")
+                .arg(&log)
+                .args(["--script", script, "--hang", "4"]),
+        );
+        let port = line.strip_prefix("READY ").expect("the receiver started");
         let port = port.parse().unwrap();
         Receiver { child, port, log }
     }
@@ -80,25 +71,7 @@ fn a_5xx_and_a_timeout_leave_it_pending_and_a_later_flush_posts_it_once() {
         ("CANOPY_WEBHOOK_TIMEOUT", "1".to_string()),
         ("CANOPY_SMTP_ATTEMPTS", "1".to_string()),
     ];
-    // A dry run's preview holds each chat message's JSON, named without the secret.
-    let mut preview = RUN.to_vec();
-    preview.extend(["--dry-run", "--preview", "preview"]);
-    dir.run_env(&preview, &env, 0);
-    let json = std::fs::read_to_string(
-        dir.path()
-            .join("preview/t-2026-W02-webhook_env_CANOPY_TEST_HOOK.json"),
-    )
-    .unwrap();
-    let payload: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert!(
-        payload["text"].as_str().unwrap().contains("Hi Ana,"),
-        "{json}"
-    );
-    assert!(dir
-        .path()
-        .join("preview/t-2026-W02-webhook_http___127.0.0.1__.json")
-        .exists());
-
+    previewed(&dir, &env);
     let run = dir.run_env(&RUN, &env, 1);
     assert!(
         run.stderr.contains("error: 2 chat messages could not be sent and stay in the outbox (webhook env:CANOPY_TEST_HOOK answered 500 Internal Server Error: try later)"),
@@ -155,6 +128,38 @@ fn a_5xx_and_a_timeout_leave_it_pending_and_a_later_flush_posts_it_once() {
         "{doc}"
     );
 
+    posted_once(&receiver);
+    // The secret in the environment's URL is never printed.
+    for out in [&run.stderr, &run.stdout, &flush.stderr, &rerun.stdout] {
+        assert!(!out.contains("ana-secret"), "{out}");
+    }
+    let status = dir.run(&["outbox", "status"], 0);
+    assert!(!status.stdout.contains("ana-secret"), "{}", status.stdout);
+}
+
+/// A dry run's preview holds each chat message's JSON, named without the secret.
+fn previewed(dir: &Dir, env: &[(&str, String)]) {
+    let mut preview = RUN.to_vec();
+    preview.extend(["--dry-run", "--preview", "preview"]);
+    dir.run_env(&preview, env, 0);
+    let json = std::fs::read_to_string(
+        dir.path()
+            .join("preview/t-2026-W02-webhook_env_CANOPY_TEST_HOOK.json"),
+    )
+    .unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        payload["text"].as_str().unwrap().contains("Hi Ana,"),
+        "{json}"
+    );
+    assert!(dir
+        .path()
+        .join("preview/t-2026-W02-webhook_http___127.0.0.1__.json")
+        .exists());
+}
+
+/// The receiver accepted Ana's and Bo's messages once each, as Slack-compatible JSON.
+fn posted_once(receiver: &Receiver) {
     let received = receiver.received();
     let paths: Vec<&str> = received
         .iter()
@@ -173,12 +178,6 @@ fn a_5xx_and_a_timeout_leave_it_pending_and_a_later_flush_posts_it_once() {
         assert!(text.contains(&format!("Hi {name},")), "{text}");
         assert!(text.contains("definition: "), "{text}");
     }
-    // The secret in the environment's URL is never printed.
-    for out in [&run.stderr, &run.stdout, &flush.stderr, &rerun.stdout] {
-        assert!(!out.contains("ana-secret"), "{out}");
-    }
-    let status = dir.run(&["outbox", "status"], 0);
-    assert!(!status.stdout.contains("ana-secret"), "{}", status.stdout);
 }
 
 #[test]

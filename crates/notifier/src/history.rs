@@ -1057,6 +1057,7 @@ fn write_definitions(
     Ok(())
 }
 
+/// Writes everything `run` decided, inside `tx`; returns how many emails were new.
 fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusqlite::Result<usize> {
     let now = now.to_rfc3339();
     tx.execute(
@@ -1068,6 +1069,20 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
     let hashes: HashMap<&str, String> = (run.definitions.iter())
         .map(|(m, d)| (m.as_str(), d.hash()))
         .collect();
+    write_values(tx, run, &hashes)?;
+    write_states(tx, run)?;
+    write_moves(tx, run)?;
+    write_changes(tx, run)?;
+    write_definitions(tx, run, &hashes)?;
+    write_outbox(tx, run, &now)
+}
+
+/// Every value, with the hash of its metric's definition from `hashes`.
+fn write_values(
+    tx: &Transaction<'_>,
+    run: &RunRecord,
+    hashes: &HashMap<&str, String>,
+) -> rusqlite::Result<()> {
     let mut value = tx.prepare_cached(
         "insert into vals (tree, metric, segment, period, value, status, definition) values (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          on conflict (tree, metric, segment, period) do update set value = excluded.value, status = excluded.status, definition = excluded.definition",
@@ -1078,8 +1093,12 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
             run.tree, v.metric, v.segment, run.period, v.value, v.status, definition
         ])?;
     }
-    // A newer period moves the current state to `prev_`; the same period keeps `prev_` (a
-    // repeated run); an older period (a backfill) leaves the state alone.
+    Ok(())
+}
+
+/// Each metric's alert state. A newer period moves the current state to `prev_`; the same
+/// period keeps `prev_` (a repeated run); an older period (a backfill) leaves the state alone.
+fn write_states(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
     let mut state = tx.prepare_cached(
         "insert into alert_state (tree, metric, period, bad, runs_unalerted, prev_bad, prev_runs_unalerted)
          values (?1, ?2, ?3, ?4, ?5, 0, 0)
@@ -1099,6 +1118,10 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
             s.runs_unalerted
         ])?;
     }
+    Ok(())
+}
+
+fn write_moves(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
     let mut moved = tx.prepare_cached(
         "insert into moves (tree, period, metric, rules, recipient) values (?1, ?2, ?3, ?4, ?5)
          on conflict (tree, period, metric) do update set rules = excluded.rules, recipient = excluded.recipient",
@@ -1106,13 +1129,13 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
     for (metric, rules, recipient) in &run.moves {
         moved.execute(params![run.tree, run.period, metric, rules, recipient])?;
     }
-    let mut email = tx.prepare_cached(
-        "insert into outbox (message_id, tree, period, sender, recipient, subject, body, status, last_error, created_at, medium)
-         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-         on conflict (message_id) do nothing",
-    )?;
-    // A change is first seen once (an earlier period run later lowers it); its verdict is
-    // written once and never replaced.
+    Ok(())
+}
+
+/// The registered changes and the fingerprints of their metrics' computations. A change is
+/// first seen once (an earlier period run later lowers it); its verdict is written once and
+/// never replaced.
+fn write_changes(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
     let mut change = tx.prepare_cached(
         "insert into changes (tree, change, shipped, first_seen, judged_in, verdict, story)
          values (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -1130,7 +1153,6 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
     for (metric, fingerprint) in &run.computations {
         definition.execute(params![run.tree, metric, run.period, fingerprint])?;
     }
-    write_definitions(tx, run, &hashes)?;
     for c in &run.changes {
         change.execute(params![
             run.tree,
@@ -1142,6 +1164,17 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
             c.story
         ])?;
     }
+    Ok(())
+}
+
+/// The emails and chat messages, stored at `now`; those already there (same id) are left
+/// as they are. Returns how many were new.
+fn write_outbox(tx: &Transaction<'_>, run: &RunRecord, now: &str) -> rusqlite::Result<usize> {
+    let mut email = tx.prepare_cached(
+        "insert into outbox (message_id, tree, period, sender, recipient, subject, body, status, last_error, created_at, medium)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         on conflict (message_id) do nothing",
+    )?;
     let mut new = 0;
     for e in &run.emails {
         new += email.execute(params![
