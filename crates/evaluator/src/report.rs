@@ -60,9 +60,9 @@ pub struct MetricRow {
 /// Evaluates the report of `period`.
 pub fn eval_report(eval: &Evaluation<'_>, period: Period) -> EvalReport {
     let tree = eval.tree();
-    let metrics = tree
-        .ids()
-        .map(|id| {
+    let definitions: Vec<Definition> = tree.ids().map(|id| Definition::of(tree, id)).collect();
+    let metrics = (tree.ids().zip(&definitions))
+        .map(|(id, definition)| {
             let m = tree.metric(id);
             let now = eval.total(id, period);
             let previous = eval.total(id, period.previous()).ok();
@@ -84,14 +84,14 @@ pub fn eval_report(eval: &Evaluation<'_>, period: Period) -> EvalReport {
                 change_in: m.change.name(),
                 target: m.target,
                 unit: m.unit.clone(),
-                definition: Definition::of(tree, id).version(),
+                definition: definition.version(),
             }
         })
         .collect();
     EvalReport {
         tree: tree.id().to_string(),
         period: period.to_string(),
-        definition: tree.version(),
+        definition: canopy_engine::short_version(&tree.definition_hash_of(&definitions)),
         metrics,
     }
 }
