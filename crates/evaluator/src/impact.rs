@@ -239,11 +239,34 @@ fn regression(
     })
 }
 
-/// The upper tail `1 - F(x)` of Student's t with `df` degrees of freedom.
+/// The upper tail `1 - F(x)` of Student's t with `df` degrees of freedom. `x` is never NaN:
+/// every ratio reaching here divides a finite effect by a finite, positive standard error
+/// (see [`scaled`]), so it is finite or, past `f64`'s range, infinite.
 fn upper_tail(x: f64, df: f64) -> f64 {
+    debug_assert!(!x.is_nan(), "a NaN statistic reached Student's t");
+    if x.is_infinite() {
+        return if x > 0.0 { 0.0 } else { 1.0 };
+    }
     let t = StudentsT::new(0.0, 1.0, df).expect("df > 0");
     1.0 - t.cdf(x)
 }
+
+/// `estimate` where it can be judged; otherwise why not. A zero standard error (a series
+/// that did not vary) or one past `f64`'s range has no scale for an effect, and would make
+/// the statistics NaN.
+fn scaled(estimate: Estimate) -> Result<Estimate, String> {
+    if !(estimate.tau.is_finite() && estimate.se.is_finite()) {
+        return Err(TOO_LARGE.into());
+    }
+    if estimate.se <= 0.0 {
+        return Err("the metric did not vary before it shipped (nor against its control, where it has one), so noise has no scale to judge the effect against".into());
+    }
+    Ok(estimate)
+}
+
+/// Why a series whose spread overflows cannot be tested.
+pub(crate) const TOO_LARGE: &str =
+    "the metric's values are too large to compare: their spread is beyond the range of numbers";
 
 /// The `q` quantile of Student's t with `df` degrees of freedom.
 pub fn quantile(q: f64, df: f64) -> f64 {
@@ -305,7 +328,7 @@ pub fn test(
         false => baseline,
     };
     let fit = |at: usize| estimate(u, c, model, at, window, baseline);
-    let estimate = fit(s).ok_or("too few values in the windows to fit the model")?;
+    let estimate = scaled(fit(s).ok_or("too few values in the windows to fit the model")?)?;
     // A placebo date with too many values missing (before the data, or a year before it for
     // a year-over-year control) is left out, as the ship date itself would be.
     let complete = |at: usize| {
@@ -318,10 +341,18 @@ pub fn test(
         true => (baseline..=s - r - h)
             .filter(|&at| complete(at))
             .filter_map(fit)
+            .filter_map(|e| scaled(e).ok())
             .collect(),
         false => Vec::new(),
     };
-    Ok(calibrate(estimate, &placebos, baseline, g))
+    let test = calibrate(estimate, &placebos, baseline, g);
+    match [test.se_star, test.low, test.high, test.mde]
+        .iter()
+        .all(|x| x.is_finite())
+    {
+        true => Ok(test),
+        false => Err(TOO_LARGE.into()),
+    }
 }
 
 /// The p-values, interval and detectable size of `estimate`, calibrated on `placebos`

@@ -190,6 +190,27 @@ impl Series {
         }
     }
 
+    /// Why effects on this series have no scale: on levels, relative to a baseline mean of 0
+    /// (a new feature's count is 0 until it ships) or past the range of numbers.
+    fn unscaled(&self, s: usize, w: Window) -> Option<&'static str> {
+        if !self.level {
+            return None;
+        }
+        let mut before = self.u[s.saturating_sub(w.baseline)..s]
+            .iter()
+            .filter(|v| v.is_finite())
+            .peekable();
+        if before.peek().is_some() && before.all(|v| *v == 0.0) {
+            Some("the metric was 0 before it shipped; the effect has no scale")
+        } else if self.base == 0.0 {
+            Some("the metric averaged 0 before it shipped; an effect relative to it has no scale")
+        } else if !self.base.is_finite() {
+            Some(super::TOO_LARGE)
+        } else {
+            None
+        }
+    }
+
     /// The relative effect of `x` on the series' scale.
     fn relative(&self, x: f64) -> f64 {
         match self.level {
@@ -399,6 +420,9 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
     let (treated, control) = series(&grid, change, scope.as_deref())?;
     let level = treated.level;
     let (model, c, name) = control.unwrap_or((Model::Difference, None, "level".to_string()));
+    if let Some(why) = treated.unscaled(s, w) {
+        return Err(why.into());
+    }
     let t = test(&treated.u, c.as_deref(), model, s, w, g)?;
     let baseline = t.baseline;
     out.baseline.from = change.shipped.offset(-(baseline as i32)).to_string();
@@ -407,16 +431,28 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
         true => size * treated.base.abs(),
         false => (1.0 + size).ln(),
     });
+    let effect = Effect {
+        relative: treated.relative(t.estimate.tau),
+        low: treated.relative(t.low),
+        high: treated.relative(t.high),
+    };
+    if ![
+        effect.relative,
+        effect.low,
+        effect.high,
+        treated.relative(t.mde),
+    ]
+    .iter()
+    .all(|x| x.is_finite())
+    {
+        return Err("the effect is beyond the range of numbers as a share of the metric".into());
+    }
     let (verdict, smaller) = judge(&t, g, delta);
     out.status = Stage::Evaluated;
     out.verdict = Some(verdict.name());
     out.smaller_than_expected = smaller;
     out.model = Some(name);
-    out.effect = Some(Effect {
-        relative: treated.relative(t.estimate.tau),
-        low: treated.relative(t.low),
-        high: treated.relative(t.high),
-    });
+    out.effect = Some(effect);
     out.p = Some(t.p);
     out.p_opposite = Some(t.p_opposite);
     out.placebo = t.placebo.map(|p| PlaceboReport {
@@ -606,8 +642,12 @@ fn guardrails(
                 None
             };
             let series = Series::of(grid.values(m, within), s, change.window);
+            if series.unscaled(s, change.window).is_some() {
+                return None;
+            }
             test(&series.u, None, Model::Difference, s, change.window, 1.0)
                 .ok()
+                .filter(|t| series.relative(t.estimate.tau).is_finite())
                 .map(|t| (t, series))
         })
         .collect();
@@ -717,6 +757,14 @@ fn root_share(
         0.5 * ((f(&xp, tp, gain) - fp) + (fe - f(&xe, te, 1.0 / gain))) / change_of_root
     };
     let (a, b) = (share(t.low), share(t.high));
+    let effect = share(t.estimate.tau) * change_of_root / fp;
+    // A root too large, or at 0 before, cannot say what share of it the effect was.
+    if ![a, b, effect, change_of_root / fp]
+        .iter()
+        .all(|x| x.is_finite())
+    {
+        return None;
+    }
     let root_series: Vec<f64> = grid
         .totals(root)
         .into_iter()
@@ -725,9 +773,8 @@ fn root_share(
     let transmitted = test(&root_series, None, Model::Difference, s, w, 1.0)
         .ok()
         .map(|r| {
-            let implied = share(t.estimate.tau) * change_of_root / fp;
             let (low, high) = (r.low.exp() - 1.0, r.high.exp() - 1.0);
-            (low..=high).contains(&implied)
+            (low..=high).contains(&effect)
         });
     Some(RootShare {
         metric: tree.metric(root).id.clone(),
@@ -735,7 +782,7 @@ fn root_share(
         low: a.min(b),
         high: a.max(b),
         transmitted,
-        effect: share(t.estimate.tau) * change_of_root / fp,
+        effect,
         change: change_of_root / fp,
     })
 }
