@@ -7,6 +7,7 @@ mod browser;
 mod check;
 mod data;
 mod definitions;
+mod hardening;
 mod history;
 mod impact;
 mod init;

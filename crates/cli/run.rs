@@ -161,45 +161,32 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
     let (now, date) = (chrono::Utc::now(), SystemTime::now());
     let mut reports = Vec::new();
     let mut ok = true;
+    let mut run = Run {
+        request: &request,
+        sources: &mut sources,
+        history: &mut history,
+        mail: &mail,
+        now,
+        date,
+        style,
+        failed: false,
+    };
     for loaded in &batch.loaded {
-        let tree = &loaded.tree;
-        let arg = PeriodArg::parse(request.period, tree.grain())?;
-        let unjudged = unjudged(tree, &history)?;
-        let loaded_data = data::load(tree, &mut sources, style, |last| {
-            let p = data::resolve(&arg, last, tree.grain())?;
-            Ok(needed(tree, &unjudged, p))
-        })?;
-        let Some((data, periods)) = loaded_data else {
-            ok = false;
-            continue;
-        };
-        let period = *periods.last().expect("at least the period itself");
-        let eval = evaluate(tree, &data);
-        // The evaluation holds every value now: the leaves' layout is no longer needed.
-        drop(data);
-        // Without the root there is nothing to report, and summaries of "no value" would
-        // hide a broken data pipeline: fail loudly instead, and send nothing for this tree.
-        if let Err(cell) = eval.total(tree.root(), period) {
-            let why = eval.reason(tree.root(), period, cell);
-            eprintln!("error: tree `{}` has no value for its root in {period} ({why}); nothing is sent for it", tree.id());
-            ok = false;
-            continue;
-        }
-        let url = report::url(tree.id(), period);
-        let planned = plan(&eval, period, &history, &mail.sender, date, url.as_deref())?;
-        if !request.dry_run {
-            history.record_run(&planned.record, now)?;
-            // A page that cannot be written must not hold back the emails: said, and failed.
-            if let Err(e) = report::write(&report_dir(&request), &eval, period, &planned) {
-                eprintln!("error: {e:#}");
+        // One tree's failure (bad data, a bug) must not hold back the other trees' emails:
+        // it is told, the run fails, and the rest goes on.
+        match run.tree(&loaded.tree) {
+            Ok(Some(report)) => reports.push(report),
+            Ok(None) => ok = false,
+            Err(e) => {
+                eprintln!(
+                    "error: nothing is sent for tree `{}`: {e:#}",
+                    loaded.tree.id()
+                );
                 ok = false;
             }
         }
-        if let Some(dir) = request.preview {
-            preview(dir, &planned.record.emails)?;
-        }
-        reports.push(TreeReport::of(tree.id(), period, planned)?);
     }
+    ok &= !run.failed;
     let pass = if request.dry_run {
         None
     } else {
@@ -229,6 +216,82 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
     } else {
         Outcome::Failure
     })
+}
+
+/// What every tree of a run shares.
+struct Run<'r, 'a> {
+    request: &'r Request<'a>,
+    sources: &'r mut data::Sources,
+    history: &'r mut History,
+    mail: &'r Mail,
+    now: chrono::DateTime<chrono::Utc>,
+    date: SystemTime,
+    style: Style,
+    /// A tree's report page could not be written (its emails still go).
+    failed: bool,
+}
+
+impl Run<'_, '_> {
+    /// Runs one tree: its report, or `None` when it was told why there is none. A panic (a
+    /// bug) is caught here so that it stops this tree only; what the tree had begun to
+    /// write is rolled back with its transaction.
+    fn tree(&mut self, tree: &canopy_engine::MetricTree) -> anyhow::Result<Option<TreeReport>> {
+        let caught =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.tree_inner(tree)));
+        caught.unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "an internal error stopped it (a bug in canopy, described above: please report it)"
+            ))
+        })
+    }
+
+    fn tree_inner(
+        &mut self,
+        tree: &canopy_engine::MetricTree,
+    ) -> anyhow::Result<Option<TreeReport>> {
+        let request = self.request;
+        let arg = PeriodArg::parse(request.period, tree.grain())?;
+        let unjudged = unjudged(tree, self.history)?;
+        let loaded_data = data::load(tree, self.sources, self.style, |last| {
+            let p = data::resolve(&arg, last, tree.grain())?;
+            Ok(needed(tree, &unjudged, p))
+        })?;
+        let Some((data, periods)) = loaded_data else {
+            return Ok(None);
+        };
+        let period = *periods.last().expect("at least the period itself");
+        let eval = evaluate(tree, &data);
+        // The evaluation holds every value now: the leaves' layout is no longer needed.
+        drop(data);
+        // Without the root there is nothing to report, and summaries of "no value" would
+        // hide a broken data pipeline: fail loudly instead, and send nothing for this tree.
+        if let Err(cell) = eval.total(tree.root(), period) {
+            let why = eval.reason(tree.root(), period, cell);
+            eprintln!("error: tree `{}` has no value for its root in {period} ({why}); nothing is sent for it", tree.id());
+            return Ok(None);
+        }
+        let url = report::url(tree.id(), period);
+        let planned = plan(
+            &eval,
+            period,
+            self.history,
+            &self.mail.sender,
+            self.date,
+            url.as_deref(),
+        )?;
+        if !request.dry_run {
+            self.history.record_run(&planned.record, self.now)?;
+            // A page that cannot be written must not hold back the emails: said, and failed.
+            if let Err(e) = report::write(&report_dir(request), &eval, period, &planned) {
+                eprintln!("error: {e:#}");
+                self.failed = true;
+            }
+        }
+        if let Some(dir) = request.preview {
+            preview(dir, &planned.record.emails)?;
+        }
+        TreeReport::of(tree.id(), period, planned).map(Some)
+    }
 }
 
 /// Where the HTML reports go: `--report`, or `report` beside the outbox folder.
