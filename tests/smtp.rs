@@ -660,6 +660,36 @@ fn two_runs_started_together_send_each_email_once() {
 }
 
 #[test]
+fn two_names_of_one_database_are_one_lock() {
+    let server_dir = Dir::new();
+    let port = free_port();
+    let server = Server::start(&server_dir, port, &[]);
+    let env = plain(port);
+    for round in 0..10 {
+        let dir = item_creation();
+        // `alias.db` names `c.db` before either exists, as a second name in a crontab would.
+        std::fs::create_dir(dir.path().join("t")).unwrap();
+        std::os::unix::fs::symlink("c.db", dir.path().join("t/alias.db")).unwrap();
+        let before = server.messages().len();
+        let (a, b) = (
+            spawn(&dir, &[RUN, &["--db", "t/c.db"]].concat(), &env),
+            spawn(&dir, &[RUN, &["--db", "t/alias.db"]].concat(), &env),
+        );
+        let stderr = [finish(a), finish(b)].concat();
+        assert_eq!(
+            stderr.matches("sent 4 emails").count(),
+            1,
+            "round {round}: {stderr}"
+        );
+        delivered_once(&server, before, 4, round);
+        assert!(
+            dir.path().join("t/alias.db").is_symlink(),
+            "the link is kept"
+        );
+    }
+}
+
+#[test]
 fn a_run_and_a_flush_together_send_each_email_once() {
     let server_dir = Dir::new();
     let port = free_port();

@@ -475,8 +475,11 @@ impl History {
         wait: Duration,
         on_busy: &mut dyn FnMut(Option<u32>),
     ) -> Result<History, Error> {
-        let lock = lock::acquire(path, wait, on_busy)?;
         let db = path.display().to_string();
+        // One file under any of its names is one lock, and the database is opened through
+        // the same name the lock was taken for.
+        let path = &lock::canonical(path).map_err(|e| Error::history(&db, e))?;
+        let lock = lock::acquire(path, &db, wait, on_busy)?;
         if !path.exists() {
             create(path, &db)?;
         }
