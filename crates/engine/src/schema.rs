@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::model::Grain;
+use crate::validate::{IDENTIFIER, MAX_TREE_ID, TREE_ID};
 
 /// An object schema with exactly `properties`, no others.
 fn object(description: &str, properties: Vec<(&str, Value)>, required: &[&str]) -> Value {
@@ -168,7 +169,7 @@ pub fn json_schema() -> Value {
             ),
             (
                 "tree",
-                json!({ "type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "description": "Tree id, unique among trees." }),
+                json!({ "type": "string", "pattern": TREE_ID.pattern(), "maxLength": MAX_TREE_ID, "description": "Tree id, unique among trees." }),
             ),
             ("title", text("Display title.")),
             ("description", text("What the tree is for.")),
@@ -189,7 +190,7 @@ pub fn json_schema() -> Value {
             ("alerts", alerts()),
             (
                 "metrics",
-                json!({ "type": "object", "additionalProperties": metric(), "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" }, "description": "Metrics by id." }),
+                json!({ "type": "object", "additionalProperties": metric(), "propertyNames": { "pattern": IDENTIFIER.pattern() }, "description": "Metrics by id." }),
             ),
             (
                 "changes",

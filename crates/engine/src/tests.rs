@@ -236,6 +236,53 @@ fn tree_ids_fit_in_headers() {
 }
 
 #[test]
+fn tree_ids_name_no_path_and_no_header_part() {
+    for (id, col) in [
+        ("..", 7),
+        ("index.html", 7),
+        ("a/b", 7),
+        ("-x", 7),
+        ("'a b'", 7),
+        ("9lives", 7),
+        ("x<y>", 7),
+    ] {
+        let bare = id.trim_matches('\'');
+        check(
+            &format!("tree: {id}\nroot: r\npeople:\n  maya: {{ email: maya@example.com }}\nraci: {{ accountable: maya }}\nmetrics:\n  r: {{}}\n"),
+            &[&format!("1:{col}: tree id `{bare}` must be letters, digits, `-` and `_`, starting with a letter or `_`")],
+        );
+    }
+    for id in ["item-creation", "_x", "A1_b-2"] {
+        check(
+            &format!("tree: {id}\nroot: r\npeople:\n  maya: {{ email: maya@example.com }}\nraci: {{ accountable: maya }}\nmetrics:\n  r: {{}}\n"),
+            &[],
+        );
+    }
+}
+
+/// The schema's patterns say what the checks accept.
+#[test]
+fn name_patterns_are_the_rules() {
+    use crate::validate::{IDENTIFIER, TREE_ID};
+    assert_eq!(IDENTIFIER.pattern(), "^[A-Za-z_][A-Za-z0-9_]*$");
+    assert_eq!(TREE_ID.pattern(), "^[A-Za-z_][A-Za-z0-9_-]*$");
+    let accepted = |rule: &crate::validate::NameRule| -> String {
+        (0u8..128)
+            .map(char::from)
+            .filter(|c| rule.matches(&format!("a{c}")))
+            .collect()
+    };
+    assert_eq!(
+        accepted(&TREE_ID),
+        "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+    );
+    assert_eq!(
+        accepted(&IDENTIFIER),
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+    );
+}
+
+#[test]
 fn people_from_a_shared_file() {
     let yaml =
         "tree: t\nroot: r\npeople: people.yaml\nraci: { accountable: maya }\nmetrics:\n  r: {}\n";

@@ -17,13 +17,38 @@ use crate::model::{Alerts, Formula, Metric, MetricId, MetricTree, Source};
 use crate::raci::{Mailboxes, Person, Raci, Webhook};
 use crate::suggest::did_you_mean;
 
+/// A grammar of names: an ASCII letter or `_`, then letters, digits, `_` and the characters
+/// `also`. The check and the JSON Schema's pattern are both made from it.
+pub(crate) struct NameRule {
+    also: &'static str,
+}
+
+/// Metric, param and person ids and environment variable names: formulas read them.
+pub(crate) const IDENTIFIER: NameRule = NameRule { also: "" };
+
+/// Tree ids may also hold `-` (no formula reads them). Ids name files, so the rule keeps out
+/// `.`, `/` and every other character a path, a Message-ID or a List-Id reads differently.
+pub(crate) const TREE_ID: NameRule = NameRule { also: "-" };
+
+impl NameRule {
+    /// Whether `name` follows the rule.
+    pub(crate) fn matches(&self, name: &str) -> bool {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || self.also.contains(c))
+    }
+
+    /// The rule as a JSON Schema `pattern`.
+    pub(crate) fn pattern(&self) -> String {
+        format!("^[A-Za-z_][A-Za-z0-9_{}]*$", self.also)
+    }
+}
+
 /// Whether `name` can be used in a formula (and names an environment variable).
 pub(crate) fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    IDENTIFIER.matches(name)
 }
 
 /// Checks the people of a tree (inline or from their own file, whose decoder is passed)
@@ -86,14 +111,9 @@ pub const MAX_TREE_ID: usize = 64;
 
 fn tree_id(dec: &mut Decoder<'_>, id: &Spanned<String>) {
     let help = "tree ids appear in email subjects and file names; write e.g. `item-creation`";
-    if id.value.is_empty()
-        || !id
-            .value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
+    if !TREE_ID.matches(&id.value) {
         let message = format!(
-            "tree id `{}` has characters other than letters, digits, `-`, `_` and `.`",
+            "tree id `{}` must be letters, digits, `-` and `_`, starting with a letter or `_`",
             id.value
         );
         dec.error_help(id.span, message, help);
