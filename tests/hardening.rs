@@ -78,3 +78,131 @@ fn a_zero_baseline_is_not_evaluable_and_one_trees_failure_holds_back_no_other() 
     assert_eq!(doc["verdicts"], serde_json::json!([]), "{doc}");
     dir.run(&["impact", "zero.yaml", "--data", "data.csv"], 0);
 }
+
+/// Every setting, given a secret in each form a user may paste one: no message shows it.
+#[test]
+fn no_setting_shows_its_secret_in_a_message() {
+    const MARK: &str = "S3cretMark";
+    let forms = [
+        format!("u:{MARK}@127.0.0.1:1"),
+        format!("host=127.0.0.1 port=1 password={MARK} dbname=x"),
+        format!("smtp://u:{MARK}@[::1"),
+        format!("postgres://u:{MARK}@127.0.0.1:1/x"),
+        format!("postgresql://127.0.0.1:1/x?password={MARK}"),
+        format!("https://u:{MARK}@127.0.0.1:1/x?token={MARK}"),
+    ];
+    let settings = [
+        "CANOPY_SMTP_URL",
+        "CANOPY_SMTP_CA",
+        "CANOPY_FROM",
+        "CANOPY_SMTP_TIMEOUT",
+        "CANOPY_SMTP_ATTEMPTS",
+        "CANOPY_SMTP_RETRY_MS",
+        "CANOPY_SMTP_UNCERTAIN_AFTER",
+        "CANOPY_LOCK_WAIT",
+        "CANOPY_SQL_TIMEOUT",
+        "CANOPY_SQL_CONNECTIONS",
+        "CANOPY_WEBHOOK_TIMEOUT",
+        "CANOPY_REPORT_URL",
+    ];
+    let dir = Dir::new();
+    launched(&dir);
+    let tree = [
+        "run",
+        "zero.yaml",
+        "--period",
+        "2026-W36",
+        "--data",
+        "data.csv",
+    ];
+    let mut shown = Vec::new();
+    for form in &forms {
+        for setting in settings {
+            let mut cmd = dir.command(&tree);
+            cmd.env(setting, form);
+            shown.push((setting.to_string(), form.clone(), cmd.output().unwrap()));
+        }
+        let mut cmd = dir.command(&[&tree[..], &["--data", form]].concat());
+        shown.push(("--data".to_string(), form.clone(), cmd.output().unwrap()));
+    }
+    for (setting, form, out) in shown {
+        let text = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
+        assert!(
+            !text.contains(MARK),
+            "{setting}={form} shows its secret:\n{text}"
+        );
+    }
+}
+
+/// A setting read two ways, or one that would put a script in every email, is refused before
+/// anything is decided or sent.
+#[test]
+fn settings_that_would_mislead_are_refused_with_help() {
+    let dir = Dir::new();
+    launched(&dir);
+    let run = [
+        "run",
+        "zero.yaml",
+        "--period",
+        "2026-W36",
+        "--data",
+        "data.csv",
+    ];
+    for (setting, value, said) in [
+        (
+            "CANOPY_SQL_TIMEOUT",
+            "0",
+            "error: CANOPY_SQL_TIMEOUT=0: a query needs a time limit",
+        ),
+        (
+            "CANOPY_REPORT_URL",
+            "javascript:alert(1)",
+            "error: CANOPY_REPORT_URL `javascript:alert(1)` is not an http or https address",
+        ),
+        (
+            "CANOPY_REPORT_URL",
+            "ftp://example.com/r",
+            "is not an http or https address",
+        ),
+        (
+            "CANOPY_REPORT_URL",
+            "https://u:pw@example.com/r",
+            "error: CANOPY_REPORT_URL `https://u:***@example.com/r` carries credentials",
+        ),
+    ] {
+        let out = dir.run_env(&run, &[(setting, value.to_string())], 1);
+        assert!(
+            out.stderr.contains(said) && out.stderr.contains("\nhelp: "),
+            "{setting}={value}: {}",
+            out.stderr
+        );
+        assert!(
+            !dir.path().join(".canopy/outbox").exists(),
+            "nothing was sent"
+        );
+    }
+    let ok = dir.run_env(
+        &[&run[..], &["--format", "json"]].concat(),
+        &[(
+            "CANOPY_REPORT_URL",
+            "https://reports.example.com/c/".to_string(),
+        )],
+        0,
+    );
+    assert!(
+        ok.stdout.contains("\"status\": \"written\""),
+        "{}",
+        ok.stdout
+    );
+    let eml = std::fs::read_to_string(
+        dir.path()
+            .join(".canopy/outbox/zero-2026-W36-p@example.com.eml"),
+    )
+    .unwrap();
+    // Quoted-printable wraps long lines with a soft break, `=` at the end.
+    let unwrapped = eml.replace("=\r\n", "").replace("=\n", "");
+    assert!(
+        unwrapped.contains("https://reports.example.com/c/zero/2026-W36.html"),
+        "{eml}"
+    );
+}

@@ -41,14 +41,18 @@ pub(crate) struct Sources {
     worker: Option<std::thread::JoinHandle<Vec<CsvFile>>>,
     files: Vec<CsvFile>,
     databases: Vec<String>,
+    /// How the databases are queried, read once for every tree.
+    settings: canopy_sources::Settings,
 }
 
 /// A CSV source, or why it could not be read.
 type CsvFile = (String, Result<Arc<Table>, CsvError>);
 
 impl Sources {
-    /// Starts reading the CSV files among `sources`.
-    pub(crate) fn start(sources: &[String]) -> Sources {
+    /// Starts reading the CSV files among `sources`, once the settings for the databases
+    /// among them are known to be right.
+    pub(crate) fn start(sources: &[String]) -> anyhow::Result<Sources> {
+        let settings = crate::env::sql_settings()?;
         let (databases, files): (Vec<String>, Vec<String>) =
             sources.iter().cloned().partition(|s| Database::is_url(s));
         let worker = (!files.is_empty()).then(|| {
@@ -62,11 +66,12 @@ impl Sources {
                     .collect()
             })
         });
-        Sources {
+        Ok(Sources {
             worker,
             files: Vec::new(),
             databases,
-        }
+            settings,
+        })
     }
 
     /// The CSV files, once read.
@@ -139,7 +144,7 @@ pub(crate) fn load(
     if sources.databases.is_empty() && has_sql {
         eprintln!("note: `{}` has leaves with SQL sources, but no database was given (--data sqlite://... or postgres://...)", tree.id());
     }
-    let settings = crate::env::sql_settings()?;
+    let settings = sources.settings;
     for url in &sources.databases {
         let db = Database::open(url)?;
         let bar = style.progress.then(|| Bar::new(tree.id()));

@@ -36,7 +36,7 @@ pub(crate) fn run(
     request: Request<'_>,
     style: Style,
 ) -> anyhow::Result<Outcome> {
-    let mut sources = data::Sources::start(&data_args.sources);
+    let mut sources = data::Sources::start(&data_args.sources)?;
     let Some(loaded) = trees::load(path, style)? else {
         return Ok(Outcome::Failure);
     };

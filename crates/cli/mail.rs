@@ -17,7 +17,10 @@ use crate::table::plural;
 pub(crate) fn sender() -> anyhow::Result<Mailbox> {
     let from = var("CANOPY_FROM").unwrap_or_else(|| "Canopy <canopy@localhost>".into());
     from.parse().with_context(|| {
-        format!("CANOPY_FROM=`{from}` is not an address like `Canopy <canopy@example.com>`")
+        format!(
+            "CANOPY_FROM=`{}` is not an address like `Canopy <canopy@example.com>`",
+            canopy_engine::redact_password(&from)
+        )
     })
 }
 

@@ -22,7 +22,7 @@ pub(crate) fn run(
     if drawn && sources.is_empty() {
         anyhow::bail!("`--format {}` draws a period's values, so it needs data\nhelp: add `--data SRC` (a CSV file, sqlite://PATH or postgres://URL), as for `canopy eval`", name(format));
     }
-    let mut sources = data::Sources::start(sources);
+    let mut sources = data::Sources::start(sources)?;
     let Some(loaded) = trees::load(path, style)? else {
         return Ok(Outcome::Failure);
     };

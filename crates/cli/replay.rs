@@ -60,7 +60,7 @@ struct Report {
 }
 
 pub(crate) fn run(request: &ReplayArgs, style: Style) -> anyhow::Result<Outcome> {
-    let mut sources = data::Sources::start(&request.data.sources);
+    let mut sources = data::Sources::start(&request.data.sources)?;
     let Some(loaded) = trees::load(&request.tree, style)? else {
         return Ok(Outcome::Failure);
     };

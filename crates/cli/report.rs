@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use canopy_evaluator::{Evaluation, Period};
 use canopy_notifier::PlannedRun;
 
-/// The page of `tree` in `period` under `CANOPY_REPORT_URL`, when it is set.
-pub(crate) fn url(tree: &str, period: Period) -> Option<String> {
-    crate::env::report_url().map(|base| format!("{base}/{}", page(tree, period)))
+/// The page of `tree` in `period` under `base` (`CANOPY_REPORT_URL`), when it is set.
+pub(crate) fn url(base: Option<&str>, tree: &str, period: Period) -> Option<String> {
+    base.map(|base| format!("{base}/{}", page(tree, period)))
 }
 
 /// The page's path under the report folder: `TREE/PERIOD.html`.

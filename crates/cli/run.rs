@@ -151,12 +151,13 @@ fn unjudged<'t>(
 }
 
 pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome> {
-    let mut sources = data::Sources::start(&request.data.sources);
+    let mut sources = data::Sources::start(&request.data.sources)?;
     let batch = trees::load_all(request.trees, style);
     if !batch.all_valid {
         return Ok(Outcome::Failure);
     }
     let mail = Mail::from_env(request.store)?;
+    let report_url = crate::env::report_url()?;
     let mut history = open(&request)?;
     let (now, date) = (chrono::Utc::now(), SystemTime::now());
     let mut reports = Vec::new();
@@ -169,6 +170,7 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
         now,
         date,
         style,
+        report_url,
         failed: false,
     };
     for loaded in &batch.loaded {
@@ -227,6 +229,8 @@ struct Run<'r, 'a> {
     now: chrono::DateTime<chrono::Utc>,
     date: SystemTime,
     style: Style,
+    /// `CANOPY_REPORT_URL`, which emails link to.
+    report_url: Option<String>,
     /// A tree's report page could not be written (its emails still go).
     failed: bool,
 }
@@ -270,7 +274,7 @@ impl Run<'_, '_> {
             eprintln!("error: tree `{}` has no value for its root in {period} ({why}); nothing is sent for it", tree.id());
             return Ok(None);
         }
-        let url = report::url(tree.id(), period);
+        let url = report::url(self.report_url.as_deref(), tree.id(), period);
         let planned = plan(
             &eval,
             period,

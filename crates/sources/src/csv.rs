@@ -105,6 +105,17 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     Ok(text)
 }
 
+/// Why the file at `path` cannot be opened. A `--data` that is no file may be a connection
+/// string written in a form Canopy does not read, secrets and all: it is shown redacted.
+fn not_read(path: &Path, e: &std::io::Error) -> String {
+    let shown = canopy_engine::redact_password(&path.display().to_string());
+    let help = match shown.contains('=') || shown.contains('@') {
+        true => "\nhelp: a database is given as a URL: --data postgres://USER:PASSWORD@HOST/DB?sslmode=verify-full, or --data sqlite://PATH",
+        false => "",
+    };
+    format!("cannot read {shown}: {e}{help}")
+}
+
 /// A file read in blocks of whole lines, its size and line length checked as they come.
 struct Blocks<'p> {
     path: &'p Path,
@@ -122,8 +133,7 @@ impl<'p> Blocks<'p> {
     const SIZE: usize = 4 << 20;
 
     fn open(path: &'p Path) -> Result<Blocks<'p>, String> {
-        let file = std::fs::File::open(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let file = std::fs::File::open(path).map_err(|e| not_read(path, &e))?;
         Ok(Blocks {
             path,
             file,
