@@ -81,3 +81,23 @@ fn one_accountable_for_opposite_directions_is_flagged() {
         run.stdout
     );
 }
+
+#[test]
+fn csv_keeps_commas_in_their_column_and_runs_no_formula() {
+    let dir = Dir::new();
+    dir.create("o.yaml", "tree: o\nroot: r\npeople: { \"smith, j\": { email: s@example.com }, \"=HYPERLINK(1)\": { email: h@example.com }, \"-2+3\": { email: m@example.com } }\nraci: { accountable: \"smith, j\", responsible: [\"-2+3\"], informed: [\"=HYPERLINK(1)\"] }\nmetrics:\n  r: {}\n");
+    let run = dir.run(&["owners", "o.yaml", "--format", "csv"], 0);
+    let mut rows: Vec<&str> = run.stdout.lines().collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            "o,r,\"smith, j\",A",
+            "o,r,'-2+3,R",
+            "o,r,'=HYPERLINK(1),I",
+            "tree,metric,person,roles"
+        ],
+        "{}",
+        run.stdout
+    );
+}

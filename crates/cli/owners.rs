@@ -162,7 +162,7 @@ pub(crate) fn run(
     match format {
         OwnersFormat::Json => outln!("{}", serde_json::to_string_pretty(&report)?)?,
         OwnersFormat::Csv => {
-            out!("{}", csv(&report))?;
+            out!("{}", csv(&report)?)?;
             // The rows are data; the gaps go beside them, to stderr.
             for w in &report.warnings {
                 eprintln!("warning: {} `{}`: {}", w.tree, w.metric, w.message);
@@ -173,12 +173,24 @@ pub(crate) fn run(
     Ok(Outcome::Success)
 }
 
-fn csv(report: &Report) -> String {
-    let mut out = String::from("tree,metric,person,roles\n");
+/// The assignments as CSV, quoted by the `csv` crate's writer (a `,` or `"` in a name stays in
+/// its column), with every field a spreadsheet would run as a formula made text.
+fn csv(report: &Report) -> anyhow::Result<String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(["tree", "metric", "person", "roles"])?;
     for a in &report.assignments {
-        out += &format!("{},{},{},{}\n", a.tree, a.metric, a.person, a.roles);
+        out.write_record([&a.tree, &a.metric, &a.person, &a.roles].map(|f| inert(f)))?;
     }
-    out
+    Ok(String::from_utf8(out.into_inner()?)?)
+}
+
+/// `field` as a spreadsheet shows it without running it: one starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return is a formula there, so it gets a leading `'`.
+fn inert(field: &str) -> String {
+    match field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        true => format!("'{field}"),
+        false => field.to_string(),
+    }
 }
 
 /// The matrix, then the warnings.
