@@ -206,3 +206,28 @@ fn settings_that_would_mislead_are_refused_with_help() {
         "{eml}"
     );
 }
+
+#[test]
+fn a_replay_of_a_mistyped_year_is_refused_before_it_allocates() {
+    let dir = Dir::new();
+    dir.create("day.yaml", "tree: daily\ngrain: day\nroot: n\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nmetrics:\n  n: {}\n");
+    dir.create(
+        "day.csv",
+        "period,metric,value\n2026-11-01,n,5\n2026-11-02,n,9\n",
+    );
+    let args = [
+        "replay",
+        "day.yaml",
+        "--data",
+        "day.csv",
+        "--to",
+        "2026-11-02",
+    ];
+    let run = dir.run(&[&args[..], &["--from", "0001-01-01"]].concat(), 1);
+    assert!(
+        run.stderr.contains("error: --from 0001-01-01 --to 2026-11-02 is 739922 periods; a replay covers at most 5000\nhelp: "),
+        "{}",
+        run.stderr
+    );
+    dir.run(&[&args[..], &["--from", "2026-11-01"]].concat(), 0);
+}

@@ -72,6 +72,12 @@ pub(crate) fn run(request: &ReplayArgs, style: Style) -> anyhow::Result<Outcome>
     if from > to {
         anyhow::bail!("--from ({from}) is after --to ({to})\nhelp: give the first period of the range as --from");
     }
+    // Bounded before anything is allocated or queried, as the data's own span is: a mistyped
+    // year must not become a million periods.
+    let span = to.since(from) + 1;
+    if span > canopy_evaluator::MAX_SPAN {
+        anyhow::bail!("--from {from} --to {to} is {span} periods; a replay covers at most {}\nhelp: replay a shorter range, such as the last year", canopy_evaluator::MAX_SPAN);
+    }
     let all: Vec<&canopy_engine::Change> = tree.changes().iter().collect();
     let first = crate::run::needed(tree, &all, to)[0].min(crate::run::needed(tree, &[], from)[0]);
     let wanted: Vec<Period> = (0..=to.since(first)).map(|k| first.offset(k)).collect();
