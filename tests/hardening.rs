@@ -1,7 +1,7 @@
 //! Regressions of defects found by attacking the binary: each test is one attack, run end to
 //! end where the failure was end to end.
 
-use crate::util::Dir;
+use crate::util::{Dir, SETTINGS};
 
 /// A weekly tree whose change's metric `a` was 0 until it shipped in 2026-W30 (a new
 /// feature's count), with data for 2026-W01 to 2026-W45; the evaluation window ends 2026-W36.
@@ -91,20 +91,6 @@ fn no_setting_shows_its_secret_in_a_message() {
         format!("postgresql://127.0.0.1:1/x?password={MARK}"),
         format!("https://u:{MARK}@127.0.0.1:1/x?token={MARK}"),
     ];
-    let settings = [
-        "CANOPY_SMTP_URL",
-        "CANOPY_SMTP_CA",
-        "CANOPY_FROM",
-        "CANOPY_SMTP_TIMEOUT",
-        "CANOPY_SMTP_ATTEMPTS",
-        "CANOPY_SMTP_RETRY_MS",
-        "CANOPY_SMTP_UNCERTAIN_AFTER",
-        "CANOPY_LOCK_WAIT",
-        "CANOPY_SQL_TIMEOUT",
-        "CANOPY_SQL_CONNECTIONS",
-        "CANOPY_WEBHOOK_TIMEOUT",
-        "CANOPY_REPORT_URL",
-    ];
     let dir = Dir::new();
     launched(&dir);
     let tree = [
@@ -117,7 +103,7 @@ fn no_setting_shows_its_secret_in_a_message() {
     ];
     let mut shown = Vec::new();
     for form in &forms {
-        for setting in settings {
+        for &setting in SETTINGS {
             let mut cmd = dir.command(&tree);
             cmd.env(setting, form);
             shown.push((setting.to_string(), form.clone(), cmd.output().unwrap()));
@@ -230,4 +216,33 @@ fn a_replay_of_a_mistyped_year_is_refused_before_it_allocates() {
         run.stderr
     );
     dir.run(&[&args[..], &["--from", "2026-11-01"]].concat(), 0);
+}
+
+/// The list of settings the tests clear and try is every `CANOPY_*` name the sources read.
+#[test]
+fn every_setting_is_known_to_the_tests() {
+    let mut read = std::collections::BTreeSet::new();
+    let mut folders = vec![crate::util::repo().join("crates")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for part in text.split("\"CANOPY_").skip(1) {
+                    let name: String = part
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                        .collect();
+                    if part[name.len()..].starts_with('"') {
+                        read.insert(format!("CANOPY_{name}"));
+                    }
+                }
+            }
+        }
+    }
+    let known: std::collections::BTreeSet<String> =
+        SETTINGS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(read, known);
 }

@@ -20,6 +20,22 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Every `CANOPY_*` setting the binary reads from the environment.
+pub const SETTINGS: &[&str] = &[
+    "CANOPY_SMTP_URL",
+    "CANOPY_SMTP_CA",
+    "CANOPY_FROM",
+    "CANOPY_SMTP_TIMEOUT",
+    "CANOPY_SMTP_ATTEMPTS",
+    "CANOPY_SMTP_RETRY_MS",
+    "CANOPY_SMTP_UNCERTAIN_AFTER",
+    "CANOPY_LOCK_WAIT",
+    "CANOPY_SQL_TIMEOUT",
+    "CANOPY_SQL_CONNECTIONS",
+    "CANOPY_WEBHOOK_TIMEOUT",
+    "CANOPY_REPORT_URL",
+];
+
 /// A scratch directory of its own for one test, with the binary ready to run in it.
 pub struct Dir {
     dir: tempfile::TempDir,
@@ -60,19 +76,7 @@ impl Dir {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_canopy"));
         cmd.args(args).current_dir(self.path());
         // Tests choose their email settings; none leak in from the environment.
-        for var in [
-            "CANOPY_SMTP_URL",
-            "CANOPY_SMTP_CA",
-            "CANOPY_FROM",
-            "CANOPY_SMTP_TIMEOUT",
-            "CANOPY_SMTP_ATTEMPTS",
-            "CANOPY_SMTP_RETRY_MS",
-            "CANOPY_SMTP_UNCERTAIN_AFTER",
-            "CANOPY_LOCK_WAIT",
-            "CANOPY_SQL_TIMEOUT",
-            "CANOPY_SQL_CONNECTIONS",
-            "CANOPY_WEBHOOK_TIMEOUT",
-        ] {
+        for var in SETTINGS {
             cmd.env_remove(var);
         }
         cmd

@@ -887,14 +887,14 @@ impl Shape {
                 }
             }
             Shape::Sparse(every) => {
-                if t % every == 0 {
+                if t.is_multiple_of(every) {
                     7.0
                 } else {
                     0.0
                 }
             }
             Shape::Alternating(x) => {
-                if t % 2 == 0 {
+                if t.is_multiple_of(2) {
                     x
                 } else {
                     -x
