@@ -12,6 +12,7 @@ mod address;
 mod chat;
 mod delivery;
 mod email;
+mod folder;
 mod history;
 mod lock;
 mod moves;
@@ -25,11 +26,12 @@ pub use address::{
     MAX_SUBJECT_CHARS,
 };
 pub use chat::{compose_chat, MAX_CHAT_CHARS};
-pub use delivery::{html_part, preview, Deliver, Failure, FailureKind, Folder, Smtp, SmtpSettings};
+pub use delivery::{Deliver, Failure, FailureKind, Smtp, SmtpSettings};
 pub use email::{
     compose, compose_or_fail, escape_html, group, headline, message_id, Carried, Digest,
     MovedMetric, CARRIED_SHARE,
 };
+pub use folder::{html_part, preview, Folder};
 pub use history::{
     shown_recipient, ChangeRecord, Channel, Definitions, EmailStatus, History, Medium,
     OutboxStatus, PastRun, RunRecord, Selection, StoredEmail, Unresolved, ValueRecord,
