@@ -10,6 +10,7 @@ mod definitions;
 mod history;
 mod impact;
 mod init;
+mod large;
 mod owners;
 mod render;
 mod replay;

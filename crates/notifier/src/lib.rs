@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod address;
+mod budget;
 mod chat;
 mod delivery;
 mod email;
@@ -25,6 +26,7 @@ pub use address::{
     display_name, fit_subject, parse_address, strip_controls, Sendable, MAX_NAME_CHARS,
     MAX_SUBJECT_CHARS,
 };
+pub use budget::{BENEATH_SHOWN, MAX_EMAIL_BYTES, OFFSETTING_INPUTS, OFFSETTING_SHOWN};
 pub use chat::{compose_chat, MAX_CHAT_CHARS};
 pub use delivery::{Deliver, Failure, FailureKind, Smtp, SmtpSettings};
 pub use email::{
