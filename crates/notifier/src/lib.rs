@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+mod access;
 mod address;
 mod budget;
 mod chat;
@@ -69,6 +70,15 @@ pub enum Error {
         pid: Option<u32>,
         /// How long this one waited, in seconds.
         waited: u64,
+    },
+    /// The history database cannot be written (the file, or the folder it is in, is
+    /// read-only), and what was asked writes to it.
+    #[error("history database {db} is read-only ({why}); a run records what it decides there")]
+    ReadOnly {
+        /// The database's path.
+        db: String,
+        /// What the system said.
+        why: String,
     },
     /// An address could not be used in an email.
     #[error("email address: {0}")]
