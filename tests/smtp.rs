@@ -572,6 +572,82 @@ fn without_smtp_emails_are_written_as_eml_files() {
     );
 }
 
+/// Two people whose addresses differ only in a `+` and a `_`, each with a move of their own.
+const TWINS: &str = "tree: t\nroot: total\npeople:\n  p1: { email: a+b@example.com }\n  p2: { email: a_b@example.com }\nraci: { accountable: p1 }\nmetrics:\n  total: { formula: x + y }\n  x: {}\n  y: { raci: { accountable: p2 } }\n";
+
+/// The `To:` header of each `.eml` file in `folder` of `dir`, by file name.
+fn addressed(dir: &Dir, folder: &str) -> BTreeMap<String, String> {
+    let files = std::fs::read_dir(dir.path().join(folder)).unwrap();
+    let mut out = BTreeMap::new();
+    for path in files.map(|e| e.unwrap().path()) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".eml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let to = text.lines().find_map(|l| l.strip_prefix("To: "));
+            out.insert(name, to.expect("a To header").to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn addresses_that_differ_only_in_symbols_get_files_of_their_own() {
+    let dir = Dir::new();
+    dir.create("t.yaml", TWINS);
+    dir.create(
+        "t.csv",
+        "period,metric,value\n2026-W01,x,100\n2026-W01,y,100\n2026-W02,x,50\n2026-W02,y,50\n",
+    );
+    let run = ["run", "t.yaml", "--data", "t.csv", "--period", "2026-W02"];
+    let expected: BTreeMap<String, String> = [
+        ("t-2026-W02-a+b@example.com.eml", "p1 <a+b@example.com>"),
+        ("t-2026-W02-a_b@example.com.eml", "p2 <a_b@example.com>"),
+    ]
+    .map(|(f, to)| (f.to_string(), to.to_string()))
+    .into();
+    // A preview made twice replaces its own files.
+    let preview = [&run[..], &["--dry-run", "--preview", "preview"]].concat();
+    dir.run(&preview, 0);
+    dir.run(&preview, 0);
+    assert_eq!(addressed(&dir, "preview"), expected);
+    let written = dir.run(&run, 0);
+    assert!(
+        written.stderr.starts_with("wrote 2 emails"),
+        "{}",
+        written.stderr
+    );
+    assert_eq!(addressed(&dir, ".canopy/outbox"), expected);
+}
+
+#[test]
+fn an_outbox_file_of_another_message_is_never_overwritten() {
+    let dir = Dir::new();
+    dir.create("t.yaml", TWINS);
+    dir.create(
+        "t.csv",
+        "period,metric,value\n2026-W01,x,100\n2026-W01,y,100\n2026-W02,x,50\n2026-W02,y,50\n",
+    );
+    let theirs = "Message-ID: <someone-else@example.com>\r\n\r\nnot canopy's\r\n";
+    let taken = dir.create(".canopy/outbox/t-2026-W02-a_b@example.com.eml", theirs);
+    let run = dir.run(
+        &["run", "t.yaml", "--data", "t.csv", "--period", "2026-W02"],
+        1,
+    );
+    assert!(
+        run.stderr.contains("the email to a_b@example.com (")
+            && run
+                .stderr
+                .contains("holds another message; nothing was overwritten"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(taken).unwrap(), theirs);
+    assert!(dir
+        .path()
+        .join(".canopy/outbox/t-2026-W02-a+b@example.com.eml")
+        .exists());
+}
+
 #[test]
 fn a_period_without_data_fails_the_run_and_sends_nothing() {
     let dir = item_creation();

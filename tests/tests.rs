@@ -11,6 +11,7 @@ mod hardening;
 mod history;
 mod impact;
 mod init;
+mod large;
 mod owners;
 mod render;
 mod replay;

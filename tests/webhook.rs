@@ -137,25 +137,35 @@ fn a_5xx_and_a_timeout_leave_it_pending_and_a_later_flush_posts_it_once() {
     assert!(!status.stdout.contains("ana-secret"), "{}", status.stdout);
 }
 
-/// A dry run's preview holds each chat message's JSON, named without the secret.
+/// A dry run's preview holds each chat message's JSON, named without the secret and with a
+/// hash of the whole webhook, so two webhooks on one host have files of their own.
 fn previewed(dir: &Dir, env: &[(&str, String)]) {
     let mut preview = RUN.to_vec();
     preview.extend(["--dry-run", "--preview", "preview"]);
     dir.run_env(&preview, env, 0);
-    let json = std::fs::read_to_string(
-        dir.path()
-            .join("preview/t-2026-W02-webhook_env_CANOPY_TEST_HOOK.json"),
-    )
-    .unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("preview"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let shown = [
+        "t-2026-W02-webhook_env_CANOPY_TEST_HOOK-",
+        "t-2026-W02-webhook_http___127.0.0.1__-",
+    ];
+    for (name, shown) in names.iter().zip(shown) {
+        let hash = name
+            .strip_prefix(shown)
+            .and_then(|n| n.strip_suffix(".json"));
+        assert!(hash.is_some_and(|h| h.len() == 8), "{name}");
+    }
+    let json = std::fs::read_to_string(dir.path().join("preview").join(&names[0])).unwrap();
     let payload: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(
         payload["text"].as_str().unwrap().contains("Hi Ana,"),
         "{json}"
     );
-    assert!(dir
-        .path()
-        .join("preview/t-2026-W02-webhook_http___127.0.0.1__.json")
-        .exists());
 }
 
 /// The receiver accepted Ana's and Bo's messages once each, as Slack-compatible JSON.

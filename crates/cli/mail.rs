@@ -107,6 +107,9 @@ pub(crate) fn open_history(store: &StoreArgs) -> anyhow::Result<History> {
         Err(e @ Error::Busy { .. }) => Err(anyhow::anyhow!(
             "{e}\nhelp: let it finish (a run started again afterwards sends nothing twice), or set CANOPY_LOCK_WAIT to wait longer"
         )),
+        Err(e @ Error::ReadOnly { .. }) => Err(anyhow::anyhow!(
+            "{e}\nhelp: `canopy history`, `canopy outbox status` and `canopy run --dry-run` read it as it is; to run, make it writable or give --db a writable path"
+        )),
         Err(e) => Err(e.into()),
     }
 }

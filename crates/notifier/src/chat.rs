@@ -5,6 +5,7 @@ use canopy_engine::Webhook;
 use canopy_evaluator::{Evaluation, Period};
 use lettre::message::Mailbox;
 
+use crate::budget;
 use crate::email::{message_id, subject, text, Digest};
 use crate::history::{Medium, StoredEmail};
 
@@ -24,11 +25,18 @@ pub fn compose_chat(
     let tree = eval.tree();
     let subject = subject(tree, period, digest);
     let reference = hook.reference();
-    let mut body = format!(
-        "*{}*\n\n{}",
-        escape(&subject),
-        escape(&text(eval, period, digest))
-    );
+    let limit = format!("{MAX_CHAT_CHARS} characters");
+    let body = |shown| {
+        format!(
+            "*{}*\n\n{}",
+            escape(&subject),
+            escape(&text(eval, period, digest, (shown, &limit)))
+        )
+    };
+    // The same cuts as an email's, to the chat's own limit; a message that is still too long
+    // (a long verdict, say) is cut at the limit.
+    let shown = budget::fit(digest.all(), |s| body(s).chars().count() <= MAX_CHAT_CHARS);
+    let mut body = body(shown);
     if body.chars().count() > MAX_CHAT_CHARS {
         body = body.chars().take(MAX_CHAT_CHARS).collect();
         body += "\n… (cut here: the message was too long for chat)";

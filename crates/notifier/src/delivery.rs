@@ -1,5 +1,5 @@
-//! Delivering stored emails: over SMTP with lettre, or as `.eml` files when no SMTP server is
-//! configured.
+//! Delivering stored emails over SMTP with lettre (the outbox folder, used when no SMTP
+//! server is configured, is in the `folder` module).
 //!
 //! SMTP is driven one step at a time, so a failure is known to have happened before the
 //! message was handed over (safe to retry) or after (the server may have it: `uncertain`).
@@ -16,7 +16,7 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use lettre::Address;
 
 use crate::address::parse_address;
-use crate::history::{Channel, Medium, StoredEmail};
+use crate::history::{Channel, StoredEmail};
 use crate::Error;
 
 /// What one failed delivery attempt means for the email.
@@ -284,94 +284,5 @@ impl Deliver for Smtp {
 
     fn channel(&self) -> Channel {
         Channel::Smtp
-    }
-}
-
-/// A folder of `.eml` files: the default when no SMTP server is configured.
-pub struct Folder {
-    dir: PathBuf,
-}
-
-impl Folder {
-    /// Emails will be written into `dir`, created if needed.
-    pub fn new(dir: &Path) -> Folder {
-        Folder {
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    /// The file an email is written to: named by tree, period and recipient, so a repeated
-    /// run writes the same file. A chat message is its JSON, named by its webhook as shown
-    /// (never by its URL's secret path).
-    pub fn file_name(email: &StoredEmail) -> String {
-        let safe = |s: &str| {
-            s.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect::<String>()
-        };
-        let extension = match email.medium {
-            Medium::Email => "eml",
-            Medium::Webhook => "json",
-        };
-        format!(
-            "{}-{}-{}.{extension}",
-            safe(&email.tree),
-            safe(&email.period),
-            safe(&email.shown_recipient())
-        )
-    }
-}
-
-/// Writes `email` into `dir` to be read before it is sent: the message as `.eml` (named as
-/// [`Folder`] names it) and its HTML part as `.html`, to open in a browser.
-pub fn preview(dir: &Path, email: &StoredEmail) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(Folder::file_name(email));
-    std::fs::write(&path, &email.body)?;
-    if let Some(html) = html_part(&email.body) {
-        std::fs::write(path.with_extension("html"), html)?;
-    }
-    Ok(())
-}
-
-/// The HTML part of a multipart message as Canopy composes it, decoded.
-pub fn html_part(message: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(message);
-    let boundary = text.split("boundary=\"").nth(1)?.split('"').next()?;
-    let part = text
-        .split(&format!("--{boundary}"))
-        .find(|p| p.contains("Content-Type: text/html"))?;
-    let (_, body) = part.split_once("\r\n\r\n")?;
-    let decoded =
-        quoted_printable::decode(body.trim_end(), quoted_printable::ParseMode::Robust).ok()?;
-    String::from_utf8(decoded).ok()
-}
-
-impl Deliver for Folder {
-    fn deliver(&self, email: &StoredEmail) -> Result<(), Failure> {
-        let failure = |e: std::io::Error| Failure {
-            kind: FailureKind::Transient,
-            message: format!("{}: {e}", self.dir.display()),
-        };
-        std::fs::create_dir_all(&self.dir).map_err(failure)?;
-        let path = self.dir.join(Folder::file_name(email));
-        // Write then rename, so a reader never sees half a message.
-        let partial = path.with_extension("eml.partial");
-        std::fs::write(&partial, &email.body).map_err(failure)?;
-        std::fs::rename(&partial, &path).map_err(failure)
-    }
-
-    fn describe(&self) -> String {
-        format!("the folder {}", self.dir.display())
-    }
-
-    fn channel(&self) -> Channel {
-        Channel::Folder
     }
 }

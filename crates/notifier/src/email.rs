@@ -14,6 +14,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::{Address, Message};
 
 use crate::address::{display_name, fit_subject, parse_address, strip_controls};
+use crate::budget::{self, Shown, MAX_EMAIL_BYTES};
 use crate::history::{Medium, StoredEmail};
 use crate::moves::{Move, Rule};
 use crate::redefinition::Redefinition;
@@ -22,11 +23,6 @@ use crate::Error;
 /// How many contributors and trend periods an email shows.
 const TOP_CONTRIBUTORS: usize = 3;
 const TREND_PERIODS: i32 = 8;
-/// How many moved metrics an email shows in full; the rest are listed one line each, so a
-/// bad week on a large tree still makes a readable email.
-const DETAILED: usize = 25;
-/// How many more moved metrics are listed one line each before the rest are only counted.
-const LISTED: usize = 100;
 
 /// A moved metric with its explanation, as shown in an email.
 pub struct MovedMetric<'a> {
@@ -164,6 +160,11 @@ impl Digest<'_> {
     pub fn moved_count(&self) -> usize {
         self.moved.iter().map(|m| 1 + m.beneath.len()).sum()
     }
+
+    /// All that a message shows of this digest when it fits its budget.
+    pub(crate) fn all(&self) -> Shown {
+        Shown::all(self.moved.len(), self.informed.len(), self.redefined.len())
+    }
 }
 
 pub use canopy_engine::escape_html;
@@ -293,27 +294,37 @@ pub fn compose(
         tree.id(),
         sender.email.domain()
     );
-    let body = Body {
-        eval,
-        period,
-        digest,
+    let limit = format!("{} KB", MAX_EMAIL_BYTES / 1024);
+    let build = |shown: Shown| {
+        let body = Body {
+            eval,
+            period,
+            digest,
+            shown,
+            limit: &limit,
+        };
+        Message::builder()
+            .from(sender.clone())
+            .to(to.clone())
+            .subject(subject.clone())
+            .date(date)
+            .message_id(Some(message_id.clone()))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Id"),
+                list_id.clone(),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                "auto-generated".into(),
+            ))
+            .multipart(MultiPart::alternative_plain_html(body.text(), body.html()))
+            .map_err(|e| Error::Address(format!("`{address}`: {e}")))
     };
-    let message = Message::builder()
-        .from(sender.clone())
-        .to(to)
-        .subject(subject.clone())
-        .date(date)
-        .message_id(Some(message_id.clone()))
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("List-Id"),
-            list_id,
-        ))
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
-            "auto-generated".into(),
-        ))
-        .multipart(MultiPart::alternative_plain_html(body.text(), body.html()))
-        .map_err(|e| Error::Address(format!("`{address}`: {e}")))?;
+    // A message that cannot be built fails the same way however much it shows.
+    let shown = budget::fit(digest.all(), |shown| {
+        build(shown).map_or(true, |m| m.formatted().len() <= MAX_EMAIL_BYTES)
+    });
+    let message = build(shown)?;
     Ok(StoredEmail {
         id: 0,
         message_id,
@@ -362,12 +373,20 @@ pub fn compose_or_fail(
     })
 }
 
-/// The text of `digest`, as its email's text part says it.
-pub(crate) fn text(eval: &Evaluation<'_>, period: Period, digest: &Digest<'_>) -> String {
+/// The text of `digest`, as its email's text part says it, showing what `shown` allows
+/// (cut to stay under `limit`, in words).
+pub(crate) fn text(
+    eval: &Evaluation<'_>,
+    period: Period,
+    digest: &Digest<'_>,
+    (shown, limit): (Shown, &str),
+) -> String {
     Body {
         eval,
         period,
         digest,
+        shown,
+        limit,
     }
     .text()
 }
@@ -377,6 +396,10 @@ struct Body<'a> {
     eval: &'a Evaluation<'a>,
     period: Period,
     digest: &'a Digest<'a>,
+    /// How much of the digest it shows.
+    shown: Shown,
+    /// The size it was cut to, when it was, in words.
+    limit: &'a str,
 }
 
 /// One fact about a moved metric, as label and value, shared by both renderings.
@@ -550,23 +573,7 @@ impl Body<'_> {
                         )
                     })
                     .collect();
-                let offsetting = e
-                    .offsetting
-                    .iter()
-                    .map(|o| {
-                        let inputs: Vec<String> = o
-                            .inputs
-                            .iter()
-                            .map(|(i, s)| format!("{} {}", tree.metric(*i).title, signed(*s)))
-                            .collect();
-                        format!(
-                            "{} changed only {}, while {}",
-                            tree.metric(o.metric).title,
-                            signed(o.change),
-                            inputs.join(" and ")
-                        )
-                    })
-                    .collect();
+                let offsetting = budget::offsetting_lines(tree, &e.offsetting);
                 (top, offsetting)
             }
             None => (Vec::new(), Vec::new()),
@@ -580,7 +587,7 @@ impl Body<'_> {
             why,
             contributors,
             offsetting,
-            beneath: moved.beneath.iter().map(|c| self.carried(c)).collect(),
+            beneath: budget::beneath_lines(moved.beneath.iter().map(|c| self.carried(c)).collect()),
             responsible_for: moved.responsible_for.map(display_name),
             trend: self.trend(moved.movement.metric),
             better: better(m.good, before, after),
@@ -605,14 +612,20 @@ impl Body<'_> {
         )
     }
 
-    /// One line for each moved metric past the first [`DETAILED`].
+    /// One line for each moved metric listed past those shown in full.
     fn more_moved(&self) -> Vec<String> {
         let tree = self.tree();
+        let Shown {
+            detailed,
+            listed_to,
+            ..
+        } = self.shown;
+        let moved = self.digest.moved.len();
         self.digest
             .moved
             .iter()
-            .skip(DETAILED)
-            .take(LISTED)
+            .skip(detailed)
+            .take(listed_to - detailed)
             .map(|m| {
                 let metric = tree.metric(m.movement.metric);
                 let rules: Vec<&str> = m.movement.rules.iter().map(Rule::name).collect();
@@ -628,11 +641,21 @@ impl Body<'_> {
                     rules.join(", ")
                 )
             })
-            .chain((self.digest.moved.len() > DETAILED + LISTED).then(|| {
-                let rest = self.digest.moved.len() - DETAILED - LISTED;
+            .chain((moved > listed_to).then(|| {
+                let rest = moved - listed_to;
                 format!("... and {rest} more; `canopy explain` shows any of them in full")
             }))
             .collect()
+    }
+
+    /// What this message left out to fit its budget, and where to see it.
+    fn cut_note(&self) -> Option<String> {
+        let periods = (
+            &*self.period.previous().to_string(),
+            &*self.period.to_string(),
+        );
+        let (full, report) = (self.digest.all(), self.digest.report);
+        budget::cut_note((full, self.shown, self.limit), self.tree(), periods, report)
     }
 
     /// The last periods' values, as a sparkline and as numbers.
@@ -662,6 +685,7 @@ impl Body<'_> {
         self.digest
             .informed
             .iter()
+            .take(self.shown.followed)
             .map(|&id| {
                 let m = tree.metric(id);
                 let now = self.eval.total(id, self.period);
@@ -696,7 +720,7 @@ impl Body<'_> {
             let _ = write!(out, "{headline}.\n\n");
         }
         let _ = writeln!(out, "{}", self.intro());
-        for moved in self.digest.moved.iter().take(DETAILED) {
+        for moved in self.digest.moved.iter().take(self.shown.detailed) {
             let f = self.facts(moved);
             let _ = write!(out, "\n* {}\n  {}\n", titled(&f.title, &f.id), f.values);
             if let Some(name) = &f.responsible_for {
@@ -740,13 +764,13 @@ impl Body<'_> {
         }
         let more = self.more_moved();
         if !more.is_empty() {
-            let count = self.digest.moved.len() - DETAILED;
+            let count = self.digest.moved.len() - self.shown.detailed;
             let _ = writeln!(out, "\nAnd {count} more that moved:");
             for line in &more {
                 let _ = writeln!(out, "  {line}");
             }
         }
-        for r in &self.digest.redefined {
+        for r in self.digest.redefined.iter().take(self.shown.redefined) {
             out += &self.redefined_text(r);
         }
         if !self.digest.verdicts.is_empty() {
@@ -762,6 +786,9 @@ impl Body<'_> {
                 let line = format!("  {title}: {value} (was {previous}) {change} {band}");
                 let _ = writeln!(out, "{}", line.trim_end());
             }
+        }
+        if let Some(note) = self.cut_note() {
+            let _ = writeln!(out, "\n{note}");
         }
         if let Some(url) = self.digest.report {
             let _ = writeln!(out, "\nThe tree with this period's values: {url}");
@@ -821,7 +848,7 @@ impl Body<'_> {
             "<p style=\"margin:0 0 12px;\">{}</p>",
             e(&self.intro())
         );
-        for moved in self.digest.moved.iter().take(DETAILED) {
+        for moved in self.digest.moved.iter().take(self.shown.detailed) {
             body += &self.html_moved(&self.facts(moved));
         }
         let more = self.more_moved();
@@ -830,10 +857,13 @@ impl Body<'_> {
             let _ = writeln!(
                 body,
                 "{}<ul style=\"margin:0;padding-left:20px;\">{items}</ul>",
-                heading(&format!("And {} more that moved", more.len()))
+                heading(&format!(
+                    "And {} more that moved",
+                    self.digest.moved.len() - self.shown.detailed
+                ))
             );
         }
-        for r in &self.digest.redefined {
+        for r in self.digest.redefined.iter().take(self.shown.redefined) {
             let (title, lines) = self.redefinition_facts(r);
             let items: Vec<String> = lines.iter().map(|l| e(l)).collect();
             let _ = writeln!(
@@ -857,6 +887,9 @@ impl Body<'_> {
             }
         }
         body += &self.html_summary();
+        if let Some(note) = self.cut_note() {
+            let _ = writeln!(body, "<p style=\"margin:16px 0 0;\">{}</p>", e(&note));
+        }
         if let Some(url) = self.digest.report {
             let _ = writeln!(
                 body,

@@ -12,10 +12,10 @@ use std::time::Duration;
 use canopy_engine::Definition;
 use chrono::{DateTime, Utc};
 use rusqlite::{
-    params, types::FromSql, Connection, OpenFlags, OptionalExtension, Transaction,
-    TransactionBehavior,
+    params, types::FromSql, Connection, OptionalExtension, Transaction, TransactionBehavior,
 };
 
+use crate::access;
 use crate::lock::{self, Lock};
 use crate::moves::AlertState;
 use crate::Error;
@@ -479,6 +479,7 @@ impl History {
         // One file under any of its names is one lock, and the database is opened through
         // the same name the lock was taken for.
         let path = &lock::canonical(path).map_err(|e| Error::history(&db, e))?;
+        access::refuse_read_only(path, &db)?;
         let lock = lock::acquire(path, &db, wait, on_busy)?;
         if !path.exists() {
             create(path, &db)?;
@@ -494,13 +495,13 @@ impl History {
         Ok(history)
     }
 
-    /// Opens an existing database without writing to it, for dry runs and status. Needs no
-    /// lock: SQLite gives readers a consistent view while a run writes.
+    /// Opens an existing database without writing to it, for dry runs and status: it takes
+    /// no lock and creates no file, so a read-only database can be read (see
+    /// `access::read_only`).
     pub fn open_read_only(path: &Path) -> Result<History, Error> {
         let db = path.display().to_string();
         refuse_empty(path, &db)?;
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| Error::history(&db, e))?;
+        let conn = access::read_only(path).map_err(|e| Error::history(&db, e))?;
         let history = History {
             conn,
             db,
@@ -537,7 +538,10 @@ impl History {
         let version: i64 = self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| self.error(format!("is not a canopy history database ({e})")))?;
+            .map_err(|e| match access::not_a_database(&e) {
+                true => self.error(format!("is not a canopy history database ({e})")),
+                false => self.error(e),
+            })?;
         Ok(version as usize)
     }
 
@@ -547,8 +551,15 @@ impl History {
             conn.pragma_update(None, "journal_mode", "wal")?;
             conn.pragma_update(None, "foreign_keys", true)
         };
-        if let Err(e) = configure(&self.conn) {
-            return Err(self.error(format!("is not a canopy history database ({e})")));
+        match configure(&self.conn) {
+            Ok(()) => {}
+            Err(e) if access::cannot_write(&e) => {
+                return Err(Error::ReadOnly {
+                    db: self.db.clone(),
+                    why: e.to_string(),
+                })
+            }
+            Err(e) => return Err(self.error(format!("is not a canopy history database ({e})"))),
         }
         // The version is read inside the same immediate (writing) transaction that migrates,
         // so two processes can never both apply a migration.

@@ -8,10 +8,13 @@
 
 #![warn(missing_docs)]
 
+mod access;
 mod address;
+mod budget;
 mod chat;
 mod delivery;
 mod email;
+mod folder;
 mod history;
 mod lock;
 mod moves;
@@ -24,12 +27,14 @@ pub use address::{
     display_name, fit_subject, parse_address, strip_controls, Sendable, MAX_NAME_CHARS,
     MAX_SUBJECT_CHARS,
 };
+pub use budget::{BENEATH_SHOWN, MAX_EMAIL_BYTES, OFFSETTING_INPUTS, OFFSETTING_SHOWN};
 pub use chat::{compose_chat, MAX_CHAT_CHARS};
-pub use delivery::{html_part, preview, Deliver, Failure, FailureKind, Folder, Smtp, SmtpSettings};
+pub use delivery::{Deliver, Failure, FailureKind, Smtp, SmtpSettings};
 pub use email::{
     compose, compose_or_fail, escape_html, group, headline, message_id, Carried, Digest,
     MovedMetric, CARRIED_SHARE,
 };
+pub use folder::{html_part, preview, Folder};
 pub use history::{
     shown_recipient, ChangeRecord, Channel, Definitions, EmailStatus, History, Medium,
     OutboxStatus, PastRun, RunRecord, Selection, StoredEmail, Unresolved, ValueRecord,
@@ -65,6 +70,15 @@ pub enum Error {
         pid: Option<u32>,
         /// How long this one waited, in seconds.
         waited: u64,
+    },
+    /// The history database cannot be written (the file, or the folder it is in, is
+    /// read-only), and what was asked writes to it.
+    #[error("history database {db} is read-only ({why}); a run records what it decides there")]
+    ReadOnly {
+        /// The database's path.
+        db: String,
+        /// What the system said.
+        why: String,
     },
     /// An address could not be used in an email.
     #[error("email address: {0}")]

@@ -55,7 +55,7 @@ pub(crate) fn canonical(db: &Path) -> std::io::Result<PathBuf> {
 }
 
 /// The lock file of the database at `db` (a canonical path).
-fn path_of(db: &Path) -> PathBuf {
+pub(crate) fn path_of(db: &Path) -> PathBuf {
     let mut name = OsString::from(db.as_os_str());
     name.push(".lock");
     PathBuf::from(name)

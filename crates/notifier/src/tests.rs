@@ -602,6 +602,12 @@ fn a_history_is_created_whole_and_what_is_not_one_is_refused_by_name() {
         );
     }
     assert!(History::open_read_only(&empty).is_err());
+    let read = History::open_read_only(&text).err().expect("refused");
+    assert!(
+        read.to_string()
+            .contains("is not a canopy history database"),
+        "{read}"
+    );
     assert_eq!(std::fs::read(&empty).unwrap(), b"", "left as it was");
 }
 
