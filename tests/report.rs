@@ -344,6 +344,47 @@ fn a_large_tree_opens_collapsed_and_each_branch_opens_its_view() {
     });
 }
 
+/// Text that, raw inside a script element, switches HTML's parser into a state where
+/// `</script>` no longer ends the element.
+const COMMENT_SCRIPT: &str = "<!--<script>";
+
+#[test]
+fn a_comment_and_script_tag_in_titles_and_segments_leave_the_page_working() {
+    let Some(driver) = driver() else { return };
+    let dir = Dir::new();
+    let tree = dir.create(
+        "odd.yaml",
+        &format!("version: 1\ntree: odd\ntitle: Odd\ngrain: week\nroot: total\npeople:\n  o: {{ name: Owner, email: o@example.com }}\nraci: {{ accountable: o }}\nmetrics:\n  total:\n    title: \"Total {COMMENT_SCRIPT} & more\"\n    formula: a + b\n  a: {{}}\n  b: {{}}\n"),
+    );
+    let mut csv = String::from("period,metric,value,region\n");
+    for (segment, w01, w02) in [(COMMENT_SCRIPT, 3, 9), ("north", 5, 6)] {
+        for metric in ["a", "b"] {
+            csv +=
+                &format!("2026-W01,{metric},{w01},{segment}\n2026-W02,{metric},{w02},{segment}\n");
+        }
+    }
+    let data = dir.create("odd.csv", &csv);
+    let (tree, data) = (tree.to_str().unwrap(), data.to_str().unwrap());
+    let html = dir
+        .run(&["render", tree, "--data", data, "--format", "html"], 0)
+        .stdout;
+    let page = dir.create("odd.html", &html);
+    runtime().block_on(async {
+        let c = session(&driver, 1400, false).await;
+        // The page's script runs to its end only if the data's element ended where it should.
+        open(&c, &page).await;
+        let shown = js(&c, "return document.querySelectorAll('#canvas g.n').length;").await;
+        assert_eq!(shown, 3);
+        c.find(Locator::Css("g.n[data-id='total']")).await.unwrap().click().await.unwrap();
+        c.wait().for_element(Locator::Css("#panel:not([hidden]) tr[data-segment]")).await.unwrap();
+        let title = js(&c, "return document.querySelector('#panel h2').textContent;").await;
+        assert_eq!(title, format!("Total {COMMENT_SCRIPT} & more (total)").as_str());
+        let segments = js(&c, "return [...document.querySelectorAll('#panel tr[data-segment] th')].map(t => t.textContent);").await;
+        assert_eq!(segments, json!([format!("region={COMMENT_SCRIPT}"), "region=north"]));
+        c.close().await.unwrap();
+    });
+}
+
 #[test]
 fn the_page_needs_nothing_outside_itself() {
     let dir = Dir::new();

@@ -243,24 +243,6 @@ impl Planner {
         planner
     }
 
-    /// Which positions are the metric at `root` or under it (its inputs come after it in
-    /// walk order), and how many.
-    fn under(&self, root: usize) -> (Vec<bool>, usize) {
-        let n = self.order.len();
-        let mut under = vec![false; n];
-        under[root] = true;
-        let mut count = 0;
-        for pos in root..n {
-            if under[pos] {
-                count += 1;
-                for &i in self.inputs(pos) {
-                    under[i as usize] = true;
-                }
-            }
-        }
-        (under, count)
-    }
-
     /// The positions of the inputs of the metric at `pos`.
     fn inputs(&self, pos: usize) -> &[u32] {
         let (a, b) = self.spans[pos];
@@ -281,95 +263,130 @@ pub fn explain(
     from: Period,
     to: Period,
 ) -> Result<Explanation, ExplainError> {
-    let tree = eval.tree();
-    let fail = |period: Period, cell: Cell| ExplainError {
-        metric: tree.metric(metric).id.clone(),
-        from,
-        to,
-        reason: eval.reason(metric, period, cell),
-    };
-    eval.total(metric, from).map_err(|c| fail(from, c))?;
-    eval.total(metric, to).map_err(|c| fail(to, c))?;
+    Explainer::new(planner).explain(eval, metric, from, to)
+}
 
-    let n = planner.order.len();
-    let root = planner.position[metric.index()] as usize;
-    let (under, count) = planner.under(root);
-    // Every metric under `metric` has a value in both periods, or `metric` would not. The
-    // two periods' values are gathered in walk order.
-    let (pf, pt) = (eval.period_index(from), eval.period_index(to));
-    let (pf, pt) = (pf.expect("checked above"), pt.expect("checked above"));
-    let (before_column, after_column) = (eval.column(pf), eval.column(pt));
-    let (mut before_at, mut after_at) = (vec![0.0; n], vec![0.0; n]);
-    for pos in (root..n).filter(|&pos| under[pos]) {
-        let m = planner.order[pos].index();
-        before_at[pos] = before_column[m];
-        after_at[pos] = after_column[m];
+/// Explains one metric after another, reusing its memory. Its arrays span the whole tree,
+/// but an explanation touches, and then clears, only the positions under its metric: so
+/// explaining every metric of a tree in turn costs the sum of their subtrees, where a new
+/// [`explain`] for each would cost the whole tree each time.
+pub struct Explainer<'p> {
+    walk: Walk<'p>,
+    /// By position: whether it is under the metric being explained.
+    marked: Vec<bool>,
+    /// The positions under the metric being explained, ascending (the walk's order).
+    positions: Vec<u32>,
+}
+
+impl<'p> Explainer<'p> {
+    /// An explainer of the metrics `planner` has read.
+    pub fn new(planner: &'p Planner) -> Explainer<'p> {
+        let n = planner.order.len();
+        Explainer {
+            walk: Walk {
+                planner,
+                contribution: vec![0.0; n],
+                limit_k: vec![0.0; n],
+                edges: Vec::new(),
+                x0: Vec::new(),
+                x1: Vec::new(),
+                phi: Vec::new(),
+                scratch: shapley::Scratch::default(),
+                before_at: vec![0.0; n],
+                after_at: vec![0.0; n],
+            },
+            marked: vec![false; n],
+            positions: Vec::new(),
+        }
     }
-    let mut walk = Walk {
-        planner,
-        contribution: vec![0.0; n],
-        limit_k: vec![0.0; n],
-        edges: Vec::with_capacity(count),
-        x0: Vec::new(),
-        x1: Vec::new(),
-        phi: Vec::new(),
-        scratch: shapley::Scratch::default(),
-        before_at,
-        after_at,
-    };
-    walk.contribution[root] = walk.after_at[root] - walk.before_at[root];
-    walk.limit_k[root] = 1.0;
 
-    let mut nodes = Vec::with_capacity(count);
-    let mut offsetting = Vec::new();
-    for pos in (root..n).filter(|&pos| under[pos]) {
-        let m = planner.order[pos];
-        let (before, after) = (walk.before_at[pos], walk.after_at[pos]);
-        let change = after - before;
-        let k = if change != 0.0 {
-            walk.contribution[pos] / change
-        } else {
-            walk.limit_k[pos]
+    /// Explains the change of `metric` from `from` to `to`, as [`explain`] does.
+    pub fn explain(
+        &mut self,
+        eval: &Evaluation<'_>,
+        metric: MetricId,
+        from: Period,
+        to: Period,
+    ) -> Result<Explanation, ExplainError> {
+        let tree = eval.tree();
+        let fail = |period: Period, cell: Cell| ExplainError {
+            metric: tree.metric(metric).id.clone(),
+            from,
+            to,
+            reason: eval.reason(metric, period, cell),
         };
-        let start = walk.edges.len() as u32;
-        let (method, limit) = match &planner.rules[pos] {
-            None => (None, None),
-            Some(Rule::Linear) => (Some(walk.linear(pos, k)), None),
-            Some(Rule::Formula(planned)) => {
-                let (method, limit) = walk.formula(pos, k, planned);
-                (Some(method), limit)
-            }
-        };
-        let edges = &walk.edges;
-        if method.is_some() {
-            let pct = planner.change_pct[pos];
-            if let Some(o) = offsets(pct, m, before, change, &edges[start as usize..]) {
-                offsetting.push(o);
+        eval.total(metric, from).map_err(|c| fail(from, c))?;
+        eval.total(metric, to).map_err(|c| fail(to, c))?;
+
+        let planner = self.walk.planner;
+        let root = planner.position[metric.index()] as usize;
+        self.gather(root);
+        // Every metric under `metric` has a value in both periods, or `metric` would not. The
+        // two periods' values are gathered in walk order.
+        let (pf, pt) = (eval.period_index(from), eval.period_index(to));
+        let (pf, pt) = (pf.expect("checked above"), pt.expect("checked above"));
+        let (before_column, after_column) = (eval.column(pf), eval.column(pt));
+        let walk = &mut self.walk;
+        for &pos in &self.positions {
+            let (pos, m) = (pos as usize, planner.order[pos as usize].index());
+            walk.before_at[pos] = before_column[m];
+            walk.after_at[pos] = after_column[m];
+        }
+        walk.edges = Vec::with_capacity(self.positions.len());
+        walk.contribution[root] = walk.after_at[root] - walk.before_at[root];
+        walk.limit_k[root] = 1.0;
+        let (nodes, offsetting) = walk.nodes(&self.positions);
+        let edges = std::mem::take(&mut walk.edges);
+        self.clear();
+        Ok(Explanation {
+            metric,
+            from,
+            to,
+            nodes,
+            edges,
+            offsetting,
+            segments: segments(eval, metric, from, to),
+        })
+    }
+
+    /// Marks the positions under `root`, itself included, and lists them in walk order.
+    fn gather(&mut self, root: usize) {
+        let planner = self.walk.planner;
+        self.positions.clear();
+        self.positions.push(root as u32);
+        self.marked[root] = true;
+        let mut next = 0;
+        while let Some(&pos) = self.positions.get(next) {
+            next += 1;
+            for &i in planner.inputs(pos as usize) {
+                if !std::mem::replace(&mut self.marked[i as usize], true) {
+                    self.positions.push(i);
+                }
             }
         }
-        nodes.push(Node {
-            metric: m,
-            before,
-            after,
-            change,
-            contribution: walk.contribution[pos],
-            sensitivity: k,
-            method,
-            limit,
-            edges: start..edges.len() as u32,
-        });
+        // Inputs come after their metric in walk order, so every position under `root` lies
+        // in `root..n`. Reading the marks across that range is cheaper than sorting when
+        // most of it is marked (explaining the root); sorting, when little of it is.
+        let span = planner.order.len() - root;
+        if span <= 16 * self.positions.len() {
+            self.positions.clear();
+            let marked = &self.marked;
+            self.positions
+                .extend((root..root + span).filter(|&p| marked[p]).map(|p| p as u32));
+        } else {
+            self.positions.sort_unstable();
+        }
     }
-    let edges = walk.edges;
-    let segments = segments(eval, metric, from, to);
-    Ok(Explanation {
-        metric,
-        from,
-        to,
-        nodes,
-        edges,
-        offsetting,
-        segments,
-    })
+
+    /// Leaves every array as new, touching only the positions the last explanation used.
+    fn clear(&mut self) {
+        for &pos in &self.positions {
+            let pos = pos as usize;
+            self.marked[pos] = false;
+            self.walk.contribution[pos] = 0.0;
+            self.walk.limit_k[pos] = 0.0;
+        }
+    }
 }
 
 /// What an explanation's walk down the tree keeps, by position in walk order.
@@ -389,6 +406,53 @@ struct Walk<'p> {
 }
 
 impl Walk<'_> {
+    /// Walks `positions` (parents first), passing each metric's contribution to its inputs:
+    /// every metric's node, and the flat metrics hiding movement.
+    fn nodes(&mut self, positions: &[u32]) -> (Vec<Node>, Vec<Offsetting>) {
+        let planner = self.planner;
+        let mut nodes = Vec::with_capacity(positions.len());
+        let mut offsetting = Vec::new();
+        for &pos in positions {
+            let pos = pos as usize;
+            let m = planner.order[pos];
+            let (before, after) = (self.before_at[pos], self.after_at[pos]);
+            let change = after - before;
+            let k = if change != 0.0 {
+                self.contribution[pos] / change
+            } else {
+                self.limit_k[pos]
+            };
+            let start = self.edges.len() as u32;
+            let (method, limit) = match &planner.rules[pos] {
+                None => (None, None),
+                Some(Rule::Linear) => (Some(self.linear(pos, k)), None),
+                Some(Rule::Formula(planned)) => {
+                    let (method, limit) = self.formula(pos, k, planned);
+                    (Some(method), limit)
+                }
+            };
+            let edges = &self.edges;
+            if method.is_some() {
+                let pct = planner.change_pct[pos];
+                if let Some(o) = offsets(pct, m, before, change, &edges[start as usize..]) {
+                    offsetting.push(o);
+                }
+            }
+            nodes.push(Node {
+                metric: m,
+                before,
+                after,
+                change,
+                contribution: self.contribution[pos],
+                sensitivity: k,
+                method,
+                limit,
+                edges: start..edges.len() as u32,
+            });
+        }
+        (nodes, offsetting)
+    }
+
     /// Passes `k` times each input's share down a linear formula at `pos`.
     fn linear(&mut self, pos: usize, k: f64) -> Method {
         let planner = self.planner;

@@ -18,8 +18,8 @@ mod shapley;
 pub mod table;
 
 pub use attribution::{
-    explain, rank, ExplainError, Explanation, Node, Offsetting, Planner, SegmentShare, Segments,
-    METHOD,
+    explain, rank, ExplainError, Explainer, Explanation, Node, Offsetting, Planner, SegmentShare,
+    Segments, METHOD,
 };
 pub use canopy_engine::{Period, PeriodError};
 pub use data::{Data, DataBuilder, SegmentKey, MAX_SPAN};

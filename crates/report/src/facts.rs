@@ -4,7 +4,7 @@
 
 use canopy_engine::{Good, Metric, MetricId, MetricTree};
 use canopy_evaluator::format::{number, signed, titled, told};
-use canopy_evaluator::{explain, explain_report, Evaluation, ExplainReport, Period, Planner};
+use canopy_evaluator::{explain_report, Evaluation, ExplainReport, Explainer, Period, Planner};
 use serde::Serialize;
 
 use crate::Marks;
@@ -90,13 +90,22 @@ pub struct Card {
 /// The card of every metric, in file order.
 pub fn cards(eval: &Evaluation<'_>, period: Period, marks: Marks<'_>) -> Vec<Card> {
     let tree = eval.tree();
+    // The marks by metric, so that no card searches them.
+    let mut moved = vec![false; tree.len()];
+    for m in marks.moved {
+        moved[m.index()] = true;
+    }
+    let mut redefined = vec![None; tree.len()];
+    // Backwards, so that the first mark of a metric is the one kept.
+    for (m, p) in marks.redefined.iter().rev() {
+        redefined[m.index()] = Some(*p);
+    }
     tree.ids()
         .map(|id| {
-            let mut card = card(eval, id, period, marks.moved.contains(&id));
-            let changed = marks.redefined.iter().find(|(m, _)| *m == id);
+            let mut card = card(eval, id, period, moved[id.index()]);
             // The index in the trend of the first period under the new definition.
-            card.redefined = changed
-                .map(|(_, p)| (TREND as i32 - 1 - period.since(*p), *p))
+            card.redefined = redefined[id.index()]
+                .map(|p| (TREND as i32 - 1 - period.since(p), p))
                 .filter(|(i, _)| (1..TREND as i32).contains(i))
                 .map(|(i, p)| (i as usize, p));
             card
@@ -246,10 +255,12 @@ pub struct Panel {
 pub fn panels(eval: &Evaluation<'_>, period: Period) -> Vec<Panel> {
     let tree = eval.tree();
     let planner = Planner::new(tree);
+    // One explainer for all: each explanation then costs its metric's subtree, not the tree.
+    let mut explainer = Explainer::new(&planner);
     let from = period.previous();
     tree.ids()
         .map(|id| {
-            let e = explain(eval, &planner, id, from, period);
+            let e = explainer.explain(eval, id, from, period);
             let reason = e.as_ref().map_err(|e| e.reason.clone());
             panel(tree, id, &explain_report(eval, id, from, period, reason))
         })

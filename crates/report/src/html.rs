@@ -65,14 +65,47 @@ pub fn page(report: &Report) -> String {
             .collect(),
         panels: &report.panels,
     };
-    let json = serde_json::to_string(&data).expect("the report's data serialises");
-    // `</` would end the script element early.
-    let json = json.replace("</", "<\\/");
+    let json = script_json(&data);
     let _ = write!(
         out,
         "<script type=\"application/json\" id=\"report\">{json}</script>\n<script>{SCRIPT}</script>\n</body></html>\n"
     );
     out
+}
+
+/// `value` as JSON that can sit inside an HTML `<script>` element: `<`, `>` and `&` are
+/// written as `\u003c`, `\u003e` and `\u0026`, which `JSON.parse` reads back as the same
+/// characters. Escaping `</` alone is not enough: inside a script, `<!--` followed by
+/// `<script` puts the HTML parser in a state where `</script>` no longer ends the element.
+fn script_json(value: &impl Serialize) -> String {
+    let mut out = HtmlSafe(Vec::with_capacity(1 << 16));
+    serde_json::to_writer(&mut out, value).expect("the report's data serialises");
+    String::from_utf8(out.0).expect("JSON is UTF-8")
+}
+
+/// JSON text with `<`, `>` and `&` as Unicode escapes. Outside strings JSON has none of these
+/// characters, and inside a string the escape stands for the character itself.
+struct HtmlSafe(Vec<u8>);
+
+impl std::io::Write for HtmlSafe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        while let Some(i) = rest.iter().position(|b| matches!(b, b'<' | b'>' | b'&')) {
+            self.0.extend_from_slice(&rest[..i]);
+            self.0.extend_from_slice(match rest[i] {
+                b'<' => b"\\u003c",
+                b'>' => b"\\u003e",
+                _ => b"\\u0026",
+            });
+            rest = &rest[i + 1..];
+        }
+        self.0.extend_from_slice(rest);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn header(out: &mut String, report: &Report) {
@@ -118,4 +151,44 @@ pub fn index(trees: &[(String, Vec<String>)]) -> String {
     }
     out.push_str("</main></body></html>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_json;
+
+    /// Writes `input` as a JSON string for a script element, expecting `expected`, and reads
+    /// it back.
+    fn check(input: &str, expected: &str) {
+        let json = script_json(&input);
+        assert_eq!(json, expected);
+        assert!(!json.contains(['<', '>', '&']), "{json}");
+        assert_eq!(serde_json::from_str::<String>(&json).unwrap(), input);
+    }
+
+    #[test]
+    fn markup_in_json_is_written_as_unicode_escapes() {
+        check("plain", r#""plain""#);
+        check("<!--<script>", r#""\u003c!--\u003cscript\u003e""#);
+        check("</script>", r#""\u003c/script\u003e""#);
+        check("a & b > c", r#""a \u0026 b \u003e c""#);
+        check("&amp;", r#""\u0026amp;""#);
+        // A backslash before a bracket stays a backslash of its own.
+        check(r"\<", r#""\\\u003c""#);
+        check("é <ü>", r#""é \u003cü\u003e""#);
+    }
+
+    #[test]
+    fn structures_keep_their_shape() {
+        let value = serde_json::json!({ "<k>": ["<!--", 1.5, null, { "x": "&" }] });
+        let json = script_json(&value);
+        assert_eq!(
+            json,
+            r#"{"\u003ck\u003e":["\u003c!--",1.5,null,{"x":"\u0026"}]}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+            value
+        );
+    }
 }
