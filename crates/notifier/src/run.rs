@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use canopy_engine::{Definition, MetricId};
-use canopy_evaluator::{explain, Cell, Evaluation, Explanation, Period, Planner};
+use canopy_evaluator::{Cell, Evaluation, Explainer, Explanation, Period, Planner};
 use lettre::message::Mailbox;
 use serde::Serialize;
 
@@ -94,9 +94,11 @@ pub fn plan(
     let verdicts = verdicts(eval, period, history, &mut record)?;
 
     let planner = Planner::new(tree);
+    // One explainer for every move: each costs its metric's subtree, not the whole tree.
+    let mut explainer = Explainer::new(&planner);
     let explanations: Vec<Option<Explanation>> = moves
         .iter()
-        .map(|m| explain(eval, &planner, m.metric, period.previous(), period).ok())
+        .map(|m| (explainer.explain(eval, m.metric, period.previous(), period)).ok())
         .collect();
 
     let headline = moves
