@@ -514,33 +514,79 @@ fn a_server_that_never_greets_times_out_and_the_email_waits() {
     assert_eq!(server.per_recipient(), everyone());
 }
 
+/// Starts `canopy run` with `env`, and kills it (SIGKILL) once `reached` holds.
+fn kill_when(dir: &Dir, env: &[(&'static str, String)], mut reached: impl FnMut() -> bool) {
+    let mut cmd = dir.command(RUN);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut run = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reached() {
+        assert!(Instant::now() < deadline, "the run never got there");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+}
+
 #[test]
-fn a_run_killed_mid_way_and_repeated_sends_each_email_once() {
+fn a_run_killed_while_the_server_holds_an_email_leaves_it_uncertain() {
     let dir = item_creation();
     let port = free_port();
     let mut env = plain(port);
     env.push(("CANOPY_SMTP_TIMEOUT", "60".to_string()));
     {
+        // The server has the second email's content and never answers; the run is killed
+        // then, as a timeout would have struck.
         let server = Server::start(&dir, port, &["--mode", "stall", "--stall-after", "1"]);
-        let mut cmd = dir.command(RUN);
-        cmd.envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut run = cmd.spawn().unwrap();
-        // The server stalls on the second email: the first is sent and marked by then.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !server.maildir.join("stalling").exists() {
-            assert!(
-                Instant::now() < deadline,
-                "the second email never reached the server"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        run.kill().unwrap();
-        run.wait().unwrap();
+        kill_when(&dir, &env, || server.maildir.join("stalling").exists());
         assert_eq!(server.messages().len(), 1);
     }
     // The restarted server writes into the same maildir: it holds everything delivered.
+    let server = Server::start(&dir, port, &[]);
+    let again = dir.run_env(RUN, &plain(port), 1);
+    assert!(
+        again.stderr.contains("is uncertain since an earlier run"),
+        "{}",
+        again.stderr
+    );
+    let delivered = server.per_recipient();
+    assert_eq!(delivered.len(), 3, "the one in flight is not sent again");
+    let held = everyone().into_keys().find(|r| !delivered.contains_key(r));
+    let held = held.expect("one recipient is missing");
+    let status = outbox_status(&dir, 1);
+    let line = format!("uncertain: {held}: [canopy] item-creation 2026-W47");
+    assert!(
+        status.stdout.contains("uncertain: 1\n")
+            && status.stdout.contains(&line)
+            && status
+                .stdout
+                .contains("canopy stopped after handing it over"),
+        "{}",
+        status.stdout
+    );
+    dir.run_env(&["outbox", "retry"], &plain(port), 0);
+    assert_eq!(server.per_recipient(), everyone());
+}
+
+#[test]
+fn a_run_killed_before_the_hand_over_leaves_the_email_pending() {
+    let dir = item_creation();
+    let port = free_port();
+    let mut env = plain(port);
+    env.push(("CANOPY_SMTP_TIMEOUT", "60".to_string()));
+    // A listener that accepts the connection and never greets: nothing is handed over.
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    // The connection is kept open until the run is killed.
+    let mut accepted = None;
+    kill_when(&dir, &env, || {
+        accepted = listener.accept().ok();
+        accepted.is_some()
+    });
+    drop(accepted);
+    drop(listener);
     let server = Server::start(&dir, port, &[]);
     dir.run_env(RUN, &plain(port), 0);
     assert_eq!(server.per_recipient(), everyone());
@@ -811,18 +857,22 @@ fn a_second_run_waits_for_the_first_and_gives_up_after_the_lock_wait() {
         "{}",
         second.stderr
     );
-    // The second decided and sent nothing; the lock goes with the first process.
+    // The second decided and sent nothing; the lock goes with the first process, killed
+    // while the server held its first email (so that one is uncertain).
     first.kill().unwrap();
     first.wait().unwrap();
-    let status = outbox_status(&dir, 0);
+    let status = outbox_status(&dir, 1);
     assert!(
-        status.stdout.starts_with("pending:   4\n"),
+        status
+            .stdout
+            .starts_with("pending:   3\nfailed:    0\nuncertain: 1\n"),
         "{}",
         status.stdout
     );
     drop(server);
     let server = Server::start(&dir, port, &[]);
-    dir.run_env(RUN, &plain(port), 0);
+    dir.run_env(RUN, &plain(port), 1);
+    dir.run_env(&["outbox", "retry"], &plain(port), 0);
     assert_eq!(server.per_recipient(), everyone());
 }
 

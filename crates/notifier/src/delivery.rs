@@ -42,10 +42,18 @@ pub struct Failure {
     pub message: String,
 }
 
+/// Called by a delivery at the moment it hands a message over for good (over SMTP: once the
+/// server has accepted DATA, before the content goes). The outbox then marks the message in
+/// flight, durably, so that a process killed before the server answers leaves it
+/// `uncertain`, as a timeout at the same point would. An error stops the delivery before
+/// anything was handed over.
+pub type HandOver<'a> = &'a dyn Fn() -> Result<(), Failure>;
+
 /// Somewhere emails can be delivered.
 pub trait Deliver {
-    /// Delivers one email.
-    fn deliver(&self, email: &StoredEmail) -> Result<(), Failure>;
+    /// Delivers one email, calling `hand_over` just before the point after which it may have
+    /// been delivered without this process knowing.
+    fn deliver(&self, email: &StoredEmail, hand_over: HandOver<'_>) -> Result<(), Failure>;
     /// Where emails go, for messages to the user.
     fn describe(&self) -> String;
     /// How emails are delivered, as the history records it.
@@ -158,15 +166,14 @@ impl Smtp {
         Ok(conn)
     }
 
-    /// MAIL, RCPT, DATA, then the content; says how far it got when it fails.
-    fn transmit(
+    /// MAIL, RCPT and DATA: once they are accepted, the content can be sent.
+    fn envelope(
         &self,
         conn: &mut SmtpConnection,
         from: Address,
         to: Address,
         body: &[u8],
-    ) -> Result<(), (Stage, lettre::transport::smtp::Error)> {
-        let before = |e| (Stage::Before, e);
+    ) -> Result<(), lettre::transport::smtp::Error> {
         let mut options = Vec::new();
         let info = conn.server_info();
         if !body.is_ascii() && info.supports_feature(Extension::EightBitMime) {
@@ -177,10 +184,18 @@ impl Smtp {
         {
             options.push(MailParameter::SmtpUtfEight);
         }
-        conn.command(Mail::new(Some(from), options))
-            .map_err(before)?;
-        conn.command(Rcpt::new(to, Vec::new())).map_err(before)?;
-        conn.command(Data).map_err(before)?;
+        conn.command(Mail::new(Some(from), options))?;
+        conn.command(Rcpt::new(to, Vec::new()))?;
+        conn.command(Data)?;
+        Ok(())
+    }
+
+    /// The content, after DATA; says how far it got when it fails.
+    fn content(
+        &self,
+        conn: &mut SmtpConnection,
+        body: &[u8],
+    ) -> Result<(), (Stage, lettre::transport::smtp::Error)> {
         // lettre writes each part, then the terminator, then reads the reply: once the
         // iterator is exhausted, the whole content has been written.
         let written = Cell::new(false);
@@ -267,15 +282,20 @@ fn address(text: &str) -> Result<Address, Failure> {
 }
 
 impl Deliver for Smtp {
-    fn deliver(&self, email: &StoredEmail) -> Result<(), Failure> {
+    fn deliver(&self, email: &StoredEmail, hand_over: HandOver<'_>) -> Result<(), Failure> {
         let (from, to) = (address(&email.sender)?, address(&email.recipient)?);
         let mut conn = self
             .connect()
             .map_err(|e| self.failure(Stage::Before, &e))?;
-        let sent = self.transmit(&mut conn, from, to, &email.body);
+        let sent = (self.envelope(&mut conn, from, to, &email.body))
+            .map_err(|e| self.failure(Stage::Before, &e))
+            .and_then(|()| hand_over())
+            .and_then(|()| {
+                (self.content(&mut conn, &email.body)).map_err(|(stage, e)| self.failure(stage, &e))
+            });
         // The message is settled either way; a failure to say goodbye changes nothing.
         conn.abort();
-        sent.map_err(|(stage, e)| self.failure(stage, &e))
+        sent
     }
 
     fn describe(&self) -> String {

@@ -714,6 +714,51 @@ impl Body<'_> {
             .collect()
     }
 
+    /// One moved metric in plain text: its title, values and facts.
+    fn text_moved(&self, f: &Facts) -> String {
+        let mut out = String::new();
+        let _ = write!(out, "\n* {}\n  {}\n", titled(&f.title, &f.id), f.values);
+        if let Some(name) = &f.responsible_for {
+            let _ = writeln!(out, "  You are responsible; accountable: {name}");
+        }
+        if let Some(band) = &f.band {
+            let _ = writeln!(out, "  Band: {band}");
+        }
+        if let Some(target) = &f.target {
+            let _ = writeln!(out, "  Target: {target}");
+        }
+        let _ = writeln!(out, "  Why this email: {}", f.why.join("; "));
+        if !f.contributors.is_empty() {
+            out.push_str("  Biggest contributors:\n");
+            let width = f.contributors.iter().map(|(_, c)| c.chars().count()).max();
+            let width = width.unwrap_or(0);
+            for (name, c) in &f.contributors {
+                let _ = writeln!(out, "    {c:>width$}  {name}");
+            }
+        }
+        for o in &f.offsetting {
+            let _ = writeln!(out, "  Offsetting: {o}");
+        }
+        if !f.beneath.is_empty() {
+            out.push_str("  Mostly from, also yours:\n");
+            for line in &f.beneath {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+        if let Some(trend) = &f.trend {
+            let _ = writeln!(
+                out,
+                "  Trend: {}\n         {}",
+                trend.spark(),
+                trend.numbers()
+            );
+            if let Some(note) = &trend.note {
+                let _ = writeln!(out, "         ({note})");
+            }
+        }
+        out
+    }
+
     fn text(&self) -> String {
         let mut out = format!("Hi {},\n\n", display_name(&self.digest.person.name));
         if let Some(headline) = self.digest.headline {
@@ -721,46 +766,7 @@ impl Body<'_> {
         }
         let _ = writeln!(out, "{}", self.intro());
         for moved in self.digest.moved.iter().take(self.shown.detailed) {
-            let f = self.facts(moved);
-            let _ = write!(out, "\n* {}\n  {}\n", titled(&f.title, &f.id), f.values);
-            if let Some(name) = &f.responsible_for {
-                let _ = writeln!(out, "  You are responsible; accountable: {name}");
-            }
-            if let Some(band) = &f.band {
-                let _ = writeln!(out, "  Band: {band}");
-            }
-            if let Some(target) = &f.target {
-                let _ = writeln!(out, "  Target: {target}");
-            }
-            let _ = writeln!(out, "  Why this email: {}", f.why.join("; "));
-            if !f.contributors.is_empty() {
-                out.push_str("  Biggest contributors:\n");
-                let width = f.contributors.iter().map(|(_, c)| c.chars().count()).max();
-                let width = width.unwrap_or(0);
-                for (name, c) in &f.contributors {
-                    let _ = writeln!(out, "    {c:>width$}  {name}");
-                }
-            }
-            for o in &f.offsetting {
-                let _ = writeln!(out, "  Offsetting: {o}");
-            }
-            if !f.beneath.is_empty() {
-                out.push_str("  Mostly from, also yours:\n");
-                for line in &f.beneath {
-                    let _ = writeln!(out, "    {line}");
-                }
-            }
-            if let Some(trend) = &f.trend {
-                let _ = writeln!(
-                    out,
-                    "  Trend: {}\n         {}",
-                    trend.spark(),
-                    trend.numbers()
-                );
-                if let Some(note) = &trend.note {
-                    let _ = writeln!(out, "         ({note})");
-                }
-            }
+            out += &self.text_moved(&self.facts(moved));
         }
         let more = self.more_moved();
         if !more.is_empty() {

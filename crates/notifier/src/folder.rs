@@ -10,7 +10,7 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use crate::delivery::{Deliver, Failure, FailureKind};
+use crate::delivery::{Deliver, Failure, FailureKind, HandOver};
 use crate::history::{Channel, Medium, StoredEmail};
 
 /// A folder of `.eml` files: the default when no SMTP server is configured.
@@ -147,7 +147,9 @@ pub fn html_part(message: &[u8]) -> Option<String> {
 }
 
 impl Deliver for Folder {
-    fn deliver(&self, email: &StoredEmail) -> Result<(), Failure> {
+    /// A file is whole or absent (it is renamed into place), and writing it again writes the
+    /// same file: there is no hand-over whose outcome can be unknown.
+    fn deliver(&self, email: &StoredEmail, _: HandOver<'_>) -> Result<(), Failure> {
         let failure = |e: std::io::Error| Failure {
             // Another message's file stays until someone moves it: trying again will not help.
             kind: match e.kind() {

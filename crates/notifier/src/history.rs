@@ -790,6 +790,17 @@ impl History {
             .map_err(|e| self.error(e))
     }
 
+    /// Marks an email in flight: it is about to be handed over, and stays `uncertain` if no
+    /// answer is recorded after (the process was killed), exactly as after a timeout. The
+    /// write is committed, and so durable, before the hand-over.
+    pub fn mark_in_flight(&self, id: i64, now: DateTime<Utc>) -> Result<(), Error> {
+        let why = "canopy stopped after handing it over and before the server answered; it may have been delivered";
+        self.conn
+            .execute("update outbox set status = 'uncertain', last_error = ?2, last_attempt_at = ?3 where id = ?1", params![id, why, now.to_rfc3339()])
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
     /// Records an attempt that did not deliver: the email becomes `status` (pending for a
     /// transient failure, failed for a refusal, uncertain for an unacknowledged hand-over).
     pub fn mark_attempt(

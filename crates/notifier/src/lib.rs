@@ -29,7 +29,7 @@ pub use address::{
 };
 pub use budget::{BENEATH_SHOWN, MAX_EMAIL_BYTES, OFFSETTING_INPUTS, OFFSETTING_SHOWN};
 pub use chat::{compose_chat, MAX_CHAT_CHARS};
-pub use delivery::{Deliver, Failure, FailureKind, Smtp, SmtpSettings};
+pub use delivery::{Deliver, Failure, FailureKind, HandOver, Smtp, SmtpSettings};
 pub use email::{
     compose, compose_or_fail, escape_html, group, headline, message_id, Carried, Digest,
     MovedMetric, CARRIED_SHARE,

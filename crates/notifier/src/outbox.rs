@@ -2,12 +2,14 @@
 //! failure is retried with backoff and otherwise left pending for the next run or
 //! `canopy outbox flush`; a permanent refusal marks the email failed; a hand-over the server
 //! did not acknowledge marks it uncertain, not retried until `uncertain_after` has passed.
+//! An email is marked uncertain before it is handed over, too, so a process killed before
+//! the answer leaves it as a timeout would.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::delivery::{Deliver, FailureKind};
+use crate::delivery::{Deliver, Failure, FailureKind, HandOver};
 use crate::history::{EmailStatus, History, Medium, StoredEmail};
 use crate::Error;
 
@@ -110,7 +112,17 @@ pub fn flush(
             continue;
         }
         let to = routes.of(email.medium);
-        match attempt(&email, to, retry, sleep) {
+        // Written before the server can have the message, so that a process killed while
+        // waiting for its answer leaves it uncertain rather than pending (sent again at once).
+        let hand_over = || {
+            history
+                .mark_in_flight(email.id, now())
+                .map_err(|e| Failure {
+                    kind: FailureKind::Transient,
+                    message: e.to_string(),
+                })
+        };
+        match attempt(&email, to, retry, sleep, &hand_over) {
             Ok(()) => {
                 history.mark_sent(email.id, now(), to.channel())?;
                 match email.medium {
@@ -153,6 +165,7 @@ fn attempt(
     to: &dyn Deliver,
     retry: Retry,
     sleep: &dyn Fn(Duration),
+    hand_over: HandOver<'_>,
 ) -> Result<(), (FailureKind, String)> {
     let mut delay = retry.first_delay;
     let mut last = None;
@@ -161,7 +174,7 @@ fn attempt(
             sleep(delay);
             delay *= 2;
         }
-        match to.deliver(email) {
+        match to.deliver(email, hand_over) {
             Ok(()) => return Ok(()),
             Err(f) if f.kind == FailureKind::Transient => last = Some(f),
             Err(f) => return Err((f.kind, f.message)),

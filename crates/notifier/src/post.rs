@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use canopy_engine::Webhook;
 
-use crate::delivery::{Deliver, Failure, FailureKind};
+use crate::delivery::{Deliver, Failure, FailureKind, HandOver};
 use crate::history::{Channel, StoredEmail};
 
 /// Posts chat messages to the webhooks they are for.
@@ -41,7 +41,9 @@ impl Poster {
 }
 
 impl Deliver for Poster {
-    fn deliver(&self, message: &StoredEmail) -> Result<(), Failure> {
+    /// A message whose answer was lost is posted again, with the same `X-Canopy-Id` by which
+    /// a receiver drops a repeat, so no hand-over is marked.
+    fn deliver(&self, message: &StoredEmail, _: HandOver<'_>) -> Result<(), Failure> {
         let refused = |message: String| Failure {
             kind: FailureKind::Permanent,
             message,

@@ -264,7 +264,7 @@ struct Scripted {
 }
 
 impl Deliver for Scripted {
-    fn deliver(&self, email: &StoredEmail) -> Result<(), Failure> {
+    fn deliver(&self, email: &StoredEmail, _: HandOver<'_>) -> Result<(), Failure> {
         let answer = self.answers.borrow_mut().remove(0);
         if answer.is_ok() {
             self.delivered.borrow_mut().push(email.recipient.clone());
@@ -415,6 +415,48 @@ fn folder_delivery_writes_one_file_per_email() {
     let file = dir.join("t-2026-W46-a@x.example.eml");
     assert_eq!(std::fs::read(&file).unwrap(), b"body");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A delivery that hands the message over, then reports what the outbox says of it at that
+/// moment, as a process killed there would leave it.
+struct Handing<'h> {
+    history: &'h History,
+    /// The outbox's counts, and how many emails were due.
+    seen: RefCell<Option<(OutboxStatus, usize)>>,
+}
+
+impl Deliver for Handing<'_> {
+    fn deliver(&self, _: &StoredEmail, hand_over: HandOver<'_>) -> Result<(), Failure> {
+        hand_over()?;
+        let due = self.history.due(now(), Duration::from_secs(3600)).unwrap();
+        *self.seen.borrow_mut() = Some((self.history.status().unwrap(), due.len()));
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        "a hand-over".into()
+    }
+
+    fn channel(&self) -> Channel {
+        Channel::Smtp
+    }
+}
+
+#[test]
+fn an_email_is_uncertain_while_it_is_handed_over_and_sent_once_answered() {
+    let mut history = History::in_memory().unwrap();
+    stored(&mut history, &["a@x.example"]);
+    let handing = Handing {
+        history: &history,
+        seen: RefCell::new(None),
+    };
+    let pass = flush(&history, Routes::all(&handing), retry(1), &now, &|_| {}).unwrap();
+    let (seen, due) = handing.seen.borrow().clone().expect("handed over");
+    // Killed here, it would be uncertain, and not due again within the hour.
+    assert_eq!((seen.uncertain, seen.pending, due), (1, 0, 0));
+    assert_eq!(pass.sent.len(), 1);
+    let status = history.status().unwrap();
+    assert_eq!((status.sent, status.uncertain), (1, 0));
 }
 
 #[test]
