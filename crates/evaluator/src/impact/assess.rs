@@ -707,19 +707,7 @@ fn root_share(
     }
     let w = change.window;
     let (p, e) = (s - t.baseline..s, s + w.ramp..s + w.ramp + w.periods);
-    let means = |range: std::ops::Range<usize>| -> Vec<f64> {
-        tree.ids()
-            .map(|m| {
-                let v: Vec<f64> = range
-                    .clone()
-                    .map(|i| grid.eval.total(m, grid.period(i)).unwrap_or(f64::NAN))
-                    .filter(|v| v.is_finite())
-                    .collect();
-                v.iter().sum::<f64>() / v.len() as f64
-            })
-            .collect()
-    };
-    let (xp, xe) = (means(p.clone()), means(e.clone()));
+    let (xp, xe) = (means(grid, p.clone()), means(grid, e.clone()));
     // The part of the metric the change touched, at the baseline and evaluation means.
     let touched = |range: std::ops::Range<usize>, all: f64| match scope {
         None => all,
@@ -765,24 +753,45 @@ fn root_share(
     {
         return None;
     }
-    let root_series: Vec<f64> = grid
-        .totals(root)
-        .into_iter()
-        .map(|v| if v > 0.0 { v.ln() } else { f64::NAN })
-        .collect();
-    let transmitted = test(&root_series, None, Model::Difference, s, w, 1.0)
-        .ok()
-        .map(|r| {
-            let (low, high) = (r.low.exp() - 1.0, r.high.exp() - 1.0);
-            (low..=high).contains(&effect)
-        });
     Some(RootShare {
         metric: tree.metric(root).id.clone(),
         share: share(t.estimate.tau),
         low: a.min(b),
         high: a.max(b),
-        transmitted,
+        transmitted: transmitted(grid, s, w, effect),
         effect,
         change: change_of_root / fp,
     })
+}
+
+/// Every metric's mean over the periods `range` (of those with a value).
+fn means(grid: &Grid<'_, '_>, range: std::ops::Range<usize>) -> Vec<f64> {
+    grid.eval
+        .tree()
+        .ids()
+        .map(|m| {
+            let v: Vec<f64> = range
+                .clone()
+                .map(|i| grid.eval.total(m, grid.period(i)).unwrap_or(f64::NAN))
+                .filter(|v| v.is_finite())
+                .collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        })
+        .collect()
+}
+
+/// Whether the root's own test at the ship date `s` has `effect` (relative) within its
+/// interval: the change's share reached the root. `None` where the root cannot be tested.
+fn transmitted(grid: &Grid<'_, '_>, s: usize, w: Window, effect: f64) -> Option<bool> {
+    let root_series: Vec<f64> = grid
+        .totals(grid.eval.tree().root())
+        .into_iter()
+        .map(|v| if v > 0.0 { v.ln() } else { f64::NAN })
+        .collect();
+    test(&root_series, None, Model::Difference, s, w, 1.0)
+        .ok()
+        .map(|r| {
+            let (low, high) = (r.low.exp() - 1.0, r.high.exp() - 1.0);
+            (low..=high).contains(&effect)
+        })
 }
