@@ -77,6 +77,31 @@ fn a_zero_baseline_is_not_evaluable_and_one_trees_failure_holds_back_no_other() 
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(doc["verdicts"], serde_json::json!([]), "{doc}");
     dir.run(&["impact", "zero.yaml", "--data", "data.csv"], 0);
+    // Replay decides the same period the same way, without a panic.
+    let replay = [
+        "replay",
+        "zero.yaml",
+        "--data",
+        "data.csv",
+        "--format",
+        "json",
+    ];
+    let run = dir.run(
+        &[&replay[..], &["--from", "2026-W35", "--to", "2026-W37"]].concat(),
+        0,
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let judged: Vec<&serde_json::Value> = (doc["periods"].as_array().unwrap().iter())
+        .map(|p| &p["verdicts"])
+        .collect();
+    assert_eq!(
+        judged,
+        [
+            &serde_json::json!([]),
+            &serde_json::json!(["launch"]),
+            &serde_json::json!([])
+        ]
+    );
 }
 
 /// Every setting, given a secret in each form a user may paste one: no message shows it.
