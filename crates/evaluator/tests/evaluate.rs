@@ -413,6 +413,17 @@ fn arb_tree() -> impl Strategy<Value = (String, usize)> {
         })
 }
 
+/// Weekly CSV rows of leaves `l0, l1, ...` in 2026-W45 and W46: `(before, after, unchanged)`
+/// each, where an unchanged leaf keeps its value before.
+fn two_weeks(values: &[(f64, f64, bool)]) -> String {
+    let mut csv = String::from("period,metric,value\n");
+    for (l, (v0, v1, same)) in values.iter().enumerate() {
+        let v1 = if *same { *v0 } else { *v1 };
+        csv += &format!("2026-W45,l{l},{v0}\n2026-W46,l{l},{v1}\n");
+    }
+    csv
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, max_global_rejects: 2000, ..ProptestConfig::default() })]
 
@@ -424,11 +435,7 @@ proptest! {
         values in prop::collection::vec((0.5..5.0f64, 0.5..5.0f64, any::<bool>()), 6),
     ) {
         let t = tree(&yaml);
-        let mut csv = String::from("period,metric,value\n");
-        for (l, (v0, v1, same)) in values.iter().take(leaves).enumerate() {
-            csv += &format!("2026-W45,l{l},{v0}\n2026-W46,l{l},{}\n", if *same { *v0 } else { *v1 });
-        }
-        let d = data(&t, &csv).unwrap();
+        let d = data(&t, &two_weeks(&values[..leaves.min(values.len())])).unwrap();
         let eval = evaluate(&t, &d);
         let e = explain(&eval, &Planner::new(&t), t.root(), week("2026-W45"), week("2026-W46"));
         prop_assume!(e.is_ok());
@@ -470,11 +477,7 @@ proptest! {
         values in prop::collection::vec((0.5..5.0f64, 0.5..5.0f64, any::<bool>()), 6),
     ) {
         let t = tree(&yaml);
-        let mut csv = String::from("period,metric,value\n");
-        for (l, (v0, v1, same)) in values.iter().take(leaves).enumerate() {
-            csv += &format!("2026-W45,l{l},{v0}\n2026-W46,l{l},{}\n", if *same { *v0 } else { *v1 });
-        }
-        let d = data(&t, &csv).unwrap();
+        let d = data(&t, &two_weeks(&values[..leaves.min(values.len())])).unwrap();
         let eval = evaluate(&t, &d);
         let planner = Planner::new(&t);
         let (from, to) = (week("2026-W45"), week("2026-W46"));
