@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::Dir;
+use crate::util::{item_creation, Dir, ITEM_CREATION_RUN};
 
 /// Chromium, or `None` (said, and refused under CI) when it is not installed.
 fn chromium() -> Option<PathBuf> {
@@ -88,20 +88,8 @@ fn the_email_reads_on_a_phone_and_a_desktop() {
     let Some(chromium) = chromium() else {
         return;
     };
-    let dir = Dir::new();
-    dir.copy("trees/item-creation.yaml");
-    dir.copy("fixtures/data/item-creation.csv");
-    let args = [
-        "run",
-        "trees/item-creation.yaml",
-        "--data",
-        "fixtures/data/item-creation.csv",
-        "--period",
-        "2026-W47",
-        "--dry-run",
-        "--preview",
-        "preview",
-    ];
+    let dir = item_creation();
+    let args = [ITEM_CREATION_RUN, &["--dry-run", "--preview", "preview"]].concat();
     dir.run(&args, 0);
     // Product is accountable for two of the metrics that moved.
     let file = dir

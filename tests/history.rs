@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::util::{run_command, Dir, Run};
+use crate::util::{item_creation, run_command, Dir, Run, ITEM_CREATION_RUN};
 
 #[test]
 fn three_runs_read_back() {
@@ -132,18 +132,9 @@ fn files(folder: &Path) -> BTreeMap<String, u64> {
 
 #[test]
 fn a_read_only_history_can_be_read_and_a_run_says_it_is_read_only() {
-    let dir = Dir::new();
-    dir.copy("trees/item-creation.yaml");
-    dir.copy("fixtures/data/item-creation.csv");
-    let run = [
-        "run",
-        "trees/item-creation.yaml",
-        "--data",
-        "fixtures/data/item-creation.csv",
-        "--period",
-        "2026-W47",
-    ];
-    dir.run(&run, 0);
+    let dir = item_creation();
+    let run = ITEM_CREATION_RUN;
+    dir.run(run, 0);
     let folder = dir.path().join(".canopy");
     let mode = |path: &Path, mode| {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
@@ -173,7 +164,7 @@ fn a_read_only_history_can_be_read_and_a_run_says_it_is_read_only() {
         "{}",
         status.stdout
     );
-    let dry = [&run[..], &["--dry-run"]].concat();
+    let dry = [run, &["--dry-run"]].concat();
     let dry = read_only(&dir, &folder, mount, &dry, 0);
     assert!(
         dry.stdout.contains("4 metrics moved (dry run)"),
@@ -182,7 +173,7 @@ fn a_read_only_history_can_be_read_and_a_run_says_it_is_read_only() {
     );
     assert_eq!(files(&folder), before, "reading wrote nothing");
     if mount {
-        let refused = read_only(&dir, &folder, mount, &run, 1);
+        let refused = read_only(&dir, &folder, mount, run, 1);
         assert!(
             refused.stderr.starts_with(
                 "error: history database .canopy/canopy.db is read-only (Read-only file system"

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::util::{certs, repo, start_server, Dir, Run};
+use crate::util::{certs, item_creation, repo, start_server, Dir, Run, ITEM_CREATION_RUN};
 
 /// aiosmtpd, installed once into Cargo's scratch folder if Python lacks it.
 fn python_path() -> &'static Path {
@@ -158,22 +158,7 @@ fn plain(port: u16) -> Vec<(&'static str, String)> {
     ]
 }
 
-const RUN: &[&str] = &[
-    "run",
-    "trees/item-creation.yaml",
-    "--data",
-    "fixtures/data/item-creation.csv",
-    "--period",
-    "2026-W47",
-];
-
-/// The item-creation example: four people get an email for 2026-W47.
-fn item_creation() -> Dir {
-    let dir = Dir::new();
-    dir.copy("trees/item-creation.yaml");
-    dir.copy("fixtures/data/item-creation.csv");
-    dir
-}
+const RUN: &[&str] = ITEM_CREATION_RUN;
 
 fn everyone() -> BTreeMap<String, usize> {
     [

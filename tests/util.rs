@@ -96,6 +96,25 @@ impl Dir {
     }
 }
 
+/// `canopy run` of the item-creation example for 2026-W47, in a [`item_creation`] directory:
+/// four people get an email.
+pub const ITEM_CREATION_RUN: &[&str] = &[
+    "run",
+    "trees/item-creation.yaml",
+    "--data",
+    "fixtures/data/item-creation.csv",
+    "--period",
+    "2026-W47",
+];
+
+/// A fresh directory holding the item-creation example tree and its data.
+pub fn item_creation() -> Dir {
+    let dir = Dir::new();
+    dir.copy("trees/item-creation.yaml");
+    dir.copy("fixtures/data/item-creation.csv");
+    dir
+}
+
 /// The output of one run, as text.
 pub struct Run {
     pub stdout: String,
