@@ -82,24 +82,10 @@ pub fn plan(
         period: period_text.clone(),
         ..RunRecord::default()
     };
-    let mut moves: Vec<Move> = Vec::new();
-    for id in tree.ids() {
-        let metric = &tree.metric(id).id;
-        let state = history.alert_state(tree.id(), metric, &period_text)?;
-        let (moved, next) = detect(eval, id, period, state);
-        record.states.push((metric.clone(), next));
-        moves.extend(moved);
-    }
+    let moves = moves(eval, period, history, &mut record)?;
     record.values = values(eval, period);
     let verdicts = verdicts(eval, period, history, &mut record)?;
-
-    let planner = Planner::new(tree);
-    // One explainer for every move: each costs its metric's subtree, not the whole tree.
-    let mut explainer = Explainer::new(&planner);
-    let explanations: Vec<Option<Explanation>> = moves
-        .iter()
-        .map(|m| (explainer.explain(eval, m.metric, period.previous(), period)).ok())
-        .collect();
+    let explanations = explanations(eval, period, &moves);
 
     let headline = moves
         .iter()
@@ -152,6 +138,37 @@ pub fn plan(
         redefined,
         changed,
     })
+}
+
+/// Every metric's moves in `period`, each metric's next alert state recorded in `record`.
+fn moves(
+    eval: &Evaluation<'_>,
+    period: Period,
+    history: &History,
+    record: &mut RunRecord,
+) -> Result<Vec<Move>, Error> {
+    let tree = eval.tree();
+    let period_text = period.to_string();
+    let mut moves: Vec<Move> = Vec::new();
+    for id in tree.ids() {
+        let metric = &tree.metric(id).id;
+        let state = history.alert_state(tree.id(), metric, &period_text)?;
+        let (moved, next) = detect(eval, id, period, state);
+        record.states.push((metric.clone(), next));
+        moves.extend(moved);
+    }
+    Ok(moves)
+}
+
+/// The explanation of each move's change since the period before, where there is one.
+fn explanations(eval: &Evaluation<'_>, period: Period, moves: &[Move]) -> Vec<Option<Explanation>> {
+    let planner = Planner::new(eval.tree());
+    // One explainer for every move: each costs its metric's subtree, not the whole tree.
+    let mut explainer = Explainer::new(&planner);
+    moves
+        .iter()
+        .map(|m| (explainer.explain(eval, m.metric, period.previous(), period)).ok())
+        .collect()
 }
 
 /// The moves as reported, each also recorded in `record`.
