@@ -255,49 +255,62 @@ pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport)
         usize::MAX,
     );
     out += &list("Down to the leaves:", &r.leaves, 10);
-    if !r.offsetting.is_empty() {
-        out += "\nOffsetting movements (a flat metric hiding opposite moves):\n";
-        for o in &r.offsetting {
-            let inputs: Vec<String> = o
-                .inputs
-                .iter()
-                .map(|i| format!("{} {}", i.metric, signed(i.contribution)))
-                .collect();
-            out += &format!(
-                "  {} changed {}; beneath it: {}\n",
-                o.metric,
-                signed(o.change),
-                inputs.join(", ")
-            );
-        }
-    }
-    if !r.segments.is_empty() {
-        let ratio = r.segments.iter().any(|s| s.mix.is_some());
-        let rows: Vec<Vec<String>> = r
-            .segments
-            .iter()
-            .map(|s| {
-                let mut row = vec![format!("  {}", s.name()), signed(s.contribution)];
-                if ratio {
-                    row.push(s.mix.map_or("-".into(), signed));
-                    row.push(s.rate.map_or("-".into(), signed));
-                }
-                row
-            })
-            .collect();
-        let header: &[&str] = if ratio {
-            &["  segment", "contribution", "mix", "rate"]
-        } else {
-            &["  segment", "contribution"]
-        };
-        out += &format!("\nBy segment:\n{}", table::render(header, &rows, &[]));
-    }
+    out += &offsetting(r);
+    out += &segments(r);
     if let Some(note) = &r.segments_note {
         out += &format!("\nSegments: {note}\n");
     }
     out += &format!("\nMethod: {}\n", r.method);
     out += &exactness(r);
     out
+}
+
+/// The offsetting movements: flat metrics hiding opposite moves of their inputs.
+fn offsetting(r: &ExplainReport) -> String {
+    if r.offsetting.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nOffsetting movements (a flat metric hiding opposite moves):\n");
+    for o in &r.offsetting {
+        let inputs: Vec<String> = o
+            .inputs
+            .iter()
+            .map(|i| format!("{} {}", i.metric, signed(i.contribution)))
+            .collect();
+        out += &format!(
+            "  {} changed {}; beneath it: {}\n",
+            o.metric,
+            signed(o.change),
+            inputs.join(", ")
+        );
+    }
+    out
+}
+
+/// Each segment's contribution, with mix and rate for a ratio.
+fn segments(r: &ExplainReport) -> String {
+    if r.segments.is_empty() {
+        return String::new();
+    }
+    let ratio = r.segments.iter().any(|s| s.mix.is_some());
+    let rows: Vec<Vec<String>> = r
+        .segments
+        .iter()
+        .map(|s| {
+            let mut row = vec![format!("  {}", s.name()), signed(s.contribution)];
+            if ratio {
+                row.push(s.mix.map_or("-".into(), signed));
+                row.push(s.rate.map_or("-".into(), signed));
+            }
+            row
+        })
+        .collect();
+    let header: &[&str] = if ratio {
+        &["  segment", "contribution", "mix", "rate"]
+    } else {
+        &["  segment", "contribution"]
+    };
+    format!("\nBy segment:\n{}", table::render(header, &rows, &[]))
 }
 
 /// One line saying the explanation is exact everywhere, or which metrics are approximate.

@@ -174,18 +174,7 @@ pub(crate) fn tree(
         .collect();
     unowned(dec, scope.unowned.into_inner(), spec.raci.as_ref());
 
-    let graph = graph(&metrics);
-    let topo = acyclic_order(dec, &graph, &spec.metrics);
-    // A formula that failed to compile has no edges yet, so its inputs would all look
-    // unreachable: report reachability only when every formula compiled.
-    let all_compiled = spec
-        .metrics
-        .iter()
-        .zip(&metrics)
-        .all(|(s, m)| s.formula.is_none() || m.formula.is_some());
-    if let (Some(root), true) = (root, all_compiled) {
-        reachable(dec, &graph, root, &spec.metrics);
-    }
+    let (graph, topo) = structure(dec, &metrics, &spec.metrics, root);
     if dec.errors() > errors_before {
         return None;
     }
@@ -211,6 +200,28 @@ pub(crate) fn tree(
         }
         t
     })
+}
+
+/// The graph of `metrics` with its order, reporting a cycle, and a metric the root does not
+/// reach.
+fn structure(
+    dec: &mut Decoder<'_>,
+    metrics: &[Metric],
+    specs: &[MetricSpec],
+    root: Option<MetricId>,
+) -> (DiGraph<MetricId, ()>, Option<Vec<MetricId>>) {
+    let graph = graph(metrics);
+    let topo = acyclic_order(dec, &graph, specs);
+    // A formula that failed to compile has no edges yet, so its inputs would all look
+    // unreachable: report reachability only when every formula compiled.
+    let all_compiled = specs
+        .iter()
+        .zip(metrics)
+        .all(|(s, m)| s.formula.is_none() || m.formula.is_some());
+    if let (Some(root), true) = (root, all_compiled) {
+        reachable(dec, &graph, root, specs);
+    }
+    (graph, topo)
 }
 
 /// The root metric `name` names, reported if it names none.
