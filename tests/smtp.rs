@@ -341,9 +341,18 @@ fn a_permanent_rejection_marks_the_email_failed_and_the_run_exits_1() {
     let dir = item_creation();
     let port = free_port();
     let env = plain(port);
+    refused_for_good(&dir, port, &env);
+    // Refused emails are not retried by a flush or a re-run, which both say so and exit 1.
+    let server = Server::start(&dir, port, &[]);
+    not_retried(&dir, &server, &env);
+    retried_or_discarded(&dir, &server, &env);
+}
+
+/// A server refusing every email with a 550: all four are failed, and `outbox status` says so.
+fn refused_for_good(dir: &Dir, port: u16, env: &[(&'static str, String)]) {
     {
-        let _server = Server::start(&dir, port, &["--mode", "reject"]);
-        let run = dir.run_env(RUN, &env, 1);
+        let _server = Server::start(dir, port, &["--mode", "reject"]);
+        let run = dir.run_env(RUN, env, 1);
         assert_eq!(
             run.stderr.matches("was refused for good").count(),
             4,
@@ -352,7 +361,7 @@ fn a_permanent_rejection_marks_the_email_failed_and_the_run_exits_1() {
         );
         assert!(run.stderr.contains("550"), "{}", run.stderr);
     }
-    let status = outbox_status(&dir, 1);
+    let status = outbox_status(dir, 1);
     assert!(
         status.stdout.starts_with("pending:   0\nfailed:    4\n"),
         "{}",
@@ -365,9 +374,11 @@ fn a_permanent_rejection_marks_the_email_failed_and_the_run_exits_1() {
         "{}",
         status.stdout
     );
-    // Refused emails are not retried by a flush or a re-run, which both say so and exit 1.
-    let server = Server::start(&dir, port, &[]);
-    let flush = dir.run_env(&["outbox", "flush"], &env, 1);
+}
+
+/// Failed emails stay failed through a flush and a re-run, which say so and exit 1.
+fn not_retried(dir: &Dir, server: &Server, env: &[(&'static str, String)]) {
+    let flush = dir.run_env(&["outbox", "flush"], env, 1);
     assert!(
         flush
             .stderr
@@ -376,7 +387,7 @@ fn a_permanent_rejection_marks_the_email_failed_and_the_run_exits_1() {
         "{}",
         flush.stderr
     );
-    let again = dir.run_env(RUN, &env, 1);
+    let again = dir.run_env(RUN, env, 1);
     assert_eq!(
         again
             .stderr
@@ -387,9 +398,13 @@ fn a_permanent_rejection_marks_the_email_failed_and_the_run_exits_1() {
         again.stderr
     );
     assert!(server.messages().is_empty());
-    // With the server fixed, a retry of one address, then of the rest, delivers each once.
+}
+
+/// With the server fixed, a retry of one address, then a discard, then a retry of the rest:
+/// each delivered once, the discarded one never.
+fn retried_or_discarded(dir: &Dir, server: &Server, env: &[(&'static str, String)]) {
     let one = ["outbox", "retry", "--failed", "--to", "MAYA@example.com"];
-    let retry = dir.run_env(&one, &env, 1);
+    let retry = dir.run_env(&one, env, 1);
     assert!(
         retry
             .stderr
@@ -400,12 +415,12 @@ fn a_permanent_rejection_marks_the_email_failed_and_the_run_exits_1() {
     assert_eq!(server.messages().len(), 1);
     // One is given up on (its address is gone, say): kept, never sent, no longer stuck.
     let discard = ["outbox", "discard", "--to", "design@example.com"];
-    let discarded = dir.run_env(&discard, &env, 0);
+    let discarded = dir.run_env(&discard, env, 0);
     assert_eq!(
         discarded.stderr,
         "1 email discarded (kept in the history, never sent)\n"
     );
-    let retry = dir.run_env(&["outbox", "retry", "--tree", "item-creation"], &env, 0);
+    let retry = dir.run_env(&["outbox", "retry", "--tree", "item-creation"], env, 0);
     assert!(
         retry.stderr.starts_with("2 emails back in the outbox\n"),
         "{}",
@@ -414,8 +429,8 @@ fn a_permanent_rejection_marks_the_email_failed_and_the_run_exits_1() {
     let mut delivered = everyone();
     delivered.remove("design@example.com");
     assert_eq!(server.per_recipient(), delivered);
-    dir.run_env(&["outbox", "retry"], &env, 0);
-    let again = dir.run_env(RUN, &env, 0);
+    dir.run_env(&["outbox", "retry"], env, 0);
+    let again = dir.run_env(RUN, env, 0);
     assert_eq!(
         again.stdout.matches("discarded").count(),
         1,
@@ -423,7 +438,7 @@ fn a_permanent_rejection_marks_the_email_failed_and_the_run_exits_1() {
         again.stdout
     );
     assert_eq!(server.per_recipient(), delivered);
-    assert!(outbox_status(&dir, 0).stdout.contains("discarded: 1\n"));
+    assert!(outbox_status(dir, 0).stdout.contains("discarded: 1\n"));
     assert_eq!(
         again.stdout.matches("already sent").count(),
         3,
