@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use canopy_engine::{Grain, MetricTree, Source, SourceMap};
+use canopy_engine::{Grain, MetricId, MetricTree, Source, SourceMap};
 use canopy_evaluator::{Data, DataBuilder, Period, Table};
 use canopy_sources::csv::CsvError;
 use canopy_sources::{Database, Progress, Quiet};
@@ -138,10 +138,14 @@ pub(crate) fn load(
         }
     }
     let wanted = periods(builder.last_period())?;
-    let has_sql = tree
+    let leaves: Vec<(MetricId, &str)> = tree
         .ids()
-        .any(|id| matches!(tree.metric(id).source, Some(Source::Sql(_))));
-    if sources.databases.is_empty() && has_sql {
+        .filter_map(|id| {
+            let source = tree.metric(id).source.as_ref();
+            source.map(|Source::Sql(sql)| (id, sql.as_str()))
+        })
+        .collect();
+    if sources.databases.is_empty() && !leaves.is_empty() {
         eprintln!("note: `{}` has leaves with SQL sources, but no database was given (--data sqlite://... or postgres://...)", tree.id());
     }
     let settings = sources.settings;
@@ -152,7 +156,7 @@ pub(crate) fn load(
             Some(bar) => bar,
             None => &Quiet,
         };
-        let problems = db.load_into(tree, &mut builder, &wanted, settings, progress);
+        let problems = db.load_into(tree, &leaves, &mut builder, &wanted, settings, progress);
         if let Some(bar) = bar {
             bar.0.finish_and_clear();
         }

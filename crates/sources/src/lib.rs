@@ -8,10 +8,12 @@
 #![warn(missing_docs)]
 
 pub mod csv;
+mod postgres;
 mod sql;
+mod sqlite;
 mod tls;
 
-pub use sql::{Database, Progress, Quiet, Settings};
+pub use sql::{Credentials, Database, Progress, Quiet, Settings};
 pub use tls::SslMode;
 
 /// Why a database could not be used.

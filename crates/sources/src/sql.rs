@@ -1,4 +1,6 @@
-//! SQL sources: a leaf's `source: { sql: ... }` on SQLite or PostgreSQL.
+//! Query sources: a leaf's `source: { sql: ... }` on SQLite or PostgreSQL, through one
+//! [`Connector`] per kind of database (the `sqlite` and `postgres` modules), so that every
+//! kind shares the reading of columns, the range queries and the pool.
 //!
 //! `{start}` and `{end}` in the query are bounds (`start <= t < end`, as dates), always bound
 //! as query parameters, never pasted into the text. Columns, by name and position:
@@ -12,18 +14,15 @@
 //! of connections. A NULL value is no data, never zero; a value that is not a finite number is
 //! an error. Every session is read-only, in UTC, and every query has a time limit.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use canopy_engine::{redact_password, Diagnostic, MetricId, MetricTree, Source};
+use canopy_engine::{redact_password, Diagnostic, MetricId, MetricTree};
 use canopy_evaluator::{DataBuilder, Period};
-use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use postgres::types::{ToSql, Type};
-use tokio_postgres_rustls::MakeRustlsConnect;
+use chrono::NaiveDate;
 
-use crate::tls::{self, SslMode};
+use crate::postgres::Postgres;
+use crate::sqlite::Sqlite;
 use crate::Error;
 
 /// Told of queries as they run, for a progress display. Called from the query threads.
@@ -60,46 +59,58 @@ impl Default for Settings {
     }
 }
 
+/// A kind of database or service that leaves' queries run on, before anything is connected.
+pub(crate) trait Connector: Send + Sync {
+    /// A session whose queries stop after `timeout`; why not, in the server's own words.
+    fn connect(&self, timeout: Duration) -> Result<Box<dyn Session>, String>;
+
+    /// What messages about connecting add to the shown URL (such as the TLS mode).
+    fn suffix(&self) -> String {
+        String::new()
+    }
+}
+
+/// One open session of a [`Connector`], used by one query thread at a time.
+pub(crate) trait Session: Send {
+    /// The names of the columns `query` returns.
+    fn columns(&mut self, query: &str) -> Result<Vec<String>, String>;
+
+    /// The rows `query` returns for the bounds `start <= t < end`, read as `shape` says.
+    fn rows(
+        &mut self,
+        query: &str,
+        shape: &Shape,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<Row>, String>;
+}
+
+/// Who connects, where the URL does not say (or should not: a secret comes from the
+/// environment, never from the tree file).
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    /// The user name.
+    pub user: Option<String>,
+    /// The password, key or token.
+    pub secret: Option<String>,
+}
+
 /// A database holding leaves' data, ready to connect to.
 pub struct Database {
     /// The URL without its password, for messages.
     shown: String,
-    kind: Kind,
-}
-
-enum Kind {
-    Sqlite(PathBuf),
-    Postgres {
-        config: Box<postgres::Config>,
-        mode: SslMode,
-        connector: MakeRustlsConnect,
-    },
-}
-
-/// One open connection.
-enum Conn {
-    Sqlite {
-        conn: rusqlite::Connection,
-        /// When the running query is cancelled.
-        deadline: Arc<Mutex<Option<Instant>>>,
-        timeout: Duration,
-    },
-    Postgres {
-        client: Box<postgres::Client>,
-        /// Each query prepared once, with the bound each parameter takes (`true`: start).
-        statements: HashMap<String, (postgres::Statement, Vec<bool>)>,
-    },
+    connector: Box<dyn Connector>,
 }
 
 /// What a query's columns are.
 #[derive(Clone, Debug, PartialEq)]
-struct Shape {
+pub(crate) struct Shape {
     /// The `period` column, for a range query.
-    period: Option<usize>,
+    pub(crate) period: Option<usize>,
     /// The segment column and its name (the dimension).
-    segment: Option<(usize, String)>,
+    pub(crate) segment: Option<(usize, String)>,
     /// The value column.
-    value: usize,
+    pub(crate) value: usize,
 }
 
 /// What one query returned, or why it failed.
@@ -107,10 +118,10 @@ type Answer = Result<Vec<Row>, String>;
 
 /// One row of a result: the date of a range query's row, the segment, the value (`None` for
 /// NULL).
-struct Row {
-    date: Option<NaiveDate>,
-    segment: Option<String>,
-    value: Option<f64>,
+pub(crate) struct Row {
+    pub(crate) date: Option<NaiveDate>,
+    pub(crate) segment: Option<String>,
+    pub(crate) value: Option<f64>,
 }
 
 impl Database {
@@ -124,84 +135,52 @@ impl Database {
     /// Reads `url`: `sqlite://PATH`, or a PostgreSQL URL with libpq's `sslmode` and
     /// `sslrootcert`. Nothing is connected yet.
     pub fn open(url: &str) -> Result<Database, Error> {
+        Database::open_with(url, &Credentials::default())
+    }
+
+    /// Reads `url` as [`Database::open`] does, connecting as `credentials` say.
+    pub fn open_with(url: &str, credentials: &Credentials) -> Result<Database, Error> {
         let shown = redact_password(url);
         let bad = |reason: String| Error::Connect {
             url: shown.clone(),
             reason,
         };
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            let kind = Kind::Sqlite(PathBuf::from(path));
-            return Ok(Database { shown, kind });
-        }
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        let (user, secret) = (credentials.user.as_deref(), credentials.secret.as_deref());
+        let connector: Box<dyn Connector> = if let Some(path) = url.strip_prefix("sqlite://") {
+            Box::new(Sqlite {
+                path: PathBuf::from(path),
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Box::new(Postgres::new(url, user, secret).map_err(bad)?)
+        } else {
             return Err(Error::Source(shown));
-        }
-        let split = tls::split(url).map_err(bad)?;
-        let mut config: postgres::Config = split.rest.parse().map_err(|e| bad(chain(&e)))?;
-        config.ssl_mode(split.mode.wire());
-        let connector = tls::connector(split.mode, split.root_cert.as_deref()).map_err(bad)?;
-        let kind = Kind::Postgres {
-            config: Box::new(config),
-            mode: split.mode,
-            connector,
         };
-        Ok(Database { shown, kind })
+        Ok(Database { shown, connector })
     }
 
     /// A read-only session whose queries stop after `timeout`.
-    fn connect(&self, timeout: Duration) -> Result<Conn, Error> {
-        match &self.kind {
-            Kind::Sqlite(path) => sqlite_connect(path, timeout).map_err(|reason| Error::Connect {
-                url: self.shown.clone(),
+    fn connect(&self, timeout: Duration) -> Result<Box<dyn Session>, Error> {
+        self.connector
+            .connect(timeout)
+            .map_err(|reason| Error::Connect {
+                url: format!("{}{}", self.shown, self.connector.suffix()),
                 reason,
-            }),
-            Kind::Postgres {
-                config,
-                mode,
-                connector,
-            } => {
-                let failed = |reason: String| Error::Connect {
-                    url: format!("{} (sslmode={})", self.shown, mode.name()),
-                    reason,
-                };
-                let mut client = config
-                    .connect(connector.clone())
-                    .map_err(|e| failed(chain(&e)))?;
-                // UTC, as the bounds are bound: a `timestamptz` bound is midnight UTC, and a
-                // range query's `date_trunc` on one truncates in the session's time zone.
-                let setup = format!(
-                    "set default_transaction_read_only = on; set statement_timeout = {}; set time zone 'UTC'",
-                    timeout.as_millis()
-                );
-                client
-                    .batch_execute(&setup)
-                    .map_err(|e| failed(pg_error(&e)))?;
-                Ok(Conn::Postgres {
-                    client: Box::new(client),
-                    statements: HashMap::new(),
-                })
-            }
-        }
+            })
     }
 
-    /// Runs every SQL leaf of `tree` for `periods`, adding the values to `builder`. Problems
-    /// of a leaf (its query fails, returns the wrong columns or rows outside the periods) are
-    /// returned as diagnostics at the leaf, one per leaf; failing to connect is an error.
+    /// Runs the queries of `leaves` (of `tree`) for `periods`, adding the values to
+    /// `builder`. Problems of a leaf (its query fails, returns the wrong columns or rows
+    /// outside the periods) are returned as diagnostics at the leaf, one per leaf; failing to
+    /// connect is an error.
     pub fn load_into(
         &self,
         tree: &MetricTree,
+        leaves: &[(MetricId, &str)],
         builder: &mut DataBuilder<'_>,
         periods: &[Period],
         settings: Settings,
         progress: &dyn Progress,
     ) -> Result<Vec<Diagnostic>, Error> {
-        let leaves: Vec<(MetricId, &str)> = tree
-            .ids()
-            .filter_map(|id| match &tree.metric(id).source {
-                Some(Source::Sql(sql)) => Some((id, sql.as_str())),
-                _ => None,
-            })
-            .collect();
         let (Some(&first), Some(&last)) = (periods.first(), periods.last()) else {
             return Ok(Vec::new());
         };
@@ -213,8 +192,8 @@ impl Database {
         // One job per range query, one per period for the others; all run on the pool.
         let mut planned: Vec<(MetricId, &str, Shape)> = Vec::new();
         let mut jobs: Vec<Job> = Vec::new();
-        for &(id, sql) in &leaves {
-            match conn.describe(sql).and_then(|columns| shape(&columns)) {
+        for &(id, sql) in leaves {
+            match conn.columns(sql).and_then(|columns| shape(&columns)) {
                 Err(message) => diagnostics.push(failure(tree, id, None, &message)),
                 Ok(shape) => {
                     let leaf = planned.len();
@@ -266,7 +245,7 @@ impl Database {
     /// answers in the order of the jobs.
     fn pooled(
         &self,
-        first: Conn,
+        first: Box<dyn Session>,
         pool: &Pool<'_>,
         jobs: &[Job],
         settings: Settings,
@@ -279,14 +258,14 @@ impl Database {
         }
         // Each worker takes the next job until none is left; answers keep their job's index.
         let next = AtomicUsize::new(0);
-        let work = |mut conn: Conn| {
+        let work = |mut conn: Box<dyn Session>| {
             let mut out: Vec<(usize, Answer)> = Vec::new();
             loop {
                 let j = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(j) else { break out };
                 let (id, sql, shape) = &pool.leaves[job.leaf];
                 let (start, end) = job.period.map_or(pool.range, |p| (p.start(), p.end()));
-                out.push((j, conn.query(sql, shape, start, end)));
+                out.push((j, conn.rows(sql, shape, start, end)));
                 pool.progress
                     .finished(&pool.tree.metric(*id).id, job.period);
             }
@@ -397,7 +376,7 @@ fn failure(tree: &MetricTree, id: MetricId, period: Option<Period>, message: &st
 }
 
 /// An error and its causes, on one line.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -410,25 +389,8 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// PostgreSQL's own message, with its detail and hint, rather than "db error".
-fn pg_error(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => {
-            let mut out = format!("{} ({})", db.message(), db.code().code());
-            if let Some(detail) = db.detail() {
-                out += &format!("; {detail}");
-            }
-            if let Some(hint) = db.hint() {
-                out += &format!("; hint: {hint}");
-            }
-            out
-        }
-        None => chain(e),
-    }
-}
-
 /// Replaces `{start}` and `{end}` by numbered parameters, returning which bound each is.
-fn placeholders(sql: &str, numbered: impl Fn(usize) -> String) -> (String, Vec<bool>) {
+pub(crate) fn placeholders(sql: &str, numbered: impl Fn(usize) -> String) -> (String, Vec<bool>) {
     // `true` stands for {start}, `false` for {end}, in parameter order.
     let mut order = Vec::new();
     let mut out = String::with_capacity(sql.len());
@@ -466,308 +428,13 @@ fn placeholders(sql: &str, numbered: impl Fn(usize) -> String) -> (String, Vec<b
 }
 
 /// A value as a finite number, or why it is not one.
-fn finite(v: Option<f64>) -> Result<Option<f64>, String> {
+pub(crate) fn finite(v: Option<f64>) -> Result<Option<f64>, String> {
     match v {
         Some(v) if !v.is_finite() => {
             Err(format!("the value column holds {v}, not a finite number"))
         }
         v => Ok(v),
     }
-}
-
-impl Conn {
-    /// The names of the columns `sql` returns.
-    fn describe(&mut self, sql: &str) -> Result<Vec<String>, String> {
-        match self {
-            Conn::Sqlite { conn, .. } => {
-                let (text, _) = placeholders(sql, |n| format!("?{n}"));
-                let stmt = conn.prepare_cached(&text).map_err(|e| e.to_string())?;
-                Ok(stmt.column_names().map(str::to_string).collect())
-            }
-            Conn::Postgres { client, statements } => {
-                let (stmt, _) = pg_statement(client, statements, sql)?;
-                Ok(stmt
-                    .columns()
-                    .iter()
-                    .map(|c| c.name().to_string())
-                    .collect())
-            }
-        }
-    }
-
-    fn query(
-        &mut self,
-        sql: &str,
-        shape: &Shape,
-        start: NaiveDate,
-        end: NaiveDate,
-    ) -> Result<Vec<Row>, String> {
-        match self {
-            Conn::Sqlite {
-                conn,
-                deadline,
-                timeout,
-            } => {
-                let query = SqliteQuery {
-                    sql,
-                    shape,
-                    timeout: *timeout,
-                };
-                query.run(conn, deadline, start, end)
-            }
-            Conn::Postgres { client, statements } => {
-                let (stmt, order) = pg_statement(client, statements, sql)?;
-                let bounds: Vec<NaiveDate> =
-                    order.iter().map(|&s| if s { start } else { end }).collect();
-                postgres_query(client, &stmt, shape, &bounds)
-            }
-        }
-    }
-}
-
-fn sqlite_connect(path: &std::path::Path, timeout: Duration) -> Result<Conn, String> {
-    use rusqlite::OpenFlags;
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let mut conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| e.to_string())?;
-    // No other database can be attached to read from (or write to).
-    conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)
-        .map_err(|e| e.to_string())?;
-    let deadline: Arc<Mutex<Option<Instant>>> = Arc::default();
-    let watched = deadline.clone();
-    let past = move || {
-        let at = *watched.lock().expect("the deadline lock");
-        at.is_some_and(|at| Instant::now() >= at)
-    };
-    conn.progress_handler(10_000, Some(past))
-        .map_err(|e| e.to_string())?;
-    Ok(Conn::Sqlite {
-        conn,
-        deadline,
-        timeout,
-    })
-}
-
-/// SQLite compares dates as ISO text; the end of year 9999 (`+10000-01-01` as a date) is
-/// written so that it sorts after every date and time of that year.
-fn sqlite_date(date: NaiveDate) -> String {
-    if date.year() > 9999 {
-        "9999-12-31T24:00:00".to_string()
-    } else {
-        date.to_string()
-    }
-}
-
-/// One query on SQLite.
-struct SqliteQuery<'a> {
-    sql: &'a str,
-    shape: &'a Shape,
-    timeout: Duration,
-}
-
-impl SqliteQuery<'_> {
-    fn run(
-        &self,
-        conn: &rusqlite::Connection,
-        deadline: &Mutex<Option<Instant>>,
-        start: NaiveDate,
-        end: NaiveDate,
-    ) -> Result<Vec<Row>, String> {
-        let (text, order) = placeholders(self.sql, |n| format!("?{n}"));
-        let mut stmt = conn.prepare_cached(&text).map_err(|e| e.to_string())?;
-        let params: Vec<String> = order
-            .iter()
-            .map(|&s| sqlite_date(if s { start } else { end }))
-            .collect();
-        *deadline.lock().expect("the deadline lock") = Some(Instant::now() + self.timeout);
-        let failed = |e: rusqlite::Error| sqlite_error(&e, self.timeout);
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(params.iter()))
-            .map_err(failed)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(failed)? {
-            out.push(self.row(row)?);
-        }
-        *deadline.lock().expect("the deadline lock") = None;
-        Ok(out)
-    }
-
-    fn row(&self, row: &rusqlite::Row<'_>) -> Result<Row, String> {
-        use rusqlite::types::ValueRef;
-        let get = |i: usize| row.get_ref(i).map_err(|e| e.to_string());
-        let number = match get(self.shape.value)? {
-            ValueRef::Null => None,
-            ValueRef::Integer(i) => Some(i as f64),
-            ValueRef::Real(f) => Some(f),
-            ValueRef::Text(t) => Some(
-                String::from_utf8_lossy(t)
-                    .trim()
-                    .parse::<f64>()
-                    .map_err(|_| "the value column holds text, not a number".to_string())?,
-            ),
-            ValueRef::Blob(_) => return Err("the value column holds a blob, not a number".into()),
-        };
-        let segment = match &self.shape.segment {
-            None => None,
-            Some((i, _)) => Some(match get(*i)? {
-                ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                ValueRef::Integer(i) => i.to_string(),
-                ValueRef::Null => return Err("a segment is NULL".into()),
-                other => format!("{other:?}"),
-            }),
-        };
-        let date = match self.shape.period {
-            None => None,
-            Some(i) => match get(i)? {
-                ValueRef::Text(t) => Some(sqlite_period(&String::from_utf8_lossy(t))?),
-                ValueRef::Null => return Err("a row has a NULL period".into()),
-                other => {
-                    return Err(format!(
-                        "the period column holds {other:?}, not an ISO date"
-                    ))
-                }
-            },
-        };
-        Ok(Row {
-            date,
-            segment,
-            value: finite(number)?,
-        })
-    }
-}
-
-/// A `period` value of SQLite: an ISO date, or a timestamp starting with one.
-fn sqlite_period(text: &str) -> Result<NaiveDate, String> {
-    text.get(..10)
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .ok_or_else(|| format!("the period column holds `{text}`, not an ISO date"))
-}
-
-fn sqlite_error(e: &rusqlite::Error, timeout: Duration) -> String {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::OperationInterrupted) => format!(
-            "the query ran longer than {} s (CANOPY_SQL_TIMEOUT) and was cancelled",
-            timeout.as_secs()
-        ),
-        _ => e.to_string(),
-    }
-}
-
-/// The prepared statement of `sql` on this connection, prepared once.
-fn pg_statement(
-    client: &mut postgres::Client,
-    statements: &mut HashMap<String, (postgres::Statement, Vec<bool>)>,
-    sql: &str,
-) -> Result<(postgres::Statement, Vec<bool>), String> {
-    if let Some(found) = statements.get(sql) {
-        return Ok(found.clone());
-    }
-    let (text, order) = placeholders(sql, |n| format!("${n}"));
-    let stmt = client.prepare(&text).map_err(|e| pg_error(&e))?;
-    statements.insert(sql.to_string(), (stmt.clone(), order.clone()));
-    Ok((stmt, order))
-}
-
-fn postgres_query(
-    client: &mut postgres::Client,
-    stmt: &postgres::Statement,
-    shape: &Shape,
-    bounds: &[NaiveDate],
-) -> Result<Vec<Row>, String> {
-    // The server infers each parameter's type from the query; bind the bound in that type.
-    let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
-    for (ty, &date) in stmt.params().iter().zip(bounds) {
-        let midnight: NaiveDateTime = date.and_hms_opt(0, 0, 0).expect("midnight exists");
-        params.push(match *ty {
-            Type::DATE => Box::new(date),
-            Type::TIMESTAMP => Box::new(midnight),
-            Type::TIMESTAMPTZ => Box::new(Utc.from_utc_datetime(&midnight)),
-            _ => Box::new(date.to_string()),
-        });
-    }
-    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-    // Each query in its own read-only transaction, rolled back: nothing a query does stays.
-    let mut tx = client
-        .build_transaction()
-        .read_only(true)
-        .start()
-        .map_err(|e| pg_error(&e))?;
-    let rows = tx.query(stmt, &refs).map_err(|e| pg_error(&e))?;
-    tx.rollback().map_err(|e| pg_error(&e))?;
-    let columns = stmt.columns();
-    rows.iter()
-        .map(|row| {
-            Ok(Row {
-                date: match shape.period {
-                    None => None,
-                    Some(i) => pg_date(row, i, columns[i].type_())?,
-                },
-                segment: match &shape.segment {
-                    None => None,
-                    Some((i, _)) => {
-                        Some(pg_segment(row, *i, columns[*i].type_())?.ok_or("a segment is NULL")?)
-                    }
-                },
-                value: finite(pg_number(row, shape.value, columns[shape.value].type_())?)?,
-            })
-        })
-        .collect()
-}
-
-fn pg_number(row: &postgres::Row, i: usize, ty: &Type) -> Result<Option<f64>, String> {
-    match *ty {
-        Type::INT2 => row.try_get::<_, Option<i16>>(i).map(|v| v.map(f64::from)),
-        Type::INT4 => row.try_get::<_, Option<i32>>(i).map(|v| v.map(f64::from)),
-        Type::INT8 => row
-            .try_get::<_, Option<i64>>(i)
-            .map(|v| v.map(|i| i as f64)),
-        Type::FLOAT4 => row.try_get::<_, Option<f32>>(i).map(|v| v.map(f64::from)),
-        Type::FLOAT8 => row.try_get::<_, Option<f64>>(i),
-        Type::NUMERIC => row
-            .try_get::<_, Option<rust_decimal::Decimal>>(i)
-            .map(|v| v.map(|d| d.try_into().unwrap_or(f64::NAN))),
-        ref other => {
-            return Err(format!(
-                "the value column has type {other}; expected a number"
-            ))
-        }
-    }
-    .map_err(|e| chain(&e))
-}
-
-/// A segment value as text, from the integer or text types a segment column usually has.
-fn pg_segment(row: &postgres::Row, i: usize, ty: &Type) -> Result<Option<String>, String> {
-    let text = match *ty {
-        Type::INT2 => row
-            .try_get::<_, Option<i16>>(i)
-            .map(|v| v.map(|i| i.to_string())),
-        Type::INT4 => row
-            .try_get::<_, Option<i32>>(i)
-            .map(|v| v.map(|i| i.to_string())),
-        Type::INT8 => row
-            .try_get::<_, Option<i64>>(i)
-            .map(|v| v.map(|i| i.to_string())),
-        _ => row.try_get::<_, Option<String>>(i),
-    };
-    text.map_err(|e| format!("the segment column: {}", chain(&e)))
-}
-
-/// A range query's `period` value as a date.
-fn pg_date(row: &postgres::Row, i: usize, ty: &Type) -> Result<Option<NaiveDate>, String> {
-    let date = match *ty {
-        Type::DATE => row.try_get::<_, Option<NaiveDate>>(i),
-        Type::TIMESTAMP => row
-            .try_get::<_, Option<NaiveDateTime>>(i)
-            .map(|v| v.map(|t| t.date())),
-        Type::TIMESTAMPTZ => row
-            .try_get::<_, Option<chrono::DateTime<Utc>>>(i)
-            .map(|v| v.map(|t| t.date_naive())),
-        ref other => {
-            return Err(format!(
-                "the period column has type {other}; expected a date or timestamp"
-            ))
-        }
-    };
-    date.map_err(|e| format!("the period column: {}", chain(&e)))
 }
 
 #[cfg(test)]
@@ -818,16 +485,5 @@ mod tests {
         assert!(shape(&names(&["a", "b", "c"]))
             .unwrap_err()
             .contains("3 columns (a, b, c)"));
-    }
-
-    #[test]
-    fn the_end_of_year_9999_sorts_after_its_days() {
-        let end = NaiveDate::from_ymd_opt(9999, 12, 31)
-            .unwrap()
-            .succ_opt()
-            .unwrap();
-        let bound = sqlite_date(end);
-        assert!(bound.as_str() > "9999-12-31" && bound.as_str() > "9999-12-31 23:59:59");
-        assert!(bound.as_str() > "9999-12-31T23:59:59.999");
     }
 }
