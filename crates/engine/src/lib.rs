@@ -11,6 +11,7 @@
 
 mod bands;
 mod change;
+mod connection;
 mod decode;
 mod definition;
 mod diagnostic;
@@ -29,6 +30,7 @@ mod yaml;
 
 pub use bands::{Band, Bands, Good};
 pub use change::{Change, Controls, Window, MIN_BASELINE};
+pub use connection::{Kind as ConnectionKind, Language};
 pub use definition::{
     redefined_note, short as short_version, Definition, FieldChange, VERSION_DIGITS,
 };

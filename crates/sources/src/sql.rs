@@ -17,7 +17,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use canopy_engine::{redact_password, Diagnostic, MetricId, MetricTree};
+use canopy_engine::{redact_password, ConnectionKind, Diagnostic, MetricId, MetricTree};
 use canopy_evaluator::{DataBuilder, Period};
 use chrono::NaiveDate;
 
@@ -146,14 +146,18 @@ impl Database {
             reason,
         };
         let (user, secret) = (credentials.user.as_deref(), credentials.secret.as_deref());
-        let connector: Box<dyn Connector> = if let Some(path) = url.strip_prefix("sqlite://") {
-            Box::new(Sqlite {
-                path: PathBuf::from(path),
-            })
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Box::new(Postgres::new(url, user, secret).map_err(bad)?)
-        } else {
-            return Err(Error::Source(shown));
+        let connector: Box<dyn Connector> = match ConnectionKind::of(url) {
+            Some(ConnectionKind::Sqlite) => Box::new(Sqlite {
+                path: PathBuf::from(&url["sqlite://".len()..]),
+            }),
+            Some(ConnectionKind::Postgres) => {
+                Box::new(Postgres::new(url, user, secret).map_err(bad)?)
+            }
+            Some(
+                kind
+                @ (ConnectionKind::ClickHouse | ConnectionKind::PostHog | ConnectionKind::Jira),
+            ) => return Err(bad(format!("{} connections are not read yet", kind.name()))),
+            None => return Err(Error::Source(shown)),
         };
         Ok(Database { shown, connector })
     }
