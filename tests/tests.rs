@@ -5,6 +5,7 @@ mod util;
 
 mod browser;
 mod check;
+mod connections;
 mod data;
 mod definitions;
 mod hardening;

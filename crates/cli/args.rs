@@ -85,6 +85,10 @@ pub(crate) enum Command {
         /// Tree files to check.
         #[arg(required = true, value_name = "TREE")]
         trees: Vec<PathBuf>,
+        /// Also try each connection the trees name with a trivial read-only request, and say
+        /// whether it was reached, authenticated and permitted. Evaluates nothing.
+        #[arg(long)]
+        connections: bool,
     },
     /// Draw a tree: Mermaid or Graphviz text, or with a period's values as a self-contained
     /// HTML report or an SVG picture.
@@ -323,8 +327,9 @@ pub(crate) struct ReplayArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct DataArgs {
     /// A CSV file (period,metric,value[,segments...]), sqlite://PATH or postgres://URL for the
-    /// leaves' SQL sources. May be given more than once.
-    #[arg(long = "data", value_name = "SRC", required = true)]
+    /// leaves' SQL sources without a connection. May be given more than once; not needed
+    /// when every leaf reads a connection the tree names.
+    #[arg(long = "data", value_name = "SRC")]
     pub(crate) sources: Vec<String>,
 }
 

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use canopy_engine::{Grain, MetricId, MetricTree, Source, SourceMap};
+use canopy_engine::{Grain, MetricId, MetricTree, SourceMap};
 use canopy_evaluator::{Data, DataBuilder, Period, Table};
 use canopy_sources::csv::CsvError;
 use canopy_sources::{Database, Progress, Quiet};
@@ -41,6 +41,8 @@ pub(crate) struct Sources {
     worker: Option<std::thread::JoinHandle<Vec<CsvFile>>>,
     files: Vec<CsvFile>,
     databases: Vec<String>,
+    /// Every `--data` given.
+    given: Vec<String>,
     /// How the databases are queried, read once for every tree.
     settings: canopy_sources::Settings,
 }
@@ -70,6 +72,7 @@ impl Sources {
             worker,
             files: Vec::new(),
             databases,
+            given: sources.to_vec(),
             settings,
         })
     }
@@ -122,6 +125,15 @@ pub(crate) fn load(
     style: Style,
     periods: impl FnOnce(Option<Period>) -> anyhow::Result<Vec<Period>>,
 ) -> anyhow::Result<Option<(Data, Vec<Period>)>> {
+    if sources.given.is_empty() {
+        let unsourced: Vec<&str> = (tree.ids())
+            .filter(|&id| tree.metric(id).is_leaf() && tree.metric(id).source.is_none())
+            .map(|id| tree.metric(id).id.as_str())
+            .collect();
+        if !unsourced.is_empty() {
+            anyhow::bail!("no data for `{}`: its leaves {} have no source\nhelp: give their values with --data FILE.csv (or a database), or give each leaf a `source:` on a connection", tree.id(), unsourced.join(", "));
+        }
+    }
     let mut builder = DataBuilder::new(tree);
     let mut texts = SourceMap::default();
     for (source, file) in sources.files() {
@@ -138,35 +150,79 @@ pub(crate) fn load(
         }
     }
     let wanted = periods(builder.last_period())?;
-    let leaves: Vec<(MetricId, &str)> = tree
-        .ids()
-        .filter_map(|id| {
-            let source = tree.metric(id).source.as_ref();
-            source.map(|Source::Sql(sql)| (id, sql.as_str()))
-        })
-        .collect();
-    if sources.databases.is_empty() && !leaves.is_empty() {
+    let queried = Queried {
+        tree,
+        wanted: &wanted,
+        settings: sources.settings,
+        style,
+    };
+    let unnamed = leaves_on(tree, None);
+    if sources.databases.is_empty() && !unnamed.is_empty() {
         eprintln!("note: `{}` has leaves with SQL sources, but no database was given (--data sqlite://... or postgres://...)", tree.id());
     }
-    let settings = sources.settings;
     for url in &sources.databases {
-        let db = Database::open(url)?;
-        let bar = style.progress.then(|| Bar::new(tree.id()));
+        queried.run(&Database::open(url)?, &unnamed, &mut builder)?;
+    }
+    for connection in tree.connections().values() {
+        let leaves = leaves_on(tree, Some(&connection.name));
+        if !leaves.is_empty() {
+            let db = crate::connections::open(tree, connection, &leaves)?;
+            queried.run(&db, &leaves, &mut builder)?;
+        }
+    }
+    match builder.finish() {
+        Ok(data) => Ok(Some((data, wanted))),
+        Err(e) => report(e, &texts, style),
+    }
+}
+
+/// The leaves of `tree` whose queries run on `connection` (`None`: the `--data` databases).
+fn leaves_on<'t>(tree: &'t MetricTree, connection: Option<&str>) -> Vec<(MetricId, &'t str)> {
+    tree.ids()
+        .filter_map(|id| {
+            let source = tree.metric(id).source.as_ref()?;
+            (source.connection.as_deref() == connection).then_some((id, source.query.as_str()))
+        })
+        .collect()
+}
+
+/// What running a tree's queries on a database needs.
+struct Queried<'a> {
+    tree: &'a MetricTree,
+    wanted: &'a [Period],
+    settings: canopy_sources::Settings,
+    style: Style,
+}
+
+impl Queried<'_> {
+    /// Runs `leaves` on `db`, with a progress bar on a terminal; their problems go to
+    /// `builder`, failing to connect is an error.
+    fn run(
+        &self,
+        db: &Database,
+        leaves: &[(MetricId, &str)],
+        builder: &mut DataBuilder<'_>,
+    ) -> anyhow::Result<()> {
+        let bar = self.style.progress.then(|| Bar::new(self.tree.id()));
         let progress: &dyn Progress = match &bar {
             Some(bar) => bar,
             None => &Quiet,
         };
-        let problems = db.load_into(tree, &leaves, &mut builder, &wanted, settings, progress);
+        let problems = db.load_into(
+            self.tree,
+            leaves,
+            builder,
+            self.wanted,
+            self.settings,
+            progress,
+        );
         if let Some(bar) = bar {
             bar.0.finish_and_clear();
         }
         for problem in problems? {
             builder.add_problem(problem);
         }
-    }
-    match builder.finish() {
-        Ok(data) => Ok(Some((data, wanted))),
-        Err(e) => report(e, &texts, style),
+        Ok(())
     }
 }
 

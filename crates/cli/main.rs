@@ -20,6 +20,7 @@ macro_rules! outln {
 
 mod args;
 mod check;
+mod connections;
 mod data;
 mod env;
 mod eval;
@@ -87,7 +88,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(args: Args) -> anyhow::Result<Outcome> {
     let style = trees::Style::new(args.snippets, args.quiet);
     match args.command {
-        Command::Check { trees } => check::run(&trees, style),
+        Command::Check { trees, connections } => check::run(&trees, connections, style),
         Command::Render {
             tree,
             format,

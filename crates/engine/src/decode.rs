@@ -23,6 +23,7 @@ pub(crate) mod keys {
         "grain",
         "root",
         "people",
+        "connections",
         "params",
         "raci",
         "alerts",
@@ -54,7 +55,9 @@ pub(crate) mod keys {
         "remind_after",
     ];
     pub(crate) const BAND: &[&str] = &["name", "below"];
-    pub(crate) const SOURCE: &[&str] = &["sql"];
+    pub(crate) const SOURCE: &[&str] = &["connection", "sql", "hogql", "jql"];
+    pub(crate) const CONNECTION: &[&str] =
+        &["url", "user", "password", "key", "token", "credentials"];
     pub(crate) const CHANGE: &[&str] = &[
         "id",
         "title",
@@ -86,11 +89,37 @@ pub(crate) struct TreeSpec {
     pub(crate) grain: Option<Grain>,
     pub(crate) root: Option<Spanned<String>>,
     pub(crate) people: Option<PeopleSpec>,
+    pub(crate) connections: Option<ConnectionsSpec>,
     pub(crate) params: Vec<(Spanned<String>, f64)>,
     pub(crate) raci: Option<RaciSpec>,
     pub(crate) alerts: AlertsSpec,
     pub(crate) metrics: Vec<MetricSpec>,
     pub(crate) changes: Option<crate::change::ChangesSpec>,
+}
+
+/// Connections inline (a mapping by name), or a path to a shared connections file.
+pub(crate) enum ConnectionsSpec {
+    Inline(Vec<ConnectionSpec>),
+    File(Spanned<String>),
+}
+
+/// A connection as written: each setting with where it was written.
+pub(crate) struct ConnectionSpec {
+    pub(crate) name: Spanned<String>,
+    /// The whole mapping, for what it lacks.
+    pub(crate) span: Span,
+    pub(crate) url: Option<Spanned<String>>,
+    pub(crate) user: Option<Spanned<String>>,
+    /// The secret settings given (`password`, `key`, `token`, `credentials`), by key.
+    pub(crate) secrets: Vec<(&'static str, Spanned<String>)>,
+}
+
+/// A leaf's `source:` as written.
+pub(crate) struct SourceSpec {
+    pub(crate) span: Span,
+    pub(crate) connection: Option<Spanned<String>>,
+    /// The query, with the language its key names; `None` when none was given.
+    pub(crate) query: Option<(crate::Language, Spanned<String>)>,
 }
 
 pub(crate) enum PeopleSpec {
@@ -141,7 +170,7 @@ pub(crate) struct MetricSpec {
     pub(crate) change: Option<crate::model::ChangeIn>,
     /// The formula's text and its node, kept to point inside the text.
     pub(crate) formula: Option<(String, Node)>,
-    pub(crate) source: Option<Spanned<String>>,
+    pub(crate) source: Option<SourceSpec>,
     pub(crate) good: Option<Good>,
     pub(crate) target: Option<f64>,
     pub(crate) bands: Option<Spanned<Vec<BandSpec>>>,
@@ -322,6 +351,7 @@ impl Decoder<'_> {
             grain: None,
             root: None,
             people: None,
+            connections: None,
             params: Vec::new(),
             raci: None,
             alerts: AlertsSpec::default(),
@@ -350,6 +380,7 @@ impl Decoder<'_> {
                 }
                 "root" => spec.root = self.spanned_string(v, "`root`"),
                 "people" => spec.people = self.people(v),
+                "connections" => spec.connections = self.connections(v),
                 "params" => spec.params = self.params(v),
                 "raci" => spec.raci = self.raci(v, "the tree's `raci`"),
                 "alerts" => spec.alerts = self.alerts(v, "the tree's `alerts`"),
@@ -590,19 +621,81 @@ impl Decoder<'_> {
         Some(spec)
     }
 
-    fn source(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
+    fn source(&mut self, node: &Node, what: &str) -> Option<SourceSpec> {
         let entries = self.mapping(node, what, keys::SOURCE)?;
-        let sql = entries
-            .first()
-            .and_then(|(_, _, v)| self.spanned_string(v, &format!("`sql` in {what}")));
-        if entries.is_empty() {
+        let mut spec = SourceSpec {
+            span: node.span,
+            connection: None,
+            query: None,
+        };
+        for (key, k, v) in entries {
+            let value = self.spanned_string(v, &format!("`{key}` in {what}"));
+            let Some(language) = (crate::Language::ALL.iter()).find(|l| l.key() == key) else {
+                spec.connection = value;
+                continue;
+            };
+            match (&spec.query, value) {
+                (Some((first, _)), Some(_)) => self.error_help(
+                    k.span,
+                    format!("{what} has both `{}` and `{key}`", first.key()),
+                    "a source is one query, in the language of its connection",
+                ),
+                (None, Some(value)) => spec.query = Some((*language, value)),
+                (_, None) => {}
+            }
+        }
+        if spec.query.is_none() {
             self.error_help(
                 node.span,
-                format!("{what} is empty"),
-                "write `source: { sql: \"select ...\" }`",
+                format!("{what} has no query"),
+                "write `source: { sql: \"select ...\" }`, or with a connection `{ connection: NAME, sql | hogql | jql: ... }`",
             );
         }
-        sql
+        Some(spec)
+    }
+
+    /// Connections inline (a mapping) or a path to a shared connections file (a string).
+    fn connections(&mut self, node: &Node) -> Option<ConnectionsSpec> {
+        if let Kind::Scalar(_) = node.kind {
+            return (self.spanned_string(node, "`connections`")).map(ConnectionsSpec::File);
+        }
+        self.connection_map(node).map(ConnectionsSpec::Inline)
+    }
+
+    /// A mapping of connection name to its settings: the inline form, and a connections
+    /// file's body.
+    pub(crate) fn connection_map(&mut self, node: &Node) -> Option<Vec<ConnectionSpec>> {
+        let entries = self.mapping(node, "`connections`", &[])?;
+        let mut out = Vec::new();
+        for (name, k, v) in entries {
+            let what = format!("connection `{name}`");
+            let Some(fields) = self.mapping(v, &what, keys::CONNECTION) else {
+                continue;
+            };
+            let mut spec = ConnectionSpec {
+                name: Spanned {
+                    value: name.to_string(),
+                    span: k.span,
+                },
+                span: v.span,
+                url: None,
+                user: None,
+                secrets: Vec::new(),
+            };
+            for (key, _, v) in fields {
+                let Some(value) = self.spanned_string(v, &format!("{what}'s `{key}`")) else {
+                    continue;
+                };
+                match keys::CONNECTION.iter().find(|c| **c == key) {
+                    Some(&"url") => spec.url = Some(value),
+                    Some(&"user") => spec.user = Some(value),
+                    Some(secret) => spec.secrets.push((secret, value)),
+                    None => unreachable!("mapping() only returns allowed keys"),
+                }
+            }
+            out.push(spec);
+        }
+        Some(out)
     }
 
     fn bands(&mut self, node: &Node, what: &str) -> Option<Spanned<Vec<BandSpec>>> {

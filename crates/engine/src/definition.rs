@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::formula::Expr;
-use crate::model::{Alerts, Metric, MetricId, MetricTree, Source};
+use crate::model::{Alerts, Metric, MetricId, MetricTree};
 
 /// How many hex digits of a definition's hash are shown (`definition: 3f2a9c1`).
 pub const VERSION_DIGITS: usize = 7;
@@ -156,7 +156,7 @@ fn formula(tree: &MetricTree, m: &Metric) -> Option<String> {
 fn source(m: &Metric) -> Option<String> {
     match (&m.formula, &m.source) {
         (Some(_), _) => None,
-        (None, Some(Source::Sql(sql))) => Some(format!("sql: {}", sql.trim())),
+        (None, Some(source)) => Some(source.describe(source.query.trim())),
         (None, None) => Some("data".to_string()),
     }
 }

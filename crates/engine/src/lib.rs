@@ -30,7 +30,7 @@ mod yaml;
 
 pub use bands::{Band, Bands, Good};
 pub use change::{Change, Controls, Window, MIN_BASELINE};
-pub use connection::{Kind as ConnectionKind, Language};
+pub use connection::{Connection, Kind as ConnectionKind, Language, Setting};
 pub use definition::{
     redefined_note, short as short_version, Definition, FieldChange, VERSION_DIGITS,
 };

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::change::{self, ChangesSpec};
-use crate::decode::{Decoder, PeopleSpec, Spanned};
+use crate::connection;
+use crate::decode::{ConnectionsSpec, Decoder, PeopleSpec, Spanned};
 use crate::diagnostic::{sort_diagnostics, Diagnostic, Severity, SourceMap};
 use crate::model::MetricTree;
 use crate::raci::Mailboxes;
@@ -165,8 +166,17 @@ fn load_text(
             validate::people(&mut people_dec, list, files.mailboxes)
         }
     };
+    let connections = match spec.connections.take() {
+        None => Default::default(),
+        Some(ConnectionsSpec::Inline(list)) => connection::validate(&mut dec, list),
+        Some(ConnectionsSpec::File(file)) => {
+            let (node, mut file_dec) = included(&mut dec, &file, "connections", files, sources)?;
+            let list = file_dec.connection_map(&node).unwrap_or_default();
+            connection::validate(&mut file_dec, list)
+        }
+    };
     let changes = spec.changes.take();
-    let mut tree = validate::tree(&mut dec, spec, people)?;
+    let mut tree = validate::tree(&mut dec, spec, people, connections)?;
     let specs = match changes {
         None => return Some(tree),
         Some(ChangesSpec::Inline(list)) => (list, dec),

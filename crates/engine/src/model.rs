@@ -132,11 +132,27 @@ impl ChangeIn {
     }
 }
 
-/// Where a leaf's values come from, besides CSV data.
+/// Where a leaf's values come from, besides CSV data: a query, with `{start}` and `{end}`
+/// bound by the server's own parameters (or typed literals), never pasted as text.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// A query run per period, with `{start}` and `{end}` bound as parameters.
-    Sql(String),
+pub struct Source {
+    /// The named connection it runs on; `None` for the databases given by `--data`.
+    pub connection: Option<String>,
+    /// The language of the query, as its key in `source:` says.
+    pub language: crate::Language,
+    /// The query as written.
+    pub query: String,
+}
+
+impl Source {
+    /// The source as definitions and messages write it: `sql: QUERY`, or with a connection
+    /// `jql on jira: QUERY`.
+    pub fn describe(&self, query: &str) -> String {
+        match &self.connection {
+            None => format!("{}: {query}", self.language.key()),
+            Some(c) => format!("{} on {c}: {query}", self.language.key()),
+        }
+    }
 }
 
 /// A derived metric's formula, compiled: variables are slots into [`Formula::inputs`], params
@@ -258,6 +274,7 @@ pub struct MetricTree {
     pub(crate) root: MetricId,
     pub(crate) path: Arc<Path>,
     pub(crate) people: BTreeMap<String, Person>,
+    pub(crate) connections: BTreeMap<String, crate::Connection>,
     pub(crate) metrics: Vec<Metric>,
     pub(crate) index: HashMap<String, MetricId>,
     /// Edges point from a metric to the inputs of its formula.
@@ -369,7 +386,9 @@ impl MetricTree {
                         .collect();
                     format!("{} = {} of ({})", metric.id, f.expr(), inputs.join(", "))
                 }
-                (None, Some(Source::Sql(sql))) => format!("{} = sql: {sql}", metric.id),
+                (None, Some(source)) => {
+                    format!("{} = {}", metric.id, source.describe(&source.query))
+                }
                 (None, None) => format!("{} = data", metric.id),
             });
             stack.extend(self.inputs(m).iter().rev());
@@ -400,6 +419,11 @@ impl MetricTree {
     /// The people of the tree, by id.
     pub fn people(&self) -> &BTreeMap<String, Person> {
         &self.people
+    }
+
+    /// The connections the tree declares, by name.
+    pub fn connections(&self) -> &BTreeMap<String, crate::Connection> {
+        &self.connections
     }
 
     /// The person with key `id`. Every id in a validated RACI resolves.

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::model::Grain;
 use crate::validate::{IDENTIFIER, MAX_TREE_ID, TREE_ID};
+use crate::{ConnectionKind, Language};
 
 /// An object schema with exactly `properties`, no others.
 fn object(description: &str, properties: Vec<(&str, Value)>, required: &[&str]) -> Value {
@@ -94,7 +95,7 @@ fn metric() -> Value {
             ("unit", text("Unit, e.g. items per active user.")),
             ("change", json!({ "enum": crate::model::ChangeIn::NAMES, "description": "How changes are told: points (default for unit %, pts, points, score) or relative (percent)." })),
             ("formula", text("Formula over other metrics and params: + - * / ^, min max abs sum avg clamp, if(a > b, x, y).")),
-            ("source", object("Where a leaf's values come from.", vec![("sql", text("Query returning one value, or (segment, value) rows; {start} and {end} are bound as parameters."))], &["sql"])),
+            ("source", source()),
             ("good", json!({ "enum": crate::Good::NAMES, "description": "Which direction is an improvement." })),
             ("target", json!({ "type": "number", "description": "The value the owner aims for." })),
             ("bands", json!({ "type": "array", "minItems": 1, "items": band, "description": "Named ranges, lowest first." })),
@@ -102,6 +103,67 @@ fn metric() -> Value {
             ("alerts", alerts()),
         ],
         &[],
+    )
+}
+
+/// A leaf's source: one query, in the language of its connection (or SQL for `--data`).
+fn source() -> Value {
+    let queries: Vec<Value> = Language::ALL
+        .iter()
+        .map(|l| json!({ "required": [l.key()] }))
+        .collect();
+    let mut source = object(
+        "Where a leaf's values come from: one query; {start} and {end} are bound by the server's parameters.",
+        vec![
+            ("connection", text("The named connection it runs on; without one, SQL on the databases given by --data.")),
+            ("sql", text("SQL returning one value, or (segment, value) rows, optionally with a `period` column (one query for the whole range).")),
+            ("hogql", text("HogQL, on a PostHog connection.")),
+            ("jql", text("JQL on a Jira connection: the issues it matches are counted per period.")),
+        ],
+        &[],
+    );
+    source["oneOf"] = json!(queries);
+    source
+}
+
+/// `env:NAME`, NAME an identifier, as a pattern without anchors.
+fn env_pattern() -> String {
+    let name = IDENTIFIER.pattern();
+    format!("env:{}", &name[1..name.len() - 1])
+}
+
+/// A setting that is a secret: only ever the name of an environment variable.
+fn secret(description: &str) -> Value {
+    json!({ "type": "string", "pattern": format!("^{}$", env_pattern()), "description": description })
+}
+
+/// A named connection.
+fn connection() -> Value {
+    let schemes: Vec<String> = ConnectionKind::schemes()
+        .map(|s| format!("{s}://"))
+        .collect();
+    let url = json!({
+        "type": "string",
+        "description": format!("The URL ({}), or env:NAME to read it (and any secret in it) from the environment.", schemes.join(", ")),
+        "pattern": format!("^({}$|({})://)", env_pattern(), ConnectionKind::schemes().collect::<Vec<_>>().join("|")),
+    });
+    object(
+        "Where leaves read data: a database or a service. Secrets are env:NAME only.",
+        vec![
+            ("url", url),
+            (
+                "user",
+                text("Who connects (ClickHouse, PostgreSQL, Jira's email), or env:NAME."),
+            ),
+            (
+                "password",
+                secret("env:NAME holding the password (ClickHouse, PostgreSQL)."),
+            ),
+            ("key", secret("env:NAME holding the API key (PostHog).")),
+            ("token", secret("env:NAME holding the API token (Jira).")),
+            ("credentials", secret("env:NAME holding credentials.")),
+        ],
+        &["url"],
     )
 }
 
@@ -181,6 +243,10 @@ pub fn json_schema() -> Value {
             (
                 "people",
                 json!({ "description": "People by id, or a path to a shared people file.", "anyOf": [people, { "type": "string" }] }),
+            ),
+            (
+                "connections",
+                json!({ "description": "Named connections leaves read from, or a path to a shared connections file.", "anyOf": [{ "type": "object", "additionalProperties": connection(), "propertyNames": { "pattern": IDENTIFIER.pattern() } }, { "type": "string" }] }),
             ),
             (
                 "params",
@@ -271,5 +337,7 @@ mod tests {
         );
         let p = &s["properties"]["people"]["anyOf"][0]["additionalProperties"];
         assert_eq!(property_names(p), sorted(keys::PERSON));
+        let c = &s["properties"]["connections"]["anyOf"][0]["additionalProperties"];
+        assert_eq!(property_names(c), sorted(keys::CONNECTION));
     }
 }

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use crate::{load, Error, Loaded, Mailboxes, MemoryFs};
 
+mod connections;
+
 /// A stand-in for the notifier's rules: an address is `local@domain` without spaces, and a
 /// name longer than 40 characters would be cut.
 pub(crate) struct TestMailboxes;
@@ -27,6 +29,9 @@ pub(crate) fn load_str(yaml: &str) -> Result<Loaded, Error> {
     let fs = MemoryFs::new().with("t.yaml", yaml).with(
         "people.yaml",
         "maya: { name: Maya Chen, email: maya@example.com }\nbad: { email: nope }\n",
+    ).with(
+        "connections.yaml",
+        "events: { url: \"clickhouse://ch.internal:8443/analytics\", user: reader, password: env:CH_PASSWORD }\njira: { url: \"jira://acme.atlassian.net\", user: lead@acme.com, token: \"abc123\" }\n",
     );
     load(Path::new("t.yaml"), &fs, &TestMailboxes)
 }

@@ -13,7 +13,7 @@ use crate::decode::{
 };
 use crate::diagnostic::Span;
 use crate::formula::{self, Expr};
-use crate::model::{Alerts, Formula, Metric, MetricId, MetricTree, Source};
+use crate::model::{Alerts, Formula, Metric, MetricId, MetricTree};
 use crate::raci::{Mailboxes, Person, Raci, Webhook};
 use crate::suggest::did_you_mean;
 
@@ -133,6 +133,7 @@ pub(crate) fn tree(
     dec: &mut Decoder<'_>,
     spec: TreeSpec,
     people: BTreeMap<String, Person>,
+    connections: BTreeMap<String, crate::Connection>,
 ) -> Option<MetricTree> {
     let index: HashMap<String, MetricId> = spec
         .metrics
@@ -164,6 +165,7 @@ pub(crate) fn tree(
         names: &names,
         raci: spec.raci.as_ref(),
         people: &people,
+        connections: &connections,
         alerts: &default_alerts,
         unowned: Default::default(),
     };
@@ -188,6 +190,7 @@ pub(crate) fn tree(
         root: root?,
         path: dec.path.clone(),
         people,
+        connections,
         metrics,
         index,
         graph,
@@ -247,6 +250,7 @@ struct Scope<'a> {
     /// The tree's `raci:` default.
     raci: Option<&'a RaciSpec>,
     people: &'a BTreeMap<String, Person>,
+    connections: &'a BTreeMap<String, crate::Connection>,
     /// The tree's alerts, over the built-in defaults.
     alerts: &'a Alerts,
     /// Metrics found without an accountable owner, reported together after all are checked.
@@ -272,8 +276,10 @@ fn metric(dec: &mut Decoder<'_>, m: &MetricSpec, scope: &Scope<'_>) -> Metric {
         .as_ref()
         .and_then(|f| compile(dec, m, f, scope.index, scope.params, scope.names));
     if let (Some((_, node)), Some(source)) = (&m.formula, &m.source) {
+        // At the query, where there is one: the part that conflicts with the formula.
+        let span = source.query.as_ref().map_or(source.span, |(_, q)| q.span);
         dec.error_help(
-            source.span,
+            span,
             format!(
                 "metric `{}` has both a `formula` and a `source`",
                 m.id.value
@@ -295,7 +301,8 @@ fn metric(dec: &mut Decoder<'_>, m: &MetricSpec, scope: &Scope<'_>) -> Metric {
             .change
             .unwrap_or_else(|| crate::model::ChangeIn::of_unit(m.unit.as_deref())),
         formula,
-        source: m.source.as_ref().map(|s| Source::Sql(s.value.clone())),
+        source: (m.source.as_ref())
+            .and_then(|s| crate::connection::check_source(dec, s, scope.connections)),
         good: m.good,
         target: m.target,
         bands,

@@ -13,7 +13,7 @@ mod sql;
 mod sqlite;
 mod tls;
 
-pub use sql::{Credentials, Database, Progress, Quiet, Settings};
+pub use sql::{Credentials, Database, Progress, Quiet, Settings, Stage};
 pub use tls::SslMode;
 
 /// Why a database could not be used.

@@ -9,7 +9,7 @@ use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use postgres::types::{ToSql, Type};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::sql::{chain, finite, placeholders, Connector, Row, Session, Shape};
+use crate::sql::{chain, finite, placeholders, Connector, Row, Session, Shape, Stage};
 use crate::tls::{self, SslMode};
 
 /// A PostgreSQL server, ready to connect to.
@@ -45,27 +45,47 @@ impl Postgres {
     }
 }
 
-impl Connector for Postgres {
-    fn connect(&self, timeout: Duration) -> Result<Box<dyn Session>, String> {
-        let mut client = self
-            .config
-            .connect(self.connector.clone())
-            .map_err(|e| chain(&e))?;
+impl Postgres {
+    /// A read-only session in UTC whose statements stop after `timeout`, or why not, with
+    /// refused credentials (SQLSTATE class 28) told apart from the rest.
+    fn session(&self, timeout: Duration) -> Result<PostgresSession, (Stage, String)> {
+        let mut client = self.config.connect(self.connector.clone()).map_err(|e| {
+            let refused = (e.code()).is_some_and(|c| c.code().starts_with("28"));
+            let stage = if refused {
+                Stage::Authenticate
+            } else {
+                Stage::Reach
+            };
+            (stage, chain(&e))
+        })?;
         // UTC, as the bounds are bound: a `timestamptz` bound is midnight UTC, and a range
         // query's `date_trunc` on one truncates in the session's time zone.
         let setup = format!(
             "set default_transaction_read_only = on; set statement_timeout = {}; set time zone 'UTC'",
             timeout.as_millis()
         );
-        client.batch_execute(&setup).map_err(|e| pg_error(&e))?;
-        Ok(Box::new(PostgresSession {
+        (client.batch_execute(&setup)).map_err(|e| (Stage::Permit, pg_error(&e)))?;
+        Ok(PostgresSession {
             client: Box::new(client),
             statements: HashMap::new(),
-        }))
+        })
+    }
+}
+
+impl Connector for Postgres {
+    fn connect(&self, timeout: Duration) -> Result<Box<dyn Session>, String> {
+        let session = self.session(timeout).map_err(|(_, e)| e)?;
+        Ok(Box::new(session))
     }
 
     fn suffix(&self) -> String {
         format!(" (sslmode={})", self.mode.name())
+    }
+
+    fn probe(&self, timeout: Duration) -> Result<(), (Stage, String)> {
+        let mut session = self.session(timeout)?;
+        let denied = |e: String| (Stage::Permit, e);
+        session.columns("select 1").map(|_| ()).map_err(denied)
     }
 }
 

@@ -68,6 +68,28 @@ pub(crate) trait Connector: Send + Sync {
     fn suffix(&self) -> String {
         String::new()
     }
+
+    /// Tries a trivial read-only request, saying how far it got when it fails. By default:
+    /// connecting is reaching (and, for kinds that log in as they connect, authenticating),
+    /// and the columns of `select 1` are what is permitted.
+    fn probe(&self, timeout: Duration) -> Result<(), (Stage, String)> {
+        let mut session = self.connect(timeout).map_err(|e| (Stage::Reach, e))?;
+        session
+            .columns("select 1")
+            .map(|_| ())
+            .map_err(|e| (Stage::Permit, e))
+    }
+}
+
+/// How far a connection's trivial request got before it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The server was not reached (or refused the connection).
+    Reach,
+    /// The server was reached, but the credentials were refused.
+    Authenticate,
+    /// Logged in, but not permitted to read.
+    Permit,
 }
 
 /// One open session of a [`Connector`], used by one query thread at a time.
@@ -99,6 +121,8 @@ pub struct Credentials {
 pub struct Database {
     /// The URL without its password, for messages.
     shown: String,
+    /// The tree's name for the connection, for messages; `None` for `--data`.
+    name: Option<String>,
     connector: Box<dyn Connector>,
 }
 
@@ -159,7 +183,24 @@ impl Database {
             ) => return Err(bad(format!("{} connections are not read yet", kind.name()))),
             None => return Err(Error::Source(shown)),
         };
-        Ok(Database { shown, connector })
+        Ok(Database {
+            shown,
+            name: None,
+            connector,
+        })
+    }
+
+    /// The database as the tree's connection `name`, which messages about its leaves name.
+    pub fn named(self, name: &str) -> Database {
+        Database {
+            name: Some(name.to_string()),
+            ..self
+        }
+    }
+
+    /// Tries a trivial read-only request within `timeout`, for `check --connections`.
+    pub fn probe(&self, timeout: Duration) -> Result<(), (Stage, String)> {
+        self.connector.probe(timeout)
     }
 
     /// A read-only session whose queries stop after `timeout`.
@@ -198,7 +239,9 @@ impl Database {
         let mut jobs: Vec<Job> = Vec::new();
         for &(id, sql) in leaves {
             match conn.columns(sql).and_then(|columns| shape(&columns)) {
-                Err(message) => diagnostics.push(failure(tree, id, None, &message)),
+                Err(message) => {
+                    diagnostics.push(failure(tree, (id, self.name.as_deref()), None, &message))
+                }
                 Ok(shape) => {
                     let leaf = planned.len();
                     match shape.period {
@@ -226,14 +269,19 @@ impl Database {
                 let added = rows.and_then(|rows| by_period(builder, *id, shape, rows, periods));
                 added
                     .err()
-                    .map(|message| failure(tree, *id, None, &message))
+                    .map(|message| failure(tree, (*id, self.name.as_deref()), None, &message))
             } else {
                 let mut failed = None;
                 for (p, rows) in periods.iter().zip(answers.by_ref().take(periods.len())) {
                     match (rows, &failed) {
                         (Ok(rows), None) => builder.add_values(*id, *p, dim(shape), values(&rows)),
                         (Err(message), None) => {
-                            failed = Some(failure(tree, *id, Some(*p), &message))
+                            failed = Some(failure(
+                                tree,
+                                (*id, self.name.as_deref()),
+                                Some(*p),
+                                &message,
+                            ))
                         }
                         (_, Some(_)) => {}
                     }
@@ -369,12 +417,22 @@ fn shape(columns: &[String]) -> Result<Shape, String> {
     }
 }
 
-fn failure(tree: &MetricTree, id: MetricId, period: Option<Period>, message: &str) -> Diagnostic {
+/// A leaf's query failed: where, in the server's own words, on which connection.
+fn failure(
+    tree: &MetricTree,
+    (id, connection): (MetricId, Option<&str>),
+    period: Option<Period>,
+    message: &str,
+) -> Diagnostic {
     let metric = tree.metric(id);
     let when = period.map(|p| format!(" for {p}")).unwrap_or_default();
+    let language = metric.source.as_ref().map_or("SQL", |s| s.language.name());
+    let on = connection
+        .map(|c| format!(" (connection `{c}`)"))
+        .unwrap_or_default();
     Diagnostic::error(
         metric.location.clone(),
-        format!("the SQL source of `{}` failed{when}: {message}", metric.id),
+        format!("the {language} source of `{}`{on} failed{when}: {message}", metric.id),
     )
     .with_help("the query gets {start} and {end} (the first day, and the day after the last) as parameters; it runs read-only, within CANOPY_SQL_TIMEOUT")
 }
