@@ -75,7 +75,7 @@ clickhouse-server --config-file="$dir/config.xml" >"$dir/stdout.log" 2>&1 &
 echo $! > "$dir/pid"
 for _ in $(seq 150); do
   if curl -fs "http://127.0.0.1:$http/ping" >/dev/null 2>&1; then
-    echo "export CANOPY_TEST_CLICKHOUSE_HTTP=http://127.0.0.1:$http CANOPY_TEST_CLICKHOUSE_PASSWORD=$password CANOPY_TEST_CLICKHOUSE_HTTPS_PORT=$https CANOPY_CH_DIR=$dir"
+    echo "export CANOPY_TEST_CLICKHOUSE_HTTP=http://127.0.0.1:$http CANOPY_TEST_CLICKHOUSE_TCP_PORT=$tcp CANOPY_TEST_CLICKHOUSE_PASSWORD=$password CANOPY_TEST_CLICKHOUSE_HTTPS_PORT=$https CANOPY_CH_DIR=$dir"
     exit 0
   fi
   sleep 0.2
