@@ -397,38 +397,40 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
 pub(crate) fn placeholders(sql: &str, numbered: impl Fn(usize) -> String) -> (String, Vec<bool>) {
     // `true` stands for {start}, `false` for {end}, in parameter order.
     let mut order = Vec::new();
+    let text = substitute(sql, |is_start| {
+        let n = match order.iter().position(|&o| o == is_start) {
+            Some(n) => n,
+            None => {
+                order.push(is_start);
+                order.len() - 1
+            }
+        };
+        numbered(n + 1)
+    });
+    (text, order)
+}
+
+/// Replaces each `{start}` and `{end}` in `sql` by what `each` gives for it (`true` for
+/// `{start}`); other braces are kept.
+pub(crate) fn substitute(sql: &str, mut each: impl FnMut(bool) -> String) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut rest = sql;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let tail = &rest[open..];
-        let which = if tail.starts_with("{start}") {
-            Some(true)
+        if tail.starts_with("{start}") {
+            out.push_str(&each(true));
+            rest = &tail["{start}".len()..];
         } else if tail.starts_with("{end}") {
-            Some(false)
+            out.push_str(&each(false));
+            rest = &tail["{end}".len()..];
         } else {
-            None
-        };
-        match which {
-            Some(is_start) => {
-                let n = match order.iter().position(|&o| o == is_start) {
-                    Some(n) => n,
-                    None => {
-                        order.push(is_start);
-                        order.len() - 1
-                    }
-                };
-                out.push_str(&numbered(n + 1));
-                rest = &tail[if is_start { 7 } else { 5 }..];
-            }
-            None => {
-                out.push('{');
-                rest = &tail[1..];
-            }
+            out.push('{');
+            rest = &tail[1..];
         }
     }
     out.push_str(rest);
-    (out, order)
+    out
 }
 
 /// A value as a finite number, or why it is not one.
