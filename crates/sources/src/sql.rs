@@ -1,9 +1,10 @@
-//! Query sources: a leaf's `source: { sql: ... }` on SQLite or PostgreSQL, through one
-//! [`Connector`] per kind of database (the `sqlite` and `postgres` modules), so that every
-//! kind shares the reading of columns, the range queries and the pool.
+//! Query sources: a leaf's `source: { sql: ... }` on SQLite, PostgreSQL or ClickHouse, through
+//! one [`Connector`] per kind of database (the `sqlite`, `postgres` and `clickhouse` modules),
+//! so that every kind shares the reading of columns, the range queries and the pool.
 //!
 //! `{start}` and `{end}` in the query are bounds (`start <= t < end`, as dates), always bound
-//! as query parameters, never pasted into the text. Columns, by name and position:
+//! as query parameters (on a ClickHouse without them, typed literals written by one
+//! function), never pasted into the text as given. Columns, by name and position:
 //! - a column named `period` (a date or timestamp inside the period) makes the query a
 //!   **range query**: it runs once, with `{start}` and `{end}` spanning every period wanted,
 //!   and each row is assigned to the period its date falls in;
@@ -21,6 +22,7 @@ use canopy_engine::{redact_password, ConnectionKind, Diagnostic, MetricId, Metri
 use canopy_evaluator::{DataBuilder, Period};
 use chrono::NaiveDate;
 
+use crate::clickhouse::ClickHouse;
 use crate::postgres::Postgres;
 use crate::sqlite::Sqlite;
 use crate::Error;
@@ -153,10 +155,12 @@ impl Database {
             Some(ConnectionKind::Postgres) => {
                 Box::new(Postgres::new(url, user, secret).map_err(bad)?)
             }
-            Some(
-                kind
-                @ (ConnectionKind::ClickHouse | ConnectionKind::PostHog | ConnectionKind::Jira),
-            ) => return Err(bad(format!("{} connections are not read yet", kind.name()))),
+            Some(ConnectionKind::ClickHouse) => {
+                Box::new(ClickHouse::new(url, user, secret).map_err(bad)?)
+            }
+            Some(kind @ (ConnectionKind::PostHog | ConnectionKind::Jira)) => {
+                return Err(bad(format!("{} connections are not read yet", kind.name())))
+            }
             None => return Err(Error::Source(shown)),
         };
         Ok(Database { shown, connector })
@@ -418,12 +422,12 @@ pub(crate) fn substitute(sql: &str, mut each: impl FnMut(bool) -> String) -> Str
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let tail = &rest[open..];
-        if tail.starts_with("{start}") {
+        if let Some(after) = tail.strip_prefix("{start}") {
             out.push_str(&each(true));
-            rest = &tail["{start}".len()..];
-        } else if tail.starts_with("{end}") {
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("{end}") {
             out.push_str(&each(false));
-            rest = &tail["{end}".len()..];
+            rest = after;
         } else {
             out.push('{');
             rest = &tail[1..];
