@@ -13,7 +13,10 @@
 //! - `{start}` and `{end}` are the server's query parameters (`{start:Date}`, sent as
 //!   `param_start`) where it has them; a server without them (before 19.x, such as Debian's
 //!   18.16) gets typed literals written by [`date_literal`]. Which, each session finds out
-//!   on connecting by asking for a parameter.
+//!   on connecting by asking for a parameter. Those older servers compare a `DateTime` with a
+//!   `Date` by their raw numbers, so queries for them compare dates: `toDate(at) >= {start}`.
+//! - A user whose profile has `readonly=1` already may not be sent settings at all; the
+//!   server's message says so, and such a user wants `readonly=2`.
 //! - Answers are read as `JSONCompact`: 64-bit integers arrive quoted and are parsed, NULL is
 //!   no data, a `period` column may be a `Date` or a `DateTime` (its date in the server's time
 //!   zone, which is also the zone the bounds are compared in).
