@@ -1,12 +1,13 @@
 //! Canopy's data sources: CSV files of long-form data (see [`csv`]), and leaves whose
-//! `source: { sql: ... }` runs on SQLite or PostgreSQL (and Postgres-wire warehouses), with TLS
-//! by rustls, read-only sessions, a time limit per query, and range queries pushed down to the
-//! warehouse. Rows go to the evaluator as [`canopy_evaluator::Table`]s and through
+//! `source: { sql: ... }` runs on SQLite, PostgreSQL (and Postgres-wire warehouses) or
+//! ClickHouse (over HTTP), with TLS by rustls, read-only sessions, a time limit per query, and
+//! range queries pushed down to the warehouse. Rows go to the evaluator as [`canopy_evaluator::Table`]s and through
 //! [`canopy_evaluator::DataBuilder::add_values`]; the evaluator itself reads no file and knows
 //! no database.
 
 #![warn(missing_docs)]
 
+mod clickhouse;
 pub mod csv;
 mod postgres;
 mod sql;

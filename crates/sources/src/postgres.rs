@@ -27,7 +27,7 @@ impl Postgres {
         user: Option<&str>,
         password: Option<&str>,
     ) -> Result<Postgres, String> {
-        let split = tls::split(url)?;
+        let split = tls::split(url, SslMode::Prefer)?;
         let mut config: postgres::Config = split.rest.parse().map_err(|e| chain(&e))?;
         config.ssl_mode(split.mode.wire());
         if let Some(user) = user {

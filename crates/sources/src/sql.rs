@@ -1,9 +1,10 @@
-//! Query sources: a leaf's `source: { sql: ... }` on SQLite or PostgreSQL, through one
-//! [`Connector`] per kind of database (the `sqlite` and `postgres` modules), so that every
-//! kind shares the reading of columns, the range queries and the pool.
+//! Query sources: a leaf's `source: { sql: ... }` on SQLite, PostgreSQL or ClickHouse, through
+//! one [`Connector`] per kind of database (the `sqlite`, `postgres` and `clickhouse` modules),
+//! so that every kind shares the reading of columns, the range queries and the pool.
 //!
 //! `{start}` and `{end}` in the query are bounds (`start <= t < end`, as dates), always bound
-//! as query parameters, never pasted into the text. Columns, by name and position:
+//! as query parameters (on a ClickHouse without them, typed literals written by one
+//! function), never pasted into the text as given. Columns, by name and position:
 //! - a column named `period` (a date or timestamp inside the period) makes the query a
 //!   **range query**: it runs once, with `{start}` and `{end}` spanning every period wanted,
 //!   and each row is assigned to the period its date falls in;
@@ -21,6 +22,7 @@ use canopy_engine::{redact_password, ConnectionKind, Diagnostic, MetricId, Metri
 use canopy_evaluator::{DataBuilder, Period};
 use chrono::NaiveDate;
 
+use crate::clickhouse::ClickHouse;
 use crate::postgres::Postgres;
 use crate::sqlite::Sqlite;
 use crate::Error;
@@ -177,10 +179,12 @@ impl Database {
             Some(ConnectionKind::Postgres) => {
                 Box::new(Postgres::new(url, user, secret).map_err(bad)?)
             }
-            Some(
-                kind
-                @ (ConnectionKind::ClickHouse | ConnectionKind::PostHog | ConnectionKind::Jira),
-            ) => return Err(bad(format!("{} connections are not read yet", kind.name()))),
+            Some(ConnectionKind::ClickHouse) => {
+                Box::new(ClickHouse::new(url, user, secret).map_err(bad)?)
+            }
+            Some(kind @ (ConnectionKind::PostHog | ConnectionKind::Jira)) => {
+                return Err(bad(format!("{} connections are not read yet", kind.name())))
+            }
             None => return Err(Error::Source(shown)),
         };
         Ok(Database {
@@ -455,38 +459,40 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
 pub(crate) fn placeholders(sql: &str, numbered: impl Fn(usize) -> String) -> (String, Vec<bool>) {
     // `true` stands for {start}, `false` for {end}, in parameter order.
     let mut order = Vec::new();
+    let text = substitute(sql, |is_start| {
+        let n = match order.iter().position(|&o| o == is_start) {
+            Some(n) => n,
+            None => {
+                order.push(is_start);
+                order.len() - 1
+            }
+        };
+        numbered(n + 1)
+    });
+    (text, order)
+}
+
+/// Replaces each `{start}` and `{end}` in `sql` by what `each` gives for it (`true` for
+/// `{start}`); other braces are kept.
+pub(crate) fn substitute(sql: &str, mut each: impl FnMut(bool) -> String) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut rest = sql;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let tail = &rest[open..];
-        let which = if tail.starts_with("{start}") {
-            Some(true)
-        } else if tail.starts_with("{end}") {
-            Some(false)
+        if let Some(after) = tail.strip_prefix("{start}") {
+            out.push_str(&each(true));
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("{end}") {
+            out.push_str(&each(false));
+            rest = after;
         } else {
-            None
-        };
-        match which {
-            Some(is_start) => {
-                let n = match order.iter().position(|&o| o == is_start) {
-                    Some(n) => n,
-                    None => {
-                        order.push(is_start);
-                        order.len() - 1
-                    }
-                };
-                out.push_str(&numbered(n + 1));
-                rest = &tail[if is_start { 7 } else { 5 }..];
-            }
-            None => {
-                out.push('{');
-                rest = &tail[1..];
-            }
+            out.push('{');
+            rest = &tail[1..];
         }
     }
     out.push_str(rest);
-    (out, order)
+    out
 }
 
 /// A value as a finite number, or why it is not one.

@@ -1,14 +1,16 @@
-//! TLS for PostgreSQL with rustls, following libpq's `sslmode` and `sslrootcert`:
+//! TLS for PostgreSQL and ClickHouse with rustls, following libpq's `sslmode` and
+//! `sslrootcert`:
 //!
 //! | `sslmode` | encrypted | certificate checked |
 //! | --- | --- | --- |
 //! | `disable` | never | - |
-//! | `prefer` (default) | if the server offers it | no |
+//! | `prefer` (PostgreSQL's default) | if the server offers it | no |
 //! | `require` | always | no (with `sslrootcert`: as `verify-ca`, as libpq does) |
 //! | `verify-ca` | always | signed by a trusted root |
-//! | `verify-full` | always | signed by a trusted root, for the host connected to |
+//! | `verify-full` (ClickHouse's default) | always | signed by a trusted root, for the host connected to |
 //!
-//! Trusted roots are those of the `sslrootcert` PEM file, else the system's.
+//! Trusted roots are those of the `sslrootcert` PEM file, else the system's. HTTP cannot
+//! offer TLS on the same port as plain text, so for ClickHouse `prefer` is `require`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -86,6 +88,14 @@ pub(crate) fn connector(
     mode: SslMode,
     root_cert: Option<&Path>,
 ) -> Result<MakeRustlsConnect, String> {
+    Ok(MakeRustlsConnect::new(client_config(mode, root_cert)?))
+}
+
+/// The rustls configuration for `mode`, trusting `root_cert` (or the system's roots).
+pub(crate) fn client_config(
+    mode: SslMode,
+    root_cert: Option<&Path>,
+) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let check = match (mode, root_cert) {
         (SslMode::Disable | SslMode::Prefer, _) | (SslMode::Require, None) => Check::Nothing,
@@ -114,11 +124,10 @@ pub(crate) fn connector(
             }
         }
     };
-    let config = builder
+    Ok(builder
         .dangerous()
         .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    Ok(MakeRustlsConnect::new(config))
+        .with_no_client_auth())
 }
 
 /// The roots of the PEM file `path`, or the system's.
@@ -222,10 +231,11 @@ pub(crate) struct Url {
     pub(crate) root_cert: Option<PathBuf>,
 }
 
-/// Takes `sslmode` and `sslrootcert` out of `url`'s query.
-pub(crate) fn split(url: &str) -> Result<Url, String> {
+/// Takes `sslmode` and `sslrootcert` out of `url`'s query; without `sslmode`, the mode is
+/// `default`.
+pub(crate) fn split(url: &str, default: SslMode) -> Result<Url, String> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let (mut mode, mut root_cert, mut kept) = (SslMode::Prefer, None, Vec::new());
+    let (mut mode, mut root_cert, mut kept) = (default, None, Vec::new());
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
@@ -260,17 +270,24 @@ mod tests {
     fn tls_settings_are_taken_out_of_the_url() {
         let u = split(
             "postgres://u@h/db?sslmode=verify-full&application_name=x&sslrootcert=%2Fetc%2Fca.pem",
+            SslMode::Prefer,
         )
         .unwrap();
         assert_eq!(u.rest, "postgres://u@h/db?application_name=x");
         assert_eq!(u.mode, SslMode::VerifyFull);
         assert_eq!(u.root_cert.as_deref(), Some(Path::new("/etc/ca.pem")));
-        let u = split("postgres://u@h/db").unwrap();
+        let u = split("postgres://u@h/db", SslMode::Prefer).unwrap();
         assert_eq!(
             (u.rest.as_str(), u.mode, u.root_cert),
             ("postgres://u@h/db", SslMode::Prefer, None)
         );
-        assert!(split("postgres://h/db?sslmode=allow")
+        assert_eq!(
+            split("clickhouse://h/db", SslMode::VerifyFull)
+                .unwrap()
+                .mode,
+            SslMode::VerifyFull
+        );
+        assert!(split("postgres://h/db?sslmode=allow", SslMode::Prefer)
             .unwrap_err()
             .contains("verify-full"));
     }
