@@ -1,7 +1,7 @@
 //! Named connections end to end: a tree whose leaves read connections it names, with their
 //! settings in the environment, checked, tried and evaluated without `--data`.
 
-use crate::util::{postgres_url, Dir};
+use crate::util::{clickhouse, clickhouse_run, postgres_url, Dir};
 
 /// A tree of one leaf on the connection `wh` (its URL from `WH_URL`), and a second
 /// connection `other` with a user and a password from the environment.
@@ -75,4 +75,78 @@ fn without_data_a_leaf_without_a_source_is_named() {
         run.stderr,
         "error: no data for `t`: its leaves a, b have no source\nhelp: give their values with --data FILE.csv (or a database), or give each leaf a `source:` on a connection\n"
     );
+}
+
+/// A tree on a ClickHouse connection: values per period, by segment and by range, read
+/// through the real server; `check --connections` tells a refused password from a wrong
+/// port.
+#[test]
+fn a_tree_reads_clickhouse() {
+    let Some((http, password)) = clickhouse() else {
+        return;
+    };
+    let table = format!("conn_events_{}", std::process::id());
+    clickhouse_run(&http, &format!("drop table if exists {table}"));
+    clickhouse_run(&http, &format!("create table {table} (at Date, user UInt32, plan String) engine = MergeTree order by at"));
+    // Week 2026-W47: users 1..=4 (plan a: 1, 2); week 2026-W48: users 1..=6 (plan a: 1, 2, 3).
+    clickhouse_run(&http, &format!("insert into {table} values ('2026-11-16', 1, 'a'), ('2026-11-17', 2, 'a'), ('2026-11-18', 3, 'b'), ('2026-11-19', 4, 'b'), ('2026-11-23', 1, 'a'), ('2026-11-24', 2, 'a'), ('2026-11-25', 3, 'a'), ('2026-11-26', 4, 'b'), ('2026-11-27', 5, 'b'), ('2026-11-28', 6, 'b')"));
+    let host = http.trim_start_matches("http://");
+    let tree = format!(
+        "tree: ch\nroot: r\npeople: {{ p: {{ email: p@example.com }} }}\nraci: {{ accountable: p }}\nconnections:\n  events: {{ url: \"clickhouse://{host}/default?sslmode=disable\", user: reader, password: env:CH_PASSWORD }}\nmetrics:\n  r: {{ formula: users + ranged }}\n  users: {{ source: {{ connection: events, sql: \"select plan, uniqExact(user) from {table} where at >= {{start}} and at < {{end}} group by plan\" }} }}\n  ranged: {{ source: {{ connection: events, sql: \"select toMonday(at) as period, count() from {table} where at >= {{start}} and at < {{end}} group by period\" }} }}\n"
+    );
+    let dir = Dir::new();
+    dir.create("ch.yaml", &tree);
+    let env = [("CH_PASSWORD", password.clone())];
+    let eval = [
+        "eval", "ch.yaml", "--period", "2026-W48", "--format", "json",
+    ];
+    let run = dir.run_env(&eval, &env, 0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let value = |id: &str| {
+        let m = doc["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .unwrap();
+        (
+            m["previous"].as_f64().unwrap(),
+            m["value"].as_f64().unwrap(),
+        )
+    };
+    assert_eq!(value("users"), (4.0, 6.0));
+    assert_eq!(value("ranged"), (4.0, 6.0));
+    assert_eq!(value("r"), (8.0, 12.0));
+    let explain = [
+        "explain", "ch.yaml", "--from", "2026-W47", "--to", "2026-W48", "--metric", "users",
+        "--format", "json",
+    ];
+    let run = dir.run_env(&explain, &env, 0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let segments: Vec<(String, f64)> = (doc["segments"].as_array().unwrap().iter())
+        .map(|s| {
+            (
+                s["segment"]["plan"].as_str().unwrap().to_string(),
+                s["contribution"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let mut segments = segments;
+    segments.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(segments, [("a".to_string(), 1.0), ("b".to_string(), 1.0)]);
+    let tried = dir.run_env(&["check", "--connections", "ch.yaml"], &env, 0);
+    assert_eq!(tried.stdout, "ch.yaml: ok (tree `ch`, 3 metrics)\nch connection `events`: reached, authenticated, permitted to read\n");
+    let wrong = [("CH_PASSWORD", "not-it".to_string())];
+    let refused = dir.run_env(&["check", "--connections", "ch.yaml"], &wrong, 1);
+    assert!(
+        refused
+            .stdout
+            .contains("ch connection `events`: reached, not authenticated: "),
+        "{}",
+        refused.stdout
+    );
+    for out in [&run.stderr, &refused.stdout, &refused.stderr] {
+        assert!(!out.contains(&password), "{out}");
+    }
+    clickhouse_run(&http, &format!("drop table {table}"));
 }

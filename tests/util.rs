@@ -159,6 +159,35 @@ pub fn postgres_url() -> Option<String> {
     }
 }
 
+/// The test ClickHouse server (`.ci/clickhouse.sh` starts one): its HTTP address and the
+/// password of its `reader`. Without it the test is skipped and says so; under CI a skipped
+/// ClickHouse test fails instead.
+pub fn clickhouse() -> Option<(String, String)> {
+    match std::env::var("CANOPY_TEST_CLICKHOUSE_HTTP") {
+        Ok(http) => Some((
+            http,
+            std::env::var("CANOPY_TEST_CLICKHOUSE_PASSWORD").unwrap_or_default(),
+        )),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("CANOPY_TEST_CLICKHOUSE_HTTP is not set under CI: the ClickHouse tests cannot be skipped")
+        }
+        Err(_) => {
+            eprintln!(
+                "skipped: CANOPY_TEST_CLICKHOUSE_HTTP is not set (eval \"$(.ci/clickhouse.sh)\")"
+            );
+            None
+        }
+    }
+}
+
+/// Runs `sql` on the test ClickHouse at `http` as its `default` user (which may write).
+pub fn clickhouse_run(http: &str, sql: &str) -> String {
+    let mut response = ureq::post(http).send(sql).expect("ClickHouse answers");
+    let body = response.body_mut().read_to_string().expect("a text answer");
+    assert_eq!(response.status(), 200, "{sql}: {body}");
+    body
+}
+
 /// A private CA and a certificate it signed for 127.0.0.1 (and no other name), as PEM files
 /// in `folder` of `dir`.
 pub struct Certs {

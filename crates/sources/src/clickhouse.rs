@@ -30,7 +30,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::sql::{chain, finite, substitute, Connector, Row, Session, Shape};
+use crate::sql::{chain, finite, substitute, Connector, Row, Session, Shape, Stage};
 use crate::tls::{self, SslMode};
 
 /// The most rows one query may return; past it the query fails (`result_overflow_mode`
@@ -162,6 +162,26 @@ impl Connector for ClickHouse {
 
     fn suffix(&self) -> String {
         format!(" (sslmode={})", self.mode.name())
+    }
+
+    /// Connecting asks the server a question with the credentials, so its answer says how
+    /// far the request got: no answer, a refusal of the user (ClickHouse's codes 192, 193
+    /// and 516, or HTTP 401), or a refusal to read.
+    fn probe(&self, timeout: Duration) -> Result<(), (Stage, String)> {
+        let mut session = self.connect(timeout).map_err(|e| (stage_of(&e), e))?;
+        (session.columns("select 1").map(|_| ())).map_err(|e| (stage_of(&e).max(Stage::Permit), e))
+    }
+}
+
+/// How far a request that failed with `message` got.
+fn stage_of(message: &str) -> Stage {
+    let refused_user = ["Code: 192,", "Code: 193,", "Code: 516,", "HTTP 401:"];
+    if refused_user.iter().any(|c| message.contains(c)) {
+        Stage::Authenticate
+    } else if message.starts_with("HTTP ") {
+        Stage::Permit
+    } else {
+        Stage::Reach
     }
 }
 

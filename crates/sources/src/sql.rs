@@ -83,8 +83,8 @@ pub(crate) trait Connector: Send + Sync {
     }
 }
 
-/// How far a connection's trivial request got before it failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How far a connection's trivial request got before it failed, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stage {
     /// The server was not reached (or refused the connection).
     Reach,
