@@ -1,14 +1,17 @@
 //! Canopy's data sources: CSV files of long-form data (see [`csv`]), and leaves whose
 //! `source: { sql: ... }` runs on SQLite or PostgreSQL (and Postgres-wire warehouses), with TLS
 //! by rustls, read-only sessions, a time limit per query, and range queries pushed down to the
-//! warehouse. Rows go to the evaluator as [`canopy_evaluator::Table`]s and through
+//! warehouse; or whose HogQL runs on PostHog's query API, or whose JQL Jira counts. Rows go to the evaluator as [`canopy_evaluator::Table`]s and through
 //! [`canopy_evaluator::DataBuilder::add_values`]; the evaluator itself reads no file and knows
 //! no database.
 
 #![warn(missing_docs)]
 
 pub mod csv;
+mod http;
+mod jira;
 mod postgres;
+mod posthog;
 mod sql;
 mod sqlite;
 mod tls;
