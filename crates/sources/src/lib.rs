@@ -1,7 +1,8 @@
 //! Canopy's data sources: CSV files of long-form data (see [`csv`]), and leaves whose
-//! `source: { sql: ... }` runs on SQLite, PostgreSQL (and Postgres-wire warehouses) or
-//! ClickHouse (over HTTP), with TLS by rustls, read-only sessions, a time limit per query, and
-//! range queries pushed down to the warehouse. Rows go to the evaluator as [`canopy_evaluator::Table`]s and through
+//! `source:` runs a query on SQLite, PostgreSQL (and Postgres-wire warehouses) or ClickHouse
+//! (over HTTP), HogQL on PostHog's query API, or JQL that Jira counts, with TLS by rustls,
+//! read-only sessions, a time limit per query, and range queries pushed down to the
+//! warehouse. Rows go to the evaluator as [`canopy_evaluator::Table`]s and through
 //! [`canopy_evaluator::DataBuilder::add_values`]; the evaluator itself reads no file and knows
 //! no database.
 
@@ -9,7 +10,10 @@
 
 mod clickhouse;
 pub mod csv;
+mod http;
+mod jira;
 mod postgres;
+mod posthog;
 mod sql;
 mod sqlite;
 mod tls;

@@ -1,10 +1,12 @@
-//! Query sources: a leaf's `source: { sql: ... }` on SQLite, PostgreSQL or ClickHouse, through
-//! one [`Connector`] per kind of database (the `sqlite`, `postgres` and `clickhouse` modules),
-//! so that every kind shares the reading of columns, the range queries and the pool.
+//! Query sources: a leaf's `source: { sql: ... }` on SQLite, PostgreSQL or ClickHouse, its
+//! HogQL on PostHog or its JQL on Jira, through one [`Connector`] per kind of database or
+//! service (the `sqlite`, `postgres`, `clickhouse`, `posthog` and `jira` modules), so that
+//! every kind shares the reading of columns, the range queries and the pool.
 //!
 //! `{start}` and `{end}` in the query are bounds (`start <= t < end`, as dates), always bound
-//! as query parameters (on a ClickHouse without them, typed literals written by one
-//! function), never pasted into the text as given. Columns, by name and position:
+//! as query parameters (HogQL's `values`; on a ClickHouse without parameters, and in JQL,
+//! which has none, typed literals written by one function per kind), never pasted into the
+//! text as given. Columns, by name and position:
 //! - a column named `period` (a date or timestamp inside the period) makes the query a
 //!   **range query**: it runs once, with `{start}` and `{end}` spanning every period wanted,
 //!   and each row is assigned to the period its date falls in;
@@ -18,12 +20,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use canopy_engine::{redact_password, ConnectionKind, Diagnostic, MetricId, MetricTree};
+use canopy_engine::{redact_password, ConnectionKind, Diagnostic, Language, MetricId, MetricTree};
 use canopy_evaluator::{DataBuilder, Period};
 use chrono::NaiveDate;
 
 use crate::clickhouse::ClickHouse;
+use crate::jira::Jira;
 use crate::postgres::Postgres;
+use crate::posthog::PostHog;
 use crate::sqlite::Sqlite;
 use crate::Error;
 
@@ -69,6 +73,11 @@ pub(crate) trait Connector: Send + Sync {
     /// What messages about connecting add to the shown URL (such as the TLS mode).
     fn suffix(&self) -> String {
         String::new()
+    }
+
+    /// The sessions open at once, at most: a service's own limit on concurrent queries.
+    fn max_sessions(&self) -> usize {
+        usize::MAX
     }
 
     /// Tries a trivial read-only request, saying how far it got when it fails. By default:
@@ -125,6 +134,8 @@ pub struct Database {
     shown: String,
     /// The tree's name for the connection, for messages; `None` for `--data`.
     name: Option<String>,
+    /// The language of the leaves' queries, for messages.
+    language: Language,
     connector: Box<dyn Connector>,
 }
 
@@ -172,7 +183,8 @@ impl Database {
             reason,
         };
         let (user, secret) = (credentials.user.as_deref(), credentials.secret.as_deref());
-        let connector: Box<dyn Connector> = match ConnectionKind::of(url) {
+        let kind = ConnectionKind::of(url);
+        let connector: Box<dyn Connector> = match kind {
             Some(ConnectionKind::Sqlite) => Box::new(Sqlite {
                 path: PathBuf::from(&url["sqlite://".len()..]),
             }),
@@ -182,14 +194,14 @@ impl Database {
             Some(ConnectionKind::ClickHouse) => {
                 Box::new(ClickHouse::new(url, user, secret).map_err(bad)?)
             }
-            Some(kind @ (ConnectionKind::PostHog | ConnectionKind::Jira)) => {
-                return Err(bad(format!("{} connections are not read yet", kind.name())))
-            }
+            Some(ConnectionKind::PostHog) => Box::new(PostHog::new(url, secret).map_err(bad)?),
+            Some(ConnectionKind::Jira) => Box::new(Jira::new(url, user, secret).map_err(bad)?),
             None => return Err(Error::Source(shown)),
         };
         Ok(Database {
             shown,
             name: None,
+            language: kind.map_or(Language::Sql, |k| k.language()),
             connector,
         })
     }
@@ -243,9 +255,7 @@ impl Database {
         let mut jobs: Vec<Job> = Vec::new();
         for &(id, sql) in leaves {
             match conn.columns(sql).and_then(|columns| shape(&columns)) {
-                Err(message) => {
-                    diagnostics.push(failure(tree, (id, self.name.as_deref()), None, &message))
-                }
+                Err(message) => diagnostics.push(self.failure(tree, id, None, &message)),
                 Ok(shape) => {
                     let leaf = planned.len();
                     match shape.period {
@@ -273,19 +283,14 @@ impl Database {
                 let added = rows.and_then(|rows| by_period(builder, *id, shape, rows, periods));
                 added
                     .err()
-                    .map(|message| failure(tree, (*id, self.name.as_deref()), None, &message))
+                    .map(|message| self.failure(tree, *id, None, &message))
             } else {
                 let mut failed = None;
                 for (p, rows) in periods.iter().zip(answers.by_ref().take(periods.len())) {
                     match (rows, &failed) {
                         (Ok(rows), None) => builder.add_values(*id, *p, dim(shape), values(&rows)),
                         (Err(message), None) => {
-                            failed = Some(failure(
-                                tree,
-                                (*id, self.name.as_deref()),
-                                Some(*p),
-                                &message,
-                            ))
+                            failed = Some(self.failure(tree, *id, Some(*p), &message))
                         }
                         (_, Some(_)) => {}
                     }
@@ -297,8 +302,36 @@ impl Database {
         Ok(diagnostics)
     }
 
-    /// Runs `jobs` on up to `settings.connections` connections at once (`first` among them);
-    /// answers in the order of the jobs.
+    /// The diagnostic at leaf `id` whose query failed (for `period`) with `message`.
+    fn failure(
+        &self,
+        tree: &MetricTree,
+        id: MetricId,
+        period: Option<Period>,
+        message: &str,
+    ) -> Diagnostic {
+        let metric = tree.metric(id);
+        let when = period.map(|p| format!(" for {p}")).unwrap_or_default();
+        let (name, help) = match self.language {
+            Language::Sql => ("SQL", "the query gets {start} and {end} (the first day, and the day after the last) as parameters; it runs read-only, within CANOPY_SQL_TIMEOUT"),
+            Language::HogQl => ("HogQL", "the query gets {start} and {end} (the first day, and the day after the last) as HogQL placeholders; it runs within CANOPY_SQL_TIMEOUT"),
+            Language::Jql => ("JQL", "{start} and {end} (the first day, and the day after the last) are written unquoted and become quoted dates; the count runs within CANOPY_SQL_TIMEOUT"),
+        };
+        let on = (self.name.as_ref())
+            .map(|c| format!(" (connection `{c}`)"))
+            .unwrap_or_default();
+        Diagnostic::error(
+            metric.location.clone(),
+            format!(
+                "the {name} source of `{}`{on} failed{when}: {message}",
+                metric.id
+            ),
+        )
+        .with_help(help)
+    }
+
+    /// Runs `jobs` on up to `settings.connections` connections at once (`first` among them),
+    /// and no more than the connector allows; answers in the order of the jobs.
     fn pooled(
         &self,
         first: Box<dyn Session>,
@@ -307,7 +340,8 @@ impl Database {
         settings: Settings,
     ) -> Result<Vec<Answer>, Error> {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let workers = settings.connections.clamp(1, jobs.len().max(1));
+        let most = settings.connections.min(self.connector.max_sessions());
+        let workers = most.clamp(1, jobs.len().max(1));
         let mut conns = vec![first];
         for _ in 1..workers {
             conns.push(self.connect(settings.timeout)?);
@@ -419,26 +453,6 @@ fn shape(columns: &[String]) -> Result<Shape, String> {
             columns.join(", ")
         )),
     }
-}
-
-/// A leaf's query failed: where, in the server's own words, on which connection.
-fn failure(
-    tree: &MetricTree,
-    (id, connection): (MetricId, Option<&str>),
-    period: Option<Period>,
-    message: &str,
-) -> Diagnostic {
-    let metric = tree.metric(id);
-    let when = period.map(|p| format!(" for {p}")).unwrap_or_default();
-    let language = metric.source.as_ref().map_or("SQL", |s| s.language.name());
-    let on = connection
-        .map(|c| format!(" (connection `{c}`)"))
-        .unwrap_or_default();
-    Diagnostic::error(
-        metric.location.clone(),
-        format!("the {language} source of `{}`{on} failed{when}: {message}", metric.id),
-    )
-    .with_help("the query gets {start} and {end} (the first day, and the day after the last) as parameters; it runs read-only, within CANOPY_SQL_TIMEOUT")
 }
 
 /// An error and its causes, on one line.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use canopy_engine::{Grain, MemoryFs, MetricId, MetricTree, Period, RenderOptions, Source};
+use canopy_engine::{Grain, MemoryFs, MetricId, MetricTree, Period, RenderOptions};
 use canopy_evaluator::{evaluate, Cell, Data, DataBuilder};
 use canopy_sources::{Credentials, Database, Quiet, Settings};
 
@@ -128,8 +128,8 @@ fn load(
     let leaves: Vec<(MetricId, &str)> = tree
         .ids()
         .filter_map(|id| {
-            let source = tree.metric(id).source.as_ref();
-            source.map(|Source::Sql(sql)| (id, sql.as_str()))
+            let source = tree.metric(id).source.as_ref()?;
+            Some((id, source.query.as_str()))
         })
         .collect();
     let db = Database::open_with(url, credentials)?;
