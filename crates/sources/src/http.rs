@@ -3,6 +3,7 @@
 //! that honour `Retry-After` within a bounded budget, and errors that name the service, the
 //! status and the server's own words, never the secret.
 
+use crate::sql::Stage;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -127,6 +128,17 @@ pub(crate) enum Method<'a> {
 pub(crate) struct Failure {
     pub(crate) status: Option<u16>,
     pub(crate) message: String,
+}
+
+impl Failure {
+    /// How far the request got: no answer, a refused credential (401), or a refusal to read.
+    pub(crate) fn stage(&self) -> Stage {
+        match self.status {
+            None => Stage::Reach,
+            Some(401) => Stage::Authenticate,
+            Some(_) => Stage::Permit,
+        }
+    }
 }
 
 /// A service over HTTP: where it is, how requests are authorized, and how it words errors.

@@ -13,7 +13,7 @@ use chrono::{Datelike, NaiveDate};
 use serde_json::{json, Value};
 
 use crate::http::{self, Deadline, Method, Service};
-use crate::sql::{Connector, Row, Session, Shape};
+use crate::sql::{Connector, Row, Session, Shape, Stage};
 
 /// Which search API counts issues.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -73,11 +73,27 @@ impl Jira {
 
 impl Connector for Jira {
     fn connect(&self, timeout: Duration) -> Result<Box<dyn Session>, String> {
-        Ok(Box::new(JiraSession {
+        Ok(Box::new(self.session(timeout)))
+    }
+
+    /// Counts every issue created since 1970 (a count reads, as leaves do): what its
+    /// answer's status says.
+    fn probe(&self, timeout: Duration) -> Result<(), (Stage, String)> {
+        let mut session = self.session(timeout);
+        let deadline = Deadline::after(timeout);
+        (session.counted(r#"created >= "1970-01-01""#, &deadline))
+            .map(|_| ())
+            .map_err(|f| (f.stage(), f.message))
+    }
+}
+
+impl Jira {
+    fn session(&self, timeout: Duration) -> JiraSession {
+        JiraSession {
             service: self.service.clone(),
             api: self.api,
             timeout,
-        }))
+        }
     }
 }
 
@@ -124,17 +140,7 @@ impl Session for JiraSession {
     ) -> Result<Vec<Row>, String> {
         let text = bind(jql, start, end)?;
         let deadline = Deadline::after(self.timeout);
-        let count = match self.api {
-            Api::Cloud => match self.count(Api::Cloud, &text, &deadline) {
-                // A site without the Cloud endpoint is Data Center: ask it the old way, from now on.
-                Err(failure) if failure.status == Some(404) => {
-                    self.api = Api::DataCenter;
-                    self.count(Api::DataCenter, &text, &deadline)
-                }
-                other => other,
-            },
-            Api::DataCenter => self.count(Api::DataCenter, &text, &deadline),
-        };
+        let count = self.counted(&text, &deadline);
         Ok(vec![Row {
             date: None,
             segment: None,
@@ -144,6 +150,21 @@ impl Session for JiraSession {
 }
 
 impl JiraSession {
+    /// The number of issues `jql` finds, by the site's API.
+    fn counted(&mut self, jql: &str, deadline: &Deadline) -> Result<f64, http::Failure> {
+        match self.api {
+            Api::Cloud => match self.count(Api::Cloud, jql, deadline) {
+                // A site without the Cloud endpoint is Data Center: ask it the old way, from now on.
+                Err(failure) if failure.status == Some(404) => {
+                    self.api = Api::DataCenter;
+                    self.count(Api::DataCenter, jql, deadline)
+                }
+                other => other,
+            },
+            Api::DataCenter => self.count(Api::DataCenter, jql, deadline),
+        }
+    }
+
     /// The number of issues `jql` finds, by `api`.
     fn count(&self, api: Api, jql: &str, deadline: &Deadline) -> Result<f64, http::Failure> {
         let (path, body, field) = match api {

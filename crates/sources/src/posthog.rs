@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 
 use crate::http::{self, Deadline, Method, Service};
-use crate::sql::{finite, Connector, Row, Session, Shape};
+use crate::sql::{finite, Connector, Row, Session, Shape, Stage};
 
 /// The queries PostHog runs at once for one project, at most (its documented limit).
 const MAX_CONCURRENT: usize = 3;
@@ -74,6 +74,17 @@ impl Connector for PostHog {
 
     fn max_sessions(&self) -> usize {
         MAX_CONCURRENT
+    }
+
+    /// `select 1` through the project's query API: what its answer's status says.
+    fn probe(&self, timeout: Duration) -> Result<(), (Stage, String)> {
+        let body = json!({ "query": { "kind": "HogQLQuery", "query": "select 1" } });
+        let deadline = Deadline::after(timeout);
+        (self
+            .service
+            .call(&Method::Post(&body), &self.endpoint, &deadline))
+        .map(|_| ())
+        .map_err(|f| (f.stage(), f.message))
     }
 }
 
