@@ -12,9 +12,9 @@
 //!   a partial answer; an answer that still ends in an error is an error.
 //! - `{start}` and `{end}` are the server's query parameters (`{start:Date}`, sent as
 //!   `param_start`) where it has them; a server without them (before 19.x, such as Debian's
-//!   18.16) gets typed literals written by [`date_literal`]. Which, each session finds out
-//!   on connecting by asking for a parameter. Those older servers compare a `DateTime` with a
-//!   `Date` by their raw numbers, so queries for them compare dates: `toDate(at) >= {start}`.
+//!   18.16) gets quoted date literals written by [`date_literal`]. Which, each session finds
+//!   out on connecting by asking for a parameter. Those older servers cannot compare a
+//!   `DateTime` with such a date (an error, which says to write `toDate(at) >= {start}`).
 //! - A user whose profile has `readonly=1` already may not be sent settings at all; the
 //!   server's message says so, and such a user wants `readonly=2`.
 //! - Answers are read as `JSONCompact`: 64-bit integers arrive quoted and are parsed, NULL is
@@ -216,7 +216,8 @@ impl Session for ClickHouseSession {
         // query sits on lines of its own so that a closing `--` comment ends before `)`.
         let day = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
         let (text, params) = self.bind(sql, day, day);
-        let answer = self.query(&format!("DESCRIBE (\n{text}\n)"), &params)?;
+        let answer = (self.query(&format!("DESCRIBE (\n{text}\n)"), &params))
+            .map_err(|e| self.explained(e))?;
         answer
             .data
             .iter()
@@ -235,7 +236,7 @@ impl Session for ClickHouseSession {
         end: NaiveDate,
     ) -> Result<Vec<Row>, String> {
         let (text, params) = self.bind(sql, start, end);
-        let answer = self.query(&text, &params)?;
+        let answer = self.query(&text, &params).map_err(|e| self.explained(e))?;
         rows(&answer, shape)
     }
 }
@@ -251,6 +252,15 @@ impl ClickHouseSession {
                 self.query("SELECT 1", &[]).map(|_| false)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// `e`, with what to do when it is a bound that a server without parameters could not
+    /// compare with a `DateTime`.
+    fn explained(&self, e: String) -> String {
+        match !self.parameters && e.contains("Cannot parse datetime") {
+            true => format!("{e}; {NO_PARAMETERS}"),
+            false => e,
         }
     }
 
@@ -326,12 +336,18 @@ fn trim_statement(sql: &str) -> &str {
     sql.trim_end_matches(|c: char| c.is_whitespace() || c == ';')
 }
 
-/// `date` as a ClickHouse `Date` literal, for servers without query parameters. The only
+/// `date` as a quoted ClickHouse literal, for servers without query parameters. The only
 /// text put into a query: chrono writes a date as digits and `-` (and a sign past year
-/// 9999), so nothing it writes can close the quotes.
+/// 9999), so nothing it writes can close the quotes. A plain string rather than
+/// `toDate(...)`: those servers compare a `DateTime` with a `Date` by their raw numbers
+/// (seconds against days), silently wrong, whereas a `DateTime` compared with this string
+/// fails loudly ("Cannot parse datetime"), and [`NO_PARAMETERS`] then says what to write.
 pub(crate) fn date_literal(date: NaiveDate) -> String {
-    format!("toDate('{}')", date.format("%Y-%m-%d"))
+    format!("'{}'", date.format("%Y-%m-%d"))
 }
+
+/// What to do when a server without query parameters cannot read a bound as a `DateTime`.
+const NO_PARAMETERS: &str = "this ClickHouse has no query parameters, so {start} and {end} are dates: compare a DateTime column as a date, `toDate(at) >= {start} and toDate(at) < {end}`";
 
 /// Why a request got no answer, naming the server; never the request's headers.
 fn transport_error(e: &ureq::Error, address: &str, cancelled: &str) -> String {
@@ -487,13 +503,13 @@ mod tests {
                 expected
             );
         };
-        check(2026, 11, 16, "toDate('2026-11-16')");
-        check(1970, 1, 1, "toDate('1970-01-01')");
-        check(10000, 1, 1, "toDate('+10000-01-01')");
+        check(2026, 11, 16, "'2026-11-16'");
+        check(1970, 1, 1, "'1970-01-01'");
+        check(10000, 1, 1, "'+10000-01-01'");
         // Whatever the date, the quoted part is digits, `-` and `+` only.
         for date in [NaiveDate::MIN, NaiveDate::MAX] {
             let text = date_literal(date);
-            let quoted = &text["toDate('".len()..text.len() - "')".len()];
+            let quoted = &text[1..text.len() - 1];
             assert!(
                 quoted
                     .chars()

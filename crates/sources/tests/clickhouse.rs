@@ -143,8 +143,8 @@ fn load(
     Ok((data, problems.iter().map(|d| d.message.clone()).collect()))
 }
 
-/// The rows of a period. A server without query parameters (before 19.x) compares a `Date`
-/// with a `DateTime` by their raw numbers, so the bounds (dates) are compared with dates.
+/// The rows of a period, compared as dates: a server without query parameters (before 19.x)
+/// cannot compare its date bounds with a `DateTime`.
 const RANGE: &str = "where toDate(at) >= {start} and toDate(at) < {end}";
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -220,6 +220,34 @@ fn values_per_period_and_segment_and_their_range_forms_agree() {
             [Some(5e9 + 4.0), Some(10.0)],
             "{leaf}"
         );
+    }
+}
+
+/// `at >= {start}` on a `DateTime` column: the right values where the server binds
+/// parameters, and where it does not (18.16), an error saying to compare dates, never the
+/// silently wrong values a `Date` literal would give there.
+#[test]
+fn a_date_time_compared_with_the_bounds_is_right_or_says_what_to_write() {
+    let Some(server) = server() else { return };
+    server.events("canopy_datetime", TWO_WEEKS);
+    let tree = tree(
+        "week",
+        &[(
+            "n",
+            "select count() from events where at >= {start} and at < {end}",
+        )],
+    );
+    let weeks = periods(Grain::Week, &["2026-W47", "2026-W48"]);
+    let url = server.url("canopy_datetime");
+    let (data, problems) = load(&url, &server.reader(), &tree, &weeks, TIMEOUT).unwrap();
+    match problems.as_slice() {
+        [] => assert_eq!(values(&tree, &data, "n", None, &weeks), [Some(3.0), Some(2.0)]),
+        [problem] => assert!(
+            problem.contains("Cannot parse datetime")
+                && problem.contains("compare a DateTime column as a date, `toDate(at) >= {start} and toDate(at) < {end}`"),
+            "{problem}"
+        ),
+        more => panic!("{more:?}"),
     }
 }
 
@@ -412,7 +440,7 @@ fn the_servers_own_message_reaches_the_diagnostic() {
             ),
             (
                 "text",
-                "select plan from events where at >= {start} and at < {end} limit 1",
+                "select plan from events where toDate(at) >= {start} and toDate(at) < {end} limit 1",
             ),
         ],
     );
@@ -577,7 +605,7 @@ fn https_follows_libpq_sslmode() {
     };
     let tree = tree(
         "week",
-        &[("n", "select toUInt64(1) + 0 * toUInt16({start})")],
+        &[("n", "select toUInt64(1) + 0 * toUInt16(toDate({start}))")],
     );
     let weeks = periods(Grain::Week, &["2026-W47"]);
     let url = |host: &str, query: String| {
