@@ -7,6 +7,16 @@ use crate::util::{clickhouse, clickhouse_run, postgres_url, repo, start_server, 
 /// connection `other` with a user and a password from the environment.
 const TREE: &str = "tree: conn\nroot: r\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nconnections:\n  wh: { url: env:WH_URL }\n  other: { url: \"postgres://127.0.0.1:1/x\", user: reader, password: env:OTHER_PASSWORD }\nmetrics:\n  r: { source: { connection: wh, sql: \"select sum(n) from conn_events where at >= {start} and at < {end}\" } }\n";
 
+/// A metric's previous value and value in `eval`'s JSON.
+fn previous_and_value(doc: &serde_json::Value, id: &str) -> (f64, f64) {
+    let metrics = doc["metrics"].as_array().unwrap();
+    let m = metrics.iter().find(|m| m["id"] == id).unwrap();
+    (
+        m["previous"].as_f64().unwrap(),
+        m["value"].as_f64().unwrap(),
+    )
+}
+
 #[test]
 fn a_leaf_reads_a_named_connection_without_data() {
     let Some(url) = postgres_url() else {
@@ -102,18 +112,7 @@ fn a_tree_reads_clickhouse() {
     ];
     let run = dir.run_env(&eval, &env, 0);
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let value = |id: &str| {
-        let m = doc["metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["id"] == id)
-            .unwrap();
-        (
-            m["previous"].as_f64().unwrap(),
-            m["value"].as_f64().unwrap(),
-        )
-    };
+    let value = |id: &str| previous_and_value(&doc, id);
     assert_eq!(value("users"), (4.0, 6.0));
     assert_eq!(value("ranged"), (4.0, 6.0));
     assert_eq!(value("r"), (8.0, 12.0));
@@ -247,18 +246,7 @@ fn a_tree_reads_clickhouse_posthog_and_jira_together() {
         0,
     );
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let value = |id: &str| {
-        let m = doc["metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["id"] == id)
-            .unwrap();
-        (
-            m["previous"].as_f64().unwrap(),
-            m["value"].as_f64().unwrap(),
-        )
-    };
+    let value = |id: &str| previous_and_value(&doc, id);
     assert_eq!(value("active"), (2.0, 3.0));
     assert_eq!(value("creators"), (1.0, 2.0));
     assert_eq!(value("bugs"), (3.0, 1.0));
