@@ -1,7 +1,7 @@
 //! Regressions of defects found by attacking the binary: each test is one attack, run end to
 //! end where the failure was end to end.
 
-use crate::util::{Dir, SETTINGS};
+use crate::util::{settings, Dir};
 
 /// A weekly tree whose change's metric `a` was 0 until it shipped in 2026-W30 (a new
 /// feature's count), with data for 2026-W01 to 2026-W45; the evaluation window ends 2026-W36.
@@ -128,7 +128,7 @@ fn no_setting_shows_its_secret_in_a_message() {
     ];
     let mut shown = Vec::new();
     for form in &forms {
-        for &setting in SETTINGS {
+        for setting in settings() {
             let mut cmd = dir.command(&tree);
             cmd.env(setting, form);
             shown.push((setting.to_string(), form.clone(), cmd.output().unwrap()));
@@ -243,8 +243,8 @@ fn a_replay_of_a_mistyped_year_is_refused_before_it_allocates() {
     dir.run(&[&args[..], &["--from", "2026-11-01"]].concat(), 0);
 }
 
-/// The list of settings the tests clear and try is every `CANOPY_*` name the binary's sources
-/// read.
+/// `canopy --help` lists every `CANOPY_*` name the binary's sources read, so the tests clear
+/// and try each.
 #[test]
 fn every_setting_is_known_to_the_tests() {
     let mut read = std::collections::BTreeSet::new();
@@ -269,7 +269,6 @@ fn every_setting_is_known_to_the_tests() {
             }
         }
     }
-    let known: std::collections::BTreeSet<String> =
-        SETTINGS.iter().map(|s| s.to_string()).collect();
+    let known: std::collections::BTreeSet<String> = settings().iter().cloned().collect();
     assert_eq!(read, known);
 }

@@ -20,21 +20,27 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every `CANOPY_*` setting the binary reads from the environment.
-pub const SETTINGS: &[&str] = &[
-    "CANOPY_SMTP_URL",
-    "CANOPY_SMTP_CA",
-    "CANOPY_FROM",
-    "CANOPY_SMTP_TIMEOUT",
-    "CANOPY_SMTP_ATTEMPTS",
-    "CANOPY_SMTP_RETRY_MS",
-    "CANOPY_SMTP_UNCERTAIN_AFTER",
-    "CANOPY_LOCK_WAIT",
-    "CANOPY_SQL_TIMEOUT",
-    "CANOPY_SQL_CONNECTIONS",
-    "CANOPY_WEBHOOK_TIMEOUT",
-    "CANOPY_REPORT_URL",
-];
+/// Every `CANOPY_*` setting the binary reads, as `canopy --help` lists them (from the
+/// binary's one table of settings).
+pub fn settings() -> &'static [String] {
+    static SETTINGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SETTINGS.get_or_init(|| {
+        let out = Command::new(env!("CARGO_BIN_EXE_canopy"))
+            .arg("--help")
+            .output()
+            .expect("canopy runs");
+        let help = String::from_utf8(out.stdout).expect("UTF-8 help");
+        let (_, section) = (help.split_once("Settings (environment variables):\n"))
+            .expect("the help lists the settings");
+        let names: Vec<String> = (section.lines())
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| w.starts_with("CANOPY_"))
+            .map(str::to_string)
+            .collect();
+        assert!(names.len() >= 10, "{section}");
+        names
+    })
+}
 
 /// A scratch directory of its own for one test, with the binary ready to run in it.
 pub struct Dir {
@@ -76,7 +82,7 @@ impl Dir {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_canopy"));
         cmd.args(args).current_dir(self.path());
         // Tests choose their email settings; none leak in from the environment.
-        for var in SETTINGS {
+        for var in settings() {
             cmd.env_remove(var);
         }
         cmd

@@ -28,7 +28,7 @@ impl Args {
     pub(crate) fn parse_line() -> Result<Args, clap::Error> {
         use clap::{CommandFactory, FromArgMatches};
         let mut command = Args::command();
-        let globals = global_options(&command);
+        let globals = format!("{}\n\n{}", global_options(&command), crate::env::help());
         command = command.after_help(globals.clone()).after_long_help(globals);
         let names: Vec<String> = (command.get_subcommands())
             .map(|c| c.get_name().to_string())

@@ -1,21 +1,19 @@
 //! Email settings from the environment, and delivering the outbox.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use canopy_notifier::{
     flush, Deliver, Error, Folder, History, Mailbox, Medium, Pass, Poster, Retry, Routes, Smtp,
-    SmtpSettings,
 };
 
 use crate::args::StoreArgs;
-use crate::env::{number, var};
+use crate::env::{number, text};
 use crate::table::plural;
 
 /// The sender of every email: `CANOPY_FROM`, or `Canopy <canopy@localhost>`.
 pub(crate) fn sender() -> anyhow::Result<Mailbox> {
-    let from = var("CANOPY_FROM").unwrap_or_else(|| "Canopy <canopy@localhost>".into());
+    let from = text("CANOPY_FROM").expect("CANOPY_FROM has a default");
     from.parse().with_context(|| {
         format!(
             "CANOPY_FROM=`{}` is not an address like `Canopy <canopy@example.com>`",
@@ -35,28 +33,17 @@ pub(crate) struct Mail {
 }
 
 impl Mail {
-    /// Reads `CANOPY_FROM`, `CANOPY_SMTP_URL`, `CANOPY_SMTP_CA`, `CANOPY_SMTP_TIMEOUT`,
-    /// `CANOPY_SMTP_ATTEMPTS`, `CANOPY_SMTP_RETRY_MS`, `CANOPY_SMTP_UNCERTAIN_AFTER` and
-    /// `CANOPY_WEBHOOK_TIMEOUT`. The attempts and backoff apply to chat messages too.
+    /// The sender, the SMTP server (or the outbox folder) and the chat poster, as the
+    /// environment sets them (see `crate::env`). The attempts and backoff apply to chat
+    /// messages too.
     pub(crate) fn from_env(store: &StoreArgs) -> anyhow::Result<Mail> {
         let sender = sender()?;
-        let retry = Retry {
-            attempts: number("CANOPY_SMTP_ATTEMPTS", 3)?,
-            first_delay: Duration::from_millis(number("CANOPY_SMTP_RETRY_MS", 2000)?),
-            uncertain_after: Duration::from_secs(number("CANOPY_SMTP_UNCERTAIN_AFTER", 3600)?),
-        };
-        let (transport, smtp): (Box<dyn Deliver>, bool) = match var("CANOPY_SMTP_URL") {
-            Some(url) => {
-                let settings = SmtpSettings {
-                    url,
-                    ca_file: var("CANOPY_SMTP_CA").map(PathBuf::from),
-                    timeout: Duration::from_secs(number("CANOPY_SMTP_TIMEOUT", 30)?),
-                };
-                (Box::new(Smtp::new(&settings)?), true)
-            }
+        let retry = crate::env::retry()?;
+        let (transport, smtp): (Box<dyn Deliver>, bool) = match crate::env::smtp()? {
+            Some(settings) => (Box::new(Smtp::new(&settings)?), true),
             None => (Box::new(Folder::new(&store.outbox)), false),
         };
-        let chat = Poster::new(Duration::from_secs(number("CANOPY_WEBHOOK_TIMEOUT", 10)?));
+        let chat = Poster::new(Duration::from_secs(number("CANOPY_WEBHOOK_TIMEOUT")?));
         Ok(Mail {
             sender,
             transport,
@@ -94,7 +81,7 @@ pub(crate) fn open_history(store: &StoreArgs) -> anyhow::Result<History> {
     if let Some(dir) = store.db.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let wait = number("CANOPY_LOCK_WAIT", 600)?;
+    let wait: u64 = number("CANOPY_LOCK_WAIT")?;
     let mut on_busy = |pid: Option<u32>| {
         let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
         eprintln!(
