@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::bands::Good;
-use crate::decode::{keys, Decoder, Spanned};
+use crate::decode::{Decoder, Spanned};
 use crate::diagnostic::{Location, Span};
+use crate::keys::{ChangeKey, ControlsKey, ExpectKey, Keys, WindowKey};
 use crate::model::{Grain, MetricId};
 use crate::period::Period;
 use crate::raci::Person;
@@ -136,7 +137,7 @@ impl Decoder<'_> {
     }
 
     fn change(&mut self, node: &Node) -> Option<ChangeSpec> {
-        let entries = self.mapping(node, "a change", keys::CHANGE)?;
+        let entries = self.mapping::<ChangeKey>(node, "a change")?;
         let mut spec = ChangeSpec {
             span: node.span,
             id: None,
@@ -153,18 +154,18 @@ impl Decoder<'_> {
             guardrails: Vec::new(),
         };
         for (key, _, v) in entries {
-            let what = format!("a change's `{key}`");
+            let what = format!("a change's `{}`", key.name());
             match key {
-                "id" => spec.id = self.spanned_string(v, &what),
-                "title" => spec.title = self.string(v, &what),
-                "metric" => spec.metric = self.spanned_string(v, &what),
-                "shipped" => spec.shipped = self.spanned_string(v, &what),
-                "expect" => self.expect(v, &mut spec),
-                "owner" => spec.owner = self.spanned_string(v, &what),
-                "window" => spec.window = self.window(v),
-                "scope" => spec.scope = self.scope(v),
-                "controls" => self.controls(v, &mut spec),
-                _ => spec.guardrails = self.id_list(v, &what),
+                ChangeKey::Id => spec.id = self.spanned_string(v, &what),
+                ChangeKey::Title => spec.title = self.string(v, &what),
+                ChangeKey::Metric => spec.metric = self.spanned_string(v, &what),
+                ChangeKey::Shipped => spec.shipped = self.spanned_string(v, &what),
+                ChangeKey::Expect => self.expect(v, &mut spec),
+                ChangeKey::Owner => spec.owner = self.spanned_string(v, &what),
+                ChangeKey::Window => spec.window = self.window(v),
+                ChangeKey::Scope => spec.scope = self.scope(v),
+                ChangeKey::Controls => self.controls(v, &mut spec),
+                ChangeKey::Guardrails => spec.guardrails = self.id_list(v, &what),
             }
         }
         if spec.id.is_none() {
@@ -175,17 +176,17 @@ impl Decoder<'_> {
     }
 
     fn expect(&mut self, node: &Node, spec: &mut ChangeSpec) {
-        let Some(entries) = self.mapping(node, "a change's `expect`", keys::EXPECT) else {
+        let Some(entries) = self.mapping::<ExpectKey>(node, "a change's `expect`") else {
             return;
         };
         for (key, _, v) in entries {
             match key {
-                "direction" => {
+                ExpectKey::Direction => {
                     spec.direction = self
                         .choice(v, "`direction` in `expect`", &["up", "down"])
                         .map(|i| [Good::Up, Good::Down][i]);
                 }
-                _ => spec.size = self.size(v),
+                ExpectKey::Size => spec.size = self.size(v),
             }
         }
     }
@@ -212,32 +213,33 @@ impl Decoder<'_> {
 
     fn window(&mut self, node: &Node) -> Window {
         let mut window = Window::default();
-        let Some(entries) = self.mapping(node, "a change's `window`", keys::WINDOW) else {
+        let Some(entries) = self.mapping::<WindowKey>(node, "a change's `window`") else {
             return window;
         };
         for (key, _, v) in entries {
             let least = match key {
-                "ramp" => 0,
-                "periods" => 1,
-                _ => MIN_BASELINE,
+                WindowKey::Ramp => 0,
+                WindowKey::Periods => 1,
+                WindowKey::Baseline => MIN_BASELINE,
             };
-            let Some(n) = self.number(v, &format!("`{key}` in `window`")) else {
+            let name = key.name();
+            let Some(n) = self.number(v, &format!("`{name}` in `window`")) else {
                 continue;
             };
             if n.fract() != 0.0 || n < least as f64 || n > MAX_WINDOW as f64 {
-                let message = format!("`{key}` in `window` must be a whole number of periods from {least} to {MAX_WINDOW}");
+                let message = format!("`{name}` in `window` must be a whole number of periods from {least} to {MAX_WINDOW}");
                 let help = match key {
-                    "baseline" => "a verdict needs a baseline of at least 12 periods before shipping; 26 is the default",
-                    _ => "the defaults are ramp: 1, periods: 6, baseline: 26",
+                    WindowKey::Baseline => "a verdict needs a baseline of at least 12 periods before shipping; 26 is the default",
+                    WindowKey::Ramp | WindowKey::Periods => "the defaults are ramp: 1, periods: 6, baseline: 26",
                 };
                 self.error_help(v.span, message, help);
                 continue;
             }
             let n = n as usize;
             match key {
-                "ramp" => window.ramp = n,
-                "periods" => window.periods = n,
-                _ => window.baseline = n,
+                WindowKey::Ramp => window.ramp = n,
+                WindowKey::Periods => window.periods = n,
+                WindowKey::Baseline => window.baseline = n,
             }
         }
         window
@@ -245,7 +247,7 @@ impl Decoder<'_> {
 
     /// `scope: { dimension: value }`.
     fn scope(&mut self, node: &Node) -> Vec<(String, String)> {
-        let Some(entries) = self.mapping(node, "a change's `scope`", &[]) else {
+        let Some(entries) = self.entries(node, "a change's `scope`") else {
             return Vec::new();
         };
         entries
@@ -258,7 +260,7 @@ impl Decoder<'_> {
     }
 
     fn controls(&mut self, node: &Node, spec: &mut ChangeSpec) {
-        let Some(entries) = self.mapping(node, "a change's `controls`", keys::CONTROLS) else {
+        let Some(entries) = self.mapping::<ControlsKey>(node, "a change's `controls`") else {
             return;
         };
         if entries.len() > 1 {
@@ -270,11 +272,11 @@ impl Decoder<'_> {
             );
         }
         for (key, _, v) in entries {
-            if key == "metrics" {
+            if key == ControlsKey::Metrics {
                 spec.control_metrics = Some(self.id_list(v, "`metrics` in `controls`"));
                 continue;
             }
-            let Some(dims) = self.mapping(v, "`segments` in `controls`", &[]) else {
+            let Some(dims) = self.entries(v, "`segments` in `controls`") else {
                 continue;
             };
             let segments = dims

@@ -9,71 +9,12 @@ use std::sync::Arc;
 
 use crate::bands::Good;
 use crate::diagnostic::{Diagnostic, Location, Severity, Span};
+use crate::keys::{
+    AlertsKey, BandKey, ConnectionKey, Keys, MetricKey, PersonKey, RaciKey, SourceKey, TreeKey,
+};
 use crate::model::Grain;
 use crate::suggest::did_you_mean;
 use crate::yaml::{Kind, Node};
-
-/// The keys each mapping of a tree file accepts. The JSON Schema is generated from these too.
-pub(crate) mod keys {
-    pub(crate) const TREE: &[&str] = &[
-        "version",
-        "tree",
-        "title",
-        "description",
-        "grain",
-        "root",
-        "people",
-        "connections",
-        "params",
-        "raci",
-        "alerts",
-        "metrics",
-        "changes",
-    ];
-    pub(crate) const METRIC: &[&str] = &[
-        "title",
-        "description",
-        "unit",
-        "change",
-        "formula",
-        "source",
-        "good",
-        "target",
-        "bands",
-        "raci",
-        "alerts",
-    ];
-    pub(crate) const PERSON: &[&str] = &["name", "email", "webhook"];
-    pub(crate) const RACI: &[&str] = &["responsible", "accountable", "consulted", "informed"];
-    pub(crate) const ALERTS: &[&str] = &[
-        "change_pct",
-        "change_abs",
-        "bands",
-        "anomaly_z",
-        "history",
-        "target",
-        "remind_after",
-    ];
-    pub(crate) const BAND: &[&str] = &["name", "below"];
-    pub(crate) const SOURCE: &[&str] = &["connection", "sql", "hogql", "jql"];
-    pub(crate) const CONNECTION: &[&str] =
-        &["url", "user", "password", "key", "token", "credentials"];
-    pub(crate) const CHANGE: &[&str] = &[
-        "id",
-        "title",
-        "metric",
-        "shipped",
-        "expect",
-        "owner",
-        "window",
-        "scope",
-        "controls",
-        "guardrails",
-    ];
-    pub(crate) const EXPECT: &[&str] = &["direction", "size"];
-    pub(crate) const WINDOW: &[&str] = &["ramp", "periods", "baseline"];
-    pub(crate) const CONTROLS: &[&str] = &["segments", "metrics"];
-}
 
 /// A value and where it was written.
 #[derive(Clone, Debug)]
@@ -231,13 +172,38 @@ impl Decoder<'_> {
         );
     }
 
-    /// The entries of a mapping, reporting non-string keys and keys not in `allowed`.
-    pub(crate) fn mapping<'n>(
+    /// The entries of a mapping whose keys are `K`, each key typed; non-string keys and keys
+    /// not of `K` are reported (with "did you mean") and left out.
+    pub(crate) fn mapping<'n, K: Keys>(
         &mut self,
         node: &'n Node,
         what: &str,
-        allowed: &[&str],
-    ) -> Option<Entries<'n>> {
+    ) -> Option<Vec<(K, &'n Node, &'n Node)>> {
+        let names: Vec<&str> = K::ALL.iter().map(|k| k.name()).collect();
+        let entries = self.entries(node, what)?;
+        let mut out = Vec::with_capacity(entries.len());
+        for (name, k, v) in entries {
+            match K::ALL.iter().find(|key| key.name() == name) {
+                Some(&key) => out.push((key, k, v)),
+                None => {
+                    let message = match did_you_mean(name, names.iter().copied()) {
+                        Some(s) => format!("unknown key `{name}` in {what} (did you mean `{s}`?)"),
+                        None => format!("unknown key `{name}` in {what}"),
+                    };
+                    self.error_help(
+                        k.span,
+                        message,
+                        format!("the keys are: {}", names.join(", ")),
+                    );
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// The entries of a mapping of names (people, params, metrics...): any string key,
+    /// reporting the others.
+    pub(crate) fn entries<'n>(&mut self, node: &'n Node, what: &str) -> Option<Entries<'n>> {
         let Kind::Map(entries) = &node.kind else {
             self.expected(node, what, "a mapping");
             return None;
@@ -248,20 +214,6 @@ impl Decoder<'_> {
                 self.expected(k, &format!("a key in {what}"), "a string");
                 continue;
             };
-            if !allowed.is_empty() && !allowed.contains(&key.text.as_str()) {
-                let message = match did_you_mean(&key.text, allowed.iter().copied()) {
-                    Some(s) => {
-                        format!("unknown key `{}` in {what} (did you mean `{s}`?)", key.text)
-                    }
-                    None => format!("unknown key `{}` in {what}", key.text),
-                };
-                self.error_help(
-                    k.span,
-                    message,
-                    format!("the keys are: {}", allowed.join(", ")),
-                );
-                continue;
-            }
             out.push((key.text.as_str(), k, v));
         }
         Some(out)
@@ -343,7 +295,7 @@ impl Decoder<'_> {
     }
 
     pub(crate) fn tree(&mut self, node: &Node) -> Option<TreeSpec> {
-        let entries = self.mapping(node, "the tree file", keys::TREE)?;
+        let entries = self.mapping::<TreeKey>(node, "the tree file")?;
         let mut spec = TreeSpec {
             id: None,
             title: None,
@@ -361,7 +313,7 @@ impl Decoder<'_> {
         let mut saw_metrics = false;
         for (key, _, v) in entries {
             match key {
-                "version" => {
+                TreeKey::Version => {
                     if self.number(v, "`version`") != Some(1.0) {
                         self.error_help(
                             v.span,
@@ -370,26 +322,25 @@ impl Decoder<'_> {
                         );
                     }
                 }
-                "tree" => spec.id = self.spanned_string(v, "`tree`"),
-                "title" => spec.title = self.string(v, "`title`"),
-                "description" => spec.description = self.string(v, "`description`"),
-                "grain" => {
+                TreeKey::Tree => spec.id = self.spanned_string(v, "`tree`"),
+                TreeKey::Title => spec.title = self.string(v, "`title`"),
+                TreeKey::Description => spec.description = self.string(v, "`description`"),
+                TreeKey::Grain => {
                     spec.grain = self
                         .choice(v, "`grain`", &Grain::NAMES)
                         .map(|i| Grain::ALL[i])
                 }
-                "root" => spec.root = self.spanned_string(v, "`root`"),
-                "people" => spec.people = self.people(v),
-                "connections" => spec.connections = self.connections(v),
-                "params" => spec.params = self.params(v),
-                "raci" => spec.raci = self.raci(v, "the tree's `raci`"),
-                "alerts" => spec.alerts = self.alerts(v, "the tree's `alerts`"),
-                "metrics" => {
+                TreeKey::Root => spec.root = self.spanned_string(v, "`root`"),
+                TreeKey::People => spec.people = self.people(v),
+                TreeKey::Connections => spec.connections = self.connections(v),
+                TreeKey::Params => spec.params = self.params(v),
+                TreeKey::Raci => spec.raci = self.raci(v, "the tree's `raci`"),
+                TreeKey::Alerts => spec.alerts = self.alerts(v, "the tree's `alerts`"),
+                TreeKey::Metrics => {
                     saw_metrics = true;
                     spec.metrics = self.metrics(v);
                 }
-                "changes" => spec.changes = self.changes(v),
-                _ => unreachable!("mapping() only returns allowed keys"),
+                TreeKey::Changes => spec.changes = self.changes(v),
             }
         }
         if spec.id.is_none() {
@@ -426,11 +377,11 @@ impl Decoder<'_> {
 
     /// A mapping of person id to `{ name, email }`: the inline form, and a people file's body.
     pub(crate) fn people_map(&mut self, node: &Node) -> Option<Vec<PersonSpec>> {
-        let entries = self.mapping(node, "`people`", &[])?;
+        let entries = self.entries(node, "`people`")?;
         let mut out = Vec::new();
         for (id, k, v) in entries {
             let what = format!("person `{id}`");
-            let Some(fields) = self.mapping(v, &what, keys::PERSON) else {
+            let Some(fields) = self.mapping::<PersonKey>(v, &what) else {
                 continue;
             };
             let mut person = PersonSpec {
@@ -443,11 +394,11 @@ impl Decoder<'_> {
                 webhook: None,
             };
             for (key, _, v) in fields {
-                let value = self.spanned_string(v, &format!("{what}'s `{key}`"));
+                let value = self.spanned_string(v, &format!("{what}'s `{}`", key.name()));
                 match key {
-                    "name" => person.name = value,
-                    "email" => person.email = value,
-                    _ => person.webhook = value,
+                    PersonKey::Name => person.name = value,
+                    PersonKey::Email => person.email = value,
+                    PersonKey::Webhook => person.webhook = value,
                 }
             }
             if person.email.is_none() && person.webhook.is_none() {
@@ -463,7 +414,7 @@ impl Decoder<'_> {
     }
 
     fn params(&mut self, node: &Node) -> Vec<(Spanned<String>, f64)> {
-        let Some(entries) = self.mapping(node, "`params`", &[]) else {
+        let Some(entries) = self.entries(node, "`params`") else {
             return Vec::new();
         };
         entries
@@ -480,18 +431,18 @@ impl Decoder<'_> {
     }
 
     fn raci(&mut self, node: &Node, what: &str) -> Option<RaciSpec> {
-        let entries = self.mapping(node, what, keys::RACI)?;
+        let entries = self.mapping::<RaciKey>(node, what)?;
         let mut spec = RaciSpec {
             span: node.span,
             ..RaciSpec::default()
         };
         for (key, _, v) in entries {
-            let ids = self.ids(v, &format!("`{key}` in {what}"));
+            let ids = self.ids(v, &format!("`{}` in {what}", key.name()));
             match key {
-                "responsible" => spec.responsible = ids,
-                "accountable" => spec.accountable = ids,
-                "consulted" => spec.consulted = ids,
-                _ => spec.informed = ids,
+                RaciKey::Responsible => spec.responsible = ids,
+                RaciKey::Accountable => spec.accountable = ids,
+                RaciKey::Consulted => spec.consulted = ids,
+                RaciKey::Informed => spec.informed = ids,
             }
         }
         Some(spec)
@@ -499,18 +450,18 @@ impl Decoder<'_> {
 
     fn alerts(&mut self, node: &Node, what: &str) -> AlertsSpec {
         let mut spec = AlertsSpec::default();
-        let Some(entries) = self.mapping(node, what, keys::ALERTS) else {
+        let Some(entries) = self.mapping::<AlertsKey>(node, what) else {
             return spec;
         };
         for (key, _, v) in entries {
-            let what = format!("`{key}` in {what}");
+            let what = format!("`{}` in {what}", key.name());
             match key {
-                "change_pct" => spec.change_pct = self.threshold(v, &what),
-                "change_abs" => spec.change_abs = self.threshold(v, &what),
-                "anomaly_z" => spec.anomaly_z = self.threshold(v, &what),
-                "bands" => spec.bands = self.boolean(v, &what),
-                "target" => spec.target = self.boolean(v, &what),
-                "remind_after" => {
+                AlertsKey::ChangePct => spec.change_pct = self.threshold(v, &what),
+                AlertsKey::ChangeAbs => spec.change_abs = self.threshold(v, &what),
+                AlertsKey::AnomalyZ => spec.anomaly_z = self.threshold(v, &what),
+                AlertsKey::Bands => spec.bands = self.boolean(v, &what),
+                AlertsKey::Target => spec.target = self.boolean(v, &what),
+                AlertsKey::RemindAfter => {
                     spec.remind_after = self.threshold(v, &what).and_then(|t| match t {
                         Some(n) if n.fract() == 0.0 && n <= 1000.0 => Some(Some(n as u32)),
                         None => Some(None),
@@ -524,7 +475,7 @@ impl Decoder<'_> {
                         }
                     })
                 }
-                _ => {
+                AlertsKey::History => {
                     spec.history = match self.number(v, &what) {
                         Some(n) if n.fract() == 0.0 && (3.0..=520.0).contains(&n) => Some(n as u32),
                         Some(_) => {
@@ -567,7 +518,7 @@ impl Decoder<'_> {
     }
 
     fn metrics(&mut self, node: &Node) -> Vec<MetricSpec> {
-        let Some(entries) = self.mapping(node, "`metrics`", &[]) else {
+        let Some(entries) = self.entries(node, "`metrics`") else {
             return Vec::new();
         };
         entries
@@ -578,7 +529,7 @@ impl Decoder<'_> {
 
     fn metric(&mut self, id: &str, key: &Node, node: &Node) -> Option<MetricSpec> {
         let what = format!("metric `{id}`");
-        let fields = self.mapping(node, &what, keys::METRIC)?;
+        let fields = self.mapping::<MetricKey>(node, &what)?;
         let mut spec = MetricSpec {
             id: Spanned {
                 value: id.to_string(),
@@ -597,50 +548,50 @@ impl Decoder<'_> {
             alerts: AlertsSpec::default(),
         };
         for (k, _, v) in fields {
-            let field = format!("`{k}` of {what}");
+            let field = format!("`{}` of {what}", k.name());
             match k {
-                "title" => spec.title = self.string(v, &field),
-                "description" => spec.description = self.string(v, &field),
-                "unit" => spec.unit = self.string(v, &field),
-                "change" => {
+                MetricKey::Title => spec.title = self.string(v, &field),
+                MetricKey::Description => spec.description = self.string(v, &field),
+                MetricKey::Unit => spec.unit = self.string(v, &field),
+                MetricKey::Change => {
                     spec.change = self
                         .choice(v, &field, &crate::model::ChangeIn::NAMES)
                         .map(|i| crate::model::ChangeIn::ALL[i]);
                 }
-                "formula" => spec.formula = self.string(v, &field).map(|t| (t, v.clone())),
-                "source" => spec.source = self.source(v, &field),
-                "good" => {
+                MetricKey::Formula => spec.formula = self.string(v, &field).map(|t| (t, v.clone())),
+                MetricKey::Source => spec.source = self.source(v, &field),
+                MetricKey::Good => {
                     spec.good = self.choice(v, &field, &Good::NAMES).map(|i| Good::ALL[i]);
                 }
-                "target" => spec.target = self.number(v, &field),
-                "bands" => spec.bands = self.bands(v, &field),
-                "raci" => spec.raci = self.raci(v, &field),
-                _ => spec.alerts = self.alerts(v, &field),
+                MetricKey::Target => spec.target = self.number(v, &field),
+                MetricKey::Bands => spec.bands = self.bands(v, &field),
+                MetricKey::Raci => spec.raci = self.raci(v, &field),
+                MetricKey::Alerts => spec.alerts = self.alerts(v, &field),
             }
         }
         Some(spec)
     }
 
     fn source(&mut self, node: &Node, what: &str) -> Option<SourceSpec> {
-        let entries = self.mapping(node, what, keys::SOURCE)?;
+        let entries = self.mapping::<SourceKey>(node, what)?;
         let mut spec = SourceSpec {
             span: node.span,
             connection: None,
             query: None,
         };
         for (key, k, v) in entries {
-            let value = self.spanned_string(v, &format!("`{key}` in {what}"));
-            let Some(language) = (crate::Language::ALL.iter()).find(|l| l.key() == key) else {
+            let value = self.spanned_string(v, &format!("`{}` in {what}", key.name()));
+            let Some(language) = key.language() else {
                 spec.connection = value;
                 continue;
             };
             match (&spec.query, value) {
                 (Some((first, _)), Some(_)) => self.error_help(
                     k.span,
-                    format!("{what} has both `{}` and `{key}`", first.key()),
+                    format!("{what} has both `{}` and `{}`", first.key(), key.name()),
                     "a source is one query, in the language of its connection",
                 ),
-                (None, Some(value)) => spec.query = Some((*language, value)),
+                (None, Some(value)) => spec.query = Some((language, value)),
                 (_, None) => {}
             }
         }
@@ -665,11 +616,11 @@ impl Decoder<'_> {
     /// A mapping of connection name to its settings: the inline form, and a connections
     /// file's body.
     pub(crate) fn connection_map(&mut self, node: &Node) -> Option<Vec<ConnectionSpec>> {
-        let entries = self.mapping(node, "`connections`", &[])?;
+        let entries = self.entries(node, "`connections`")?;
         let mut out = Vec::new();
         for (name, k, v) in entries {
             let what = format!("connection `{name}`");
-            let Some(fields) = self.mapping(v, &what, keys::CONNECTION) else {
+            let Some(fields) = self.mapping::<ConnectionKey>(v, &what) else {
                 continue;
             };
             let mut spec = ConnectionSpec {
@@ -683,14 +634,17 @@ impl Decoder<'_> {
                 secrets: Vec::new(),
             };
             for (key, _, v) in fields {
-                let Some(value) = self.spanned_string(v, &format!("{what}'s `{key}`")) else {
+                let what = format!("{what}'s `{}`", key.name());
+                let Some(value) = self.spanned_string(v, &what) else {
                     continue;
                 };
-                match keys::CONNECTION.iter().find(|c| **c == key) {
-                    Some(&"url") => spec.url = Some(value),
-                    Some(&"user") => spec.user = Some(value),
-                    Some(secret) => spec.secrets.push((secret, value)),
-                    None => unreachable!("mapping() only returns allowed keys"),
+                match key {
+                    ConnectionKey::Url => spec.url = Some(value),
+                    ConnectionKey::User => spec.user = Some(value),
+                    ConnectionKey::Password
+                    | ConnectionKey::Key
+                    | ConnectionKey::Token
+                    | ConnectionKey::Credentials => spec.secrets.push((key.name(), value)),
                 }
             }
             out.push(spec);
@@ -705,7 +659,7 @@ impl Decoder<'_> {
         };
         let mut bands = Vec::new();
         for item in items {
-            let Some(entries) = self.mapping(item, &format!("a band in {what}"), keys::BAND) else {
+            let Some(entries) = self.mapping::<BandKey>(item, &format!("a band in {what}")) else {
                 continue;
             };
             let mut band = BandSpec {
@@ -715,8 +669,8 @@ impl Decoder<'_> {
             };
             for (key, _, v) in entries {
                 match key {
-                    "name" => band.name = self.string(v, "a band's `name`"),
-                    _ => band.below = self.number(v, "a band's `below`"),
+                    BandKey::Name => band.name = self.string(v, "a band's `name`"),
+                    BandKey::Below => band.below = self.number(v, "a band's `below`"),
                 }
             }
             if band.name.is_none() {

@@ -17,6 +17,7 @@ mod definition;
 mod diagnostic;
 pub mod formula;
 mod hash;
+mod keys;
 mod load;
 mod model;
 mod period;
