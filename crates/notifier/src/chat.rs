@@ -7,7 +7,7 @@ use lettre::message::Mailbox;
 
 use crate::budget;
 use crate::email::{message_id, subject, text, Digest};
-use crate::history::{Medium, StoredEmail};
+use crate::outbox::{Medium, StoredEmail};
 
 /// The most characters a message's text holds (Slack's limit is 40,000); a longer digest is
 /// cut, and says so.

@@ -15,8 +15,8 @@ use lettre::{Address, Message};
 
 use crate::address::{display_name, fit_subject, parse_address, strip_controls};
 use crate::budget::{self, Shown, MAX_EMAIL_BYTES};
-use crate::history::{Medium, StoredEmail};
 use crate::moves::{Move, Rule};
+use crate::outbox::{Medium, StoredEmail};
 use crate::redefinition::Redefinition;
 use crate::Error;
 

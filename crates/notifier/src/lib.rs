@@ -12,14 +12,11 @@ mod access;
 mod address;
 mod budget;
 mod chat;
-mod delivery;
 mod email;
-mod folder;
 mod history;
 mod lock;
 mod moves;
 mod outbox;
-mod post;
 mod redefinition;
 mod run;
 
@@ -29,19 +26,17 @@ pub use address::{
 };
 pub use budget::{BENEATH_SHOWN, MAX_EMAIL_BYTES, OFFSETTING_INPUTS, OFFSETTING_SHOWN};
 pub use chat::{compose_chat, MAX_CHAT_CHARS};
-pub use delivery::{Deliver, Failure, FailureKind, HandOver, Smtp, SmtpSettings};
 pub use email::{
     compose, compose_or_fail, escape_html, group, headline, message_id, Carried, Digest,
     MovedMetric, CARRIED_SHARE,
 };
-pub use folder::{html_part, preview, Folder};
-pub use history::{
-    shown_recipient, ChangeRecord, Channel, Definitions, EmailStatus, History, Medium,
-    OutboxStatus, PastRun, RunRecord, Selection, StoredEmail, Unresolved, ValueRecord,
-};
+pub use history::{ChangeRecord, Definitions, History, PastRun, RunRecord, ValueRecord};
 pub use moves::{detect, is_bad, AlertState, Move, Rule};
-pub use outbox::{flush, Pass, Retry, Routes, Undelivered};
-pub use post::Poster;
+pub use outbox::{
+    flush, html_part, preview, shown_recipient, Channel, Deliver, EmailStatus, Failure,
+    FailureKind, Folder, HandOver, Medium, OutboxStatus, Pass, Poster, Retry, Routes, Selection,
+    Smtp, SmtpSettings, StoredEmail, Undelivered, Unresolved,
+};
 pub use redefinition::{redefinitions, Redefinition};
 pub use run::{fingerprint, plan, redefined, MoveReport, PlannedRun, Verdict, MARKED_PERIODS};
 

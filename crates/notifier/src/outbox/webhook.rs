@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use canopy_engine::Webhook;
 
-use crate::delivery::{Deliver, Failure, FailureKind, HandOver};
-use crate::history::{Channel, StoredEmail};
+use super::{Channel, Deliver, Failure, FailureKind, HandOver, StoredEmail};
 
 /// Posts chat messages to the webhooks they are for.
 pub struct Poster {

@@ -10,8 +10,7 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use crate::delivery::{Deliver, Failure, FailureKind, HandOver};
-use crate::history::{Channel, Medium, StoredEmail};
+use super::{Channel, Deliver, Failure, FailureKind, HandOver, Medium, StoredEmail};
 
 /// A folder of `.eml` files: the default when no SMTP server is configured.
 pub struct Folder {

@@ -1,3 +1,6 @@
+//! The outbox: every email and chat message a run decided, kept in the history database
+//! (`store`), and sent through one route per channel (`smtp`, `folder`, `webhook`).
+//!
 //! Sending what the outbox holds: each due email is sent, then marked sent; a transient
 //! failure is retried with backoff and otherwise left pending for the next run or
 //! `canopy outbox flush`; a permanent refusal marks the email failed; a hand-over the server
@@ -9,9 +12,62 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::delivery::{Deliver, Failure, FailureKind, HandOver};
-use crate::history::{EmailStatus, History, Medium, StoredEmail};
+use crate::history::History;
 use crate::Error;
+
+mod folder;
+mod smtp;
+mod store;
+mod webhook;
+
+pub use folder::{html_part, preview, Folder};
+pub use smtp::{Smtp, SmtpSettings};
+pub(crate) use store::write_outbox;
+pub use store::{
+    shown_recipient, Channel, EmailStatus, Medium, OutboxStatus, Selection, StoredEmail, Unresolved,
+};
+pub use webhook::Poster;
+
+/// What one failed delivery attempt means for the email.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Nothing was delivered; another try may work (no connection, a 4xx reply, a timeout
+    /// before the message was handed over).
+    Transient,
+    /// The server refused the message for good (a 5xx reply), or it cannot be sent at all:
+    /// retrying will not help.
+    Permanent,
+    /// The message was handed over but its acceptance was not acknowledged (a timeout or a
+    /// lost connection after the content was sent): it may have been delivered.
+    Uncertain,
+}
+
+/// Why one delivery attempt failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// What the failure means for the email.
+    pub kind: FailureKind,
+    /// What happened.
+    pub message: String,
+}
+
+/// Called by a delivery at the moment it hands a message over for good (over SMTP: once the
+/// server has accepted DATA, before the content goes). The outbox then marks the message in
+/// flight, durably, so that a process killed before the server answers leaves it
+/// `uncertain`, as a timeout at the same point would. An error stops the delivery before
+/// anything was handed over.
+pub type HandOver<'a> = &'a dyn Fn() -> Result<(), Failure>;
+
+/// Somewhere emails can be delivered.
+pub trait Deliver {
+    /// Delivers one email, calling `hand_over` just before the point after which it may have
+    /// been delivered without this process knowing.
+    fn deliver(&self, email: &StoredEmail, hand_over: HandOver<'_>) -> Result<(), Failure>;
+    /// Where emails go, for messages to the user.
+    fn describe(&self) -> String;
+    /// How emails are delivered, as the history records it.
+    fn channel(&self) -> Channel;
+}
 
 /// How hard to try within one pass.
 #[derive(Clone, Copy, Debug)]

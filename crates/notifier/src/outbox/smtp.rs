@@ -1,5 +1,5 @@
-//! Delivering stored emails over SMTP with lettre (the outbox folder, used when no SMTP
-//! server is configured, is in the `folder` module).
+//! The SMTP route: delivering stored emails with lettre (the outbox folder, used when no
+//! SMTP server is configured, is the `folder` route).
 //!
 //! SMTP is driven one step at a time, so a failure is known to have happened before the
 //! message was handed over (safe to retry) or after (the server may have it: `uncertain`).
@@ -15,50 +15,9 @@ use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::Address;
 
+use super::{Channel, Deliver, Failure, FailureKind, HandOver, StoredEmail};
 use crate::address::parse_address;
-use crate::history::{Channel, StoredEmail};
 use crate::Error;
-
-/// What one failed delivery attempt means for the email.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailureKind {
-    /// Nothing was delivered; another try may work (no connection, a 4xx reply, a timeout
-    /// before the message was handed over).
-    Transient,
-    /// The server refused the message for good (a 5xx reply), or it cannot be sent at all:
-    /// retrying will not help.
-    Permanent,
-    /// The message was handed over but its acceptance was not acknowledged (a timeout or a
-    /// lost connection after the content was sent): it may have been delivered.
-    Uncertain,
-}
-
-/// Why one delivery attempt failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
-    /// What the failure means for the email.
-    pub kind: FailureKind,
-    /// What happened.
-    pub message: String,
-}
-
-/// Called by a delivery at the moment it hands a message over for good (over SMTP: once the
-/// server has accepted DATA, before the content goes). The outbox then marks the message in
-/// flight, durably, so that a process killed before the server answers leaves it
-/// `uncertain`, as a timeout at the same point would. An error stops the delivery before
-/// anything was handed over.
-pub type HandOver<'a> = &'a dyn Fn() -> Result<(), Failure>;
-
-/// Somewhere emails can be delivered.
-pub trait Deliver {
-    /// Delivers one email, calling `hand_over` just before the point after which it may have
-    /// been delivered without this process knowing.
-    fn deliver(&self, email: &StoredEmail, hand_over: HandOver<'_>) -> Result<(), Failure>;
-    /// Where emails go, for messages to the user.
-    fn describe(&self) -> String;
-    /// How emails are delivered, as the history records it.
-    fn channel(&self) -> Channel;
-}
 
 /// SMTP settings, as given by the environment (`CANOPY_SMTP_URL` and friends).
 #[derive(Clone, Debug)]

@@ -1,0 +1,438 @@
+//! The outbox's store: every email and chat message a run decided, kept in the history
+//! database with where it stands (pending, sent, failed, uncertain, discarded), what the
+//! send pass takes from it and marks in it, and what `canopy outbox` reads and changes.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use crate::history::{History, RunRecord};
+use crate::Error;
+
+/// Where an email stands in the outbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailStatus {
+    /// Waiting to be sent.
+    Pending,
+    /// Delivered: accepted by the SMTP server, or written to the outbox folder.
+    Sent,
+    /// Refused for good (a 5xx reply), or impossible to compose; `canopy outbox retry` puts
+    /// it back.
+    Failed,
+    /// Handed to the server, which did not acknowledge it: it may have been delivered. Tried
+    /// again only after a while (`uncertain_after`), with the same Message-ID.
+    Uncertain,
+    /// Failed or uncertain, then given up on (`canopy outbox discard`): kept for the record,
+    /// never sent.
+    Discarded,
+}
+
+impl EmailStatus {
+    /// The name stored in the database and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailStatus::Pending => "pending",
+            EmailStatus::Sent => "sent",
+            EmailStatus::Failed => "failed",
+            EmailStatus::Uncertain => "uncertain",
+            EmailStatus::Discarded => "discarded",
+        }
+    }
+
+    fn parse(text: &str) -> rusqlite::Result<EmailStatus> {
+        [
+            EmailStatus::Pending,
+            EmailStatus::Sent,
+            EmailStatus::Failed,
+            EmailStatus::Uncertain,
+            EmailStatus::Discarded,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| {
+            rusqlite::Error::InvalidColumnType(0, text.into(), rusqlite::types::Type::Text)
+        })
+    }
+}
+
+/// How an outbox entry was delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// Accepted by an SMTP server.
+    Smtp,
+    /// Written as an `.eml` file to the outbox folder.
+    Folder,
+    /// Accepted by a chat webhook.
+    Webhook,
+}
+
+impl Channel {
+    const ALL: [Channel; 3] = [Channel::Smtp, Channel::Folder, Channel::Webhook];
+
+    /// The name the history records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Smtp => "smtp",
+            Channel::Folder => "folder",
+            Channel::Webhook => "webhook",
+        }
+    }
+
+    fn parse(text: Option<String>) -> Option<Channel> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| Some(c.as_str()) == text.as_deref())
+    }
+}
+
+/// What an outbox entry is: an email, or a chat message for a webhook.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Medium {
+    /// An email (RFC 5322 message), to an address.
+    #[default]
+    Email,
+    /// A chat message (JSON), to a webhook: the recipient is the webhook as the tree writes
+    /// it (`env:NAME` or its URL), read again when it is posted.
+    Webhook,
+}
+
+impl Medium {
+    /// What an entry of this medium is called in messages: `email`, `chat message`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Medium::Email => "email",
+            Medium::Webhook => "chat message",
+        }
+    }
+
+    /// The name the history records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Medium::Email => "email",
+            Medium::Webhook => "webhook",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> rusqlite::Result<Medium> {
+        [Medium::Email, Medium::Webhook]
+            .into_iter()
+            .find(|m| m.as_str() == text)
+            .ok_or_else(|| {
+                rusqlite::Error::InvalidColumnType(0, text.into(), rusqlite::types::Type::Text)
+            })
+    }
+}
+
+/// A recipient as listings show it: an address, or a webhook without its secret.
+pub fn shown_recipient(medium: Medium, recipient: &str) -> String {
+    match medium {
+        Medium::Email => recipient.to_string(),
+        Medium::Webhook => canopy_engine::Webhook::parse(recipient)
+            .map_or_else(|_| "webhook".to_string(), |w| w.to_string()),
+    }
+}
+
+impl StoredEmail {
+    /// Its recipient as listings show it (see [`shown_recipient`]).
+    pub fn shown_recipient(&self) -> String {
+        shown_recipient(self.medium, &self.recipient)
+    }
+}
+
+/// An entry of the outbox: an email, or a chat message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEmail {
+    /// Row id.
+    pub id: i64,
+    /// The stable Message-ID, `<...>` included.
+    pub message_id: String,
+    /// The tree it is about.
+    pub tree: String,
+    /// The period it is about.
+    pub period: String,
+    /// An email or a chat message.
+    pub medium: Medium,
+    /// Envelope sender address.
+    pub sender: String,
+    /// Envelope recipient address; for a chat message, the webhook as the tree writes it.
+    pub recipient: String,
+    /// Its subject, for listings.
+    pub subject: String,
+    /// The whole message as sent.
+    pub body: Vec<u8>,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// The last error. A new email that has one could not be composed: it is stored as
+    /// failed and never sent.
+    pub last_error: Option<String>,
+}
+
+/// How the outbox stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutboxStatus {
+    /// Emails waiting to be sent.
+    pub pending: u64,
+    /// Emails refused for good.
+    pub failed: u64,
+    /// Emails handed over without acknowledgement.
+    pub uncertain: u64,
+    /// Emails sent.
+    pub sent: u64,
+    /// Emails given up on.
+    pub discarded: u64,
+    /// When the oldest pending email was stored.
+    pub oldest_pending: Option<DateTime<Utc>>,
+    /// Pending emails that have failed at least once.
+    pub retrying: u64,
+}
+
+/// A failed or uncertain email, for `canopy outbox status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unresolved {
+    /// Failed or uncertain.
+    pub status: EmailStatus,
+    /// Its tree.
+    pub tree: String,
+    /// Who it is for, as listings show it.
+    pub recipient: String,
+    /// Its subject.
+    pub subject: String,
+    /// The last error.
+    pub error: String,
+    /// When it was last tried, if it was.
+    pub last_attempt: Option<String>,
+}
+
+/// Which failed or uncertain emails to put back in the outbox, or to give up on.
+#[derive(Clone, Debug, Default)]
+pub struct Selection<'a> {
+    /// Failed emails.
+    pub failed: bool,
+    /// Uncertain emails.
+    pub uncertain: bool,
+    /// Only those to this address (compared without regard to case).
+    pub to: Option<&'a str>,
+    /// Only those of this tree.
+    pub tree: Option<&'a str>,
+}
+
+impl History {
+    /// The emails to send now, oldest first: every pending one, and each uncertain one last
+    /// tried at least `uncertain_after` before `now`.
+    pub fn due(
+        &self,
+        now: DateTime<Utc>,
+        uncertain_after: Duration,
+    ) -> Result<Vec<StoredEmail>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("select id, message_id, tree, period, sender, recipient, subject, body, attempts, last_error, status, last_attempt_at, medium from outbox where status in ('pending', 'uncertain') order by id")
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let email = StoredEmail {
+                    id: r.get(0)?,
+                    message_id: r.get(1)?,
+                    tree: r.get(2)?,
+                    period: r.get(3)?,
+                    sender: r.get(4)?,
+                    recipient: r.get(5)?,
+                    subject: r.get(6)?,
+                    body: r.get(7)?,
+                    attempts: r.get(8)?,
+                    last_error: r.get(9)?,
+                    medium: Medium::parse(&r.get::<_, String>(12)?)?,
+                };
+                let status = EmailStatus::parse(&r.get::<_, String>(10)?)?;
+                Ok((email, status, r.get::<_, Option<String>>(11)?))
+            })
+            .map_err(|e| self.error(e))?;
+        let settled = |at: Option<String>| {
+            let at = at.and_then(|t| DateTime::parse_from_rfc3339(&t).ok());
+            let after =
+                chrono::Duration::from_std(uncertain_after).unwrap_or(chrono::Duration::MAX);
+            at.is_none_or(|at| at.with_timezone(&Utc) + after <= now)
+        };
+        let mut due = Vec::new();
+        for row in rows {
+            let (email, status, at) = row.map_err(|e| self.error(e))?;
+            if status == EmailStatus::Pending || settled(at) {
+                due.push(email);
+            }
+        }
+        Ok(due)
+    }
+
+    /// Marks an email delivered through `channel`.
+    pub fn mark_sent(&self, id: i64, now: DateTime<Utc>, channel: Channel) -> Result<(), Error> {
+        let now = now.to_rfc3339();
+        self.conn
+            .execute("update outbox set status = 'sent', attempts = attempts + 1, sent_at = ?2, last_attempt_at = ?2, last_error = null, channel = ?3 where id = ?1", params![id, now, channel.as_str()])
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    /// Marks an email in flight: it is about to be handed over, and stays `uncertain` if no
+    /// answer is recorded after (the process was killed), exactly as after a timeout. The
+    /// write is committed, and so durable, before the hand-over.
+    pub fn mark_in_flight(&self, id: i64, now: DateTime<Utc>) -> Result<(), Error> {
+        let why = "canopy stopped after handing it over and before the server answered; it may have been delivered";
+        self.conn
+            .execute("update outbox set status = 'uncertain', last_error = ?2, last_attempt_at = ?3 where id = ?1", params![id, why, now.to_rfc3339()])
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    /// Records an attempt that did not deliver: the email becomes `status` (pending for a
+    /// transient failure, failed for a refusal, uncertain for an unacknowledged hand-over).
+    pub fn mark_attempt(
+        &self,
+        id: i64,
+        status: EmailStatus,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        self.conn
+            .execute("update outbox set status = ?2, attempts = attempts + 1, last_error = ?3, last_attempt_at = ?4 where id = ?1", params![id, status.as_str(), error, now.to_rfc3339()])
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    /// Puts the failed or uncertain emails that `which` selects back to pending (those with
+    /// content: one that could not be composed can only be discarded); returns how many.
+    /// Their attempts and last error are kept, for the record.
+    pub fn requeue(&self, which: &Selection<'_>) -> Result<usize, Error> {
+        self.resolve(which, EmailStatus::Pending, "and length(body) > 0")
+    }
+
+    /// Gives up on the failed or uncertain emails that `which` selects: they are kept, as
+    /// `discarded`, and never sent. Returns how many.
+    pub fn discard(&self, which: &Selection<'_>) -> Result<usize, Error> {
+        self.resolve(which, EmailStatus::Discarded, "")
+    }
+
+    fn resolve(&self, which: &Selection<'_>, to: EmailStatus, and: &str) -> Result<usize, Error> {
+        let sql = format!(
+            "update outbox set status = ?5
+             where ((status = 'failed' and ?1) or (status = 'uncertain' and ?2))
+               and (?3 is null or lower(recipient) = lower(?3))
+               and (?4 is null or tree = ?4) {and}"
+        );
+        let params = params![
+            which.failed,
+            which.uncertain,
+            which.to,
+            which.tree,
+            to.as_str()
+        ];
+        self.conn.execute(&sql, params).map_err(|e| self.error(e))
+    }
+
+    /// Counts of the outbox, for `canopy outbox status`.
+    pub fn status(&self) -> Result<OutboxStatus, Error> {
+        let count = |condition: &str| -> Result<u64, Error> {
+            let sql = format!("select count(*) from outbox where {condition}");
+            let n: i64 = self
+                .conn
+                .query_row(&sql, [], |r| r.get(0))
+                .map_err(|e| self.error(e))?;
+            Ok(n as u64)
+        };
+        let oldest: Option<String> = self
+            .conn
+            .query_row(
+                "select min(created_at) from outbox where status = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(OutboxStatus {
+            pending: count("status = 'pending'")?,
+            failed: count("status = 'failed'")?,
+            uncertain: count("status = 'uncertain'")?,
+            sent: count("status = 'sent'")?,
+            discarded: count("status = 'discarded'")?,
+            oldest_pending: oldest
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&Utc)),
+            retrying: count("status = 'pending' and attempts > 0")?,
+        })
+    }
+
+    /// Failed and uncertain emails with their errors, oldest first.
+    pub fn unresolved(&self) -> Result<Vec<Unresolved>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("select status, tree, recipient, subject, coalesce(last_error, ''), last_attempt_at, medium from outbox where status in ('failed', 'uncertain') order by id")
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Unresolved {
+                    status: EmailStatus::parse(&r.get::<_, String>(0)?)?,
+                    tree: r.get(1)?,
+                    recipient: shown_recipient(
+                        Medium::parse(&r.get::<_, String>(6)?)?,
+                        &r.get::<_, String>(2)?,
+                    ),
+                    subject: r.get(3)?,
+                    error: r.get(4)?,
+                    last_attempt: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.error(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+
+    /// Where the email with `message_id` stands, and how it was delivered if it was.
+    pub fn email_status(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(EmailStatus, Option<Channel>)>, Error> {
+        self.conn
+            .query_row(
+                "select status, channel from outbox where message_id = ?1",
+                [message_id],
+                |r| {
+                    let status = EmailStatus::parse(&r.get::<_, String>(0)?)?;
+                    Ok((status, Channel::parse(r.get(1)?)))
+                },
+            )
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+}
+
+/// The emails and chat messages, stored at `now`; those already there (same id) are left
+/// as they are. Returns how many were new.
+pub(crate) fn write_outbox(
+    tx: &Transaction<'_>,
+    run: &RunRecord,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    let mut email = tx.prepare_cached(
+        "insert into outbox (message_id, tree, period, sender, recipient, subject, body, status, last_error, created_at, medium)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         on conflict (message_id) do nothing",
+    )?;
+    let mut new = 0;
+    for e in &run.emails {
+        new += email.execute(params![
+            e.message_id,
+            e.tree,
+            e.period,
+            e.sender,
+            e.recipient,
+            e.subject,
+            e.body,
+            match e.last_error {
+                Some(_) => EmailStatus::Failed.as_str(),
+                None => EmailStatus::Pending.as_str(),
+            },
+            e.last_error,
+            now,
+            e.medium.as_str()
+        ])?;
+    }
+    Ok(new)
+}
