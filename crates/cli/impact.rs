@@ -98,7 +98,7 @@ fn chosen(tree: &MetricTree, name: Option<&str>) -> anyhow::Result<Vec<usize>> {
     let all = tree.changes();
     let Some(name) = name else {
         if all.is_empty() {
-            anyhow::bail!("tree `{}` registers no changes\nhelp: list them under `changes:` in the tree file (see the README, Verified impact)", tree.id());
+            anyhow::bail!("tree `{}` registers no changes\nhelp: list them under `changes:` in the tree file (see docs/impact.md)", tree.id());
         }
         return Ok((0..all.len()).collect());
     };
