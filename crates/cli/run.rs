@@ -40,7 +40,7 @@ struct EmailReport {
     subject: String,
     /// The root's move in one sentence, when it moved.
     headline: Option<String>,
-    status: &'static str,
+    status: Delivery,
     #[serde(skip)]
     message_id: String,
     /// Why it could not be composed, in this run.
@@ -335,7 +335,7 @@ impl EmailReport {
             medium: e.medium,
             subject: e.subject.clone(),
             headline: headline.map(str::to_string),
-            status: "",
+            status: Delivery::WouldSend,
             message_id: e.message_id.clone(),
             unsendable: e.last_error.is_some(),
         }
@@ -350,7 +350,7 @@ fn report_earlier(reports: &[TreeReport], pass: &Pass) -> bool {
         .collect();
     let mut ok = true;
     for email in reports.iter().flat_map(|r| &r.emails) {
-        let earlier = matches!(email.status, "failed" | "uncertain")
+        let earlier = email.status.stuck()
             && !email.unsendable
             && !tried.contains(&email.message_id.as_str());
         if earlier {
@@ -359,15 +359,72 @@ fn report_earlier(reports: &[TreeReport], pass: &Pass) -> bool {
                 email.medium.noun(),
                 email.to,
                 email.subject,
-                email.status
+                email.status.as_str()
             );
         }
-        ok &= matches!(
-            email.status,
-            "sent" | "written" | "already sent" | "already written" | "discarded"
-        );
+        ok &= email.status.settled();
     }
     ok
+}
+
+/// Where an email stands after the run, as the run's table and JSON say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    /// A dry run: nothing was sent.
+    WouldSend,
+    /// Accepted by the SMTP server or a chat webhook in this run.
+    Sent,
+    /// Written to the outbox folder in this run.
+    Written,
+    /// Sent by an earlier run.
+    AlreadySent,
+    /// Written to the outbox folder by an earlier run.
+    AlreadyWritten,
+    /// Where an earlier run left it, in the outbox's own words.
+    Stored(EmailStatus),
+    /// Not in the outbox (it could not be stored).
+    Missing,
+}
+
+impl Delivery {
+    /// The one name of each, for the table and the JSON.
+    fn as_str(self) -> &'static str {
+        match self {
+            Delivery::WouldSend => "would send",
+            Delivery::Sent => "sent",
+            Delivery::Written => "written",
+            Delivery::AlreadySent => "already sent",
+            Delivery::AlreadyWritten => "already written",
+            Delivery::Stored(status) => status.as_str(),
+            Delivery::Missing => "pending",
+        }
+    }
+
+    /// Refused, or handed over without an answer: someone should look.
+    fn stuck(self) -> bool {
+        matches!(
+            self,
+            Delivery::Stored(EmailStatus::Failed | EmailStatus::Uncertain)
+        )
+    }
+
+    /// Delivered, now or before, or given up on by someone: nothing left to do.
+    fn settled(self) -> bool {
+        matches!(
+            self,
+            Delivery::Sent
+                | Delivery::Written
+                | Delivery::AlreadySent
+                | Delivery::AlreadyWritten
+                | Delivery::Stored(EmailStatus::Sent | EmailStatus::Discarded)
+        )
+    }
+}
+
+impl Serialize for Delivery {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// An email's status after the run: what this run's delivery did with it, or, for an email an
@@ -377,24 +434,24 @@ fn status(
     pass: Option<&Pass>,
     channel: Channel,
     message_id: &str,
-) -> anyhow::Result<&'static str> {
+) -> anyhow::Result<Delivery> {
     let Some(pass) = pass else {
-        return Ok("would send");
+        return Ok(Delivery::WouldSend);
     };
     if pass.posted.iter().any(|m| m == message_id) {
-        return Ok("sent");
+        return Ok(Delivery::Sent);
     }
     if pass.sent.iter().any(|m| m == message_id) {
         return Ok(match channel {
-            Channel::Smtp | Channel::Webhook => "sent",
-            Channel::Folder => "written",
+            Channel::Smtp | Channel::Webhook => Delivery::Sent,
+            Channel::Folder => Delivery::Written,
         });
     }
     Ok(match history.email_status(message_id)? {
-        Some((EmailStatus::Sent, Some(Channel::Folder))) => "already written",
-        Some((EmailStatus::Sent, _)) => "already sent",
-        Some((status, _)) => status.as_str(),
-        None => "pending",
+        Some((EmailStatus::Sent, Some(Channel::Folder))) => Delivery::AlreadyWritten,
+        Some((EmailStatus::Sent, _)) => Delivery::AlreadySent,
+        Some((status, _)) => Delivery::Stored(status),
+        None => Delivery::Missing,
     })
 }
 
@@ -430,7 +487,7 @@ fn render(reports: &[TreeReport], dry_run: bool) -> String {
                 vec![
                     format!("  {}", e.to),
                     e.subject.clone(),
-                    e.status.to_string(),
+                    e.status.as_str().to_string(),
                 ]
             })
             .collect();
