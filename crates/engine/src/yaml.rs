@@ -219,20 +219,8 @@ impl Builder {
     fn event(&mut self, event: Event<'_>, yspan: YamlSpan) -> Result<bool, LoadError> {
         let span = start(&yspan);
         match event {
-            Event::StreamStart | Event::Nothing => {}
-            Event::DocumentStart(_) => {
-                self.documents += 1;
-                if self.documents > 1 {
-                    return Err(LoadError {
-                        span,
-                        message: "a second YAML document in one file".into(),
-                        help: Some(
-                            "a tree file holds one tree; put each tree in a file of its own".into(),
-                        ),
-                    });
-                }
-            }
-            Event::DocumentEnd => {}
+            Event::StreamStart | Event::Nothing | Event::DocumentEnd => {}
+            Event::DocumentStart(_) => self.document(span)?,
             Event::StreamEnd => return Ok(true),
             Event::Scalar(text, style, anchor, _tag) => {
                 let single_line = yspan.start.line() == yspan.end.line()
@@ -249,90 +237,97 @@ impl Builder {
                 };
                 self.complete(node, anchor);
             }
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                // Point at the opening bracket (or first key) only.
-                let span = Span::new(span.line, span.col, 1);
-                if self.stack.len() >= MAX_DEPTH {
-                    return Err(too_deep(span));
-                }
-                self.stack
-                    .push(if matches!(event, Event::SequenceStart(..)) {
-                        Frame::Seq {
-                            span,
-                            anchor,
-                            items: Vec::new(),
-                        }
-                    } else {
-                        Frame::Map {
-                            span,
-                            anchor,
-                            entries: Vec::new(),
-                            key: None,
-                            seen: HashMap::new(),
-                        }
-                    });
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor) = match self.stack.pop() {
-                    Some(Frame::Seq {
-                        span,
-                        anchor,
-                        items,
-                    }) => {
-                        let size = 1 + items.iter().map(|n| n.size).sum::<usize>();
-                        (
-                            Node {
-                                kind: Kind::Seq(items),
-                                span,
-                                size,
-                            },
-                            anchor,
-                        )
-                    }
-                    Some(Frame::Map {
-                        span,
-                        anchor,
-                        entries,
-                        ..
-                    }) => {
-                        let size = 1 + entries.iter().map(|(k, v)| k.size + v.size).sum::<usize>();
-                        (
-                            Node {
-                                kind: Kind::Map(entries),
-                                span,
-                                size,
-                            },
-                            anchor,
-                        )
-                    }
-                    None => return Ok(false),
-                };
-                self.complete(node, anchor);
-            }
-            Event::Alias(id) => {
-                let Some(target) = self.anchors.get(&id) else {
-                    return Err(LoadError {
-                        span,
-                        message: "alias to an unknown anchor".into(),
-                        help: None,
-                    });
-                };
-                self.alias_nodes += target.size;
-                if self.alias_nodes > MAX_ALIAS_NODES {
-                    return Err(LoadError {
-                        span,
-                        message: format!(
-                            "YAML aliases expand to more than {MAX_ALIAS_NODES} nodes"
-                        ),
-                        help: Some("aliases that repeat aliases grow exponentially; write the values out or use fewer aliases".into()),
-                    });
-                }
-                let mut node = target.clone();
-                node.span = span;
-                self.complete(node, 0);
-            }
+            Event::SequenceStart(anchor, _) => self.open(span, anchor, true)?,
+            Event::MappingStart(anchor, _) => self.open(span, anchor, false)?,
+            Event::SequenceEnd | Event::MappingEnd => self.close(),
+            Event::Alias(id) => self.alias(id, span)?,
         }
         Ok(false)
+    }
+
+    /// A document starts: a tree file holds one.
+    fn document(&mut self, span: Span) -> Result<(), LoadError> {
+        self.documents += 1;
+        if self.documents > 1 {
+            return Err(LoadError {
+                span,
+                message: "a second YAML document in one file".into(),
+                help: Some("a tree file holds one tree; put each tree in a file of its own".into()),
+            });
+        }
+        Ok(())
+    }
+
+    /// A sequence (`seq`) or a mapping opens, within the nesting limit.
+    fn open(&mut self, span: Span, anchor: usize, seq: bool) -> Result<(), LoadError> {
+        // Point at the opening bracket (or first key) only.
+        let span = Span::new(span.line, span.col, 1);
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(too_deep(span));
+        }
+        self.stack.push(match seq {
+            true => Frame::Seq {
+                span,
+                anchor,
+                items: Vec::new(),
+            },
+            false => Frame::Map {
+                span,
+                anchor,
+                entries: Vec::new(),
+                key: None,
+                seen: HashMap::new(),
+            },
+        });
+        Ok(())
+    }
+
+    /// The innermost sequence or mapping closes and becomes a node of its parent.
+    fn close(&mut self) {
+        let (kind, span, anchor, size) = match self.stack.pop() {
+            Some(Frame::Seq {
+                span,
+                anchor,
+                items,
+            }) => {
+                let size = 1 + items.iter().map(|n| n.size).sum::<usize>();
+                (Kind::Seq(items), span, anchor, size)
+            }
+            Some(Frame::Map {
+                span,
+                anchor,
+                entries,
+                ..
+            }) => {
+                let size = 1 + entries.iter().map(|(k, v)| k.size + v.size).sum::<usize>();
+                (Kind::Map(entries), span, anchor, size)
+            }
+            None => return,
+        };
+        self.complete(Node { kind, span, size }, anchor);
+    }
+
+    /// An alias: a copy of its anchor's node, within the expansion budget.
+    fn alias(&mut self, id: usize, span: Span) -> Result<(), LoadError> {
+        let Some(target) = self.anchors.get(&id) else {
+            return Err(LoadError {
+                span,
+                message: "alias to an unknown anchor".into(),
+                help: None,
+            });
+        };
+        self.alias_nodes += target.size;
+        if self.alias_nodes > MAX_ALIAS_NODES {
+            return Err(LoadError {
+                span,
+                message: format!("YAML aliases expand to more than {MAX_ALIAS_NODES} nodes"),
+                help: Some("aliases that repeat aliases grow exponentially; write the values out or use fewer aliases".into()),
+            });
+        }
+        let mut node = target.clone();
+        node.span = span;
+        self.complete(node, 0);
+        Ok(())
     }
 
     /// Hands a finished node to its parent (or makes it the document), remembering anchors.
