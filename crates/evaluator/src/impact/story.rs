@@ -51,16 +51,28 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
         a.evaluation.to,
         control(a.model.as_deref(), grain),
     );
-    match &a.placebo {
+    out += &calibration(a);
+    if let Some(reason) = &a.reason {
+        out += &format!(" {}.", capitalised(reason));
+    }
+    out += &root_share(tree, a);
+    out += &guardrails(tree, a);
+    out
+}
+
+/// What the false-alarm check found, whether the effect was smaller than expected, and, for
+/// an inconclusive verdict, the smallest effect the test could see.
+fn calibration(a: &Assessment) -> String {
+    let mut out = match &a.placebo {
         Some(placebo) => {
             let passed = (placebo.false_alarm_rate * placebo.dates as f64).round() as usize;
-            out += &format!(
+            format!(
                 " False-alarm check: {passed} of {} earlier dates would have passed.",
                 placebo.dates
-            );
+            )
         }
-        None => out += " Too little history for the false-alarm check.",
-    }
+        None => " Too little history for the false-alarm check.".to_string(),
+    };
     if a.smaller_than_expected {
         out += " The effect is smaller than expected.";
     }
@@ -72,25 +84,34 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
             );
         }
     }
-    if let Some(reason) = &a.reason {
-        out += &format!(" {}.", capitalised(reason));
-    }
+    out
+}
+
+/// For a confirmed or likely effect, what share of the root's change since shipping it
+/// explains (or both moves, where the root moved less or the other way).
+fn root_share(tree: &MetricTree, a: &Assessment) -> String {
     let confirmed = matches!(a.verdict, Some("confirmed" | "likely"));
-    if let Some(root) = a.root.as_ref().filter(|_| confirmed) {
-        let root_title = &tree.metric(tree.root()).title;
-        out += &match (0.0..=1.0).contains(&root.share) {
-            true => format!(
-                " It explains {:.0}% of the change in {root_title} since it shipped.",
-                root.share * 100.0
-            ),
-            // The root moved less, or the other way: say both moves instead of a share.
-            false => format!(
-                " It moved {root_title} {} while {root_title} moved {} in all since it shipped.",
-                pct(root.effect),
-                pct(root.change)
-            ),
-        };
+    let Some(root) = a.root.as_ref().filter(|_| confirmed) else {
+        return String::new();
+    };
+    let root_title = &tree.metric(tree.root()).title;
+    match (0.0..=1.0).contains(&root.share) {
+        true => format!(
+            " It explains {:.0}% of the change in {root_title} since it shipped.",
+            root.share * 100.0
+        ),
+        // The root moved less, or the other way: say both moves instead of a share.
+        false => format!(
+            " It moved {root_title} {} while {root_title} moved {} in all since it shipped.",
+            pct(root.effect),
+            pct(root.change)
+        ),
     }
+}
+
+/// Each guardrail's move and verdict.
+fn guardrails(tree: &MetricTree, a: &Assessment) -> String {
+    let mut out = String::new();
     for g in &a.guardrails {
         let title = tree
             .find(&g.metric)
