@@ -143,34 +143,7 @@ pub(crate) enum Command {
         format: Format,
     },
     /// The scheduled run: detect moves, email each accountable owner one digest, record all.
-    Run {
-        /// Tree files.
-        #[arg(required = true, value_name = "TREE")]
-        trees: Vec<PathBuf>,
-        #[command(flatten)]
-        data: DataArgs,
-        /// The period: `latest` (newest in the data), `previous` (the last complete period
-        /// before today), or a period of each tree's grain.
-        #[arg(long, default_value = "latest")]
-        period: String,
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Show what would be sent, without sending or recording anything.
-        #[arg(long)]
-        dry_run: bool,
-        /// With --dry-run: write every email that would be sent into DIR, as `.eml` and its
-        /// HTML part as `.html`, to read before sending.
-        #[arg(long, value_name = "DIR", requires = "dry_run")]
-        preview: Option<PathBuf>,
-        /// Where each tree's HTML report is written, as TREE/PERIOD.html with an index.html
-        /// (default: `report` beside the outbox folder, `.canopy/report`). With
-        /// CANOPY_REPORT_URL set to where that folder is served, each email links its page.
-        #[arg(long, value_name = "DIR")]
-        report: Option<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
+    Run(RunArgs),
     /// What the tree as it is now would have sent, period by period, over a range.
     ///
     /// Each period's run is decided as `canopy run` would, from an empty history at --from:
@@ -300,6 +273,37 @@ pub(crate) struct HistoryArgs {
     /// The history database.
     #[arg(long, value_name = "PATH", default_value = ".canopy/canopy.db")]
     pub(crate) db: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub(crate) format: Format,
+}
+
+/// What `canopy run` is asked.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    /// Tree files.
+    #[arg(required = true, value_name = "TREE")]
+    pub(crate) trees: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    /// The period: `latest` (newest in the data), `previous` (the last complete period
+    /// before today), or a period of each tree's grain.
+    #[arg(long, default_value = "latest")]
+    pub(crate) period: String,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Show what would be sent, without sending or recording anything.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// With --dry-run: write every email that would be sent into DIR, as `.eml` and its
+    /// HTML part as `.html`, to read before sending.
+    #[arg(long, value_name = "DIR", requires = "dry_run")]
+    pub(crate) preview: Option<PathBuf>,
+    /// Where each tree's HTML report is written, as TREE/PERIOD.html with an index.html
+    /// (default: `report` beside the outbox folder, `.canopy/report`). With
+    /// CANOPY_REPORT_URL set to where that folder is served, each email links its page.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) report: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub(crate) format: Format,

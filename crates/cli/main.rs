@@ -135,28 +135,7 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             };
             impact::run(&tree, &data, request, style)
         }
-        Command::Run {
-            trees,
-            data,
-            period,
-            store,
-            dry_run,
-            preview,
-            report,
-            format,
-        } => {
-            let request = run::Request {
-                preview: preview.as_deref(),
-                report: report.as_deref(),
-                trees: &trees,
-                data: &data,
-                period: &period,
-                store: &store,
-                dry_run,
-                format,
-            };
-            run::run(request, style)
-        }
+        Command::Run(args) => run::run(&args, style),
         Command::Replay(args) => replay::run(&args, style),
         Command::Outbox { command } => outbox::run(&command),
         Command::Init { dir } => init::run(&dir),

@@ -8,26 +8,12 @@ use canopy_evaluator::{evaluate, Period};
 use canopy_notifier::{plan, Channel, EmailStatus, History, MoveReport, Pass};
 use serde::Serialize;
 
-use crate::args::{DataArgs, Format, StoreArgs};
+use crate::args::{Format, RunArgs};
 use crate::data::{self, PeriodArg};
 use crate::mail::{self, Mail};
 use crate::report;
 use crate::trees::{self, Style};
 use crate::Outcome;
-
-/// What `canopy run` was asked to do.
-pub(crate) struct Request<'a> {
-    pub(crate) trees: &'a [PathBuf],
-    pub(crate) data: &'a DataArgs,
-    pub(crate) period: &'a str,
-    pub(crate) store: &'a StoreArgs,
-    pub(crate) dry_run: bool,
-    /// Where a dry run writes the emails it would send.
-    pub(crate) preview: Option<&'a std::path::Path>,
-    /// Where the HTML reports go, when not beside the outbox.
-    pub(crate) report: Option<&'a std::path::Path>,
-    pub(crate) format: Format,
-}
 
 #[derive(Serialize)]
 struct EmailReport {
@@ -150,20 +136,20 @@ fn unjudged<'t>(
     Ok(out)
 }
 
-pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome> {
+pub(crate) fn run(request: &RunArgs, style: Style) -> anyhow::Result<Outcome> {
     let mut sources = data::Sources::start(&request.data.sources)?;
-    let batch = trees::load_all(request.trees, style);
+    let batch = trees::load_all(&request.trees, style);
     if !batch.all_valid {
         return Ok(Outcome::Failure);
     }
-    let mail = Mail::from_env(request.store)?;
+    let mail = Mail::from_env(&request.store)?;
     let report_url = crate::env::report_url()?;
-    let mut history = open(&request)?;
+    let mut history = open(request)?;
     let (now, date) = (chrono::Utc::now(), SystemTime::now());
     let mut reports = Vec::new();
     let mut ok = true;
     let mut run = Run {
-        request: &request,
+        request,
         sources: &mut sources,
         history: &mut history,
         mail: &mail,
@@ -221,8 +207,8 @@ pub(crate) fn run(request: Request<'_>, style: Style) -> anyhow::Result<Outcome>
 }
 
 /// What every tree of a run shares.
-struct Run<'r, 'a> {
-    request: &'r Request<'a>,
+struct Run<'r> {
+    request: &'r RunArgs,
     sources: &'r mut data::Sources,
     history: &'r mut History,
     mail: &'r Mail,
@@ -235,7 +221,7 @@ struct Run<'r, 'a> {
     failed: bool,
 }
 
-impl Run<'_, '_> {
+impl Run<'_> {
     /// Runs one tree: its report, or `None` when it was told why there is none. A panic (a
     /// bug) is caught here so that it stops this tree only; what the tree had begun to
     /// write is rolled back with its transaction.
@@ -254,7 +240,7 @@ impl Run<'_, '_> {
         tree: &canopy_engine::MetricTree,
     ) -> anyhow::Result<Option<TreeReport>> {
         let request = self.request;
-        let arg = PeriodArg::parse(request.period, tree.grain())?;
+        let arg = PeriodArg::parse(&request.period, tree.grain())?;
         let unjudged = unjudged(tree, self.history)?;
         let loaded_data = data::load(tree, self.sources, self.style, |last| {
             let p = data::resolve(&arg, last, tree.grain())?;
@@ -291,7 +277,7 @@ impl Run<'_, '_> {
                 self.failed = true;
             }
         }
-        if let Some(dir) = request.preview {
+        if let Some(dir) = request.preview.as_deref() {
             preview(dir, &planned.record.emails)?;
         }
         TreeReport::of(tree.id(), period, planned).map(Some)
@@ -299,8 +285,8 @@ impl Run<'_, '_> {
 }
 
 /// Where the HTML reports go: `--report`, or `report` beside the outbox folder.
-fn report_dir(request: &Request<'_>) -> PathBuf {
-    request.report.map_or_else(
+fn report_dir(request: &RunArgs) -> PathBuf {
+    request.report.as_deref().map_or_else(
         || {
             let outbox = &request.store.outbox;
             outbox
@@ -314,12 +300,12 @@ fn report_dir(request: &Request<'_>) -> PathBuf {
 
 /// The history: for a dry run, read only (so it decides as the real one would, writing
 /// nothing), or in memory when there is none yet.
-fn open(request: &Request<'_>) -> anyhow::Result<History> {
+fn open(request: &RunArgs) -> anyhow::Result<History> {
     let db = &request.store.db;
     Ok(match (request.dry_run, db.exists()) {
         (true, true) => History::open_read_only(db)?,
         (true, false) => History::in_memory()?,
-        (false, _) => mail::open_history(request.store)?,
+        (false, _) => mail::open_history(&request.store)?,
     })
 }
 
