@@ -302,3 +302,34 @@ fn first_leaf(tree: &MetricTree, metric: MetricId) -> MetricId {
     }
     at
 }
+
+impl Evaluation<'_> {
+    /// The value in `period` of `text`, a formula over the tree's metrics by id (as an older
+    /// definition wrote it), from their totals; why not, where a metric it reads is gone or
+    /// has no value, or the formula has none.
+    pub fn formula_value(&self, text: &str, period: Period) -> Result<f64, String> {
+        let tree = self.tree();
+        let parsed = canopy_engine::formula::parse(text)
+            .map_err(|e| format!("its old formula cannot be read ({})", e.message))?;
+        let mut values = std::collections::BTreeMap::new();
+        for name in &parsed.names {
+            let Some(id) = tree.find(&name.name) else {
+                return Err(format!(
+                    "its old formula reads `{}`, which is no longer in the tree",
+                    name.name
+                ));
+            };
+            let value = self.total(id, period).map_err(|_| {
+                format!(
+                    "its old formula reads `{}`, which has no value in {period}",
+                    name.name
+                )
+            })?;
+            values.insert(name.name.as_str(), value);
+        }
+        parsed
+            .expr
+            .eval(&|n: &String| values[n.as_str()])
+            .map_err(|e| format!("its old formula has no value in {period} ({e})"))
+    }
+}

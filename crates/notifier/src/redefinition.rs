@@ -2,9 +2,7 @@
 //! from the one the last run recorded, told once to its accountable and consulted people with
 //! what changed and, where both can be computed, its value this period under each.
 
-use std::collections::BTreeMap;
-
-use canopy_engine::{formula, Definition, FieldChange, MetricId};
+use canopy_engine::{Definition, FieldChange, MetricId};
 use canopy_evaluator::format::number;
 use canopy_evaluator::{Evaluation, Period};
 use serde::Serialize;
@@ -101,38 +99,10 @@ fn value_before(
         let why = "its values came from data under the old definition, which this run did not read";
         return (None, Some(why.to_string()));
     };
-    match old_formula(eval, period, text) {
+    match eval.formula_value(text, period) {
         Ok(v) => (Some(v), None),
         Err(why) => (None, Some(why)),
     }
-}
-
-/// `text` (a formula as [`Definition`] writes it) over the values of the metrics it names in
-/// `period`.
-fn old_formula(eval: &Evaluation<'_>, period: Period, text: &str) -> Result<f64, String> {
-    let tree = eval.tree();
-    let parsed = formula::parse(text)
-        .map_err(|e| format!("its old formula cannot be read ({})", e.message))?;
-    let mut values = BTreeMap::new();
-    for name in &parsed.names {
-        let Some(id) = tree.find(&name.name) else {
-            return Err(format!(
-                "its old formula reads `{}`, which is no longer in the tree",
-                name.name
-            ));
-        };
-        let value = eval.total(id, period).map_err(|_| {
-            format!(
-                "its old formula reads `{}`, which has no value in {period}",
-                name.name
-            )
-        })?;
-        values.insert(name.name.as_str(), value);
-    }
-    parsed
-        .expr
-        .eval(&|n: &String| values[n.as_str()])
-        .map_err(|e| format!("its old formula has no value in {period} ({e})"))
 }
 
 impl Redefinition {
