@@ -1,7 +1,8 @@
-//! What the connections over HTTP (PostHog, Jira) share: the service's address read from a
-//! connection URL, requests within the query's time limit, retries of 429 and 503 answers
-//! that honour `Retry-After` within a bounded budget, and errors that name the service, the
-//! status and the server's own words, never the secret.
+//! What the connections over HTTP (PostHog, Jira, Databricks, BigQuery, Snowflake) share:
+//! the service's address read from a connection URL, requests within the query's time limit,
+//! an `Authorization` header fixed or minted (and minted again before it expires), retries of
+//! 429 and 503 answers that honour `Retry-After` within a bounded budget, and errors that name
+//! the service, the status and the server's own words, never the secret.
 
 use crate::sql::Stage;
 use std::net::IpAddr;
@@ -97,6 +98,11 @@ impl Deadline {
             .filter(|d| !d.is_zero())
     }
 
+    /// Whether no time is left.
+    pub(crate) fn is_passed(&self) -> bool {
+        self.left().is_none()
+    }
+
     /// Sleeps `wait` if the deadline is not passed by then; whether it did.
     pub(crate) fn sleep(&self, wait: Duration) -> bool {
         match self.left() {
@@ -141,6 +147,22 @@ impl Failure {
     }
 }
 
+/// How a service's requests are authorized.
+pub(crate) enum Auth {
+    /// One `Authorization` header for the connection's life.
+    Header(String),
+}
+
+impl Auth {
+    /// The header, when it is fixed.
+    #[cfg(test)]
+    pub(crate) fn fixed(&self) -> Option<&str> {
+        match self {
+            Auth::Header(header) => Some(header),
+        }
+    }
+}
+
 /// A service over HTTP: where it is, how requests are authorized, and how it words errors.
 pub(crate) struct Service {
     /// The service's name, for messages: `PostHog`.
@@ -148,8 +170,10 @@ pub(crate) struct Service {
     /// What authorizes requests, for messages: `personal API key`.
     pub(crate) credential: &'static str,
     pub(crate) address: Address,
-    /// The `Authorization` header's value; it holds the secret.
-    pub(crate) authorization: String,
+    /// What authorizes requests; it holds the secret.
+    pub(crate) authorization: Auth,
+    /// Headers every request carries besides it.
+    pub(crate) headers: &'static [(&'static str, &'static str)],
     /// The secret, masked wherever a server's words are shown.
     pub(crate) secret: String,
     /// The server's own words in an error answer.
@@ -229,25 +253,15 @@ impl Service {
             .left()
             .ok_or_else(|| failed(deadline.passed(&self.shown())))?;
         let url = format!("{}{}", self.address.base, path);
+        let authorization = match &self.authorization {
+            Auth::Header(header) => Some(header.clone()),
+        };
+        let auth = authorization.as_deref();
         let answer = match method {
-            Method::Get => self
-                .agent
-                .get(&url)
-                .header("Authorization", &self.authorization)
-                .header("Accept", "application/json")
-                .config()
-                .timeout_global(Some(left))
-                .build()
-                .call(),
+            Method::Get => self.prepared(self.agent.get(&url), auth, left).call(),
             Method::Post(body) => self
-                .agent
-                .post(&url)
-                .header("Authorization", &self.authorization)
-                .header("Accept", "application/json")
+                .prepared(self.agent.post(&url), auth, left)
                 .header("Content-Type", "application/json")
-                .config()
-                .timeout_global(Some(left))
-                .build()
                 .send(body.to_string()),
         };
         let mut answer = answer.map_err(|e| failed(self.unreached(&e, deadline)))?;
@@ -265,6 +279,23 @@ impl Service {
             .read_to_string()
             .map_err(|e| failed(self.unreached(&e, deadline)))?;
         Ok((status, retry_after, body))
+    }
+
+    /// `request` with the headers of every request and the time left.
+    fn prepared<B>(
+        &self,
+        request: ureq::RequestBuilder<B>,
+        authorization: Option<&str>,
+        left: Duration,
+    ) -> ureq::RequestBuilder<B> {
+        let mut request = request.header("Accept", "application/json");
+        if let Some(authorization) = authorization {
+            request = request.header("Authorization", authorization);
+        }
+        for (name, value) in self.headers {
+            request = request.header(*name, *value);
+        }
+        request.config().timeout_global(Some(left)).build()
     }
 
     /// No answer: a timeout, no connection, or an answer too large.

@@ -1,6 +1,7 @@
-//! Query sources: a leaf's `source: { sql: ... }` on SQLite, PostgreSQL or ClickHouse, its
-//! HogQL on PostHog or its JQL on Jira, through one [`Connector`] per kind of database or
-//! service (the `sqlite`, `postgres`, `clickhouse`, `posthog` and `jira` modules), so that
+//! Query sources: a leaf's `source: { sql: ... }` on SQLite, PostgreSQL, ClickHouse,
+//! Databricks, BigQuery or Snowflake, its HogQL on PostHog or its JQL on Jira, through one
+//! [`Connector`] per kind of database or service (the `sqlite`, `postgres`, `clickhouse`,
+//! `databricks`, `bigquery`, `snowflake`, `posthog` and `jira` modules), so that
 //! every kind shares the reading of columns, the range queries and the pool.
 //!
 //! `{start}` and `{end}` in the query are bounds (`start <= t < end`, as dates), always bound
@@ -25,6 +26,7 @@ use canopy_evaluator::{DataBuilder, Period};
 use chrono::NaiveDate;
 
 use crate::clickhouse::ClickHouse;
+use crate::databricks::Databricks;
 use crate::jira::Jira;
 use crate::postgres::Postgres;
 use crate::posthog::PostHog;
@@ -196,6 +198,15 @@ impl Database {
             }
             Some(ConnectionKind::PostHog) => Box::new(PostHog::new(url, secret).map_err(bad)?),
             Some(ConnectionKind::Jira) => Box::new(Jira::new(url, user, secret).map_err(bad)?),
+            Some(ConnectionKind::Databricks) => {
+                Box::new(Databricks::new(url, secret).map_err(bad)?)
+            }
+            Some(kind @ (ConnectionKind::BigQuery | ConnectionKind::Snowflake)) => {
+                return Err(bad(format!(
+                    "{} connections are not supported yet",
+                    kind.name()
+                )))
+            }
             None => return Err(Error::Source(shown)),
         };
         Ok(Database {
