@@ -6,6 +6,7 @@
 
 use crate::sql::Stage;
 use std::net::IpAddr;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -66,6 +67,38 @@ pub(crate) fn address(url: &str) -> Result<Address, String> {
         host: host.to_string(),
         path: parsed.path().trim_end_matches('/').to_string(),
         query,
+    })
+}
+
+/// Reads an `https://HOST[:PORT][/PATH]` address given in full (an `endpoint=` setting, a
+/// token URI); `http://` only for a loopback host, where a test server listens without TLS.
+pub(crate) fn endpoint(text: &str) -> Result<Address, String> {
+    let parsed = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("`{text}` names no host"))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if is_loopback(host) => {}
+        "http" => {
+            return Err(format!(
+                "plain http is allowed for loopback hosts only, not {host}"
+            ))
+        }
+        other => return Err(format!("`{text}`: expected https://, not {other}://")),
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() || parsed.query().is_some() {
+        return Err(format!(
+            "`{text}`: expected a scheme, host, port and path only"
+        ));
+    }
+    let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Ok(Address {
+        base: format!("{}://{host}{port}", parsed.scheme()),
+        host: host.to_string(),
+        path: parsed.path().trim_end_matches('/').to_string(),
+        query: Vec::new(),
     })
 }
 
@@ -151,6 +184,8 @@ impl Failure {
 pub(crate) enum Auth {
     /// One `Authorization` header for the connection's life.
     Header(String),
+    /// A header minted when first needed, and again shortly before it expires.
+    Minted(Minted),
 }
 
 impl Auth {
@@ -159,7 +194,46 @@ impl Auth {
     pub(crate) fn fixed(&self) -> Option<&str> {
         match self {
             Auth::Header(header) => Some(header),
+            _ => None,
         }
+    }
+}
+
+/// Makes an `Authorization` header and says how long it is good for.
+pub(crate) type Mint = dyn Fn(&Deadline) -> Result<(String, Duration), Failure> + Send + Sync;
+
+/// A header minted by a [`Mint`] (a signed JWT, an access token exchanged for one), kept for
+/// the sessions of a connection so that they share one until it nears its expiry.
+pub(crate) struct Minted {
+    mint: Box<Mint>,
+    cache: Mutex<Option<(String, Instant)>>,
+}
+
+/// How long before its expiry a minted header is replaced: a request sent with it must
+/// still be in time when the server reads it.
+const MINT_MARGIN: Duration = Duration::from_secs(120);
+
+impl Minted {
+    pub(crate) fn new(mint: Box<Mint>) -> Minted {
+        Minted {
+            mint,
+            cache: Mutex::new(None),
+        }
+    }
+
+    /// The current header, minted anew when there is none or it nears its expiry. The lock
+    /// is held while minting, so that sessions starting together exchange one token, not one
+    /// each.
+    fn header(&self, deadline: &Deadline) -> Result<String, Failure> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((header, until)) = cache.as_ref() {
+            if Instant::now() + MINT_MARGIN < *until {
+                return Ok(header.clone());
+            }
+        }
+        let (header, lifetime) = (self.mint)(deadline)?;
+        *cache = Some((header.clone(), Instant::now() + lifetime));
+        Ok(header)
     }
 }
 
@@ -255,6 +329,7 @@ impl Service {
         let url = format!("{}{}", self.address.base, path);
         let authorization = match &self.authorization {
             Auth::Header(header) => Some(header.clone()),
+            Auth::Minted(minted) => Some(minted.header(deadline)?),
         };
         let auth = authorization.as_deref();
         let answer = match method {

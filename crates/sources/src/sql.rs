@@ -30,6 +30,7 @@ use crate::databricks::Databricks;
 use crate::jira::Jira;
 use crate::postgres::Postgres;
 use crate::posthog::PostHog;
+use crate::snowflake::Snowflake;
 use crate::sqlite::Sqlite;
 use crate::Error;
 
@@ -201,7 +202,10 @@ impl Database {
             Some(ConnectionKind::Databricks) => {
                 Box::new(Databricks::new(url, secret).map_err(bad)?)
             }
-            Some(kind @ (ConnectionKind::BigQuery | ConnectionKind::Snowflake)) => {
+            Some(ConnectionKind::Snowflake) => {
+                Box::new(Snowflake::new(url, user, secret).map_err(bad)?)
+            }
+            Some(kind @ ConnectionKind::BigQuery) => {
                 return Err(bad(format!(
                     "{} connections are not supported yet",
                     kind.name()

@@ -152,6 +152,18 @@ impl Server {
     }
 }
 
+/// A folder with a fresh RSA key pair: `key.pem` (PKCS#8) and `public.json`.
+fn keyed_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("python3")
+        .arg(repo().join("tests/warehouse_common.py"))
+        .arg(dir.path())
+        .status()
+        .expect("python3 runs");
+    assert!(status.success(), "no key pair");
+    dir
+}
+
 /// What loading leaves gave: the values, and the problems in words.
 struct Loaded<'t> {
     eval: Evaluation<'t>,
@@ -429,4 +441,184 @@ fn databricks_probe_tells_a_refused_token_from_an_unreached_host() {
     assert!(!message.contains("dapi-wrong"), "{message}");
     let closed = "databricks://127.0.0.1:9/warehouses/abc123?scheme=http";
     assert_eq!(probe(closed, DATABRICKS_TOKEN).unwrap_err().0, Stage::Reach);
+}
+
+// Snowflake.
+
+const SNOWFLAKE_TOTAL: &str = DATABRICKS_TOTAL;
+
+const SNOWFLAKE_PLANS: &str = DATABRICKS_PLANS;
+
+/// Starts the Snowflake server with `script`, answering `partition` rows a partition, for a
+/// fresh key pair; its URL and the private key.
+fn snowflake(script: &str, partition: &str) -> (Server, String, String) {
+    let dir = keyed_folder();
+    let key = std::fs::read_to_string(dir.path().join("key.pem")).unwrap();
+    let args = [
+        "--public-key",
+        "{dir}/public.json",
+        "--account",
+        "ACME-XY123",
+        "--user",
+        "CANOPY",
+        "--script",
+        script,
+        "--retry-after",
+        "1",
+        "--partition",
+        partition,
+    ];
+    let server = Server::start("snowflake_server.py", dir, &args);
+    let url = format!(
+        "snowflake://acme-xy123/ANALYTICS/PUBLIC?warehouse=REPORTING&role=READER&endpoint=http://127.0.0.1:{}",
+        server.port
+    );
+    (server, url, key)
+}
+
+fn snowflake_key(user: &str, key: &str) -> Credentials {
+    Credentials {
+        user: Some(user.to_string()),
+        secret: Some(key.to_string()),
+    }
+}
+
+#[test]
+fn snowflake_values_equal_the_data_by_period_and_by_range() {
+    let t = tree();
+    // The first statement is answered 202 and polled; the range answer comes in partitions.
+    let (server, url, key) = snowflake("async", "4");
+    let leaves = [("total", SNOWFLAKE_TOTAL), ("plans", SNOWFLAKE_PLANS)];
+    let loaded = load(&t, &url, &snowflake_key("canopy", &key), &leaves, 30);
+    assert_values(&t, &loaded);
+    let sent = server.log();
+    let posts: Vec<&Value> = sent
+        .iter()
+        .filter(|r| r["path"] == "/api/v2/statements")
+        .map(|r| &r["body"])
+        .collect();
+    assert_eq!(posts.len(), 2 + 3 + 1, "{posts:?}");
+    let range = json!({ "1": { "type": "TEXT", "value": "2026-11-02" }, "2": { "type": "TEXT", "value": "2026-11-23" } });
+    let ranged: Vec<&&Value> = posts.iter().filter(|b| b["bindings"] == range).collect();
+    let [one] = ranged.as_slice() else {
+        panic!("{posts:?}")
+    };
+    assert!(one["statement"]
+        .as_str()
+        .unwrap()
+        .contains("day >= ? and day < ?"));
+    assert_eq!(
+        (
+            &one["database"],
+            &one["schema"],
+            &one["warehouse"],
+            &one["role"]
+        ),
+        (
+            &json!("ANALYTICS"),
+            &json!("PUBLIC"),
+            &json!("REPORTING"),
+            &json!("READER")
+        )
+    );
+    assert_eq!(
+        (&one["timeout"], &one["parameters"]["timezone"]),
+        (&json!(30), &json!("UTC"))
+    );
+    let paths: Vec<&str> = sent.iter().map(|r| r["path"].as_str().unwrap()).collect();
+    assert!(
+        paths.iter().any(|p| p.ends_with("?partition=1")),
+        "{paths:?}"
+    );
+    assert!(paths
+        .iter()
+        .any(|p| p.starts_with("/api/v2/statements/") && !p.contains('?')));
+}
+
+#[test]
+fn snowflake_retries_a_429_after_retry_after() {
+    let t = tree();
+    let (server, url, key) = snowflake("200,429,200,503", "1000");
+    let started = Instant::now();
+    let leaves = [("total", SNOWFLAKE_TOTAL)];
+    let loaded = load(&t, &url, &snowflake_key("CANOPY", &key), &leaves, 30);
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    for (w, n) in per_week(None).iter().enumerate() {
+        assert_eq!(loaded.total(&t, "total", w), Ok(*n));
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was not waited for"
+    );
+    assert_eq!(server.log().len(), 6);
+}
+
+#[test]
+fn snowflake_failures_leave_the_leaf_missing_in_snowflake_words() {
+    let t = tree();
+    let (_server, url, key) = snowflake("", "1000");
+    // Another user: the token names a user the key is not registered for.
+    let wrong = load(
+        &t,
+        &url,
+        &snowflake_key("intruder", &key),
+        &[("total", SNOWFLAKE_TOTAL)],
+        30,
+    );
+    let words = [
+        "Snowflake at 127.0.0.1 answered 401 Unauthorized",
+        "JWT token is invalid.",
+        "(code 390144)",
+    ];
+    assert_failed(&t, &wrong, &words, "PRIVATE KEY");
+    let bad = "select sum(n) from no_such_table where day >= {start}";
+    let failed = load(
+        &t,
+        &url,
+        &snowflake_key("CANOPY", &key),
+        &[("total", bad)],
+        30,
+    );
+    let words = [
+        "answered 422 Unprocessable Entity",
+        "SQL compilation error: no such table: no_such_table",
+    ];
+    assert_failed(&t, &failed, &words, "PRIVATE KEY");
+    // Past its time limit, a running statement is cancelled.
+    let (server, url, key) = snowflake("200,hang", "1000");
+    let late = load(
+        &t,
+        &url,
+        &snowflake_key("CANOPY", &key),
+        &[("total", SNOWFLAKE_TOTAL)],
+        2,
+    );
+    let words = [
+        "failed for 2026-W4",
+        "Snowflake at 127.0.0.1 gave no complete answer within 2 s",
+    ];
+    assert!(
+        late.problems.len() == 1 && words.iter().all(|w| late.problems[0].contains(w)),
+        "{:?}",
+        late.problems
+    );
+    let log = server.log();
+    let cancels = log
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap().ends_with("/cancel"));
+    assert_eq!(cancels.count(), 1);
+}
+
+#[test]
+fn snowflake_probe_tells_a_refused_key_from_an_unreached_host() {
+    let (_server, url, key) = snowflake("", "1000");
+    let timeout = Duration::from_secs(10);
+    let probe = |url: &str, user: &str| {
+        let db = Database::open_with(url, &snowflake_key(user, &key)).unwrap();
+        db.probe(timeout)
+    };
+    assert_eq!(probe(&url, "canopy"), Ok(()));
+    assert_eq!(probe(&url, "intruder").unwrap_err().0, Stage::Authenticate);
+    let closed = url.rsplit_once(':').unwrap().0.to_string() + ":9";
+    assert_eq!(probe(&closed, "canopy").unwrap_err().0, Stage::Reach);
 }
