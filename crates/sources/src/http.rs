@@ -147,6 +147,20 @@ impl Deadline {
         }
     }
 
+    /// A deadline `limit` from now, or this one if it comes first.
+    pub(crate) fn within(&self, limit: Duration) -> Deadline {
+        let other = Deadline::after(limit);
+        match other.at < self.at {
+            true => other,
+            false => *self,
+        }
+    }
+
+    /// The time left, zero once passed.
+    pub(crate) fn left_or_zero(&self) -> Duration {
+        self.left().unwrap_or_default()
+    }
+
     /// The error of a query that ran past its time limit.
     pub(crate) fn passed(&self, service: &str) -> String {
         format!(
@@ -156,10 +170,11 @@ impl Deadline {
     }
 }
 
-/// A request's method, with its JSON body for a POST.
+/// A request's method, with its body: JSON, or a form (an OAuth token request).
 pub(crate) enum Method<'a> {
     Get,
     Post(&'a Value),
+    Form(&'a str),
 }
 
 /// Why a request failed: the message, and the status when the server answered.
@@ -170,6 +185,15 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
+    /// A credential refused while minting an `Authorization` header, whatever status the
+    /// issuer answered (token endpoints refuse a bad grant with 400): read as a 401.
+    pub(crate) fn refused(message: String) -> Failure {
+        Failure {
+            status: Some(401),
+            message,
+        }
+    }
+
     /// How far the request got: no answer, a refused credential (401), or a refusal to read.
     pub(crate) fn stage(&self) -> Stage {
         match self.status {
@@ -184,6 +208,8 @@ impl Failure {
 pub(crate) enum Auth {
     /// One `Authorization` header for the connection's life.
     Header(String),
+    /// No header: the request carries its own credential (a token request).
+    None,
     /// A header minted when first needed, and again shortly before it expires.
     Minted(Minted),
 }
@@ -329,6 +355,7 @@ impl Service {
         let url = format!("{}{}", self.address.base, path);
         let authorization = match &self.authorization {
             Auth::Header(header) => Some(header.clone()),
+            Auth::None => None,
             Auth::Minted(minted) => Some(minted.header(deadline)?),
         };
         let auth = authorization.as_deref();
@@ -338,6 +365,10 @@ impl Service {
                 .prepared(self.agent.post(&url), auth, left)
                 .header("Content-Type", "application/json")
                 .send(body.to_string()),
+            Method::Form(body) => self
+                .prepared(self.agent.post(&url), auth, left)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(*body),
         };
         let mut answer = answer.map_err(|e| failed(self.unreached(&e, deadline)))?;
         let status = answer.status().as_u16();

@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+mod bigquery;
 mod clickhouse;
 pub mod csv;
 mod databricks;

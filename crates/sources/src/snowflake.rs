@@ -49,9 +49,11 @@ impl Snowflake {
             match name.as_str() {
                 "warehouse" | "role" => body[name] = json!(value),
                 "endpoint" => endpoint = Some(http::endpoint(value)?),
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "unknown setting `{name}` in the URL (expected warehouse=, role= or endpoint=)"
-                )),
+                ))
+                }
             }
         }
         let parts: Vec<&str> = address.path.trim_start_matches('/').split('/').collect();

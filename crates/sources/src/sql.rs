@@ -25,6 +25,7 @@ use canopy_engine::{redact_password, ConnectionKind, Diagnostic, Language, Metri
 use canopy_evaluator::{DataBuilder, Period};
 use chrono::NaiveDate;
 
+use crate::bigquery::BigQuery;
 use crate::clickhouse::ClickHouse;
 use crate::databricks::Databricks;
 use crate::jira::Jira;
@@ -205,12 +206,7 @@ impl Database {
             Some(ConnectionKind::Snowflake) => {
                 Box::new(Snowflake::new(url, user, secret).map_err(bad)?)
             }
-            Some(kind @ ConnectionKind::BigQuery) => {
-                return Err(bad(format!(
-                    "{} connections are not supported yet",
-                    kind.name()
-                )))
-            }
+            Some(ConnectionKind::BigQuery) => Box::new(BigQuery::new(url, secret).map_err(bad)?),
             None => return Err(Error::Source(shown)),
         };
         Ok(Database {

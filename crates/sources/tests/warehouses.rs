@@ -622,3 +622,211 @@ fn snowflake_probe_tells_a_refused_key_from_an_unreached_host() {
     let closed = url.rsplit_once(':').unwrap().0.to_string() + ":9";
     assert_eq!(probe(&closed, "canopy").unwrap_err().0, Stage::Reach);
 }
+
+// BigQuery.
+
+const BIGQUERY_TOTAL: &str = "select sum(n) as n from events where day >= {start} and day < {end}";
+
+const BIGQUERY_PLANS: &str = DATABRICKS_PLANS;
+
+const BIGQUERY_EMAIL: &str = "canopy@my-project.iam.gserviceaccount.com";
+
+/// Starts the BigQuery server with `script`, answering `page` rows a page, for a fresh key
+/// pair; its URL and the service account's JSON key.
+fn bigquery(script: &str, page: &str) -> (Server, String, String) {
+    let dir = keyed_folder();
+    let key = std::fs::read_to_string(dir.path().join("key.pem")).unwrap();
+    let args = [
+        "--project",
+        "my-project",
+        "--location",
+        "EU",
+        "--public-key",
+        "{dir}/public.json",
+        "--email",
+        BIGQUERY_EMAIL,
+        "--token",
+        "ya29.ready-token",
+        "--script",
+        script,
+        "--retry-after",
+        "1",
+        "--page",
+        page,
+    ];
+    let server = Server::start("bigquery_server.py", dir, &args);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let account = json!({
+        "type": "service_account",
+        "project_id": "my-project",
+        "private_key_id": "k1",
+        "private_key": key,
+        "client_email": BIGQUERY_EMAIL,
+        "token_uri": format!("{base}/token"),
+    });
+    let url = format!("bigquery://my-project?location=EU&endpoint={base}");
+    (server, url, account.to_string())
+}
+
+fn bigquery_credentials(credentials: &str) -> Credentials {
+    Credentials {
+        user: None,
+        secret: Some(credentials.to_string()),
+    }
+}
+
+#[test]
+fn bigquery_values_equal_the_data_by_period_and_by_range() {
+    let t = tree();
+    // The first query is incomplete twice; the range answer comes in pages of 4 rows.
+    let (server, url, account) = bigquery("pending", "4");
+    let leaves = [("total", BIGQUERY_TOTAL), ("plans", BIGQUERY_PLANS)];
+    let loaded = load(&t, &url, &bigquery_credentials(&account), &leaves, 30);
+    assert_values(&t, &loaded);
+    let sent = server.log();
+    // One token for every session and query.
+    assert_eq!(sent.iter().filter(|r| r["path"] == "/token").count(), 1);
+    let posts: Vec<&Value> = sent
+        .iter()
+        .filter(|r| r["path"] == "/bigquery/v2/projects/my-project/queries")
+        .map(|r| &r["body"])
+        .collect();
+    assert_eq!(posts.len(), 2 + 3 + 1, "{posts:?}");
+    let range = json!([
+        { "name": "start", "parameterType": { "type": "DATE" }, "parameterValue": { "value": "2026-11-02" } },
+        { "name": "end", "parameterType": { "type": "DATE" }, "parameterValue": { "value": "2026-11-23" } },
+    ]);
+    let ranged: Vec<&&Value> = posts
+        .iter()
+        .filter(|b| b["queryParameters"] == range)
+        .collect();
+    let [one] = ranged.as_slice() else {
+        panic!("{posts:?}")
+    };
+    assert!(one["query"]
+        .as_str()
+        .unwrap()
+        .contains("day >= @start and day < @end"));
+    assert_eq!(
+        (&one["useLegacySql"], &one["location"]),
+        (&json!(false), &json!("EU"))
+    );
+    assert_eq!(one["jobTimeoutMs"], 30_000);
+    let paths: Vec<&str> = sent.iter().map(|r| r["path"].as_str().unwrap()).collect();
+    assert!(paths.iter().any(|p| p.contains("pageToken=4")), "{paths:?}");
+}
+
+#[test]
+fn bigquery_takes_a_ready_access_token_and_retries_a_429() {
+    let t = tree();
+    let (server, url, _) = bigquery("200,429,200,503", "1000");
+    let started = Instant::now();
+    let leaves = [("total", BIGQUERY_TOTAL)];
+    let loaded = load(
+        &t,
+        &url,
+        &bigquery_credentials("ya29.ready-token"),
+        &leaves,
+        30,
+    );
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    for (w, n) in per_week(None).iter().enumerate() {
+        assert_eq!(loaded.total(&t, "total", w), Ok(*n));
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was not waited for"
+    );
+    assert_eq!(server.log().len(), 6);
+}
+
+#[test]
+fn bigquery_failures_leave_the_leaf_missing_in_google_s_words() {
+    let t = tree();
+    let (_server, url, account) = bigquery("", "1000");
+    // A key the service account does not have: the token endpoint refuses the grant.
+    let other = keyed_folder();
+    let other_key = std::fs::read_to_string(other.path().join("key.pem")).unwrap();
+    let mut wrong: Value = serde_json::from_str(&account).unwrap();
+    wrong["private_key"] = json!(other_key);
+    let refused = load(
+        &t,
+        &url,
+        &bigquery_credentials(&wrong.to_string()),
+        &[("total", BIGQUERY_TOTAL)],
+        30,
+    );
+    let words = [
+        "Google's token endpoint at 127.0.0.1 answered 400 Bad Request",
+        "invalid_grant: Invalid JWT Signature.",
+    ];
+    assert_failed(&t, &refused, &words, "PRIVATE KEY");
+    let expired = load(
+        &t,
+        &url,
+        &bigquery_credentials("ya29.expired"),
+        &[("total", BIGQUERY_TOTAL)],
+        30,
+    );
+    let words = [
+        "BigQuery at 127.0.0.1 answered 401 Unauthorized",
+        "Request had invalid authentication credentials.",
+    ];
+    assert_failed(&t, &expired, &words, "ya29.expired");
+    let bad = "select sum(n) from no_such_table where day >= {start}";
+    let failed = load(
+        &t,
+        &url,
+        &bigquery_credentials(&account),
+        &[("total", bad)],
+        30,
+    );
+    let words = [
+        "answered 400 Bad Request",
+        "Syntax error: no such table: no_such_table",
+    ];
+    assert_failed(&t, &failed, &words, "PRIVATE KEY");
+    // Past its time limit, a running job is cancelled.
+    let (server, url, account) = bigquery("200,hang", "1000");
+    let late = load(
+        &t,
+        &url,
+        &bigquery_credentials(&account),
+        &[("total", BIGQUERY_TOTAL)],
+        2,
+    );
+    let words = [
+        "failed for 2026-W4",
+        "BigQuery at 127.0.0.1 gave no complete answer within 2 s",
+    ];
+    assert!(
+        late.problems.len() == 1 && words.iter().all(|w| late.problems[0].contains(w)),
+        "{:?}",
+        late.problems
+    );
+    let log = server.log();
+    let cancels = log
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap().contains("/cancel"));
+    assert_eq!(cancels.count(), 1);
+}
+
+#[test]
+fn bigquery_probe_tells_a_refused_credential_from_an_unreached_host() {
+    let (_server, url, account) = bigquery("", "1000");
+    let timeout = Duration::from_secs(10);
+    let probe = |url: &str, credentials: &str| {
+        let db = Database::open_with(url, &bigquery_credentials(credentials)).unwrap();
+        db.probe(timeout)
+    };
+    assert_eq!(probe(&url, &account), Ok(()));
+    assert_eq!(
+        probe(&url, "ya29.expired").unwrap_err().0,
+        Stage::Authenticate
+    );
+    let closed = url.rsplit_once(':').unwrap().0.to_string() + ":9";
+    assert_eq!(
+        probe(&closed, "ya29.ready-token").unwrap_err().0,
+        Stage::Reach
+    );
+}
