@@ -151,7 +151,7 @@ RSA_ALGORITHM = bytes.fromhex("300d06092a864886f70d0101010500")
 
 
 def new_key(bits=2048):
-    """A fresh RSA key: its PKCS#8 PEM, and the public (n, e)."""
+    """A fresh RSA key: its PKCS#8 PEM, the public (n, e), and the private exponent d."""
     e = 65537
     while True:
         p, q = _probable_prime(bits // 2), _probable_prime(bits // 2)
@@ -165,7 +165,7 @@ def new_key(bits=2048):
     body = base64.encodebytes(pkcs8).decode().replace("\n", "")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     pem = "-----BEGIN PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END PRIVATE KEY-----\n"
-    return pem, (n, e)
+    return pem, (n, e), d
 
 
 def fingerprint(public):
@@ -204,13 +204,30 @@ def verify_jwt(token, public):
     return header, claims
 
 
+def sign_jwt(header, claims, private):
+    """An RS256 token of `header` and `claims`, signed by the key `private` ({"n", "d"})."""
+    def part(value):
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    n, d = int(private["n"]), int(private["d"])
+    size = (n.bit_length() + 7) // 8
+    signing_input = f"{part(header)}.{part(claims)}"
+    info = SHA256_INFO + hashlib.sha256(signing_input.encode()).digest()
+    padded = b"\x00\x01" + b"\xff" * (size - len(info) - 3) + b"\x00" + info
+    signature = pow(int.from_bytes(padded, "big"), d, n).to_bytes(size, "big")
+    return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+
 def write_key(folder):
-    """Writes a new key pair to `folder`: key.pem (PKCS#8) and public.json ({"n", "e"})."""
-    pem, (n, e) = new_key()
+    """Writes a new key pair to `folder`: key.pem (PKCS#8), public.json ({"n", "e"}) and, for
+    a client written in Python, private.json ({"n", "d"})."""
+    pem, (n, e), d = new_key()
     with open(f"{folder}/key.pem", "w", encoding="utf-8") as f:
         f.write(pem)
     with open(f"{folder}/public.json", "w", encoding="utf-8") as f:
         json.dump({"n": str(n), "e": e}, f)
+    with open(f"{folder}/private.json", "w", encoding="utf-8") as f:
+        json.dump({"n": str(n), "d": str(d)}, f)
 
 
 def read_public(path):
