@@ -280,3 +280,137 @@ fn a_tree_reads_clickhouse_posthog_and_jira_together() {
     }
     clickhouse_run(&http, &format!("drop table {table}"));
 }
+
+/// Makes a key pair in `folder` of `dir` (`tests/warehouse_common.py`); the private key's PEM.
+fn key_pair(dir: &Dir, folder: &str) -> String {
+    let path = dir.path().join(folder);
+    std::fs::create_dir(&path).unwrap();
+    let made = std::process::Command::new("python3")
+        .arg(repo().join("tests/warehouse_common.py"))
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::read_to_string(path.join("key.pem")).unwrap()
+}
+
+/// The Databricks, BigQuery and Snowflake servers over `events`, trusting the key pair in
+/// `keys/`; the tree reading all three, and their secrets as the environment holds them.
+fn clouds(dir: &Dir, events: &str) -> (Vec<Server>, String, [(&'static str, String); 3]) {
+    let key = key_pair(dir, "keys");
+    let public = dir.path().join("keys/public.json");
+    let public = public.to_str().unwrap();
+    let email = "canopy@my-project.iam.gserviceaccount.com";
+    let databricks = [
+        "--data",
+        events,
+        "--token",
+        "dapi-never-shown",
+        "--warehouse",
+        "abc123",
+    ];
+    let (lake, lake_port) = serve("databricks_server.py", &databricks);
+    let bigquery = [
+        "--data",
+        events,
+        "--project",
+        "my-project",
+        "--location",
+        "EU",
+    ];
+    let (bq, bq_port) = serve(
+        "bigquery_server.py",
+        &[&bigquery[..], &["--public-key", public, "--email", email]].concat(),
+    );
+    let snowflake = [
+        "--data",
+        events,
+        "--public-key",
+        public,
+        "--account",
+        "ACME-XY123",
+        "--user",
+        "CANOPY",
+    ];
+    let (sf, sf_port) = serve("snowflake_server.py", &snowflake);
+    let range = "select date(day, '-6 days', 'weekday 1') as period, sum(n) from events where day >= {start} and day < {end} group by 1";
+    let tree = format!("tree: clouds\nroot: r\npeople: {{ p: {{ email: p@example.com }} }}\nraci: {{ accountable: p }}\nconnections:\n  lake: {{ url: \"databricks://127.0.0.1:{lake_port}/warehouses/abc123?scheme=http\", token: env:DATABRICKS_TOKEN }}\n  bq:   {{ url: \"bigquery://my-project?location=EU&endpoint=http://127.0.0.1:{bq_port}\", credentials: env:BQ_CREDENTIALS }}\n  sf:   {{ url: \"snowflake://acme-xy123/ANALYTICS/PUBLIC?warehouse=REPORTING&endpoint=http://127.0.0.1:{sf_port}\", user: canopy, key: env:SNOWFLAKE_KEY }}\nmetrics:\n  r: {{ formula: lake + bq + sf }}\n  lake: {{ source: {{ connection: lake, sql: \"select sum(n) from events where day >= {{start}} and day < {{end}}\" }} }}\n  bq:   {{ source: {{ connection: bq, sql: \"{range}\" }} }}\n  sf:   {{ source: {{ connection: sf, sql: \"select count(*) from events where day >= {{start}} and day < {{end}}\" }} }}\n");
+    let account = serde_json::json!({
+        "type": "service_account", "private_key_id": "k1", "private_key": key,
+        "client_email": email, "token_uri": format!("http://127.0.0.1:{bq_port}/token"),
+    });
+    let env = [
+        ("DATABRICKS_TOKEN", "dapi-never-shown".to_string()),
+        ("BQ_CREDENTIALS", account.to_string()),
+        ("SNOWFLAKE_KEY", key),
+    ];
+    (vec![lake, bq, sf], tree, env)
+}
+
+/// The cloud warehouses together: Databricks, BigQuery and Snowflake leaves in one tree,
+/// through servers on loopback speaking each one's statement API over the same events
+/// (BigQuery's and Snowflake's checking the tokens signed with a key made here), evaluated by
+/// period and by range, and tried by `check --connections` with right and wrong secrets.
+#[test]
+fn a_tree_reads_databricks_bigquery_and_snowflake_together() {
+    let dir = Dir::new();
+    // 2026-W47: 2 events summing to 5; 2026-W48: 3 summing to 11; one in W49 aside.
+    let events = dir.create(
+        "events.json",
+        r#"[{"day": "2026-11-16", "plan": "pro", "n": 2},
+        {"day": "2026-11-18", "plan": "free", "n": 3}, {"day": "2026-11-23", "plan": "pro", "n": 4},
+        {"day": "2026-11-27", "plan": "pro", "n": 1}, {"day": "2026-11-29", "plan": "free", "n": 6},
+        {"day": "2026-11-30", "plan": "free", "n": 50}]"#,
+    );
+    let (_servers, tree, env) = clouds(&dir, events.to_str().unwrap());
+    dir.create("clouds.yaml", &tree);
+    let eval = [
+        "eval",
+        "clouds.yaml",
+        "--period",
+        "2026-W48",
+        "--format",
+        "json",
+    ];
+    let run = dir.run_env(&eval, &env, 0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let value = |id: &str| previous_and_value(&doc, id);
+    assert_eq!(value("lake"), (5.0, 11.0));
+    assert_eq!(value("bq"), (5.0, 11.0));
+    assert_eq!(value("sf"), (2.0, 3.0));
+    assert_eq!(value("r"), (12.0, 25.0));
+    let tried = dir.run_env(&["check", "--connections", "clouds.yaml"], &env, 0);
+    for name in ["lake", "bq", "sf"] {
+        let line =
+            format!("clouds connection `{name}`: reached, authenticated, permitted to read\n");
+        assert!(tried.stdout.contains(&line), "{}", tried.stdout);
+    }
+    // Another key: Snowflake and Google refuse it; Databricks refuses another token.
+    let other_key = key_pair(&dir, "other");
+    let mut account: serde_json::Value = serde_json::from_str(&env[1].1).unwrap();
+    account["private_key"] = serde_json::json!(other_key);
+    let wrong = [
+        ("DATABRICKS_TOKEN", "dapi-wrong".to_string()),
+        ("BQ_CREDENTIALS", account.to_string()),
+        ("SNOWFLAKE_KEY", other_key),
+    ];
+    let refused = dir.run_env(&["check", "--connections", "clouds.yaml"], &wrong, 1);
+    for name in ["lake", "bq", "sf"] {
+        let line = format!("clouds connection `{name}`: reached, not authenticated: ");
+        assert!(refused.stdout.contains(&line), "{}", refused.stdout);
+    }
+    let failed = dir.run_env(&eval, &wrong, 1);
+    assert!(failed.stderr.contains("the SQL source of `sf` (connection `sf`) failed: Snowflake at 127.0.0.1 answered 401 Unauthorized"), "{}", failed.stderr);
+    for out in [
+        &run.stdout,
+        &run.stderr,
+        &tried.stdout,
+        &refused.stdout,
+        &refused.stderr,
+        &failed.stderr,
+    ] {
+        for secret in ["dapi-never-shown", "dapi-wrong", "PRIVATE KEY"] {
+            assert!(!out.contains(secret), "{out}");
+        }
+    }
+}

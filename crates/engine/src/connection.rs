@@ -56,16 +56,25 @@ pub enum Kind {
     PostHog,
     /// `jira://SITE`, issues counted by JQL.
     Jira,
+    /// `databricks://HOST/warehouses/ID`, its SQL Statement Execution API.
+    Databricks,
+    /// `bigquery://PROJECT`, its `jobs.query` API.
+    BigQuery,
+    /// `snowflake://ACCOUNT/DATABASE/SCHEMA`, its SQL API.
+    Snowflake,
 }
 
 impl Kind {
     /// Every kind with the schemes that name it.
-    const SCHEMES: [(Kind, &'static [&'static str]); 5] = [
+    const SCHEMES: [(Kind, &'static [&'static str]); 8] = [
         (Kind::Sqlite, &["sqlite"]),
         (Kind::Postgres, &["postgres", "postgresql"]),
         (Kind::ClickHouse, &["clickhouse"]),
         (Kind::PostHog, &["posthog"]),
         (Kind::Jira, &["jira"]),
+        (Kind::Databricks, &["databricks"]),
+        (Kind::BigQuery, &["bigquery"]),
+        (Kind::Snowflake, &["snowflake"]),
     ];
 
     /// The kind `url` names by its scheme, if any.
@@ -87,7 +96,12 @@ impl Kind {
     /// The language its leaves' queries are written in.
     pub fn language(self) -> Language {
         match self {
-            Kind::Sqlite | Kind::Postgres | Kind::ClickHouse => Language::Sql,
+            Kind::Sqlite
+            | Kind::Postgres
+            | Kind::ClickHouse
+            | Kind::Databricks
+            | Kind::BigQuery
+            | Kind::Snowflake => Language::Sql,
             Kind::PostHog => Language::HogQl,
             Kind::Jira => Language::Jql,
         }
@@ -101,6 +115,9 @@ impl Kind {
             Kind::ClickHouse => "ClickHouse",
             Kind::PostHog => "PostHog",
             Kind::Jira => "Jira",
+            Kind::Databricks => "Databricks",
+            Kind::BigQuery => "BigQuery",
+            Kind::Snowflake => "Snowflake",
         }
     }
 }
@@ -235,7 +252,7 @@ fn url(dec: &mut Decoder<'_>, spec: &ConnectionSpec) -> Option<Setting> {
         dec.error_help(
             spec.span,
             format!("connection `{}` has no `url`", spec.name.value),
-            "write `url: clickhouse://host:8443/db` (or posthog://, jira://, postgres://, sqlite://), or `url: env:NAME`",
+            "write `url: clickhouse://host:8443/db` (or posthog://, jira://, databricks://, bigquery://, snowflake://, postgres://, sqlite://), or `url: env:NAME`",
         );
         return None;
     };
@@ -278,7 +295,7 @@ fn secret(
         dec.error_help(
             second.span,
             format!("a connection takes one secret; `{key}` is a second"),
-            "keep the one its kind reads: password (ClickHouse, PostgreSQL), key (PostHog), token (Jira)",
+            "keep the one its kind reads: password (ClickHouse, PostgreSQL), key (PostHog, Snowflake), token (Jira, Databricks), credentials (BigQuery)",
         );
     }
     let (key, value) = secrets.first()?;
@@ -374,6 +391,11 @@ mod tests {
         assert_eq!(Kind::Jira.language().key(), "jql");
         assert_eq!(Kind::PostHog.language().key(), "hogql");
         assert_eq!(Kind::ClickHouse.language().key(), "sql");
-        assert_eq!(Kind::schemes().count(), 6);
+        assert_eq!(
+            Kind::of("snowflake://acme-xy123/DB/PUBLIC"),
+            Some(Kind::Snowflake)
+        );
+        assert_eq!(Kind::BigQuery.language().key(), "sql");
+        assert_eq!(Kind::schemes().count(), 9);
     }
 }

@@ -1,10 +1,12 @@
-//! What the connections over HTTP (PostHog, Jira) share: the service's address read from a
-//! connection URL, requests within the query's time limit, retries of 429 and 503 answers
-//! that honour `Retry-After` within a bounded budget, and errors that name the service, the
-//! status and the server's own words, never the secret.
+//! What the connections over HTTP (PostHog, Jira, Databricks, BigQuery, Snowflake) share:
+//! the service's address read from a connection URL, requests within the query's time limit,
+//! an `Authorization` header fixed or minted (and minted again before it expires), retries of
+//! 429 and 503 answers that honour `Retry-After` within a bounded budget, and errors that name
+//! the service, the status and the server's own words, never the secret.
 
 use crate::sql::Stage;
 use std::net::IpAddr;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -68,6 +70,38 @@ pub(crate) fn address(url: &str) -> Result<Address, String> {
     })
 }
 
+/// Reads an `https://HOST[:PORT][/PATH]` address given in full (an `endpoint=` setting, a
+/// token URI); `http://` only for a loopback host, where a test server listens without TLS.
+pub(crate) fn endpoint(text: &str) -> Result<Address, String> {
+    let parsed = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("`{text}` names no host"))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if is_loopback(host) => {}
+        "http" => {
+            return Err(format!(
+                "plain http is allowed for loopback hosts only, not {host}"
+            ))
+        }
+        other => return Err(format!("`{text}`: expected https://, not {other}://")),
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() || parsed.query().is_some() {
+        return Err(format!(
+            "`{text}`: expected a scheme, host, port and path only"
+        ));
+    }
+    let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Ok(Address {
+        base: format!("{}://{host}{port}", parsed.scheme()),
+        host: host.to_string(),
+        path: parsed.path().trim_end_matches('/').to_string(),
+        query: Vec::new(),
+    })
+}
+
 fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
@@ -97,6 +131,11 @@ impl Deadline {
             .filter(|d| !d.is_zero())
     }
 
+    /// Whether no time is left.
+    pub(crate) fn is_passed(&self) -> bool {
+        self.left().is_none()
+    }
+
     /// Sleeps `wait` if the deadline is not passed by then; whether it did.
     pub(crate) fn sleep(&self, wait: Duration) -> bool {
         match self.left() {
@@ -108,6 +147,20 @@ impl Deadline {
         }
     }
 
+    /// A deadline `limit` from now, or this one if it comes first.
+    pub(crate) fn within(&self, limit: Duration) -> Deadline {
+        let other = Deadline::after(limit);
+        match other.at < self.at {
+            true => other,
+            false => *self,
+        }
+    }
+
+    /// The time left, zero once passed.
+    pub(crate) fn left_or_zero(&self) -> Duration {
+        self.left().unwrap_or_default()
+    }
+
     /// The error of a query that ran past its time limit.
     pub(crate) fn passed(&self, service: &str) -> String {
         format!(
@@ -117,10 +170,11 @@ impl Deadline {
     }
 }
 
-/// A request's method, with its JSON body for a POST.
+/// A request's method, with its body: JSON, or a form (an OAuth token request).
 pub(crate) enum Method<'a> {
     Get,
     Post(&'a Value),
+    Form(&'a str),
 }
 
 /// Why a request failed: the message, and the status when the server answered.
@@ -131,6 +185,15 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
+    /// A credential refused while minting an `Authorization` header, whatever status the
+    /// issuer answered (token endpoints refuse a bad grant with 400): read as a 401.
+    pub(crate) fn refused(message: String) -> Failure {
+        Failure {
+            status: Some(401),
+            message,
+        }
+    }
+
     /// How far the request got: no answer, a refused credential (401), or a refusal to read.
     pub(crate) fn stage(&self) -> Stage {
         match self.status {
@@ -141,6 +204,65 @@ impl Failure {
     }
 }
 
+/// How a service's requests are authorized.
+pub(crate) enum Auth {
+    /// One `Authorization` header for the connection's life.
+    Header(String),
+    /// No header: the request carries its own credential (a token request).
+    None,
+    /// A header minted when first needed, and again shortly before it expires.
+    Minted(Minted),
+}
+
+impl Auth {
+    /// The header, when it is fixed.
+    #[cfg(test)]
+    pub(crate) fn fixed(&self) -> Option<&str> {
+        match self {
+            Auth::Header(header) => Some(header),
+            _ => None,
+        }
+    }
+}
+
+/// Makes an `Authorization` header and says how long it is good for.
+pub(crate) type Mint = dyn Fn(&Deadline) -> Result<(String, Duration), Failure> + Send + Sync;
+
+/// A header minted by a [`Mint`] (a signed JWT, an access token exchanged for one), kept for
+/// the sessions of a connection so that they share one until it nears its expiry.
+pub(crate) struct Minted {
+    mint: Box<Mint>,
+    cache: Mutex<Option<(String, Instant)>>,
+}
+
+/// How long before its expiry a minted header is replaced: a request sent with it must
+/// still be in time when the server reads it.
+const MINT_MARGIN: Duration = Duration::from_secs(120);
+
+impl Minted {
+    pub(crate) fn new(mint: Box<Mint>) -> Minted {
+        Minted {
+            mint,
+            cache: Mutex::new(None),
+        }
+    }
+
+    /// The current header, minted anew when there is none or it nears its expiry. The lock
+    /// is held while minting, so that sessions starting together exchange one token, not one
+    /// each.
+    fn header(&self, deadline: &Deadline) -> Result<String, Failure> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((header, until)) = cache.as_ref() {
+            if Instant::now() + MINT_MARGIN < *until {
+                return Ok(header.clone());
+            }
+        }
+        let (header, lifetime) = (self.mint)(deadline)?;
+        *cache = Some((header.clone(), Instant::now() + lifetime));
+        Ok(header)
+    }
+}
+
 /// A service over HTTP: where it is, how requests are authorized, and how it words errors.
 pub(crate) struct Service {
     /// The service's name, for messages: `PostHog`.
@@ -148,8 +270,10 @@ pub(crate) struct Service {
     /// What authorizes requests, for messages: `personal API key`.
     pub(crate) credential: &'static str,
     pub(crate) address: Address,
-    /// The `Authorization` header's value; it holds the secret.
-    pub(crate) authorization: String,
+    /// What authorizes requests; it holds the secret.
+    pub(crate) authorization: Auth,
+    /// Headers every request carries besides it.
+    pub(crate) headers: &'static [(&'static str, &'static str)],
     /// The secret, masked wherever a server's words are shown.
     pub(crate) secret: String,
     /// The server's own words in an error answer.
@@ -229,26 +353,22 @@ impl Service {
             .left()
             .ok_or_else(|| failed(deadline.passed(&self.shown())))?;
         let url = format!("{}{}", self.address.base, path);
+        let authorization = match &self.authorization {
+            Auth::Header(header) => Some(header.clone()),
+            Auth::None => None,
+            Auth::Minted(minted) => Some(minted.header(deadline)?),
+        };
+        let auth = authorization.as_deref();
         let answer = match method {
-            Method::Get => self
-                .agent
-                .get(&url)
-                .header("Authorization", &self.authorization)
-                .header("Accept", "application/json")
-                .config()
-                .timeout_global(Some(left))
-                .build()
-                .call(),
+            Method::Get => self.prepared(self.agent.get(&url), auth, left).call(),
             Method::Post(body) => self
-                .agent
-                .post(&url)
-                .header("Authorization", &self.authorization)
-                .header("Accept", "application/json")
+                .prepared(self.agent.post(&url), auth, left)
                 .header("Content-Type", "application/json")
-                .config()
-                .timeout_global(Some(left))
-                .build()
                 .send(body.to_string()),
+            Method::Form(body) => self
+                .prepared(self.agent.post(&url), auth, left)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(*body),
         };
         let mut answer = answer.map_err(|e| failed(self.unreached(&e, deadline)))?;
         let status = answer.status().as_u16();
@@ -265,6 +385,23 @@ impl Service {
             .read_to_string()
             .map_err(|e| failed(self.unreached(&e, deadline)))?;
         Ok((status, retry_after, body))
+    }
+
+    /// `request` with the headers of every request and the time left.
+    fn prepared<B>(
+        &self,
+        request: ureq::RequestBuilder<B>,
+        authorization: Option<&str>,
+        left: Duration,
+    ) -> ureq::RequestBuilder<B> {
+        let mut request = request.header("Accept", "application/json");
+        if let Some(authorization) = authorization {
+            request = request.header("Authorization", authorization);
+        }
+        for (name, value) in self.headers {
+            request = request.header(*name, *value);
+        }
+        request.config().timeout_global(Some(left)).build()
     }
 
     /// No answer: a timeout, no connection, or an answer too large.

@@ -59,7 +59,8 @@ impl Jira {
             name: "Jira",
             credential: "user and API token",
             address,
-            authorization,
+            authorization: http::Auth::Header(authorization),
+            headers: &[],
             secret: secret.to_string(),
             words: error_messages,
             agent: http::agent(),
@@ -275,11 +276,14 @@ mod tests {
         let cloud = Jira::new("jira://acme.atlassian.net", Some("a@acme.com"), Some("t")).unwrap();
         assert_eq!(cloud.api, Api::Cloud);
         // base64("a@acme.com:t")
-        assert_eq!(cloud.service.authorization, "Basic YUBhY21lLmNvbTp0");
+        assert_eq!(
+            cloud.service.authorization.fixed(),
+            Some("Basic YUBhY21lLmNvbTp0")
+        );
         let dc = Jira::new("jira://jira.acme.com/jira?api=2", None, Some("pat")).unwrap();
         assert_eq!(
-            (dc.api, dc.service.authorization.as_str()),
-            (Api::DataCenter, "Bearer pat")
+            (dc.api, dc.service.authorization.fixed()),
+            (Api::DataCenter, Some("Bearer pat"))
         );
         assert_eq!(dc.service.address.path, "/jira");
         assert!(Jira::new("jira://acme.atlassian.net", Some("a"), None).is_err());

@@ -1,6 +1,6 @@
 //! Canopy's data sources: CSV files of long-form data (see [`csv`]), and leaves whose
-//! `source:` runs a query on SQLite, PostgreSQL (and Postgres-wire warehouses) or ClickHouse
-//! (over HTTP), HogQL on PostHog's query API, or JQL that Jira counts, with TLS by rustls,
+//! `source:` runs a query on SQLite, PostgreSQL (and Postgres-wire warehouses), ClickHouse
+//! (over HTTP) or the statement APIs of Databricks, BigQuery and Snowflake, HogQL on PostHog's query API, or JQL that Jira counts, with TLS by rustls,
 //! read-only sessions, a time limit per query, and range queries pushed down to the
 //! warehouse. Rows go to the evaluator as [`canopy_evaluator::Table`]s and through
 //! [`canopy_evaluator::DataBuilder::add_values`]; the evaluator itself reads no file and knows
@@ -8,14 +8,19 @@
 
 #![warn(missing_docs)]
 
+mod bigquery;
 mod clickhouse;
 pub mod csv;
+mod databricks;
 mod http;
 mod jira;
+mod jwt;
 mod postgres;
 mod posthog;
+mod snowflake;
 mod sql;
 mod sqlite;
+mod statement;
 mod tls;
 
 pub use sql::{Credentials, Database, Progress, Quiet, Settings, Stage};

@@ -1,6 +1,7 @@
-//! Query sources: a leaf's `source: { sql: ... }` on SQLite, PostgreSQL or ClickHouse, its
-//! HogQL on PostHog or its JQL on Jira, through one [`Connector`] per kind of database or
-//! service (the `sqlite`, `postgres`, `clickhouse`, `posthog` and `jira` modules), so that
+//! Query sources: a leaf's `source: { sql: ... }` on SQLite, PostgreSQL, ClickHouse,
+//! Databricks, BigQuery or Snowflake, its HogQL on PostHog or its JQL on Jira, through one
+//! [`Connector`] per kind of database or service (the `sqlite`, `postgres`, `clickhouse`,
+//! `databricks`, `bigquery`, `snowflake`, `posthog` and `jira` modules), so that
 //! every kind shares the reading of columns, the range queries and the pool.
 //!
 //! `{start}` and `{end}` in the query are bounds (`start <= t < end`, as dates), always bound
@@ -24,10 +25,13 @@ use canopy_engine::{redact_password, ConnectionKind, Diagnostic, Language, Metri
 use canopy_evaluator::{DataBuilder, Period};
 use chrono::NaiveDate;
 
+use crate::bigquery::BigQuery;
 use crate::clickhouse::ClickHouse;
+use crate::databricks::Databricks;
 use crate::jira::Jira;
 use crate::postgres::Postgres;
 use crate::posthog::PostHog;
+use crate::snowflake::Snowflake;
 use crate::sqlite::Sqlite;
 use crate::Error;
 
@@ -196,6 +200,13 @@ impl Database {
             }
             Some(ConnectionKind::PostHog) => Box::new(PostHog::new(url, secret).map_err(bad)?),
             Some(ConnectionKind::Jira) => Box::new(Jira::new(url, user, secret).map_err(bad)?),
+            Some(ConnectionKind::Databricks) => {
+                Box::new(Databricks::new(url, secret).map_err(bad)?)
+            }
+            Some(ConnectionKind::Snowflake) => {
+                Box::new(Snowflake::new(url, user, secret).map_err(bad)?)
+            }
+            Some(ConnectionKind::BigQuery) => Box::new(BigQuery::new(url, secret).map_err(bad)?),
             None => return Err(Error::Source(shown)),
         };
         Ok(Database {
