@@ -1,7 +1,7 @@
 //! Named connections end to end: a tree whose leaves read connections it names, with their
 //! settings in the environment, checked, tried and evaluated without `--data`.
 
-use crate::util::{clickhouse, clickhouse_run, postgres_url, repo, start_server, Dir};
+use crate::util::{clickhouse, clickhouse_run, postgres_url, repo, start_server, Dir, Run};
 
 /// A tree of one leaf on the connection `wh` (its URL from `WH_URL`), and a second
 /// connection `other` with a user and a password from the environment.
@@ -179,15 +179,63 @@ fn a_tree_reads_clickhouse_posthog_and_jira_together() {
     let Some((http, password)) = clickhouse() else {
         return;
     };
+    let dir = Dir::new();
     let table = format!("together_{}", std::process::id());
-    clickhouse_run(&http, &format!("drop table if exists {table}"));
+    let (key, token) = ("phx_never_shown", "jira_never_shown");
+    let _servers = product(&dir, &http, &password, &table, (key, token));
+    let env = [
+        ("CH_PASSWORD", password.clone()),
+        ("POSTHOG_KEY", key.to_string()),
+        ("JIRA_TOKEN", token.to_string()),
+    ];
+    let eval = [
+        "eval",
+        "together.yaml",
+        "--period",
+        "2026-W48",
+        "--format",
+        "json",
+    ];
+    let run = dir.run_env(&eval, &env, 0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let value = |id: &str| previous_and_value(&doc, id);
+    assert_eq!(value("active"), (2.0, 3.0));
+    assert_eq!(value("creators"), (1.0, 2.0));
+    assert_eq!(value("bugs"), (3.0, 1.0));
+    assert_eq!(value("r"), (6.0, 6.0));
+    let (tried, refused) = tried(&dir, &env, &password);
+    for out in [
+        &run.stdout,
+        &run.stderr,
+        &tried.stdout,
+        &refused.stdout,
+        &refused.stderr,
+    ] {
+        for secret in [key, token, &password] {
+            assert!(!out.contains(secret), "{out}");
+        }
+    }
+    clickhouse_run(&http, &format!("drop table {table}"));
+}
+
+/// The product's data in `dir` and on its servers: `table` in ClickHouse (2 active users in
+/// 2026-W47, 3 in W48), PostHog's events on a PostHog server over it (1 creator in W47, 2 in
+/// W48) and Jira's issues on a Jira server (3 bugs in W47, 1 in W48), with `together.yaml`
+/// reading all three. The servers run while the returned handles live.
+fn product(
+    dir: &Dir,
+    http: &str,
+    password: &str,
+    table: &str,
+    (key, token): (&str, &str),
+) -> [Server; 2] {
+    clickhouse_run(http, &format!("drop table if exists {table}"));
     clickhouse_run(
-        &http,
+        http,
         &format!("create table {table} (at Date, user UInt32) engine = MergeTree order by at"),
     );
     // 2026-W47: 2 active users; 2026-W48: 3.
-    clickhouse_run(&http, &format!("insert into {table} values ('2026-11-16', 1), ('2026-11-18', 2), ('2026-11-23', 1), ('2026-11-24', 2), ('2026-11-29', 3)"));
-    let dir = Dir::new();
+    clickhouse_run(http, &format!("insert into {table} values ('2026-11-16', 1), ('2026-11-18', 2), ('2026-11-23', 1), ('2026-11-24', 2), ('2026-11-29', 3)"));
     // Creators: 1 in W47, 2 in W48 (person 8 twice); bugs: 3 in W47, 1 in W48, one task aside.
     let events = r#"[{"event": "item_created", "person_id": "7", "timestamp": "2026-11-17 10:00:00"},
         {"event": "item_created", "person_id": "8", "timestamp": "2026-11-24 09:00:00"},
@@ -201,21 +249,20 @@ fn a_tree_reads_clickhouse_posthog_and_jira_together() {
         {"key": "ENG-5", "project": "ENG", "type": "Task", "created": "2026-11-26T08:00:00.000Z"}]"#;
     let events = dir.create("events.json", events);
     let issues = dir.create("issues.json", issues);
-    let (key, token) = ("phx_never_shown", "jira_never_shown");
-    let (_posthog, posthog_port) = serve(
+    let (posthog, posthog_port) = serve(
         "posthog_server.py",
         &[
             "--clickhouse",
-            &http,
+            http,
             "--password",
-            &password,
+            password,
             "--events",
             events.to_str().unwrap(),
             "--key",
             key,
         ],
     );
-    let (_jira, jira_port) = serve(
+    let (jira, jira_port) = serve(
         "jira_server.py",
         &[
             "--issues",
@@ -228,37 +275,20 @@ fn a_tree_reads_clickhouse_posthog_and_jira_together() {
     );
     let host = http.trim_start_matches("http://");
     dir.create("together.yaml", &format!("tree: together\nroot: r\npeople: {{ p: {{ email: p@example.com }} }}\nraci: {{ accountable: p }}\nconnections:\n  events:  {{ url: \"clickhouse://{host}/default?sslmode=disable\", user: reader, password: env:CH_PASSWORD }}\n  posthog: {{ url: \"posthog://127.0.0.1:{posthog_port}/projects/7?scheme=http\", key: env:POSTHOG_KEY }}\n  jira:    {{ url: \"jira://127.0.0.1:{jira_port}?scheme=http\", user: lead@acme.com, token: env:JIRA_TOKEN }}\nmetrics:\n  r: {{ formula: active + creators + bugs }}\n  active:   {{ source: {{ connection: events,  sql: \"select uniqExact(user) from {table} where at >= {{start}} and at < {{end}}\" }} }}\n  creators: {{ source: {{ connection: posthog, hogql: \"select count(distinct person_id) from events where event = 'item_created' and timestamp >= {{start}} and timestamp < {{end}}\" }} }}\n  bugs:     {{ source: {{ connection: jira,    jql: \"project = ENG and issuetype = Bug and created >= {{start}} and created < {{end}}\" }} }}\n"));
-    let env = [
-        ("CH_PASSWORD", password.clone()),
-        ("POSTHOG_KEY", key.to_string()),
-        ("JIRA_TOKEN", token.to_string()),
-    ];
-    let run = dir.run_env(
-        &[
-            "eval",
-            "together.yaml",
-            "--period",
-            "2026-W48",
-            "--format",
-            "json",
-        ],
-        &env,
-        0,
-    );
-    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let value = |id: &str| previous_and_value(&doc, id);
-    assert_eq!(value("active"), (2.0, 3.0));
-    assert_eq!(value("creators"), (1.0, 2.0));
-    assert_eq!(value("bugs"), (3.0, 1.0));
-    assert_eq!(value("r"), (6.0, 6.0));
-    let tried = dir.run_env(&["check", "--connections", "together.yaml"], &env, 0);
+    [posthog, jira]
+}
+
+/// `check --connections` with the right secrets (all three reached, authenticated and
+/// permitted) and with wrong ones for PostHog and Jira (reached, not authenticated).
+fn tried(dir: &Dir, env: &[(&str, String)], password: &str) -> (Run, Run) {
+    let tried = dir.run_env(&["check", "--connections", "together.yaml"], env, 0);
     for name in ["events", "posthog", "jira"] {
         let line =
             format!("together connection `{name}`: reached, authenticated, permitted to read\n");
         assert!(tried.stdout.contains(&line), "{}", tried.stdout);
     }
     let wrong = [
-        ("CH_PASSWORD", password.clone()),
+        ("CH_PASSWORD", password.to_string()),
         ("POSTHOG_KEY", "nope".to_string()),
         ("JIRA_TOKEN", "nope".to_string()),
     ];
@@ -267,18 +297,7 @@ fn a_tree_reads_clickhouse_posthog_and_jira_together() {
         let line = format!("together connection `{name}`: reached, not authenticated: ");
         assert!(refused.stdout.contains(&line), "{}", refused.stdout);
     }
-    for out in [
-        &run.stdout,
-        &run.stderr,
-        &tried.stdout,
-        &refused.stdout,
-        &refused.stderr,
-    ] {
-        for secret in [key, token, &password] {
-            assert!(!out.contains(secret), "{out}");
-        }
-    }
-    clickhouse_run(&http, &format!("drop table {table}"));
+    (tried, refused)
 }
 
 /// Makes a key pair in `folder` of `dir` (`tests/warehouse_common.py`); the private key's PEM.
