@@ -182,6 +182,28 @@ fn footer(out: &mut String, c: &Card, at: Rect, collapsed: Option<(usize, usize)
     }
 }
 
+/// The smallest half-height of a sparkline's range, as a share of the values' mean level.
+const FLOOR: f64 = 0.05;
+
+/// The bottom of a sparkline's range and its height, for `known` values (at least one).
+///
+/// Autoscaling alone draws a 0.4% wobble as a cliff from the bottom of the box to the top, so
+/// the range is at least ±[`FLOOR`] of the mean level, centred on the values: a small relative
+/// move stays small, a large one still fills the box.
+pub(crate) fn scale(known: &[f64]) -> (f64, f64) {
+    let lo = known.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = known.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let level = known.iter().map(|v| v.abs()).sum::<f64>() / known.len() as f64;
+    let floor = 2.0 * FLOOR * level;
+    let span = hi - lo;
+    if span >= floor && span > 0.0 {
+        return (lo, span);
+    }
+    // All zeros: any height will do; the line is drawn flat in the middle.
+    let wanted = if floor > 0.0 { floor } else { 1.0 };
+    ((lo + hi) / 2.0 - wanted / 2.0, wanted)
+}
+
 /// A sparkline of the card's trend in a 60 x 22 box at (`x`, `y`); missing values break the
 /// line, and a dashed rule stands before the first period of a new definition.
 fn trend(out: &mut String, c: &Card, x: f64, y: f64) {
@@ -191,9 +213,7 @@ fn trend(out: &mut String, c: &Card, x: f64, y: f64) {
     if known.len() < 2 {
         return;
     }
-    let lo = known.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = known.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let span = if hi > lo { hi - lo } else { 1.0 };
+    let (lo, span) = scale(&known);
     let step = w / (values.len().max(2) - 1) as f64;
     let mut d = String::new();
     let mut pen_down = false;
@@ -242,4 +262,54 @@ pub fn picture(view_: &View, cards: &[Card], title: &str) -> String {
         1,
     );
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scale;
+
+    /// The share of the sparkline's height that `values` span, and where their middle sits
+    /// (0 bottom, 1 top).
+    fn drawn(values: &[f64]) -> (f64, f64) {
+        let (lo, span) = scale(values);
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert!(
+            lo <= min && max <= lo + span,
+            "{values:?} outside {lo} + {span}"
+        );
+        ((max - min) / span, ((min + max) / 2.0 - lo) / span)
+    }
+
+    fn check(values: &[f64], height: f64) {
+        let (share, middle) = drawn(values);
+        assert!(
+            (share - height).abs() < 1e-9,
+            "{values:?}: {share} of the height, not {height}"
+        );
+        assert!(
+            (middle - 0.5).abs() < 1e-9 || share == 1.0,
+            "{values:?}: middle at {middle}"
+        );
+    }
+
+    #[test]
+    fn a_small_relative_move_looks_small() {
+        // 1000 to 1004 is 0.4%: 4 of a range of 100 (±5% of about 1000).
+        check(&[1000.0, 1001.0, 1000.5, 1004.0], 4.0 / (0.1 * 1001.375));
+        check(&[-50.0, -50.2], 0.2 / (0.1 * 50.1));
+        // A flat line, at any level, sits in the middle.
+        check(&[7.0, 7.0, 7.0], 0.0);
+        check(&[0.0, 0.0], 0.0);
+    }
+
+    #[test]
+    fn a_large_move_still_fills_the_box() {
+        check(&[100.0, 150.0, 120.0], 1.0);
+        check(&[0.0, 1.0], 1.0);
+        // Around zero the level is small, so any real move fills the box.
+        check(&[-3.0, 2.0, 1.0], 1.0);
+        // Exactly at the floor: ±5% of 100.
+        check(&[95.0, 105.0], 1.0);
+    }
 }
