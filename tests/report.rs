@@ -434,6 +434,10 @@ fn the_svg_picture_of_a_small_tree() {
         )
         .stdout;
     assert!(svg.starts_with("<?xml"));
+    // The picture carries the page's heading, not only a tooltip.
+    assert!(svg.contains("<text class=\"h\" x=\"0\" y=\"16\">Item creation rate</text>"));
+    assert!(svg.contains("2026-W47, compared with 2026-W46 · 7 metrics · 4 moved"));
+    assert!(svg.contains("thick border: its alert rules fired</text>"));
     insta::assert_snapshot!("item_creation_svg", svg);
 }
 

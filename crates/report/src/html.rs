@@ -109,24 +109,27 @@ impl std::io::Write for HtmlSafe {
 }
 
 fn header(out: &mut String, report: &Report) {
-    let moved = report.cards.iter().filter(|c| c.moved).count();
+    let sub = crate::subtitle(
+        &report.period,
+        &report.previous,
+        &report.cards,
+        &report.definition,
+    );
     let _ = write!(
         out,
-        "<header><h1>{}</h1><p class=\"sub\">{}, compared with {} · {} metrics · {} moved · definition {}{}</p>",
+        "<header><h1>{}</h1><p class=\"sub\">{}{}</p><p class=\"legend\">",
         escape(&report.title),
-        escape(&report.period),
-        escape(&report.previous),
-        canopy_evaluator::format::number(report.cards.len() as f64),
-        moved,
-        escape(&report.definition),
+        escape(&sub),
         if report.views.len() > 1 {
             " · deeper branches open with their + button"
         } else {
             ""
         }
     );
-    out.push_str("<p class=\"legend\"><span class=\"k good\">moved the good way</span><span class=\"k bad\">moved the bad way</span><span class=\"k thick\">thick border: its alert rules fired</span><span class=\"k band\">left strip: band, red worst to green best</span></p>");
-    out.push_str("<nav id=\"crumbs\" aria-label=\"Views\"></nav></header>\n");
+    for (key, words) in crate::LEGEND {
+        let _ = write!(out, "<span class=\"k {key}\">{words}</span>");
+    }
+    out.push_str("</p><nav id=\"crumbs\" aria-label=\"Views\"></nav></header>\n");
 }
 
 /// A page listing every tree's reports, newest period first.

@@ -70,11 +70,39 @@ pub fn page(eval: &Evaluation<'_>, period: Period, marks: Marks<'_>) -> String {
 }
 
 /// The whole tree in `period` as a static SVG picture: the page's drawing, every metric in
-/// one view.
+/// one view, under the page's heading.
 pub fn picture(eval: &Evaluation<'_>, period: Period, marks: Marks<'_>) -> String {
     let tree = eval.tree();
     let cards = facts::cards(eval, period, marks);
     let whole = views::views(tree, None);
-    let title = format!("{}: {period}", tree.title());
-    svg::picture(&whole[0], &cards, &title)
+    let sub = subtitle(
+        &period.to_string(),
+        &period.previous().to_string(),
+        &cards,
+        &tree.version(),
+    );
+    let heading = svg::Heading {
+        title: tree.title(),
+        sub: &sub,
+    };
+    svg::picture(&whole[0], &cards, &heading)
 }
+
+/// The line under a report's title: the period compared with the previous one, how many
+/// metrics there are and how many moved, and the definition drawn.
+fn subtitle(period: &str, previous: &str, cards: &[facts::Card], definition: &str) -> String {
+    let moved = cards.iter().filter(|c| c.moved).count();
+    format!(
+        "{period}, compared with {previous} · {} metrics · {moved} moved · definition {definition}",
+        canopy_evaluator::format::number(cards.len() as f64),
+    )
+}
+
+/// The legend of the drawing's marks, with the CSS class of each key: the page and the
+/// picture say the same.
+const LEGEND: [(&str, &str); 4] = [
+    ("good", "moved the good way"),
+    ("bad", "moved the bad way"),
+    ("thick", "thick border: its alert rules fired"),
+    ("band", "left strip: band, red worst to green best"),
+];

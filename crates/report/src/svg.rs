@@ -44,6 +44,14 @@ pub fn view(view: &View, cards: &[Card], id: &str, namespace: bool) -> String {
         px(w),
         px(h)
     );
+    drawing(&mut out, view, cards);
+    out.push_str("</svg>");
+    out
+}
+
+/// A view's edges, then its cards.
+fn drawing(out: &mut String, view: &View, cards: &[Card]) {
+    let l = &view.layout;
     out.push_str("<g class=\"edges\">");
     for e in &l.edges {
         let tone = cards[view.members[e.to].index()].tone;
@@ -58,10 +66,8 @@ pub fn view(view: &View, cards: &[Card], id: &str, namespace: bool) -> String {
     }
     out.push_str("</g>\n");
     for (i, &m) in view.members.iter().enumerate() {
-        card(&mut out, &cards[m.index()], l.nodes[i], view.collapsed[i]);
+        card(out, &cards[m.index()], l.nodes[i], view.collapsed[i]);
     }
-    out.push_str("</svg>");
-    out
 }
 
 fn tone_class(tone: Tone) -> &'static str {
@@ -249,19 +255,81 @@ fn trend(out: &mut String, c: &Card, x: f64, y: f64) {
     }
 }
 
-/// The whole tree in one static picture, with its style inside, for wikis and docs.
-pub fn picture(view_: &View, cards: &[Card], title: &str) -> String {
-    let body = view(view_, cards, "tree", true);
-    let body = body.replacen(
-        "role=\"img\">",
-        &format!(
-            "role=\"img\"><title>{}</title><style>{}</style><rect class=\"bg\" x=\"-4\" y=\"-4\" width=\"100%\" height=\"100%\"/>",
-            escape(title),
-            STYLE
-        ),
-        1,
+/// What heads a picture, as the page's header does: the title, the line under it, the legend.
+pub struct Heading<'a> {
+    /// The tree's title.
+    pub title: &'a str,
+    /// The period compared with the previous one, the counts, the definition.
+    pub sub: &'a str,
+}
+
+/// The heading's own style: the page styles its header with `page.css` instead.
+const HEADING_STYLE: &str = "svg.tree .h{font-size:18px;font-weight:700;fill:#111827}svg.tree .hs{font-size:13px;fill:#4b5563}svg.tree .lg{font-size:12px;fill:#4b5563}svg.tree .lg-border{fill:#fff;stroke:#6b7280;stroke-width:3}";
+
+/// The height of the heading above the drawing, with one line of legend.
+const HEADING: f64 = 70.0;
+/// The height of each further line of legend.
+const LEGEND_LINE: f64 = 18.0;
+
+/// The whole tree in one static picture, with its style inside, for wikis and docs: the
+/// heading, then the drawing beneath it.
+pub fn picture(view_: &View, cards: &[Card], heading: &Heading<'_>) -> String {
+    let l = &view_.layout;
+    // Text is measured at about 7 px a character, enough that nothing overflows the picture.
+    let text =
+        (heading.title.chars().count() as f64 * 10.0).max(heading.sub.chars().count() as f64 * 7.0);
+    let w = (l.width + 8.0).max(text + 8.0).max(360.0);
+    let (legend, lines) = legend(w - 8.0, HEADING - 18.0);
+    let top = HEADING + (lines - 1) as f64 * LEGEND_LINE;
+    let h = l.height + 8.0 + top;
+    let title = format!("{}: {}", heading.title, heading.sub);
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"tree\" id=\"tree\" width=\"{}\" height=\"{}\" viewBox=\"-4 -4 {} {}\" role=\"img\"><title>{}</title><style>{STYLE}{HEADING_STYLE}</style><defs><linearGradient id=\"lg-band\" x1=\"0\" y1=\"0\" x2=\"0\" y2=\"1\"><stop offset=\"0\" stop-color=\"#dc2626\"/><stop offset=\"0.5\" stop-color=\"#d97706\"/><stop offset=\"1\" stop-color=\"#059669\"/></linearGradient></defs><rect class=\"bg\" x=\"-4\" y=\"-4\" width=\"100%\" height=\"100%\"/>\n",
+        px(w),
+        px(h),
+        px(w),
+        px(h),
+        escape(&title),
     );
-    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}\n")
+    let _ = writeln!(
+        out,
+        "<g class=\"heading\"><text class=\"h\" x=\"0\" y=\"16\">{}</text><text class=\"hs\" x=\"0\" y=\"36\">{}</text>{legend}</g>",
+        escape(heading.title),
+        escape(heading.sub)
+    );
+    let _ = writeln!(out, "<g transform=\"translate(0,{})\">", px(top));
+    drawing(&mut out, view_, cards);
+    out.push_str("</g>\n</svg>\n");
+    out
+}
+
+/// The legend's keys, each a swatch and its words, wrapped to `width` from `y`; with the
+/// number of lines it takes.
+fn legend(width: f64, y: f64) -> (String, usize) {
+    let mut out = String::new();
+    let (mut x, mut line) = (0.0, 0);
+    for (key, words) in crate::LEGEND {
+        let wide = 16.0 + words.chars().count() as f64 * 6.5;
+        if x > 0.0 && x + wide > width {
+            (x, line) = (0.0, line + 1);
+        }
+        let top = y + line as f64 * LEGEND_LINE;
+        let swatch = match key {
+            "good" => "<rect x=\"0\" y=\"-9\" width=\"10\" height=\"10\" rx=\"2\" fill=\"#059669\"/>",
+            "bad" => "<rect x=\"0\" y=\"-9\" width=\"10\" height=\"10\" rx=\"2\" fill=\"#dc2626\"/>",
+            "thick" => "<rect class=\"lg-border\" x=\"1.5\" y=\"-7.5\" width=\"7\" height=\"7\" rx=\"1\"/>",
+            _ => "<rect x=\"2\" y=\"-10\" width=\"5\" height=\"12\" rx=\"2\" fill=\"url(#lg-band)\"/>",
+        };
+        let _ = write!(
+            out,
+            "<g class=\"lg-{key}\" transform=\"translate({},{})\">{swatch}<text class=\"lg\" x=\"14\" y=\"0\">{}</text></g>",
+            px(x),
+            px(top),
+            escape(words)
+        );
+        x += wide + 14.0;
+    }
+    (out, line + 1)
 }
 
 #[cfg(test)]
