@@ -249,6 +249,12 @@ fn the_report_shows_every_value_and_explains_a_clicked_metric() {
         let widths = js(&c, "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];").await;
         assert_eq!(widths[0], widths[1], "the page overflows a phone: {widths}");
         assert_eq!(widths[1], 375);
+        // The drawing (571 px) is wider than the phone, yet the root's card is whole on the
+        // first screen, with nothing scrolled but the drawing's own box.
+        let root_box = js(&c, &format!("const r = document.querySelector(\"g.n[data-id='{root}'] .card\").getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom, window.innerWidth, window.innerHeight, window.scrollX, window.scrollY];")).await;
+        let n: Vec<f64> = root_box.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(n[0] >= 0.0 && n[1] >= 0.0 && n[2] <= n[4] && n[3] <= n[5], "the root is cut off: {root_box}");
+        assert_eq!((n[6], n[7]), (0.0, 0.0), "the page scrolled: {root_box}");
         c.find(Locator::Css("g.n[data-id='items_created']")).await.unwrap().click().await.unwrap();
         c.wait().for_element(Locator::Css("#panel:not([hidden])")).await.unwrap();
         let shown = js(&c, "return document.getElementById('panel').dataset.metric;").await;

@@ -23,9 +23,21 @@
   function show(k) {
     const svg = k === 0 ? first : document.getElementById("t-" + k).content.firstElementChild.cloneNode(true);
     canvas.replaceChildren(svg);
-    canvas.scrollTo(0, 0);
     current = k;
+    centre();
     crumbs();
+  }
+
+  /* A drawing wider than its box opens with the view's top metric centred: the box would
+     start at the drawing's left edge, which on a phone cuts off the root, the one card every
+     reader starts from, with the moves beneath it. */
+  function centre() {
+    const top = canvas.querySelector(`.n[data-id="${CSS.escape(data.views[current].focus)}"]`);
+    if (!top) return;
+    const box = canvas.getBoundingClientRect();
+    const card = top.getBoundingClientRect();
+    const left = canvas.scrollLeft + (card.left + card.right) / 2 - (box.left + box.right) / 2;
+    canvas.scrollTo(Math.max(0, left), 0);
   }
 
   function crumbs() {
@@ -116,6 +128,7 @@
     if (b) show(Number(b.dataset.view));
   });
   document.getElementById("close").addEventListener("click", () => { panel.hidden = true; });
+  centre();
   crumbs();
   document.documentElement.dataset.ready = String(Math.round(performance.now()));
 })();
