@@ -503,6 +503,35 @@ fn run_keeps_each_periods_report_and_its_emails_link_it() {
 }
 
 #[test]
+fn the_index_lists_each_tree_under_its_title_with_the_roots_value_and_moves() {
+    let dir = Dir::new();
+    dir.copy(TREE);
+    dir.copy(DATA);
+    let (wide, wide_data) = wide_tree(&dir, 2, 2);
+    let (wide, wide_data) = (wide.to_str().unwrap(), wide_data.to_str().unwrap());
+    // Runs of two trees and of periods out of order accumulate in one folder.
+    for period in ["2026-W47", "2026-W45", "2026-W46"] {
+        dir.run(&["run", TREE, "--data", DATA, "--period", period], 0);
+    }
+    dir.run(
+        &["run", wide, "--data", wide_data, "--period", "2026-W02"],
+        0,
+    );
+    let reports = dir.path().join(".canopy/report");
+    let index = std::fs::read_to_string(reports.join("index.html")).unwrap();
+    let main = &index[index.find("<main>").unwrap()..index.find("</main>").unwrap() + 7];
+    insta::assert_snapshot!("report_index", main.replace("</tr>", "</tr>\n"));
+    // A page without its summary, as older runs kept them, is still listed.
+    std::fs::remove_file(reports.join("item-creation/2026-W45.json")).unwrap();
+    dir.run(&["run", TREE, "--data", DATA, "--period", "2026-W47"], 0);
+    let index = std::fs::read_to_string(reports.join("index.html")).unwrap();
+    assert!(
+        index.contains("<tr data-period=\"2026-W45\"><td><a href=\"item-creation/2026-W45.html\">2026-W45</a></td><td></td><td></td><td></td></tr>"),
+        "{index}"
+    );
+}
+
+#[test]
 fn a_report_that_cannot_be_written_fails_the_run_but_not_its_emails() {
     let dir = Dir::new();
     dir.copy(TREE);

@@ -33,9 +33,12 @@ pub(crate) fn write(
         moved: &moved,
         redefined: &redefined,
     };
-    let html = canopy_report::page(eval, period, marks);
+    let report = canopy_report::Report::new(eval, period, marks);
     let path = dir.join(page(tree.id(), period));
-    replace(&path, &html)?;
+    // The index lists each page by the summary kept beside it, so it never reads pages back.
+    let summary = serde_json::to_string(&report.summary()).expect("a summary serialises");
+    replace(&path.with_extension("json"), &summary)?;
+    replace(&path, &report.page())?;
     replace(
         &dir.join("index.html"),
         &canopy_report::index(&listing(dir)?),
@@ -49,13 +52,16 @@ fn replace(path: &Path, text: &str) -> anyhow::Result<()> {
     };
     let parent = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(fail)?;
-    let temporary = path.with_extension("html.partial");
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".partial");
+    let temporary = PathBuf::from(temporary);
     std::fs::write(&temporary, text).map_err(fail)?;
     std::fs::rename(&temporary, path).map_err(fail)
 }
 
-/// Every tree folder in `dir` with its pages' periods, newest first.
-fn listing(dir: &Path) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+/// Every tree folder in `dir` with its pages' periods, newest first, each with the summary
+/// kept beside it (none for a page written before summaries were kept, or unreadable).
+fn listing(dir: &Path) -> anyhow::Result<Vec<canopy_report::Listed>> {
     let read = |p: &Path| {
         std::fs::read_dir(p)
             .map_err(|e| anyhow::anyhow!("cannot list the reports in {}: {e}", p.display()))
@@ -77,8 +83,17 @@ fn listing(dir: &Path) -> anyhow::Result<Vec<(String, Vec<String>)>> {
             })
             .collect();
         periods.sort_unstable_by(|a, b| b.cmp(a));
-        trees.push((name.to_string(), periods));
+        let pages = periods
+            .into_iter()
+            .map(|p| {
+                let summary = std::fs::read(path.join(format!("{p}.json")))
+                    .ok()
+                    .and_then(|json| serde_json::from_slice(&json).ok());
+                (p, summary)
+            })
+            .collect();
+        trees.push((name.to_string(), pages));
     }
-    trees.sort();
+    trees.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(trees)
 }

@@ -5,7 +5,7 @@
 use canopy_engine::{Good, Metric, MetricId, MetricTree};
 use canopy_evaluator::format::{number, signed, titled, told};
 use canopy_evaluator::{explain_report, Evaluation, ExplainReport, Explainer, Period, Planner};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Marks;
 
@@ -15,7 +15,7 @@ pub const TREND: usize = 12;
 pub const LISTED: usize = 8;
 
 /// How a change reads against the metric's direction of good.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tone {
     /// Moved the good way.

@@ -132,28 +132,70 @@ fn header(out: &mut String, report: &Report) {
     out.push_str("</p><nav id=\"crumbs\" aria-label=\"Views\"></nav></header>\n");
 }
 
-/// A page listing every tree's reports, newest period first.
-pub fn index(trees: &[(String, Vec<String>)]) -> String {
+/// One tree's pages for the index: its id and each page's period with what is known of it,
+/// newest first. A page kept without its summary is listed by its period alone.
+pub type Listed = (String, Vec<(String, Option<crate::Summary>)>);
+
+/// A page listing every tree's reports, each tree under its title, newest period first, with
+/// the root's value and change and how many metrics moved.
+pub fn index(trees: &[Listed]) -> String {
     let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Canopy reports</title><style>");
     out.push_str(PAGE_STYLE);
     out.push_str(
         "</style></head>\n<body class=\"index\"><header><h1>Canopy reports</h1></header>\n<main>",
     );
-    for (tree, periods) in trees {
-        let _ = write!(out, "<section><h2>{}</h2><ul>", escape(tree));
-        for p in periods {
-            let _ = write!(
-                out,
-                "<li><a href=\"{}/{}.html\">{}</a></li>",
-                escape(tree),
-                escape(p),
-                escape(p)
-            );
+    for (tree, pages) in trees {
+        // The newest page's summary names the tree as it is now defined.
+        let newest = pages.iter().find_map(|(_, s)| s.as_ref());
+        let title = newest.map_or(tree.as_str(), |s| s.title.as_str());
+        let _ = write!(
+            out,
+            "<section data-tree=\"{}\"><h2>{} <span class=\"id\">{}</span></h2><table><thead><tr><th>Period</th><th class=\"num\">{}</th><th class=\"num\">Change</th><th class=\"num\">Moved</th></tr></thead><tbody>",
+            escape(tree),
+            escape(title),
+            escape(tree),
+            escape(newest.map_or("Root", |s| s.root.as_str())),
+        );
+        for (period, summary) in pages {
+            index_row(&mut out, tree, period, summary.as_ref());
         }
-        out.push_str("</ul></section>");
+        out.push_str("</tbody></table></section>");
     }
     out.push_str("</main></body></html>\n");
     out
+}
+
+/// One page's row: its period linked, then the root's value and change, and the moves.
+fn index_row(out: &mut String, tree: &str, period: &str, summary: Option<&crate::Summary>) {
+    let _ = write!(
+        out,
+        "<tr data-period=\"{}\"><td><a href=\"{}/{}.html\">{}</a></td>",
+        escape(period),
+        escape(tree),
+        escape(period),
+        escape(period)
+    );
+    let Some(s) = summary else {
+        out.push_str("<td></td><td></td><td></td></tr>");
+        return;
+    };
+    let tone = match s.tone {
+        crate::facts::Tone::Good => "num good",
+        crate::facts::Tone::Bad => "num bad",
+        _ => "num",
+    };
+    let change = match &s.change {
+        Some(c) => format!("{c} since {}", s.previous),
+        None => "no change to tell".to_string(),
+    };
+    let _ = write!(
+        out,
+        "<td class=\"num\">{}</td><td class=\"{tone}\">{}</td><td class=\"num\">{} of {}</td></tr>",
+        escape(&s.value),
+        escape(&change),
+        s.moved,
+        s.metrics
+    );
 }
 
 #[cfg(test)]

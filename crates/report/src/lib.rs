@@ -14,8 +14,9 @@ pub mod views;
 
 use canopy_engine::MetricId;
 use canopy_evaluator::{Evaluation, Period};
+use serde::{Deserialize, Serialize};
 
-pub use html::index;
+pub use html::{index, Listed};
 
 /// What a page marks besides the values.
 #[derive(Clone, Copy, Debug, Default)]
@@ -64,9 +65,60 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The report as one self-contained HTML page.
+    pub fn page(&self) -> String {
+        html::page(self)
+    }
+
+    /// What an index of reports says of this one.
+    pub fn summary(&self) -> Summary {
+        let root = &self.cards[self.views[0].focus.index()];
+        Summary {
+            title: self.title.clone(),
+            period: self.period.clone(),
+            previous: self.previous.clone(),
+            root: root.title.clone(),
+            value: match &root.unit {
+                Some(unit) if root.reason.is_none() => format!("{} {unit}", root.value),
+                _ => root.value.clone(),
+            },
+            change: root.change.clone(),
+            tone: root.tone,
+            moved: self.cards.iter().filter(|c| c.moved).count(),
+            metrics: self.cards.len(),
+        }
+    }
+}
+
+/// What an index of reports says of one page: the tree's title, its root's value and change,
+/// and how many metrics moved. `canopy run` keeps it beside the page, as JSON, so that the
+/// index of every page needs no page read back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The tree's title.
+    pub title: String,
+    /// The period shown.
+    pub period: String,
+    /// The period it is compared with.
+    pub previous: String,
+    /// The root's title.
+    pub root: String,
+    /// The root's value, with its unit.
+    pub value: String,
+    /// The root's change since the previous period, when there is one to tell.
+    pub change: Option<String>,
+    /// How the root's change reads.
+    pub tone: facts::Tone,
+    /// How many metrics moved.
+    pub moved: usize,
+    /// How many metrics the tree has.
+    pub metrics: usize,
+}
+
 /// The report of `period` as one self-contained HTML page.
 pub fn page(eval: &Evaluation<'_>, period: Period, marks: Marks<'_>) -> String {
-    html::page(&Report::new(eval, period, marks))
+    Report::new(eval, period, marks).page()
 }
 
 /// The whole tree in `period` as a static SVG picture: the page's drawing, every metric in
