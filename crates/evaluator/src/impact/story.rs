@@ -118,8 +118,7 @@ fn guardrails(tree: &MetricTree, a: &Assessment) -> String {
             .map_or(g.metric.as_str(), |m| tree.metric(m).title.as_str());
         let moved = g.relative.map_or("no value".to_string(), pct);
         out += &format!(
-            " Guardrail {}: {moved}, {}.",
-            title.to_lowercase(),
+            " Guardrail {title}: {moved}, {}.",
             g.verdict.replace('_', " ")
         );
     }
