@@ -10,7 +10,7 @@ use canopy_evaluator::{
 
 use crate::args::{DataArgs, Format};
 use crate::data;
-use canopy_evaluator::format::{change, signed};
+use canopy_evaluator::format::{change, signed_at};
 
 use crate::table;
 use crate::trees::{self, Style};
@@ -229,6 +229,7 @@ pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport)
         return out;
     };
     out += &format!("  {}\n", change(before, after, m.unit.as_deref(), m.change));
+    let scale = r.scale();
     let list = |title: &str, items: &[canopy_evaluator::Contribution], limit: usize| -> String {
         if items.is_empty() {
             return String::new();
@@ -236,7 +237,7 @@ pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport)
         let rows: Vec<Vec<String>> = items
             .iter()
             .take(limit)
-            .map(|c| vec![format!("  {}", c.metric), signed(c.contribution)])
+            .map(|c| vec![format!("  {}", c.metric), signed_at(c.contribution, scale)])
             .collect();
         let more = items.len().saturating_sub(limit);
         let tail = if more > 0 {
@@ -272,15 +273,17 @@ fn offsetting(r: &ExplainReport) -> String {
     }
     let mut out = String::from("\nOffsetting movements (a flat metric hiding opposite moves):\n");
     for o in &r.offsetting {
+        // In the flat metric's unit, computed from its inputs' shares: those set the scale.
+        let scale = (o.inputs.iter()).fold(o.change.abs(), |m, i| m.max(i.contribution.abs()));
         let inputs: Vec<String> = o
             .inputs
             .iter()
-            .map(|i| format!("{} {}", i.metric, signed(i.contribution)))
+            .map(|i| format!("{} {}", i.metric, signed_at(i.contribution, scale)))
             .collect();
         out += &format!(
             "  {} changed {}; beneath it: {}\n",
             o.metric,
-            signed(o.change),
+            signed_at(o.change, scale),
             inputs.join(", ")
         );
     }
@@ -293,11 +296,13 @@ fn segments(r: &ExplainReport) -> String {
         return String::new();
     }
     let ratio = r.segments.iter().any(|s| s.mix.is_some());
+    let scale = r.scale();
+    let signed = |v: f64| signed_at(v, scale);
     let rows: Vec<Vec<String>> = r
         .segments
         .iter()
         .map(|s| {
-            let mut row = vec![format!("  {}", s.name()), signed(s.contribution)];
+            let mut row = vec![format!("  {}", s.name()), signed_at(s.contribution, scale)];
             if ratio {
                 row.push(s.mix.map_or("-".into(), signed));
                 row.push(s.rate.map_or("-".into(), signed));
