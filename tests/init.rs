@@ -67,6 +67,14 @@ fn the_suggested_explanation_prints_no_rounding_residue() {
         .find(|v| *v != 0.0 && v.abs() < 1e-9);
     assert_eq!(residue, None, "{text}");
     assert!(text.contains("platform=ios"), "{text}");
+    // Plain words first: the unit and share of each contribution, mix and rate in a sentence,
+    // the method last.
+    assert!(
+        text.contains("contribution (in items per user)  share of the change"),
+        "{text}"
+    );
+    assert!(text.contains("  mix: because more or less of the whole came from this segment; rate: because this segment's own value changed\n"), "{text}");
+    assert!(text.ends_with("Method: Shapley shares of each formula, chained down to the leaves (`--format json` names each metric's way).\n"), "{text}");
     let json = dir
         .run(&[&args[..], &["--format", "json"]].concat(), 0)
         .stdout;
