@@ -173,7 +173,14 @@ pub(crate) fn offsetting_lines(tree: &MetricTree, offsetting: &[Offsetting]) -> 
                 .first()
                 .map_or(0.0, |i| i.1.abs())
                 .max(o.change.abs());
-            let signed = |v: f64| signed_at(v, scale);
+            // Every number is in the flat metric's unit, not the input's it names.
+            let flat = tree.metric(o.metric);
+            let unit = match (flat.change, flat.unit.as_deref()) {
+                (canopy_engine::ChangeIn::Points, _) => " pts".to_string(),
+                (_, Some(u)) => format!(" {u}"),
+                (_, None) => String::new(),
+            };
+            let signed = |v: f64| format!("{}{unit}", signed_at(v, scale));
             let mut named: Vec<String> = (inputs.iter().take(OFFSETTING_INPUTS))
                 .map(|(i, s)| format!("{} {}", tree.metric(*i).title, signed(*s)))
                 .collect();
