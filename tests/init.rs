@@ -43,3 +43,40 @@ fn the_starter_checks_and_runs_and_is_never_written_twice() {
     let kept = std::fs::read_to_string(dir.path().join("start/tree.yaml")).unwrap();
     assert_eq!(kept, "# mine\n");
 }
+
+/// The explanation `init` suggests prints no rounding residue: the mix of a segment whose
+/// weight did not move is `0`, not `-1.11e-16`, while `--format json` keeps every digit.
+#[test]
+fn the_suggested_explanation_prints_no_rounding_residue() {
+    let dir = Dir::new();
+    dir.run(&["init", "start"], 0);
+    let args = [
+        "explain",
+        "start/tree.yaml",
+        "--data",
+        "start/data.csv",
+        "--from",
+        "2026-W07",
+        "--to",
+        "2026-W08",
+    ];
+    let text = dir.run(&args, 0).stdout;
+    let residue = text
+        .split_whitespace()
+        .filter_map(|w| w.trim_end_matches(['%', ',', ')']).parse::<f64>().ok())
+        .find(|v| *v != 0.0 && v.abs() < 1e-9);
+    assert_eq!(residue, None, "{text}");
+    assert!(text.contains("platform=ios"), "{text}");
+    // Plain words first: the unit and share of each contribution, mix and rate in a sentence,
+    // the method last.
+    assert!(
+        text.contains("contribution (in items per user)  share of the change"),
+        "{text}"
+    );
+    assert!(text.contains("  mix: because more or less of the whole came from this segment; rate: because this segment's own value changed\n"), "{text}");
+    assert!(text.ends_with("Method: Shapley shares of each formula, chained down to the leaves (`--format json` names each metric's way).\n"), "{text}");
+    let json = dir
+        .run(&[&args[..], &["--format", "json"]].concat(), 0)
+        .stdout;
+    assert!(json.contains("e-1"), "{json}");
+}

@@ -41,7 +41,7 @@ fn a_score_moves_in_points_and_says_its_band() {
     preview(&dir, "trees/nps.yaml", "nps.csv", "2026-Q4");
     let (text, html) = parts(&dir, "nps-2026-Q4-ravi@example.com");
     assert!(
-        text.contains("Net Promoter Score fell 46.75 -> 24.12 points (-100 to 100) (Great -> Good): detractors (0-6) +181 drove 100%."),
+        text.contains("Net Promoter Score fell 46.75 -> 24.12 points (-100 to 100) (Great -> Good): Detractors (0-6) +181 drove 100%."),
         "{text}"
     );
     assert!(

@@ -10,7 +10,7 @@ use canopy_evaluator::{
 
 use crate::args::{DataArgs, Format};
 use crate::data;
-use canopy_evaluator::format::{change, signed};
+use canopy_evaluator::format::{change, signed_at};
 
 use crate::table;
 use crate::trees::{self, Style};
@@ -229,14 +229,85 @@ pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport)
         return out;
     };
     out += &format!("  {}\n", change(before, after, m.unit.as_deref(), m.change));
-    let list = |title: &str, items: &[canopy_evaluator::Contribution], limit: usize| -> String {
+    let text = Text::new(r, contribution_unit(m));
+    out += &text.list(
+        "What changed it (direct inputs):",
+        &r.contributions,
+        usize::MAX,
+    );
+    out += &text.list("Down to the leaves:", &r.leaves, 10);
+    out += &offsetting(eval, r);
+    out += &text.segments();
+    if let Some(note) = &r.segments_note {
+        out += &format!("\nSegments: {note}\n");
+    }
+    out += "\n";
+    out += &exactness(r);
+    // The method is a footnote: people read the shares first, and the JSON and
+    // docs/explain.md hold the whole method.
+    out += "Method: Shapley shares of each formula, chained down to the leaves (`--format json` names each metric's way).\n";
+    out
+}
+
+/// A contribution's unit as text: `pts` for a metric told in points, else its unit. A
+/// contribution is in the unit of the metric it explains, not of the input it names, so
+/// `items_per_activated_user -288` must say `items`.
+fn contribution_unit(m: &canopy_engine::Metric) -> Option<String> {
+    match m.change {
+        canopy_engine::ChangeIn::Points => Some("pts".into()),
+        canopy_engine::ChangeIn::Relative => m.unit.clone(),
+    }
+}
+
+/// What every table of one explanation shares: the scale under which a number is rounding,
+/// the change that shares are of, and the unit contributions are in.
+struct Text<'r, 'a> {
+    report: &'r ExplainReport<'a>,
+    scale: f64,
+    change: f64,
+    header: String,
+}
+
+impl<'r, 'a> Text<'r, 'a> {
+    fn new(report: &'r ExplainReport<'a>, unit: Option<String>) -> Self {
+        let scale = report.scale();
+        let change = canopy_evaluator::format::settled(report.change.unwrap_or(0.0), scale);
+        let header = unit.map_or("contribution".into(), |u| format!("contribution (in {u})"));
+        Text {
+            report,
+            scale,
+            change,
+            header,
+        }
+    }
+
+    fn signed(&self, v: f64) -> String {
+        signed_at(v, self.scale)
+    }
+
+    /// `v`'s share of the change in percent, as the emails give it; `-` when nothing changed.
+    fn share(&self, v: f64) -> String {
+        match self.change {
+            0.0 => "-".into(),
+            change => format!(
+                "{:.0}%",
+                canopy_evaluator::format::settled(v, self.scale) / change * 100.0
+            ),
+        }
+    }
+
+    /// A table of contributions, the first `limit` of them.
+    fn list(&self, title: &str, items: &[canopy_evaluator::Contribution], limit: usize) -> String {
         if items.is_empty() {
             return String::new();
         }
         let rows: Vec<Vec<String>> = items
             .iter()
             .take(limit)
-            .map(|c| vec![format!("  {}", c.metric), signed(c.contribution)])
+            .map(|c| {
+                let v = c.contribution;
+                vec![format!("  {}", c.metric), self.signed(v), self.share(v)]
+            })
             .collect();
         let more = items.len().saturating_sub(limit);
         let tail = if more > 0 {
@@ -244,73 +315,70 @@ pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport)
         } else {
             String::new()
         };
-        format!(
-            "\n{title}\n{}{tail}",
-            table::render(&["  metric", "contribution"], &rows, &[])
-        )
-    };
-    out += &list(
-        "What changed it (direct inputs):",
-        &r.contributions,
-        usize::MAX,
-    );
-    out += &list("Down to the leaves:", &r.leaves, 10);
-    out += &offsetting(r);
-    out += &segments(r);
-    if let Some(note) = &r.segments_note {
-        out += &format!("\nSegments: {note}\n");
+        let header = ["  metric", &self.header, "share of the change"];
+        format!("\n{title}\n{}{tail}", table::render(&header, &rows, &[]))
     }
-    out += &format!("\nMethod: {}\n", r.method);
-    out += &exactness(r);
-    out
+
+    /// Each segment's contribution, with mix and rate for a ratio and a line saying what
+    /// those two words mean.
+    fn segments(&self) -> String {
+        let r = self.report;
+        if r.segments.is_empty() {
+            return String::new();
+        }
+        let ratio = r.segments.iter().any(|s| s.mix.is_some());
+        let rows: Vec<Vec<String>> = r
+            .segments
+            .iter()
+            .map(|s| {
+                let mut row = vec![format!("  {}", s.name()), self.signed(s.contribution)];
+                row.push(self.share(s.contribution));
+                if ratio {
+                    row.push(s.mix.map_or("-".into(), |v| self.signed(v)));
+                    row.push(s.rate.map_or("-".into(), |v| self.signed(v)));
+                }
+                row
+            })
+            .collect();
+        let mut header = vec!["  segment", &self.header, "share of the change"];
+        if ratio {
+            header.extend(["mix", "rate"]);
+        }
+        let mut out = format!("\nBy segment:\n{}", table::render(&header, &rows, &[]));
+        if ratio {
+            out += "  mix: because more or less of the whole came from this segment; rate: because this segment's own value changed\n";
+        }
+        out
+    }
 }
 
-/// The offsetting movements: flat metrics hiding opposite moves of their inputs.
-fn offsetting(r: &ExplainReport) -> String {
+/// The offsetting movements: flat metrics hiding opposite moves of their inputs, each number
+/// in the flat metric's unit.
+fn offsetting(eval: &Evaluation<'_>, r: &ExplainReport) -> String {
     if r.offsetting.is_empty() {
         return String::new();
     }
+    let tree = eval.tree();
     let mut out = String::from("\nOffsetting movements (a flat metric hiding opposite moves):\n");
     for o in &r.offsetting {
+        let unit = (tree.find(o.metric).map(|m| tree.metric(m)))
+            .and_then(contribution_unit)
+            .map_or(String::new(), |u| format!(" {u}"));
+        // In the flat metric's unit, computed from its inputs' shares: those set the scale.
+        let scale = (o.inputs.iter()).fold(o.change.abs(), |m, i| m.max(i.contribution.abs()));
         let inputs: Vec<String> = o
             .inputs
             .iter()
-            .map(|i| format!("{} {}", i.metric, signed(i.contribution)))
+            .map(|i| format!("{} {}{unit}", i.metric, signed_at(i.contribution, scale)))
             .collect();
         out += &format!(
-            "  {} changed {}; beneath it: {}\n",
+            "  {} changed {}{unit}; beneath it: {}\n",
             o.metric,
-            signed(o.change),
+            signed_at(o.change, scale),
             inputs.join(", ")
         );
     }
     out
-}
-
-/// Each segment's contribution, with mix and rate for a ratio.
-fn segments(r: &ExplainReport) -> String {
-    if r.segments.is_empty() {
-        return String::new();
-    }
-    let ratio = r.segments.iter().any(|s| s.mix.is_some());
-    let rows: Vec<Vec<String>> = r
-        .segments
-        .iter()
-        .map(|s| {
-            let mut row = vec![format!("  {}", s.name()), signed(s.contribution)];
-            if ratio {
-                row.push(s.mix.map_or("-".into(), signed));
-                row.push(s.rate.map_or("-".into(), signed));
-            }
-            row
-        })
-        .collect();
-    let header: &[&str] = if ratio {
-        &["  segment", "contribution", "mix", "rate"]
-    } else {
-        &["  segment", "contribution"]
-    };
-    format!("\nBy segment:\n{}", table::render(header, &rows, &[]))
 }
 
 /// One line saying the explanation is exact everywhere, or which metrics are approximate.

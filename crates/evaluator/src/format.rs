@@ -34,6 +34,34 @@ pub fn number(v: f64) -> String {
     group_thousands(&text)
 }
 
+/// How small a computed number may be, relative to the numbers it was computed from, and
+/// still be nothing but rounding. A double carries about 16 significant digits and a formula
+/// of a few steps loses a few of them, so a result under a billionth of its inputs' size
+/// says nothing about the data: `0.5 - (0.3 + 0.2)` is `-2.8e-17`, not a finding.
+pub const RESIDUE: f64 = 1e-9;
+
+/// `v`, or 0 when it is zero to the precision of the values it was computed from: when
+/// `|v| <= RESIDUE * scale`, `scale` being the largest magnitude among those values (for an
+/// explanation, the metric's values and the contributions in its unit). Text uses this;
+/// JSON keeps every digit.
+pub fn settled(v: f64, scale: f64) -> f64 {
+    if v.abs() <= RESIDUE * scale.abs() {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// [`number`] of `v` computed from values as large as `scale`: a rounding residue is `0`.
+pub fn number_at(v: f64, scale: f64) -> String {
+    number(settled(v, scale))
+}
+
+/// [`signed`] of `v` computed from values as large as `scale`: a rounding residue is `0`.
+pub fn signed_at(v: f64, scale: f64) -> String {
+    signed(settled(v, scale))
+}
+
 /// A title with its id, as people read it: `Items created (items_created)`; the title alone
 /// when it is the id or already names it, and the id after a dash when the title ends with a
 /// parenthesis of its own (`Detractors (0-6) - detractors`, not `(0-6) (detractors)`).
@@ -155,6 +183,37 @@ mod tests {
         }
         assert_eq!(signed(2.5), "+2.5");
         assert_eq!(percent(-2.54), "-2.5%");
+    }
+
+    #[test]
+    fn rounding_residue_reads_as_zero() {
+        // The mix of a segment whose weight did not change, from the starter tree.
+        assert_eq!(signed_at(-1.11e-16, 2.58), "0");
+        assert_eq!(signed_at(7.459e-17, 2.58), "0");
+        assert_eq!(number_at(0.5 - (0.3 + 0.2), 0.5), "0");
+        // A small number that the data carries is shown as it is.
+        assert_eq!(signed_at(-0.001973, 2.58), "-0.001973");
+        assert_eq!(signed_at(-1e-300, 1e-299), "-1e-300");
+        assert_eq!(signed_at(-0.2732, 2.58), "-0.2732");
+    }
+
+    proptest::proptest! {
+        /// No printed difference of two values is a rounding residue of them: where the
+        /// values are equal in exact arithmetic (`x` and `x` rebuilt from parts) the text is
+        /// `0`, and where they differ by more than the residue it is not.
+        #[test]
+        fn no_printed_number_is_a_rounding_residue(
+            x in -1e12f64..1e12,
+            parts in 1usize..8,
+            shift in -1e12f64..1e12,
+        ) {
+            let piece = x / parts as f64;
+            let rebuilt = (0..parts).fold(shift, |sum, _| sum + piece) - shift;
+            let scale = x.abs().max(shift.abs());
+            proptest::prop_assert_eq!(signed_at(rebuilt - x, scale), "0");
+            let real = (x - rebuilt).abs().max(scale * RESIDUE) * 4.0 + f64::MIN_POSITIVE;
+            proptest::prop_assert_ne!(signed_at(real, scale), "0");
+        }
     }
 
     #[test]

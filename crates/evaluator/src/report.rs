@@ -321,6 +321,24 @@ pub fn explain_report<'e>(
 }
 
 impl ExplainReport<'_> {
+    /// The size of the numbers this explanation was computed from, in the metric's unit:
+    /// the largest magnitude among its values, contributions and segments' parts. Text says
+    /// `0` for a number under [`crate::format::RESIDUE`] times this (rounding, not data).
+    pub fn scale(&self) -> f64 {
+        let segments = self
+            .segments
+            .iter()
+            .flat_map(|s| [Some(s.contribution), s.mix, s.rate]);
+        [self.before, self.after]
+            .into_iter()
+            .chain(self.contributions.iter().map(|c| Some(c.contribution)))
+            .chain(self.leaves.iter().map(|c| Some(c.contribution)))
+            .chain(segments)
+            .flatten()
+            .filter(|v| v.is_finite())
+            .fold(0.0, |m, v| m.max(v.abs()))
+    }
+
     /// Appends the report to `out` as compact JSON: the same bytes `serde_json` makes of it,
     /// several times faster, for `explain --each` over thousands of leaves.
     pub fn write_json(&self, out: &mut Vec<u8>) {

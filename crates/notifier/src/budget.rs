@@ -5,7 +5,7 @@
 //! items at the bottom first) and says where the rest can be seen.
 
 use canopy_engine::MetricTree;
-use canopy_evaluator::format::signed;
+use canopy_evaluator::format::signed_at;
 use canopy_evaluator::Offsetting;
 
 /// The most bytes one email may have, as sent (headers and both parts, encoded). Servers
@@ -167,6 +167,20 @@ pub(crate) fn offsetting_lines(tree: &MetricTree, offsetting: &[Offsetting]) -> 
         .map(|o| {
             let mut inputs = o.inputs.clone();
             inputs.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+            // The change and the shares are computed from each other: the largest sets the
+            // scale under which a number is rounding and reads as 0.
+            let scale = inputs
+                .first()
+                .map_or(0.0, |i| i.1.abs())
+                .max(o.change.abs());
+            // Every number is in the flat metric's unit, not the input's it names.
+            let flat = tree.metric(o.metric);
+            let unit = match (flat.change, flat.unit.as_deref()) {
+                (canopy_engine::ChangeIn::Points, _) => " pts".to_string(),
+                (_, Some(u)) => format!(" {u}"),
+                (_, None) => String::new(),
+            };
+            let signed = |v: f64| format!("{}{unit}", signed_at(v, scale));
             let mut named: Vec<String> = (inputs.iter().take(OFFSETTING_INPUTS))
                 .map(|(i, s)| format!("{} {}", tree.metric(*i).title, signed(*s)))
                 .collect();

@@ -726,7 +726,7 @@ fn a_verdict_is_kept_once_and_a_change_first_seen_stays_the_earliest() {
 
 #[test]
 fn the_headline_names_the_leaves_that_carry_the_roots_move() {
-    let yaml = "tree: h\nroot: r\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nmetrics:\n  r: { title: Revenue, unit: EUR, formula: a + b + c, bands: [{ name: Low, below: 110 }, { name: High }] }\n  a: { title: New }\n  b: { title: Expansion }\n  c: { title: Churn }\n";
+    let yaml = "tree: h\nroot: r\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nmetrics:\n  r: { title: Revenue, unit: EUR, formula: a + b + c, bands: [{ name: Low, below: 110 }, { name: High }] }\n  a: { title: New ARR }\n  b: { title: Expansion }\n  c: { title: Churn }\n";
     let t = canopy_engine::load(
         Path::new("h.yaml"),
         &MemoryFs::new().with("h.yaml", yaml),
@@ -749,15 +749,15 @@ fn the_headline_names_the_leaves_that_carry_the_roots_move() {
         crate::headline(&e, &x).unwrap()
     };
     let third = 100.0 / 3.0;
-    // One leaf carries it all: it alone is named.
+    // One leaf carries it all: it alone is named, its title as written.
     assert_eq!(
         headline([third + 20.0, third, third]),
-        "Revenue rose 100 -> 120 EUR (Low -> High): new +20 drove 100%"
+        "Revenue rose 100 -> 120 EUR (Low -> High): New ARR +20 drove 100%"
     );
     // No leaf carries 80%: the next one is named too.
     assert_eq!(
         headline([third + 6.0, third + 4.0, third]),
-        "Revenue rose 100 -> 110 EUR (Low -> High): new +6 drove 60%, expansion +4 drove 40%"
+        "Revenue rose 100 -> 110 EUR (Low -> High): New ARR +6 drove 60%, Expansion +4 drove 40%"
     );
 }
 

@@ -65,6 +65,9 @@ pub struct RootShare {
     pub effect: f64,
     /// The root's own change since shipping, relative to its baseline.
     pub change: f64,
+    /// The root's level before shipping (its baseline mean), in its unit: a root told in
+    /// points says its moves as `effect * baseline` points.
+    pub baseline: f64,
 }
 
 /// A guardrail (or control) metric over the same windows.
@@ -761,6 +764,7 @@ fn root_share(
         transmitted: transmitted(grid, s, w, effect),
         effect,
         change: change_of_root / fp,
+        baseline: fp,
     })
 }
 

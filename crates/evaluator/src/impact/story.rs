@@ -1,9 +1,9 @@
 //! A judged change in words: the paragraph `canopy impact` prints and the owner's email holds.
 
-use canopy_engine::{Change, Good, MetricTree};
+use canopy_engine::{Change, ChangeIn, Good, MetricTree};
 
 use super::assess::{Assessment, Stage};
-use crate::format::percent;
+use crate::format::{percent, signed};
 
 /// A relative effect as a signed percentage: `+6.1%`.
 fn pct(x: f64) -> String {
@@ -88,23 +88,34 @@ fn calibration(a: &Assessment) -> String {
 }
 
 /// For a confirmed or likely effect, what share of the root's change since shipping it
-/// explains (or both moves, where the root moved less or the other way).
+/// explains (or both moves, where the root moved less or the other way), each move told as
+/// the root's `change:` rule says: in points or relative.
 fn root_share(tree: &MetricTree, a: &Assessment) -> String {
     let confirmed = matches!(a.verdict, Some("confirmed" | "likely"));
     let Some(root) = a.root.as_ref().filter(|_| confirmed) else {
         return String::new();
     };
-    let root_title = &tree.metric(tree.root()).title;
+    let metric = tree.metric(tree.root());
+    let root_title = &metric.title;
+    let told = |relative: f64| match metric.change {
+        ChangeIn::Points => format!("{} pts", signed(relative * root.baseline)),
+        ChangeIn::Relative => pct(relative),
+    };
     match (0.0..=1.0).contains(&root.share) {
         true => format!(
             " It explains {:.0}% of the change in {root_title} since it shipped.",
             root.share * 100.0
         ),
+        // The change's own metric is the root: its move was told already; say the rest.
+        false if metric.id == a.metric => format!(
+            " {root_title} moved {} in all since it shipped.",
+            told(root.change)
+        ),
         // The root moved less, or the other way: say both moves instead of a share.
         false => format!(
             " It moved {root_title} {} while {root_title} moved {} in all since it shipped.",
-            pct(root.effect),
-            pct(root.change)
+            told(root.effect),
+            told(root.change)
         ),
     }
 }
@@ -118,8 +129,7 @@ fn guardrails(tree: &MetricTree, a: &Assessment) -> String {
             .map_or(g.metric.as_str(), |m| tree.metric(m).title.as_str());
         let moved = g.relative.map_or("no value".to_string(), pct);
         out += &format!(
-            " Guardrail {}: {moved}, {}.",
-            title.to_lowercase(),
+            " Guardrail {title}: {moved}, {}.",
             g.verdict.replace('_', " ")
         );
     }

@@ -222,7 +222,9 @@ pub fn headline(eval: &Evaluation<'_>, explanation: &Explanation) -> Option<Stri
             canopy_engine::ChangeIn::Points => told(b, a, canopy_engine::ChangeIn::Points),
             canopy_engine::ChangeIn::Relative => signed(a - b),
         };
-        let title = tree.metric(leaf).title.to_lowercase();
+        // A title is written as its owner wrote it: lowering it turns `Mobile DAU` into
+        // `mobile dau`, which reads as a different name.
+        let title = &tree.metric(leaf).title;
         named.push(format!("{title} {moved} drove {share:.0}%"));
         if share.abs() >= HEADLINE_SHARE * 100.0 {
             break;
