@@ -74,3 +74,33 @@ fn schema_is_committed_and_current() {
         "run `canopy schema > schema/tree.schema.json` and commit it"
     );
 }
+
+/// The report's panels print a number that is zero to the precision of what was explained
+/// as 0: the starter's segment mix is `0`, not `-1.11e-16`; the data behind it keeps every
+/// digit.
+#[test]
+fn the_reports_panels_print_no_rounding_residue() {
+    let dir = Dir::new();
+    dir.run(&["init", "s"], 0);
+    let args = [
+        "render",
+        "s/tree.yaml",
+        "--data",
+        "s/data.csv",
+        "--period",
+        "2026-W08",
+        "--format",
+        "html",
+    ];
+    let html = dir.run(&args, 0).stdout;
+    let texts: Vec<&str> = ["\"text\":\"", "\"mix\":\"", "\"rate\":\""]
+        .iter()
+        .flat_map(|key| html.split(key).skip(1))
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert!(texts.contains(&"0"), "{texts:?}");
+    assert!(
+        texts.iter().all(|t| !t.contains("e-")),
+        "a rounding residue is printed: {texts:?}"
+    );
+}

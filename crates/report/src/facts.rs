@@ -3,7 +3,7 @@
 //! evaluator's one formatter.
 
 use canopy_engine::{Good, Metric, MetricId, MetricTree};
-use canopy_evaluator::format::{number, signed, titled, told};
+use canopy_evaluator::format::{number, signed_at, titled, told};
 use canopy_evaluator::{explain_report, Evaluation, ExplainReport, Explainer, Period, Planner};
 use serde::{Deserialize, Serialize};
 
@@ -269,6 +269,9 @@ pub fn panels(eval: &Evaluation<'_>, period: Period) -> Vec<Panel> {
 
 fn panel(tree: &MetricTree, id: MetricId, r: &ExplainReport<'_>) -> Panel {
     let m = tree.metric(id);
+    // Zero to the precision of the values explained prints as 0, as in `explain`'s tables.
+    let scale = r.scale();
+    let signed = |v: f64| signed_at(v, scale);
     let part = |metric: &str, value: f64| Part {
         id: metric.to_string(),
         title: tree
@@ -322,7 +325,9 @@ fn panel(tree: &MetricTree, id: MetricId, r: &ExplainReport<'_>) -> Panel {
                 inputs: parts(&o.inputs),
             })
             .collect(),
-        segments: r.segments.iter().take(LISTED).map(segment).collect(),
+        segments: (r.segments.iter().take(LISTED))
+            .map(|s| segment(s, scale))
+            .collect(),
         segments_note: r.segments_note.clone(),
         approximate: r
             .methods
@@ -333,7 +338,9 @@ fn panel(tree: &MetricTree, id: MetricId, r: &ExplainReport<'_>) -> Panel {
     }
 }
 
-fn segment(s: &canopy_evaluator::SegmentReport) -> Segment {
+/// A segment's row, its numbers zero to the precision of `scale` printed as 0.
+fn segment(s: &canopy_evaluator::SegmentReport, scale: f64) -> Segment {
+    let signed = |v: f64| signed_at(v, scale);
     Segment {
         name: s.name(),
         text: signed(s.contribution),
