@@ -1011,3 +1011,43 @@ proptest! {
         prop_assert!(!story.contains("NaN") && !story.contains("inf"), "{story}");
     }
 }
+
+/// A root told in points says its moves in points, and a change on the root itself tells the
+/// root's move once (its effect was the story's first sentence).
+#[test]
+fn impact_tells_a_root_in_points_and_a_roots_move_once() {
+    let t = tree("root: r\nmetrics:\n  r: { formula: a + b, unit: \"%\" }\n  a: {}\n  b: {}\nchanges:\n  - { id: on_root, metric: r, shipped: 2026-W09, expect: { direction: up } }\n  - { id: on_leaf, metric: a, shipped: 2026-W09, expect: { direction: up } }\n");
+    let d = data(&t, &shipped_data(1.10)).unwrap();
+    let eval = evaluate(&t, &d);
+    // The wording, on set numbers: a root at 40 points whose change the effect does not fit
+    // in (a share above 1), so both moves are told.
+    let told = |i: usize| {
+        let mut a = impact::assess(&eval, &t.changes()[i], week("2026-W15"));
+        a.verdict = Some("confirmed");
+        a.root = Some(impact::RootShare {
+            metric: "r".into(),
+            share: 1.5,
+            low: 1.2,
+            high: 1.8,
+            transmitted: Some(true),
+            effect: 0.03,
+            change: 0.02,
+            baseline: 40.0,
+        });
+        impact::story(&t, &t.changes()[i], &a)
+    };
+    let leaf = told(1);
+    assert!(
+        leaf.contains("It moved r +1.2 pts while r moved +0.8 pts in all since it shipped."),
+        "{leaf}"
+    );
+    let root = told(0);
+    assert!(
+        root.contains(" r moved +0.8 pts in all since it shipped."),
+        "{root}"
+    );
+    assert!(
+        !root.contains("It moved r"),
+        "the root's move is told once: {root}"
+    );
+}
