@@ -331,6 +331,25 @@ impl Grid<'_, '_> {
     }
 }
 
+/// `Err` when a change shipped at index `s` has fewer periods before it than a verdict needs,
+/// with what it lacks and the plain means recorded in `out` for the reader.
+fn enough_history(
+    grid: &Grid<'_, '_>,
+    change: &Change,
+    s: usize,
+    scope: Option<&[usize]>,
+    out: &mut Assessment,
+) -> Result<(), String> {
+    if s >= MIN_BASELINE {
+        return Ok(());
+    }
+    let values = grid.values(change.metric, scope);
+    let short = short_history(grid.first, change, s, &values);
+    let reason = too_short(&short);
+    out.short_history = Some(short);
+    Err(reason)
+}
+
 /// How far a change shipped at index `s` of data starting with `first` is from a verdict,
 /// with the means of `values` before shipping and over the evaluation window.
 fn short_history(first: Period, change: &Change, s: usize, values: &[f64]) -> ShortHistory {
@@ -480,13 +499,7 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
     }
     let g = sign(change.direction);
     let scope = scope_segments(&grid, change)?;
-    if s < MIN_BASELINE {
-        let values = grid.values(change.metric, scope.as_deref());
-        let short = short_history(first, change, s, &values);
-        let reason = too_short(&short);
-        out.short_history = Some(short);
-        return Err(reason);
-    }
+    enough_history(&grid, change, s, scope.as_deref(), out)?;
     let (treated, control) = series(&grid, change, scope.as_deref())?;
     let level = treated.level;
     let (model, c, name) = control.unwrap_or((Model::Difference, None, "level".to_string()));
