@@ -272,3 +272,41 @@ fn every_setting_is_known_to_the_tests() {
     let known: std::collections::BTreeSet<String> = settings().iter().cloned().collect();
     assert_eq!(read, known);
 }
+
+/// A skipped test still prints `ok` in `cargo test`; the line it writes on stderr is what
+/// tells a local run (`--nocapture`) that something went unchecked, so each one must start
+/// with `skipped:` and say why, where a reader looking for skips will find it.
+#[test]
+fn every_skip_says_skipped_and_why() {
+    let root = crate::util::repo();
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for dir in ["tests", "crates/sources/tests", "crates/evaluator/tests"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let mut skips = 0;
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        // Spelt in two halves so that this test's own source is not taken for a call.
+        for call in text.split(concat!("eprintln", "!(")).skip(1) {
+            let call = &call[..call.find(");").unwrap_or(call.len())];
+            if !call.to_lowercase().contains("skip") {
+                continue;
+            }
+            skips += 1;
+            let message = call.trim_start();
+            assert!(
+                message.starts_with("\"skipped: ") && message.len() > "\"skipped: \"".len() + 10,
+                "{}: a skip that does not say `skipped:` and why: {message}",
+                path.display()
+            );
+        }
+    }
+    // The PostgreSQL, TLS, ClickHouse (twice), PostHog, Chromium, chromedriver and read-only
+    // mount skips: finding fewer means the search above stopped seeing them.
+    assert!(skips >= 8, "{skips} skips found");
+}

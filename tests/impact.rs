@@ -164,3 +164,50 @@ fn a_definition_changed_inside_the_windows_makes_a_change_not_evaluable() {
         .unwrap();
     assert_eq!(checklist["verdict"], "confirmed");
 }
+
+/// A product with five weeks of data before a change shipped: no verdict, but how many more
+/// weeks one needs, from when one is possible, and the plain means, marked unverified.
+#[test]
+fn a_young_product_is_told_what_it_lacks_and_the_unverified_means() {
+    let dir = Dir::new();
+    let tree = "version: 1\ntree: young\ntitle: Young\ngrain: week\nroot: signups\npeople:\n  ana: { name: Ana, email: ana@example.com }\nraci: { accountable: ana }\nmetrics:\n  signups: { title: Signups, unit: signups, good: up }\nchanges:\n  - id: new-form\n    title: New form\n    metric: signups\n    shipped: 2026-W06\n    expect: { direction: up }\n";
+    dir.create("young.yaml", tree);
+    // 100 a week before shipping, 110 in the ramp week, 120 after.
+    let mut csv = "period,metric,value\n".to_string();
+    for week in 1..=14 {
+        let value = match week {
+            ..=5 => 100,
+            6 => 110,
+            _ => 120,
+        };
+        csv += &format!("2026-W{week:02},signups,{value}\n");
+    }
+    dir.create("young.csv", &csv);
+    let args = ["impact", "young.yaml", "--data", "young.csv"];
+    let doc = json(&dir.run(&[&args[..], &["--format", "json"]].concat(), 0));
+    let change = &doc["changes"][0];
+    assert_eq!(change["status"], "not_evaluable");
+    assert!(change["verdict"].is_null());
+    assert_eq!(
+        change["short_history"],
+        serde_json::json!({
+            "periods": 5,
+            "more": 7,
+            "judged_from": "2026-W13",
+            "verdict_from": "2026-W19",
+            "data_from": "2025-W46",
+            "before": 100.0,
+            "after": 120.0,
+        })
+    );
+    let reason = change["reason"].as_str().unwrap();
+    assert_eq!(
+        reason,
+        "the data has 5 periods before shipping; a verdict needs at least 12, so 7 more: with the data starting from 2025-W46 or earlier, or for a change shipped from 2026-W13 on (its verdict due with 2026-W19)"
+    );
+    let text = dir.run(&args, 0).stdout;
+    assert!(
+        text.contains("Unverified (no test, no control, noise not ruled out): Signups went 100 -> 120 signups (+20, +20.0%), from the mean of the 5 weeks before shipping to the mean of 2026-W07 to 2026-W12."),
+        "{text}"
+    );
+}

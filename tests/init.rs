@@ -80,3 +80,20 @@ fn the_suggested_explanation_prints_no_rounding_residue() {
         .stdout;
     assert!(json.contains("e-1"), "{json}");
 }
+
+/// A newcomer reads `canopy --help` top down: the command that makes something to try comes
+/// first, then checking, evaluating, explaining and the scheduled run.
+#[test]
+fn help_lists_init_first_then_the_first_steps() {
+    let help = Dir::new().run(&["--help"], 0).stdout;
+    let (_, commands) = help.split_once("Commands:\n").expect("a list of commands");
+    let names: Vec<&str> = (commands.lines())
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        names[..5],
+        ["init", "check", "eval", "explain", "run"],
+        "{help}"
+    );
+}

@@ -109,3 +109,60 @@ fn a_range_backwards_is_refused_with_help() {
         run.stderr
     );
 }
+
+/// A verdict email is counted apart from moves and alerts: the activation tree's checklist is
+/// judged in 2026-W20 and told to its metric's accountable, who had no move in the range.
+#[test]
+fn verdict_emails_have_a_column_of_their_own() {
+    let dir = Dir::new();
+    dir.copy("trees/activation.yaml");
+    dir.copy("fixtures/data/activation.csv");
+    let args = [
+        "replay",
+        "trees/activation.yaml",
+        "--data",
+        "fixtures/data/activation.csv",
+        "--from",
+        "2026-W12",
+        "--to",
+        "2026-W21",
+    ];
+    let table = dir.run(&args, 0).stdout;
+    assert!(
+        table.contains("period    emails  moves (rules)  verdicts on changes\n")
+            && table.contains("2026-W20       2                 onboarding-checklist\n"),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "to                  emails  verdict emails  moves as accountable\n\
+             growth@example.com      10               1                     0\n\
+             maya@example.com        10               0                     0\n"
+        ),
+        "{table}"
+    );
+    assert!(
+        table.contains("\nverdict emails: of those, the ones telling a registered change's verdict (neither a move nor an alert)\n"),
+        "{table}"
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &dir.run(&[&args[..], &["--format", "json"]].concat(), 0)
+            .stdout,
+    )
+    .unwrap();
+    let told: Vec<(&str, u64)> = (json["people"].as_array().unwrap().iter())
+        .map(|p| {
+            (
+                p["email"].as_str().unwrap(),
+                p["verdict_emails"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(told, [("growth@example.com", 1), ("maya@example.com", 0)]);
+    let flagged: Vec<&str> = (json["periods"].as_array().unwrap().iter())
+        .flat_map(|p| p["emails"].as_array().unwrap())
+        .filter(|e| e["verdict"] == true)
+        .map(|e| e["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(flagged, ["growth@example.com"]);
+}

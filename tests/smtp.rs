@@ -310,6 +310,37 @@ fn server_down_loses_nothing_and_a_flush_delivers_later() {
         "{}",
         status.stdout
     );
+    // Each pending email is listed under the counts, with why it waits and when it goes.
+    assert!(
+        status
+            .stdout
+            .contains("pending: maya@example.com: [canopy] item-creation 2026-W47"),
+        "{}",
+        status.stdout
+    );
+    let details: Vec<&str> = (status.stdout.lines())
+        .filter(|l| l.starts_with("  attempts: "))
+        .collect();
+    assert_eq!(details.len(), 4, "{}", status.stdout);
+    assert!(
+        (details.iter())
+            .all(|l| l.ends_with("; next try: by the next run or `canopy outbox flush`")),
+        "{}",
+        status.stdout
+    );
+    // The first email meets the closed port; the rest wait untried behind it.
+    let tried: Vec<&&str> = (details.iter())
+        .filter(|l| l.starts_with("  attempts: 1; last error: ") && !l.contains("error: none"))
+        .collect();
+    assert_eq!(tried.len(), 1, "{}", status.stdout);
+    assert_eq!(
+        (details.iter())
+            .filter(|l| l.starts_with("  attempts: 0; last error: none;"))
+            .count(),
+        3,
+        "{}",
+        status.stdout
+    );
     let server = Server::start(&dir, port, &[]);
     dir.run_env(&["outbox", "flush"], &env, 0);
     assert_eq!(server.per_recipient(), everyone());
@@ -371,6 +402,20 @@ fn refused_for_good(dir: &Dir, port: u16, env: &[(&'static str, String)]) {
         status
             .stdout
             .contains("failed: maya@example.com: [canopy] item-creation 2026-W47"),
+        "{}",
+        status.stdout
+    );
+    assert_eq!(
+        status
+            .stdout
+            .matches("; next try: only after `canopy outbox retry`\n")
+            .count(),
+        4,
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("last error: permanent error (550)"),
         "{}",
         status.stdout
     );

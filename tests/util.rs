@@ -159,7 +159,7 @@ pub fn postgres_url() -> Option<String> {
             panic!("CANOPY_TEST_POSTGRES_URL is not set under CI: the PostgreSQL tests cannot be skipped")
         }
         Err(_) => {
-            eprintln!("CANOPY_TEST_POSTGRES_URL is not set: PostgreSQL test skipped");
+            eprintln!("skipped: CANOPY_TEST_POSTGRES_URL is not set (eval \"$(.ci/postgres.sh)\")");
             None
         }
     }

@@ -26,7 +26,7 @@ impl TlsCluster {
                 std::env::var_os("CI").is_none(),
                 "PostgreSQL's server is not installed under CI: the TLS tests cannot be skipped"
             );
-            eprintln!("PostgreSQL's server is not installed: TLS test skipped");
+            eprintln!("skipped: PostgreSQL's server is not installed (apt-get install postgresql), so TLS is not checked");
             return None;
         }
         let out = Command::new("bash")

@@ -80,6 +80,12 @@ fn global_options(command: &clap::Command) -> String {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Write a starter tree, sample data and the JSON Schema into DIR, to try Canopy on.
+    Init {
+        /// Where to write them (created if needed); existing files are never overwritten.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Validate tree files; every problem is printed as path:line:col on stderr.
     Check {
         /// Tree files to check.
@@ -90,6 +96,44 @@ pub(crate) enum Command {
         #[arg(long)]
         connections: bool,
     },
+    /// Evaluate every metric of a tree for one period.
+    Eval {
+        /// The tree file.
+        tree: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The period: `latest` (newest in the data), `previous` (the last complete period
+        /// before today), or a period of the tree's grain such as 2026-W47.
+        #[arg(long, default_value = "latest")]
+        period: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Explain why a metric changed between two periods, down to its leaves and segments.
+    Explain {
+        /// The tree file.
+        tree: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The earlier period.
+        #[arg(long)]
+        from: String,
+        /// The later period.
+        #[arg(long)]
+        to: String,
+        /// The metric to explain (default: the root).
+        #[arg(long)]
+        metric: Option<String>,
+        /// Explain every consecutive pair of periods from --from to --to.
+        #[arg(long)]
+        each: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// The scheduled run: detect moves, email each accountable owner one digest, record all.
+    Run(RunArgs),
     /// Draw a tree: Mermaid or Graphviz text, or with a period's values as a self-contained
     /// HTML report or an SVG picture.
     Render {
@@ -122,28 +166,6 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = crate::owners::OwnersFormat::Table)]
         format: crate::owners::OwnersFormat,
     },
-    /// Write a starter tree, sample data and the JSON Schema into DIR, to try Canopy on.
-    Init {
-        /// Where to write them (created if needed); existing files are never overwritten.
-        #[arg(default_value = ".")]
-        dir: PathBuf,
-    },
-    /// Evaluate every metric of a tree for one period.
-    Eval {
-        /// The tree file.
-        tree: PathBuf,
-        #[command(flatten)]
-        data: DataArgs,
-        /// The period: `latest` (newest in the data), `previous` (the last complete period
-        /// before today), or a period of the tree's grain such as 2026-W47.
-        #[arg(long, default_value = "latest")]
-        period: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
-    /// The scheduled run: detect moves, email each accountable owner one digest, record all.
-    Run(RunArgs),
     /// What the tree as it is now would have sent, period by period, over a range.
     ///
     /// Each period's run is decided as `canopy run` would, from an empty history at --from:
@@ -171,28 +193,6 @@ pub(crate) enum Command {
         /// The last complete period: `latest` (newest in the data), `previous`, or a period.
         #[arg(long, default_value = "latest")]
         as_of: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
-    /// Explain why a metric changed between two periods, down to its leaves and segments.
-    Explain {
-        /// The tree file.
-        tree: PathBuf,
-        #[command(flatten)]
-        data: DataArgs,
-        /// The earlier period.
-        #[arg(long)]
-        from: String,
-        /// The later period.
-        #[arg(long)]
-        to: String,
-        /// The metric to explain (default: the root).
-        #[arg(long)]
-        metric: Option<String>,
-        /// Explain every consecutive pair of periods from --from to --to.
-        #[arg(long)]
-        each: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,

@@ -1,6 +1,8 @@
 //! `canopy outbox flush|status|retry|discard`.
 
-use canopy_notifier::{EmailStatus, History, Selection};
+use std::time::Duration;
+
+use canopy_notifier::{EmailStatus, History, Selection, Unresolved};
 
 use crate::args::{OutboxCommand, StoreArgs, WhichArgs};
 use crate::mail::{self, Mail};
@@ -93,16 +95,7 @@ fn status(store: &StoreArgs) -> anyhow::Result<Outcome> {
             age.num_minutes()
         )?;
     }
-    for u in history.unresolved()? {
-        let when = u.last_attempt.as_deref().unwrap_or("never tried");
-        outln!(
-            "{}: {}: {}: {} ({when})",
-            u.status.as_str(),
-            u.recipient,
-            u.subject,
-            u.error
-        )?;
-    }
+    list_undelivered(&history)?;
     // Stuck: refused for good, unacknowledged, or pending after a failed attempt.
     let stuck = s.failed > 0 || s.uncertain > 0 || s.retrying > 0;
     if stuck {
@@ -123,4 +116,47 @@ fn status(store: &StoreArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// Each email the counts include as pending, failed or uncertain: its status, recipient and
+/// subject on one line, then its attempts, last error and when it will be tried again, so
+/// the reader sees which emails wait and what would move them.
+fn list_undelivered(history: &History) -> anyhow::Result<()> {
+    let uncertain_after = crate::env::retry()?.uncertain_after;
+    for u in history.undelivered()? {
+        outln!("{}: {}: {}", u.status.as_str(), u.recipient, u.subject)?;
+        let error = match (u.error.as_str(), u.last_attempt.as_deref()) {
+            ("", _) => "none".to_string(),
+            (error, Some(at)) => format!("{error} (at {at})"),
+            (error, None) => error.to_string(),
+        };
+        outln!(
+            "  attempts: {}; last error: {error}; next try: {}",
+            u.attempts,
+            next_try(&u, uncertain_after)
+        )?;
+    }
+    Ok(())
+}
+
+/// When `u` will be sent again: pending ones by the next run or flush; uncertain ones by a
+/// run or flush once `CANOPY_SMTP_UNCERTAIN_AFTER` has passed since the last attempt (not
+/// sooner, since the server may have delivered it); failed ones only when retried by hand.
+fn next_try(u: &Unresolved, uncertain_after: Duration) -> String {
+    match u.status {
+        EmailStatus::Uncertain => {
+            let last = (u.last_attempt.as_deref())
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+            let after = chrono::Duration::from_std(uncertain_after).ok();
+            match last.zip(after) {
+                Some((last, after)) => format!(
+                    "by a run or `canopy outbox flush` from {}",
+                    (last + after).to_rfc3339()
+                ),
+                None => "by the next run or `canopy outbox flush`".to_string(),
+            }
+        }
+        EmailStatus::Failed => "only after `canopy outbox retry`".to_string(),
+        _ => "by the next run or `canopy outbox flush`".to_string(),
+    }
 }

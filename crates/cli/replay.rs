@@ -2,7 +2,7 @@
 //! run on every period of a range from an empty history. Nothing is sent or recorded: the runs
 //! are decided by the same `plan` as `canopy run`, against a history in memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use canopy_evaluator::{evaluate, Evaluation, Period};
@@ -19,6 +19,8 @@ use crate::Outcome;
 struct Email {
     to: String,
     subject: String,
+    /// Whether it tells a registered change's verdict (as well as any moves).
+    verdict: bool,
 }
 
 #[derive(Serialize)]
@@ -37,7 +39,11 @@ struct Replayed {
 #[derive(Serialize)]
 struct PersonCount {
     email: String,
+    /// Every email (or chat message) they would have had.
     emails: usize,
+    /// Those of `emails` that tell a change's verdict: a verdict is neither a move nor an
+    /// alert, so it is counted apart.
+    verdict_emails: usize,
     /// The moves they would have been alerted to as accountable.
     alerts: usize,
 }
@@ -128,10 +134,17 @@ fn replay(eval: &Evaluation<'_>, from: Period, to: Period) -> anyhow::Result<Vec
         }
         let planned = plan(eval, period, &history, &sender, date, None)?;
         history.record_run(&planned.record, now)?;
+        let told = verdict_contacts(tree, &planned.verdicts);
         let emails = (planned.record.emails.iter())
-            .map(|e| Email {
-                to: e.shown_recipient(),
-                subject: e.subject.clone(),
+            .map(|e| {
+                let to = e.shown_recipient();
+                let verdict = told.contains(&to);
+                let subject = e.subject.clone();
+                Email {
+                    to,
+                    subject,
+                    verdict,
+                }
             })
             .collect();
         out.push(Replayed {
@@ -145,21 +158,40 @@ fn replay(eval: &Evaluation<'_>, from: Period, to: Period) -> anyhow::Result<Vec
     Ok(out)
 }
 
-/// How many emails and alerts each recipient would have had, most emails first.
+/// Where each person told a verdict is reached (address and webhook, as listings show them):
+/// the emails and chat messages to them this period carry it.
+fn verdict_contacts(
+    tree: &canopy_engine::MetricTree,
+    verdicts: &[canopy_notifier::Verdict],
+) -> BTreeSet<String> {
+    let people = verdicts.iter().flat_map(|v| &v.recipients);
+    (people.map(|id| tree.person(id)))
+        .flat_map(|p| {
+            let hook = p.webhook.as_ref().map(|w| w.to_string());
+            p.email.clone().into_iter().chain(hook)
+        })
+        .collect()
+}
+
+/// How many emails, verdict emails and alerts each recipient would have had, most emails
+/// first.
 fn people(periods: &[Replayed]) -> Vec<PersonCount> {
-    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut counts: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
     for p in periods {
         for e in &p.emails {
-            counts.entry(&e.to).or_default().0 += 1;
+            let count = counts.entry(&e.to).or_default();
+            count.0 += 1;
+            count.1 += usize::from(e.verdict);
         }
         for m in &p.moves {
-            counts.entry(&m.recipient).or_default().1 += 1;
+            counts.entry(&m.recipient).or_default().2 += 1;
         }
     }
     let mut out: Vec<PersonCount> = (counts.into_iter())
-        .map(|(email, (emails, alerts))| PersonCount {
+        .map(|(email, (emails, verdict_emails, alerts))| PersonCount {
             email: email.to_string(),
             emails,
+            verdict_emails,
             alerts,
         })
         .collect();
@@ -180,6 +212,13 @@ fn rules(periods: &[Replayed]) -> Vec<RuleCount> {
     out
 }
 
+/// What the per-person columns count, since an email can carry moves, a verdict, or both.
+const PEOPLE_COLUMNS: &str = "\
+emails: every email or chat message to them
+verdict emails: of those, the ones telling a registered change's verdict (neither a move nor an alert)
+moves as accountable: moves of the metrics they are accountable for, each an alert in an email
+";
+
 fn render(report: &Report) -> String {
     let mut out = format!(
         "{} {} to {}, as the tree is now (definition {}); nothing was sent or recorded\n\n",
@@ -191,15 +230,27 @@ fn render(report: &Report) -> String {
                 .map(|m| format!("{} ({})", m.metric, m.rules.join(", ")))
                 .collect();
             let moved = p.skipped.clone().unwrap_or_else(|| moved.join("; "));
-            vec![p.period.clone(), p.emails.len().to_string(), moved]
+            let verdicts = p.verdicts.join(", ");
+            vec![
+                p.period.clone(),
+                p.emails.len().to_string(),
+                moved,
+                verdicts,
+            ]
         })
         .collect();
-    out += &table(&["period", "emails", "moves"], &rows, &[2]);
+    let header = ["period", "emails", "moves (rules)", "verdicts on changes"];
+    out += &table(&header, &rows, &[2, 3]);
     let rows: Vec<Vec<String>> = (report.people.iter())
-        .map(|p| vec![p.email.clone(), p.emails.to_string(), p.alerts.to_string()])
+        .map(|p| {
+            let (emails, verdicts) = (p.emails.to_string(), p.verdict_emails.to_string());
+            vec![p.email.clone(), emails, verdicts, p.alerts.to_string()]
+        })
         .collect();
     out += &format!("\n{} in all:\n", plural(report.people.len(), "recipient"));
-    out += &table(&["to", "emails", "alerts"], &rows, &[]);
+    let header = ["to", "emails", "verdict emails", "moves as accountable"];
+    out += &table(&header, &rows, &[]);
+    out += PEOPLE_COLUMNS;
     if !report.rules.is_empty() {
         let rows: Vec<Vec<String>> = (report.rules.iter())
             .map(|r| vec![r.rule.to_string(), r.moves.to_string()])

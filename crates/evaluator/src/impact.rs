@@ -437,7 +437,8 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
 mod assess;
 mod story;
 pub use assess::{
-    assess, assess_all, Assessment, Effect, GuardrailReport, PlaceboReport, RootShare, Span, Stage,
+    assess, assess_all, Assessment, Effect, GuardrailReport, PlaceboReport, RootShare,
+    ShortHistory, Span, Stage,
 };
 pub use story::story;
 

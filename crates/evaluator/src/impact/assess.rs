@@ -4,7 +4,7 @@
 use canopy_engine::{Change, Controls, Good, Grain, MetricId, MetricTree, Window};
 use serde::Serialize;
 
-use super::{holm, judge, test, two_sided, Model, Test, Verdict, ALPHA};
+use super::{holm, judge, test, two_sided, Model, Test, Verdict, ALPHA, MIN_BASELINE};
 use crate::{Evaluation, Period};
 
 /// Where a change stands.
@@ -83,6 +83,26 @@ pub struct GuardrailReport {
     pub verdict: &'static str,
 }
 
+/// What a change with too few periods of data before it shipped can still show: how far it is
+/// from a verdict, and the plain means before and after shipping, which no test has checked.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ShortHistory {
+    /// Periods of data before shipping.
+    pub periods: usize,
+    /// How many more periods before shipping a verdict needs.
+    pub more: usize,
+    /// The first ship period a verdict is possible for, with the data starting where it does.
+    pub judged_from: String,
+    /// When the verdict on a change shipped then would be due, with this change's windows.
+    pub verdict_from: String,
+    /// Where the data would have to start for this change to be judged.
+    pub data_from: String,
+    /// The metric's mean over the periods before shipping (`null` with none): unverified.
+    pub before: Option<f64>,
+    /// Its mean over the evaluation window (`null` with no value there): unverified.
+    pub after: Option<f64>,
+}
+
 /// One change, judged: the `changes` entries of `canopy impact`'s JSON.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Assessment {
@@ -129,6 +149,10 @@ pub struct Assessment {
     pub guardrails: Vec<GuardrailReport>,
     /// Whether the change was registered after it shipped (set by the run's history).
     pub post_hoc: bool,
+    /// With fewer periods before shipping than a verdict needs: how many more, and the
+    /// unverified means before and after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub short_history: Option<ShortHistory>,
 }
 
 impl Assessment {
@@ -147,6 +171,7 @@ impl Assessment {
             mde: None,
             root: None,
             guardrails: Vec::new(),
+            short_history: None,
             ..self
         }
     }
@@ -309,6 +334,62 @@ impl Grid<'_, '_> {
     }
 }
 
+/// `Err` when a change shipped at index `s` has fewer periods before it than a verdict needs,
+/// with what it lacks and the plain means recorded in `out` for the reader.
+fn enough_history(
+    grid: &Grid<'_, '_>,
+    change: &Change,
+    s: usize,
+    scope: Option<&[usize]>,
+    out: &mut Assessment,
+) -> Result<(), String> {
+    if s >= MIN_BASELINE {
+        return Ok(());
+    }
+    let values = grid.values(change.metric, scope);
+    let short = short_history(grid.first, change, s, &values);
+    let reason = too_short(&short);
+    out.short_history = Some(short);
+    Err(reason)
+}
+
+/// How far a change shipped at index `s` of data starting with `first` is from a verdict,
+/// with the means of `values` before shipping and over the evaluation window.
+fn short_history(first: Period, change: &Change, s: usize, values: &[f64]) -> ShortHistory {
+    let w = change.window;
+    let mean = |range: std::ops::Range<usize>| {
+        let known: Vec<f64> = (values[range].iter().copied())
+            .filter(|v| v.is_finite())
+            .collect();
+        (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64)
+    };
+    let more = MIN_BASELINE - s;
+    ShortHistory {
+        periods: s,
+        more,
+        judged_from: first.offset(MIN_BASELINE as i32).to_string(),
+        verdict_from: w
+            .last_evaluated(first.offset(MIN_BASELINE as i32))
+            .to_string(),
+        data_from: first.offset(-(more as i32)).to_string(),
+        before: mean(0..s),
+        after: mean((s + w.ramp).min(values.len())..(s + w.ramp + w.periods).min(values.len())),
+    }
+}
+
+/// Why a change with `short` history cannot be judged, and what would let one be.
+fn too_short(short: &ShortHistory) -> String {
+    let n = short.periods;
+    format!(
+        "the data has {n} period{} before shipping; a verdict needs at least {MIN_BASELINE}, so {} more: with the data starting from {} or earlier, or for a change shipped from {} on (its verdict due with {})",
+        if n == 1 { "" } else { "s" },
+        short.more,
+        short.data_from,
+        short.judged_from,
+        short.verdict_from,
+    )
+}
+
 /// Every metric's value at one point: leaves from `leaf`, the computed value of metric
 /// `scaled.0` multiplied by `scaled.1`.
 fn point(
@@ -381,6 +462,7 @@ pub fn assess(eval: &Evaluation<'_>, change: &Change, as_of: Period) -> Assessme
         root: None,
         guardrails: Vec::new(),
         post_hoc: false,
+        short_history: None,
     };
     if as_of < w.last_evaluated(s) {
         out.reason = Some(format!(
@@ -420,6 +502,7 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
     }
     let g = sign(change.direction);
     let scope = scope_segments(&grid, change)?;
+    enough_history(&grid, change, s, scope.as_deref(), out)?;
     let (treated, control) = series(&grid, change, scope.as_deref())?;
     let level = treated.level;
     let (model, c, name) = control.unwrap_or((Model::Difference, None, "level".to_string()));

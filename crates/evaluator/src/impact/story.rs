@@ -27,6 +27,7 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
         if let Some(reason) = &a.reason {
             out += &format!(" {}.", capitalised(reason));
         }
+        out += &unverified(tree, change, a);
         return out;
     };
     let metric = tree.metric(change.metric);
@@ -58,6 +59,30 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
     out += &root_share(tree, a);
     out += &guardrails(tree, a);
     out
+}
+
+/// For a change with too little history, the plain before and after means, said to be
+/// unverified: a reader should not take them for a verdict, since nothing says the move
+/// beats noise.
+fn unverified(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
+    let Some(short) = &a.short_history else {
+        return String::new();
+    };
+    let (Some(before), Some(after)) = (short.before, short.after) else {
+        return String::new();
+    };
+    let metric = tree.metric(change.metric);
+    let periods = match short.periods {
+        1 => format!("the {} before", tree.grain()),
+        n => format!("the {n} {}s before", tree.grain()),
+    };
+    format!(
+        " Unverified (no test, no control, noise not ruled out): {} went {}, from the mean of {periods} shipping to the mean of {} to {}.",
+        metric.title,
+        crate::format::change(before, after, metric.unit.as_deref(), metric.change),
+        a.evaluation.from,
+        a.evaluation.to,
+    )
 }
 
 /// What the false-alarm check found, whether the effect was smaller than expected, and, for

@@ -187,10 +187,10 @@ pub struct OutboxStatus {
     pub retrying: u64,
 }
 
-/// A failed or uncertain email, for `canopy outbox status`.
+/// An email not delivered yet (pending, failed or uncertain), for `canopy outbox status`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unresolved {
-    /// Failed or uncertain.
+    /// Pending, failed or uncertain.
     pub status: EmailStatus,
     /// Its tree.
     pub tree: String,
@@ -198,10 +198,12 @@ pub struct Unresolved {
     pub recipient: String,
     /// Its subject.
     pub subject: String,
-    /// The last error.
+    /// The last error; empty if it has not failed yet.
     pub error: String,
     /// When it was last tried, if it was.
     pub last_attempt: Option<String>,
+    /// Delivery attempts so far.
+    pub attempts: u32,
 }
 
 /// Which failed or uncertain emails to put back in the outbox, or to give up on.
@@ -362,10 +364,18 @@ impl History {
 
     /// Failed and uncertain emails with their errors, oldest first.
     pub fn unresolved(&self) -> Result<Vec<Unresolved>, Error> {
-        let mut stmt = self
-            .conn
-            .prepare("select status, tree, recipient, subject, coalesce(last_error, ''), last_attempt_at, medium from outbox where status in ('failed', 'uncertain') order by id")
-            .map_err(|e| self.error(e))?;
+        self.listed("'failed', 'uncertain'")
+    }
+
+    /// Every email not delivered yet (pending, failed or uncertain), oldest first: a person
+    /// told `pending: 3` wants to know which three, and why they wait.
+    pub fn undelivered(&self) -> Result<Vec<Unresolved>, Error> {
+        self.listed("'pending', 'failed', 'uncertain'")
+    }
+
+    fn listed(&self, statuses: &str) -> Result<Vec<Unresolved>, Error> {
+        let sql = format!("select status, tree, recipient, subject, coalesce(last_error, ''), last_attempt_at, medium, attempts from outbox where status in ({statuses}) order by id");
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.error(e))?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(Unresolved {
@@ -378,6 +388,7 @@ impl History {
                     subject: r.get(3)?,
                     error: r.get(4)?,
                     last_attempt: r.get(5)?,
+                    attempts: r.get(7)?,
                 })
             })
             .map_err(|e| self.error(e))?;
