@@ -158,7 +158,7 @@ fn render(tree: &MetricTree, changes: &[usize], assessed: &[Assessment], as_of: 
             "shipped",
             "verdict",
             "effect",
-            "90% interval",
+            "likely range (90%)",
             "p",
         ],
         &rows,

@@ -43,11 +43,11 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
     let grain = tree.grain();
     let baseline = a.baseline_periods;
     out += &format!(
-        " {} {moved}{expected} (90% interval {} to {}, p = {}), {} to {} against the {baseline} {grain}s before, {}.",
+        " {} {moved}{expected} (likely between {} and {}; noise alone would give at least this move {} of the time), {} to {} against the {baseline} {grain}s before, {}.",
         metric.title,
         pct(effect.low),
         pct(effect.high),
-        p_value(if a.verdict == Some("opposite") { a.p_opposite.unwrap_or(p) } else { p }),
+        chance(if a.verdict == Some("opposite") { a.p_opposite.unwrap_or(p) } else { p }),
         a.evaluation.from,
         a.evaluation.to,
         control(a.model.as_deref(), grain),
@@ -174,11 +174,12 @@ fn control(model: Option<&str>, grain: canopy_engine::Grain) -> String {
 }
 
 /// A p-value to two significant digits, as people read them.
-fn p_value(p: f64) -> String {
+/// A p-value in plain words, as a share of the time: `2.9%`, `under 0.1%`.
+fn chance(p: f64) -> String {
     if p < 0.001 {
-        "< 0.001".to_string()
+        "under 0.1%".to_string()
     } else {
-        format!("{p:.3}")
+        format!("{:.1}%", p * 100.0)
     }
 }
 
