@@ -111,7 +111,7 @@ fn the_email_reads_on_a_phone_and_a_desktop() {
             "a screenshot at {width} px"
         );
         let page = shown(&chromium, &dir, &html, width);
-        assert!(page.text.contains("Item creation rate fell 1.98 -> 1.57 items per active user: creation flow completion"), "{}", page.text);
+        assert!(page.text.contains("Item creation rate fell 1.98 -> 1.57 items per active user: Creation flow completion"), "{}", page.text);
         for metric in ["Items created", "Items per activated user"] {
             assert!(
                 page.text.contains(metric),
