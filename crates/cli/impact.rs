@@ -128,11 +128,18 @@ pub(crate) fn wanted(tree: &MetricTree, changes: &[usize], as_of: Period) -> Vec
 
 /// The table: one line per change, then each change in words.
 fn render(tree: &MetricTree, changes: &[usize], assessed: &[Assessment], as_of: Period) -> String {
-    use canopy_evaluator::format::percent;
-    let pct = |x: f64| percent(x * 100.0);
     let rows: Vec<Vec<String>> = assessed
         .iter()
         .map(|a| {
+            // In the metric's own terms: percent, or points for a metric told in points.
+            let change = tree.find(&a.metric).map(|m| tree.metric(m).change);
+            let told = |e: &canopy_evaluator::impact::Effect, x: f64| {
+                impact::told(
+                    change.unwrap_or(canopy_engine::ChangeIn::Relative),
+                    x,
+                    e.baseline,
+                )
+            };
             let status = match (a.status, a.verdict) {
                 (Stage::Evaluated, Some(v)) => v.to_string(),
                 (Stage::Pending, _) => "pending".to_string(),
@@ -143,9 +150,10 @@ fn render(tree: &MetricTree, changes: &[usize], assessed: &[Assessment], as_of: 
                 a.metric.clone(),
                 a.shipped.clone(),
                 status,
-                a.effect.map_or("-".into(), |e| pct(e.relative)),
-                a.effect
-                    .map_or("-".into(), |e| format!("{} to {}", pct(e.low), pct(e.high))),
+                a.effect.map_or("-".into(), |e| told(&e, e.relative)),
+                a.effect.map_or("-".into(), |e| {
+                    format!("{} to {}", told(&e, e.low), told(&e, e.high))
+                }),
                 a.p.map_or("-".into(), |p| format!("{p:.3}")),
             ]
         })

@@ -440,7 +440,7 @@ pub use assess::{
     assess, assess_all, Assessment, Effect, GuardrailReport, PlaceboReport, RootShare,
     ShortHistory, Span, Stage,
 };
-pub use story::story;
+pub use story::{story, told};
 
 #[cfg(test)]
 mod tests;

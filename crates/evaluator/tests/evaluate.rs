@@ -1051,3 +1051,35 @@ fn impact_tells_a_root_in_points_and_a_roots_move_once() {
         "the root's move is told once: {root}"
     );
 }
+
+/// A metric told in points has its effect, interval and guardrails told in points: its
+/// relative effect times its level before shipping.
+#[test]
+fn impact_tells_a_metric_in_points_in_points() {
+    let t = tree("root: r\nmetrics:\n  r: { formula: a + b }\n  a: { unit: \"%\" }\n  b: { unit: \"%\" }\nchanges:\n  - { id: c, metric: a, shipped: 2026-W09, expect: { direction: up, size: 5% }, scope: { segment: s1 }, guardrails: [b] }\n");
+    let d = data(&t, &shipped_data(1.10)).unwrap();
+    let eval = evaluate(&t, &d);
+    let a = impact::assess(&eval, &t.changes()[0], week("2026-W15"));
+    let effect = a.effect.expect("evaluated");
+    assert!((effect.baseline - 1000.0).abs() < 30.0, "{effect:?}");
+    let story = impact::story(&t, &t.changes()[0], &a);
+    let pts = |x: f64| canopy_evaluator::format::signed(x * effect.baseline) + " pts";
+    assert!(
+        story.contains(&format!("rose {}", pts(effect.relative))),
+        "{story}"
+    );
+    assert!(
+        story.contains(&format!(
+            "likely between {} and {}",
+            pts(effect.low),
+            pts(effect.high)
+        )),
+        "{story}"
+    );
+    // The expected size is relative as written (`size: 5%`), and stays so.
+    assert!(story.contains("against the expected +5.0%"), "{story}");
+    assert!(
+        story.contains("Guardrail b: ") && story.contains(" pts, "),
+        "{story}"
+    );
+}

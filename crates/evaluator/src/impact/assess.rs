@@ -37,6 +37,9 @@ pub struct Effect {
     pub low: f64,
     /// Its upper bound.
     pub high: f64,
+    /// The metric's mean before shipping, in its unit: a metric told in points says its
+    /// effect as `relative * baseline` points.
+    pub baseline: f64,
 }
 
 /// The placebo calibration, as reported.
@@ -77,6 +80,8 @@ pub struct GuardrailReport {
     pub metric: String,
     /// Its relative change.
     pub relative: Option<f64>,
+    /// Its mean before shipping, in its unit (see [`Effect::baseline`]).
+    pub baseline: Option<f64>,
     /// Its two-sided p-value, Holm-adjusted across guardrails and controls.
     pub p: Option<f64>,
     /// `held`, `worse` (moved significantly the wrong way) or `not_evaluable`.
@@ -521,6 +526,7 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
         relative: treated.relative(t.estimate.tau),
         low: treated.relative(t.low),
         high: treated.relative(t.high),
+        baseline: treated.base,
     };
     if ![
         effect.relative,
@@ -748,6 +754,7 @@ fn guardrails(
                 out.guardrails.push(GuardrailReport {
                     metric: tree.metric(m).id.clone(),
                     relative: None,
+                    baseline: None,
                     p: None,
                     verdict: "not_evaluable",
                 });
@@ -767,6 +774,7 @@ fn guardrails(
         out.guardrails.push(GuardrailReport {
             metric: tree.metric(m).id.clone(),
             relative: Some(series.relative(tau)),
+            baseline: Some(series.base),
             p: Some(p),
             verdict: if p <= ALPHA && bad { "worse" } else { "held" },
         });

@@ -5,6 +5,15 @@ use canopy_engine::{Change, ChangeIn, Good, MetricTree};
 use super::assess::{Assessment, Stage};
 use crate::format::{percent, signed};
 
+/// A relative effect as its metric's `change:` rule tells it: `+6.1%`, or for a metric told in
+/// points, its share of the `baseline` level in points: `+0.25 pts`.
+pub fn told(change: ChangeIn, relative: f64, baseline: f64) -> String {
+    match change {
+        ChangeIn::Points => format!("{} pts", signed(relative * baseline)),
+        ChangeIn::Relative => pct(relative),
+    }
+}
+
 /// A relative effect as a signed percentage: `+6.1%`.
 fn pct(x: f64) -> String {
     percent(x * 100.0)
@@ -31,9 +40,10 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
         return out;
     };
     let metric = tree.metric(change.metric);
+    let said = |relative: f64| told(metric.change, relative, effect.baseline);
     let moved = match effect.relative >= 0.0 {
-        true => format!("rose {}", pct(effect.relative)),
-        false => format!("fell {}", pct(effect.relative).trim_start_matches('-')),
+        true => format!("rose {}", said(effect.relative)),
+        false => format!("fell {}", said(effect.relative).trim_start_matches('-')),
     };
     let expected = match (change.size, change.direction) {
         (Some(size), Good::Up) => format!(" against the expected {}", pct(size)),
@@ -45,8 +55,8 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
     out += &format!(
         " {} {moved}{expected} (likely between {} and {}; noise alone would give at least this move {} of the time), {} to {} against the {baseline} {grain}s before, {}.",
         metric.title,
-        pct(effect.low),
-        pct(effect.high),
+        said(effect.low),
+        said(effect.high),
         chance(if a.verdict == Some("opposite") { a.p_opposite.unwrap_or(p) } else { p }),
         a.evaluation.from,
         a.evaluation.to,
@@ -122,10 +132,7 @@ fn root_share(tree: &MetricTree, a: &Assessment) -> String {
     };
     let metric = tree.metric(tree.root());
     let root_title = &metric.title;
-    let told = |relative: f64| match metric.change {
-        ChangeIn::Points => format!("{} pts", signed(relative * root.baseline)),
-        ChangeIn::Relative => pct(relative),
-    };
+    let told = |relative: f64| told(metric.change, relative, root.baseline);
     match (0.0..=1.0).contains(&root.share) {
         true => format!(
             " It explains {:.0}% of the change in {root_title} since it shipped.",
@@ -152,7 +159,14 @@ fn guardrails(tree: &MetricTree, a: &Assessment) -> String {
         let title = tree
             .find(&g.metric)
             .map_or(g.metric.as_str(), |m| tree.metric(m).title.as_str());
-        let moved = g.relative.map_or("no value".to_string(), pct);
+        let change = tree
+            .find(&g.metric)
+            .map_or(ChangeIn::Relative, |m| tree.metric(m).change);
+        let moved = match (g.relative, g.baseline) {
+            (Some(relative), Some(baseline)) => told(change, relative, baseline),
+            (Some(relative), None) => pct(relative),
+            (None, _) => "no value".to_string(),
+        };
         out += &format!(
             " Guardrail {title}: {moved}, {}.",
             g.verdict.replace('_', " ")
