@@ -208,60 +208,130 @@ fn the_report_shows_every_value_and_explains_a_clicked_metric() {
         assert_eq!(cards.len(), metrics.len());
         for m in metrics {
             let id = m["id"].as_str().unwrap();
-            let card = cards.iter().find(|c| c[0] == id).unwrap_or_else(|| panic!("no card for {id}"));
+            let card = cards
+                .iter()
+                .find(|c| c[0] == id)
+                .unwrap_or_else(|| panic!("no card for {id}"));
             let value = m["value"].as_f64().map_or("no value".to_string(), number);
             assert_eq!(card[1], value.as_str(), "{id}");
             assert_eq!(card[2].as_str(), m["band"].as_str(), "{id}");
-            assert_eq!(card[3].as_str().is_some_and(|c| c.contains("b-none")), m["band"].is_null(), "{id}");
+            assert_eq!(
+                card[3].as_str().is_some_and(|c| c.contains("b-none")),
+                m["band"].is_null(),
+                "{id}"
+            );
         }
         assert_geometry(&js(&c, GEOMETRY).await);
 
-        // A click opens the panel: its waterfall is `canopy explain`'s contributions.
-        c.find(Locator::Css(&format!("g.n[data-id='{root}']")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        c.wait()
-            .for_element(Locator::Css("#panel:not([hidden]) tr[data-input]"))
-            .await
-            .unwrap();
-        let rows = js(&c, "return [...document.querySelectorAll('#panel tr[data-input]')].map(r => [r.dataset.input, r.querySelector('.num').textContent]);").await;
-        let expected: Vec<Value> = explain["contributions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| json!([c["metric"], signed(c["contribution"].as_f64().unwrap())]))
-            .collect();
-        assert_eq!(rows.as_array().unwrap(), &expected);
-        let leaves = js(&c, "return [...document.querySelectorAll('#panel tr[data-leaf]')].map(r => r.dataset.leaf);").await;
-        let expected: Vec<&Value> = explain["leaves"].as_array().unwrap().iter().map(|l| &l["metric"]).collect();
-        assert_eq!(leaves.as_array().unwrap().iter().collect::<Vec<_>>(), expected);
-        let segments = js(&c, "return document.querySelectorAll('#panel tr[data-segment]').length;").await;
-        assert_eq!(segments, json!(explain["segments"].as_array().unwrap().len()));
-        std::fs::write(screenshots().join("item-creation-1400.png"), c.screenshot().await.unwrap()).unwrap();
+        panel_is_explain(&c, root, &explain).await;
+        std::fs::write(
+            screenshots().join("item-creation-1400.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
         c.close().await.unwrap();
 
-        // On a phone the page itself never scrolls sideways: the drawing scrolls in its box.
-        let c = session(&driver, 375, true).await;
-        open(&c, &page).await;
-        let widths = js(&c, "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];").await;
-        assert_eq!(widths[0], widths[1], "the page overflows a phone: {widths}");
-        assert_eq!(widths[1], 375);
-        // The drawing (571 px) is wider than the phone, yet the root's card is whole on the
-        // first screen, with nothing scrolled but the drawing's own box.
-        let root_box = js(&c, &format!("const r = document.querySelector(\"g.n[data-id='{root}'] .card\").getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom, window.innerWidth, window.innerHeight, window.scrollX, window.scrollY];")).await;
-        let n: Vec<f64> = root_box.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        assert!(n[0] >= 0.0 && n[1] >= 0.0 && n[2] <= n[4] && n[3] <= n[5], "the root is cut off: {root_box}");
-        assert_eq!((n[6], n[7]), (0.0, 0.0), "the page scrolled: {root_box}");
-        c.find(Locator::Css("g.n[data-id='items_created']")).await.unwrap().click().await.unwrap();
-        c.wait().for_element(Locator::Css("#panel:not([hidden])")).await.unwrap();
-        let shown = js(&c, "return document.getElementById('panel').dataset.metric;").await;
-        assert_eq!(shown, "items_created");
-        std::fs::write(screenshots().join("item-creation-375.png"), c.screenshot().await.unwrap()).unwrap();
-        c.close().await.unwrap();
+        on_a_phone(&driver, &page, root).await;
     });
+}
+
+/// A click on `root` opens its panel, whose waterfall is `explain`'s contributions, leaves
+/// and segments.
+async fn panel_is_explain(c: &Client, root: &str, explain: &Value) {
+    // A click opens the panel: its waterfall is `canopy explain`'s contributions.
+    c.find(Locator::Css(&format!("g.n[data-id='{root}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("#panel:not([hidden]) tr[data-input]"))
+        .await
+        .unwrap();
+    let rows = js(c, "return [...document.querySelectorAll('#panel tr[data-input]')].map(r => [r.dataset.input, r.querySelector('.num').textContent]);").await;
+    let expected: Vec<Value> = explain["contributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| json!([c["metric"], signed(c["contribution"].as_f64().unwrap())]))
+        .collect();
+    assert_eq!(rows.as_array().unwrap(), &expected);
+    let leaves = js(
+        c,
+        "return [...document.querySelectorAll('#panel tr[data-leaf]')].map(r => r.dataset.leaf);",
+    )
+    .await;
+    let expected: Vec<&Value> = explain["leaves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| &l["metric"])
+        .collect();
+    assert_eq!(
+        leaves.as_array().unwrap().iter().collect::<Vec<_>>(),
+        expected
+    );
+    let segments = js(
+        c,
+        "return document.querySelectorAll('#panel tr[data-segment]').length;",
+    )
+    .await;
+    assert_eq!(
+        segments,
+        json!(explain["segments"].as_array().unwrap().len())
+    );
+}
+
+/// On a phone the page itself never scrolls sideways (the drawing scrolls in its box), the
+/// root's card is whole on the first screen, and a click opens a panel.
+async fn on_a_phone(driver: &Driver, page: &Path, root: &str) {
+    // On a phone the page itself never scrolls sideways: the drawing scrolls in its box.
+    let c = session(driver, 375, true).await;
+    open(&c, page).await;
+    let widths = js(
+        &c,
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+    )
+    .await;
+    assert_eq!(widths[0], widths[1], "the page overflows a phone: {widths}");
+    assert_eq!(widths[1], 375);
+    // The drawing (571 px) is wider than the phone, yet the root's card is whole on the
+    // first screen, with nothing scrolled but the drawing's own box.
+    let root_box = js(&c, &format!("const r = document.querySelector(\"g.n[data-id='{root}'] .card\").getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom, window.innerWidth, window.innerHeight, window.scrollX, window.scrollY];")).await;
+    let n: Vec<f64> = root_box
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        n[0] >= 0.0 && n[1] >= 0.0 && n[2] <= n[4] && n[3] <= n[5],
+        "the root is cut off: {root_box}"
+    );
+    assert_eq!((n[6], n[7]), (0.0, 0.0), "the page scrolled: {root_box}");
+    c.find(Locator::Css("g.n[data-id='items_created']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("#panel:not([hidden])"))
+        .await
+        .unwrap();
+    let shown = js(
+        &c,
+        "return document.getElementById('panel').dataset.metric;",
+    )
+    .await;
+    assert_eq!(shown, "items_created");
+    std::fs::write(
+        screenshots().join("item-creation-375.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    c.close().await.unwrap();
 }
 
 /// A tree of `branches` sums of `leaves` leaves each, with two weeks of data.
