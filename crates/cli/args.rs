@@ -128,6 +128,10 @@ pub(crate) enum Command {
         /// Explain every consecutive pair of periods from --from to --to.
         #[arg(long)]
         each: bool,
+        /// Also name the slices that moved: the fewest conjunctions of dimension values
+        /// (`platform=android & country=DE`) that explain the change (docs/slices.md).
+        #[arg(long)]
+        slices: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,

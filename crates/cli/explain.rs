@@ -22,6 +22,7 @@ pub(crate) struct Request<'a> {
     pub(crate) to: &'a str,
     pub(crate) metric: Option<&'a str>,
     pub(crate) each: bool,
+    pub(crate) slices: bool,
     pub(crate) format: Format,
 }
 
@@ -58,7 +59,11 @@ pub(crate) fn run(
     let one = |a: Period, b: Period, use_it: &mut dyn FnMut(&ExplainReport<'_>)| {
         let e = explain(&eval, &planner, metric, a, b);
         let reason = e.as_ref().map_err(|e| e.reason.clone());
-        use_it(&explain_report(&eval, metric, a, b, reason));
+        let mut report = explain_report(&eval, metric, a, b, reason);
+        if request.slices {
+            report.add_slices(&eval, metric, a, b);
+        }
+        use_it(&report);
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -237,6 +242,7 @@ pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport)
     );
     out += &text.list("Down to the leaves:", &r.leaves, 10);
     out += &offsetting(eval, r);
+    out += &text.slices();
     out += &text.segments();
     if let Some(note) = &r.segments_note {
         out += &format!("\nSegments: {note}\n");
@@ -317,6 +323,36 @@ impl<'r, 'a> Text<'r, 'a> {
         };
         let header = ["  metric", &self.header, "share of the change"];
         format!("\n{title}\n{}{tail}", table::render(&header, &rows, &[]))
+    }
+
+    /// The slices that moved, with mix and rate for a ratio, or why none is named.
+    fn slices(&self) -> String {
+        let r = self.report;
+        let Some(slices) = &r.slices else {
+            return String::new();
+        };
+        if let Some(note) = &r.slices_note {
+            return format!("\nWhere: {note}\n");
+        }
+        let ratio = slices.iter().any(|s| s.mix.is_some());
+        let rows: Vec<Vec<String>> = slices
+            .iter()
+            .map(|s| {
+                let mut row = vec![format!("  {}", s.name()), self.signed(s.change)];
+                row.push(self.share(s.change));
+                row.push(s.segments.to_string());
+                if ratio {
+                    row.push(s.mix.map_or("-".into(), |v| self.signed(v)));
+                    row.push(s.rate.map_or("-".into(), |v| self.signed(v)));
+                }
+                row
+            })
+            .collect();
+        let mut header = vec!["  slice", &self.header, "share of the change", "segments"];
+        if ratio {
+            header.extend(["mix", "rate"]);
+        }
+        format!("\nWhere it moved:\n{}", table::render(&header, &rows, &[]))
     }
 
     /// Each segment's contribution, with mix and rate for a ratio and a line saying what

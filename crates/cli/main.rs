@@ -108,6 +108,7 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             to,
             metric,
             each,
+            slices,
             format,
         } => {
             let request = explain::Request {
@@ -115,6 +116,7 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
                 to: &to,
                 metric: metric.as_deref(),
                 each,
+                slices,
                 format,
             };
             explain::run(&tree, &data, request, style)

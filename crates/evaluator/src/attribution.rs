@@ -553,21 +553,21 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 fn segments(eval: &Evaluation<'_>, metric: MetricId, from: Period, to: Period) -> Segments {
-    let count = eval.segments().len();
-    if count == 0 {
-        return Segments::Unsegmented;
-    }
-    let tree = eval.tree();
-    let formula = tree.metric(metric).formula.as_ref();
-    let ratio = formula.and_then(|f| as_ratio(f.expr()).map(|r| (f, r)));
-    let result = match ratio {
-        Some((formula, (scale, num, den))) => {
-            ratio_split(eval, formula.inputs(), scale, num, den, from, to)
-        }
-        None => additive_split(eval, metric, from, to),
-    };
-    match result {
-        Ok(mut shares) => {
+    match segment_parts(eval, metric, from, to) {
+        None => Segments::Unsegmented,
+        Some(Err(reason)) => Segments::NotAdditive(reason),
+        Some(Ok(parts)) => {
+            let mut shares: Vec<SegmentShare> = (0..parts.len())
+                .map(|s| {
+                    let split = parts.mix_rate(&[s]);
+                    SegmentShare {
+                        segment: s,
+                        contribution: parts.part(s, 1) - parts.part(s, 0),
+                        mix: split.map(|(mix, _)| mix),
+                        rate: split.map(|(_, rate)| rate),
+                    }
+                })
+                .collect();
             shares.sort_by(|a, b| {
                 b.contribution
                     .abs()
@@ -576,19 +576,98 @@ fn segments(eval: &Evaluation<'_>, metric: MetricId, from: Period, to: Period) -
             });
             Segments::Split(shares)
         }
-        Err(reason) => Segments::NotAdditive(reason),
     }
 }
 
-/// A metric whose segment values add up to its total: each segment contributes its change.
-fn additive_split(
+/// Each segment's part of a metric in two periods, parts that add up to the metric's total
+/// in each: the split over segments and the search for slices both start here. `None` when
+/// the data has no segments, an error when no exact split exists.
+pub(crate) fn segment_parts(
     eval: &Evaluation<'_>,
     metric: MetricId,
     from: Period,
     to: Period,
-) -> Result<Vec<SegmentShare>, String> {
+) -> Option<Result<Parts, String>> {
+    if eval.segments().is_empty() {
+        return None;
+    }
+    let tree = eval.tree();
+    let formula = tree.metric(metric).formula.as_ref();
+    let ratio = formula.and_then(|f| as_ratio(f.expr()).map(|r| (f, r)));
+    Some(match ratio {
+        Some((formula, (scale, num, den))) => {
+            ratio_parts(eval, formula.inputs(), scale, num, den, from, to)
+        }
+        None => additive_parts(eval, metric, from, to),
+    })
+}
+
+/// Segments' parts of a metric, in the two periods explained (index 0 before, 1 after).
+#[derive(Clone, Debug)]
+pub(crate) enum Parts {
+    /// A metric whose segments' values add up to its total: each segment's values.
+    Sum(Vec<[f64; 2]>),
+    /// A ratio `scale * N / D` whose numerator and denominator add up over segments: each
+    /// segment's `(N_s, D_s)`, and the totals' `(N, D)`.
+    Ratio {
+        scale: f64,
+        per: Vec<[(f64, f64); 2]>,
+        totals: [(f64, f64); 2],
+    },
+}
+
+impl Parts {
+    /// How many segments.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Parts::Sum(v) => v.len(),
+            Parts::Ratio { per, .. } => per.len(),
+        }
+    }
+
+    /// Segment `s`'s part of the metric in period `k` (0 before, 1 after); the parts of all
+    /// segments sum to the metric. A ratio's part is `scale * N_s / D`.
+    pub(crate) fn part(&self, s: usize, k: usize) -> f64 {
+        match self {
+            Parts::Sum(v) => v[s][k],
+            Parts::Ratio { scale, per, totals } => scale * per[s][k].0 / totals[k].1,
+        }
+    }
+
+    /// For a ratio, the mix and rate parts of the change of a group of segments taken as
+    /// one: with weight `w = D_g / D` and rate `r = N_g / D_g`, the group's part is
+    /// `w1 r1 - w0 r0`, which splits into rate `mean(w) * change(r)` and mix
+    /// `change(w) * mean(r)`. A group with no denominator in one period has no rate there:
+    /// all of its part is mix. `None` for a metric that is not a ratio.
+    pub(crate) fn mix_rate(&self, group: &[usize]) -> Option<(f64, f64)> {
+        let Parts::Ratio { scale, per, totals } = self else {
+            return None;
+        };
+        let sum = |k: usize| {
+            group
+                .iter()
+                .fold((0.0, 0.0), |(n, d), &s| (n + per[s][k].0, d + per[s][k].1))
+        };
+        let ((n0, d0), (n1, d1)) = (sum(0), sum(1));
+        let contribution = scale * (n1 / totals[1].1 - n0 / totals[0].1);
+        let rate = if d0 != 0.0 && d1 != 0.0 {
+            let (w0, w1) = (d0 / totals[0].1, d1 / totals[1].1);
+            scale * (w0 + w1) / 2.0 * (n1 / d1 - n0 / d0)
+        } else {
+            0.0
+        };
+        Some((contribution - rate, rate))
+    }
+}
+
+/// A metric whose segment values add up to its total: each segment contributes its change.
+fn additive_parts(
+    eval: &Evaluation<'_>,
+    metric: MetricId,
+    from: Period,
+    to: Period,
+) -> Result<Parts, String> {
     let id = &eval.tree().metric(metric).id;
-    let mut shares = Vec::new();
     for p in [from, to] {
         let sum: f64 = (0..eval.segments().len())
             .filter_map(|s| eval.get(metric, p, Some(s)).ok())
@@ -597,25 +676,16 @@ fn additive_split(
             return Err(format!("the segments' values of `{id}` do not add up to its total in {p}, so no exact split exists"));
         }
     }
-    for s in 0..eval.segments().len() {
-        let v = |p| eval.get(metric, p, Some(s)).unwrap_or(0.0);
-        shares.push(SegmentShare {
-            segment: s,
-            contribution: v(to) - v(from),
-            mix: None,
-            rate: None,
-        });
-    }
-    Ok(shares)
+    let values = (0..eval.segments().len())
+        .map(|s| [from, to].map(|p| eval.get(metric, p, Some(s)).unwrap_or(0.0)))
+        .collect();
+    Ok(Parts::Sum(values))
 }
 
 /// A ratio `scale * N / D` whose numerator and denominator add up over segments: each
 /// segment's part of the change is `scale * (N_s1 / D_1 - N_s0 / D_0)`, so the parts sum to
-/// it exactly. With weight `w = D_s / D` and rate `r = N_s / D_s`, that part is
-/// `w1 r1 - w0 r0`, which splits into rate `mean(w) * change(r)` and mix
-/// `change(w) * mean(r)`. A segment with no denominator in one period has no rate there: all
-/// of its part is mix.
-fn ratio_split(
+/// it exactly ([`Parts::mix_rate`] splits it).
+fn ratio_parts(
     eval: &Evaluation<'_>,
     inputs: &[MetricId],
     scale: f64,
@@ -623,7 +693,7 @@ fn ratio_split(
     den: &Expr<usize>,
     from: Period,
     to: Period,
-) -> Result<Vec<SegmentShare>, String> {
+) -> Result<Parts, String> {
     let count = eval.segments().len();
     // (N_s, D_s) for each segment and period; a segment without data contributes nothing.
     let parts = |p: Period, segment: Option<usize>| -> Option<(f64, f64)> {
@@ -649,26 +719,5 @@ fn ratio_split(
         }
         totals[k] = (n, d);
     }
-    let shares = per
-        .iter()
-        .enumerate()
-        .map(|(s, [(n0, d0), (n1, d1)])| {
-            let contribution = scale * (n1 / totals[1].1 - n0 / totals[0].1);
-            let (rate, mix) = match (*d0 != 0.0, *d1 != 0.0) {
-                (true, true) => {
-                    let (w0, w1) = (d0 / totals[0].1, d1 / totals[1].1);
-                    let rate = scale * (w0 + w1) / 2.0 * (n1 / d1 - n0 / d0);
-                    (rate, contribution - rate)
-                }
-                _ => (0.0, contribution),
-            };
-            SegmentShare {
-                segment: s,
-                contribution,
-                mix: Some(mix),
-                rate: Some(rate),
-            }
-        })
-        .collect();
-    Ok(shares)
+    Ok(Parts::Ratio { scale, per, totals })
 }

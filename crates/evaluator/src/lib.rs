@@ -15,6 +15,7 @@ pub mod format;
 pub mod impact;
 mod report;
 mod shapley;
+mod slices;
 pub mod table;
 
 pub use attribution::{
@@ -26,9 +27,10 @@ pub use data::{Data, DataBuilder, SegmentKey, MAX_SPAN};
 pub use evaluate::{evaluate, Cell, Evaluation, Status};
 pub use report::{
     eval_report, explain_report, Contribution, EvalReport, ExplainReport, MethodOf, Methods,
-    MetricRow, OffsettingReport, SegmentReport,
+    MetricRow, OffsettingReport, SegmentReport, SliceReport,
 };
 pub use shapley::{Limit, Method, MAX_EXACT};
+pub use slices::{slices, Slice, Slices, MAX_SLICES};
 pub use table::Table;
 
 use canopy_engine::Diagnostic;

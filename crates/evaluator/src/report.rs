@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::attribution::{rank, Explanation, Node, Segments, METHOD};
 use crate::evaluate::{Cell, Evaluation, Status};
 use crate::format::pct_change;
+use crate::slices::Slices;
 use crate::Period;
 
 /// Every metric of a tree in one period.
@@ -227,6 +228,44 @@ pub struct ExplainReport<'a> {
     /// Why segments could not be split, when the data has segments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segments_note: Option<String>,
+    /// When asked for ([`ExplainReport::add_slices`]): the slices that explain the change,
+    /// largest change first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slices: Option<Vec<SliceReport>>,
+    /// Why no slice is named, when slices were asked for and none is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slices_note: Option<String>,
+}
+
+/// One slice of the data and its part of the change.
+#[derive(Debug, Serialize)]
+pub struct SliceReport {
+    /// Its conditions, as dimension -> value.
+    #[serde(rename = "where")]
+    pub conditions: std::collections::BTreeMap<String, String>,
+    /// The change of its segments (a segment in two slices counts once).
+    pub change: f64,
+    /// `change` over the metric's change (`null` when the metric did not change).
+    pub share: Option<f64>,
+    /// How many segments it counts.
+    pub segments: usize,
+    /// For ratio metrics: the part due to the slice's weight changing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mix: Option<f64>,
+    /// For ratio metrics: the part due to the slice's rate changing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+}
+
+impl SliceReport {
+    /// The slice as people read it: `platform=android & country=DE`.
+    pub fn name(&self) -> String {
+        self.conditions
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" & ")
+    }
 }
 
 fn sorted<'a>(
@@ -269,6 +308,8 @@ pub fn explain_report<'e>(
         offsetting: vec![],
         segments: vec![],
         segments_note: None,
+        slices: None,
+        slices_note: None,
     };
     let e = match explanation {
         Ok(e) => e,
@@ -321,6 +362,41 @@ pub fn explain_report<'e>(
 }
 
 impl ExplainReport<'_> {
+    /// Adds the slices that explain the change (nothing when there is no explanation).
+    pub fn add_slices(
+        &mut self,
+        eval: &Evaluation<'_>,
+        metric: MetricId,
+        from: Period,
+        to: Period,
+    ) {
+        if self.change.is_none() {
+            return;
+        }
+        let found = crate::slices::slices(eval, metric, from, to);
+        self.slices_note = found.note();
+        let Slices::Found(found) = found else {
+            self.slices = Some(vec![]);
+            return;
+        };
+        let dims = eval.dimensions();
+        self.slices = Some(
+            found
+                .into_iter()
+                .map(|s| SliceReport {
+                    conditions: (s.conditions.into_iter())
+                        .map(|(d, v)| (dims[d].clone(), v))
+                        .collect(),
+                    change: s.change,
+                    share: s.share,
+                    segments: s.segments,
+                    mix: s.mix,
+                    rate: s.rate,
+                })
+                .collect(),
+        );
+    }
+
     /// The size of the numbers this explanation was computed from, in the metric's unit:
     /// the largest magnitude among its values, contributions and segments' parts. Text says
     /// `0` for a number under [`crate::format::RESIDUE`] times this (rounding, not data).
@@ -393,6 +469,14 @@ impl ExplainReport<'_> {
         serde_json::to_writer(&mut *out, &self.segments).expect("writing to memory");
         if let Some(note) = &self.segments_note {
             out.extend_from_slice(b",\"segments_note\":");
+            string(out, note);
+        }
+        if let Some(slices) = &self.slices {
+            out.extend_from_slice(b",\"slices\":");
+            serde_json::to_writer(&mut *out, slices).expect("writing to memory");
+        }
+        if let Some(note) = &self.slices_note {
+            out.extend_from_slice(b",\"slices_note\":");
             string(out, note);
         }
         out.push(b'}');
