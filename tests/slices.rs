@@ -118,3 +118,36 @@ fn each_pair_of_periods_carries_its_slices_and_no_move_names_none() {
     assert_eq!(docs[1]["slices"], serde_json::json!([]), "{out}");
     assert!(docs[1]["slices_note"].is_string(), "{out}");
 }
+
+/// The report's panel of the ratio names the slice, with its share, mix and rate.
+#[test]
+fn the_report_panel_names_the_slice() {
+    let dir = Dir::new();
+    dir.create("shop.yaml", TREE);
+    dir.create("shop.csv", &data());
+    let args = [
+        "render",
+        "shop.yaml",
+        "--format",
+        "html",
+        "--data",
+        "shop.csv",
+        "--period",
+        "2026-02",
+    ];
+    let page = dir.run(&args, 0).stdout;
+    let start = page.find("id=\"report\">").expect("the report's data") + "id=\"report\">".len();
+    let end = start + page[start..].find("</script>").unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+    let panel = doc["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "conversion")
+        .unwrap();
+    let shown = serde_json::json!({
+        "slices": panel["slices"],
+        "slices_note": panel["slices_note"],
+    });
+    insta::assert_json_snapshot!("report_panel_slices", shown);
+}

@@ -210,6 +210,21 @@ pub struct Segment {
     pub rate: Option<String>,
 }
 
+/// A slice of the data that moved, as its panel row shows it.
+#[derive(Debug, Serialize)]
+pub struct SliceRow {
+    /// The slice, as `dimension=value` conditions joined by ` & `.
+    pub name: String,
+    /// Its change, written.
+    pub text: String,
+    /// Its share of the metric's change, written (`91%`).
+    pub share: Option<String>,
+    /// The mix part, written.
+    pub mix: Option<String>,
+    /// The rate part, written.
+    pub rate: Option<String>,
+}
+
 /// What a metric's panel shows: who owns it, how it is defined, and why it changed.
 #[derive(Debug, Serialize)]
 pub struct Panel {
@@ -247,6 +262,10 @@ pub struct Panel {
     pub segments: Vec<Segment>,
     /// Why segments could not be split.
     pub segments_note: Option<String>,
+    /// The slices that moved, largest change first (`explain --slices`).
+    pub slices: Vec<SliceRow>,
+    /// Why no slice is named, when the data has segments.
+    pub slices_note: Option<String>,
     /// The metrics under this one whose shares are approximate, with how.
     pub approximate: Vec<String>,
 }
@@ -262,7 +281,11 @@ pub fn panels(eval: &Evaluation<'_>, period: Period) -> Vec<Panel> {
         .map(|id| {
             let e = explainer.explain(eval, id, from, period);
             let reason = e.as_ref().map_err(|e| e.reason.clone());
-            panel(tree, id, &explain_report(eval, id, from, period, reason))
+            let mut report = explain_report(eval, id, from, period, reason);
+            if !eval.segments().is_empty() {
+                report.add_slices(eval, id, from, period);
+            }
+            panel(tree, id, &report)
         })
         .collect()
 }
@@ -329,6 +352,10 @@ fn panel(tree: &MetricTree, id: MetricId, r: &ExplainReport<'_>) -> Panel {
             .map(|s| segment(s, scale))
             .collect(),
         segments_note: r.segments_note.clone(),
+        slices: (r.slices.iter().flatten())
+            .map(|s| slice(s, scale))
+            .collect(),
+        slices_note: r.slices_note.clone(),
         approximate: r
             .methods
             .iter()
@@ -344,6 +371,18 @@ fn segment(s: &canopy_evaluator::SegmentReport, scale: f64) -> Segment {
     Segment {
         name: s.name(),
         text: signed(s.contribution),
+        mix: s.mix.map(signed),
+        rate: s.rate.map(signed),
+    }
+}
+
+/// A slice's row, its numbers zero to the precision of `scale` printed as 0.
+fn slice(s: &canopy_evaluator::SliceReport, scale: f64) -> SliceRow {
+    let signed = |v: f64| signed_at(v, scale);
+    SliceRow {
+        name: s.name(),
+        text: signed(s.change),
+        share: s.share.map(|x| format!("{:.0}%", 100.0 * x)),
         mix: s.mix.map(signed),
         rate: s.rate.map(signed),
     }
