@@ -9,8 +9,8 @@ use canopy_evaluator::{Cell, Evaluation, Explainer, Explanation, Period, Planner
 use lettre::message::Mailbox;
 use serde::Serialize;
 
-use crate::chat::compose_chat;
-use crate::email::{compose_or_fail, Digest, MovedMetric, Redefined};
+use crate::digest::chat::compose_chat;
+use crate::digest::{compose_or_fail, Digest, MovedMetric, Redefined};
 use crate::history::{ChangeRecord, History, RunRecord, ValueRecord};
 use crate::moves::{detect, Move, Rule};
 use crate::redefinition::{redefinitions, Redefinition};
@@ -91,7 +91,7 @@ pub fn plan(
         .iter()
         .zip(&explanations)
         .find(|(m, _)| m.metric == tree.root())
-        .and_then(|(_, e)| crate::email::headline(eval, e.as_ref()?));
+        .and_then(|(_, e)| crate::digest::headline(eval, e.as_ref()?));
     let definitions: Vec<(String, Definition)> = (tree.ids())
         .map(|id| (tree.metric(id).id.clone(), Definition::of(tree, id)))
         .collect();
@@ -109,7 +109,7 @@ pub fn plan(
             .collect();
         let digest = Digest {
             person: tree.person(person),
-            moved: crate::email::group(share.moved),
+            moved: crate::digest::group(share.moved),
             informed: share.informed,
             verdicts: judged,
             redefined: share.redefined,
