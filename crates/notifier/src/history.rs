@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use canopy_engine::Definition;
+use canopy_evaluator::impact::Assessment;
 use chrono::{DateTime, Utc};
-use rusqlite::{
-    params, types::FromSql, Connection, OptionalExtension, Transaction, TransactionBehavior,
-};
+use rusqlite::types::{FromSql, Type};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::access;
 use crate::lock::{self, Lock};
@@ -227,7 +227,7 @@ pub struct PastRun {
 }
 
 /// What the history keeps of a registered change.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChangeRecord {
     /// The change's id.
     pub change: String,
@@ -237,8 +237,8 @@ pub struct ChangeRecord {
     pub first_seen: String,
     /// The period of the run that judged it.
     pub judged_in: Option<String>,
-    /// The verdict, as the JSON `canopy impact` prints for it.
-    pub verdict: Option<String>,
+    /// The verdict, as `canopy impact` judged it (stored as the JSON it prints).
+    pub verdict: Option<Assessment>,
     /// The verdict in words, as emailed.
     pub story: Option<String>,
 }
@@ -406,7 +406,7 @@ impl History {
                         shipped: r.get(0)?,
                         first_seen: r.get(1)?,
                         judged_in: r.get(2)?,
-                        verdict: r.get(3)?,
+                        verdict: verdict(r.get(3)?)?,
                         story: r.get(4)?,
                     })
                 },
@@ -767,6 +767,13 @@ fn write_moves(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// A verdict read back from the JSON stored for it.
+fn verdict(json: Option<String>) -> rusqlite::Result<Option<Assessment>> {
+    json.map(|j| serde_json::from_str(&j))
+        .transpose()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, Type::Text, Box::new(e)))
+}
+
 /// The registered changes and the fingerprints of their metrics' computations. A change is
 /// first seen once (an earlier period run later lowers it); its verdict is written once and
 /// never replaced.
@@ -789,13 +796,15 @@ fn write_changes(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> 
         definition.execute(params![run.tree, metric, run.period, fingerprint])?;
     }
     for c in &run.changes {
+        let verdict = (c.verdict.as_ref().map(serde_json::to_string).transpose())
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         change.execute(params![
             run.tree,
             c.change,
             c.shipped,
             c.first_seen,
             c.judged_in,
-            c.verdict,
+            verdict,
             c.story
         ])?;
     }

@@ -15,7 +15,7 @@ use crate::history::{ChangeRecord, History, RunRecord, ValueRecord};
 use crate::moves::{detect, Move, Rule};
 use crate::redefinition::{redefinitions, Redefinition};
 use crate::Error;
-use canopy_evaluator::impact::Stage;
+use canopy_evaluator::impact::{Assessment, Stage};
 
 /// A move as reported: the metric, the rules that fired, who is told.
 #[derive(Clone, Debug, Serialize)]
@@ -56,9 +56,9 @@ pub struct PlannedRun {
 pub struct Verdict {
     /// The change's id.
     pub change: String,
-    /// The verdict as `canopy impact` prints it, as JSON.
+    /// The verdict as `canopy impact` prints it.
     #[serde(skip)]
-    pub json: String,
+    pub assessment: Assessment,
     /// The verdict in words.
     pub story: String,
     /// Who is told: person ids.
@@ -324,10 +324,14 @@ fn verdicts(
         let recipients = recipients(tree, change);
         match known.filter(|k| k.judged_in.is_some()) {
             Some(k) if k.judged_in.as_deref() == Some(period_text.as_str()) => {
+                let judged = |what| {
+                    let id = &change.id;
+                    Error::Record(format!("the history has no {what} for change `{id}`, which it says was judged in {period_text}"))
+                };
                 out.push(Verdict {
                     change: change.id.clone(),
-                    json: k.verdict.unwrap_or_default(),
-                    story: k.story.unwrap_or_default(),
+                    assessment: k.verdict.ok_or_else(|| judged("verdict"))?,
+                    story: k.story.ok_or_else(|| judged("story"))?,
                     recipients,
                 });
             }
@@ -341,15 +345,13 @@ fn verdicts(
                 }
                 if assessed.status != Stage::Pending {
                     assessed.post_hoc = kept.post_hoc();
-                    let json = serde_json::to_string(&assessed)
-                        .map_err(|e| Error::Record(e.to_string()))?;
                     let story = canopy_evaluator::impact::story(tree, change, &assessed);
                     kept.judged_in = Some(period_text.clone());
-                    kept.verdict = Some(json.clone());
+                    kept.verdict = Some(assessed.clone());
                     kept.story = Some(story.clone());
                     out.push(Verdict {
                         change: change.id.clone(),
-                        json,
+                        assessment: assessed,
                         story,
                         recipients,
                     });
