@@ -28,7 +28,9 @@ pub use digest::{
     compose, compose_or_fail, group, headline, message_id, Carried, Digest, MovedMetric,
     CARRIED_SHARE,
 };
-pub use history::{ChangeRecord, Definitions, History, PastRun, RunRecord, ValueRecord};
+pub use history::{
+    ChangeRecord, Definitions, History, MoveRecord, PastRun, RunRecord, ValueRecord,
+};
 pub use moves::{detect, is_bad, AlertState, Move, Rule};
 pub use outbox::{
     flush, html_part, preview, shown_recipient, Channel, Deliver, EmailStatus, Failure,

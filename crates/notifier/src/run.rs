@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::digest::chat::compose_chat;
 use crate::digest::{compose_or_fail, Digest, MovedMetric, Redefined};
-use crate::history::{ChangeRecord, History, RunRecord, ValueRecord};
+use crate::history::{ChangeRecord, History, MoveRecord, RunRecord, ValueRecord};
 use crate::moves::{detect, Move, Rule};
 use crate::redefinition::{redefinitions, Redefinition};
 use crate::Error;
@@ -185,10 +185,13 @@ fn reports(
             details: m.rules.clone(),
         })
         .collect();
-    for r in &reports {
-        let rules = serde_json::to_string(&r.details).map_err(|e| Error::Record(e.to_string()))?;
-        (record.moves).push((r.metric.clone(), rules, r.recipient.clone()));
-    }
+    record.moves = (reports.iter())
+        .map(|r| MoveRecord {
+            metric: r.metric.clone(),
+            rules: r.details.clone(),
+            recipient: r.recipient.clone(),
+        })
+        .collect();
     Ok(reports)
 }
 
