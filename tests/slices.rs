@@ -151,3 +151,22 @@ fn the_report_panel_names_the_slice() {
     });
     insta::assert_json_snapshot!("report_panel_slices", shown);
 }
+
+/// The owner's email says where the conversion and the orders fell, and that the ratio fell
+/// by rate.
+#[test]
+fn the_email_names_the_slice() {
+    let dir = Dir::new();
+    let tree = TREE.replace(
+        "raci: { accountable: ana }",
+        "raci: { accountable: ana }\nalerts: { change_pct: 5 }",
+    );
+    dir.create("shop.yaml", &tree);
+    dir.create("shop.csv", &data());
+    crate::util::preview(&dir, "shop.yaml", "shop.csv", "2026-02");
+    let (text, html) = crate::util::parts(&dir, "shop-2026-02-ana@example.com");
+    assert!(text.contains("Where it moved:"), "{text}");
+    assert!(text.contains("by rate  platform=android"), "{text}");
+    assert!(html.contains("Where it moved"), "{html}");
+    insta::assert_snapshot!("email_slices_text", text);
+}

@@ -38,6 +38,17 @@ pub struct Slice {
     pub rate: Option<f64>,
 }
 
+impl Slice {
+    /// The slice as people read it, given the data's dimensions:
+    /// `platform=android & country=DE`.
+    pub fn name(&self, dimensions: &[String]) -> String {
+        (self.conditions.iter())
+            .map(|(d, v)| format!("{}={v}", dimensions[*d]))
+            .collect::<Vec<_>>()
+            .join(" & ")
+    }
+}
+
 /// What the search for slices found.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Slices {

@@ -119,6 +119,7 @@ fn moved(f: &Item) -> Markup {
             @if let Some(target) = &f.target { (fact("Target", html! { (target) })) }
             (fact("Why this email", html! { (f.why.join("; ")) }))
             @if !contributors.is_empty() { (fact("Biggest contributors", lines_with_breaks(&contributors))) }
+            @if !f.slices.is_empty() { (fact("Where it moved", lines_with_breaks(&f.slices))) }
             @for o in &f.offsetting { (fact("Offsetting", html! { (o) })) }
             @if !f.beneath.is_empty() { (fact("Mostly from, also yours", lines_with_breaks(&f.beneath))) }
             @if let Some(trend) = &f.trend { (fact("Trend", self::trend(trend, colour(f.better)))) }

@@ -5,15 +5,16 @@
 
 use canopy_engine::{MetricId, MetricTree};
 use canopy_evaluator::format::{change, number, percent, signed, titled, told};
-use canopy_evaluator::{rank, Evaluation, Period};
+use canopy_evaluator::{rank, slices, Evaluation, Period, Slices};
 
 use super::budget::{self, Shown};
 use super::{Carried, Digest, MovedMetric, Redefined};
 use crate::address::display_name;
 use crate::moves::Rule;
 
-/// How many contributors and trend periods an email shows.
+/// How many contributors, slices and trend periods an email shows.
 const TOP_CONTRIBUTORS: usize = 3;
+const TOP_SLICES: usize = 3;
 const TREND_PERIODS: i32 = 8;
 
 /// What to build a letter from: one digest, and how much of it the message shows.
@@ -66,6 +67,8 @@ pub(super) struct Item {
     pub(super) why: Vec<String>,
     /// The largest contributions: the input's title and its amount.
     pub(super) contributors: Vec<(String, String)>,
+    /// Where in the data it moved: the largest slices, one line each (`explain --slices`).
+    pub(super) slices: Vec<String>,
     pub(super) offsetting: Vec<String>,
     /// The moves shown beneath this one, one line each.
     pub(super) beneath: Vec<String>,
@@ -266,12 +269,40 @@ impl Body<'_> {
             target,
             why,
             contributors,
+            slices: moved
+                .explanation
+                .map_or_else(Vec::new, |e| self.slices(e, m)),
             offsetting,
             beneath: budget::beneath_lines(moved.beneath.iter().map(|c| self.carried(c)).collect()),
             responsible_for: moved.responsible_for.map(display_name),
             trend: self.trend(moved.movement.metric),
             better: better(m.good, before, after),
         }
+    }
+
+    /// The slices of the data that moved, one line each: the amount and share, for a ratio
+    /// whether it moved by rate or by mix, and the slice, e.g. `-577 users (91%)
+    /// platform=android & country=DE`.
+    fn slices(&self, e: &canopy_evaluator::Explanation, m: &canopy_engine::Metric) -> Vec<String> {
+        let eval = self.eval;
+        if eval.segments().is_empty() {
+            return Vec::new();
+        }
+        let Slices::Found(found) = slices(eval, e.metric, e.from, e.to) else {
+            return Vec::new();
+        };
+        let total = e.root().change;
+        (found.iter().take(TOP_SLICES))
+            .map(|s| {
+                let how = match (s.mix, s.rate) {
+                    (Some(mix), Some(rate)) if rate.abs() >= mix.abs() => ", by rate",
+                    (Some(_), Some(_)) => ", by mix",
+                    _ => "",
+                };
+                let amount = contribution(s.change, total, m);
+                format!("{amount}{how}  {}", s.name(eval.dimensions()))
+            })
+            .collect()
     }
 
     /// A move shown beneath another: its values, share and rules, in one line.

@@ -78,6 +78,12 @@ fn moved(f: &Item) -> String {
             let _ = writeln!(out, "    {c:>width$}  {name}");
         }
     }
+    if !f.slices.is_empty() {
+        out.push_str("  Where it moved:\n");
+        for line in &f.slices {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
     for o in &f.offsetting {
         let _ = writeln!(out, "  Offsetting: {o}");
     }
