@@ -134,7 +134,8 @@ fn describe(
     values: &[Vec<String>],
 ) -> Vec<Slice> {
     let n = leaves.before.len();
-    let total: f64 = (0..n).map(|i| leaves.after[i] - leaves.before[i]).sum();
+    let change = |i: usize| Some(leaves.after[i] - leaves.before[i]).filter(|c| c.is_finite());
+    let total: f64 = (0..n).filter_map(change).sum();
     let mut counted = vec![false; n];
     // A segment in several slices counts in the most specific (a slice inside another is
     // told apart from it), and among equals in the one taken first.
@@ -154,10 +155,7 @@ fn describe(
             for &i in &group {
                 counted[i] = true;
             }
-            let change: f64 = group
-                .iter()
-                .map(|&i| leaves.after[i] - leaves.before[i])
-                .sum();
+            let change: f64 = group.iter().filter_map(|&i| change(i)).sum();
             let split = parts.mix_rate(&group);
             Slice {
                 conditions: conditions

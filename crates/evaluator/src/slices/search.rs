@@ -25,6 +25,10 @@ const NOISE_FACTOR: f64 = 30.0;
 /// smaller than a percent of what happened are not worth naming.
 const MIN_GAIN_SHARE: f64 = 0.01;
 
+/// A change whose whole energy is under this many times what noise gives on average is no
+/// change beyond noise.
+const NOISE_ENERGY: f64 = 3.0;
+
 /// Below this share of the energy explained, the slices found do not tell where it happened.
 const MIN_EXPLAINED: f64 = 0.5;
 
@@ -76,6 +80,16 @@ struct Cuboid {
     weight: Vec<f64>,
 }
 
+/// Rounds of fitting the slices taken together after each one is taken.
+const REFITS: usize = 3;
+
+/// A slice taken: element `e` of cuboid `c`, moved by `r`.
+struct Taken {
+    c: usize,
+    e: u32,
+    r: f64,
+}
+
 /// The search's state: leaves' weights and residuals.
 struct Search<'a> {
     leaves: &'a Leaves<'a>,
@@ -90,8 +104,11 @@ struct Search<'a> {
 /// Finds the slices that explain the change from `before` to `after`.
 pub fn locate(leaves: &Leaves<'_>) -> Found {
     let n = leaves.before.len();
+    // A leaf without finite values (none reach here from a defined metric) takes no part.
+    let finite = |i: usize| leaves.before[i].is_finite() && leaves.after[i].is_finite();
     let base: Vec<f64> = (0..n)
         .map(|i| match (leaves.before[i], leaves.after[i]) {
+            _ if !finite(i) => 0.0,
             (b, _) if b != 0.0 => b.abs(),
             (_, a) => a.abs(),
         })
@@ -102,7 +119,12 @@ pub fn locate(leaves: &Leaves<'_>) -> Found {
         .iter()
         .map(|&m| if m > 0.0 { 1.0 / (m * (m + k)) } else { 0.0 })
         .collect();
-    let residual: Vec<f64> = (0..n).map(|i| leaves.after[i] - leaves.before[i]).collect();
+    let residual: Vec<f64> = (0..n)
+        .map(|i| match finite(i) {
+            true => leaves.after[i] - leaves.before[i],
+            false => 0.0,
+        })
+        .collect();
     let mut search = Search {
         cuboids: cuboids(leaves, &base, &w),
         leaves,
@@ -130,29 +152,56 @@ impl Search<'_> {
         if energy <= 0.0 {
             return Found::Nothing;
         }
-        let mut taken: Vec<(usize, u32)> = Vec::new();
-        let mut gained = 0.0;
         // The noise is read once, from the change itself: read again after a slice is
         // taken, it would count the slice's own misfit.
         let noise = self.noise();
+        let active = self.active().max(1) as f64;
+        // The quartile of few leaves is a loose estimate (its relative error is about
+        // 3.6 / sqrt(n)): the bar rises with it.
+        let bar = NOISE_FACTOR * (1.0 + 3.6 / active.sqrt());
+        let mut taken: Vec<Taken> = Vec::new();
         while let Some((gain, c, e, r)) = self.best(from) {
-            if gain < NOISE_FACTOR * noise || gain < MIN_GAIN_SHARE * energy {
+            if gain < bar * noise || gain < MIN_GAIN_SHARE * energy {
                 break;
             }
             if taken.len() == MAX_SLICES {
                 return Found::Diffuse;
             }
             self.take(c, e, r);
-            taken.push((c, e));
-            gained += gain;
+            taken.push(Taken { c, e, r });
+            self.refit(&mut taken);
         }
-        if taken.is_empty() {
+        let left = self.energy();
+        // The quartile of few leaves can be far below the noise: what is left after the
+        // slices, per leaf, is a floor to it (an estimate unexplained moves can only raise),
+        // and a slice taken under the lower bar that does not pass this one is dropped.
+        let noise = noise.max(left / active);
+        let worth: Vec<f64> = taken.iter().map(|t| self.worth(t)).collect();
+        let mut gained = energy - left;
+        let mut kept = Vec::new();
+        for (t, w) in taken.into_iter().zip(worth) {
+            if w >= bar * noise {
+                kept.push(t);
+            } else {
+                gained -= w;
+            }
+        }
+        self.judge(&kept, energy, gained, noise * active)
+    }
+
+    /// What the slices kept say: nothing, diffuse, everywhere or the slices.
+    fn judge(&self, kept: &[Taken], energy: f64, gained: f64, noise_energy: f64) -> Found {
+        // Energy about what noise alone would give (its expectation is the noise's variance
+        // per leaf times the leaves) is no change: slices that do not explain most of it
+        // are noise too.
+        let noisy = energy <= NOISE_ENERGY * noise_energy;
+        if kept.is_empty() || (noisy && gained < MIN_EXPLAINED * energy) {
             return Found::Nothing;
         }
         if gained < MIN_EXPLAINED * energy {
             return Found::Diffuse;
         }
-        let all: Vec<Conditions> = taken.iter().map(|&(c, e)| self.conditions(c, e)).collect();
+        let all: Vec<Conditions> = kept.iter().map(|t| self.conditions(t.c, t.e)).collect();
         if all[0].is_empty() && all.len() == 1 {
             return Found::Everywhere;
         }
@@ -162,12 +211,53 @@ impl Search<'_> {
         Found::Slices(drop_interactions(all))
     }
 
+    /// Fits the slices taken together: each one's move again on what the others leave,
+    /// a few rounds (least squares by coordinate descent, so slices that overlap share
+    /// their segments' change instead of the first taking it all).
+    fn refit(&mut self, taken: &mut [Taken]) {
+        for _ in 0..REFITS {
+            for t in taken.iter_mut() {
+                let cuboid = &self.cuboids[t.c];
+                let a: f64 = (cuboid.element.iter().enumerate())
+                    .filter(|&(_, &x)| x == t.e)
+                    .map(|(i, _)| self.w[i] * self.base[i] * self.residual[i])
+                    .sum();
+                let r = a / cuboid.weight[t.e as usize];
+                for (i, &x) in cuboid.element.iter().enumerate() {
+                    if x == t.e {
+                        self.residual[i] -= r * self.base[i];
+                    }
+                }
+                t.r += r;
+            }
+        }
+    }
+
+    /// How much more would be left to explain without slice `t` (the others as fitted).
+    fn worth(&self, t: &Taken) -> f64 {
+        let cuboid = &self.cuboids[t.c];
+        (cuboid.element.iter().enumerate())
+            .filter(|&(_, &x)| x == t.e)
+            .map(|(i, _)| {
+                let (res, m) = (self.residual[i], self.base[i]);
+                self.w[i] * ((res + t.r * m).powi(2) - res * res)
+            })
+            .sum()
+    }
+
     /// Forgets the slices taken.
     fn reset(&mut self) {
         for i in 0..self.residual.len() {
-            self.residual[i] = self.leaves.after[i] - self.leaves.before[i];
+            if self.base[i] > 0.0 {
+                self.residual[i] = self.leaves.after[i] - self.leaves.before[i];
+            }
         }
         self.cover.fill(0);
+    }
+
+    /// How many leaves take part (those with a base).
+    fn active(&self) -> usize {
+        self.base.iter().filter(|&&m| m > 0.0).count()
     }
 
     /// The weighted energy of what is left to explain.
