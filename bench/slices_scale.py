@@ -8,7 +8,7 @@ one slice over two dimensions moved by -40%; runs the command RUNS times under
 found.
 
     python3 bench/slices_scale.py --leaves 21600 --cards 6 36 10 10
-    python3 bench/slices_scale.py --leaves 100000 --cards 10 10 10 10 10 10
+    python3 bench/slices_scale.py --leaves 100000 --cards 5 5 8 10 10 5
 """
 import argparse
 import itertools
@@ -59,11 +59,14 @@ def main():
     ap.add_argument("--cards", type=int, nargs="+", required=True)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--canopy", default="target/release/canopy")
+    ap.add_argument("--without-slices", action="store_true", help="the same explain without --slices, for comparison")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="canopy-scale-")
     truth = write(work, args.leaves, args.cards, 7)
     cmd = ["/usr/bin/time", "-v", os.path.abspath(args.canopy), "explain", "tree.yaml", "--data",
            "data.csv", "--from", "2026-01", "--to", "2026-02", "--slices", "--format", "json"]
+    if args.without_slices:
+        cmd.remove("--slices")
     times, peaks = [], []
     for _ in range(args.runs):
         out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=True)
@@ -71,7 +74,7 @@ def main():
         h, m, s = wall.groups()
         times.append(int(h or 0) * 3600 + int(m) * 60 + float(s))
         peaks.append(int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1)))
-        slices = [s["where"] for s in json.loads(out.stdout)["slices"]]
+        slices = [s["where"] for s in json.loads(out.stdout).get("slices", [])]
     print(f"leaves {args.leaves}, cards {args.cards}: median {statistics.median(times):.3f} s, "
           f"peak RSS {max(peaks) / 1024:.0f} MiB, slices {slices} (injected {truth})")
     print("command:", " ".join(cmd[2:]))
