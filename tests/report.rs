@@ -195,7 +195,7 @@ fn the_report_shows_every_value_and_explains_a_clicked_metric() {
         &dir,
         &[
             "explain", TREE, "--data", DATA, "--from", previous, "--to", period, "--metric", root,
-            "--format", "json",
+            "--slices", "--format", "json",
         ],
     );
     runtime().block_on(async {
@@ -281,6 +281,22 @@ async fn panel_is_explain(c: &Client, root: &str, explain: &Value) {
         segments,
         json!(explain["segments"].as_array().unwrap().len())
     );
+    // Where it moved: the slices `explain --slices` names, in its order.
+    let slices = js(
+        c,
+        "return [...document.querySelectorAll('#panel tr[data-slice]')].map(r => r.dataset.slice);",
+    )
+    .await;
+    let expected: Vec<String> = (explain["slices"].as_array().unwrap().iter())
+        .map(|s| {
+            let conditions = s["where"].as_object().unwrap().iter();
+            let named: Vec<String> = conditions
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+                .collect();
+            named.join(" & ")
+        })
+        .collect();
+    assert_eq!(slices, json!(expected));
 }
 
 /// On a phone the page itself never scrolls sideways (the drawing scrolls in its box), the

@@ -25,6 +25,9 @@ const NOISE_FACTOR: f64 = 30.0;
 /// smaller than a percent of what happened are not worth naming.
 const MIN_GAIN_SHARE: f64 = 0.01;
 
+/// The fewest segments the noise is read from.
+const MIN_FOR_NOISE: usize = 8;
+
 /// A change whose whole energy is under this many times what noise gives on average is no
 /// change beyond noise.
 const NOISE_ENERGY: f64 = 3.0;
@@ -154,8 +157,13 @@ impl Search<'_> {
         }
         // The noise is read once, from the change itself: read again after a slice is
         // taken, it would count the slice's own misfit.
-        let noise = self.noise();
         let active = self.active().max(1) as f64;
+        // Too few segments to read noise from: the change is taken as real (it is being
+        // explained), and only the energy rules decide.
+        let noise = match self.active() >= MIN_FOR_NOISE {
+            true => self.noise(),
+            false => 0.0,
+        };
         // The quartile of few leaves is a loose estimate (its relative error is about
         // 3.6 / sqrt(n)): the bar rises with it.
         let bar = NOISE_FACTOR * (1.0 + 3.6 / active.sqrt());
@@ -175,7 +183,10 @@ impl Search<'_> {
         // The quartile of few leaves can be far below the noise: what is left after the
         // slices, per leaf, is a floor to it (an estimate unexplained moves can only raise),
         // and a slice taken under the lower bar that does not pass this one is dropped.
-        let noise = noise.max(left / active);
+        let noise = match self.active() >= MIN_FOR_NOISE {
+            true => noise.max(left / active),
+            false => 0.0,
+        };
         let worth: Vec<f64> = taken.iter().map(|t| self.worth(t)).collect();
         let mut gained = energy - left;
         let mut kept = Vec::new();

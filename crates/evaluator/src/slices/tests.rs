@@ -126,3 +126,38 @@ proptest! {
         prop_assert!((changes - union).abs() <= 1e-9 * union.abs(), "{changes} vs {union}");
     }
 }
+
+/// Searches one dimension's values, `before -> after` each, expecting `expected`.
+fn check(values: &[(f64, f64)], expected: Found) {
+    let codes: Vec<u32> = (0..values.len() as u32).collect();
+    let before: Vec<f64> = values.iter().map(|v| v.0).collect();
+    let after: Vec<f64> = values.iter().map(|v| v.1).collect();
+    let leaves = Leaves {
+        dims: 1,
+        codes: &codes,
+        before: &before,
+        after: &after,
+    };
+    assert_eq!(locate(&leaves), expected, "{values:?}");
+}
+
+#[test]
+fn few_segments_name_what_moved_without_a_noise_estimate() {
+    // Too few segments to read noise from: the move is named.
+    check(
+        &[(100.0, 50.0), (100.0, 100.0), (80.0, 80.0)],
+        Found::Slices(vec![vec![(0, 0)]]),
+    );
+    // Every segment moved by the same share: no place more than another.
+    check(
+        &[(100.0, 50.0), (100.0, 50.0), (80.0, 40.0)],
+        Found::Everywhere,
+    );
+    // Nothing moved.
+    check(&[(100.0, 100.0), (80.0, 80.0)], Found::Nothing);
+    // A new segment is where the change is.
+    check(
+        &[(0.0, 40.0), (100.0, 100.0), (80.0, 80.0)],
+        Found::Slices(vec![vec![(0, 0)]]),
+    );
+}
