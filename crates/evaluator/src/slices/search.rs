@@ -128,6 +128,10 @@ pub fn locate(leaves: &Leaves<'_>) -> Found {
             false => 0.0,
         })
         .collect();
+    // Nothing changed: no need to number anything.
+    if residual.iter().zip(&w).all(|(&r, &w)| r == 0.0 || w == 0.0) {
+        return Found::Nothing;
+    }
     let mut search = Search {
         cuboids: cuboids(leaves, &base, &w),
         leaves,
