@@ -18,6 +18,7 @@ mod render;
 mod replay;
 mod report;
 mod smtp;
+mod snooze;
 mod story;
 mod warehouse;
 mod webhook;

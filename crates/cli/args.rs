@@ -177,6 +177,9 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Hold back a metric's alerts until a period: its moves are still detected and recorded,
+    /// but nobody is emailed or posted until then; emails that go anyway list it.
+    Snooze(SnoozeArgs),
     /// Judge whether the changes registered in a tree moved their metrics.
     Impact {
         /// The tree file.
@@ -257,6 +260,42 @@ pub(crate) struct StoreArgs {
     /// Where emails are written as .eml files when no SMTP server is configured.
     #[arg(long, value_name = "DIR", default_value = ".canopy/outbox")]
     pub(crate) outbox: PathBuf,
+}
+
+/// What `canopy snooze` is asked.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SnoozeArgs {
+    /// The tree file (with --list, optional: only its snoozes).
+    #[arg(required_unless_present = "list", value_name = "TREE")]
+    pub(crate) tree: Option<PathBuf>,
+    /// The metric's id.
+    #[arg(
+        required_unless_present = "list",
+        conflicts_with = "list",
+        value_name = "METRIC"
+    )]
+    pub(crate) metric: Option<String>,
+    /// The first period whose moves are sent again (a period of the tree's grain).
+    #[arg(long, value_name = "PERIOD", required_unless_present_any = ["list", "clear"])]
+    pub(crate) until: Option<String>,
+    /// Why, for whoever sees the held-back moves.
+    #[arg(long, value_name = "TEXT", requires = "until")]
+    pub(crate) note: Option<String>,
+    /// Who snoozes it (default: the login name, `$USER`).
+    #[arg(long, value_name = "NAME", requires = "until")]
+    pub(crate) by: Option<String>,
+    /// List the snoozes: of TREE, or of every tree in the database.
+    #[arg(long, conflicts_with_all = ["until", "clear"])]
+    pub(crate) list: bool,
+    /// End the snooze of METRIC now.
+    #[arg(long, conflicts_with = "until")]
+    pub(crate) clear: bool,
+    /// The history database.
+    #[arg(long, value_name = "PATH", default_value = ".canopy/canopy.db")]
+    pub(crate) db: PathBuf,
+    /// Output format (of --list).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub(crate) format: Format,
 }
 
 /// What `canopy history` is asked.

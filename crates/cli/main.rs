@@ -35,6 +35,7 @@ mod render;
 mod replay;
 mod report;
 mod run;
+mod snooze;
 mod table;
 mod trees;
 
@@ -140,6 +141,7 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
         Command::Outbox { command } => outbox::run(&command),
         Command::Init { dir } => init::run(&dir),
         Command::History(args) => history::run(&args, style),
+        Command::Snooze(args) => snooze::run(&args, style),
         Command::Owners {
             trees,
             person,

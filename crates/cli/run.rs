@@ -300,7 +300,7 @@ fn open(request: &RunArgs) -> anyhow::Result<History> {
     Ok(match (request.dry_run, db.exists()) {
         (true, true) => History::open_read_only(db)?,
         (true, false) => History::in_memory()?,
-        (false, _) => mail::open_history(&request.store)?,
+        (false, _) => mail::open_history(&request.store.db)?,
     })
 }
 

@@ -165,6 +165,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 6: how a changed metric was computed in each run is read from the definitions kept with
     // its values and those under it (migration 4), so the fingerprints of migration 3 go.
     "drop table definitions;",
+    // 7: snoozes: a metric's moves held back until a period, with who, when and why.
+    "create table snoozes (
+        tree text not null,
+        metric text not null,
+        until text not null,
+        by text not null,
+        note text,
+        at text not null,
+        primary key (tree, metric)
+    );",
 ];
 
 /// One metric's value to remember.
@@ -609,7 +619,7 @@ impl History {
     }
 
     /// The rows of `sql` with `args`, each read by `row`.
-    fn rows<T>(
+    pub(crate) fn rows<T>(
         &self,
         sql: &str,
         args: impl rusqlite::Params,

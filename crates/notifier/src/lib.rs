@@ -17,6 +17,7 @@ mod moves;
 mod outbox;
 mod redefinition;
 mod run;
+mod snooze;
 
 pub use address::{
     display_name, fit_subject, parse_address, strip_controls, Sendable, MAX_NAME_CHARS,
@@ -39,6 +40,7 @@ pub use outbox::{
 };
 pub use redefinition::{redefinitions, Redefinition};
 pub use run::{plan, redefined, MoveReport, PlannedRun, Verdict, MARKED_PERIODS};
+pub use snooze::{stamp, Snooze};
 
 /// A sender or recipient: display name and address.
 pub use lettre::message::Mailbox;

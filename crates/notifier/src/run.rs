@@ -14,6 +14,7 @@ use crate::digest::{compose_or_fail, Digest, MovedMetric, Redefined};
 use crate::history::{ChangeRecord, History, MoveRecord, RunRecord, ValueRecord};
 use crate::moves::{detect, Move, Rule};
 use crate::redefinition::{redefinitions, Redefinition};
+use crate::snooze::Snooze;
 use crate::Error;
 use canopy_evaluator::impact::{Assessment, Stage};
 
@@ -29,6 +30,9 @@ pub struct MoveReport {
     /// The rules with their details.
     #[serde(skip)]
     pub details: Vec<Rule>,
+    /// When the metric is snoozed: the move is recorded but nobody is told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snoozed: Option<Snooze>,
 }
 
 /// What a run decided.
@@ -48,6 +52,8 @@ pub struct PlannedRun {
     /// The latest period in which each metric's definition changed, in the last
     /// [`MARKED_PERIODS`]: trends mark it.
     pub changed: BTreeMap<MetricId, Period>,
+    /// The metrics snoozed in this period: their moves are recorded, and nobody is told.
+    pub snoozed: Vec<(MetricId, Snooze)>,
 }
 
 /// A registered change's verdict, decided once (in the run whose period ends its evaluation
@@ -83,6 +89,8 @@ pub fn plan(
         ..RunRecord::default()
     };
     let moves = moves(eval, period, history, &mut record)?;
+    let snoozed = history.snoozed(tree, period)?;
+    let held = |m: MetricId| snoozed.iter().find(|(s, _)| *s == m).map(|(_, s)| s);
     record.values = values(eval, period);
     let verdicts = verdicts(eval, period, history, &mut record)?;
     let explanations = explanations(eval, period, &moves);
@@ -90,7 +98,7 @@ pub fn plan(
     let headline = moves
         .iter()
         .zip(&explanations)
-        .find(|(m, _)| m.metric == tree.root())
+        .find(|(m, _)| m.metric == tree.root() && held(m.metric).is_none())
         .and_then(|(_, e)| crate::digest::headline(eval, e.as_ref()?));
     let definitions: Vec<(String, Definition)> = (tree.ids())
         .map(|id| (tree.metric(id).id.clone(), Definition::of(tree, id)))
@@ -100,7 +108,8 @@ pub fn plan(
     let last = history.definitions_before(tree.id(), &period_text, &hash)?;
     let redefined = redefinitions(eval, period, &definitions, last.as_ref());
     let changed = definition_changes(tree, history, period, &redefined)?;
-    let digests = people(tree, &moves, &explanations, &verdicts, &redefined);
+    let told = (moves.iter().zip(&explanations)).filter(|(m, _)| held(m.metric).is_none());
+    let digests = people(tree, told, &verdicts, &redefined);
     for (person, share) in digests {
         let judged = verdicts
             .iter()
@@ -117,6 +126,11 @@ pub fn plan(
             report,
             version: &version,
             changed: &changed,
+            snoozed: (moves.iter())
+                .filter_map(|m| Some((m, held(m.metric)?)))
+                .filter(|(m, _)| hears_of(tree, person, m.metric))
+                .collect(),
+            snoozes: &snoozed,
         };
         if let Some(email) = &digest.person.email {
             (record.emails).push(compose_or_fail(eval, period, &digest, email, sender, date));
@@ -126,7 +140,7 @@ pub fn plan(
         }
     }
 
-    let reports = reports(tree, &moves, &mut record)?;
+    let reports = reports(tree, &moves, &snoozed, &mut record)?;
     record.definition = hash;
     record.definitions = definitions;
     Ok(PlannedRun {
@@ -137,6 +151,7 @@ pub fn plan(
         version,
         redefined,
         changed,
+        snoozed,
     })
 }
 
@@ -175,6 +190,7 @@ fn explanations(eval: &Evaluation<'_>, period: Period, moves: &[Move]) -> Vec<Op
 fn reports(
     tree: &canopy_engine::MetricTree,
     moves: &[Move],
+    snoozed: &[(MetricId, Snooze)],
     record: &mut RunRecord,
 ) -> Result<Vec<MoveReport>, Error> {
     let reports: Vec<MoveReport> = (moves.iter())
@@ -183,6 +199,7 @@ fn reports(
             rules: m.rules.iter().map(Rule::name).collect(),
             recipient: tree.accountable(m.metric).contact(),
             details: m.rules.clone(),
+            snoozed: (snoozed.iter().find(|(s, _)| *s == m.metric)).map(|(_, s)| s.clone()),
         })
         .collect();
     record.moves = (reports.iter())
@@ -232,14 +249,13 @@ struct Share<'a> {
 /// on, and (by being listed) the verdicts they hear.
 fn people<'a>(
     tree: &'a canopy_engine::MetricTree,
-    moves: &'a [Move],
-    explanations: &'a [Option<Explanation>],
+    moves: impl Iterator<Item = (&'a Move, &'a Option<Explanation>)>,
     verdicts: &'a [Verdict],
     redefined: &'a [Redefinition],
 ) -> BTreeMap<&'a str, Share<'a>> {
     let mut digests: BTreeMap<&str, Share<'_>> = BTreeMap::new();
     // The accountable hears of a move, and so do its responsible, who do the work.
-    for (movement, explanation) in moves.iter().zip(explanations) {
+    for (movement, explanation) in moves {
         let raci = &tree.metric(movement.metric).raci;
         for (person, responsible_for) in with_accountable(tree, raci, &raci.responsible) {
             digests.entry(person).or_default().moved.push(MovedMetric {
@@ -275,6 +291,12 @@ fn people<'a>(
         }
     }
     digests
+}
+
+/// Whether `person` hears of `metric`'s moves: they are accountable or responsible for it.
+fn hears_of(tree: &canopy_engine::MetricTree, person: &str, metric: MetricId) -> bool {
+    let raci = &tree.metric(metric).raci;
+    raci.accountable == person || raci.responsible.iter().any(|p| p == person)
 }
 
 /// The accountable person (with `None`), then each of `others` who is not them, with the

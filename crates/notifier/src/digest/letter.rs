@@ -10,7 +10,7 @@ use canopy_evaluator::{rank, Evaluation, Period};
 use super::budget::{self, Shown};
 use super::{Carried, Digest, MovedMetric, Redefined};
 use crate::address::display_name;
-use crate::moves::Rule;
+use crate::moves::{Move, Rule};
 
 /// How many contributors and trend periods an email shows.
 const TOP_CONTRIBUTORS: usize = 3;
@@ -39,6 +39,8 @@ pub(super) struct Letter {
     pub(super) moved: Vec<Item>,
     /// The moved metrics past those: how many, and one line for each listed.
     pub(super) more: Option<(usize, Vec<String>)>,
+    /// Moves held back by snoozes, one line each.
+    pub(super) snoozed: Vec<String>,
     /// Changes of definition: the metric's title, and one line per fact.
     pub(super) redefined: Vec<(String, Vec<String>)>,
     /// Verdicts on shipped changes, in words.
@@ -154,6 +156,9 @@ impl Body<'_> {
                 .map(|m| self.item(m))
                 .collect(),
             more: (!more.is_empty()).then_some((count, more)),
+            snoozed: (self.digest.snoozed.iter())
+                .map(|(m, s)| format!("{}; {}", self.moved_line(m), s.told()))
+                .collect(),
             redefined: (self.digest.redefined.iter().take(self.shown.redefined))
                 .map(|r| self.redefinition_facts(r))
                 .collect(),
@@ -294,7 +299,6 @@ impl Body<'_> {
 
     /// One line for each moved metric listed past those shown in full.
     fn more_moved(&self) -> Vec<String> {
-        let tree = self.tree();
         let Shown {
             detailed,
             listed_to,
@@ -307,25 +311,26 @@ impl Body<'_> {
             .skip(detailed)
             .take(listed_to - detailed)
             .map(|m| {
-                let metric = tree.metric(m.movement.metric);
                 let rules: Vec<&str> = m.movement.rules.iter().map(Rule::name).collect();
-                format!(
-                    "{}: {}; {}",
-                    titled(&metric.title, &metric.id),
-                    change(
-                        m.movement.before,
-                        m.movement.after,
-                        metric.unit.as_deref(),
-                        metric.change
-                    ),
-                    rules.join(", ")
-                )
+                format!("{}; {}", self.moved_line(m.movement), rules.join(", "))
             })
             .chain((moved > listed_to).then(|| {
                 let rest = moved - listed_to;
                 format!("... and {rest} more; `canopy explain` shows any of them in full")
             }))
             .collect()
+    }
+
+    /// A move in one line: the metric and its values.
+    fn moved_line(&self, movement: &Move) -> String {
+        let metric = self.tree().metric(movement.metric);
+        let values = change(
+            movement.before,
+            movement.after,
+            metric.unit.as_deref(),
+            metric.change,
+        );
+        format!("{}: {values}", titled(&metric.title, &metric.id))
     }
 
     /// What this message left out to fit its budget, and where to see it.
@@ -389,8 +394,12 @@ impl Body<'_> {
                     .ok()
                     .zip(before.ok())
                     .and_then(|(a, b)| better(m.good, b, a));
+                let title = match self.digest.snoozes.iter().find(|(s, _)| *s == id) {
+                    Some((_, snooze)) => format!("{} ({})", m.title, snooze.told()),
+                    None => m.title.clone(),
+                };
                 Row {
-                    cells: [m.title.clone(), value, previous, change, band],
+                    cells: [title, value, previous, change, band],
                     better: direction,
                 }
             })
