@@ -172,12 +172,8 @@ fn other_files_and_versions_are_refused() {
 
 #[test]
 fn filters_other_than_plain_comparisons_are_refused_by_name() {
-    let with = |filter: &str| {
-        LEGACY.replace(
-            "{{ Dimension('order__status') }} = 'completed'",
-            filter,
-        )
-    };
+    let with =
+        |filter: &str| LEGACY.replace("{{ Dimension('order__status') }} = 'completed'", filter);
     for (filter, why) in [
         (
             "{{ Dimension('customer__region') }} = 'EU'",
