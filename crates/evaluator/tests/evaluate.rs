@@ -814,7 +814,7 @@ fn a_lift_in_one_segment_is_found_against_the_other() {
     let a = assessed(change, 1.10);
     assert_eq!(
         (a.status, a.verdict),
-        (impact::Stage::Evaluated, Some("confirmed"))
+        (impact::Stage::Evaluated, Some(impact::Verdict::Confirmed))
     );
     assert_eq!(a.model.as_deref(), Some("segments: segment = s2"));
     // The control shares the noise, so the lift is measured almost exactly.
@@ -850,7 +850,7 @@ fn a_lift_in_one_segment_is_found_against_the_other() {
     assert_eq!(root.transmitted, Some(true));
     // Without a lift: no effect, and the expected size is ruled out.
     let a = assessed(change, 1.0);
-    assert_eq!(a.verdict, Some("no_effect"));
+    assert_eq!(a.verdict, Some(impact::Verdict::NoEffect));
 }
 
 #[test]
@@ -886,7 +886,7 @@ fn a_yearly_season_is_taken_out_by_last_year() {
     let eval = evaluate(&t, &d);
     let a = impact::assess(&eval, &t.changes()[0], week("2026-W45"));
     assert_eq!(a.model.as_deref(), Some("year over year"));
-    assert_eq!(a.verdict, Some("likely"), "{a:?}");
+    assert_eq!(a.verdict, Some(impact::Verdict::Likely), "{a:?}");
     let effect = a.effect.unwrap().relative;
     assert!((effect - 0.10).abs() < 0.02, "{effect}");
 }
@@ -1023,7 +1023,7 @@ fn impact_tells_a_root_in_points_and_a_roots_move_once() {
     // in (a share above 1), so both moves are told.
     let told = |i: usize| {
         let mut a = impact::assess(&eval, &t.changes()[i], week("2026-W15"));
-        a.verdict = Some("confirmed");
+        a.verdict = Some(impact::Verdict::Confirmed);
         a.root = Some(impact::RootShare {
             metric: "r".into(),
             share: 1.5,

@@ -10,14 +10,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use canopy_engine::Definition;
+use canopy_evaluator::impact::Assessment;
 use chrono::{DateTime, Utc};
-use rusqlite::{
-    params, types::FromSql, Connection, OptionalExtension, Transaction, TransactionBehavior,
-};
+use rusqlite::types::Type;
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::access;
 use crate::lock::{self, Lock};
-use crate::moves::AlertState;
+use crate::moves::{AlertState, Rule};
 use crate::outbox::{shown_recipient, write_outbox, Medium, StoredEmail};
 use crate::Error;
 
@@ -188,8 +188,8 @@ pub struct RunRecord {
     pub values: Vec<ValueRecord>,
     /// Each metric's alert state after this period.
     pub states: Vec<(String, AlertState)>,
-    /// The moves: metric, rules as JSON, recipient address.
-    pub moves: Vec<(String, String, String)>,
+    /// The moves.
+    pub moves: Vec<MoveRecord>,
     /// The emails to send.
     pub emails: Vec<StoredEmail>,
     /// The tree's registered changes, and the verdicts decided in this run.
@@ -220,14 +220,25 @@ pub struct PastRun {
     pub definition: Option<String>,
     /// (metric, value, status, full hash of its definition) for each metric's total.
     pub values: Vec<(String, Option<f64>, String, Option<String>)>,
-    /// (metric, rules as JSON, recipient) for each move.
-    pub moves: Vec<(String, String, String)>,
+    /// The moves.
+    pub moves: Vec<MoveRecord>,
     /// (recipient as shown, subject, status) for each email and chat message.
     pub emails: Vec<(String, String, String)>,
 }
 
+/// A move as the history keeps it (its rules stored as the JSON `run --json` prints).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct MoveRecord {
+    /// The metric's id.
+    pub metric: String,
+    /// Why it moved.
+    pub rules: Vec<Rule>,
+    /// Who was told: an address, or a webhook as the tree writes it.
+    pub recipient: String,
+}
+
 /// What the history keeps of a registered change.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChangeRecord {
     /// The change's id.
     pub change: String,
@@ -237,8 +248,8 @@ pub struct ChangeRecord {
     pub first_seen: String,
     /// The period of the run that judged it.
     pub judged_in: Option<String>,
-    /// The verdict, as the JSON `canopy impact` prints for it.
-    pub verdict: Option<String>,
+    /// The verdict, as `canopy impact` judged it (stored as the JSON it prints).
+    pub verdict: Option<Assessment>,
     /// The verdict in words, as emailed.
     pub story: Option<String>,
 }
@@ -406,7 +417,7 @@ impl History {
                         shipped: r.get(0)?,
                         first_seen: r.get(1)?,
                         judged_in: r.get(2)?,
-                        verdict: r.get(3)?,
+                        verdict: verdict(r.get(3)?)?,
                         story: r.get(4)?,
                     })
                 },
@@ -551,7 +562,13 @@ impl History {
 
     fn past_run(&self, tree: &str, period: String) -> Result<PastRun, Error> {
         let values = self.rows("select metric, value, status, definition from vals where tree = ?1 and period = ?2 and segment = '' order by rowid", params![tree, period], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        let moves = self.triples(tree, &period, "select metric, rules, recipient from moves where tree = ?1 and period = ?2 order by rowid")?;
+        let moves = self.rows("select metric, rules, recipient from moves where tree = ?1 and period = ?2 order by rowid", params![tree, period], |r| {
+            Ok(MoveRecord {
+                metric: r.get(0)?,
+                rules: from_json(1, r.get(1)?)?,
+                recipient: r.get(2)?,
+            })
+        })?;
         let emails = self.rows("select recipient, subject, status, medium from outbox where tree = ?1 and period = ?2 order by id", params![tree, period], |r| {
             let medium = Medium::parse(&r.get::<_, String>(3)?)?;
             Ok((shown_recipient(medium, &r.get::<_, String>(0)?), r.get(1)?, r.get(2)?))
@@ -567,18 +584,6 @@ impl History {
             values,
             moves,
             emails,
-        })
-    }
-
-    /// The rows of `sql`, three columns each, for `tree` (`?1`) and `period` (`?2`).
-    fn triples<A: FromSql, B: FromSql, C: FromSql>(
-        &self,
-        tree: &str,
-        period: &str,
-        sql: &str,
-    ) -> Result<Vec<(A, B, C)>, Error> {
-        self.rows(sql, params![tree, period], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
     }
 
@@ -761,10 +766,27 @@ fn write_moves(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
         "insert into moves (tree, period, metric, rules, recipient) values (?1, ?2, ?3, ?4, ?5)
          on conflict (tree, period, metric) do update set rules = excluded.rules, recipient = excluded.recipient",
     )?;
-    for (metric, rules, recipient) in &run.moves {
-        moved.execute(params![run.tree, run.period, metric, rules, recipient])?;
+    for m in &run.moves {
+        let rules = to_json(&m.rules)?;
+        moved.execute(params![run.tree, run.period, m.metric, rules, m.recipient])?;
     }
     Ok(())
+}
+
+/// A verdict read back from the JSON stored for it.
+fn verdict(json: Option<String>) -> rusqlite::Result<Option<Assessment>> {
+    json.map(|j| from_json(3, j)).transpose()
+}
+
+/// A value read back from the JSON stored for it in column `column`.
+fn from_json<T: serde::de::DeserializeOwned>(column: usize, json: String) -> rusqlite::Result<T> {
+    serde_json::from_str(&json)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(e)))
+}
+
+/// A value as the JSON stored for it.
+fn to_json(value: &impl serde::Serialize) -> rusqlite::Result<String> {
+    serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
 /// The registered changes and the fingerprints of their metrics' computations. A change is
@@ -789,13 +811,14 @@ fn write_changes(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> 
         definition.execute(params![run.tree, metric, run.period, fingerprint])?;
     }
     for c in &run.changes {
+        let verdict = c.verdict.as_ref().map(to_json).transpose()?;
         change.execute(params![
             run.tree,
             c.change,
             c.shipped,
             c.first_seen,
             c.judged_in,
-            c.verdict,
+            verdict,
             c.story
         ])?;
     }

@@ -10,9 +10,7 @@
 
 mod access;
 mod address;
-mod budget;
-mod chat;
-mod email;
+mod digest;
 mod history;
 mod lock;
 mod moves;
@@ -24,13 +22,15 @@ pub use address::{
     display_name, fit_subject, parse_address, strip_controls, Sendable, MAX_NAME_CHARS,
     MAX_SUBJECT_CHARS,
 };
-pub use budget::{BENEATH_SHOWN, MAX_EMAIL_BYTES, OFFSETTING_INPUTS, OFFSETTING_SHOWN};
-pub use chat::{compose_chat, MAX_CHAT_CHARS};
-pub use email::{
-    compose, compose_or_fail, escape_html, group, headline, message_id, Carried, Digest,
-    MovedMetric, CARRIED_SHARE,
+pub use digest::budget::{BENEATH_SHOWN, MAX_EMAIL_BYTES, OFFSETTING_INPUTS, OFFSETTING_SHOWN};
+pub use digest::chat::{compose_chat, MAX_CHAT_CHARS};
+pub use digest::{
+    compose, compose_or_fail, group, headline, message_id, Carried, Digest, MovedMetric,
+    CARRIED_SHARE,
 };
-pub use history::{ChangeRecord, Definitions, History, PastRun, RunRecord, ValueRecord};
+pub use history::{
+    ChangeRecord, Definitions, History, MoveRecord, PastRun, RunRecord, ValueRecord,
+};
 pub use moves::{detect, is_bad, AlertState, Move, Rule};
 pub use outbox::{
     flush, html_part, preview, shown_recipient, Channel, Deliver, EmailStatus, Failure,

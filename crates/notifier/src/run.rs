@@ -9,13 +9,13 @@ use canopy_evaluator::{Cell, Evaluation, Explainer, Explanation, Period, Planner
 use lettre::message::Mailbox;
 use serde::Serialize;
 
-use crate::chat::compose_chat;
-use crate::email::{compose_or_fail, Digest, MovedMetric, Redefined};
-use crate::history::{ChangeRecord, History, RunRecord, ValueRecord};
+use crate::digest::chat::compose_chat;
+use crate::digest::{compose_or_fail, Digest, MovedMetric, Redefined};
+use crate::history::{ChangeRecord, History, MoveRecord, RunRecord, ValueRecord};
 use crate::moves::{detect, Move, Rule};
 use crate::redefinition::{redefinitions, Redefinition};
 use crate::Error;
-use canopy_evaluator::impact::Stage;
+use canopy_evaluator::impact::{Assessment, Stage};
 
 /// A move as reported: the metric, the rules that fired, who is told.
 #[derive(Clone, Debug, Serialize)]
@@ -56,9 +56,9 @@ pub struct PlannedRun {
 pub struct Verdict {
     /// The change's id.
     pub change: String,
-    /// The verdict as `canopy impact` prints it, as JSON.
+    /// The verdict as `canopy impact` prints it.
     #[serde(skip)]
-    pub json: String,
+    pub assessment: Assessment,
     /// The verdict in words.
     pub story: String,
     /// Who is told: person ids.
@@ -91,7 +91,7 @@ pub fn plan(
         .iter()
         .zip(&explanations)
         .find(|(m, _)| m.metric == tree.root())
-        .and_then(|(_, e)| crate::email::headline(eval, e.as_ref()?));
+        .and_then(|(_, e)| crate::digest::headline(eval, e.as_ref()?));
     let definitions: Vec<(String, Definition)> = (tree.ids())
         .map(|id| (tree.metric(id).id.clone(), Definition::of(tree, id)))
         .collect();
@@ -109,7 +109,7 @@ pub fn plan(
             .collect();
         let digest = Digest {
             person: tree.person(person),
-            moved: crate::email::group(share.moved),
+            moved: crate::digest::group(share.moved),
             informed: share.informed,
             verdicts: judged,
             redefined: share.redefined,
@@ -185,10 +185,13 @@ fn reports(
             details: m.rules.clone(),
         })
         .collect();
-    for r in &reports {
-        let rules = serde_json::to_string(&r.details).map_err(|e| Error::Record(e.to_string()))?;
-        (record.moves).push((r.metric.clone(), rules, r.recipient.clone()));
-    }
+    record.moves = (reports.iter())
+        .map(|r| MoveRecord {
+            metric: r.metric.clone(),
+            rules: r.details.clone(),
+            recipient: r.recipient.clone(),
+        })
+        .collect();
     Ok(reports)
 }
 
@@ -324,10 +327,14 @@ fn verdicts(
         let recipients = recipients(tree, change);
         match known.filter(|k| k.judged_in.is_some()) {
             Some(k) if k.judged_in.as_deref() == Some(period_text.as_str()) => {
+                let judged = |what| {
+                    let id = &change.id;
+                    Error::Record(format!("the history has no {what} for change `{id}`, which it says was judged in {period_text}"))
+                };
                 out.push(Verdict {
                     change: change.id.clone(),
-                    json: k.verdict.unwrap_or_default(),
-                    story: k.story.unwrap_or_default(),
+                    assessment: k.verdict.ok_or_else(|| judged("verdict"))?,
+                    story: k.story.ok_or_else(|| judged("story"))?,
                     recipients,
                 });
             }
@@ -341,15 +348,13 @@ fn verdicts(
                 }
                 if assessed.status != Stage::Pending {
                     assessed.post_hoc = kept.post_hoc();
-                    let json = serde_json::to_string(&assessed)
-                        .map_err(|e| Error::Record(e.to_string()))?;
                     let story = canopy_evaluator::impact::story(tree, change, &assessed);
                     kept.judged_in = Some(period_text.clone());
-                    kept.verdict = Some(json.clone());
+                    kept.verdict = Some(assessed.clone());
                     kept.story = Some(story.clone());
                     out.push(Verdict {
                         change: change.id.clone(),
-                        json,
+                        assessment: assessed,
                         story,
                         recipients,
                     });

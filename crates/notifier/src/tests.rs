@@ -695,6 +695,16 @@ fn a_version_1_outbox_is_migrated_with_its_rows() {
 #[test]
 fn a_verdict_is_kept_once_and_a_change_first_seen_stays_the_earliest() {
     let mut history = History::in_memory().unwrap();
+    let judged = |verdict: &str| -> canopy_evaluator::impact::Assessment {
+        let span = serde_json::json!({ "from": "2026-W10", "to": "2026-W20" });
+        serde_json::from_value(serde_json::json!({
+            "id": "c", "title": "C", "metric": "m", "shipped": "2026-W14", "owner": "p",
+            "status": "evaluated", "verdict": verdict, "smaller_than_expected": false,
+            "baseline": span, "evaluation": span, "guardrails": [], "post_hoc": false,
+            "effect": { "relative": 0.1, "low": 0.05, "high": 0.15, "baseline": 3.0 },
+        }))
+        .unwrap()
+    };
     let record = |period: &str, verdict: Option<&str>| RunRecord {
         tree: "t".into(),
         period: period.into(),
@@ -703,7 +713,7 @@ fn a_verdict_is_kept_once_and_a_change_first_seen_stays_the_earliest() {
             shipped: "2026-W14".into(),
             first_seen: period.into(),
             judged_in: verdict.map(|_| period.to_string()),
-            verdict: verdict.map(str::to_string),
+            verdict: verdict.map(judged),
             story: verdict.map(|v| format!("c: {v}.")),
         }],
         ..RunRecord::default()
@@ -719,7 +729,7 @@ fn a_verdict_is_kept_once_and_a_change_first_seen_stays_the_earliest() {
     let kept = history.change("t", "c").unwrap().unwrap();
     assert_eq!(kept.first_seen, "2026-W12");
     assert_eq!(kept.judged_in.as_deref(), Some("2026-W20"));
-    assert_eq!(kept.verdict.as_deref(), Some("confirmed"));
+    assert_eq!(kept.verdict, Some(judged("confirmed")));
     assert_eq!(kept.story.as_deref(), Some("c: confirmed."));
     assert_eq!(history.change("t", "other").unwrap(), None);
 }
