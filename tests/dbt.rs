@@ -322,8 +322,7 @@ fn an_import_never_replaces_a_file_and_check_reports_drift() {
     );
     let run = dir.run(&["import", "dbt", "--check", "tree.yaml", manifest], 0);
     assert!(
-        run.stdout
-            .ends_with(&format!("no drift from {manifest}\n")),
+        run.stdout.ends_with(&format!("no drift from {manifest}\n")),
         "{}",
         run.stdout
     );
