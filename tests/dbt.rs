@@ -165,7 +165,7 @@ fn imported_trees_give_metricflows_weekly_values() {
     let manifest = project.join("target/semantic_manifest.json");
     let manifest = manifest.to_str().unwrap();
     let env = [("WAREHOUSE_URL", url.to_string())];
-    let mut checked = BTreeMap::<&str, usize>::new();
+    let mut checked = BTreeMap::<String, usize>::new();
     for (root, owner) in [
         ("revenue_per_buyer", None),
         ("completion_rate", None),
@@ -179,28 +179,7 @@ fn imported_trees_give_metricflows_weekly_values() {
         dir.run(&args, 0);
         dir.run_env(&["check", &file], &env, 0);
         dir.run(&["import", "dbt", "--check", &file, manifest], 0);
-        for week in expected["orders"].keys() {
-            let run = dir.run_env(
-                &["eval", &file, "--period", week, "--format", "json"],
-                &env,
-                0,
-            );
-            let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-            for m in doc["metrics"].as_array().unwrap() {
-                let id = m["id"].as_str().unwrap();
-                let Some(want) = expected.get(id).and_then(|s| s.get(week)) else {
-                    continue;
-                };
-                let have = m["value"].as_f64().unwrap_or(f64::NAN);
-                assert!(
-                    (have - want).abs() <= 1e-9 * want.abs().max(1.0),
-                    "{id} in {week}: the tree says {have}, MetricFlow {want}"
-                );
-                *checked
-                    .entry(compared.iter().find(|c| **c == id).unwrap())
-                    .or_default() += 1;
-            }
-        }
+        compare(&dir, &file, &env, &expected, &mut checked);
     }
     for metric in compared {
         let weeks = checked.get(metric).copied().unwrap_or(0);
@@ -208,6 +187,37 @@ fn imported_trees_give_metricflows_weekly_values() {
             weeks >= 10,
             "{metric} was compared over {weeks} weeks: {checked:?}"
         );
+    }
+}
+
+/// Every week's value of each metric of the tree `file` that MetricFlow answered, against
+/// MetricFlow's; `checked` counts the weeks compared per metric.
+fn compare(
+    dir: &Dir,
+    file: &str,
+    env: &[(&str, String)],
+    expected: &BTreeMap<String, BTreeMap<String, f64>>,
+    checked: &mut BTreeMap<String, usize>,
+) {
+    for week in expected["orders"].keys() {
+        let run = dir.run_env(
+            &["eval", file, "--period", week, "--format", "json"],
+            env,
+            0,
+        );
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        for m in doc["metrics"].as_array().unwrap() {
+            let id = m["id"].as_str().unwrap();
+            let Some(want) = expected.get(id).and_then(|s| s.get(week)) else {
+                continue;
+            };
+            let have = m["value"].as_f64().unwrap_or(f64::NAN);
+            assert!(
+                (have - want).abs() <= 1e-9 * want.abs().max(1.0),
+                "{id} in {week}: the tree says {have}, MetricFlow {want}"
+            );
+            *checked.entry(id.to_string()).or_default() += 1;
+        }
     }
 }
 

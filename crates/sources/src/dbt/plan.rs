@@ -151,40 +151,14 @@ impl<'a> Index<'a> {
                 owners: owners.clone(),
             })
         };
-        if agg != Agg::Average {
-            let mut planned = leaf(m.name.clone(), agg.call(&aggregation.expr), note)?;
-            planned.title = m.label.clone();
-            planned.description = description(m);
-            return Ok(Mapped {
-                metrics: vec![planned],
-                inputs: Vec::new(),
-            });
+        if agg == Agg::Average {
+            return average(m, &aggregation.expr, note, leaf);
         }
-        let (sum, count) = (format!("{}_sum", m.name), format!("{}_count", m.name));
-        let expr = &aggregation.expr;
-        let legs = [
-            leaf(
-                sum.clone(),
-                format!("sum({expr})"),
-                format!("the sum in {}", m.name),
-            )?,
-            leaf(
-                count.clone(),
-                format!("count({expr})"),
-                format!("the count in {}", m.name),
-            )?,
-        ];
-        let top = Planned {
-            id: m.name.clone(),
-            dbt: m.name.clone(),
-            note: format!("{note}: its sum over its count, which add up over segments"),
-            title: m.label.clone(),
-            description: description(m),
-            body: Body::Formula(format!("{sum} / {count}")),
-            owners,
-        };
+        let mut planned = leaf(m.name.clone(), agg.call(&aggregation.expr), note)?;
+        planned.title = m.label.clone();
+        planned.description = description(m);
         Ok(Mapped {
-            metrics: [top].into_iter().chain(legs).collect(),
+            metrics: vec![planned],
             inputs: Vec::new(),
         })
     }
@@ -337,6 +311,42 @@ impl<'a> Index<'a> {
             owners: owners(m),
         }
     }
+}
+
+/// An average as its sum over its count: a formula over two leaves made by `leaf(id, call,
+/// note)`.
+fn average(
+    m: &Metric,
+    expr: &str,
+    note: String,
+    leaf: impl Fn(String, String, String) -> Result<Planned, ImportError>,
+) -> Result<Mapped, ImportError> {
+    let (sum, count) = (format!("{}_sum", m.name), format!("{}_count", m.name));
+    let legs = [
+        leaf(
+            sum.clone(),
+            format!("sum({expr})"),
+            format!("the sum in {}", m.name),
+        )?,
+        leaf(
+            count.clone(),
+            format!("count({expr})"),
+            format!("the count in {}", m.name),
+        )?,
+    ];
+    let top = Planned {
+        id: m.name.clone(),
+        dbt: m.name.clone(),
+        note: format!("{note}: its sum over its count, which add up over segments"),
+        title: m.label.clone(),
+        description: description(m),
+        body: Body::Formula(format!("{sum} / {count}")),
+        owners: owners(m),
+    };
+    Ok(Mapped {
+        metrics: [top].into_iter().chain(legs).collect(),
+        inputs: Vec::new(),
+    })
 }
 
 fn description(m: &Metric) -> Option<String> {
