@@ -162,6 +162,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     drop table outbox;
     alter table outbox_v5 rename to outbox;
     create index outbox_status on outbox (status, id);",
+    // 6: how a changed metric was computed in each run is read from the definitions kept with
+    // its values and those under it (migration 4), so the fingerprints of migration 3 go.
+    "drop table definitions;",
 ];
 
 /// One metric's value to remember.
@@ -194,8 +197,6 @@ pub struct RunRecord {
     pub emails: Vec<StoredEmail>,
     /// The tree's registered changes, and the verdicts decided in this run.
     pub changes: Vec<ChangeRecord>,
-    /// The fingerprint of how each metric a change is registered on is computed.
-    pub computations: Vec<(String, String)>,
     /// The full hash of the whole tree's definition.
     pub definition: String,
     /// Each metric's definition.
@@ -426,25 +427,49 @@ impl History {
             .map_err(|e| self.error(e))
     }
 
-    /// The fingerprints of `metric`'s definition that runs of periods `from` to `to` recorded,
-    /// by period.
-    pub fn definitions(
+    /// The hash of `metric`'s definition that each run of a period from `from` to `to`
+    /// recorded with its value, by period. Runs from before definitions were kept give none.
+    pub fn definition_hashes(
         &self,
         tree: &str,
         metric: &str,
         (from, to): (&str, &str),
     ) -> Result<Vec<(String, String)>, Error> {
-        let mut query = self
+        self.rows(
+            "select period, definition from vals where tree = ?1 and metric = ?2 and segment = '' and period between ?3 and ?4 and definition is not null order by period",
+            params![tree, metric, from, to],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
+    /// The definition of `metric` whose hash is `hash`, as a run recorded it.
+    pub fn definition(
+        &self,
+        tree: &str,
+        metric: &str,
+        hash: &str,
+    ) -> Result<Option<Definition>, Error> {
+        let fields: Option<String> = self
             .conn
-            .prepare_cached("select period, fingerprint from definitions where tree = ?1 and metric = ?2 and period between ?3 and ?4 order by period")
+            .query_row(
+                "select fields from definition_texts where tree = ?1 and metric = ?2 and hash = ?3",
+                params![tree, metric, hash],
+                |r| r.get(0),
+            )
+            .optional()
             .map_err(|e| self.error(e))?;
-        let rows = query
-            .query_map(params![tree, metric, from, to], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .map_err(|e| self.error(e))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.error(e))
+        fields
+            .map(|f| self.read_definition(metric, hash, &f))
+            .transpose()
+    }
+
+    /// A definition kept as `fields`, read back.
+    fn read_definition(&self, metric: &str, kept: &str, fields: &str) -> Result<Definition, Error> {
+        serde_json::from_str(fields).map_err(|e| {
+            self.error(format!(
+                "the definition of `{metric}` kept for {kept} cannot be read: {e}"
+            ))
+        })
     }
 
     /// The latest run of `tree` for a period before `period`, with the definition of each
@@ -483,11 +508,7 @@ impl History {
         let mut out = BTreeMap::new();
         for row in rows {
             let (metric, fields) = row.map_err(fail)?;
-            let definition = serde_json::from_str(&fields).map_err(|e| {
-                self.error(format!(
-                    "the definition of `{metric}` kept for {last} cannot be read: {e}"
-                ))
-            })?;
+            let definition = self.read_definition(&metric, &last, &fields)?;
             out.insert(metric, definition);
         }
         Ok(Some(Definitions {
@@ -789,7 +810,7 @@ fn to_json(value: &impl serde::Serialize) -> rusqlite::Result<String> {
     serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
-/// The registered changes and the fingerprints of their metrics' computations. A change is
+/// The registered changes. A change is
 /// first seen once (an earlier period run later lowers it); its verdict is written once and
 /// never replaced.
 fn write_changes(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
@@ -803,13 +824,6 @@ fn write_changes(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> 
            verdict = coalesce(changes.verdict, excluded.verdict),
            story = coalesce(changes.story, excluded.story)",
     )?;
-    let mut definition = tx.prepare_cached(
-        "insert into definitions (tree, metric, period, fingerprint) values (?1, ?2, ?3, ?4)
-         on conflict (tree, metric, period) do update set fingerprint = excluded.fingerprint",
-    )?;
-    for (metric, fingerprint) in &run.computations {
-        definition.execute(params![run.tree, metric, run.period, fingerprint])?;
-    }
     for c in &run.changes {
         let verdict = c.verdict.as_ref().map(to_json).transpose()?;
         change.execute(params![

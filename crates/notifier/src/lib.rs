@@ -38,7 +38,7 @@ pub use outbox::{
     Smtp, SmtpSettings, StoredEmail, Undelivered, Unresolved,
 };
 pub use redefinition::{redefinitions, Redefinition};
-pub use run::{fingerprint, plan, redefined, MoveReport, PlannedRun, Verdict, MARKED_PERIODS};
+pub use run::{plan, redefined, MoveReport, PlannedRun, Verdict, MARKED_PERIODS};
 
 /// A sender or recipient: display name and address.
 pub use lettre::message::Mailbox;

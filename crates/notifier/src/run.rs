@@ -302,17 +302,6 @@ fn verdicts(
     let tree = eval.tree();
     let period_text = period.to_string();
     let mut out = Vec::new();
-    let fingerprints: BTreeMap<String, String> = tree
-        .changes()
-        .iter()
-        .map(|c| {
-            (
-                tree.metric(c.metric).id.clone(),
-                fingerprint(tree, c.metric),
-            )
-        })
-        .collect();
-    record.computations = fingerprints.into_iter().collect();
     for change in tree.changes() {
         let known = history.change(tree.id(), &change.id)?;
         let first_seen = known.as_ref().map_or(period_text.clone(), |k| {
@@ -366,15 +355,10 @@ fn verdicts(
     Ok(out)
 }
 
-/// The fingerprint of how `metric`'s values are computed (see
-/// [`canopy_engine::MetricTree::computation`]).
-pub fn fingerprint(tree: &canopy_engine::MetricTree, metric: MetricId) -> String {
-    let hash = canopy_engine::stable_hash(tree.computation(metric).bytes());
-    format!("{hash:016x}")
-}
-
-/// Why `change` cannot be judged across its windows: its metric's definition in a run of
-/// a period inside them differs from today's.
+/// Why `change` cannot be judged across its windows: how its metric is computed (its
+/// formula or source, or that of a metric under it) in a run of a period inside them differs
+/// from today. Only the definitions' hashes are compared unless they differ, so a tree of any
+/// size is checked with one indexed look-up per metric under the change's.
 pub fn redefined(
     history: &History,
     tree: &canopy_engine::MetricTree,
@@ -384,9 +368,22 @@ pub fn redefined(
     let w = change.window;
     let from = change.shipped.offset(-(w.baseline as i32)).to_string();
     let to = w.last_evaluated(change.shipped).to_string();
-    let runs = history.definitions(tree.id(), metric, (&from, &to))?;
-    let now = fingerprint(tree, change.metric);
-    Ok(runs.into_iter().find(|(_, f)| *f != now).map(|(period, _)| {
+    let mut first: Option<String> = None;
+    for m in tree.under(change.metric) {
+        let id = &tree.metric(m).id;
+        let now = Definition::of(tree, m);
+        let hash = now.hash();
+        for (period, kept) in history.definition_hashes(tree.id(), id, (&from, &to))? {
+            if kept == hash || first.as_ref().is_some_and(|f| *f <= period) {
+                continue;
+            }
+            let old = history.definition(tree.id(), id, &kept)?;
+            if !old.is_some_and(|old| old.computes_as(&now)) {
+                first = Some(period);
+            }
+        }
+    }
+    Ok(first.map(|period| {
         format!("the definition of `{metric}` (its formula, or one under it) is not what the run for {period} computed, inside the windows from {from} to {to}")
     }))
 }

@@ -813,3 +813,50 @@ fn a_chain_of_carried_moves_groups_under_its_top() {
         );
     }
 }
+
+#[test]
+fn a_change_is_refused_across_a_new_way_of_computing_its_metric_or_one_under_it() {
+    let yaml = |r: &str, d: &str| {
+        format!("tree: h\nroot: r\npeople: {{ p: {{ email: p@example.com }} }}\nraci: {{ accountable: p }}\nmetrics:\n  r: {{ {r} }}\n  a: {{}}\n  b: {{ formula: c + d }}\n  c: {{}}\n  d: {{ {d} }}\nchanges:\n  - {{ id: x, metric: r, shipped: 2026-W46, expect: {{ direction: up }} }}\n")
+    };
+    let load = |text: &str| {
+        canopy_engine::load(
+            Path::new("h.yaml"),
+            &MemoryFs::new().with("h.yaml", text),
+            &Sendable,
+        )
+        .unwrap()
+        .tree
+    };
+    let data = "period,metric,value\n2026-W43,a,1\n2026-W43,c,2\n2026-W43,d,3\n2026-W44,a,1\n2026-W44,c,2\n2026-W44,d,3\n";
+    let week44 = Period::parse("2026-W44", canopy_engine::Grain::Week).unwrap();
+    // A history whose run for 2026-W44 computed with the tree `then`, asked about `now`.
+    let refused = |then: &str, today: &str| {
+        let (then, today) = (load(then), load(today));
+        let mut history = History::in_memory().unwrap();
+        let mut b = DataBuilder::new(&then);
+        b.add_table(&csv(data));
+        let e = evaluate(&then, &b.finish().unwrap());
+        let planned = plan(&e, week44, &history, &sender(), date(), None).unwrap();
+        history.record_run(&planned.record, now()).unwrap();
+        crate::redefined(&history, &today, &today.changes()[0]).unwrap()
+    };
+    let base = yaml("formula: a / b", "title: D");
+    assert_eq!(refused(&base, &base), None);
+    // How values are told, titled and alerted on is not how they are computed.
+    let told = yaml(
+        "formula: a/b, unit: x, alerts: { change_pct: 3 }",
+        "title: Dee",
+    );
+    assert_eq!(refused(&base, &told), None);
+    for today in [
+        yaml("formula: b / a", "title: D"),
+        yaml("formula: a / b", "source: { sql: select 1 }"),
+    ] {
+        let reason = refused(&base, &today).expect("refused");
+        assert!(
+            reason.contains("`r`") && reason.contains("2026-W44"),
+            "{reason}"
+        );
+    }
+}
