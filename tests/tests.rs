@@ -7,6 +7,7 @@ mod browser;
 mod check;
 mod connections;
 mod data;
+mod dbt;
 mod definitions;
 mod hardening;
 mod history;

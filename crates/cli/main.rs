@@ -27,6 +27,7 @@ mod eval;
 mod explain;
 mod history;
 mod impact;
+mod import;
 mod init;
 mod mail;
 mod outbox;
@@ -136,6 +137,9 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             };
             impact::run(&tree, &data, request, style)
         }
+        Command::Import {
+            from: args::ImportFrom::Dbt(args),
+        } => import::run(&args, style),
         Command::Run(args) => run::run(&args, style),
         Command::Replay(args) => replay::run(&args, style),
         Command::Outbox { command } => outbox::run(&command),
