@@ -1,4 +1,4 @@
-//! `canopy snooze`: a snoozed metric's moves are recorded and told to nobody until the period
+//! Moves told to nobody. `canopy snooze`: a snoozed metric's moves are recorded and told to nobody until the period
 //! it is snoozed until, emails that go anyway and the report say so, and bad input is refused.
 
 use crate::util::{Dir, ITEM_CREATION_RUN};
@@ -144,4 +144,77 @@ fn a_snooze_of_what_is_not_there_is_refused_with_help() {
     }
     let list = dir.run(&["snooze", "--list"], 0).stdout;
     assert_eq!(list.trim(), "no snoozes");
+}
+
+/// A tree whose moves are sent only with at least ten attempts, and the weeks of data.
+const GUARDED: &str = "tree: g\nroot: rate\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nalerts: { only_if: \"attempts >= 10\" }\nmetrics:\n  rate: { formula: wins / attempts }\n  wins: {}\n  attempts: {}\n";
+const WEEKS: &str = "period,metric,value\n2026-W01,wins,50\n2026-W01,attempts,100\n2026-W02,wins,1\n2026-W02,attempts,6\n2026-W03,wins,60\n2026-W03,attempts,120\n";
+
+#[test]
+fn a_move_on_too_little_volume_is_held_back_with_why() {
+    let dir = Dir::new();
+    dir.create("g.yaml", GUARDED);
+    dir.create("d.csv", WEEKS);
+    let run = |week: &str| {
+        let args = [
+            "run", "g.yaml", "--data", "d.csv", "--period", week, "--format", "json",
+        ];
+        serde_json::from_str::<serde_json::Value>(&dir.run(&args, 0).stdout).unwrap()
+    };
+    run("2026-W01");
+    let week2 = run("2026-W02");
+    let moves = week2["moves"].as_array().unwrap();
+    let rate = moves
+        .iter()
+        .find(|m| m["metric"] == "rate")
+        .expect("still a move");
+    assert_eq!(
+        rate["held"], "only_if `attempts >= 10` does not hold (attempts = 6)",
+        "{rate}"
+    );
+    assert!(moves.iter().all(|m| m["held"].is_string()), "{week2}");
+    assert_eq!(week2["emails"], serde_json::json!([]), "{week2}");
+    // The history keeps the moves and why they were held back.
+    let history = dir
+        .run(&["history", "g.yaml", "--format", "json"], 0)
+        .stdout;
+    assert!(
+        history.contains("does not hold (attempts = 6)"),
+        "{history}"
+    );
+    // With enough volume the move is told.
+    let week4 = run("2026-W03");
+    let rate = (week4["moves"].as_array().unwrap().iter())
+        .find(|m| m["metric"] == "rate")
+        .unwrap();
+    assert!(rate.get("held").is_none(), "{rate}");
+    assert_eq!(week4["emails"][0]["to"], "p@example.com", "{week4}");
+}
+
+#[test]
+fn a_guard_on_a_metric_the_tree_lacks_is_refused_at_its_column() {
+    let dir = Dir::new();
+    dir.create(
+        "g.yaml",
+        &GUARDED.replace("attempts >= 10", "attemps >= 10"),
+    );
+    let check = dir.run(&["check", "g.yaml"], 1);
+    assert!(
+        check.stderr.contains(
+            "g.yaml:5:21: error: unknown metric `attemps` in `only_if` (did you mean `attempts`?)"
+        ),
+        "{}",
+        check.stderr
+    );
+    assert!(check.stderr.contains("help: "), "{}", check.stderr);
+    dir.create("g.yaml", &GUARDED.replace("attempts >= 10", "attempts"));
+    let check = dir.run(&["check", "g.yaml"], 1);
+    assert!(
+        check.stderr.contains("a comparison was expected")
+            && check
+                .stderr
+                .contains("help: `only_if` compares two formulas"),
+        "{}",
+        check.stderr
+    );
 }

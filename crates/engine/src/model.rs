@@ -84,6 +84,25 @@ pub struct Alerts {
     /// Remind the owner after this many runs in a bad state (off target, or in the worst
     /// band) without another alert; `None` never reminds.
     pub remind_after: Option<u32>,
+    /// A move is sent only where this holds in the period (a volume guard).
+    pub only_if: Option<Guard>,
+}
+
+/// A volume guard: `attempts >= 10`, compiled as the formula that is 1 where it holds, 0
+/// where it does not, and has no value where a side has none.
+#[derive(Clone, Debug)]
+pub struct Guard {
+    /// The condition as written.
+    pub text: String,
+    /// The condition, compiled over the tree's metrics.
+    pub formula: Formula,
+}
+
+/// Two guards of one tree are the same condition when they are written alike.
+impl PartialEq for Guard {
+    fn eq(&self, other: &Guard) -> bool {
+        self.text == other.text
+    }
 }
 
 impl Default for Alerts {
@@ -96,6 +115,7 @@ impl Default for Alerts {
             history: 8,
             target: true,
             remind_after: Some(4),
+            only_if: None,
         }
     }
 }

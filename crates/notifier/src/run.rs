@@ -33,6 +33,10 @@ pub struct MoveReport {
     /// When the metric is snoozed: the move is recorded but nobody is told.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snoozed: Option<Snooze>,
+    /// Why nobody is told of the move, when nobody is: it is snoozed, or its volume guard
+    /// (`only_if`) does not hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 /// What a run decided.
@@ -90,16 +94,17 @@ pub fn plan(
     };
     let moves = moves(eval, period, history, &mut record)?;
     let snoozed = history.snoozed(tree, period)?;
-    let held = |m: MetricId| snoozed.iter().find(|(s, _)| *s == m).map(|(_, s)| s);
+    let snooze_of = |m: MetricId| snoozed.iter().find(|(s, _)| *s == m).map(|(_, s)| s);
+    let held: Vec<Option<String>> = (moves.iter())
+        .map(|m| held(eval, period, m.metric, snooze_of(m.metric)))
+        .collect();
     record.values = values(eval, period);
     let verdicts = verdicts(eval, period, history, &mut record)?;
     let explanations = explanations(eval, period, &moves);
 
-    let headline = moves
-        .iter()
-        .zip(&explanations)
-        .find(|(m, _)| m.metric == tree.root() && held(m.metric).is_none())
-        .and_then(|(_, e)| crate::digest::headline(eval, e.as_ref()?));
+    let headline = (moves.iter().zip(&explanations).zip(&held))
+        .find(|((m, _), held)| m.metric == tree.root() && held.is_none())
+        .and_then(|((_, e), _)| crate::digest::headline(eval, e.as_ref()?));
     let definitions: Vec<(String, Definition)> = (tree.ids())
         .map(|id| (tree.metric(id).id.clone(), Definition::of(tree, id)))
         .collect();
@@ -108,7 +113,8 @@ pub fn plan(
     let last = history.definitions_before(tree.id(), &period_text, &hash)?;
     let redefined = redefinitions(eval, period, &definitions, last.as_ref());
     let changed = definition_changes(tree, history, period, &redefined)?;
-    let told = (moves.iter().zip(&explanations)).filter(|(m, _)| held(m.metric).is_none());
+    let told = (moves.iter().zip(&explanations).zip(&held))
+        .filter_map(|(told, held)| held.is_none().then_some(told));
     let digests = people(tree, told, &verdicts, &redefined);
     for (person, share) in digests {
         let judged = verdicts
@@ -127,7 +133,7 @@ pub fn plan(
             version: &version,
             changed: &changed,
             snoozed: (moves.iter())
-                .filter_map(|m| Some((m, held(m.metric)?)))
+                .filter_map(|m| Some((m, snooze_of(m.metric)?)))
                 .filter(|(m, _)| hears_of(tree, person, m.metric))
                 .collect(),
             snoozes: &snoozed,
@@ -140,7 +146,7 @@ pub fn plan(
         }
     }
 
-    let reports = reports(tree, &moves, &snoozed, &mut record)?;
+    let reports = reports(tree, &moves, (&snoozed, &held), &mut record)?;
     record.definition = hash;
     record.definitions = definitions;
     Ok(PlannedRun {
@@ -190,16 +196,17 @@ fn explanations(eval: &Evaluation<'_>, period: Period, moves: &[Move]) -> Vec<Op
 fn reports(
     tree: &canopy_engine::MetricTree,
     moves: &[Move],
-    snoozed: &[(MetricId, Snooze)],
+    (snoozed, held): (&[(MetricId, Snooze)], &[Option<String>]),
     record: &mut RunRecord,
 ) -> Result<Vec<MoveReport>, Error> {
-    let reports: Vec<MoveReport> = (moves.iter())
-        .map(|m| MoveReport {
+    let reports: Vec<MoveReport> = (moves.iter().zip(held))
+        .map(|(m, held)| MoveReport {
             metric: tree.metric(m.metric).id.clone(),
             rules: m.rules.iter().map(Rule::name).collect(),
             recipient: tree.accountable(m.metric).contact(),
             details: m.rules.clone(),
             snoozed: (snoozed.iter().find(|(s, _)| *s == m.metric)).map(|(_, s)| s.clone()),
+            held: held.clone(),
         })
         .collect();
     record.moves = (reports.iter())
@@ -207,6 +214,7 @@ fn reports(
             metric: r.metric.clone(),
             rules: r.details.clone(),
             recipient: r.recipient.clone(),
+            held: r.held.clone(),
         })
         .collect();
     Ok(reports)
@@ -291,6 +299,25 @@ fn people<'a>(
         }
     }
     digests
+}
+
+/// Why nobody is told of a move of `metric` in `period`: its `snooze`, or its volume guard
+/// not holding (or not known to hold: a metric it reads has no value).
+fn held(
+    eval: &Evaluation<'_>,
+    period: Period,
+    metric: MetricId,
+    snooze: Option<&Snooze>,
+) -> Option<String> {
+    if let Some(snooze) = snooze {
+        return Some(snooze.told());
+    }
+    let guard = eval.tree().metric(metric).alerts.only_if.as_ref()?;
+    match eval.guard(guard, period) {
+        Ok((true, _)) => None,
+        Ok((false, values)) => Some(format!("only_if `{}` does not hold ({values})", guard.text)),
+        Err(why) => Some(format!("only_if `{}` cannot be told: {why}", guard.text)),
+    }
 }
 
 /// Whether `person` hears of `metric`'s moves: they are accountable or responsible for it.
