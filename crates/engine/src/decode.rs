@@ -95,6 +95,7 @@ pub(crate) struct AlertsSpec {
     pub(crate) history: Option<u32>,
     pub(crate) target: Option<bool>,
     pub(crate) remind_after: Option<Option<u32>>,
+    pub(crate) segments: Option<Option<f64>>,
     /// The volume guard's text and its node, kept to point inside the text.
     pub(crate) only_if: Option<(String, Node)>,
 }
@@ -463,6 +464,7 @@ impl Decoder<'_> {
                 AlertsKey::AnomalyZ => spec.anomaly_z = self.threshold(v, &what),
                 AlertsKey::Bands => spec.bands = self.boolean(v, &what),
                 AlertsKey::Target => spec.target = self.boolean(v, &what),
+                AlertsKey::Segments => spec.segments = self.threshold(v, &what),
                 AlertsKey::OnlyIf => spec.only_if = self.string(v, &what).map(|t| (t, v.clone())),
                 AlertsKey::RemindAfter => {
                     spec.remind_after = self.threshold(v, &what).and_then(|t| match t {

@@ -201,7 +201,10 @@ fn alerts(a: &Alerts) -> String {
         a.history,
         on_off(a.target),
         a.remind_after.map_or("off".to_string(), |v| v.to_string()),
-    ) + &(a.only_if.as_ref()).map_or(String::new(), |g| format!(", only if {}", g.text))
+    ) + &(a
+        .segments
+        .map_or(String::new(), |s| format!(", segments {s}")))
+        + &(a.only_if.as_ref()).map_or(String::new(), |g| format!(", only if {}", g.text))
 }
 
 #[cfg(test)]

@@ -84,6 +84,8 @@ pub struct Alerts {
     /// Remind the owner after this many runs in a bad state (off target, or in the worst
     /// band) without another alert; `None` never reminds.
     pub remind_after: Option<u32>,
+    /// A move when a segment changed by at least this percent; `None` disables.
+    pub segments: Option<f64>,
     /// A move is sent only where this holds in the period (a volume guard).
     pub only_if: Option<Guard>,
 }
@@ -115,6 +117,7 @@ impl Default for Alerts {
             history: 8,
             target: true,
             remind_after: Some(4),
+            segments: None,
             only_if: None,
         }
     }

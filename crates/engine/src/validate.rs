@@ -657,6 +657,7 @@ fn merge_alerts(
         history: over.history.unwrap_or(base.history),
         target: over.target.unwrap_or(base.target),
         remind_after: over.remind_after.unwrap_or(base.remind_after),
+        segments: over.segments.unwrap_or(base.segments),
     }
 }
 

@@ -32,7 +32,7 @@ pub use digest::{
 pub use history::{
     ChangeRecord, Definitions, History, MoveRecord, PastRun, RunRecord, ValueRecord,
 };
-pub use moves::{detect, is_bad, AlertState, Move, Rule};
+pub use moves::{detect, is_bad, AlertState, Move, Rule, Shift, SEGMENT_FLOOR, SHIFTS_TOLD};
 pub use outbox::{
     flush, html_part, preview, shown_recipient, Channel, Deliver, EmailStatus, Failure,
     FailureKind, Folder, HandOver, Medium, OutboxStatus, Pass, Poster, Retry, Routes, Selection,

@@ -60,6 +60,13 @@ pub enum Rule {
     },
     /// Back from a bad state.
     Recovered,
+    /// Segments changed by at least the threshold, in percent, whatever the total did.
+    Segments {
+        /// The segments that shifted, the largest first.
+        shifts: Vec<Shift>,
+        /// The threshold.
+        threshold: f64,
+    },
 }
 
 impl Rule {
@@ -73,6 +80,7 @@ impl Rule {
             Rule::Target { .. } => "target",
             Rule::Reminder { .. } => "reminder",
             Rule::Recovered => "recovered",
+            Rule::Segments { .. } => "segments",
         }
     }
 }
@@ -215,6 +223,12 @@ fn comparisons(
             }
         }
     }
+    if let Some(threshold) = alerts.segments {
+        let shifts = segments::shifts(eval, id, period, threshold);
+        if !shifts.is_empty() {
+            rules.push(Rule::Segments { shifts, threshold });
+        }
+    }
     if let (true, Some(target)) = (alerts.target, metric.target) {
         if (before < target) != (after < target) {
             let reached = metric.meets_target(after) == Some(true);
@@ -268,6 +282,9 @@ pub fn detect(
     });
     (moved, next)
 }
+
+mod segments;
+pub use segments::{Shift, SEGMENT_FLOOR, SHIFTS_TOLD};
 
 #[cfg(test)]
 mod tests;

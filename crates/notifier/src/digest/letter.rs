@@ -463,5 +463,23 @@ fn describe(rule: &Rule, kind: canopy_engine::ChangeIn, change: f64) -> String {
         } => format!("fell short of the target of {}", number(*target)),
         Rule::Reminder { runs } => format!("still off track after {runs} runs (reminder)"),
         Rule::Recovered => "recovered".to_string(),
+        Rule::Segments { shifts, threshold } => {
+            let shifts: Vec<String> = (shifts.iter())
+                .map(|s| {
+                    format!(
+                        "{} {} -> {} ({}, {:.0}% of it)",
+                        s.segment,
+                        number(s.before),
+                        number(s.after),
+                        percent(s.pct),
+                        s.size * 100.0
+                    )
+                })
+                .collect();
+            format!(
+                "segments shifted (alert at {threshold}%): {}",
+                shifts.join("; ")
+            )
+        }
     }
 }
