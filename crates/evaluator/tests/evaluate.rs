@@ -287,8 +287,13 @@ fn offsetting_inputs_under_an_unchanged_metric_still_show() {
 /// `r = <root>`, `m1 = l1 + l2` flat at 10 (l1 3 -> 5, l2 7 -> 5), l3 2 -> 4: the
 /// contributions of each leaf, and how `r`'s limit was found.
 fn flat_m1(root: &str) -> (Vec<f64>, Option<Limit>) {
-    let yaml = format!("root: r\nmetrics:\n  r: {{ formula: \"{root}\" }}\n  m1: {{ formula: l1 + l2 }}\n  l1: {{}}\n  l2: {{}}\n  l3: {{}}\n");
     let csv = "period,metric,value\n2026-W45,l1,3\n2026-W45,l2,7\n2026-W45,l3,2\n2026-W46,l1,5\n2026-W46,l2,5\n2026-W46,l3,4\n";
+    flat(root, "l1 + l2", csv)
+}
+
+/// `r = <root>` over `m1 = <m1>`, `l3`: the contributions of l1, l2 and l3 from W45 to W46.
+fn flat(root: &str, m1: &str, csv: &str) -> (Vec<f64>, Option<Limit>) {
+    let yaml = format!("root: r\nmetrics:\n  r: {{ formula: \"{root}\" }}\n  m1: {{ formula: {m1} }}\n  l1: {{}}\n  l2: {{}}\n  l3: {{}}\n");
     let t = tree(&yaml);
     let e = explain_w46(&t, csv).unwrap();
     let c = |n: &str| e.node(t.find(n).unwrap()).unwrap().contribution;
@@ -321,6 +326,24 @@ fn at_a_kink_the_stated_rule_decides() {
         let (c, limit) = flat_m1(root);
         assert_eq!(c, expected, "{root}");
         assert_eq!(limit, Some(Limit::Kink), "{root}");
+    }
+}
+
+/// The kink rule is the formula's as a whole: with `m1 = l1 - l2` flat at 0, `max(abs(m1),
+/// m1 / 2)` has one-sided slopes 1 and -1 in `m1` (mean 0) and `max(min(m1, 0), 0)` has 0
+/// and 0, so l1 and l2 cannot move `r` and get 0 (a mean taken kink by kink gave them 0.5
+/// and -0.5). The leaves still sum to the change.
+#[test]
+fn nested_kinks_give_inputs_that_cannot_move_the_metric_nothing() {
+    let csv = "period,metric,value\n2026-W45,l1,3\n2026-W45,l2,3\n2026-W45,l3,2\n2026-W46,l1,5\n2026-W46,l2,5\n2026-W46,l3,4\n";
+    for root in [
+        "max(abs(m1), m1 / 2) + l3",
+        "max(min(m1, 0), 0) + l3",
+        "clamp(min(m1, 0), 0, 5) + l3",
+    ] {
+        let (c, limit) = flat(root, "l1 - l2", csv);
+        assert_eq!(c, [0.0, 0.0, 2.0], "{root}");
+        assert!(limit.is_some(), "{root}");
     }
 }
 
