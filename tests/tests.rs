@@ -17,6 +17,7 @@ mod owners;
 mod render;
 mod replay;
 mod report;
+mod slices;
 mod smtp;
 mod story;
 mod warehouse;

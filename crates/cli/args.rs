@@ -102,6 +102,8 @@ pub(crate) enum Command {
         tree: PathBuf,
         #[command(flatten)]
         data: DataArgs,
+        #[command(flatten)]
+        slice: SliceArgs,
         /// The period: `latest` (newest in the data), `previous` (the last complete period
         /// before today), or a period of the tree's grain such as 2026-W47.
         #[arg(long, default_value = "latest")]
@@ -116,6 +118,8 @@ pub(crate) enum Command {
         tree: PathBuf,
         #[command(flatten)]
         data: DataArgs,
+        #[command(flatten)]
+        slice: SliceArgs,
         /// The earlier period.
         #[arg(long)]
         from: String,
@@ -149,6 +153,8 @@ pub(crate) enum Command {
         /// grain.
         #[arg(long, default_value = "latest")]
         period: String,
+        #[command(flatten)]
+        slice: SliceArgs,
     },
     /// Print the JSON Schema of the tree file, for editors.
     Schema,
@@ -335,6 +341,28 @@ pub(crate) struct DataArgs {
     /// when every leaf reads a connection the tree names.
     #[arg(long = "data", value_name = "SRC")]
     pub(crate) sources: Vec<String>,
+}
+
+/// Which rows of the data: all, or one slice's.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SliceArgs {
+    /// Only the rows of one slice: DIM=VALUE, a segment column of the data and one of its
+    /// values; repeat for several (all must hold). Derived metrics are computed from the
+    /// slice's leaves.
+    #[arg(long = "where", value_name = "DIM=VALUE", value_parser = condition)]
+    pub(crate) conditions: Vec<(String, String)>,
+}
+
+/// A `--where` condition, `DIM=VALUE`.
+fn condition(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((dim, value)) if !dim.trim().is_empty() => {
+            Ok((dim.trim().to_string(), value.trim().to_string()))
+        }
+        _ => Err(format!(
+            "`{text}` is not DIM=VALUE (a segment column of the data, `=`, one of its values)"
+        )),
+    }
 }
 
 /// How results are printed.

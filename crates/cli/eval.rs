@@ -4,7 +4,7 @@ use std::path::Path;
 
 use canopy_evaluator::{eval_report, evaluate, EvalReport, Status};
 
-use crate::args::{DataArgs, Format};
+use crate::args::{DataArgs, Format, SliceArgs};
 use crate::data;
 use canopy_engine::ChangeIn;
 use canopy_evaluator::format::{number, percent, signed};
@@ -15,7 +15,7 @@ use crate::Outcome;
 
 pub(crate) fn run(
     path: &Path,
-    data_args: &DataArgs,
+    (data_args, slice): (&DataArgs, &SliceArgs),
     period: &str,
     format: Format,
     style: Style,
@@ -30,6 +30,7 @@ pub(crate) fn run(
     };
     // The files' text and parsed rows are laid out in `data` now: free them before the work.
     drop(sources);
+    let data = data::sliced(data, &slice.conditions, &data_args.sources)?;
     let eval = evaluate(tree, &data);
     // The evaluation holds every value now: the leaves' layout is no longer needed.
     drop(data);
@@ -65,7 +66,11 @@ pub(crate) fn render(report: &EvalReport) -> String {
             ]
         })
         .collect();
-    let mut out = format!("{} {}\n\n", report.tree, report.period);
+    let mut out = format!("{} {}", report.tree, report.period);
+    if !report.slice.is_empty() {
+        out += &format!(" where {}", report.slice.describe());
+    }
+    out += "\n\n";
     out += &table::render(
         &[
             "metric",

@@ -23,6 +23,8 @@ pub(crate) struct Request<'a> {
     pub(crate) metric: Option<&'a str>,
     pub(crate) each: bool,
     pub(crate) format: Format,
+    /// The `--where` conditions.
+    pub(crate) slice: &'a [(String, String)],
 }
 
 pub(crate) fn run(
@@ -50,6 +52,7 @@ pub(crate) fn run(
     };
     // The files' text and parsed rows are laid out in `data` now: free them before the work.
     drop(sources);
+    let data = data::sliced(data, request.slice, &data_args.sources)?;
     let eval = evaluate(tree, &data);
     // The evaluation holds every value now: the leaves' layout is no longer needed.
     drop(data);
@@ -141,6 +144,10 @@ fn write_each(
             "metric": tree.metric(metric).id,
             "definition": canopy_engine::Definition::of(tree, metric).version(),
         });
+        let mut head = head;
+        if !eval.slice().is_empty() {
+            head["where"] = serde_json::to_value(eval.slice())?;
+        }
         let head = serde_json::to_string(&head)?;
         writeln!(out, "{},\"transitions\":[", &head[..head.len() - 1])?;
     }
@@ -218,9 +225,13 @@ pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport)
     let tree = eval.tree();
     let m = tree.metric(metric);
     let mut out = format!(
-        "{} {}: {} from {} to {}\n",
+        "{} {}: {} from {} to {}",
         r.tree, r.metric, m.title, r.from, r.to
     );
+    if !r.slice.is_empty() {
+        out += &format!(" where {}", r.slice.describe());
+    }
+    out.push('\n');
     let (Some(before), Some(after)) = (r.before, r.after) else {
         out += &format!(
             "  no explanation: {}\n",

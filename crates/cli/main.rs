@@ -94,16 +94,19 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             format,
             data,
             period,
-        } => render::run(&tree, format, &data, &period, style),
+            slice,
+        } => render::run(&tree, format, (&data, &slice), &period, style),
         Command::Eval {
             tree,
             data,
+            slice,
             period,
             format,
-        } => eval::run(&tree, &data, &period, format, style),
+        } => eval::run(&tree, (&data, &slice), &period, format, style),
         Command::Explain {
             tree,
             data,
+            slice,
             from,
             to,
             metric,
@@ -116,6 +119,7 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
                 metric: metric.as_deref(),
                 each,
                 format,
+                slice: &slice.conditions,
             };
             explain::run(&tree, &data, request, style)
         }

@@ -22,7 +22,7 @@ pub use attribution::{
     Segments, METHOD,
 };
 pub use canopy_engine::{Period, PeriodError};
-pub use data::{Data, DataBuilder, SegmentKey, MAX_SPAN};
+pub use data::{Data, DataBuilder, SegmentKey, Slice, MAX_SPAN};
 pub use evaluate::{evaluate, Cell, Evaluation, Status};
 pub use report::{
     eval_report, explain_report, Contribution, EvalReport, ExplainReport, MethodOf, Methods,
@@ -43,5 +43,23 @@ pub enum Error {
     Data {
         /// Every problem.
         diagnostics: Vec<Diagnostic>,
+    },
+    /// A slice names a segment dimension the data does not have.
+    #[error("the data has no segment dimension `{dimension}`")]
+    UnknownDimension {
+        /// The dimension asked for.
+        dimension: String,
+        /// The data's dimensions (possibly none).
+        present: Vec<String>,
+    },
+    /// No segment meets a slice's conditions.
+    #[error("no rows of the data have {dimension} = {value}")]
+    EmptySlice {
+        /// The dimension of the condition no segment meets (with those before it).
+        dimension: String,
+        /// The value asked for.
+        value: String,
+        /// The values the dimension has in the rows left by the conditions before it.
+        values: Vec<String>,
     },
 }

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::attribution::{rank, Explanation, Node, Segments, METHOD};
+use crate::data::Slice;
 use crate::evaluate::{Cell, Evaluation, Status};
 use crate::format::pct_change;
 use crate::Period;
@@ -18,6 +19,9 @@ pub struct EvalReport {
     pub tree: String,
     /// The period.
     pub period: String,
+    /// The slice of the data evaluated, `{dimension: value}`; absent for all of it.
+    #[serde(rename = "where", skip_serializing_if = "Slice::is_empty")]
+    pub slice: Slice,
     /// The version of the tree's definition.
     pub definition: String,
     /// One row per metric, in file order.
@@ -91,6 +95,7 @@ pub fn eval_report(eval: &Evaluation<'_>, period: Period) -> EvalReport {
     EvalReport {
         tree: tree.id().to_string(),
         period: period.to_string(),
+        slice: eval.slice().clone(),
         definition: canopy_engine::short_version(&tree.definition_hash_of(&definitions)),
         metrics,
     }
@@ -203,6 +208,9 @@ pub struct ExplainReport<'a> {
     pub from: String,
     /// The later period.
     pub to: String,
+    /// The slice of the data explained, `{dimension: value}`; absent for all of it.
+    #[serde(rename = "where", skip_serializing_if = "Slice::is_empty")]
+    pub slice: &'a Slice,
     /// Value in `from` (`null` if it has none, with `reason`).
     pub before: Option<f64>,
     /// Value in `to`.
@@ -258,6 +266,7 @@ pub fn explain_report<'e>(
         definition: Definition::of(tree, metric).version(),
         from: from.to_string(),
         to: to.to_string(),
+        slice: eval.slice(),
         before: eval.total(metric, from).ok(),
         after: eval.total(metric, to).ok(),
         change: None,
@@ -352,6 +361,10 @@ impl ExplainReport<'_> {
         string(out, &self.from);
         out.extend_from_slice(b",\"to\":");
         string(out, &self.to);
+        if !self.slice.is_empty() {
+            out.extend_from_slice(b",\"where\":");
+            serde_json::to_writer(&mut *out, self.slice).expect("writing to memory");
+        }
         out.extend_from_slice(b",\"before\":");
         number(out, self.before);
         out.extend_from_slice(b",\"after\":");

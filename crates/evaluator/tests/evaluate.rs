@@ -808,3 +808,6 @@ fn contributions_rank_by_magnitude_then_metric() {
 
 #[path = "evaluate/verified.rs"]
 mod verified;
+
+#[path = "evaluate/slices.rs"]
+mod slices;
