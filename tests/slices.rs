@@ -221,3 +221,140 @@ fn where_on_a_dimension_or_value_the_data_lacks_is_an_error() {
     let run = dir.run(&["eval", TREE, "--data", DATA, "--where", "cohort"], 2);
     assert!(run.stderr.contains("is not DIM=VALUE"), "{}", run.stderr);
 }
+
+const ACTIVATION: &[&str] = &[
+    "trees/activation.yaml",
+    "--data",
+    "fixtures/data/activation.csv",
+];
+
+fn activation() -> Dir {
+    let dir = Dir::new();
+    dir.copy("trees/activation.yaml");
+    dir.copy("fixtures/data/activation.csv");
+    dir
+}
+
+/// `--against year` is `--from` the same period a year before, for every week of the data
+/// that has one: the explanation (but for the `against` it states) and each metric's
+/// previous value.
+#[test]
+fn against_year_is_from_the_same_week_a_year_before() {
+    let dir = activation();
+    for week in 1..=26 {
+        let to = format!("2026-W{week:02}");
+        let before = format!("2025-W{week:02}");
+        let explain = |extra: &[&str]| {
+            let args = [
+                &["explain"],
+                ACTIVATION,
+                &["--to", &to, "--format", "json"],
+                extra,
+            ]
+            .concat();
+            json(&dir.run(&args, 0).stdout)
+        };
+        let mut against = explain(&["--against", "year"]);
+        let from = explain(&["--from", &before]);
+        assert_eq!(
+            against["against"],
+            serde_json::json!({ "baseline": "year", "from": before, "to": before })
+        );
+        against.as_object_mut().unwrap().remove("against");
+        assert_eq!(against, from, "{to}");
+        let eval = |period: &str, extra: &[&str]| {
+            let args = [
+                &["eval"],
+                ACTIVATION,
+                &["--period", period, "--format", "json"],
+                extra,
+            ]
+            .concat();
+            json(&dir.run(&args, 0).stdout)
+        };
+        let now = eval(&to, &["--against", "year"]);
+        let then = eval(&before, &[]);
+        let (now, then) = (
+            now["metrics"].as_array().unwrap(),
+            then["metrics"].as_array().unwrap(),
+        );
+        for (n, t) in now.iter().zip(then) {
+            assert_eq!(n["previous"], t["value"], "{to}: {}", n["id"]);
+        }
+    }
+}
+
+#[test]
+fn against_states_its_baseline() {
+    let dir = activation();
+    let args = [&["eval"], ACTIVATION, &["--period", "2026-W26"]].concat();
+    let year = dir.run(&[&args[..], &["--against", "year"]].concat(), 0);
+    assert!(
+        year.stdout
+            .starts_with("activation 2026-W26 against 2025-W26 (the same week a year before)\n"),
+        "{}",
+        year.stdout
+    );
+    let mean = dir.run(
+        &[&args[..], &["--against", "mean:4", "--format", "json"]].concat(),
+        0,
+    );
+    let mean = json(&mean.stdout);
+    assert_eq!(
+        mean["against"],
+        serde_json::json!({ "baseline": "mean:4", "from": "2026-W22", "to": "2026-W25" })
+    );
+    let table = dir.run(
+        &[
+            &["explain"],
+            ACTIVATION,
+            &["--to", "2026-W26", "--against", "mean:4"],
+        ]
+        .concat(),
+        0,
+    );
+    let first = table.stdout.lines().next().unwrap();
+    assert!(
+        first.ends_with("from the mean of 2026-W22 to 2026-W25 to 2026-W26"),
+        "{first}"
+    );
+    let previous = dir.run(
+        &[
+            &["explain"],
+            ACTIVATION,
+            &[
+                "--to",
+                "2026-W26",
+                "--against",
+                "previous",
+                "--format",
+                "json",
+            ],
+        ]
+        .concat(),
+        0,
+    );
+    assert_eq!(json(&previous.stdout)["from"], "2026-W25");
+    // --against replaces --from, and takes a baseline it knows.
+    let both = [
+        &["explain"],
+        ACTIVATION,
+        &[
+            "--to",
+            "2026-W26",
+            "--from",
+            "2026-W20",
+            "--against",
+            "year",
+        ],
+    ]
+    .concat();
+    assert!(dir.run(&both, 2).stderr.contains("cannot be used with"));
+    let bad = dir.run(&[&args[..], &["--against", "mean:0"]].concat(), 2);
+    assert!(
+        bad.stderr
+            .contains("`mean:0` needs a number of periods from 1 to 520"),
+        "{}",
+        bad.stderr
+    );
+}

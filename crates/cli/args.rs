@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use canopy_evaluator::Baseline;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Metric trees with RACI ownership: validate, evaluate, explain, notify.
@@ -108,6 +109,11 @@ pub(crate) enum Command {
         /// before today), or a period of the tree's grain such as 2026-W47.
         #[arg(long, default_value = "latest")]
         period: String,
+        /// What each value is compared with: `previous` (the period before, the default),
+        /// `year` (the same period a year before; for weeks, the same ISO week) or `mean:N`
+        /// (the leaves' mean over the N periods before, derived metrics computed from it).
+        #[arg(long, value_name = "BASELINE", value_parser = baseline)]
+        against: Option<Baseline>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -120,9 +126,14 @@ pub(crate) enum Command {
         data: DataArgs,
         #[command(flatten)]
         slice: SliceArgs,
-        /// The earlier period.
-        #[arg(long)]
-        from: String,
+        /// The earlier period (or give --against).
+        #[arg(long, required_unless_present = "against")]
+        from: Option<String>,
+        /// Explain the change of --to from a baseline instead of --from: `previous`, `year`
+        /// (the same period a year before; for weeks, the same ISO week) or `mean:N` (the
+        /// leaves' mean over the N periods before --to).
+        #[arg(long, value_name = "BASELINE", value_parser = baseline, conflicts_with_all = ["from", "each"])]
+        against: Option<Baseline>,
         /// The later period.
         #[arg(long)]
         to: String,
@@ -351,6 +362,11 @@ pub(crate) struct SliceArgs {
     /// slice's leaves.
     #[arg(long = "where", value_name = "DIM=VALUE", value_parser = condition)]
     pub(crate) conditions: Vec<(String, String)>,
+}
+
+/// An `--against` baseline.
+fn baseline(text: &str) -> Result<Baseline, String> {
+    Baseline::parse(text)
 }
 
 /// A `--where` condition, `DIM=VALUE`.

@@ -268,10 +268,25 @@ pub(crate) fn load_period(
     arg: &str,
     back: u32,
 ) -> anyhow::Result<Option<(Data, Period)>> {
+    let earlier = |p: Period| (1..=back as i32).rev().map(|k| p.offset(-k)).collect();
+    load_with(tree, sources, style, arg, earlier)
+}
+
+/// The data of the period `arg` names and of the periods `earlier` gives for it (oldest
+/// first), checked to cover that period; with the period.
+pub(crate) fn load_with(
+    tree: &MetricTree,
+    sources: &mut Sources,
+    style: Style,
+    arg: &str,
+    earlier: impl Fn(Period) -> Vec<Period>,
+) -> anyhow::Result<Option<(Data, Period)>> {
     let arg = PeriodArg::parse(arg, tree.grain())?;
     let loaded = load(tree, sources, style, |last| {
         let p = resolve(&arg, last, tree.grain())?;
-        Ok((0..=back as i32).rev().map(|k| p.offset(-k)).collect())
+        let mut wanted = earlier(p);
+        wanted.push(p);
+        Ok(wanted)
     })?;
     let Some((data, periods)) = loaded else {
         return Ok(None);

@@ -105,6 +105,25 @@ impl Data {
         &self.slots[slot][start..start + self.len]
     }
 
+    /// Leaf values of the metric numbered `m` for slot `slot`, one per period.
+    pub(crate) fn row_at(&self, slot: usize, m: usize) -> &[f64] {
+        &self.slots[slot][m * self.len..(m + 1) * self.len]
+    }
+
+    /// This data's metrics and segments with other values: `len` periods from `first`, each
+    /// slot `metrics * len`, metric-major.
+    pub(crate) fn with_periods(&self, first: Period, len: usize, slots: Vec<Vec<f64>>) -> Data {
+        Data {
+            first: Some(first),
+            len,
+            dims: self.dims.clone(),
+            segments: self.segments.clone(),
+            slots,
+            metrics: self.metrics,
+            slice: self.slice.clone(),
+        }
+    }
+
     pub(crate) fn slot_count(&self) -> usize {
         self.slots.len()
     }

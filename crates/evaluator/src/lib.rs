@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod attribution;
+mod baseline;
 mod data;
 mod derivative;
 mod evaluate;
@@ -21,12 +22,13 @@ pub use attribution::{
     explain, rank, ExplainError, Explainer, Explanation, Node, Offsetting, Planner, SegmentShare,
     Segments, METHOD,
 };
+pub use baseline::{Against, Baseline, MAX_MEAN};
 pub use canopy_engine::{Period, PeriodError};
 pub use data::{Data, DataBuilder, SegmentKey, Slice, MAX_SPAN};
 pub use evaluate::{evaluate, Cell, Evaluation, Status};
 pub use report::{
-    eval_report, explain_report, Contribution, EvalReport, ExplainReport, MethodOf, Methods,
-    MetricRow, OffsettingReport, SegmentReport,
+    eval_report, eval_report_against, explain_report, Contribution, EvalReport, ExplainReport,
+    MethodOf, Methods, MetricRow, OffsettingReport, SegmentReport,
 };
 pub use shapley::{Limit, Method, MAX_EXACT};
 pub use table::Table;

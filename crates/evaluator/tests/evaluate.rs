@@ -811,3 +811,6 @@ mod verified;
 
 #[path = "evaluate/slices.rs"]
 mod slices;
+
+#[path = "evaluate/baselines.rs"]
+mod baselines;
