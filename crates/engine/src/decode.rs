@@ -95,6 +95,7 @@ pub(crate) struct AlertsSpec {
     pub(crate) history: Option<u32>,
     pub(crate) target: Option<bool>,
     pub(crate) remind_after: Option<Option<u32>>,
+    pub(crate) compare: Option<crate::model::Compare>,
 }
 
 pub(crate) struct BandSpec {
@@ -461,6 +462,10 @@ impl Decoder<'_> {
                 AlertsKey::AnomalyZ => spec.anomaly_z = self.threshold(v, &what),
                 AlertsKey::Bands => spec.bands = self.boolean(v, &what),
                 AlertsKey::Target => spec.target = self.boolean(v, &what),
+                AlertsKey::Compare => {
+                    spec.compare = (self.choice(v, &what, &crate::model::Compare::NAMES))
+                        .map(|i| crate::model::Compare::ALL[i])
+                }
                 AlertsKey::RemindAfter => {
                     spec.remind_after = self.threshold(v, &what).and_then(|t| match t {
                         Some(n) if n.fract() == 0.0 && n <= 1000.0 => Some(Some(n as u32)),

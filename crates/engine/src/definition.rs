@@ -179,7 +179,7 @@ fn bands(m: &Metric) -> Option<String> {
 fn alerts(a: &Alerts) -> String {
     let or_off = |v: Option<f64>| v.map_or("off".to_string(), |v| v.to_string());
     let on_off = |b: bool| if b { "on" } else { "off" };
-    format!(
+    let text = format!(
         "change_pct {}, change_abs {}, bands {}, anomaly_z {} over {}, target {}, remind_after {}",
         or_off(a.change_pct),
         or_off(a.change_abs),
@@ -188,7 +188,13 @@ fn alerts(a: &Alerts) -> String {
         a.history,
         on_off(a.target),
         a.remind_after.map_or("off".to_string(), |v| v.to_string()),
-    )
+    );
+    // Said only when not the default, so that the definitions written before the key
+    // existed keep their hashes.
+    match a.compare {
+        crate::model::Compare::Previous => text,
+        other => format!("{text}, compare {}", other.name()),
+    }
 }
 
 #[cfg(test)]

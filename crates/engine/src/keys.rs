@@ -125,6 +125,7 @@ keys! {
         History = "history" => json!({ "type": "integer", "minimum": 3, "maximum": 520, "description": "Periods of history the anomaly rule uses (default 8)." }),
         Target = "target" => json!({ "type": "boolean", "description": "A move when the value crosses the target (default true)." }),
         RemindAfter = "remind_after" => json!({ "description": "Remind the owner after this many runs in a bad state (off target, or in the worst band) without another alert (default 4); false never reminds.", "anyOf": [{ "type": "integer", "minimum": 1, "maximum": 1000 }, { "const": false }] }),
+        Compare = "compare" => json!({ "enum": ["previous", "year"], "description": "What a period is compared with to tell a move: the period before (default), or the same period a year before (the same ISO week for weeks), for seasonal metrics." }),
     }
 }
 

@@ -84,6 +84,31 @@ pub struct Alerts {
     /// Remind the owner after this many runs in a bad state (off target, or in the worst
     /// band) without another alert; `None` never reminds.
     pub remind_after: Option<u32>,
+    /// What a period is compared with to tell a move: the period before, or the same
+    /// period a year before (for seasonal metrics).
+    pub compare: Compare,
+}
+
+/// What a metric's value is compared with (`alerts: { compare: ... }`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compare {
+    /// The period before.
+    #[default]
+    Previous,
+    /// The same period a year before (`Period::year_before`).
+    Year,
+}
+
+impl Compare {
+    /// The names written in a tree file (`compare: year`).
+    pub const NAMES: [&'static str; 2] = ["previous", "year"];
+    /// The kinds, in the order of [`Compare::NAMES`].
+    pub const ALL: [Compare; 2] = [Compare::Previous, Compare::Year];
+
+    /// The name written in a tree file and in JSON.
+    pub fn name(self) -> &'static str {
+        Compare::NAMES[self as usize]
+    }
 }
 
 impl Default for Alerts {
@@ -96,6 +121,7 @@ impl Default for Alerts {
             history: 8,
             target: true,
             remind_after: Some(4),
+            compare: Compare::Previous,
         }
     }
 }

@@ -582,6 +582,7 @@ fn merge_alerts(base: &Alerts, over: &AlertsSpec) -> Alerts {
         history: over.history.unwrap_or(base.history),
         target: over.target.unwrap_or(base.target),
         remind_after: over.remind_after.unwrap_or(base.remind_after),
+        compare: over.compare.unwrap_or(base.compare),
     }
 }
 
