@@ -194,6 +194,9 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Hold back a metric's alerts until a period: its moves are still detected and recorded,
+    /// but nobody is emailed or posted until then; emails that go anyway list it.
+    Snooze(SnoozeArgs),
     /// Judge whether the changes registered in a tree moved their metrics.
     Impact {
         /// The tree file.
@@ -214,6 +217,91 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Write a tree from metrics defined elsewhere: `canopy import dbt MANIFEST`.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
+}
+
+/// Where `canopy import` reads metrics from.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportFrom {
+    /// A tree from the dbt semantic layer (MetricFlow): its simple, ratio and derived metrics,
+    /// with leaves whose SQL reads the semantic models' tables.
+    ///
+    /// MANIFEST is the `target/semantic_manifest.json` that `dbt parse` writes. Derived metrics
+    /// become formulas over their inputs, ratios `numerator / denominator`, simple metrics
+    /// leaves (count, count_distinct, sum, sum_boolean, min, max; an average as its sum over
+    /// its count); `meta.owner` becomes the accountable person. Cumulative and conversion
+    /// metrics, offsets and filters other than plain comparisons are refused by name. The
+    /// leaves run on a connection whose URL is read from WAREHOUSE_URL.
+    Dbt(DbtArgs),
+}
+
+/// What `canopy import dbt` is asked.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DbtArgs {
+    /// dbt's `target/semantic_manifest.json`.
+    pub(crate) manifest: PathBuf,
+    /// The root metric: it and every metric it reads are imported.
+    #[arg(long, value_name = "METRIC", conflicts_with_all = ["metrics", "check"])]
+    pub(crate) root: Option<String>,
+    /// These metrics and every metric they read; one of them must read all the others (the
+    /// root). Without --root or --metrics, the one metric no other reads.
+    #[arg(
+        long,
+        value_name = "A,B,...",
+        value_delimiter = ',',
+        conflicts_with = "check"
+    )]
+    pub(crate) metrics: Vec<String>,
+    /// The tree's grain, by which the leaves' SQL cuts periods.
+    #[arg(long, value_enum, default_value_t = GrainArg::Week, conflicts_with = "check")]
+    pub(crate) grain: GrainArg,
+    /// The name of the connection the leaves query (its URL comes from WAREHOUSE_URL).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "warehouse",
+        conflicts_with = "check"
+    )]
+    pub(crate) connection: String,
+    /// The tree's default accountable, for metrics whose dbt metric names no owner (default:
+    /// the root's owner).
+    #[arg(long, value_name = "EMAIL", conflicts_with = "check")]
+    pub(crate) owner: Option<String>,
+    /// Write the tree to FILE (never replaced if it exists) instead of standard output.
+    #[arg(short, long, value_name = "FILE", conflicts_with = "check")]
+    pub(crate) output: Option<PathBuf>,
+    /// Instead of importing, compare TREE (imported earlier) with the manifest: every metric
+    /// whose formula or SQL differs, or whose dbt metric is gone; exits 1 if any.
+    #[arg(long, value_name = "TREE")]
+    pub(crate) check: Option<PathBuf>,
+}
+
+/// A tree's grain on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum GrainArg {
+    /// Days.
+    Day,
+    /// ISO weeks, from Monday.
+    Week,
+    /// Calendar months.
+    Month,
+    /// Calendar quarters.
+    Quarter,
+}
+
+impl From<GrainArg> for canopy_engine::Grain {
+    fn from(g: GrainArg) -> canopy_engine::Grain {
+        match g {
+            GrainArg::Day => canopy_engine::Grain::Day,
+            GrainArg::Week => canopy_engine::Grain::Week,
+            GrainArg::Month => canopy_engine::Grain::Month,
+            GrainArg::Quarter => canopy_engine::Grain::Quarter,
+        }
+    }
 }
 
 /// The outbox commands.
@@ -274,6 +362,42 @@ pub(crate) struct StoreArgs {
     /// Where emails are written as .eml files when no SMTP server is configured.
     #[arg(long, value_name = "DIR", default_value = ".canopy/outbox")]
     pub(crate) outbox: PathBuf,
+}
+
+/// What `canopy snooze` is asked.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SnoozeArgs {
+    /// The tree file (with --list, optional: only its snoozes).
+    #[arg(required_unless_present = "list", value_name = "TREE")]
+    pub(crate) tree: Option<PathBuf>,
+    /// The metric's id.
+    #[arg(
+        required_unless_present = "list",
+        conflicts_with = "list",
+        value_name = "METRIC"
+    )]
+    pub(crate) metric: Option<String>,
+    /// The first period whose moves are sent again (a period of the tree's grain).
+    #[arg(long, value_name = "PERIOD", required_unless_present_any = ["list", "clear"])]
+    pub(crate) until: Option<String>,
+    /// Why, for whoever sees the held-back moves.
+    #[arg(long, value_name = "TEXT", requires = "until")]
+    pub(crate) note: Option<String>,
+    /// Who snoozes it (default: the login name, `$USER`).
+    #[arg(long, value_name = "NAME", requires = "until")]
+    pub(crate) by: Option<String>,
+    /// List the snoozes: of TREE, or of every tree in the database.
+    #[arg(long, conflicts_with_all = ["until", "clear"])]
+    pub(crate) list: bool,
+    /// End the snooze of METRIC now.
+    #[arg(long, conflicts_with = "until")]
+    pub(crate) clear: bool,
+    /// The history database.
+    #[arg(long, value_name = "PATH", default_value = ".canopy/canopy.db")]
+    pub(crate) db: PathBuf,
+    /// Output format (of --list).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub(crate) format: Format,
 }
 
 /// What `canopy history` is asked.

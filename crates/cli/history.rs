@@ -22,13 +22,6 @@ struct Value {
 }
 
 #[derive(Serialize)]
-struct Moved {
-    metric: String,
-    rules: serde_json::Value,
-    recipient: String,
-}
-
-#[derive(Serialize)]
 struct Email {
     to: String,
     subject: String,
@@ -41,7 +34,7 @@ struct Period {
     /// The version of the tree's definition the run used.
     definition: Option<String>,
     values: Vec<Value>,
-    moves: Vec<Moved>,
+    moves: Vec<canopy_notifier::MoveRecord>,
     emails: Vec<Email>,
 }
 
@@ -100,12 +93,8 @@ pub(crate) fn run(request: &HistoryArgs, style: Style) -> anyhow::Result<Outcome
                 })
                 .collect(),
             definition: run.definition.as_deref().map(canopy_engine::short_version),
-            moves: (run.moves.into_iter().filter(|m| wanted(&m.0)))
-                .map(|(metric, rules, recipient)| Moved {
-                    metric,
-                    rules: serde_json::from_str(&rules).unwrap_or(serde_json::Value::String(rules)),
-                    recipient,
-                })
+            moves: (run.moves.into_iter())
+                .filter(|m| wanted(&m.metric))
                 .collect(),
             emails: run
                 .emails
@@ -156,9 +145,7 @@ fn render(report: &Report) -> String {
             .iter()
             .map(|v| {
                 let moved: Vec<&str> = (p.moves.iter().filter(|m| m.metric == v.metric))
-                    .filter_map(|m| m.rules.as_array())
-                    .flatten()
-                    .filter_map(|r| r["rule"].as_str())
+                    .flat_map(|m| m.rules.iter().map(canopy_notifier::Rule::name))
                     .collect();
                 let value = v.value.map_or_else(|| v.status.clone(), number);
                 let changed = match v.definition_changed {

@@ -141,7 +141,7 @@ fn render(tree: &MetricTree, changes: &[usize], assessed: &[Assessment], as_of: 
                 )
             };
             let status = match (a.status, a.verdict) {
-                (Stage::Evaluated, Some(v)) => v.to_string(),
+                (Stage::Evaluated, Some(v)) => v.name().to_string(),
                 (Stage::Pending, _) => "pending".to_string(),
                 _ => "not evaluable".to_string(),
             };

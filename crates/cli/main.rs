@@ -27,6 +27,7 @@ mod eval;
 mod explain;
 mod history;
 mod impact;
+mod import;
 mod init;
 mod mail;
 mod outbox;
@@ -35,6 +36,7 @@ mod render;
 mod replay;
 mod report;
 mod run;
+mod snooze;
 mod table;
 mod trees;
 
@@ -142,11 +144,15 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             };
             impact::run(&tree, &data, request, style)
         }
+        Command::Import {
+            from: args::ImportFrom::Dbt(args),
+        } => import::run(&args, style),
         Command::Run(args) => run::run(&args, style),
         Command::Replay(args) => replay::run(&args, style),
         Command::Outbox { command } => outbox::run(&command),
         Command::Init { dir } => init::run(&dir),
         Command::History(args) => history::run(&args, style),
+        Command::Snooze(args) => snooze::run(&args, style),
         Command::Owners {
             trees,
             person,

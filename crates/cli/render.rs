@@ -45,10 +45,11 @@ pub(crate) fn run(
     let eval = evaluate(tree, &data);
     drop(data);
     let moved = moved(&eval, period);
-    // Without a history there is nothing to say of earlier definitions.
+    // Without a history there is nothing to say of earlier definitions or snoozes.
     let marks = canopy_report::Marks {
         moved: &moved,
         redefined: &[],
+        snoozed: &[],
     };
     let text = match format {
         RenderFormat::Html => canopy_report::page(&eval, period, marks),

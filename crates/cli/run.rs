@@ -48,21 +48,13 @@ struct TreeReport {
     verdicts: Vec<VerdictReport>,
 }
 
+/// A verdict told by a run: the assessment as `canopy impact` prints it, in its field order.
 #[derive(Serialize)]
 struct VerdictReport {
     #[serde(flatten)]
-    assessment: serde_json::Value,
+    assessment: canopy_evaluator::impact::Assessment,
     #[serde(skip)]
     story: String,
-}
-
-impl VerdictReport {
-    fn of(v: &canopy_notifier::Verdict) -> anyhow::Result<VerdictReport> {
-        Ok(VerdictReport {
-            assessment: serde_json::from_str(&v.json)?,
-            story: v.story.clone(),
-        })
-    }
 }
 
 impl TreeReport {
@@ -81,9 +73,12 @@ impl TreeReport {
             moves: planned.moves,
             redefined: planned.redefined,
             emails,
-            verdicts: (planned.verdicts.iter())
-                .map(VerdictReport::of)
-                .collect::<anyhow::Result<_>>()?,
+            verdicts: (planned.verdicts.into_iter())
+                .map(|v| VerdictReport {
+                    assessment: v.assessment,
+                    story: v.story,
+                })
+                .collect(),
         })
     }
 }
@@ -305,7 +300,7 @@ fn open(request: &RunArgs) -> anyhow::Result<History> {
     Ok(match (request.dry_run, db.exists()) {
         (true, true) => History::open_read_only(db)?,
         (true, false) => History::in_memory()?,
-        (false, _) => mail::open_history(&request.store)?,
+        (false, _) => mail::open_history(&request.store.db)?,
     })
 }
 

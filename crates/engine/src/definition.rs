@@ -57,6 +57,19 @@ impl Definition {
         Definition { fields }
     }
 
+    /// The fields that say how a metric's values are computed; the others say how they are
+    /// told and alerted on.
+    pub const COMPUTED: [&'static str; 2] = ["formula", "source"];
+
+    /// Whether values under this definition are computed as under `other`: the same formula
+    /// (as compiled) and source. A metric computes as it did when this holds for it and for
+    /// every metric under it ([`MetricTree::under`]).
+    pub fn computes_as(&self, other: &Definition) -> bool {
+        Definition::COMPUTED
+            .iter()
+            .all(|field| self.get(field) == other.get(field))
+    }
+
     /// The value of `field`, if the definition sets it.
     pub fn get(&self, field: &str) -> Option<&str> {
         (self.fields.iter())

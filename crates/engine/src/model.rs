@@ -391,35 +391,19 @@ impl MetricTree {
             .map(|n| self.graph[n])
     }
 
-    /// The definition of `id`'s values as text: its formula or source, and those of every
-    /// metric under it, in order. Two runs whose definitions differ computed different things.
-    pub fn computation(&self, id: MetricId) -> String {
+    /// `id` and every metric under it, each once, parents before their inputs: what `id`'s
+    /// values are computed from.
+    pub fn under(&self, id: MetricId) -> Vec<MetricId> {
         let mut seen = vec![false; self.metrics.len()];
         let mut stack = vec![id];
-        let mut parts = Vec::new();
+        let mut out = Vec::new();
         while let Some(m) = stack.pop() {
-            if std::mem::replace(&mut seen[m.index()], true) {
-                continue;
+            if !std::mem::replace(&mut seen[m.index()], true) {
+                out.push(m);
+                stack.extend(self.inputs(m).iter().rev());
             }
-            let metric = self.metric(m);
-            parts.push(match (&metric.formula, &metric.source) {
-                // As compiled: spacing does not count, a param's value does.
-                (Some(f), _) => {
-                    let inputs: Vec<&str> = f
-                        .inputs()
-                        .iter()
-                        .map(|i| self.metric(*i).id.as_str())
-                        .collect();
-                    format!("{} = {} of ({})", metric.id, f.expr(), inputs.join(", "))
-                }
-                (None, Some(source)) => {
-                    format!("{} = {}", metric.id, source.describe(&source.query))
-                }
-                (None, None) => format!("{} = data", metric.id),
-            });
-            stack.extend(self.inputs(m).iter().rev());
         }
-        parts.join("\n")
+        out
     }
 
     /// The changes registered to be verified, in the file's order.

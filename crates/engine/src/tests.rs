@@ -521,18 +521,38 @@ fn changes_inline_and_from_a_file() {
 
 #[test]
 fn a_definition_changes_with_what_is_computed_not_how_it_is_written() {
+    // How the root is computed: each metric under it with its definition, parents first.
     let def = |metrics: &str| {
-        let loaded = load_str(&tree(metrics)).unwrap();
-        loaded.tree.computation(loaded.tree.root())
+        let t = load_str(&tree(metrics)).unwrap().tree;
+        (t.under(t.root()).into_iter())
+            .map(|m| (t.metric(m).id.clone(), crate::Definition::of(&t, m)))
+            .collect::<Vec<_>>()
+    };
+    let same = |a: &[(String, crate::Definition)], b: &[(String, crate::Definition)]| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|((x, d), (y, e))| x == y && d.computes_as(e))
     };
     let base = def("  r: { formula: a / b }\n  a: {}\n  b: {}\n");
-    assert_eq!(base, def("  r: { formula: \"a/b\" }\n  a: {}\n  b: {}\n"));
-    assert_ne!(base, def("  r: { formula: b / a }\n  a: {}\n  b: {}\n"));
-    assert_ne!(
-        base,
-        def("  r: { formula: a / b }\n  a: {}\n  b: { source: { sql: select 1 } }\n")
-    );
-    assert!(base.starts_with("r = "), "{base}");
+    assert!(same(
+        &base,
+        &def("  r: { formula: \"a/b\" }\n  a: {}\n  b: {}\n")
+    ));
+    assert!(!same(
+        &base,
+        &def("  r: { formula: b / a }\n  a: {}\n  b: {}\n")
+    ));
+    assert!(!same(
+        &base,
+        &def("  r: { formula: a / b }\n  a: {}\n  b: { source: { sql: select 1 } }\n")
+    ));
+    // How values are told and alerted on is not how they are computed.
+    assert!(same(
+        &base,
+        &def("  r: { formula: a / b, unit: '%', alerts: { change_pct: 5 } }\n  a: {}\n  b: {}\n")
+    ));
+    assert_eq!(base[0].0, "r");
 }
 
 #[test]

@@ -94,12 +94,28 @@ pub struct Test {
     pub mde: f64,
 }
 
-/// What a test says of a change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a test says of a change. Its name (`confirmed`, `no_effect`, ...) is written in JSON
+/// and read back from the history.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum Verdict {
     /// The metric moved the expected way, beyond what noise does at placebo dates. Only a
-    /// test with the false-alarm check gives it (earlier versions said `likely` without it).
+    /// test with the false-alarm check gives it.
     Confirmed,
+    /// As `Confirmed`, without the false-alarm check: no longer given (such a test is
+    /// `Inconclusive`), kept to read the verdicts earlier versions stored.
+    Likely,
     /// The metric moved the other way.
     Opposite,
     /// The expected size is ruled out.
@@ -111,12 +127,15 @@ pub enum Verdict {
 impl Verdict {
     /// The verdict as written in JSON and emails.
     pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Confirmed => "confirmed",
-            Verdict::Opposite => "opposite",
-            Verdict::NoEffect => "no_effect",
-            Verdict::Inconclusive => "inconclusive",
-        }
+        self.into()
+    }
+}
+
+impl TryFrom<String> for Verdict {
+    type Error = strum::ParseError;
+
+    fn try_from(name: String) -> Result<Verdict, strum::ParseError> {
+        name.parse()
     }
 }
 
@@ -438,7 +457,7 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
 mod assess;
 mod story;
 pub use assess::{
-    assess, assess_all, Assessment, Effect, GuardrailReport, PlaceboReport, RootShare,
+    assess, assess_all, Assessment, Effect, Guarded, GuardrailReport, PlaceboReport, RootShare,
     ShortHistory, Span, Stage,
 };
 pub use story::{story, told};

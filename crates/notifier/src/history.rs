@@ -10,14 +10,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use canopy_engine::Definition;
+use canopy_evaluator::impact::Assessment;
 use chrono::{DateTime, Utc};
-use rusqlite::{
-    params, types::FromSql, Connection, OptionalExtension, Transaction, TransactionBehavior,
-};
+use rusqlite::types::Type;
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::access;
 use crate::lock::{self, Lock};
-use crate::moves::AlertState;
+use crate::moves::{AlertState, Rule};
 use crate::outbox::{shown_recipient, write_outbox, Medium, StoredEmail};
 use crate::Error;
 
@@ -162,6 +162,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     drop table outbox;
     alter table outbox_v5 rename to outbox;
     create index outbox_status on outbox (status, id);",
+    // 6: how a changed metric was computed in each run is read from the definitions kept with
+    // its values and those under it (migration 4), so the fingerprints of migration 3 go.
+    "drop table definitions;",
+    // 7: snoozes: a metric's moves held back until a period, with who, when and why.
+    "create table snoozes (
+        tree text not null,
+        metric text not null,
+        until text not null,
+        by text not null,
+        note text,
+        at text not null,
+        primary key (tree, metric)
+    );",
 ];
 
 /// One metric's value to remember.
@@ -188,14 +201,12 @@ pub struct RunRecord {
     pub values: Vec<ValueRecord>,
     /// Each metric's alert state after this period.
     pub states: Vec<(String, AlertState)>,
-    /// The moves: metric, rules as JSON, recipient address.
-    pub moves: Vec<(String, String, String)>,
+    /// The moves.
+    pub moves: Vec<MoveRecord>,
     /// The emails to send.
     pub emails: Vec<StoredEmail>,
     /// The tree's registered changes, and the verdicts decided in this run.
     pub changes: Vec<ChangeRecord>,
-    /// The fingerprint of how each metric a change is registered on is computed.
-    pub computations: Vec<(String, String)>,
     /// The full hash of the whole tree's definition.
     pub definition: String,
     /// Each metric's definition.
@@ -220,14 +231,25 @@ pub struct PastRun {
     pub definition: Option<String>,
     /// (metric, value, status, full hash of its definition) for each metric's total.
     pub values: Vec<(String, Option<f64>, String, Option<String>)>,
-    /// (metric, rules as JSON, recipient) for each move.
-    pub moves: Vec<(String, String, String)>,
+    /// The moves.
+    pub moves: Vec<MoveRecord>,
     /// (recipient as shown, subject, status) for each email and chat message.
     pub emails: Vec<(String, String, String)>,
 }
 
+/// A move as the history keeps it (its rules stored as the JSON `run --json` prints).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct MoveRecord {
+    /// The metric's id.
+    pub metric: String,
+    /// Why it moved.
+    pub rules: Vec<Rule>,
+    /// Who was told: an address, or a webhook as the tree writes it.
+    pub recipient: String,
+}
+
 /// What the history keeps of a registered change.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChangeRecord {
     /// The change's id.
     pub change: String,
@@ -237,8 +259,8 @@ pub struct ChangeRecord {
     pub first_seen: String,
     /// The period of the run that judged it.
     pub judged_in: Option<String>,
-    /// The verdict, as the JSON `canopy impact` prints for it.
-    pub verdict: Option<String>,
+    /// The verdict, as `canopy impact` judged it (stored as the JSON it prints).
+    pub verdict: Option<Assessment>,
     /// The verdict in words, as emailed.
     pub story: Option<String>,
 }
@@ -406,7 +428,7 @@ impl History {
                         shipped: r.get(0)?,
                         first_seen: r.get(1)?,
                         judged_in: r.get(2)?,
-                        verdict: r.get(3)?,
+                        verdict: verdict(r.get(3)?)?,
                         story: r.get(4)?,
                     })
                 },
@@ -415,25 +437,49 @@ impl History {
             .map_err(|e| self.error(e))
     }
 
-    /// The fingerprints of `metric`'s definition that runs of periods `from` to `to` recorded,
-    /// by period.
-    pub fn definitions(
+    /// The hash of `metric`'s definition that each run of a period from `from` to `to`
+    /// recorded with its value, by period. Runs from before definitions were kept give none.
+    pub fn definition_hashes(
         &self,
         tree: &str,
         metric: &str,
         (from, to): (&str, &str),
     ) -> Result<Vec<(String, String)>, Error> {
-        let mut query = self
+        self.rows(
+            "select period, definition from vals where tree = ?1 and metric = ?2 and segment = '' and period between ?3 and ?4 and definition is not null order by period",
+            params![tree, metric, from, to],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
+    /// The definition of `metric` whose hash is `hash`, as a run recorded it.
+    pub fn definition(
+        &self,
+        tree: &str,
+        metric: &str,
+        hash: &str,
+    ) -> Result<Option<Definition>, Error> {
+        let fields: Option<String> = self
             .conn
-            .prepare_cached("select period, fingerprint from definitions where tree = ?1 and metric = ?2 and period between ?3 and ?4 order by period")
+            .query_row(
+                "select fields from definition_texts where tree = ?1 and metric = ?2 and hash = ?3",
+                params![tree, metric, hash],
+                |r| r.get(0),
+            )
+            .optional()
             .map_err(|e| self.error(e))?;
-        let rows = query
-            .query_map(params![tree, metric, from, to], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .map_err(|e| self.error(e))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.error(e))
+        fields
+            .map(|f| self.read_definition(metric, hash, &f))
+            .transpose()
+    }
+
+    /// A definition kept as `fields`, read back.
+    fn read_definition(&self, metric: &str, kept: &str, fields: &str) -> Result<Definition, Error> {
+        serde_json::from_str(fields).map_err(|e| {
+            self.error(format!(
+                "the definition of `{metric}` kept for {kept} cannot be read: {e}"
+            ))
+        })
     }
 
     /// The latest run of `tree` for a period before `period`, with the definition of each
@@ -472,11 +518,7 @@ impl History {
         let mut out = BTreeMap::new();
         for row in rows {
             let (metric, fields) = row.map_err(fail)?;
-            let definition = serde_json::from_str(&fields).map_err(|e| {
-                self.error(format!(
-                    "the definition of `{metric}` kept for {last} cannot be read: {e}"
-                ))
-            })?;
+            let definition = self.read_definition(&metric, &last, &fields)?;
             out.insert(metric, definition);
         }
         Ok(Some(Definitions {
@@ -551,7 +593,13 @@ impl History {
 
     fn past_run(&self, tree: &str, period: String) -> Result<PastRun, Error> {
         let values = self.rows("select metric, value, status, definition from vals where tree = ?1 and period = ?2 and segment = '' order by rowid", params![tree, period], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        let moves = self.triples(tree, &period, "select metric, rules, recipient from moves where tree = ?1 and period = ?2 order by rowid")?;
+        let moves = self.rows("select metric, rules, recipient from moves where tree = ?1 and period = ?2 order by rowid", params![tree, period], |r| {
+            Ok(MoveRecord {
+                metric: r.get(0)?,
+                rules: from_json(1, r.get(1)?)?,
+                recipient: r.get(2)?,
+            })
+        })?;
         let emails = self.rows("select recipient, subject, status, medium from outbox where tree = ?1 and period = ?2 order by id", params![tree, period], |r| {
             let medium = Medium::parse(&r.get::<_, String>(3)?)?;
             Ok((shown_recipient(medium, &r.get::<_, String>(0)?), r.get(1)?, r.get(2)?))
@@ -570,20 +618,8 @@ impl History {
         })
     }
 
-    /// The rows of `sql`, three columns each, for `tree` (`?1`) and `period` (`?2`).
-    fn triples<A: FromSql, B: FromSql, C: FromSql>(
-        &self,
-        tree: &str,
-        period: &str,
-        sql: &str,
-    ) -> Result<Vec<(A, B, C)>, Error> {
-        self.rows(sql, params![tree, period], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-    }
-
     /// The rows of `sql` with `args`, each read by `row`.
-    fn rows<T>(
+    pub(crate) fn rows<T>(
         &self,
         sql: &str,
         args: impl rusqlite::Params,
@@ -761,13 +797,30 @@ fn write_moves(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
         "insert into moves (tree, period, metric, rules, recipient) values (?1, ?2, ?3, ?4, ?5)
          on conflict (tree, period, metric) do update set rules = excluded.rules, recipient = excluded.recipient",
     )?;
-    for (metric, rules, recipient) in &run.moves {
-        moved.execute(params![run.tree, run.period, metric, rules, recipient])?;
+    for m in &run.moves {
+        let rules = to_json(&m.rules)?;
+        moved.execute(params![run.tree, run.period, m.metric, rules, m.recipient])?;
     }
     Ok(())
 }
 
-/// The registered changes and the fingerprints of their metrics' computations. A change is
+/// A verdict read back from the JSON stored for it.
+fn verdict(json: Option<String>) -> rusqlite::Result<Option<Assessment>> {
+    json.map(|j| from_json(3, j)).transpose()
+}
+
+/// A value read back from the JSON stored for it in column `column`.
+fn from_json<T: serde::de::DeserializeOwned>(column: usize, json: String) -> rusqlite::Result<T> {
+    serde_json::from_str(&json)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(e)))
+}
+
+/// A value as the JSON stored for it.
+fn to_json(value: &impl serde::Serialize) -> rusqlite::Result<String> {
+    serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+/// The registered changes. A change is
 /// first seen once (an earlier period run later lowers it); its verdict is written once and
 /// never replaced.
 fn write_changes(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
@@ -781,21 +834,15 @@ fn write_changes(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> 
            verdict = coalesce(changes.verdict, excluded.verdict),
            story = coalesce(changes.story, excluded.story)",
     )?;
-    let mut definition = tx.prepare_cached(
-        "insert into definitions (tree, metric, period, fingerprint) values (?1, ?2, ?3, ?4)
-         on conflict (tree, metric, period) do update set fingerprint = excluded.fingerprint",
-    )?;
-    for (metric, fingerprint) in &run.computations {
-        definition.execute(params![run.tree, metric, run.period, fingerprint])?;
-    }
     for c in &run.changes {
+        let verdict = c.verdict.as_ref().map(to_json).transpose()?;
         change.execute(params![
             run.tree,
             c.change,
             c.shipped,
             c.first_seen,
             c.judged_in,
-            c.verdict,
+            verdict,
             c.story
         ])?;
     }

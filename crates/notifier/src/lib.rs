@@ -10,27 +10,28 @@
 
 mod access;
 mod address;
-mod budget;
-mod chat;
-mod email;
+mod digest;
 mod history;
 mod lock;
 mod moves;
 mod outbox;
 mod redefinition;
 mod run;
+mod snooze;
 
 pub use address::{
     display_name, fit_subject, parse_address, strip_controls, Sendable, MAX_NAME_CHARS,
     MAX_SUBJECT_CHARS,
 };
-pub use budget::{BENEATH_SHOWN, MAX_EMAIL_BYTES, OFFSETTING_INPUTS, OFFSETTING_SHOWN};
-pub use chat::{compose_chat, MAX_CHAT_CHARS};
-pub use email::{
-    compose, compose_or_fail, escape_html, group, headline, message_id, Carried, Digest,
-    MovedMetric, CARRIED_SHARE,
+pub use digest::budget::{BENEATH_SHOWN, MAX_EMAIL_BYTES, OFFSETTING_INPUTS, OFFSETTING_SHOWN};
+pub use digest::chat::{compose_chat, MAX_CHAT_CHARS};
+pub use digest::{
+    compose, compose_or_fail, group, headline, message_id, Carried, Digest, MovedMetric,
+    CARRIED_SHARE,
 };
-pub use history::{ChangeRecord, Definitions, History, PastRun, RunRecord, ValueRecord};
+pub use history::{
+    ChangeRecord, Definitions, History, MoveRecord, PastRun, RunRecord, ValueRecord,
+};
 pub use moves::{detect, is_bad, AlertState, Move, Rule};
 pub use outbox::{
     flush, html_part, preview, shown_recipient, Channel, Deliver, EmailStatus, Failure,
@@ -38,7 +39,8 @@ pub use outbox::{
     Smtp, SmtpSettings, StoredEmail, Undelivered, Unresolved,
 };
 pub use redefinition::{redefinitions, Redefinition};
-pub use run::{fingerprint, plan, redefined, MoveReport, PlannedRun, Verdict, MARKED_PERIODS};
+pub use run::{plan, redefined, MoveReport, PlannedRun, Verdict, MARKED_PERIODS};
+pub use snooze::{stamp, Snooze};
 
 /// A sender or recipient: display name and address.
 pub use lettre::message::Mailbox;

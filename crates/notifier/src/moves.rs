@@ -9,10 +9,10 @@
 use canopy_engine::{Good, Metric, MetricId};
 use canopy_evaluator::format::pct_change;
 use canopy_evaluator::{Evaluation, Period};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a metric moved.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum Rule {
     /// The value changed by at least the threshold, in percent of the previous value
@@ -30,7 +30,9 @@ pub enum Rule {
         /// The threshold.
         threshold: f64,
     },
-    /// The value entered another band.
+    /// The value entered another band. (Named after its key, `bands`; histories written
+    /// before say `band`.)
+    #[serde(rename = "bands", alias = "band")]
     Band {
         /// The band before.
         from: String,

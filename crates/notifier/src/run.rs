@@ -9,13 +9,14 @@ use canopy_evaluator::{Cell, Evaluation, Explainer, Explanation, Period, Planner
 use lettre::message::Mailbox;
 use serde::Serialize;
 
-use crate::chat::compose_chat;
-use crate::email::{compose_or_fail, Digest, MovedMetric, Redefined};
-use crate::history::{ChangeRecord, History, RunRecord, ValueRecord};
+use crate::digest::chat::compose_chat;
+use crate::digest::{compose_or_fail, Digest, MovedMetric, Redefined};
+use crate::history::{ChangeRecord, History, MoveRecord, RunRecord, ValueRecord};
 use crate::moves::{detect, Move, Rule};
 use crate::redefinition::{redefinitions, Redefinition};
+use crate::snooze::Snooze;
 use crate::Error;
-use canopy_evaluator::impact::Stage;
+use canopy_evaluator::impact::{Assessment, Stage};
 
 /// A move as reported: the metric, the rules that fired, who is told.
 #[derive(Clone, Debug, Serialize)]
@@ -29,6 +30,9 @@ pub struct MoveReport {
     /// The rules with their details.
     #[serde(skip)]
     pub details: Vec<Rule>,
+    /// When the metric is snoozed: the move is recorded but nobody is told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snoozed: Option<Snooze>,
 }
 
 /// What a run decided.
@@ -48,6 +52,8 @@ pub struct PlannedRun {
     /// The latest period in which each metric's definition changed, in the last
     /// [`MARKED_PERIODS`]: trends mark it.
     pub changed: BTreeMap<MetricId, Period>,
+    /// The metrics snoozed in this period: their moves are recorded, and nobody is told.
+    pub snoozed: Vec<(MetricId, Snooze)>,
 }
 
 /// A registered change's verdict, decided once (in the run whose period ends its evaluation
@@ -56,9 +62,9 @@ pub struct PlannedRun {
 pub struct Verdict {
     /// The change's id.
     pub change: String,
-    /// The verdict as `canopy impact` prints it, as JSON.
+    /// The verdict as `canopy impact` prints it.
     #[serde(skip)]
-    pub json: String,
+    pub assessment: Assessment,
     /// The verdict in words.
     pub story: String,
     /// Who is told: person ids.
@@ -83,6 +89,8 @@ pub fn plan(
         ..RunRecord::default()
     };
     let moves = moves(eval, period, history, &mut record)?;
+    let snoozed = history.snoozed(tree, period)?;
+    let held = |m: MetricId| snoozed.iter().find(|(s, _)| *s == m).map(|(_, s)| s);
     record.values = values(eval, period);
     let verdicts = verdicts(eval, period, history, &mut record)?;
     let explanations = explanations(eval, period, &moves);
@@ -90,8 +98,8 @@ pub fn plan(
     let headline = moves
         .iter()
         .zip(&explanations)
-        .find(|(m, _)| m.metric == tree.root())
-        .and_then(|(_, e)| crate::email::headline(eval, e.as_ref()?));
+        .find(|(m, _)| m.metric == tree.root() && held(m.metric).is_none())
+        .and_then(|(_, e)| crate::digest::headline(eval, e.as_ref()?));
     let definitions: Vec<(String, Definition)> = (tree.ids())
         .map(|id| (tree.metric(id).id.clone(), Definition::of(tree, id)))
         .collect();
@@ -100,7 +108,8 @@ pub fn plan(
     let last = history.definitions_before(tree.id(), &period_text, &hash)?;
     let redefined = redefinitions(eval, period, &definitions, last.as_ref());
     let changed = definition_changes(tree, history, period, &redefined)?;
-    let digests = people(tree, &moves, &explanations, &verdicts, &redefined);
+    let told = (moves.iter().zip(&explanations)).filter(|(m, _)| held(m.metric).is_none());
+    let digests = people(tree, told, &verdicts, &redefined);
     for (person, share) in digests {
         let judged = verdicts
             .iter()
@@ -109,7 +118,7 @@ pub fn plan(
             .collect();
         let digest = Digest {
             person: tree.person(person),
-            moved: crate::email::group(share.moved),
+            moved: crate::digest::group(share.moved),
             informed: share.informed,
             verdicts: judged,
             redefined: share.redefined,
@@ -117,6 +126,11 @@ pub fn plan(
             report,
             version: &version,
             changed: &changed,
+            snoozed: (moves.iter())
+                .filter_map(|m| Some((m, held(m.metric)?)))
+                .filter(|(m, _)| hears_of(tree, person, m.metric))
+                .collect(),
+            snoozes: &snoozed,
         };
         if let Some(email) = &digest.person.email {
             (record.emails).push(compose_or_fail(eval, period, &digest, email, sender, date));
@@ -126,7 +140,7 @@ pub fn plan(
         }
     }
 
-    let reports = reports(tree, &moves, &mut record)?;
+    let reports = reports(tree, &moves, &snoozed, &mut record)?;
     record.definition = hash;
     record.definitions = definitions;
     Ok(PlannedRun {
@@ -137,6 +151,7 @@ pub fn plan(
         version,
         redefined,
         changed,
+        snoozed,
     })
 }
 
@@ -175,6 +190,7 @@ fn explanations(eval: &Evaluation<'_>, period: Period, moves: &[Move]) -> Vec<Op
 fn reports(
     tree: &canopy_engine::MetricTree,
     moves: &[Move],
+    snoozed: &[(MetricId, Snooze)],
     record: &mut RunRecord,
 ) -> Result<Vec<MoveReport>, Error> {
     let reports: Vec<MoveReport> = (moves.iter())
@@ -183,12 +199,16 @@ fn reports(
             rules: m.rules.iter().map(Rule::name).collect(),
             recipient: tree.accountable(m.metric).contact(),
             details: m.rules.clone(),
+            snoozed: (snoozed.iter().find(|(s, _)| *s == m.metric)).map(|(_, s)| s.clone()),
         })
         .collect();
-    for r in &reports {
-        let rules = serde_json::to_string(&r.details).map_err(|e| Error::Record(e.to_string()))?;
-        (record.moves).push((r.metric.clone(), rules, r.recipient.clone()));
-    }
+    record.moves = (reports.iter())
+        .map(|r| MoveRecord {
+            metric: r.metric.clone(),
+            rules: r.details.clone(),
+            recipient: r.recipient.clone(),
+        })
+        .collect();
     Ok(reports)
 }
 
@@ -229,14 +249,13 @@ struct Share<'a> {
 /// on, and (by being listed) the verdicts they hear.
 fn people<'a>(
     tree: &'a canopy_engine::MetricTree,
-    moves: &'a [Move],
-    explanations: &'a [Option<Explanation>],
+    moves: impl Iterator<Item = (&'a Move, &'a Option<Explanation>)>,
     verdicts: &'a [Verdict],
     redefined: &'a [Redefinition],
 ) -> BTreeMap<&'a str, Share<'a>> {
     let mut digests: BTreeMap<&str, Share<'_>> = BTreeMap::new();
     // The accountable hears of a move, and so do its responsible, who do the work.
-    for (movement, explanation) in moves.iter().zip(explanations) {
+    for (movement, explanation) in moves {
         let raci = &tree.metric(movement.metric).raci;
         for (person, responsible_for) in with_accountable(tree, raci, &raci.responsible) {
             digests.entry(person).or_default().moved.push(MovedMetric {
@@ -274,6 +293,12 @@ fn people<'a>(
     digests
 }
 
+/// Whether `person` hears of `metric`'s moves: they are accountable or responsible for it.
+fn hears_of(tree: &canopy_engine::MetricTree, person: &str, metric: MetricId) -> bool {
+    let raci = &tree.metric(metric).raci;
+    raci.accountable == person || raci.responsible.iter().any(|p| p == person)
+}
+
 /// The accountable person (with `None`), then each of `others` who is not them, with the
 /// accountable's name: who hears of something, and in what role.
 fn with_accountable<'a>(
@@ -299,17 +324,6 @@ fn verdicts(
     let tree = eval.tree();
     let period_text = period.to_string();
     let mut out = Vec::new();
-    let fingerprints: BTreeMap<String, String> = tree
-        .changes()
-        .iter()
-        .map(|c| {
-            (
-                tree.metric(c.metric).id.clone(),
-                fingerprint(tree, c.metric),
-            )
-        })
-        .collect();
-    record.computations = fingerprints.into_iter().collect();
     for change in tree.changes() {
         let known = history.change(tree.id(), &change.id)?;
         let first_seen = known.as_ref().map_or(period_text.clone(), |k| {
@@ -324,10 +338,14 @@ fn verdicts(
         let recipients = recipients(tree, change);
         match known.filter(|k| k.judged_in.is_some()) {
             Some(k) if k.judged_in.as_deref() == Some(period_text.as_str()) => {
+                let judged = |what| {
+                    let id = &change.id;
+                    Error::Record(format!("the history has no {what} for change `{id}`, which it says was judged in {period_text}"))
+                };
                 out.push(Verdict {
                     change: change.id.clone(),
-                    json: k.verdict.unwrap_or_default(),
-                    story: k.story.unwrap_or_default(),
+                    assessment: k.verdict.ok_or_else(|| judged("verdict"))?,
+                    story: k.story.ok_or_else(|| judged("story"))?,
                     recipients,
                 });
             }
@@ -341,15 +359,13 @@ fn verdicts(
                 }
                 if assessed.status != Stage::Pending {
                     assessed.post_hoc = kept.post_hoc();
-                    let json = serde_json::to_string(&assessed)
-                        .map_err(|e| Error::Record(e.to_string()))?;
                     let story = canopy_evaluator::impact::story(tree, change, &assessed);
                     kept.judged_in = Some(period_text.clone());
-                    kept.verdict = Some(json.clone());
+                    kept.verdict = Some(assessed.clone());
                     kept.story = Some(story.clone());
                     out.push(Verdict {
                         change: change.id.clone(),
-                        json,
+                        assessment: assessed,
                         story,
                         recipients,
                     });
@@ -361,15 +377,10 @@ fn verdicts(
     Ok(out)
 }
 
-/// The fingerprint of how `metric`'s values are computed (see
-/// [`canopy_engine::MetricTree::computation`]).
-pub fn fingerprint(tree: &canopy_engine::MetricTree, metric: MetricId) -> String {
-    let hash = canopy_engine::stable_hash(tree.computation(metric).bytes());
-    format!("{hash:016x}")
-}
-
-/// Why `change` cannot be judged across its windows: its metric's definition in a run of
-/// a period inside them differs from today's.
+/// Why `change` cannot be judged across its windows: how its metric is computed (its
+/// formula or source, or that of a metric under it) in a run of a period inside them differs
+/// from today. Only the definitions' hashes are compared unless they differ, so a tree of any
+/// size is checked with one indexed look-up per metric under the change's.
 pub fn redefined(
     history: &History,
     tree: &canopy_engine::MetricTree,
@@ -379,9 +390,22 @@ pub fn redefined(
     let w = change.window;
     let from = change.shipped.offset(-(w.baseline as i32)).to_string();
     let to = w.last_evaluated(change.shipped).to_string();
-    let runs = history.definitions(tree.id(), metric, (&from, &to))?;
-    let now = fingerprint(tree, change.metric);
-    Ok(runs.into_iter().find(|(_, f)| *f != now).map(|(period, _)| {
+    let mut first: Option<String> = None;
+    for m in tree.under(change.metric) {
+        let id = &tree.metric(m).id;
+        let now = Definition::of(tree, m);
+        let hash = now.hash();
+        for (period, kept) in history.definition_hashes(tree.id(), id, (&from, &to))? {
+            if kept == hash || first.as_ref().is_some_and(|f| *f <= period) {
+                continue;
+            }
+            let old = history.definition(tree.id(), id, &kept)?;
+            if !old.is_some_and(|old| old.computes_as(&now)) {
+                first = Some(period);
+            }
+        }
+    }
+    Ok(first.map(|period| {
         format!("the definition of `{metric}` (its formula, or one under it) is not what the run for {period} computed, inside the windows from {from} to {to}")
     }))
 }

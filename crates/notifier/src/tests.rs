@@ -695,6 +695,16 @@ fn a_version_1_outbox_is_migrated_with_its_rows() {
 #[test]
 fn a_verdict_is_kept_once_and_a_change_first_seen_stays_the_earliest() {
     let mut history = History::in_memory().unwrap();
+    let judged = |verdict: &str| -> canopy_evaluator::impact::Assessment {
+        let span = serde_json::json!({ "from": "2026-W10", "to": "2026-W20" });
+        serde_json::from_value(serde_json::json!({
+            "id": "c", "title": "C", "metric": "m", "shipped": "2026-W14", "owner": "p",
+            "status": "evaluated", "verdict": verdict, "smaller_than_expected": false,
+            "baseline": span, "evaluation": span, "guardrails": [], "post_hoc": false,
+            "effect": { "relative": 0.1, "low": 0.05, "high": 0.15, "baseline": 3.0 },
+        }))
+        .unwrap()
+    };
     let record = |period: &str, verdict: Option<&str>| RunRecord {
         tree: "t".into(),
         period: period.into(),
@@ -703,7 +713,7 @@ fn a_verdict_is_kept_once_and_a_change_first_seen_stays_the_earliest() {
             shipped: "2026-W14".into(),
             first_seen: period.into(),
             judged_in: verdict.map(|_| period.to_string()),
-            verdict: verdict.map(str::to_string),
+            verdict: verdict.map(judged),
             story: verdict.map(|v| format!("c: {v}.")),
         }],
         ..RunRecord::default()
@@ -719,7 +729,7 @@ fn a_verdict_is_kept_once_and_a_change_first_seen_stays_the_earliest() {
     let kept = history.change("t", "c").unwrap().unwrap();
     assert_eq!(kept.first_seen, "2026-W12");
     assert_eq!(kept.judged_in.as_deref(), Some("2026-W20"));
-    assert_eq!(kept.verdict.as_deref(), Some("confirmed"));
+    assert_eq!(kept.verdict, Some(judged("confirmed")));
     assert_eq!(kept.story.as_deref(), Some("c: confirmed."));
     assert_eq!(history.change("t", "other").unwrap(), None);
 }
@@ -800,6 +810,53 @@ fn a_chain_of_carried_moves_groups_under_its_top() {
                 .take(3)
                 .any(|l| l.trim_start().starts_with(m)),
             "{m}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_change_is_refused_across_a_new_way_of_computing_its_metric_or_one_under_it() {
+    let yaml = |r: &str, d: &str| {
+        format!("tree: h\nroot: r\npeople: {{ p: {{ email: p@example.com }} }}\nraci: {{ accountable: p }}\nmetrics:\n  r: {{ {r} }}\n  a: {{}}\n  b: {{ formula: c + d }}\n  c: {{}}\n  d: {{ {d} }}\nchanges:\n  - {{ id: x, metric: r, shipped: 2026-W46, expect: {{ direction: up }} }}\n")
+    };
+    let load = |text: &str| {
+        canopy_engine::load(
+            Path::new("h.yaml"),
+            &MemoryFs::new().with("h.yaml", text),
+            &Sendable,
+        )
+        .unwrap()
+        .tree
+    };
+    let data = "period,metric,value\n2026-W43,a,1\n2026-W43,c,2\n2026-W43,d,3\n2026-W44,a,1\n2026-W44,c,2\n2026-W44,d,3\n";
+    let week44 = Period::parse("2026-W44", canopy_engine::Grain::Week).unwrap();
+    // A history whose run for 2026-W44 computed with the tree `then`, asked about `now`.
+    let refused = |then: &str, today: &str| {
+        let (then, today) = (load(then), load(today));
+        let mut history = History::in_memory().unwrap();
+        let mut b = DataBuilder::new(&then);
+        b.add_table(&csv(data));
+        let e = evaluate(&then, &b.finish().unwrap());
+        let planned = plan(&e, week44, &history, &sender(), date(), None).unwrap();
+        history.record_run(&planned.record, now()).unwrap();
+        crate::redefined(&history, &today, &today.changes()[0]).unwrap()
+    };
+    let base = yaml("formula: a / b", "title: D");
+    assert_eq!(refused(&base, &base), None);
+    // How values are told, titled and alerted on is not how they are computed.
+    let told = yaml(
+        "formula: a/b, unit: x, alerts: { change_pct: 3 }",
+        "title: Dee",
+    );
+    assert_eq!(refused(&base, &told), None);
+    for today in [
+        yaml("formula: b / a", "title: D"),
+        yaml("formula: a / b", "source: { sql: select 1 }"),
+    ] {
+        let reason = refused(&base, &today).expect("refused");
+        assert!(
+            reason.contains("`r`") && reason.contains("2026-W44"),
+            "{reason}"
         );
     }
 }

@@ -249,10 +249,13 @@ pub struct Panel {
     pub segments_note: Option<String>,
     /// The metrics under this one whose shares are approximate, with how.
     pub approximate: Vec<String>,
+    /// When its alerts are snoozed: until when, by whom and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snoozed: Option<String>,
 }
 
 /// The panel of every metric, in file order: each explained from the period before.
-pub fn panels(eval: &Evaluation<'_>, period: Period) -> Vec<Panel> {
+pub fn panels(eval: &Evaluation<'_>, period: Period, marks: Marks<'_>) -> Vec<Panel> {
     let tree = eval.tree();
     let planner = Planner::new(tree);
     // One explainer for all: each explanation then costs its metric's subtree, not the tree.
@@ -262,7 +265,11 @@ pub fn panels(eval: &Evaluation<'_>, period: Period) -> Vec<Panel> {
         .map(|id| {
             let e = explainer.explain(eval, id, from, period);
             let reason = e.as_ref().map_err(|e| e.reason.clone());
-            panel(tree, id, &explain_report(eval, id, from, period, reason))
+            let mut panel = panel(tree, id, &explain_report(eval, id, from, period, reason));
+            panel.snoozed = (marks.snoozed.iter())
+                .find(|(m, _)| *m == id)
+                .map(|(_, told)| told.clone());
+            panel
         })
         .collect()
 }
@@ -335,6 +342,7 @@ fn panel(tree: &MetricTree, id: MetricId, r: &ExplainReport<'_>) -> Panel {
             .filter(|m| !m.exact)
             .map(|m| format!("{}: {}", m.metric, m.method))
             .collect(),
+        snoozed: None,
     }
 }
 

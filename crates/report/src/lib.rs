@@ -26,6 +26,8 @@ pub struct Marks<'a> {
     /// The latest period in which a metric's definition changed, for those whose changed
     /// lately: their trends mark it.
     pub redefined: &'a [(MetricId, Period)],
+    /// Metrics whose alerts are snoozed, with the snooze in words: their panels say so.
+    pub snoozed: &'a [(MetricId, String)],
 }
 
 /// Everything a page shows.
@@ -59,7 +61,7 @@ impl Report {
             previous: period.previous().to_string(),
             definition: tree.version(),
             cards: facts::cards(eval, period, marks),
-            panels: facts::panels(eval, period),
+            panels: facts::panels(eval, period, marks),
             views: views::views(tree, Some(views::VIEW_MAX)),
         }
     }

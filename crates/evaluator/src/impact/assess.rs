@@ -2,7 +2,7 @@
 //! its control, the test, guardrails, and what it means for the root.
 
 use canopy_engine::{Change, Controls, Good, MetricId, MetricTree, Window};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     holm, judge, test, two_sided, uncalibrated, Model, Test, Verdict, ALPHA, MIN_BASELINE,
@@ -10,7 +10,7 @@ use super::{
 use crate::{Evaluation, Period};
 
 /// Where a change stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Its evaluation window has not ended: no peeking.
@@ -22,7 +22,7 @@ pub enum Stage {
 }
 
 /// A span of periods, as written.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Span {
     /// The first period.
     pub from: String,
@@ -31,7 +31,7 @@ pub struct Span {
 }
 
 /// An effect relative to the baseline, with its 90% interval.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Effect {
     /// The effect: 0.061 for +6.1%.
     pub relative: f64,
@@ -45,7 +45,7 @@ pub struct Effect {
 }
 
 /// The placebo calibration, as reported.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlaceboReport {
     /// Earlier ship dates tried.
     pub dates: usize,
@@ -54,7 +54,7 @@ pub struct PlaceboReport {
 }
 
 /// The share of the root's change the change explains.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RootShare {
     /// The root metric's id.
     pub metric: String,
@@ -75,8 +75,47 @@ pub struct RootShare {
     pub baseline: f64,
 }
 
+/// What became of a guardrail: `held`, `worse` (moved significantly the wrong way) or
+/// `not_evaluable`.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str", try_from = "String")]
+pub enum Guarded {
+    /// It did not get significantly worse.
+    Held,
+    /// It moved significantly the wrong way.
+    Worse,
+    /// It could not be tested.
+    NotEvaluable,
+}
+
+impl Guarded {
+    /// The outcome as written in JSON.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl TryFrom<String> for Guarded {
+    type Error = strum::ParseError;
+
+    fn try_from(name: String) -> Result<Guarded, strum::ParseError> {
+        name.parse()
+    }
+}
+
 /// A guardrail (or control) metric over the same windows.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GuardrailReport {
     /// The metric's id.
     pub metric: String,
@@ -86,13 +125,13 @@ pub struct GuardrailReport {
     pub baseline: Option<f64>,
     /// Its two-sided p-value, Holm-adjusted across guardrails and controls.
     pub p: Option<f64>,
-    /// `held`, `worse` (moved significantly the wrong way) or `not_evaluable`.
-    pub verdict: &'static str,
+    /// Whether it held.
+    pub verdict: Guarded,
 }
 
 /// What a change with too few periods of data before it shipped can still show: how far it is
 /// from a verdict, and the plain means before and after shipping, which no test has checked.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ShortHistory {
     /// Periods of data before shipping.
     pub periods: usize,
@@ -111,7 +150,7 @@ pub struct ShortHistory {
 }
 
 /// One change, judged: the `changes` entries of `canopy impact`'s JSON.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Assessment {
     /// The change's id.
     pub id: String,
@@ -126,7 +165,7 @@ pub struct Assessment {
     /// Where it stands.
     pub status: Stage,
     /// The verdict, once evaluated.
-    pub verdict: Option<&'static str>,
+    pub verdict: Option<Verdict>,
     /// Whether a confirmed effect is smaller than the size expected.
     pub smaller_than_expected: bool,
     /// Why it is pending or cannot be evaluated, or what weakened a verdict.
@@ -542,7 +581,7 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
     }
     let (verdict, smaller) = judge(&t, g, delta);
     out.status = Stage::Evaluated;
-    out.verdict = Some(verdict.name());
+    out.verdict = Some(verdict);
     out.smaller_than_expected = smaller;
     if t.placebo.is_none() {
         out.reason = Some(uncalibrated(w));
@@ -558,7 +597,7 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
     out.mde = Some(treated.relative(t.mde));
     let moved_with = guardrails(&grid, change, (s, scope.as_deref()), g, out);
     if verdict == Verdict::Confirmed && moved_with {
-        out.verdict = Some(Verdict::Inconclusive.name());
+        out.verdict = Some(Verdict::Inconclusive);
         out.smaller_than_expected = false;
         out.reason = Some(
             "a control moved with the metric, so the effect cannot be told from what moved both"
@@ -616,7 +655,7 @@ fn guardrails(
                     relative: None,
                     baseline: None,
                     p: None,
-                    verdict: "not_evaluable",
+                    verdict: Guarded::NotEvaluable,
                 });
             }
             continue;
@@ -636,7 +675,11 @@ fn guardrails(
             relative: Some(series.relative(tau)),
             baseline: Some(series.base),
             p: Some(p),
-            verdict: if p <= ALPHA && bad { "worse" } else { "held" },
+            verdict: if p <= ALPHA && bad {
+                Guarded::Worse
+            } else {
+                Guarded::Held
+            },
         });
     }
     moved_with

@@ -3,6 +3,7 @@
 use canopy_engine::{Change, ChangeIn, Good, MetricTree};
 
 use super::assess::{Assessment, Stage};
+use super::Verdict;
 use crate::format::{percent, signed};
 
 /// A relative effect as its metric's `change:` rule tells it: `+6.1%`, or for a metric told in
@@ -27,7 +28,7 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
         ""
     };
     let head = match (a.status, a.verdict) {
-        (Stage::Evaluated, Some(v)) => v.replace('_', " ").to_uppercase(),
+        (Stage::Evaluated, Some(v)) => v.name().replace('_', " ").to_uppercase(),
         (Stage::Pending, _) => "PENDING".to_string(),
         _ => "NOT EVALUABLE".to_string(),
     };
@@ -57,7 +58,7 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
         metric.title,
         said(effect.low),
         said(effect.high),
-        chance(if a.verdict == Some("opposite") { a.p_opposite.unwrap_or(p) } else { p }),
+        chance(if a.verdict == Some(Verdict::Opposite) { a.p_opposite.unwrap_or(p) } else { p }),
         a.evaluation.from,
         a.evaluation.to,
         control(a.model.as_deref(), grain),
@@ -111,7 +112,7 @@ fn calibration(a: &Assessment) -> String {
     if a.smaller_than_expected {
         out += " The effect is smaller than expected.";
     }
-    if matches!(a.verdict, Some("inconclusive")) {
+    if matches!(a.verdict, Some(Verdict::Inconclusive)) {
         if let Some(mde) = a.mde {
             out += &format!(
                 " Effects under {} could not be told from noise.",
@@ -122,11 +123,11 @@ fn calibration(a: &Assessment) -> String {
     out
 }
 
-/// For a confirmed effect (or a `likely` one, which earlier versions stored), what share of the root's change since shipping it
-/// explains (or both moves, where the root moved less or the other way), each move told as
-/// the root's `change:` rule says: in points or relative.
+/// For a confirmed effect (or a `likely` one, which earlier versions stored), what share of
+/// the root's change since shipping it explains (or both moves, where the root moved less or
+/// the other way), each move told as the root's `change:` rule says: in points or relative.
 fn root_share(tree: &MetricTree, a: &Assessment) -> String {
-    let confirmed = matches!(a.verdict, Some("confirmed" | "likely"));
+    let confirmed = matches!(a.verdict, Some(Verdict::Confirmed | Verdict::Likely));
     let Some(root) = a.root.as_ref().filter(|_| confirmed) else {
         return String::new();
     };
@@ -169,7 +170,7 @@ fn guardrails(tree: &MetricTree, a: &Assessment) -> String {
         };
         out += &format!(
             " Guardrail {title}: {moved}, {}.",
-            g.verdict.replace('_', " ")
+            g.verdict.name().replace('_', " ")
         );
     }
     out

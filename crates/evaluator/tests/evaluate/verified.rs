@@ -34,7 +34,7 @@ fn a_lift_in_one_segment_is_found_against_the_other() {
     let a = assessed(change, 1.10);
     assert_eq!(
         (a.status, a.verdict),
-        (impact::Stage::Evaluated, Some("confirmed"))
+        (impact::Stage::Evaluated, Some(impact::Verdict::Confirmed))
     );
     assert_eq!(a.model.as_deref(), Some("segments: segment = s2"));
     // The control shares the noise, so the lift is measured almost exactly.
@@ -70,7 +70,7 @@ fn a_lift_in_one_segment_is_found_against_the_other() {
     assert_eq!(root.transmitted, Some(true));
     // Without a lift: no effect, and the expected size is ruled out.
     let a = assessed(change, 1.0);
-    assert_eq!(a.verdict, Some("no_effect"));
+    assert_eq!(a.verdict, Some(impact::Verdict::NoEffect));
 }
 
 #[test]
@@ -127,7 +127,7 @@ fn a_yearly_season_is_taken_out_by_last_year() {
     let csv = seasonal(97, 90, 1.10, &mut |i| 0.01 * (1.7 * f64::from(i)).sin());
     let a = assessed_at(&csv, 90);
     assert_eq!(a.model.as_deref(), Some("year over year"));
-    assert_eq!(a.verdict, Some("confirmed"), "{a:?}");
+    assert_eq!(a.verdict, Some(impact::Verdict::Confirmed), "{a:?}");
     assert!(a.placebo.unwrap().dates >= 19, "{a:?}");
     let effect = a.effect.unwrap().relative;
     assert!((effect - 0.10).abs() < 0.02, "{effect}");
@@ -142,7 +142,7 @@ fn last_year_without_placebo_dates_gives_way_to_the_level() {
     let a = assessed_at(&csv, 80);
     assert_eq!(a.model.as_deref(), Some("level"), "{a:?}");
     assert!(a.placebo.unwrap().dates >= 19, "{a:?}");
-    assert_eq!(a.verdict, Some("inconclusive"), "{a:?}");
+    assert_eq!(a.verdict, Some(impact::Verdict::Inconclusive), "{a:?}");
 }
 
 #[test]
@@ -155,7 +155,7 @@ fn without_placebo_dates_a_lift_is_inconclusive_and_says_why() {
     let a = assessed_at(&csv, 30);
     assert_eq!(
         (a.verdict, a.placebo),
-        (Some("inconclusive"), None),
+        (Some(impact::Verdict::Inconclusive), None),
         "{a:?}"
     );
     assert!(a.p.unwrap() <= 0.05, "{a:?}");
@@ -179,7 +179,10 @@ fn null_positives(s: i32, seed: u64, runs: usize) -> (f64, Vec<String>) {
             walk + rng.sample::<f64, _>(rand_distr::StandardNormal) * 0.03
         });
         let a = assessed_at(&csv, s);
-        positive += usize::from(matches!(a.verdict, Some("confirmed" | "likely")));
+        positive += usize::from(matches!(
+            a.verdict,
+            Some(impact::Verdict::Confirmed | impact::Verdict::Likely)
+        ));
         models.extend(a.model);
     }
     models.sort();
@@ -333,7 +336,7 @@ fn impact_tells_a_root_in_points_and_a_roots_move_once() {
     // in (a share above 1), so both moves are told.
     let told = |i: usize| {
         let mut a = impact::assess(&eval, &t.changes()[i], week("2026-W15"));
-        a.verdict = Some("confirmed");
+        a.verdict = Some(impact::Verdict::Confirmed);
         a.root = Some(impact::RootShare {
             metric: "r".into(),
             share: 1.5,

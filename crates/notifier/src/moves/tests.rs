@@ -235,3 +235,45 @@ fn change_abs_fires_on_points_and_keeps_change_pct_off_noise_near_zero() {
     // Without it, a move from near zero is a large percentage.
     check("alerts: { anomaly_z: false }", &[0.1, 0.3], &["change_pct"]);
 }
+
+#[test]
+fn a_rule_has_one_name_in_lists_details_and_the_history() {
+    let rules = [
+        Rule::ChangePct {
+            pct: Some(12.0),
+            threshold: 10.0,
+        },
+        Rule::ChangeAbs {
+            change: -3.0,
+            threshold: 2.0,
+        },
+        Rule::Band {
+            from: "Fair".into(),
+            to: "Low".into(),
+        },
+        Rule::Anomaly {
+            z: 4.2,
+            threshold: 3.5,
+        },
+        Rule::Target {
+            target: 5.0,
+            reached: false,
+        },
+        Rule::Reminder { runs: 3 },
+        Rule::Recovered,
+    ];
+    for rule in rules {
+        let json = serde_json::to_value(&rule).unwrap();
+        assert_eq!(json["rule"], rule.name(), "{json}");
+        assert_eq!(serde_json::from_value::<Rule>(json).unwrap(), rule);
+    }
+    // A band move recorded under its earlier name still reads back.
+    let old = serde_json::json!({ "rule": "band", "from": "A", "to": "B" });
+    assert_eq!(
+        serde_json::from_value::<Rule>(old).unwrap(),
+        Rule::Band {
+            from: "A".into(),
+            to: "B".into()
+        }
+    );
+}

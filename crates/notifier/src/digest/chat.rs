@@ -5,8 +5,8 @@ use canopy_engine::Webhook;
 use canopy_evaluator::{Evaluation, Period};
 use lettre::message::Mailbox;
 
-use crate::budget;
-use crate::email::{message_id, subject, text, Digest};
+use super::budget;
+use super::{letter, message_id, subject, text, Digest};
 use crate::outbox::{Medium, StoredEmail};
 
 /// The most characters a message's text holds (Slack's limit is 40,000); a longer digest is
@@ -30,7 +30,12 @@ pub fn compose_chat(
         format!(
             "*{}*\n\n{}",
             escape(&subject),
-            escape(&text(eval, period, digest, (shown, &limit)))
+            escape(&text::render(&letter(
+                eval,
+                period,
+                digest,
+                (shown, &limit)
+            )))
         )
     };
     // The same cuts as an email's, to the chat's own limit; a message that is still too long

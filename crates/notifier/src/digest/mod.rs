@@ -1,27 +1,49 @@
-//! Composing the digest email one person gets from one run of a tree: plain text and HTML
-//! alternatives, safe headers, and a Message-ID that is the same every time the run is
-//! repeated.
+//! What one person is told about one run of a tree, and the messages that tell it.
+//!
+//! A [`Digest`] says whom and what (moves grouped by cause, metrics followed, verdicts,
+//! changes of definition); `letter.rs` turns it into typed facts once, and those facts are
+//! rendered as plain text (`text.rs`), HTML (`html.rs`, maud templates that escape every
+//! value) and a chat message (`chat.rs`). `email.rs` wraps text and HTML into one email
+//! with safe headers; `budget.rs` decides how much of a large digest one message shows.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use canopy_engine::{MetricId, MetricTree, Person};
 use canopy_evaluator::format::{number, signed, told};
 use canopy_evaluator::{rank, Evaluation, Explanation, Period};
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
-use lettre::{Address, Message};
 
-use crate::address::{display_name, fit_subject, parse_address, strip_controls};
-use crate::budget::{self, Shown, MAX_EMAIL_BYTES};
+use crate::address::fit_subject;
 use crate::moves::Move;
-use crate::outbox::{Medium, StoredEmail};
 use crate::redefinition::Redefinition;
-use crate::Error;
+use crate::snooze::Snooze;
+use budget::Shown;
 
-mod body;
+pub(crate) mod budget;
+pub(crate) mod chat;
+mod email;
+mod html;
+mod letter;
+mod text;
 
-use body::Body;
+pub use email::{compose, compose_or_fail, message_id};
+
+/// The letter of `digest`: what a message says of it, showing what `shown` allows (cut to
+/// stay under `limit`, in words).
+fn letter(
+    eval: &Evaluation<'_>,
+    period: Period,
+    digest: &Digest<'_>,
+    (shown, limit): (Shown, &str),
+) -> letter::Letter {
+    letter::Body {
+        eval,
+        period,
+        digest,
+        shown,
+        limit,
+    }
+    .letter()
+}
 
 /// A moved metric with its explanation, as shown in an email.
 pub struct MovedMetric<'a> {
@@ -152,6 +174,11 @@ pub struct Digest<'a> {
     /// The latest period in which each metric's definition changed, lately: trends that
     /// cross it say so.
     pub changed: &'a BTreeMap<MetricId, Period>,
+    /// Moves of their metrics that nobody is told of, as they are snoozed: listed, so the
+    /// message says what it holds back.
+    pub snoozed: Vec<(&'a Move, &'a Snooze)>,
+    /// Every metric of the tree that is snoozed now: the metrics followed say so.
+    pub snoozes: &'a [(MetricId, Snooze)],
 }
 
 impl Digest<'_> {
@@ -164,16 +191,6 @@ impl Digest<'_> {
     pub(crate) fn all(&self) -> Shown {
         Shown::all(self.moved.len(), self.informed.len(), self.redefined.len())
     }
-}
-
-pub use canopy_engine::escape_html;
-
-/// A stable Message-ID for (tree, period, recipient): repeated runs produce the same one, so
-/// the outbox (and mail clients) see one message.
-pub fn message_id(tree: &str, period: Period, recipient: &str, sender: &Address) -> String {
-    // FNV-1a of the lower-cased address keeps the address itself out of the header.
-    let hash = canopy_engine::stable_hash(recipient.to_lowercase().bytes());
-    format!("<canopy.{tree}.{period}.{hash:016x}@{}>", sender.domain())
 }
 
 /// A leaf carrying at least this share of the root's change is the whole headline; below it
@@ -273,121 +290,4 @@ pub(crate) fn subject(tree: &MetricTree, period: Period, digest: &Digest<'_>) ->
         false => parts.join(", "),
     };
     fit_subject(&format!("[canopy] {} {period}: {what}", tree.id()))
-}
-
-/// Builds the email of `digest` to `email` (the person's address), ready for the outbox.
-pub fn compose(
-    eval: &Evaluation<'_>,
-    period: Period,
-    digest: &Digest<'_>,
-    email: &str,
-    sender: &Mailbox,
-    date: SystemTime,
-) -> Result<StoredEmail, Error> {
-    let tree = eval.tree();
-    let address = parse_address(email).map_err(Error::Address)?;
-    let to = Mailbox::new(Some(display_name(&digest.person.name)), address.clone());
-    let subject = subject(tree, period, digest);
-    let message_id = message_id(tree.id(), period, email, &sender.email);
-    let list_id = format!(
-        "Canopy {} <{}.canopy.{}>",
-        strip_controls(tree.id()),
-        tree.id(),
-        sender.email.domain()
-    );
-    let limit = format!("{} KB", MAX_EMAIL_BYTES / 1024);
-    let build = |shown: Shown| {
-        let body = Body {
-            eval,
-            period,
-            digest,
-            shown,
-            limit: &limit,
-        };
-        Message::builder()
-            .from(sender.clone())
-            .to(to.clone())
-            .subject(subject.clone())
-            .date(date)
-            .message_id(Some(message_id.clone()))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("List-Id"),
-                list_id.clone(),
-            ))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("Auto-Submitted"),
-                "auto-generated".into(),
-            ))
-            .multipart(MultiPart::alternative_plain_html(body.text(), body.html()))
-            .map_err(|e| Error::Address(format!("`{address}`: {e}")))
-    };
-    // A message that cannot be built fails the same way however much it shows.
-    let shown = budget::fit(digest.all(), |shown| {
-        build(shown).map_or(true, |m| m.formatted().len() <= MAX_EMAIL_BYTES)
-    });
-    let message = build(shown)?;
-    Ok(StoredEmail {
-        id: 0,
-        message_id,
-        tree: tree.id().to_string(),
-        period: period.to_string(),
-        medium: Medium::Email,
-        sender: sender.email.to_string(),
-        recipient: address.to_string(),
-        subject,
-        body: message.formatted(),
-        attempts: 0,
-        last_error: None,
-    })
-}
-
-/// The email of `digest`, or, when it cannot be composed, a record of that: an email with no
-/// content that is stored as failed, naming the person, tree and address, so one bad address
-/// does not stop anyone else's email.
-pub fn compose_or_fail(
-    eval: &Evaluation<'_>,
-    period: Period,
-    digest: &Digest<'_>,
-    email: &str,
-    sender: &Mailbox,
-    date: SystemTime,
-) -> StoredEmail {
-    compose(eval, period, digest, email, sender, date).unwrap_or_else(|e| {
-        let (tree, person) = (eval.tree(), digest.person);
-        StoredEmail {
-            id: 0,
-            message_id: message_id(tree.id(), period, email, &sender.email),
-            tree: tree.id().to_string(),
-            period: period.to_string(),
-            medium: Medium::Email,
-            sender: sender.email.to_string(),
-            recipient: email.to_string(),
-            subject: subject(tree, period, digest),
-            body: Vec::new(),
-            attempts: 0,
-            last_error: Some(format!(
-                "cannot compose the email of tree `{}` to person `{}` <{email}>: {e}",
-                tree.id(),
-                person.id,
-            )),
-        }
-    })
-}
-
-/// The text of `digest`, as its email's text part says it, showing what `shown` allows
-/// (cut to stay under `limit`, in words).
-pub(crate) fn text(
-    eval: &Evaluation<'_>,
-    period: Period,
-    digest: &Digest<'_>,
-    (shown, limit): (Shown, &str),
-) -> String {
-    Body {
-        eval,
-        period,
-        digest,
-        shown,
-        limit,
-    }
-    .text()
 }
