@@ -18,6 +18,7 @@ mod owners;
 mod render;
 mod replay;
 mod report;
+mod slices;
 mod smtp;
 mod snooze;
 mod story;

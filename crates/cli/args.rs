@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use canopy_evaluator::Baseline;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Metric trees with RACI ownership: validate, evaluate, explain, notify.
@@ -102,10 +103,17 @@ pub(crate) enum Command {
         tree: PathBuf,
         #[command(flatten)]
         data: DataArgs,
+        #[command(flatten)]
+        slice: SliceArgs,
         /// The period: `latest` (newest in the data), `previous` (the last complete period
         /// before today), or a period of the tree's grain such as 2026-W47.
         #[arg(long, default_value = "latest")]
         period: String,
+        /// What each value is compared with: `previous` (the period before, the default),
+        /// `year` (the same period a year before; for weeks, the same ISO week) or `mean:N`
+        /// (the leaves' mean over the N periods before, derived metrics computed from it).
+        #[arg(long, value_name = "BASELINE", value_parser = baseline)]
+        against: Option<Baseline>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -116,9 +124,16 @@ pub(crate) enum Command {
         tree: PathBuf,
         #[command(flatten)]
         data: DataArgs,
-        /// The earlier period.
-        #[arg(long)]
-        from: String,
+        #[command(flatten)]
+        slice: SliceArgs,
+        /// The earlier period (or give --against).
+        #[arg(long, required_unless_present = "against")]
+        from: Option<String>,
+        /// Explain the change of --to from a baseline instead of --from: `previous`, `year`
+        /// (the same period a year before; for weeks, the same ISO week) or `mean:N` (the
+        /// leaves' mean over the N periods before --to).
+        #[arg(long, value_name = "BASELINE", value_parser = baseline, conflicts_with_all = ["from", "each"])]
+        against: Option<Baseline>,
         /// The later period.
         #[arg(long)]
         to: String,
@@ -149,6 +164,8 @@ pub(crate) enum Command {
         /// grain.
         #[arg(long, default_value = "latest")]
         period: String,
+        #[command(flatten)]
+        slice: SliceArgs,
     },
     /// Print the JSON Schema of the tree file, for editors.
     Schema,
@@ -459,6 +476,33 @@ pub(crate) struct DataArgs {
     /// when every leaf reads a connection the tree names.
     #[arg(long = "data", value_name = "SRC")]
     pub(crate) sources: Vec<String>,
+}
+
+/// Which rows of the data: all, or one slice's.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SliceArgs {
+    /// Only the rows of one slice: DIM=VALUE, a segment column of the data and one of its
+    /// values; repeat for several (all must hold). Derived metrics are computed from the
+    /// slice's leaves.
+    #[arg(long = "where", value_name = "DIM=VALUE", value_parser = condition)]
+    pub(crate) conditions: Vec<(String, String)>,
+}
+
+/// An `--against` baseline.
+fn baseline(text: &str) -> Result<Baseline, String> {
+    Baseline::parse(text)
+}
+
+/// A `--where` condition, `DIM=VALUE`.
+fn condition(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((dim, value)) if !dim.trim().is_empty() => {
+            Ok((dim.trim().to_string(), value.trim().to_string()))
+        }
+        _ => Err(format!(
+            "`{text}` is not DIM=VALUE (a segment column of the data, `=`, one of its values)"
+        )),
+    }
 }
 
 /// How results are printed.

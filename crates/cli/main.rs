@@ -96,28 +96,35 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             format,
             data,
             period,
-        } => render::run(&tree, format, &data, &period, style),
+            slice,
+        } => render::run(&tree, format, (&data, &slice), &period, style),
         Command::Eval {
             tree,
             data,
+            slice,
             period,
+            against,
             format,
-        } => eval::run(&tree, &data, &period, format, style),
+        } => eval::run(&tree, (&data, &slice), (&period, against), format, style),
         Command::Explain {
             tree,
             data,
+            slice,
             from,
+            against,
             to,
             metric,
             each,
             format,
         } => {
             let request = explain::Request {
-                from: &from,
+                from: from.as_deref(),
+                against,
                 to: &to,
                 metric: metric.as_deref(),
                 each,
                 format,
+                slice: &slice.conditions,
             };
             explain::run(&tree, &data, request, style)
         }

@@ -88,6 +88,9 @@ pub struct Alerts {
     pub segments: Option<f64>,
     /// A move is sent only where this holds in the period (a volume guard).
     pub only_if: Option<Guard>,
+    /// What a period is compared with to tell a move: the period before, or the same
+    /// period a year before (for seasonal metrics).
+    pub compare: Compare,
 }
 
 /// A volume guard: `attempts >= 10`, compiled as the formula that is 1 where it holds, 0
@@ -107,6 +110,28 @@ impl PartialEq for Guard {
     }
 }
 
+/// What a metric's value is compared with (`alerts: { compare: ... }`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compare {
+    /// The period before.
+    #[default]
+    Previous,
+    /// The same period a year before (`Period::year_before`).
+    Year,
+}
+
+impl Compare {
+    /// The names written in a tree file (`compare: year`).
+    pub const NAMES: [&'static str; 2] = ["previous", "year"];
+    /// The kinds, in the order of [`Compare::NAMES`].
+    pub const ALL: [Compare; 2] = [Compare::Previous, Compare::Year];
+
+    /// The name written in a tree file and in JSON.
+    pub fn name(self) -> &'static str {
+        Compare::NAMES[self as usize]
+    }
+}
+
 impl Default for Alerts {
     fn default() -> Alerts {
         Alerts {
@@ -119,6 +144,7 @@ impl Default for Alerts {
             remind_after: Some(4),
             segments: None,
             only_if: None,
+            compare: Compare::Previous,
         }
     }
 }

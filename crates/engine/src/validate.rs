@@ -658,6 +658,7 @@ fn merge_alerts(
         target: over.target.unwrap_or(base.target),
         remind_after: over.remind_after.unwrap_or(base.remind_after),
         segments: over.segments.unwrap_or(base.segments),
+        compare: over.compare.unwrap_or(base.compare),
     }
 }
 

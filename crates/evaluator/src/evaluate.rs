@@ -9,7 +9,7 @@ use canopy_engine::formula::Undefined;
 use canopy_engine::{MetricId, MetricTree};
 use rustc_hash::FxHashMap;
 
-use crate::data::{Data, SegmentKey};
+use crate::data::{Data, SegmentKey, Slice};
 use crate::Period;
 
 /// The state of one value.
@@ -79,6 +79,8 @@ pub struct Evaluation<'t> {
     len: usize,
     dims: Vec<String>,
     segments: Vec<SegmentKey>,
+    /// The slice of the data evaluated (empty: all of it).
+    slice: Slice,
     /// Slot 0 is the total, slot `s + 1` segment `s`.
     grids: Vec<Grid>,
     /// The totals period by period (`p * metrics + m`), laid out when first asked for:
@@ -111,6 +113,7 @@ pub fn evaluate<'t>(tree: &'t MetricTree, data: &Data) -> Evaluation<'t> {
         len: data.len(),
         dims: data.dimensions().to_vec(),
         segments: data.segments().to_vec(),
+        slice: data.slice().clone(),
         grids,
         by_period: std::sync::OnceLock::new(),
         ids,
@@ -203,6 +206,11 @@ impl<'t> Evaluation<'t> {
     /// The segments of the data.
     pub fn segments(&self) -> &[SegmentKey] {
         &self.segments
+    }
+
+    /// The slice of the data evaluated (empty: all of it).
+    pub fn slice(&self) -> &Slice {
+        &self.slice
     }
 
     /// The id of `metric`.

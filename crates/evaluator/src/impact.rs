@@ -110,9 +110,11 @@ pub struct Test {
 #[strum(serialize_all = "snake_case")]
 #[serde(into = "&'static str", try_from = "String")]
 pub enum Verdict {
-    /// The metric moved the expected way, beyond what noise does at placebo dates.
+    /// The metric moved the expected way, beyond what noise does at placebo dates. Only a
+    /// test with the false-alarm check gives it.
     Confirmed,
-    /// As `Confirmed`, but without placebo calibration (too little history).
+    /// As `Confirmed`, without the false-alarm check: no longer given (such a test is
+    /// `Inconclusive`), kept to read the verdicts earlier versions stored.
     Likely,
     /// The metric moved the other way.
     Opposite,
@@ -332,29 +334,24 @@ pub fn test(
             }
         }
     }
-    // Placebo dates s' need s' >= L and s' + r + h <= s.
-    let dates = |l: usize| (s + 1).saturating_sub(r + h + l);
-    let shrunk = (s + 1)
-        .saturating_sub(r + h + MIN_PLACEBOS)
-        .max(MIN_BASELINE);
-    let baseline = match dates(baseline) >= MIN_PLACEBOS {
-        true => baseline,
-        false if shrunk <= baseline && dates(shrunk) >= MIN_PLACEBOS => shrunk,
-        false => baseline,
-    };
-    let fit = |at: usize| estimate(u, c, model, at, window, baseline);
-    let estimate = scaled(fit(s).ok_or("too few values in the windows to fit the model")?)?;
     // A placebo date with too many values missing (before the data, or a year before it for
-    // a year-over-year control) is left out, as the ship date itself would be.
-    let complete = |at: usize| {
+    // a year-over-year control) is left out, as the ship date itself would be. The baseline
+    // is the window's if it leaves enough complete placebo dates, else the longest shorter one
+    // (not below the least) that does.
+    let complete = |at: usize, l: usize| {
         [Some(u), c].into_iter().flatten().all(|x| {
-            missing(x, at - baseline..at) <= MAX_MISSING
-                && missing(x, at + r..at + r + h) <= MAX_MISSING
+            missing(x, at - l..at) <= MAX_MISSING && missing(x, at + r..at + r + h) <= MAX_MISSING
         })
     };
-    let placebos: Vec<Estimate> = match dates(baseline) >= MIN_PLACEBOS {
-        true => (baseline..=s - r - h)
-            .filter(|&at| complete(at))
+    let dates = |l: usize| (l..(s + 1).saturating_sub(r + h)).filter(move |&at| complete(at, l));
+    let baseline = (MIN_BASELINE..=baseline)
+        .rev()
+        .find(|&l| dates(l).count() >= MIN_PLACEBOS)
+        .unwrap_or(baseline);
+    let fit = |at: usize| estimate(u, c, model, at, window, baseline);
+    let estimate = scaled(fit(s).ok_or("too few values in the windows to fit the model")?)?;
+    let placebos: Vec<Estimate> = match dates(baseline).count() >= MIN_PLACEBOS {
+        true => dates(baseline)
             .filter_map(fit)
             .filter_map(|e| scaled(e).ok())
             .collect(),
@@ -411,16 +408,16 @@ fn calibrate(estimate: Estimate, placebos: &[Estimate], baseline: usize, g: f64)
 
 /// The verdict of `test` on a change expected to move the series the way `g` says, by at
 /// least `delta` on its scale if a size was expected; and whether the effect is smaller
-/// than expected.
+/// than expected. Without the false-alarm check (too few placebo dates) nothing says the
+/// interval or the p-values hold on this series (a random walk passes a plain t test often),
+/// so the verdict is inconclusive whatever they say.
 pub fn judge(test: &Test, g: f64, delta: Option<f64>) -> (Verdict, bool) {
     let favourable = (g * test.low).max(g * test.high);
     let ruled_out = delta.is_some_and(|d| favourable < d);
-    if test.p <= ALPHA {
-        let verdict = match test.placebo {
-            Some(_) => Verdict::Confirmed,
-            None => Verdict::Likely,
-        };
-        (verdict, ruled_out)
+    if test.placebo.is_none() {
+        (Verdict::Inconclusive, false)
+    } else if test.p <= ALPHA {
+        (Verdict::Confirmed, ruled_out)
     } else if test.p_opposite <= ALPHA {
         (Verdict::Opposite, false)
     } else if ruled_out {
@@ -428,6 +425,14 @@ pub fn judge(test: &Test, g: f64, delta: Option<f64>) -> (Verdict, bool) {
     } else {
         (Verdict::Inconclusive, false)
     }
+}
+
+/// Why a test has no false-alarm check: what the check needs, against what the data has.
+pub fn uncalibrated(window: Window) -> String {
+    let needed = MIN_BASELINE + window.ramp + window.periods + MIN_PLACEBOS - 1;
+    format!(
+        "no verdict without the false-alarm check: it needs {MIN_PLACEBOS} earlier dates where the same windows fit in the data, so at least {needed} periods of data before shipping (with a baseline of {MIN_BASELINE}) and a tenth at most missing in each window"
+    )
 }
 
 /// The two-sided p-value of `test`: for guardrails and controls, which must not move either

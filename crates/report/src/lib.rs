@@ -56,7 +56,7 @@ impl Report {
         let tree = eval.tree();
         Report {
             tree: tree.id().to_string(),
-            title: tree.title().to_string(),
+            title: title(eval),
             period: period.to_string(),
             previous: period.previous().to_string(),
             definition: tree.version(),
@@ -135,11 +135,21 @@ pub fn picture(eval: &Evaluation<'_>, period: Period, marks: Marks<'_>) -> Strin
         &cards,
         &tree.version(),
     );
+    let title = title(eval);
     let heading = svg::Heading {
-        title: tree.title(),
+        title: &title,
         sub: &sub,
     };
     svg::picture(&whole[0], &cards, &heading)
+}
+
+/// The tree's title; a slice's page says which rows it shows wherever the title is shown.
+fn title(eval: &Evaluation<'_>) -> String {
+    let title = eval.tree().title();
+    match eval.slice().is_empty() {
+        true => title.to_string(),
+        false => format!("{title} (where {})", eval.slice().describe()),
+    }
 }
 
 /// The line under a report's title: the period compared with the previous one, how many
