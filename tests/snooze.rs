@@ -258,3 +258,46 @@ fn a_segment_that_shifted_is_a_move_though_the_total_held() {
     );
     assert!(!email.contains("tv "), "{email}");
 }
+
+/// A seasonal metric, compared with the same week a year before.
+const SEASONAL: &str = "tree: s\nroot: visits\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nmetrics:\n  visits: { alerts: { compare: year } }\n";
+
+#[test]
+fn a_seasonal_metric_moves_against_the_same_week_a_year_before() {
+    let dir = Dir::new();
+    dir.create("s.yaml", SEASONAL);
+    let run = |this_week: u32| {
+        let data = format!("period,metric,value\n2025-W10,visits,100\n2026-W09,visits,200\n2026-W10,visits,{this_week}\n");
+        dir.create("d.csv", &data);
+        let args = [
+            "run",
+            "s.yaml",
+            "--data",
+            "d.csv",
+            "--period",
+            "2026-W10",
+            "--format",
+            "json",
+            "--dry-run",
+        ];
+        serde_json::from_str::<serde_json::Value>(&dir.run(&args, 0).stdout).unwrap()
+    };
+    // Half of the week before, but 5% over a year before: no move.
+    assert_eq!(run(105)["moves"], serde_json::json!([]));
+    // 30% over a year before: a move, saying what it compared with.
+    let moved = run(130);
+    assert_eq!(
+        moved["moves"][0]["against"],
+        "2026-W10".replace("2026", "2025"),
+        "{moved}"
+    );
+    assert_eq!(moved["moves"][0]["rules"][0], "change_pct", "{moved}");
+    let args = ["run", "s.yaml", "--data", "d.csv", "--period", "2026-W10"];
+    dir.run(&args, 0);
+    let email = read(&dir, ".canopy/outbox/s-2026-W10-p@example.com.eml");
+    let email = email.replace("=\r\n", "").replace("=\n", "");
+    assert!(
+        email.contains("100 -> 130 (+30, +30.0%) against 2025-W10, a year before"),
+        "{email}"
+    );
+}

@@ -86,6 +86,9 @@ impl TreeReport {
 /// The periods a run of `tree` for `p` reads: those its rules look back on (the anomaly
 /// rule's `history`, and every rule the period before), and the history the verdicts due by
 /// then need.
+/// The periods a run reads, as [`needed`] says.
+use canopy_engine::Compare;
+
 pub(crate) fn needed(
     tree: &canopy_engine::MetricTree,
     unjudged: &[&canopy_engine::Change],
@@ -97,10 +100,14 @@ pub(crate) fn needed(
         .max()
         .unwrap_or(0) as i32
         + 1;
+    // A seasonal metric compares with the same period a year before.
+    let seasonal = (tree.ids()).any(|id| tree.metric(id).alerts.compare == Compare::Year);
+    let year = seasonal.then(|| p.year_before());
     let first = unjudged
         .iter()
         .filter(|c| c.window.last_evaluated(c.shipped) <= p)
         .map(|c| canopy_evaluator::impact::first_needed(c))
+        .chain(year)
         .fold(p.offset(-back), Period::min);
     (0..=p.since(first)).map(|k| first.offset(k)).collect()
 }

@@ -33,6 +33,9 @@ pub struct MoveReport {
     /// When the metric is snoozed: the move is recorded but nobody is told.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snoozed: Option<Snooze>,
+    /// What the move compared with, when not the period before (`compare: year`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against: Option<String>,
     /// Why nobody is told of the move, when nobody is: it is snoozed, or its volume guard
     /// (`only_if`) does not hold.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,7 +149,7 @@ pub fn plan(
         }
     }
 
-    let reports = reports(tree, &moves, (&snoozed, &held), &mut record)?;
+    let reports = reports(tree, period, &moves, (&snoozed, &held), &mut record)?;
     record.definition = hash;
     record.definitions = definitions;
     Ok(PlannedRun {
@@ -188,13 +191,14 @@ fn explanations(eval: &Evaluation<'_>, period: Period, moves: &[Move]) -> Vec<Op
     let mut explainer = Explainer::new(&planner);
     moves
         .iter()
-        .map(|m| (explainer.explain(eval, m.metric, period.previous(), period)).ok())
+        .map(|m| (explainer.explain(eval, m.metric, m.since, period)).ok())
         .collect()
 }
 
 /// The moves as reported, each also recorded in `record`.
 fn reports(
     tree: &canopy_engine::MetricTree,
+    period: Period,
     moves: &[Move],
     (snoozed, held): (&[(MetricId, Snooze)], &[Option<String>]),
     record: &mut RunRecord,
@@ -207,6 +211,7 @@ fn reports(
             details: m.rules.clone(),
             snoozed: (snoozed.iter().find(|(s, _)| *s == m.metric)).map(|(_, s)| s.clone()),
             held: held.clone(),
+            against: (m.since != period.previous()).then(|| m.since.to_string()),
         })
         .collect();
     record.moves = (reports.iter())

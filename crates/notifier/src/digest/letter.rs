@@ -266,7 +266,8 @@ impl Body<'_> {
         Item {
             title: m.title.clone(),
             id: m.id.clone(),
-            values: change(before, after, m.unit.as_deref(), m.change),
+            values: change(before, after, m.unit.as_deref(), m.change)
+                + &against(moved.movement.since, self.period),
             band,
             target,
             why,
@@ -404,6 +405,15 @@ impl Body<'_> {
                 }
             })
             .collect()
+    }
+}
+
+/// What a move compared with, when it is not the period before: ` against 2025-W47, a year
+/// before`.
+fn against(since: Period, period: Period) -> String {
+    match since == period.previous() {
+        true => String::new(),
+        false => format!(" against {since}, a year before"),
     }
 }
 

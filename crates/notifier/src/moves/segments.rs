@@ -30,17 +30,16 @@ pub struct Shift {
     pub size: f64,
 }
 
-/// The segments of `id` that changed by at least `threshold` percent from the period before
-/// `period` and had at least [`SEGMENT_FLOOR`] of it: the largest shifts (by change times
+/// The segments of `id` that changed by at least `threshold` percent from `previous` (the
+/// period before, or a year before) to `period` and had at least [`SEGMENT_FLOOR`] of it: the largest shifts (by change times
 /// size) first, at most [`SHIFTS_TOLD`]. A segment without a value in either period, or at 0
 /// before (a change from zero has no percent), does not shift.
 pub(crate) fn shifts(
     eval: &Evaluation<'_>,
     id: MetricId,
-    period: Period,
+    (previous, period): (Period, Period),
     threshold: f64,
 ) -> Vec<Shift> {
-    let previous = period.previous();
     let leaves: Vec<MetricId> = (eval.tree().under(id).into_iter())
         .filter(|&m| eval.tree().metric(m).is_leaf())
         .collect();
