@@ -301,3 +301,57 @@ fn a_seasonal_metric_moves_against_the_same_week_a_year_before() {
         "{email}"
     );
 }
+
+#[test]
+fn a_slices_run_keeps_its_own_history_and_emails() {
+    let dir = Dir::new();
+    dir.copy(TREE);
+    dir.copy("fixtures/data/item-creation.csv");
+    let run = |week: &str, extra: &[&str]| {
+        let mut args = ITEM_CREATION_RUN.to_vec();
+        args[5] = week;
+        args.extend(["--format", "json"]);
+        args.extend(extra);
+        serde_json::from_str::<serde_json::Value>(&dir.run(&args, 0).stdout).unwrap()
+    };
+    let new = ["--where", "cohort=new"];
+    run("2026-W46", &new);
+    let sliced = run("2026-W47", &new);
+    assert_eq!(sliced["tree"], "item-creation.where.cohort-new", "{sliced}");
+    let subject = sliced["emails"][0]["subject"].as_str().unwrap();
+    assert!(
+        subject.starts_with("[canopy] item-creation.where.cohort-new 2026-W47"),
+        "{subject}"
+    );
+    // The whole tree has no runs of its own; the slice's are read back with --where.
+    let whole = dir.run(&["history", TREE], 0).stdout;
+    assert_eq!(whole.trim(), "item-creation: no runs recorded");
+    let args = ["history", TREE, "--where", "cohort=new", "--format", "json"];
+    let history: serde_json::Value = serde_json::from_str(&dir.run(&args, 0).stdout).unwrap();
+    assert_eq!(history["periods"].as_array().unwrap().len(), 2, "{history}");
+    // The whole tree's first run of 2026-W47 sends its own emails: nothing was sent for it.
+    let all = run("2026-W47", &[]);
+    assert_eq!(all["tree"], "item-creation");
+    assert!(
+        all["emails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["status"] != "sent before"),
+        "{all}"
+    );
+    // A dimension the data lacks is refused, naming the ones it has.
+    let mut args = ITEM_CREATION_RUN.to_vec();
+    args.extend(["--where", "plan=pro"]);
+    let refused = dir.run(&args, 1);
+    assert!(
+        refused.stderr.contains("has no segment dimension `plan`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("help: its dimensions: cohort"),
+        "{}",
+        refused.stderr
+    );
+}

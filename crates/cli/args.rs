@@ -411,6 +411,9 @@ pub(crate) struct HistoryArgs {
     /// How many of the latest periods.
     #[arg(long, default_value_t = 8)]
     pub(crate) last: usize,
+    /// The runs of one slice (`run --where`), kept apart from the whole tree's.
+    #[command(flatten)]
+    pub(crate) slice: SliceArgs,
     /// The history database.
     #[arg(long, value_name = "PATH", default_value = ".canopy/canopy.db")]
     pub(crate) db: PathBuf,
@@ -445,6 +448,10 @@ pub(crate) struct RunArgs {
     /// CANOPY_REPORT_URL set to where that folder is served, each email links its page.
     #[arg(long, value_name = "DIR")]
     pub(crate) report: Option<PathBuf>,
+    /// Run one slice's tree: its history, emails and report are its own (the tree's id with
+    /// `.where.DIM-VALUE`), apart from the whole tree's.
+    #[command(flatten)]
+    pub(crate) slice: SliceArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub(crate) format: Format,

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use canopy_evaluator::{evaluate, Period};
+use canopy_engine::Compare;
+use canopy_evaluator::{evaluate, Period, Slice};
 use canopy_notifier::{plan, Channel, EmailStatus, History, MoveReport, Pass};
 use serde::Serialize;
 
@@ -86,9 +87,6 @@ impl TreeReport {
 /// The periods a run of `tree` for `p` reads: those its rules look back on (the anomaly
 /// rule's `history`, and every rule the period before), and the history the verdicts due by
 /// then need.
-/// The periods a run reads, as [`needed`] says.
-use canopy_engine::Compare;
-
 pub(crate) fn needed(
     tree: &canopy_engine::MetricTree,
     unjudged: &[&canopy_engine::Change],
@@ -239,18 +237,26 @@ impl Run<'_> {
 
     fn tree_inner(
         &mut self,
-        tree: &canopy_engine::MetricTree,
+        whole: &canopy_engine::MetricTree,
     ) -> anyhow::Result<Option<TreeReport>> {
         let request = self.request;
+        let slice = Slice(request.slice.conditions.clone());
+        let sliced = (!slice.is_empty()).then(|| {
+            let title = format!("{} ({})", whole.title(), slice.describe());
+            whole.for_slice(slice.tree_id(whole.id()), title)
+        });
+        let tree = sliced.as_ref().unwrap_or(whole);
         let arg = PeriodArg::parse(&request.period, tree.grain())?;
         let unjudged = unjudged(tree, self.history)?;
-        let loaded_data = data::load(tree, self.sources, self.style, |last| {
+        // Rows are read for the tree as written (a data file's `tree` column names it).
+        let loaded_data = data::load(whole, self.sources, self.style, |last| {
             let p = data::resolve(&arg, last, tree.grain())?;
             Ok(needed(tree, &unjudged, p))
         })?;
         let Some((data, periods)) = loaded_data else {
             return Ok(None);
         };
+        let data = data::sliced(data, &slice.0, &request.data.sources)?;
         let period = *periods.last().expect("at least the period itself");
         let eval = evaluate(tree, &data);
         // The evaluation holds every value now: the leaves' layout is no longer needed.

@@ -334,6 +334,16 @@ pub struct MetricTree {
 }
 
 impl MetricTree {
+    /// This tree for one slice of its data: the same metrics, under `id` and `title`, so that
+    /// what a run of the slice records, sends and writes is kept apart from the whole tree's.
+    pub fn for_slice(&self, id: String, title: String) -> MetricTree {
+        MetricTree {
+            id,
+            title,
+            ..self.clone()
+        }
+    }
+
     /// The tree's id, unique among trees.
     pub fn id(&self) -> &str {
         &self.id

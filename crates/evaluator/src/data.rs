@@ -54,6 +54,41 @@ impl Slice {
         self.0.is_empty()
     }
 
+    /// The id a slice of tree `tree` is kept under (its history, emails and report): the
+    /// tree's id, with [`Slice::key`] for a slice.
+    pub fn tree_id(&self, tree: &str) -> String {
+        match self.is_empty() {
+            true => tree.to_string(),
+            false => format!("{tree}{}", self.key()),
+        }
+    }
+
+    /// What tells a slice's runs apart from the whole tree's, appended to the tree's id:
+    /// `.where.platform-ios.plan-pro`. A tree id has no `.`, so no tree's id is ever a slice's;
+    /// characters other than letters, digits, `_` and `-` become `-`, and then a hash of the
+    /// conditions as written keeps two slices apart.
+    pub fn key(&self) -> String {
+        let mut key = String::from(".where");
+        let mut changed = false;
+        for (d, v) in &self.0 {
+            key.push('.');
+            for c in format!("{d}-{v}").chars() {
+                let kept = c.is_ascii_alphanumeric() || c == '_' || c == '-';
+                changed |= !kept;
+                key.push(if kept { c } else { '-' });
+            }
+        }
+        if changed {
+            let written = self
+                .0
+                .iter()
+                .flat_map(|(d, v)| [d.as_bytes(), b"=", v.as_bytes(), b"\0"]);
+            let hash = canopy_engine::stable_hash(written.flatten().copied());
+            key += &format!("-{:08x}", hash as u32);
+        }
+        key
+    }
+
     /// The conditions as people read them: `platform = ios, plan = pro`.
     pub fn describe(&self) -> String {
         let parts: Vec<String> = self.0.iter().map(|(d, v)| format!("{d} = {v}")).collect();
