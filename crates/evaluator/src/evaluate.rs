@@ -312,26 +312,24 @@ fn first_leaf(tree: &MetricTree, metric: MetricId) -> MetricId {
 }
 
 impl Evaluation<'_> {
-    /// Whether the volume guard `guard` holds in `period`, with the values it read
-    /// (`attempts = 6`); or why that cannot be told: a metric it reads has no value there.
+    /// Whether the volume guard `guard` holds in `period`, with the value of each metric it
+    /// read; or why that cannot be told: a metric it reads has no value there.
     pub fn guard(
         &self,
         guard: &canopy_engine::Guard,
         period: Period,
-    ) -> Result<(bool, String), String> {
+    ) -> Result<(bool, Vec<(MetricId, f64)>), String> {
         let tree = self.tree();
-        let mut values = Vec::new();
         let mut read = Vec::new();
         for &id in guard.formula.inputs() {
-            let name = &tree.metric(id).id;
             let value = (self.total(id, period))
-                .map_err(|_| format!("`{name}` has no value in {period}"))?;
-            values.push(value);
-            read.push(format!("{name} = {}", crate::format::number(value)));
+                .map_err(|_| format!("`{}` has no value in {period}", tree.metric(id).id))?;
+            read.push((id, value));
         }
+        let values: Vec<f64> = read.iter().map(|(_, v)| *v).collect();
         let holds = (guard.formula.eval(&values))
             .map_err(|e| format!("it has no value in {period} ({e})"))?;
-        Ok((holds != 0.0, read.join(", ")))
+        Ok((holds != 0.0, read))
     }
 
     /// The value in `period` of `text`, a formula over the tree's metrics by id (as an older

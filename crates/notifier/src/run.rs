@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use canopy_engine::{Definition, MetricId};
+use canopy_evaluator::format::number;
 use canopy_evaluator::{Cell, Evaluation, Explainer, Explanation, Period, Planner};
 use lettre::message::Mailbox;
 use serde::Serialize;
@@ -320,7 +321,14 @@ fn held(
     let guard = eval.tree().metric(metric).alerts.only_if.as_ref()?;
     match eval.guard(guard, period) {
         Ok((true, _)) => None,
-        Ok((false, values)) => Some(format!("only_if `{}` does not hold ({values})", guard.text)),
+        Ok((false, read)) => {
+            let tree = eval.tree();
+            let values: Vec<String> = (read.iter())
+                .map(|(m, v)| format!("{} = {}", tree.metric(*m).id, number(*v)))
+                .collect();
+            let values = values.join(", ");
+            Some(format!("only_if `{}` does not hold ({values})", guard.text))
+        }
         Err(why) => Some(format!("only_if `{}` cannot be told: {why}", guard.text)),
     }
 }
