@@ -94,48 +94,61 @@ pub struct Test {
     pub mde: f64,
 }
 
-/// What a test says of a change. Its name (`confirmed`, `no_effect`, ...) is written in JSON
-/// and read back from the history.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(into = "&'static str", try_from = "String")]
-pub enum Verdict {
-    /// The metric moved the expected way, beyond what noise does at placebo dates. Only a
-    /// test with the false-alarm check gives it.
-    Confirmed,
-    /// As `Confirmed`, without the false-alarm check: no longer given (such a test is
-    /// `Inconclusive`), kept to read the verdicts earlier versions stored.
-    Likely,
-    /// The metric moved the other way.
-    Opposite,
-    /// The expected size is ruled out.
-    NoEffect,
-    /// Neither an effect nor its absence is shown.
-    Inconclusive,
+/// An enum whose variants each have one name, in snake case (`no_effect`): written in JSON
+/// and messages (`name`), and read back from the history.
+macro_rules! named {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident,)* }) => {
+        $(#[$meta])*
+        #[derive(
+            Clone,
+            Copy,
+            Debug,
+            PartialEq,
+            Eq,
+            serde::Serialize,
+            serde::Deserialize,
+            strum::IntoStaticStr,
+            strum::EnumString,
+        )]
+        #[strum(serialize_all = "snake_case")]
+        #[serde(into = "&'static str", try_from = "String")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// The name, as written in JSON and messages.
+            pub fn name(self) -> &'static str {
+                self.into()
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = strum::ParseError;
+
+            fn try_from(name: String) -> Result<$name, strum::ParseError> {
+                name.parse()
+            }
+        }
+    };
 }
 
-impl Verdict {
-    /// The verdict as written in JSON and emails.
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-}
-
-impl TryFrom<String> for Verdict {
-    type Error = strum::ParseError;
-
-    fn try_from(name: String) -> Result<Verdict, strum::ParseError> {
-        name.parse()
+named! {
+    /// What a test says of a change. Its name (`confirmed`, `no_effect`, ...) is written in
+    /// JSON and read back from the history.
+    pub enum Verdict {
+        /// The metric moved the expected way, beyond what noise does at placebo dates. Only a
+        /// test with the false-alarm check gives it.
+        Confirmed,
+        /// As `Confirmed`, without the false-alarm check: no longer given (such a test is
+        /// `Inconclusive`), kept to read the verdicts earlier versions stored.
+        Likely,
+        /// The metric moved the other way.
+        Opposite,
+        /// The expected size is ruled out.
+        NoEffect,
+        /// Neither an effect nor its absence is shown.
+        Inconclusive,
     }
 }
 

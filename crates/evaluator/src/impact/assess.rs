@@ -75,42 +75,16 @@ pub struct RootShare {
     pub baseline: f64,
 }
 
-/// What became of a guardrail: `held`, `worse` (moved significantly the wrong way) or
-/// `not_evaluable`.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(into = "&'static str", try_from = "String")]
-pub enum Guarded {
-    /// It did not get significantly worse.
-    Held,
-    /// It moved significantly the wrong way.
-    Worse,
-    /// It could not be tested.
-    NotEvaluable,
-}
-
-impl Guarded {
-    /// The outcome as written in JSON.
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-}
-
-impl TryFrom<String> for Guarded {
-    type Error = strum::ParseError;
-
-    fn try_from(name: String) -> Result<Guarded, strum::ParseError> {
-        name.parse()
+named! {
+    /// What became of a guardrail: `held`, `worse` (moved significantly the wrong way) or
+    /// `not_evaluable`.
+    pub enum Guarded {
+        /// It did not get significantly worse.
+        Held,
+        /// It moved significantly the wrong way.
+        Worse,
+        /// It could not be tested.
+        NotEvaluable,
     }
 }
 
