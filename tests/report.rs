@@ -291,9 +291,9 @@ async fn panel_is_explain(c: &Client, root: &str, explain: &Value) {
         .map(|s| {
             let conditions = s["where"].as_object().unwrap().iter();
             let named: Vec<String> = conditions
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+                .map(|(k, v)| format!("{k} = {}", v.as_str().unwrap()))
                 .collect();
-            named.join(" & ")
+            named.join(", ")
         })
         .collect();
     assert_eq!(slices, json!(expected));

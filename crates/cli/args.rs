@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use canopy_evaluator::Baseline;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Metric trees with RACI ownership: validate, evaluate, explain, notify.
@@ -102,10 +103,17 @@ pub(crate) enum Command {
         tree: PathBuf,
         #[command(flatten)]
         data: DataArgs,
+        #[command(flatten)]
+        slice: SliceArgs,
         /// The period: `latest` (newest in the data), `previous` (the last complete period
         /// before today), or a period of the tree's grain such as 2026-W47.
         #[arg(long, default_value = "latest")]
         period: String,
+        /// What each value is compared with: `previous` (the period before, the default),
+        /// `year` (the same period a year before; for weeks, the same ISO week) or `mean:N`
+        /// (the leaves' mean over the N periods before, derived metrics computed from it).
+        #[arg(long, value_name = "BASELINE", value_parser = baseline)]
+        against: Option<Baseline>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -116,9 +124,16 @@ pub(crate) enum Command {
         tree: PathBuf,
         #[command(flatten)]
         data: DataArgs,
-        /// The earlier period.
-        #[arg(long)]
-        from: String,
+        #[command(flatten)]
+        slice: SliceArgs,
+        /// The earlier period (or give --against).
+        #[arg(long, required_unless_present = "against")]
+        from: Option<String>,
+        /// Explain the change of --to from a baseline instead of --from: `previous`, `year`
+        /// (the same period a year before; for weeks, the same ISO week) or `mean:N` (the
+        /// leaves' mean over the N periods before --to).
+        #[arg(long, value_name = "BASELINE", value_parser = baseline, conflicts_with_all = ["from", "each"])]
+        against: Option<Baseline>,
         /// The later period.
         #[arg(long)]
         to: String,
@@ -153,6 +168,8 @@ pub(crate) enum Command {
         /// grain.
         #[arg(long, default_value = "latest")]
         period: String,
+        #[command(flatten)]
+        slice: SliceArgs,
     },
     /// Print the JSON Schema of the tree file, for editors.
     Schema,
@@ -181,6 +198,9 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Hold back a metric's alerts until a period: its moves are still detected and recorded,
+    /// but nobody is emailed or posted until then; emails that go anyway list it.
+    Snooze(SnoozeArgs),
     /// Judge whether the changes registered in a tree moved their metrics.
     Impact {
         /// The tree file.
@@ -201,6 +221,91 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Write a tree from metrics defined elsewhere: `canopy import dbt MANIFEST`.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
+}
+
+/// Where `canopy import` reads metrics from.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportFrom {
+    /// A tree from the dbt semantic layer (MetricFlow): its simple, ratio and derived metrics,
+    /// with leaves whose SQL reads the semantic models' tables.
+    ///
+    /// MANIFEST is the `target/semantic_manifest.json` that `dbt parse` writes. Derived metrics
+    /// become formulas over their inputs, ratios `numerator / denominator`, simple metrics
+    /// leaves (count, count_distinct, sum, sum_boolean, min, max; an average as its sum over
+    /// its count); `meta.owner` becomes the accountable person. Cumulative and conversion
+    /// metrics, offsets and filters other than plain comparisons are refused by name. The
+    /// leaves run on a connection whose URL is read from WAREHOUSE_URL.
+    Dbt(DbtArgs),
+}
+
+/// What `canopy import dbt` is asked.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DbtArgs {
+    /// dbt's `target/semantic_manifest.json`.
+    pub(crate) manifest: PathBuf,
+    /// The root metric: it and every metric it reads are imported.
+    #[arg(long, value_name = "METRIC", conflicts_with_all = ["metrics", "check"])]
+    pub(crate) root: Option<String>,
+    /// These metrics and every metric they read; one of them must read all the others (the
+    /// root). Without --root or --metrics, the one metric no other reads.
+    #[arg(
+        long,
+        value_name = "A,B,...",
+        value_delimiter = ',',
+        conflicts_with = "check"
+    )]
+    pub(crate) metrics: Vec<String>,
+    /// The tree's grain, by which the leaves' SQL cuts periods.
+    #[arg(long, value_enum, default_value_t = GrainArg::Week, conflicts_with = "check")]
+    pub(crate) grain: GrainArg,
+    /// The name of the connection the leaves query (its URL comes from WAREHOUSE_URL).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "warehouse",
+        conflicts_with = "check"
+    )]
+    pub(crate) connection: String,
+    /// The tree's default accountable, for metrics whose dbt metric names no owner (default:
+    /// the root's owner).
+    #[arg(long, value_name = "EMAIL", conflicts_with = "check")]
+    pub(crate) owner: Option<String>,
+    /// Write the tree to FILE (never replaced if it exists) instead of standard output.
+    #[arg(short, long, value_name = "FILE", conflicts_with = "check")]
+    pub(crate) output: Option<PathBuf>,
+    /// Instead of importing, compare TREE (imported earlier) with the manifest: every metric
+    /// whose formula or SQL differs, or whose dbt metric is gone; exits 1 if any.
+    #[arg(long, value_name = "TREE")]
+    pub(crate) check: Option<PathBuf>,
+}
+
+/// A tree's grain on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum GrainArg {
+    /// Days.
+    Day,
+    /// ISO weeks, from Monday.
+    Week,
+    /// Calendar months.
+    Month,
+    /// Calendar quarters.
+    Quarter,
+}
+
+impl From<GrainArg> for canopy_engine::Grain {
+    fn from(g: GrainArg) -> canopy_engine::Grain {
+        match g {
+            GrainArg::Day => canopy_engine::Grain::Day,
+            GrainArg::Week => canopy_engine::Grain::Week,
+            GrainArg::Month => canopy_engine::Grain::Month,
+            GrainArg::Quarter => canopy_engine::Grain::Quarter,
+        }
+    }
 }
 
 /// The outbox commands.
@@ -263,6 +368,42 @@ pub(crate) struct StoreArgs {
     pub(crate) outbox: PathBuf,
 }
 
+/// What `canopy snooze` is asked.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SnoozeArgs {
+    /// The tree file (with --list, optional: only its snoozes).
+    #[arg(required_unless_present = "list", value_name = "TREE")]
+    pub(crate) tree: Option<PathBuf>,
+    /// The metric's id.
+    #[arg(
+        required_unless_present = "list",
+        conflicts_with = "list",
+        value_name = "METRIC"
+    )]
+    pub(crate) metric: Option<String>,
+    /// The first period whose moves are sent again (a period of the tree's grain).
+    #[arg(long, value_name = "PERIOD", required_unless_present_any = ["list", "clear"])]
+    pub(crate) until: Option<String>,
+    /// Why, for whoever sees the held-back moves.
+    #[arg(long, value_name = "TEXT", requires = "until")]
+    pub(crate) note: Option<String>,
+    /// Who snoozes it (default: the login name, `$USER`).
+    #[arg(long, value_name = "NAME", requires = "until")]
+    pub(crate) by: Option<String>,
+    /// List the snoozes: of TREE, or of every tree in the database.
+    #[arg(long, conflicts_with_all = ["until", "clear"])]
+    pub(crate) list: bool,
+    /// End the snooze of METRIC now.
+    #[arg(long, conflicts_with = "until")]
+    pub(crate) clear: bool,
+    /// The history database.
+    #[arg(long, value_name = "PATH", default_value = ".canopy/canopy.db")]
+    pub(crate) db: PathBuf,
+    /// Output format (of --list).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub(crate) format: Format,
+}
+
 /// What `canopy history` is asked.
 #[derive(Debug, clap::Args)]
 pub(crate) struct HistoryArgs {
@@ -274,6 +415,9 @@ pub(crate) struct HistoryArgs {
     /// How many of the latest periods.
     #[arg(long, default_value_t = 8)]
     pub(crate) last: usize,
+    /// The runs of one slice (`run --where`), kept apart from the whole tree's.
+    #[command(flatten)]
+    pub(crate) slice: SliceArgs,
     /// The history database.
     #[arg(long, value_name = "PATH", default_value = ".canopy/canopy.db")]
     pub(crate) db: PathBuf,
@@ -308,6 +452,10 @@ pub(crate) struct RunArgs {
     /// CANOPY_REPORT_URL set to where that folder is served, each email links its page.
     #[arg(long, value_name = "DIR")]
     pub(crate) report: Option<PathBuf>,
+    /// Run one slice's tree: its history, emails and report are its own (the tree's id with
+    /// `.where.DIM-VALUE`), apart from the whole tree's.
+    #[command(flatten)]
+    pub(crate) slice: SliceArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub(crate) format: Format,
@@ -339,6 +487,33 @@ pub(crate) struct DataArgs {
     /// when every leaf reads a connection the tree names.
     #[arg(long = "data", value_name = "SRC")]
     pub(crate) sources: Vec<String>,
+}
+
+/// Which rows of the data: all, or one slice's.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SliceArgs {
+    /// Only the rows of one slice: DIM=VALUE, a segment column of the data and one of its
+    /// values; repeat for several (all must hold). Derived metrics are computed from the
+    /// slice's leaves.
+    #[arg(long = "where", value_name = "DIM=VALUE", value_parser = condition)]
+    pub(crate) conditions: Vec<(String, String)>,
+}
+
+/// An `--against` baseline.
+fn baseline(text: &str) -> Result<Baseline, String> {
+    Baseline::parse(text)
+}
+
+/// A `--where` condition, `DIM=VALUE`.
+fn condition(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((dim, value)) if !dim.trim().is_empty() => {
+            Ok((dim.trim().to_string(), value.trim().to_string()))
+        }
+        _ => Err(format!(
+            "`{text}` is not DIM=VALUE (a segment column of the data, `=`, one of its values)"
+        )),
+    }
 }
 
 /// How results are printed.

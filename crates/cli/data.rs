@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use canopy_engine::{Grain, MetricId, MetricTree, SourceMap};
-use canopy_evaluator::{Data, DataBuilder, Period, Table};
+use canopy_evaluator::{Data, DataBuilder, Period, Slice, Table};
 use canopy_sources::csv::CsvError;
 use canopy_sources::{Database, Progress, Quiet};
 
@@ -268,10 +268,25 @@ pub(crate) fn load_period(
     arg: &str,
     back: u32,
 ) -> anyhow::Result<Option<(Data, Period)>> {
+    let earlier = |p: Period| (1..=back as i32).rev().map(|k| p.offset(-k)).collect();
+    load_with(tree, sources, style, arg, earlier)
+}
+
+/// The data of the period `arg` names and of the periods `earlier` gives for it (oldest
+/// first), checked to cover that period; with the period.
+pub(crate) fn load_with(
+    tree: &MetricTree,
+    sources: &mut Sources,
+    style: Style,
+    arg: &str,
+    earlier: impl Fn(Period) -> Vec<Period>,
+) -> anyhow::Result<Option<(Data, Period)>> {
     let arg = PeriodArg::parse(arg, tree.grain())?;
     let loaded = load(tree, sources, style, |last| {
         let p = resolve(&arg, last, tree.grain())?;
-        Ok((0..=back as i32).rev().map(|k| p.offset(-k)).collect())
+        let mut wanted = earlier(p);
+        wanted.push(p);
+        Ok(wanted)
     })?;
     let Some((data, periods)) = loaded else {
         return Ok(None);
@@ -283,4 +298,48 @@ pub(crate) fn load_period(
         }
     }
     Ok(Some((data, period)))
+}
+
+/// The slice of `data` the `--where` conditions name (all of it without any). A dimension
+/// the data lacks, or a value no row has, is an error naming the data files and, on a help
+/// line, what they have.
+pub(crate) fn sliced(
+    data: Data,
+    conditions: &[(String, String)],
+    sources: &[String],
+) -> anyhow::Result<Data> {
+    if conditions.is_empty() {
+        return Ok(data);
+    }
+    // Database URLs may hold a password: only files are named.
+    let files: Vec<&str> = (sources.iter())
+        .filter(|s| !Database::is_url(s))
+        .map(String::as_str)
+        .collect();
+    let data_named = match files.as_slice() {
+        [] => "the data".to_string(),
+        files => format!("the data ({})", files.join(", ")),
+    };
+    match data.sliced(&Slice(conditions.to_vec())) {
+        Ok(slice) => Ok(slice),
+        Err(canopy_evaluator::Error::UnknownDimension { dimension, present }) => {
+            let value = (conditions.iter())
+                .find(|(d, _)| *d == dimension)
+                .map_or("", |(_, v)| v.as_str());
+            let help = match present.is_empty() {
+                true => "help: the data has no segment columns; --where needs a CSV with columns after period,metric,value (or a leaf query returning a segment and a value)".to_string(),
+                false => format!("help: its dimensions: {}", present.join(", ")),
+            };
+            anyhow::bail!("--where {dimension}={value}: {data_named} has no segment dimension `{dimension}`\n{help}")
+        }
+        Err(canopy_evaluator::Error::EmptySlice {
+            dimension,
+            value,
+            values,
+        }) => anyhow::bail!(
+            "--where {dimension}={value}: no rows of {data_named} have {dimension} = {value}\nhelp: its values there: {}",
+            values.join(", ")
+        ),
+        Err(other) => Err(other.into()),
+    }
 }

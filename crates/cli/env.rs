@@ -155,6 +155,11 @@ pub(crate) fn report_url() -> anyhow::Result<Option<String>> {
     }
 }
 
+/// Who is running Canopy, by login name (`USER`, else `LOGNAME`): who a snooze says snoozed.
+pub(crate) fn login() -> Option<String> {
+    var("USER").or_else(|| var("LOGNAME"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use canopy_evaluator::{eval_report, evaluate, EvalReport, Status};
+use canopy_evaluator::{eval_report_against, evaluate, Baseline, EvalReport, Status};
 
-use crate::args::{DataArgs, Format};
+use crate::args::{DataArgs, Format, SliceArgs};
 use crate::data;
-use canopy_engine::ChangeIn;
+use canopy_engine::{ChangeIn, Grain};
 use canopy_evaluator::format::{number, percent, signed};
 
 use crate::table;
@@ -15,8 +15,8 @@ use crate::Outcome;
 
 pub(crate) fn run(
     path: &Path,
-    data_args: &DataArgs,
-    period: &str,
+    (data_args, slice): (&DataArgs, &SliceArgs),
+    (period, against): (&str, Option<Baseline>),
     format: Format,
     style: Style,
 ) -> anyhow::Result<Outcome> {
@@ -25,24 +25,35 @@ pub(crate) fn run(
         return Ok(Outcome::Failure);
     };
     let tree = &loaded.tree;
-    let Some((data, period)) = data::load_period(tree, &mut sources, style, period, 1)? else {
+    let baseline = against.unwrap_or(Baseline::Previous);
+    let Some((data, period)) =
+        data::load_with(tree, &mut sources, style, period, |p| baseline.periods(p))?
+    else {
         return Ok(Outcome::Failure);
     };
     // The files' text and parsed rows are laid out in `data` now: free them before the work.
     drop(sources);
+    let data = data::sliced(data, &slice.conditions, &data_args.sources)?;
+    // A mean stands in for the period before (see `Data::mean_before`).
+    let data = match against {
+        Some(Baseline::Mean(n)) => data.mean_before(period, n),
+        _ => data,
+    };
     let eval = evaluate(tree, &data);
     // The evaluation holds every value now: the leaves' layout is no longer needed.
     drop(data);
-    let report = eval_report(&eval, period);
+    let base = baseline.period(period).unwrap_or(period.previous());
+    let mut report = eval_report_against(&eval, period, base);
+    report.against = against.map(|b| b.against(period));
     match format {
         Format::Json => outln!("{}", serde_json::to_string_pretty(&report)?)?,
-        Format::Table => out!("{}", render(&report))?,
+        Format::Table => out!("{}", render(&report, tree.grain()))?,
     }
     Ok(Outcome::Success)
 }
 
 /// The report as a table, one metric a line; problems are explained under it.
-pub(crate) fn render(report: &EvalReport) -> String {
+pub(crate) fn render(report: &EvalReport, grain: Grain) -> String {
     let opt = |v: Option<f64>, f: fn(f64) -> String| v.map_or("-".to_string(), f);
     let rows: Vec<Vec<String>> = report
         .metrics
@@ -65,7 +76,14 @@ pub(crate) fn render(report: &EvalReport) -> String {
             ]
         })
         .collect();
-    let mut out = format!("{} {}\n\n", report.tree, report.period);
+    let mut out = format!("{} {}", report.tree, report.period);
+    if !report.slice.is_empty() {
+        out += &format!(" where {}", report.slice.describe());
+    }
+    if let Some(against) = &report.against {
+        out += &format!(" against {}", against.describe(grain));
+    }
+    out += "\n\n";
     out += &table::render(
         &[
             "metric",

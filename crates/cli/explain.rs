@@ -5,7 +5,7 @@ use std::path::Path;
 
 use canopy_engine::MetricId;
 use canopy_evaluator::{
-    evaluate, explain, explain_report, Evaluation, ExplainReport, Period, Planner,
+    evaluate, explain, explain_report, Baseline, Evaluation, ExplainReport, Period, Planner,
 };
 
 use crate::args::{DataArgs, Format};
@@ -18,12 +18,16 @@ use crate::Outcome;
 
 /// What to explain.
 pub(crate) struct Request<'a> {
-    pub(crate) from: &'a str,
+    /// `--from`, which `--against` replaces.
+    pub(crate) from: Option<&'a str>,
+    pub(crate) against: Option<Baseline>,
     pub(crate) to: &'a str,
     pub(crate) metric: Option<&'a str>,
     pub(crate) each: bool,
     pub(crate) slices: bool,
     pub(crate) format: Format,
+    /// The `--where` conditions.
+    pub(crate) slice: &'a [(String, String)],
 }
 
 pub(crate) fn run(
@@ -37,20 +41,30 @@ pub(crate) fn run(
         return Ok(Outcome::Failure);
     };
     let tree = &loaded.tree;
-    let (from, to) = (
-        Period::parse(request.from, tree.grain())?,
-        Period::parse(request.to, tree.grain())?,
-    );
+    let to = Period::parse(request.to, tree.grain())?;
+    // A mean stands in for the period before --to (see `Data::mean_before`).
+    let from = match (request.from, request.against) {
+        (Some(from), _) => Period::parse(from, tree.grain())?,
+        (None, baseline) => (baseline.and_then(|b| b.period(to))).unwrap_or(to.previous()),
+    };
     if from >= to {
         anyhow::bail!("--from ({from}) must be before --to ({to})");
     }
     let metric = metric_named(tree, request.metric)?;
-    let range: Vec<Period> = (0..=to.since(from)).map(|k| from.offset(k)).collect();
+    let range: Vec<Period> = match request.against {
+        Some(baseline) => [baseline.periods(to), vec![to]].concat(),
+        None => (0..=to.since(from)).map(|k| from.offset(k)).collect(),
+    };
     let Some((data, _)) = data::load(tree, &mut sources, style, |_| Ok(range.clone()))? else {
         return Ok(Outcome::Failure);
     };
     // The files' text and parsed rows are laid out in `data` now: free them before the work.
     drop(sources);
+    let data = data::sliced(data, request.slice, &data_args.sources)?;
+    let data = match request.against {
+        Some(Baseline::Mean(n)) => data.mean_before(to, n),
+        _ => data,
+    };
     let eval = evaluate(tree, &data);
     // The evaluation holds every value now: the leaves' layout is no longer needed.
     drop(data);
@@ -62,6 +76,11 @@ pub(crate) fn run(
         let mut report = explain_report(&eval, metric, a, b, reason);
         if request.slices {
             report.add_slices(&eval, metric, a, b);
+        }
+        if let Some(against) = request.against.map(|baseline| baseline.against(b)) {
+            // A mean is named by its first period; `against` says what it is.
+            report.from = against.from.clone();
+            report.against = Some(against);
         }
         use_it(&report);
     };
@@ -146,6 +165,10 @@ fn write_each(
             "metric": tree.metric(metric).id,
             "definition": canopy_engine::Definition::of(tree, metric).version(),
         });
+        let mut head = head;
+        if !eval.slice().is_empty() {
+            head["where"] = serde_json::to_value(eval.slice())?;
+        }
         let head = serde_json::to_string(&head)?;
         writeln!(out, "{},\"transitions\":[", &head[..head.len() - 1])?;
     }
@@ -222,10 +245,18 @@ fn each(
 pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport) -> String {
     let tree = eval.tree();
     let m = tree.metric(metric);
+    let from = match &r.against {
+        Some(against) => against.describe(tree.grain()),
+        None => r.from.clone(),
+    };
     let mut out = format!(
-        "{} {}: {} from {} to {}\n",
-        r.tree, r.metric, m.title, r.from, r.to
+        "{} {}: {} from {from} to {}",
+        r.tree, r.metric, m.title, r.to
     );
+    if !r.slice.is_empty() {
+        out += &format!(" where {}", r.slice.describe());
+    }
+    out.push('\n');
     let (Some(before), Some(after)) = (r.before, r.after) else {
         out += &format!(
             "  no explanation: {}\n",
@@ -338,7 +369,7 @@ impl<'r, 'a> Text<'r, 'a> {
         let rows: Vec<Vec<String>> = slices
             .iter()
             .map(|s| {
-                let mut row = vec![format!("  {}", s.name()), self.signed(s.change)];
+                let mut row = vec![format!("  {}", s.slice.describe()), self.signed(s.change)];
                 row.push(self.share(s.change));
                 row.push(s.segments.to_string());
                 if ratio {

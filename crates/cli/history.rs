@@ -68,6 +68,9 @@ pub(crate) fn run(request: &HistoryArgs, style: Style) -> anyhow::Result<Outcome
         );
     }
     let history = History::open_read_only(&request.db)?;
+    // A slice's runs are kept under the tree's id with the slice's key (see `run --where`).
+    let slice = canopy_evaluator::Slice(request.slice.conditions.clone());
+    let key = slice.tree_id(tree.id());
     let wanted = |metric: &str| request.metric.as_deref().is_none_or(|m| m == metric);
     let band = |metric: &str, value: Option<f64>| {
         let id = tree.find(metric)?;
@@ -76,7 +79,7 @@ pub(crate) fn run(request: &HistoryArgs, style: Style) -> anyhow::Result<Outcome
     // The hash of each metric's definition in the period before, to mark where it changed.
     let mut last: std::collections::HashMap<String, String> = Default::default();
     let periods = history
-        .past(tree.id(), request.last)?
+        .past(&key, request.last)?
         .into_iter()
         .map(|run| Period {
             values: (run.values.into_iter().filter(|v| wanted(&v.0)))
@@ -108,7 +111,7 @@ pub(crate) fn run(request: &HistoryArgs, style: Style) -> anyhow::Result<Outcome
             period: run.period,
         })
         .collect();
-    let alert_state = (history.alert_states(tree.id())?.into_iter())
+    let alert_state = (history.alert_states(&key)?.into_iter())
         .filter(|s| wanted(&s.0))
         .map(|(metric, period, bad, runs_unalerted)| State {
             metric,
@@ -118,7 +121,7 @@ pub(crate) fn run(request: &HistoryArgs, style: Style) -> anyhow::Result<Outcome
         })
         .collect();
     let report = Report {
-        tree: tree.id().to_string(),
+        tree: key.clone(),
         periods,
         alert_state,
     };

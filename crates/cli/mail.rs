@@ -1,5 +1,6 @@
 //! Email settings from the environment, and delivering the outbox.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -77,8 +78,8 @@ impl Mail {
 
 /// Opens the history database for writing, creating its folder. If another run or flush
 /// has it, waits for that one to finish, at most `CANOPY_LOCK_WAIT` seconds (default 600).
-pub(crate) fn open_history(store: &StoreArgs) -> anyhow::Result<History> {
-    if let Some(dir) = store.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+pub(crate) fn open_history(db: &Path) -> anyhow::Result<History> {
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let wait: u64 = number("CANOPY_LOCK_WAIT")?;
@@ -86,10 +87,10 @@ pub(crate) fn open_history(store: &StoreArgs) -> anyhow::Result<History> {
         let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
         eprintln!(
             "note: another canopy run or flush{who} is using {}; waiting up to {wait} s for it to finish",
-            store.db.display()
+            db.display()
         );
     };
-    match History::open(&store.db, Duration::from_secs(wait), &mut on_busy) {
+    match History::open(db, Duration::from_secs(wait), &mut on_busy) {
         Ok(history) => Ok(history),
         Err(e @ Error::Busy { .. }) => Err(anyhow::anyhow!(
             "{e}\nhelp: let it finish (a run started again afterwards sends nothing twice), or set CANOPY_LOCK_WAIT to wait longer"

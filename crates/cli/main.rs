@@ -27,6 +27,7 @@ mod eval;
 mod explain;
 mod history;
 mod impact;
+mod import;
 mod init;
 mod mail;
 mod outbox;
@@ -35,6 +36,7 @@ mod render;
 mod replay;
 mod report;
 mod run;
+mod snooze;
 mod table;
 mod trees;
 
@@ -94,17 +96,22 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             format,
             data,
             period,
-        } => render::run(&tree, format, &data, &period, style),
+            slice,
+        } => render::run(&tree, format, (&data, &slice), &period, style),
         Command::Eval {
             tree,
             data,
+            slice,
             period,
+            against,
             format,
-        } => eval::run(&tree, &data, &period, format, style),
+        } => eval::run(&tree, (&data, &slice), (&period, against), format, style),
         Command::Explain {
             tree,
             data,
+            slice,
             from,
+            against,
             to,
             metric,
             each,
@@ -112,12 +119,14 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             format,
         } => {
             let request = explain::Request {
-                from: &from,
+                from: from.as_deref(),
+                against,
                 to: &to,
                 metric: metric.as_deref(),
                 each,
                 slices,
                 format,
+                slice: &slice.conditions,
             };
             explain::run(&tree, &data, request, style)
         }
@@ -137,11 +146,15 @@ fn run(args: Args) -> anyhow::Result<Outcome> {
             };
             impact::run(&tree, &data, request, style)
         }
+        Command::Import {
+            from: args::ImportFrom::Dbt(args),
+        } => import::run(&args, style),
         Command::Run(args) => run::run(&args, style),
         Command::Replay(args) => replay::run(&args, style),
         Command::Outbox { command } => outbox::run(&command),
         Command::Init { dir } => init::run(&dir),
         Command::History(args) => history::run(&args, style),
+        Command::Snooze(args) => snooze::run(&args, style),
         Command::Owners {
             trees,
             person,

@@ -12,12 +12,12 @@ use crate::Outcome;
 pub(crate) fn run(command: &OutboxCommand) -> anyhow::Result<Outcome> {
     match command {
         OutboxCommand::Flush { store } => {
-            let history = mail::open_history(store)?;
+            let history = mail::open_history(&store.db)?;
             flush(&history, store)
         }
         OutboxCommand::Status { store } => status(store),
         OutboxCommand::Retry { store, which } => {
-            let history = mail::open_history(store)?;
+            let history = mail::open_history(&store.db)?;
             match history.requeue(&selection(which))? {
                 0 => eprintln!("no failed or uncertain email matches; nothing to retry"),
                 n => eprintln!("{} back in the outbox", plural(n, "email")),
@@ -25,7 +25,7 @@ pub(crate) fn run(command: &OutboxCommand) -> anyhow::Result<Outcome> {
             flush(&history, store)
         }
         OutboxCommand::Discard { store, which } => {
-            let history = mail::open_history(store)?;
+            let history = mail::open_history(&store.db)?;
             match history.discard(&selection(which))? {
                 0 => eprintln!("no failed or uncertain email matches; nothing discarded"),
                 n => eprintln!(

@@ -6,7 +6,7 @@ use canopy_engine::MetricId;
 use canopy_evaluator::{evaluate, Evaluation, Period};
 use canopy_notifier::{detect, AlertState};
 
-use crate::args::RenderFormat;
+use crate::args::{RenderFormat, SliceArgs};
 use crate::data;
 use crate::trees::{self, Style};
 use crate::Outcome;
@@ -14,7 +14,7 @@ use crate::Outcome;
 pub(crate) fn run(
     path: &Path,
     format: RenderFormat,
-    sources: &[String],
+    (sources, slice): (&[String], &SliceArgs),
     period: &str,
     style: Style,
 ) -> anyhow::Result<Outcome> {
@@ -22,7 +22,8 @@ pub(crate) fn run(
     if drawn && sources.is_empty() {
         anyhow::bail!("`--format {}` draws a period's values, so it needs data\nhelp: add `--data SRC` (a CSV file, sqlite://PATH or postgres://URL), as for `canopy eval`", name(format));
     }
-    let mut sources = data::Sources::start(sources)?;
+    let given = sources;
+    let mut sources = data::Sources::start(given)?;
     let Some(loaded) = trees::load(path, style)? else {
         return Ok(Outcome::Failure);
     };
@@ -40,13 +41,15 @@ pub(crate) fn run(
         return Ok(Outcome::Failure);
     };
     drop(sources);
+    let data = data::sliced(data, &slice.conditions, given)?;
     let eval = evaluate(tree, &data);
     drop(data);
     let moved = moved(&eval, period);
-    // Without a history there is nothing to say of earlier definitions.
+    // Without a history there is nothing to say of earlier definitions or snoozes.
     let marks = canopy_report::Marks {
         moved: &moved,
         redefined: &[],
+        snoozed: &[],
     };
     let text = match format {
         RenderFormat::Html => canopy_report::page(&eval, period, marks),

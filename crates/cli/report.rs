@@ -29,9 +29,13 @@ pub(crate) fn write(
         .filter_map(|m| tree.find(&m.metric))
         .collect();
     let redefined: Vec<_> = planned.changed.iter().map(|(m, p)| (*m, *p)).collect();
+    let snoozed: Vec<_> = (planned.snoozed.iter())
+        .map(|(m, s)| (*m, format!("Alerts {}", s.told())))
+        .collect();
     let marks = canopy_report::Marks {
         moved: &moved,
         redefined: &redefined,
+        snoozed: &snoozed,
     };
     let report = canopy_report::Report::new(eval, period, marks);
     let path = dir.join(page(tree.id(), period));

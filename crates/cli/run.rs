@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use canopy_evaluator::{evaluate, Period};
+use canopy_engine::Compare;
+use canopy_evaluator::{evaluate, Period, Slice};
 use canopy_notifier::{plan, Channel, EmailStatus, History, MoveReport, Pass};
 use serde::Serialize;
 
@@ -97,10 +98,14 @@ pub(crate) fn needed(
         .max()
         .unwrap_or(0) as i32
         + 1;
+    // A seasonal metric compares with the same period a year before.
+    let seasonal = (tree.ids()).any(|id| tree.metric(id).alerts.compare == Compare::Year);
+    let year = seasonal.then(|| p.year_before());
     let first = unjudged
         .iter()
         .filter(|c| c.window.last_evaluated(c.shipped) <= p)
         .map(|c| canopy_evaluator::impact::first_needed(c))
+        .chain(year)
         .fold(p.offset(-back), Period::min);
     (0..=p.since(first)).map(|k| first.offset(k)).collect()
 }
@@ -232,18 +237,26 @@ impl Run<'_> {
 
     fn tree_inner(
         &mut self,
-        tree: &canopy_engine::MetricTree,
+        whole: &canopy_engine::MetricTree,
     ) -> anyhow::Result<Option<TreeReport>> {
         let request = self.request;
+        let slice = Slice(request.slice.conditions.clone());
+        let sliced = (!slice.is_empty()).then(|| {
+            let title = format!("{} ({})", whole.title(), slice.describe());
+            whole.for_slice(slice.tree_id(whole.id()), title)
+        });
+        let tree = sliced.as_ref().unwrap_or(whole);
         let arg = PeriodArg::parse(&request.period, tree.grain())?;
         let unjudged = unjudged(tree, self.history)?;
-        let loaded_data = data::load(tree, self.sources, self.style, |last| {
+        // Rows are read for the tree as written (a data file's `tree` column names it).
+        let loaded_data = data::load(whole, self.sources, self.style, |last| {
             let p = data::resolve(&arg, last, tree.grain())?;
             Ok(needed(tree, &unjudged, p))
         })?;
         let Some((data, periods)) = loaded_data else {
             return Ok(None);
         };
+        let data = data::sliced(data, &slice.0, &request.data.sources)?;
         let period = *periods.last().expect("at least the period itself");
         let eval = evaluate(tree, &data);
         // The evaluation holds every value now: the leaves' layout is no longer needed.
@@ -300,7 +313,7 @@ fn open(request: &RunArgs) -> anyhow::Result<History> {
     Ok(match (request.dry_run, db.exists()) {
         (true, true) => History::open_read_only(db)?,
         (true, false) => History::in_memory()?,
-        (false, _) => mail::open_history(&request.store)?,
+        (false, _) => mail::open_history(&request.store.db)?,
     })
 }
 

@@ -95,6 +95,10 @@ pub(crate) struct AlertsSpec {
     pub(crate) history: Option<u32>,
     pub(crate) target: Option<bool>,
     pub(crate) remind_after: Option<Option<u32>>,
+    pub(crate) segments: Option<Option<f64>>,
+    /// The volume guard's text and its node, kept to point inside the text.
+    pub(crate) only_if: Option<(String, Node)>,
+    pub(crate) compare: Option<crate::model::Compare>,
 }
 
 pub(crate) struct BandSpec {
@@ -461,6 +465,12 @@ impl Decoder<'_> {
                 AlertsKey::AnomalyZ => spec.anomaly_z = self.threshold(v, &what),
                 AlertsKey::Bands => spec.bands = self.boolean(v, &what),
                 AlertsKey::Target => spec.target = self.boolean(v, &what),
+                AlertsKey::Segments => spec.segments = self.threshold(v, &what),
+                AlertsKey::OnlyIf => spec.only_if = self.string(v, &what).map(|t| (t, v.clone())),
+                AlertsKey::Compare => {
+                    spec.compare = (self.choice(v, &what, &crate::model::Compare::NAMES))
+                        .map(|i| crate::model::Compare::ALL[i])
+                }
                 AlertsKey::RemindAfter => {
                     spec.remind_after = self.threshold(v, &what).and_then(|t| match t {
                         Some(n) if n.fract() == 0.0 && n <= 1000.0 => Some(Some(n as u32)),

@@ -192,7 +192,7 @@ fn bands(m: &Metric) -> Option<String> {
 fn alerts(a: &Alerts) -> String {
     let or_off = |v: Option<f64>| v.map_or("off".to_string(), |v| v.to_string());
     let on_off = |b: bool| if b { "on" } else { "off" };
-    format!(
+    let text = format!(
         "change_pct {}, change_abs {}, bands {}, anomaly_z {} over {}, target {}, remind_after {}",
         or_off(a.change_pct),
         or_off(a.change_abs),
@@ -201,7 +201,14 @@ fn alerts(a: &Alerts) -> String {
         a.history,
         on_off(a.target),
         a.remind_after.map_or("off".to_string(), |v| v.to_string()),
-    )
+    ) + &(a.segments).map_or(String::new(), |s| format!(", segments {s}"))
+        + &(a.only_if.as_ref()).map_or(String::new(), |g| format!(", only if {}", g.text));
+    // Each said only when not the default, so that the definitions written before the key
+    // existed keep their hashes.
+    match a.compare {
+        crate::model::Compare::Previous => text,
+        other => format!("{text}, compare {}", other.name()),
+    }
 }
 
 #[cfg(test)]

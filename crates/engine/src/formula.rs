@@ -177,25 +177,57 @@ impl fmt::Display for Undefined {
 
 /// Parses a formula.
 pub fn parse(text: &str) -> Result<Parsed, SyntaxError> {
-    let tokens = lex(text)?;
-    let mut p = Parser {
-        tokens,
-        pos: 0,
-        depth: 0,
-        names: Vec::new(),
-        end: text.chars().count(),
-    };
+    let mut p = Parser::new(text, IF_HELP)?;
     let expr = p.expr()?;
-    if let Some(t) = p.peek() {
-        return Err(p.error_at(
-            t,
-            format!("unexpected {} after the end of the formula", t.tok),
-        ));
+    p.finish(expr)
+}
+
+/// What the first argument of `if` is, for errors.
+const IF_HELP: &str = "the first argument of `if` is a comparison, e.g. `if(a > 0, b / a, 0)`";
+
+/// Parses a condition, `lhs op rhs` with a comparison of the formula language, as the formula
+/// that is 1 where it holds and 0 where it does not (NaN where a side has no value).
+pub fn parse_condition(text: &str) -> Result<Parsed, SyntaxError> {
+    let mut p = Parser::new(
+        text,
+        "a condition compares two formulas, e.g. `attempts >= 10`",
+    )?;
+    let lhs = p.expr()?;
+    let op = p.comparison()?;
+    let rhs = p.expr()?;
+    let expr = Expr::If(
+        Box::new(Cond { op, lhs, rhs }),
+        Box::new(Expr::Num(1.0)),
+        Box::new(Expr::Num(0.0)),
+    );
+    p.finish(expr)
+}
+
+impl Parser {
+    fn new(text: &str, comparing: &'static str) -> Result<Parser, SyntaxError> {
+        Ok(Parser {
+            tokens: lex(text)?,
+            pos: 0,
+            depth: 0,
+            names: Vec::new(),
+            end: text.chars().count(),
+            comparing,
+        })
     }
-    Ok(Parsed {
-        expr,
-        names: p.names,
-    })
+
+    /// The parse of the whole text as `expr`, or what follows it.
+    fn finish(self, expr: Expr) -> Result<Parsed, SyntaxError> {
+        if let Some(t) = self.peek() {
+            return Err(self.error_at(
+                t,
+                format!("unexpected {} after the end of the formula", t.tok),
+            ));
+        }
+        Ok(Parsed {
+            expr,
+            names: self.names,
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -341,6 +373,8 @@ struct Parser {
     depth: usize,
     names: Vec<NameRef>,
     end: usize,
+    /// What a comparison is here, for the help of an error where one is expected.
+    comparing: &'static str,
 }
 
 impl Parser {
@@ -535,15 +569,17 @@ impl Parser {
             Some(">=") => CmpOp::Ge,
             Some("==") => CmpOp::Eq,
             Some("!=") => CmpOp::Ne,
-            _ => return Err(match self.peek() {
-                Some(t) => syntax(
-                    t.offset,
-                    t.len,
-                    format!("expected a comparison (< <= > >= == !=), found {}", t.tok),
-                    Some("the first argument of `if` is a comparison, e.g. `if(a > 0, b / a, 0)`"),
-                ),
-                None => self.eof("a comparison"),
-            }),
+            _ => {
+                return Err(match self.peek() {
+                    Some(t) => syntax(
+                        t.offset,
+                        t.len,
+                        format!("expected a comparison (< <= > >= == !=), found {}", t.tok),
+                        Some(self.comparing),
+                    ),
+                    None => self.eof("a comparison"),
+                })
+            }
         };
         self.pos += 1;
         Ok(op)

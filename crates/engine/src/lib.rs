@@ -41,7 +41,9 @@ pub use diagnostic::{
 };
 pub use hash::stable_hash;
 pub use load::{duplicate_ids, load, Error, FileSystem, Loaded, MemoryFs};
-pub use model::{Alerts, ChangeIn, Formula, Grain, Metric, MetricId, MetricTree, Source};
+pub use model::{
+    Alerts, ChangeIn, Compare, Formula, Grain, Guard, Metric, MetricId, MetricTree, Source,
+};
 pub use period::{Period, PeriodError};
 pub use raci::{Mailboxes, Person, Raci, Webhook};
 pub use redact::redact_password;

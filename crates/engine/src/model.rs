@@ -84,6 +84,52 @@ pub struct Alerts {
     /// Remind the owner after this many runs in a bad state (off target, or in the worst
     /// band) without another alert; `None` never reminds.
     pub remind_after: Option<u32>,
+    /// A move when a segment changed by at least this percent; `None` disables.
+    pub segments: Option<f64>,
+    /// A move is sent only where this holds in the period (a volume guard).
+    pub only_if: Option<Guard>,
+    /// What a period is compared with to tell a move: the period before, or the same
+    /// period a year before (for seasonal metrics).
+    pub compare: Compare,
+}
+
+/// A volume guard: `attempts >= 10`, compiled as the formula that is 1 where it holds, 0
+/// where it does not, and has no value where a side has none.
+#[derive(Clone, Debug)]
+pub struct Guard {
+    /// The condition as written.
+    pub text: String,
+    /// The condition, compiled over the tree's metrics.
+    pub formula: Formula,
+}
+
+/// Two guards of one tree are the same condition when they are written alike.
+impl PartialEq for Guard {
+    fn eq(&self, other: &Guard) -> bool {
+        self.text == other.text
+    }
+}
+
+/// What a metric's value is compared with (`alerts: { compare: ... }`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compare {
+    /// The period before.
+    #[default]
+    Previous,
+    /// The same period a year before (`Period::year_before`).
+    Year,
+}
+
+impl Compare {
+    /// The names written in a tree file (`compare: year`).
+    pub const NAMES: [&'static str; 2] = ["previous", "year"];
+    /// The kinds, in the order of [`Compare::NAMES`].
+    pub const ALL: [Compare; 2] = [Compare::Previous, Compare::Year];
+
+    /// The name written in a tree file and in JSON.
+    pub fn name(self) -> &'static str {
+        Compare::NAMES[self as usize]
+    }
 }
 
 impl Default for Alerts {
@@ -96,6 +142,9 @@ impl Default for Alerts {
             history: 8,
             target: true,
             remind_after: Some(4),
+            segments: None,
+            only_if: None,
+            compare: Compare::Previous,
         }
     }
 }
@@ -285,6 +334,16 @@ pub struct MetricTree {
 }
 
 impl MetricTree {
+    /// This tree for one slice of its data: the same metrics, under `id` and `title`, so that
+    /// what a run of the slice records, sends and writes is kept apart from the whole tree's.
+    pub fn for_slice(&self, id: String, title: String) -> MetricTree {
+        MetricTree {
+            id,
+            title,
+            ..self.clone()
+        }
+    }
+
     /// The tree's id, unique among trees.
     pub fn id(&self) -> &str {
         &self.id

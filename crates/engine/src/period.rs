@@ -148,6 +148,24 @@ impl Period {
         self.ordinal - earlier.ordinal
     }
 
+    /// The same period a year earlier: the same month or quarter; for weeks, the same ISO
+    /// week number of the ISO year before (week 53, which that year may lack, is its week
+    /// 52); for days, the same weekday of that week, so that weekly patterns line up.
+    pub fn year_before(self) -> Period {
+        let same_week = |date: NaiveDate| {
+            let week = date.iso_week();
+            let earlier = |w: u32| NaiveDate::from_isoywd_opt(week.year() - 1, w, date.weekday());
+            earlier(week.week())
+                .or_else(|| earlier(52))
+                .expect("every ISO year has 52 weeks")
+        };
+        match self.grain {
+            Grain::Month => self.offset(-12),
+            Grain::Quarter => self.offset(-4),
+            Grain::Week | Grain::Day => Period::containing(same_week(self.start()), self.grain),
+        }
+    }
+
     /// The first day of the period.
     pub fn start(self) -> NaiveDate {
         let from_ce =
@@ -222,6 +240,27 @@ mod tests {
         check("2026-12", Grain::Month, "2026-12-01", "2027-01-01");
         check("2026-11-23", Grain::Day, "2026-11-23", "2026-11-24");
         check("2026-Q4", Grain::Quarter, "2026-10-01", "2027-01-01");
+    }
+
+    #[test]
+    fn a_year_before_is_the_same_week_month_quarter_or_weekday() {
+        let before = |text: &str, grain: Grain| {
+            Period::parse(text, grain)
+                .unwrap()
+                .year_before()
+                .to_string()
+        };
+        assert_eq!(before("2026-W47", Grain::Week), "2025-W47");
+        assert_eq!(before("2026-W01", Grain::Week), "2025-W01");
+        // 2026 has 53 ISO weeks, 2025 has 52.
+        assert_eq!(before("2026-W53", Grain::Week), "2025-W52");
+        assert_eq!(before("2027-W52", Grain::Week), "2026-W52");
+        assert_eq!(before("2026-11", Grain::Month), "2025-11");
+        assert_eq!(before("2026-01", Grain::Month), "2025-01");
+        assert_eq!(before("2026-Q1", Grain::Quarter), "2025-Q1");
+        // Monday 2026-11-23 (W48): Monday of 2025-W48.
+        assert_eq!(before("2026-11-23", Grain::Day), "2025-11-24");
+        assert_eq!(before("2024-02-29", Grain::Day), "2023-03-02");
     }
 
     #[test]

@@ -590,3 +590,25 @@ fn metrics_without_an_accountable_are_one_diagnostic() {
     let one = "tree: t\nroot: r\npeople:\n  maya: { name: Maya, email: maya@example.com }\nmetrics:\n  r: { formula: a, raci: { accountable: maya } }\n  a: {}\n";
     check(one, &["7:3: metric `a` has no accountable owner"]);
 }
+
+/// `alerts: { compare: year }` sets what a metric is compared with; a metric inherits the
+/// tree's and may override it; anything else is an error at the value. Only a compare other
+/// than the default enters a definition, so definitions from before the key keep their hash.
+#[test]
+fn alerts_compare_with_a_year_before() {
+    let yaml = "tree: t\nroot: r\npeople:\n  maya: { name: Maya, email: maya@example.com }\nraci: { accountable: maya }\nalerts: { compare: year }\nmetrics:\n  r: { formula: a + b }\n  a: { alerts: { compare: previous } }\n  b: {}\n";
+    let t = load_str(yaml).map_err(|e| e.to_string()).unwrap().tree;
+    let compare = |id: &str| t.metric(t.find(id).unwrap()).alerts.compare;
+    assert_eq!(compare("r"), crate::Compare::Year);
+    assert_eq!(compare("b"), crate::Compare::Year);
+    assert_eq!(compare("a"), crate::Compare::Previous);
+    let r = crate::Definition::of(&t, t.find("r").unwrap());
+    let a = crate::Definition::of(&t, t.find("a").unwrap());
+    let alerts = |d: &crate::Definition| d.get("alerts").unwrap_or_default().to_string();
+    assert!(alerts(&r).ends_with(", compare year"), "{}", alerts(&r));
+    assert!(!alerts(&a).contains("compare"), "{}", alerts(&a));
+    check(
+        &tree("  r: { alerts: { compare: yaer } }\n"),
+        &["7:27: `compare` in `alerts` of metric `r`: `yaer` is not one of previous, year (did you mean `year`?)"],
+    );
+}

@@ -158,7 +158,12 @@ pub(crate) fn tree(
         .root
         .as_ref()
         .and_then(|r| root_of(dec, r, &index, &names));
-    let default_alerts = merge_alerts(&Alerts::default(), &spec.alerts);
+    let known = Names {
+        index: &index,
+        params: &params,
+        names: &names,
+    };
+    let default_alerts = merge_alerts(dec, &Alerts::default(), &spec.alerts, ("", known));
     let scope = Scope {
         index: &index,
         params: &params,
@@ -257,6 +262,16 @@ struct Scope<'a> {
     unowned: std::cell::RefCell<Vec<Spanned<String>>>,
 }
 
+impl Scope<'_> {
+    fn known(&self) -> Names<'_> {
+        Names {
+            index: self.index,
+            params: self.params,
+            names: self.names,
+        }
+    }
+}
+
 /// Checks one metric's own rules (its id, formula or source, RACI, bands) and builds it.
 fn metric(dec: &mut Decoder<'_>, m: &MetricSpec, scope: &Scope<'_>) -> Metric {
     if !is_identifier(&m.id.value) {
@@ -274,7 +289,7 @@ fn metric(dec: &mut Decoder<'_>, m: &MetricSpec, scope: &Scope<'_>) -> Metric {
     let formula = m
         .formula
         .as_ref()
-        .and_then(|f| compile(dec, m, f, scope.index, scope.params, scope.names));
+        .and_then(|f| compile(dec, &Language::formula(&m.id.value), f, scope.known()));
     if let (Some((_, node)), Some(source)) = (&m.formula, &m.source) {
         // At the query, where there is one: the part that conflicts with the formula.
         let span = source.query.as_ref().map_or(source.span, |(_, q)| q.span);
@@ -312,7 +327,7 @@ fn metric(dec: &mut Decoder<'_>, m: &MetricSpec, scope: &Scope<'_>) -> Metric {
             consulted: vec![],
             informed: vec![],
         }),
-        alerts: merge_alerts(scope.alerts, &m.alerts),
+        alerts: merge_alerts(dec, scope.alerts, &m.alerts, (&m.id.value, scope.known())),
         location: dec.location(m.id.span),
     }
 }
@@ -356,27 +371,68 @@ fn params(
     out
 }
 
-/// Parses a formula and resolves its names: metrics become input slots, params numbers.
+/// What is compiled, for its errors: a metric's formula, or a volume guard.
+struct Language {
+    /// What it is, in messages: "formula of `rate`".
+    what: String,
+    /// Where a name occurs, in messages: "in formula".
+    place: &'static str,
+    parse: fn(&str) -> Result<formula::Parsed, formula::SyntaxError>,
+    /// The help of a syntax error that has none of its own.
+    help: &'static str,
+}
+
+impl Language {
+    fn formula(metric: &str) -> Language {
+        Language {
+            what: format!("formula of `{metric}`"),
+            place: "in formula",
+            parse: formula::parse,
+            help: "a formula combines metric ids, params and numbers with + - * / ^, parentheses and min max abs sum avg clamp if",
+        }
+    }
+
+    fn guard(owner: &str) -> Language {
+        Language {
+            what: format!("`only_if` of {owner}"),
+            place: "in `only_if`",
+            parse: formula::parse_condition,
+            help: "`only_if` compares two formulas over the tree's metrics, e.g. `attempts >= 10`",
+        }
+    }
+}
+
+/// The names a formula may use: metric ids and params.
+#[derive(Clone, Copy)]
+struct Names<'a> {
+    index: &'a HashMap<String, MetricId>,
+    params: &'a HashMap<String, f64>,
+    names: &'a [&'a str],
+}
+
+/// Parses a formula (or a condition) and resolves its names: metrics become input slots,
+/// params numbers.
 fn compile(
     dec: &mut Decoder<'_>,
-    metric: &MetricSpec,
+    language: &Language,
     (text, node): &(String, crate::yaml::Node),
-    index: &HashMap<String, MetricId>,
-    params: &HashMap<String, f64>,
-    names: &[&str],
+    known: Names<'_>,
 ) -> Option<Formula> {
-    let parsed = match formula::parse(text) {
+    let parsed = match (language.parse)(text) {
         Ok(p) => p,
         Err(e) => {
             let span = node.inner_span(e.offset, e.len);
-            let message = format!("invalid formula of `{}`: {}", metric.id.value, e.message);
-            let help = e.help.unwrap_or_else(|| {
-                "a formula combines metric ids, params and numbers with + - * / ^, parentheses and min max abs sum avg clamp if".to_string()
-            });
+            let message = format!("invalid {}: {}", language.what, e.message);
+            let help = e.help.unwrap_or_else(|| language.help.to_string());
             dec.error_help(span, message, help);
             return None;
         }
     };
+    let Names {
+        index,
+        params,
+        names,
+    } = known;
     let mut ok = true;
     for r in &parsed.names {
         if index.contains_key(&r.name) || params.contains_key(&r.name) {
@@ -387,12 +443,10 @@ fn compile(
             .iter()
             .copied()
             .chain(params.keys().map(String::as_str));
+        let place = language.place;
         let message = match did_you_mean(&r.name, known) {
-            Some(s) => format!(
-                "unknown metric `{}` in formula (did you mean `{s}`?)",
-                r.name
-            ),
-            None => format!("unknown metric `{}` in formula", r.name),
+            Some(s) => format!("unknown metric `{}` {place} (did you mean `{s}`?)", r.name),
+            None => format!("unknown metric `{}` {place}", r.name),
         };
         let span = node.inner_span(r.offset, r.name.chars().count());
         dec.error_help(
@@ -573,8 +627,29 @@ fn bands(dec: &mut Decoder<'_>, spec: &Spanned<Vec<BandSpec>>) -> Bands {
     )
 }
 
-fn merge_alerts(base: &Alerts, over: &AlertsSpec) -> Alerts {
+/// `over` over `base`, key by key; the guard compiled for `owner` (a metric's id, or `""`
+/// for the tree's `alerts:`).
+fn merge_alerts(
+    dec: &mut Decoder<'_>,
+    base: &Alerts,
+    over: &AlertsSpec,
+    (owner, known): (&str, Names<'_>),
+) -> Alerts {
+    let owner = match owner {
+        "" => "the tree's `alerts:`".to_string(),
+        id => format!("`{id}`"),
+    };
+    let only_if = match &over.only_if {
+        Some(written) => compile(dec, &Language::guard(&owner), written, known).map(|formula| {
+            crate::model::Guard {
+                text: written.0.clone(),
+                formula,
+            }
+        }),
+        None => base.only_if.clone(),
+    };
     Alerts {
+        only_if,
         change_pct: over.change_pct.unwrap_or(base.change_pct),
         change_abs: over.change_abs.unwrap_or(base.change_abs),
         bands: over.bands.unwrap_or(base.bands),
@@ -582,6 +657,8 @@ fn merge_alerts(base: &Alerts, over: &AlertsSpec) -> Alerts {
         history: over.history.unwrap_or(base.history),
         target: over.target.unwrap_or(base.target),
         remind_after: over.remind_after.unwrap_or(base.remind_after),
+        segments: over.segments.unwrap_or(base.segments),
+        compare: over.compare.unwrap_or(base.compare),
     }
 }
 

@@ -39,6 +39,67 @@ pub struct Data {
     /// Slot 0 is the total, slot `s + 1` segment `s`; each is `metrics * len`, metric-major.
     slots: Vec<Vec<f64>>,
     metrics: usize,
+    /// The slice these rows are, if they are one.
+    slice: Slice,
+}
+
+/// A slice of the data: the rows whose segment has every one of these `dimension = value`
+/// conditions, in the order given (empty: all the rows).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Slice(pub Vec<(String, String)>);
+
+impl Slice {
+    /// Whether this is all the data.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The id a slice of tree `tree` is kept under (its history, emails and report): the
+    /// tree's id, with [`Slice::key`] for a slice.
+    pub fn tree_id(&self, tree: &str) -> String {
+        match self.is_empty() {
+            true => tree.to_string(),
+            false => format!("{tree}{}", self.key()),
+        }
+    }
+
+    /// What tells a slice's runs apart from the whole tree's, appended to the tree's id:
+    /// `.where.platform-ios.plan-pro`. A tree id has no `.`, so no tree's id is ever a slice's;
+    /// characters other than letters, digits, `_` and `-` become `-`, and then a hash of the
+    /// conditions as written keeps two slices apart.
+    pub fn key(&self) -> String {
+        let mut key = String::from(".where");
+        let mut changed = false;
+        for (d, v) in &self.0 {
+            key.push('.');
+            for c in format!("{d}-{v}").chars() {
+                let kept = c.is_ascii_alphanumeric() || c == '_' || c == '-';
+                changed |= !kept;
+                key.push(if kept { c } else { '-' });
+            }
+        }
+        if changed {
+            let written = self
+                .0
+                .iter()
+                .flat_map(|(d, v)| [d.as_bytes(), b"=", v.as_bytes(), b"\0"]);
+            let hash = canopy_engine::stable_hash(written.flatten().copied());
+            key += &format!("-{:08x}", hash as u32);
+        }
+        key
+    }
+
+    /// The conditions as people read them: `platform = ios, plan = pro`.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self.0.iter().map(|(d, v)| format!("{d} = {v}")).collect();
+        parts.join(", ")
+    }
+}
+
+impl serde::Serialize for Slice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(d, v)| (d, v)))
+    }
 }
 
 impl Data {
@@ -79,12 +140,87 @@ impl Data {
         &self.slots[slot][start..start + self.len]
     }
 
+    /// Leaf values of the metric numbered `m` for slot `slot`, one per period.
+    pub(crate) fn row_at(&self, slot: usize, m: usize) -> &[f64] {
+        &self.slots[slot][m * self.len..(m + 1) * self.len]
+    }
+
+    /// This data's metrics and segments with other values: `len` periods from `first`, each
+    /// slot `metrics * len`, metric-major.
+    pub(crate) fn with_periods(&self, first: Period, len: usize, slots: Vec<Vec<f64>>) -> Data {
+        Data {
+            first: Some(first),
+            len,
+            dims: self.dims.clone(),
+            segments: self.segments.clone(),
+            slots,
+            metrics: self.metrics,
+            slice: self.slice.clone(),
+        }
+    }
+
     pub(crate) fn slot_count(&self) -> usize {
         self.slots.len()
     }
 
     pub(crate) fn metric_count(&self) -> usize {
         self.metrics
+    }
+
+    /// The slice these rows are (empty for all the data).
+    pub fn slice(&self) -> &Slice {
+        &self.slice
+    }
+
+    /// The rows of the segments that meet every condition of `slice`, as data of their own:
+    /// each leaf's total is the sum of those segments' values (no data where none has one),
+    /// so a derived metric is computed from the slice's leaves, never averaged. Totals given
+    /// without a segment cannot be sliced and are left out. `Err` names a dimension the data
+    /// lacks, or a condition no segment meets.
+    pub fn sliced(&self, slice: &Slice) -> Result<Data, crate::Error> {
+        let mut keep: Vec<usize> = (0..self.segments.len()).collect();
+        for (dim, value) in &slice.0 {
+            let Some(d) = self.dims.iter().position(|x| x == dim) else {
+                return Err(crate::Error::UnknownDimension {
+                    dimension: dim.clone(),
+                    present: self.dims.clone(),
+                });
+            };
+            let before = keep.clone();
+            keep.retain(|&s| self.segments[s][d] == *value);
+            if keep.is_empty() {
+                let mut values: Vec<String> = before
+                    .iter()
+                    .map(|&s| self.segments[s][d].clone())
+                    .collect();
+                values.sort();
+                values.dedup();
+                return Err(crate::Error::EmptySlice {
+                    dimension: dim.clone(),
+                    value: value.clone(),
+                    values,
+                });
+            }
+        }
+        let mut total = vec![f64::NAN; self.metrics * self.len];
+        for &s in &keep {
+            for (t, &v) in total.iter_mut().zip(&self.slots[s + 1]) {
+                if !v.is_nan() {
+                    *t = if t.is_nan() { v } else { *t + v };
+                }
+            }
+        }
+        let mut slots = vec![total];
+        slots.extend(keep.iter().map(|&s| self.slots[s + 1].clone()));
+        Ok(Data {
+            first: self.first,
+            len: self.len,
+            dims: self.dims.clone(),
+            segments: keep.iter().map(|&s| self.segments[s].clone()).collect(),
+            slots,
+            metrics: self.metrics,
+            slice: Slice([self.slice.0.clone(), slice.0.clone()].concat()),
+        })
     }
 }
 
@@ -477,6 +613,7 @@ impl<'t> DataBuilder<'t> {
             segments: self.segment_order,
             slots,
             metrics,
+            slice: Slice::default(),
         })
     }
 

@@ -9,7 +9,7 @@ use canopy_engine::formula::Undefined;
 use canopy_engine::{MetricId, MetricTree};
 use rustc_hash::FxHashMap;
 
-use crate::data::{Data, SegmentKey};
+use crate::data::{Data, SegmentKey, Slice};
 use crate::Period;
 
 /// The state of one value.
@@ -79,6 +79,8 @@ pub struct Evaluation<'t> {
     len: usize,
     dims: Vec<String>,
     segments: Vec<SegmentKey>,
+    /// The slice of the data evaluated (empty: all of it).
+    slice: Slice,
     /// Slot 0 is the total, slot `s + 1` segment `s`.
     grids: Vec<Grid>,
     /// The totals period by period (`p * metrics + m`), laid out when first asked for:
@@ -111,6 +113,7 @@ pub fn evaluate<'t>(tree: &'t MetricTree, data: &Data) -> Evaluation<'t> {
         len: data.len(),
         dims: data.dimensions().to_vec(),
         segments: data.segments().to_vec(),
+        slice: data.slice().clone(),
         grids,
         by_period: std::sync::OnceLock::new(),
         ids,
@@ -203,6 +206,11 @@ impl<'t> Evaluation<'t> {
     /// The segments of the data.
     pub fn segments(&self) -> &[SegmentKey] {
         &self.segments
+    }
+
+    /// The slice of the data evaluated (empty: all of it).
+    pub fn slice(&self) -> &Slice {
+        &self.slice
     }
 
     /// The id of `metric`.
@@ -304,6 +312,26 @@ fn first_leaf(tree: &MetricTree, metric: MetricId) -> MetricId {
 }
 
 impl Evaluation<'_> {
+    /// Whether the volume guard `guard` holds in `period`, with the value of each metric it
+    /// read; or why that cannot be told: a metric it reads has no value there.
+    pub fn guard(
+        &self,
+        guard: &canopy_engine::Guard,
+        period: Period,
+    ) -> Result<(bool, Vec<(MetricId, f64)>), String> {
+        let tree = self.tree();
+        let mut read = Vec::new();
+        for &id in guard.formula.inputs() {
+            let value = (self.total(id, period))
+                .map_err(|_| format!("`{}` has no value in {period}", tree.metric(id).id))?;
+            read.push((id, value));
+        }
+        let values: Vec<f64> = read.iter().map(|(_, v)| *v).collect();
+        let holds = (guard.formula.eval(&values))
+            .map_err(|e| format!("it has no value in {period} ({e})"))?;
+        Ok((holds != 0.0, read))
+    }
+
     /// The value in `period` of `text`, a formula over the tree's metrics by id (as an older
     /// definition wrote it), from their totals; why not, where a metric it reads is gone or
     /// has no value, or the formula has none.

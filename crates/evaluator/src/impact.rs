@@ -94,46 +94,61 @@ pub struct Test {
     pub mde: f64,
 }
 
-/// What a test says of a change. Its name (`confirmed`, `no_effect`, ...) is written in JSON
-/// and read back from the history.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(into = "&'static str", try_from = "String")]
-pub enum Verdict {
-    /// The metric moved the expected way, beyond what noise does at placebo dates.
-    Confirmed,
-    /// As `Confirmed`, but without placebo calibration (too little history).
-    Likely,
-    /// The metric moved the other way.
-    Opposite,
-    /// The expected size is ruled out.
-    NoEffect,
-    /// Neither an effect nor its absence is shown.
-    Inconclusive,
+/// An enum whose variants each have one name, in snake case (`no_effect`): written in JSON
+/// and messages (`name`), and read back from the history.
+macro_rules! named {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident,)* }) => {
+        $(#[$meta])*
+        #[derive(
+            Clone,
+            Copy,
+            Debug,
+            PartialEq,
+            Eq,
+            serde::Serialize,
+            serde::Deserialize,
+            strum::IntoStaticStr,
+            strum::EnumString,
+        )]
+        #[strum(serialize_all = "snake_case")]
+        #[serde(into = "&'static str", try_from = "String")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// The name, as written in JSON and messages.
+            pub fn name(self) -> &'static str {
+                self.into()
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = strum::ParseError;
+
+            fn try_from(name: String) -> Result<$name, strum::ParseError> {
+                name.parse()
+            }
+        }
+    };
 }
 
-impl Verdict {
-    /// The verdict as written in JSON and emails.
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-}
-
-impl TryFrom<String> for Verdict {
-    type Error = strum::ParseError;
-
-    fn try_from(name: String) -> Result<Verdict, strum::ParseError> {
-        name.parse()
+named! {
+    /// What a test says of a change. Its name (`confirmed`, `no_effect`, ...) is written in
+    /// JSON and read back from the history.
+    pub enum Verdict {
+        /// The metric moved the expected way, beyond what noise does at placebo dates. Only a
+        /// test with the false-alarm check gives it.
+        Confirmed,
+        /// As `Confirmed`, without the false-alarm check: no longer given (such a test is
+        /// `Inconclusive`), kept to read the verdicts earlier versions stored.
+        Likely,
+        /// The metric moved the other way.
+        Opposite,
+        /// The expected size is ruled out.
+        NoEffect,
+        /// Neither an effect nor its absence is shown.
+        Inconclusive,
     }
 }
 
@@ -332,29 +347,24 @@ pub fn test(
             }
         }
     }
-    // Placebo dates s' need s' >= L and s' + r + h <= s.
-    let dates = |l: usize| (s + 1).saturating_sub(r + h + l);
-    let shrunk = (s + 1)
-        .saturating_sub(r + h + MIN_PLACEBOS)
-        .max(MIN_BASELINE);
-    let baseline = match dates(baseline) >= MIN_PLACEBOS {
-        true => baseline,
-        false if shrunk <= baseline && dates(shrunk) >= MIN_PLACEBOS => shrunk,
-        false => baseline,
-    };
-    let fit = |at: usize| estimate(u, c, model, at, window, baseline);
-    let estimate = scaled(fit(s).ok_or("too few values in the windows to fit the model")?)?;
     // A placebo date with too many values missing (before the data, or a year before it for
-    // a year-over-year control) is left out, as the ship date itself would be.
-    let complete = |at: usize| {
+    // a year-over-year control) is left out, as the ship date itself would be. The baseline
+    // is the window's if it leaves enough complete placebo dates, else the longest shorter one
+    // (not below the least) that does.
+    let complete = |at: usize, l: usize| {
         [Some(u), c].into_iter().flatten().all(|x| {
-            missing(x, at - baseline..at) <= MAX_MISSING
-                && missing(x, at + r..at + r + h) <= MAX_MISSING
+            missing(x, at - l..at) <= MAX_MISSING && missing(x, at + r..at + r + h) <= MAX_MISSING
         })
     };
-    let placebos: Vec<Estimate> = match dates(baseline) >= MIN_PLACEBOS {
-        true => (baseline..=s - r - h)
-            .filter(|&at| complete(at))
+    let dates = |l: usize| (l..(s + 1).saturating_sub(r + h)).filter(move |&at| complete(at, l));
+    let baseline = (MIN_BASELINE..=baseline)
+        .rev()
+        .find(|&l| dates(l).count() >= MIN_PLACEBOS)
+        .unwrap_or(baseline);
+    let fit = |at: usize| estimate(u, c, model, at, window, baseline);
+    let estimate = scaled(fit(s).ok_or("too few values in the windows to fit the model")?)?;
+    let placebos: Vec<Estimate> = match dates(baseline).count() >= MIN_PLACEBOS {
+        true => dates(baseline)
             .filter_map(fit)
             .filter_map(|e| scaled(e).ok())
             .collect(),
@@ -411,16 +421,16 @@ fn calibrate(estimate: Estimate, placebos: &[Estimate], baseline: usize, g: f64)
 
 /// The verdict of `test` on a change expected to move the series the way `g` says, by at
 /// least `delta` on its scale if a size was expected; and whether the effect is smaller
-/// than expected.
+/// than expected. Without the false-alarm check (too few placebo dates) nothing says the
+/// interval or the p-values hold on this series (a random walk passes a plain t test often),
+/// so the verdict is inconclusive whatever they say.
 pub fn judge(test: &Test, g: f64, delta: Option<f64>) -> (Verdict, bool) {
     let favourable = (g * test.low).max(g * test.high);
     let ruled_out = delta.is_some_and(|d| favourable < d);
-    if test.p <= ALPHA {
-        let verdict = match test.placebo {
-            Some(_) => Verdict::Confirmed,
-            None => Verdict::Likely,
-        };
-        (verdict, ruled_out)
+    if test.placebo.is_none() {
+        (Verdict::Inconclusive, false)
+    } else if test.p <= ALPHA {
+        (Verdict::Confirmed, ruled_out)
     } else if test.p_opposite <= ALPHA {
         (Verdict::Opposite, false)
     } else if ruled_out {
@@ -428,6 +438,14 @@ pub fn judge(test: &Test, g: f64, delta: Option<f64>) -> (Verdict, bool) {
     } else {
         (Verdict::Inconclusive, false)
     }
+}
+
+/// Why a test has no false-alarm check: what the check needs, against what the data has.
+pub fn uncalibrated(window: Window) -> String {
+    let needed = MIN_BASELINE + window.ramp + window.periods + MIN_PLACEBOS - 1;
+    format!(
+        "no verdict without the false-alarm check: it needs {MIN_PLACEBOS} earlier dates where the same windows fit in the data, so at least {needed} periods of data before shipping (with a baseline of {MIN_BASELINE}) and a tenth at most missing in each window"
+    )
 }
 
 /// The two-sided p-value of `test`: for guardrails and controls, which must not move either

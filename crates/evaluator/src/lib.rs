@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod attribution;
+mod baseline;
 mod data;
 mod derivative;
 mod evaluate;
@@ -22,15 +23,16 @@ pub use attribution::{
     explain, rank, ExplainError, Explainer, Explanation, Node, Offsetting, Planner, SegmentShare,
     Segments, METHOD,
 };
+pub use baseline::{Against, Baseline, MAX_MEAN};
 pub use canopy_engine::{Period, PeriodError};
-pub use data::{Data, DataBuilder, SegmentKey, MAX_SPAN};
+pub use data::{Data, DataBuilder, SegmentKey, Slice, MAX_SPAN};
 pub use evaluate::{evaluate, Cell, Evaluation, Status};
 pub use report::{
-    eval_report, explain_report, Contribution, EvalReport, ExplainReport, MethodOf, Methods,
-    MetricRow, OffsettingReport, SegmentReport, SliceReport,
+    eval_report, eval_report_against, explain_report, Contribution, EvalReport, ExplainReport,
+    MethodOf, Methods, MetricRow, OffsettingReport, SegmentReport, SliceReport,
 };
 pub use shapley::{Limit, Method, MAX_EXACT};
-pub use slices::{slices, Slice, Slices, MAX_SLICES};
+pub use slices::{slices, MovedSlice, Slices, MAX_SLICES};
 pub use table::Table;
 
 use canopy_engine::Diagnostic;
@@ -45,5 +47,23 @@ pub enum Error {
     Data {
         /// Every problem.
         diagnostics: Vec<Diagnostic>,
+    },
+    /// A slice names a segment dimension the data does not have.
+    #[error("the data has no segment dimension `{dimension}`")]
+    UnknownDimension {
+        /// The dimension asked for.
+        dimension: String,
+        /// The data's dimensions (possibly none).
+        present: Vec<String>,
+    },
+    /// No segment meets a slice's conditions.
+    #[error("no rows of the data have {dimension} = {value}")]
+    EmptySlice {
+        /// The dimension of the condition no segment meets (with those before it).
+        dimension: String,
+        /// The value asked for.
+        value: String,
+        /// The values the dimension has in the rows left by the conditions before it.
+        values: Vec<String>,
     },
 }

@@ -7,6 +7,8 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::attribution::{rank, Explanation, Node, Segments, METHOD};
+use crate::baseline::Against;
+use crate::data::Slice;
 use crate::evaluate::{Cell, Evaluation, Status};
 use crate::format::pct_change;
 use crate::slices::Slices;
@@ -19,6 +21,12 @@ pub struct EvalReport {
     pub tree: String,
     /// The period.
     pub period: String,
+    /// The slice of the data evaluated, `{dimension: value}`; absent for all of it.
+    #[serde(rename = "where", skip_serializing_if = "Slice::is_empty")]
+    pub slice: Slice,
+    /// What `previous` is, when it is not simply the period before (`--against`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against: Option<Against>,
     /// The version of the tree's definition.
     pub definition: String,
     /// One row per metric, in file order.
@@ -58,15 +66,20 @@ pub struct MetricRow {
     pub definition: String,
 }
 
-/// Evaluates the report of `period`.
+/// Evaluates the report of `period`, compared with the period before.
 pub fn eval_report(eval: &Evaluation<'_>, period: Period) -> EvalReport {
+    eval_report_against(eval, period, period.previous())
+}
+
+/// Evaluates the report of `period`, compared with `base` (its `previous` values).
+pub fn eval_report_against(eval: &Evaluation<'_>, period: Period, base: Period) -> EvalReport {
     let tree = eval.tree();
     let definitions: Vec<Definition> = tree.ids().map(|id| Definition::of(tree, id)).collect();
     let metrics = (tree.ids().zip(&definitions))
         .map(|(id, definition)| {
             let m = tree.metric(id);
             let now = eval.total(id, period);
-            let previous = eval.total(id, period.previous()).ok();
+            let previous = eval.total(id, base).ok();
             let value = now.ok();
             let change = value.zip(previous).map(|(v, p)| v - p);
             let change_pct = previous.zip(value).and_then(|(p, v)| pct_change(p, v));
@@ -92,6 +105,8 @@ pub fn eval_report(eval: &Evaluation<'_>, period: Period) -> EvalReport {
     EvalReport {
         tree: tree.id().to_string(),
         period: period.to_string(),
+        slice: eval.slice().clone(),
+        against: None,
         definition: canopy_engine::short_version(&tree.definition_hash_of(&definitions)),
         metrics,
     }
@@ -204,6 +219,12 @@ pub struct ExplainReport<'a> {
     pub from: String,
     /// The later period.
     pub to: String,
+    /// The slice of the data explained, `{dimension: value}`; absent for all of it.
+    #[serde(rename = "where", skip_serializing_if = "Slice::is_empty")]
+    pub slice: &'a Slice,
+    /// What `before` is, when a baseline was asked for (`--against`): then `from` names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against: Option<Against>,
     /// Value in `from` (`null` if it has none, with `reason`).
     pub before: Option<f64>,
     /// Value in `to`.
@@ -240,9 +261,9 @@ pub struct ExplainReport<'a> {
 /// One slice of the data and its part of the change.
 #[derive(Debug, Serialize)]
 pub struct SliceReport {
-    /// Its conditions, as dimension -> value.
+    /// Its conditions, as dimension -> value in the data's order.
     #[serde(rename = "where")]
-    pub conditions: std::collections::BTreeMap<String, String>,
+    pub slice: Slice,
     /// The change of its segments (a segment in two slices counts once).
     pub change: f64,
     /// `change` over the metric's change (`null` when the metric did not change).
@@ -255,17 +276,6 @@ pub struct SliceReport {
     /// For ratio metrics: the part due to the slice's rate changing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
-}
-
-impl SliceReport {
-    /// The slice as people read it: `platform=android & country=DE`.
-    pub fn name(&self) -> String {
-        self.conditions
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(" & ")
-    }
 }
 
 fn sorted<'a>(
@@ -297,6 +307,8 @@ pub fn explain_report<'e>(
         definition: Definition::of(tree, metric).version(),
         from: from.to_string(),
         to: to.to_string(),
+        slice: eval.slice(),
+        against: None,
         before: eval.total(metric, from).ok(),
         after: eval.total(metric, to).ok(),
         change: None,
@@ -379,14 +391,11 @@ impl ExplainReport<'_> {
             self.slices = Some(vec![]);
             return;
         };
-        let dims = eval.dimensions();
         self.slices = Some(
             found
                 .into_iter()
                 .map(|s| SliceReport {
-                    conditions: (s.conditions.into_iter())
-                        .map(|(d, v)| (dims[d].clone(), v))
-                        .collect(),
+                    slice: s.slice,
                     change: s.change,
                     share: s.share,
                     segments: s.segments,
@@ -428,6 +437,14 @@ impl ExplainReport<'_> {
         string(out, &self.from);
         out.extend_from_slice(b",\"to\":");
         string(out, &self.to);
+        if !self.slice.is_empty() {
+            out.extend_from_slice(b",\"where\":");
+            serde_json::to_writer(&mut *out, self.slice).expect("writing to memory");
+        }
+        if let Some(against) = &self.against {
+            out.extend_from_slice(b",\"against\":");
+            serde_json::to_writer(&mut *out, against).expect("writing to memory");
+        }
         out.extend_from_slice(b",\"before\":");
         number(out, self.before);
         out.extend_from_slice(b",\"after\":");

@@ -14,17 +14,18 @@ use canopy_engine::MetricId;
 use rustc_hash::FxHashMap;
 
 use crate::attribution::{segment_parts, Parts};
+use crate::data::Slice;
 use crate::evaluate::Evaluation;
 use crate::Period;
 
 pub use search::MAX_SLICES;
 use search::{Found, Leaves};
 
-/// One slice and its part of the change.
+/// A slice that moved, and its part of the change.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Slice {
-    /// Its conditions: `(dimension index, value)`, dimensions in the data's order.
-    pub conditions: Vec<(usize, String)>,
+pub struct MovedSlice {
+    /// The slice: its conditions, dimensions in the data's order.
+    pub slice: Slice,
     /// The change of its segments (a segment in two slices counts in the more specific, or
     /// the first taken, so the slices' changes add up to the change they explain together).
     pub change: f64,
@@ -36,17 +37,6 @@ pub struct Slice {
     pub mix: Option<f64>,
     /// For a ratio: the part due to the slice's own rate moving.
     pub rate: Option<f64>,
-}
-
-impl Slice {
-    /// The slice as people read it, given the data's dimensions:
-    /// `platform=android & country=DE`.
-    pub fn name(&self, dimensions: &[String]) -> String {
-        (self.conditions.iter())
-            .map(|(d, v)| format!("{}={v}", dimensions[*d]))
-            .collect::<Vec<_>>()
-            .join(" & ")
-    }
 }
 
 /// What the search for slices found.
@@ -63,7 +53,7 @@ pub enum Slices {
     /// No small set of slices explains most of the change.
     Diffuse,
     /// The slices, largest change first.
-    Found(Vec<Slice>),
+    Found(Vec<MovedSlice>),
 }
 
 impl Slices {
@@ -104,7 +94,13 @@ pub fn slices(eval: &Evaluation<'_>, metric: MetricId, from: Period, to: Period)
         Found::Nothing => Slices::Nothing,
         Found::Everywhere => Slices::Everywhere,
         Found::Diffuse => Slices::Diffuse,
-        Found::Slices(found) => Slices::Found(describe(&leaves, &parts, &found, &values)),
+        Found::Slices(found) => {
+            let named = Named {
+                dims: eval.dimensions(),
+                values: &values,
+            };
+            Slices::Found(describe(&leaves, &parts, &found, &named))
+        }
     }
 }
 
@@ -126,13 +122,19 @@ fn number(dims: usize, keys: &[Vec<String>]) -> (Vec<u32>, Vec<Vec<String>>) {
     (codes, values)
 }
 
+/// The names of the dimensions, and of each one's values by code.
+struct Named<'a> {
+    dims: &'a [String],
+    values: &'a [Vec<String>],
+}
+
 /// The found slices with their changes, shares and splits, largest change first.
 fn describe(
     leaves: &Leaves<'_>,
     parts: &Parts,
     found: &[search::Conditions],
-    values: &[Vec<String>],
-) -> Vec<Slice> {
+    named: &Named<'_>,
+) -> Vec<MovedSlice> {
     let n = leaves.before.len();
     let change = |i: usize| Some(leaves.after[i] - leaves.before[i]).filter(|c| c.is_finite());
     let total: f64 = (0..n).filter_map(change).sum();
@@ -141,7 +143,7 @@ fn describe(
     // told apart from it), and among equals in the one taken first.
     let mut order: Vec<&search::Conditions> = found.iter().collect();
     order.sort_by_key(|c| std::cmp::Reverse(c.len()));
-    let mut out: Vec<Slice> = order
+    let mut out: Vec<MovedSlice> = order
         .into_iter()
         .map(|conditions| {
             let group: Vec<usize> = (0..n)
@@ -157,11 +159,15 @@ fn describe(
             }
             let change: f64 = group.iter().filter_map(|&i| change(i)).sum();
             let split = parts.mix_rate(&group);
-            Slice {
-                conditions: conditions
-                    .iter()
-                    .map(|&(d, c)| (d, values[d][c as usize].clone()))
-                    .collect(),
+            MovedSlice {
+                slice: Slice(
+                    (conditions.iter())
+                        .map(|&(d, c)| {
+                            let value = named.values[d][c as usize].clone();
+                            (named.dims[d].clone(), value)
+                        })
+                        .collect(),
+                ),
                 change,
                 share: (total != 0.0).then(|| change / total),
                 segments: group.len(),

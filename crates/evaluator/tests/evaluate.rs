@@ -287,8 +287,13 @@ fn offsetting_inputs_under_an_unchanged_metric_still_show() {
 /// `r = <root>`, `m1 = l1 + l2` flat at 10 (l1 3 -> 5, l2 7 -> 5), l3 2 -> 4: the
 /// contributions of each leaf, and how `r`'s limit was found.
 fn flat_m1(root: &str) -> (Vec<f64>, Option<Limit>) {
-    let yaml = format!("root: r\nmetrics:\n  r: {{ formula: \"{root}\" }}\n  m1: {{ formula: l1 + l2 }}\n  l1: {{}}\n  l2: {{}}\n  l3: {{}}\n");
     let csv = "period,metric,value\n2026-W45,l1,3\n2026-W45,l2,7\n2026-W45,l3,2\n2026-W46,l1,5\n2026-W46,l2,5\n2026-W46,l3,4\n";
+    flat(root, "l1 + l2", csv)
+}
+
+/// `r = <root>` over `m1 = <m1>`, `l3`: the contributions of l1, l2 and l3 from W45 to W46.
+fn flat(root: &str, m1: &str, csv: &str) -> (Vec<f64>, Option<Limit>) {
+    let yaml = format!("root: r\nmetrics:\n  r: {{ formula: \"{root}\" }}\n  m1: {{ formula: {m1} }}\n  l1: {{}}\n  l2: {{}}\n  l3: {{}}\n");
     let t = tree(&yaml);
     let e = explain_w46(&t, csv).unwrap();
     let c = |n: &str| e.node(t.find(n).unwrap()).unwrap().contribution;
@@ -321,6 +326,24 @@ fn at_a_kink_the_stated_rule_decides() {
         let (c, limit) = flat_m1(root);
         assert_eq!(c, expected, "{root}");
         assert_eq!(limit, Some(Limit::Kink), "{root}");
+    }
+}
+
+/// The kink rule is the formula's as a whole: with `m1 = l1 - l2` flat at 0, `max(abs(m1),
+/// m1 / 2)` has one-sided slopes 1 and -1 in `m1` (mean 0) and `max(min(m1, 0), 0)` has 0
+/// and 0, so l1 and l2 cannot move `r` and get 0 (a mean taken kink by kink gave them 0.5
+/// and -0.5). The leaves still sum to the change.
+#[test]
+fn nested_kinks_give_inputs_that_cannot_move_the_metric_nothing() {
+    let csv = "period,metric,value\n2026-W45,l1,3\n2026-W45,l2,3\n2026-W45,l3,2\n2026-W46,l1,5\n2026-W46,l2,5\n2026-W46,l3,4\n";
+    for root in [
+        "max(abs(m1), m1 / 2) + l3",
+        "max(min(m1, 0), 0) + l3",
+        "clamp(min(m1, 0), 0, 5) + l3",
+    ] {
+        let (c, limit) = flat(root, "l1 - l2", csv);
+        assert_eq!(c, [0.0, 0.0, 2.0], "{root}");
+        assert!(limit.is_some(), "{root}");
     }
 }
 
@@ -783,303 +806,11 @@ fn contributions_rank_by_magnitude_then_metric() {
     );
 }
 
-/// Weekly CSV rows from 2025-W01 of leaf `a` (the test series, lifted by `lift` from week 60
-/// on, in segment `s1`; `s2` keeps its level) and of leaf `b`, constant.
-fn shipped_data(lift: f64) -> String {
-    let mut csv = String::from("period,metric,value,segment\n");
-    let first = week("2025-W01");
-    for t in 0..=66 {
-        let p = first.offset(t);
-        let x = t as f64;
-        let noise = 0.02 * (1.7 * x).sin() + 0.01 * (0.45 * x).sin();
-        let a = 1000.0 * f64::exp(noise) * if t >= 60 { lift } else { 1.0 };
-        let control = 3000.0 * f64::exp(noise);
-        csv += &format!("{p},a,{a},s1\n{p},a,{control},s2\n{p},b,500,s1\n{p},b,500,s2\n");
-    }
-    csv
-}
+#[path = "evaluate/verified.rs"]
+mod verified;
 
-fn assessed(changes: &str, lift: f64) -> impact::Assessment {
-    let t = tree(&format!(
-        "root: r\nmetrics:\n  r: {{ formula: a + b }}\n  a: {{}}\n  b: {{}}\nchanges:\n{changes}"
-    ));
-    let d = data(&t, &shipped_data(lift)).unwrap();
-    let eval = evaluate(&t, &d);
-    impact::assess(&eval, &t.changes()[0], week("2026-W15"))
-}
+#[path = "evaluate/slices.rs"]
+mod slices;
 
-#[test]
-fn a_lift_in_one_segment_is_found_against_the_other() {
-    let change = "  - { id: c, metric: a, shipped: 2026-W09, expect: { direction: up, size: 5% }, scope: { segment: s1 } }\n";
-    let a = assessed(change, 1.10);
-    assert_eq!(
-        (a.status, a.verdict),
-        (impact::Stage::Evaluated, Some(impact::Verdict::Confirmed))
-    );
-    assert_eq!(a.model.as_deref(), Some("segments: segment = s2"));
-    // The control shares the noise, so the lift is measured almost exactly.
-    let effect = a.effect.unwrap();
-    assert!((effect.relative - 0.10).abs() < 1e-9, "{effect:?}");
-    // The root is linear in `a`, so scaling a's part in s1 by G adds (G - 1) times that part:
-    // the share is exactly half of both ways' gains over the root's own change.
-    let (p, e) = (34..=59, 61..=66);
-    let value = |t: usize, control: bool| {
-        let x = t as f64;
-        let noise = 0.02 * (1.7 * x).sin() + 0.01 * (0.45 * x).sin();
-        match control {
-            false => 1000.0 * noise.exp() * if t >= 60 { 1.10 } else { 1.0 },
-            true => 3000.0 * noise.exp(),
-        }
-    };
-    let mean = |r: std::ops::RangeInclusive<usize>, f: &dyn Fn(usize) -> f64| {
-        r.clone().map(f).sum::<f64>() / r.count() as f64
-    };
-    let (tp, te) = (
-        mean(p.clone(), &|t| value(t, false)),
-        mean(e.clone(), &|t| value(t, false)),
-    );
-    let total = |t: usize| value(t, false) + value(t, true) + 1000.0;
-    let root_change = mean(e, &total) - mean(p, &total);
-    let g = 1.0 + effect.relative;
-    let expected = 0.5 * (tp * (g - 1.0) + te * (1.0 - 1.0 / g)) / root_change;
-    let root = a.root.unwrap();
-    assert!(
-        (root.share - expected).abs() < 1e-9,
-        "{root:?} against {expected}"
-    );
-    assert_eq!(root.transmitted, Some(true));
-    // Without a lift: no effect, and the expected size is ruled out.
-    let a = assessed(change, 1.0);
-    assert_eq!(a.verdict, Some(impact::Verdict::NoEffect));
-}
-
-#[test]
-fn a_scope_the_data_does_not_have_is_not_evaluable() {
-    let change = "  - { id: c, metric: a, shipped: 2026-W08, expect: { direction: up }, scope: { platform: web } }\n";
-    let a = assessed(change, 1.10);
-    assert_eq!(a.status, impact::Stage::NotEvaluable);
-    let reason = a.reason.unwrap();
-    assert!(
-        reason.contains("no segment dimension `platform` (its dimensions: segment)"),
-        "{reason}"
-    );
-}
-
-#[test]
-fn a_yearly_season_is_taken_out_by_last_year() {
-    // Two years of weeks with a strong yearly season and small noise, lifted 10% from week 90.
-    let t = tree("root: a\nmetrics:\n  a: {}\nchanges:\n  - { id: c, metric: a, shipped: 2026-W39, expect: { direction: up, size: 5% } }\n");
-    let first = week("2025-W01");
-    let mut csv = String::from("period,metric,value\n");
-    for i in 0..=96 {
-        let x = i as f64;
-        let season = 0.3 * (2.0 * std::f64::consts::PI * x / 52.0).sin();
-        let noise = 0.01 * (1.7 * x).sin();
-        let lift = if i >= 90 { 1.10 } else { 1.0 };
-        csv += &format!(
-            "{},a,{}\n",
-            first.offset(i),
-            1000.0 * f64::exp(season + noise) * lift
-        );
-    }
-    let d = data(&t, &csv).unwrap();
-    let eval = evaluate(&t, &d);
-    let a = impact::assess(&eval, &t.changes()[0], week("2026-W45"));
-    assert_eq!(a.model.as_deref(), Some("year over year"));
-    assert_eq!(a.verdict, Some(impact::Verdict::Likely), "{a:?}");
-    let effect = a.effect.unwrap().relative;
-    assert!((effect - 0.10).abs() < 0.02, "{effect}");
-}
-
-/// The shapes of series a change's metric can have before and after it ships: the test must
-/// give a verdict or a reason for each, never a NaN statistic or a panic.
-#[derive(Clone, Copy, Debug)]
-enum Shape {
-    /// One value throughout.
-    Constant(f64),
-    /// 0 until the ship date (a new feature's count), then `after`.
-    Launched(f64),
-    /// 0 but for a spike every `every` periods.
-    Sparse(usize),
-    /// `+x, -x, +x, ...`.
-    Alternating(f64),
-    /// Values of any size and sign, from a seed.
-    Wild(u64),
-}
-
-impl Shape {
-    fn value(self, t: usize, shipped: usize) -> f64 {
-        match self {
-            Shape::Constant(c) => c,
-            Shape::Launched(after) => {
-                if t >= shipped {
-                    after
-                } else {
-                    0.0
-                }
-            }
-            Shape::Sparse(every) => {
-                if t.is_multiple_of(every) {
-                    7.0
-                } else {
-                    0.0
-                }
-            }
-            Shape::Alternating(x) => {
-                if t.is_multiple_of(2) {
-                    x
-                } else {
-                    -x
-                }
-            }
-            Shape::Wild(seed) => {
-                let h = (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed;
-                let h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                let sign = if h & 1 == 0 { 1.0 } else { -1.0 };
-                sign * 10f64.powi((h >> 8) as i32 % 601 - 300)
-            }
-        }
-    }
-}
-
-fn shape() -> impl Strategy<Value = Shape> {
-    let size = prop_oneof![
-        Just(0.0),
-        Just(1.0),
-        Just(-3.5),
-        Just(1e300),
-        Just(-1e300),
-        Just(1e-300)
-    ];
-    prop_oneof![
-        size.clone().prop_map(Shape::Constant),
-        size.clone().prop_map(Shape::Launched),
-        (2usize..20).prop_map(Shape::Sparse),
-        size.prop_map(Shape::Alternating),
-        any::<u64>().prop_map(Shape::Wild),
-    ]
-}
-
-/// The changes the property below registers: no control, a scope against the rest, named
-/// control segments, a control metric, guardrails.
-const CHANGES: [&str; 5] = [
-    "expect: { direction: up }",
-    "expect: { direction: down, size: 5% }, scope: { segment: s1 }",
-    "expect: { direction: up }, scope: { segment: s1 }, controls: { segments: { segment: s2 } }",
-    "expect: { direction: up, size: 10% }, controls: { metrics: [b] }",
-    "expect: { direction: up }, guardrails: [b, r]",
-];
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
-
-    /// Constant, zero, sparse, huge and alternating series get a verdict or a reason, with
-    /// every number in the assessment finite, and a story without NaN or infinity.
-    #[test]
-    fn impact_gives_a_verdict_or_a_reason_for_any_series(
-        a1 in shape(), a2 in shape(), b in shape(), change in 0..CHANGES.len(), gap in 0usize..3,
-    ) {
-        let t = tree(&format!(
-            "root: r\nmetrics:\n  r: {{ formula: a + b }}\n  a: {{}}\n  b: {{}}\nchanges:\n  - {{ id: c, metric: a, shipped: 2026-W09, {} }}\n",
-            CHANGES[change]
-        ));
-        let (first, shipped) = (week("2025-W01"), 60);
-        let mut csv = String::from("period,metric,value,segment\n");
-        for i in 0..=66 {
-            // Some shapes lose a period here and there: missing is not zero.
-            if gap > 0 && i % 17 == gap {
-                continue;
-            }
-            let p = first.offset(i as i32);
-            let (x1, x2, y) = (a1.value(i, shipped), a2.value(i, shipped), b.value(i, shipped));
-            csv += &format!("{p},a,{x1:e},s1\n{p},a,{x2:e},s2\n{p},b,{y:e},s1\n");
-        }
-        let d = data(&t, &csv).unwrap();
-        let eval = evaluate(&t, &d);
-        let a = impact::assess(&eval, &t.changes()[0], week("2026-W15"));
-        match a.status {
-            impact::Stage::Evaluated => prop_assert!(a.verdict.is_some(), "{a:?}"),
-            impact::Stage::NotEvaluable => prop_assert!(a.reason.is_some(), "{a:?}"),
-            impact::Stage::Pending => prop_assert!(false, "the window has ended: {a:?}"),
-        }
-        let mut numbers: Vec<f64> = [a.p, a.p_opposite, a.mde].into_iter().flatten().collect();
-        numbers.extend(a.effect.iter().flat_map(|e| [e.relative, e.low, e.high]));
-        numbers.extend(a.root.iter().flat_map(|r| [r.share, r.low, r.high, r.effect, r.change]));
-        numbers.extend(a.guardrails.iter().flat_map(|g| g.relative.into_iter().chain(g.p)));
-        prop_assert!(numbers.iter().all(|x| x.is_finite()), "{a:?}");
-        let story = impact::story(&t, &t.changes()[0], &a);
-        prop_assert!(!story.contains("NaN") && !story.contains("inf"), "{story}");
-    }
-}
-
-/// A root told in points says its moves in points, and a change on the root itself tells the
-/// root's move once (its effect was the story's first sentence).
-#[test]
-fn impact_tells_a_root_in_points_and_a_roots_move_once() {
-    let t = tree("root: r\nmetrics:\n  r: { formula: a + b, unit: \"%\" }\n  a: {}\n  b: {}\nchanges:\n  - { id: on_root, metric: r, shipped: 2026-W09, expect: { direction: up } }\n  - { id: on_leaf, metric: a, shipped: 2026-W09, expect: { direction: up } }\n");
-    let d = data(&t, &shipped_data(1.10)).unwrap();
-    let eval = evaluate(&t, &d);
-    // The wording, on set numbers: a root at 40 points whose change the effect does not fit
-    // in (a share above 1), so both moves are told.
-    let told = |i: usize| {
-        let mut a = impact::assess(&eval, &t.changes()[i], week("2026-W15"));
-        a.verdict = Some(impact::Verdict::Confirmed);
-        a.root = Some(impact::RootShare {
-            metric: "r".into(),
-            share: 1.5,
-            low: 1.2,
-            high: 1.8,
-            transmitted: Some(true),
-            effect: 0.03,
-            change: 0.02,
-            baseline: 40.0,
-        });
-        impact::story(&t, &t.changes()[i], &a)
-    };
-    let leaf = told(1);
-    assert!(
-        leaf.contains("It moved r +1.2 pts while r moved +0.8 pts in all since it shipped."),
-        "{leaf}"
-    );
-    let root = told(0);
-    assert!(
-        root.contains(" r moved +0.8 pts in all since it shipped."),
-        "{root}"
-    );
-    assert!(
-        !root.contains("It moved r"),
-        "the root's move is told once: {root}"
-    );
-}
-
-/// A metric told in points has its effect, interval and guardrails told in points: its
-/// relative effect times its level before shipping.
-#[test]
-fn impact_tells_a_metric_in_points_in_points() {
-    let t = tree("root: r\nmetrics:\n  r: { formula: a + b }\n  a: { unit: \"%\" }\n  b: { unit: \"%\" }\nchanges:\n  - { id: c, metric: a, shipped: 2026-W09, expect: { direction: up, size: 5% }, scope: { segment: s1 }, guardrails: [b] }\n");
-    let d = data(&t, &shipped_data(1.10)).unwrap();
-    let eval = evaluate(&t, &d);
-    let a = impact::assess(&eval, &t.changes()[0], week("2026-W15"));
-    let effect = a.effect.expect("evaluated");
-    assert!((effect.baseline - 1000.0).abs() < 30.0, "{effect:?}");
-    let story = impact::story(&t, &t.changes()[0], &a);
-    let pts = |x: f64| canopy_evaluator::format::signed(x * effect.baseline) + " pts";
-    assert!(
-        story.contains(&format!("rose {}", pts(effect.relative))),
-        "{story}"
-    );
-    assert!(
-        story.contains(&format!(
-            "likely between {} and {}",
-            pts(effect.low),
-            pts(effect.high)
-        )),
-        "{story}"
-    );
-    // The expected size is relative as written (`size: 5%`), and stays so.
-    assert!(story.contains("against the expected +5.0%"), "{story}");
-    assert!(
-        story.contains("Guardrail b: ") && story.contains(" pts, "),
-        "{story}"
-    );
-}
+#[path = "evaluate/baselines.rs"]
+mod baselines;

@@ -165,6 +165,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 6: how a changed metric was computed in each run is read from the definitions kept with
     // its values and those under it (migration 4), so the fingerprints of migration 3 go.
     "drop table definitions;",
+    // 7: snoozes: a metric's moves held back until a period, with who, when and why; and why
+    // each move that nobody was told of was held back (a snooze, or a volume guard).
+    "alter table moves add column held text;
+    create table snoozes (
+        tree text not null,
+        metric text not null,
+        until text not null,
+        by text not null,
+        note text,
+        at text not null,
+        primary key (tree, metric)
+    );",
 ];
 
 /// One metric's value to remember.
@@ -236,6 +248,9 @@ pub struct MoveRecord {
     pub rules: Vec<Rule>,
     /// Who was told: an address, or a webhook as the tree writes it.
     pub recipient: String,
+    /// Why nobody was told, when nobody was (a snooze, or a volume guard).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 /// What the history keeps of a registered change.
@@ -583,11 +598,12 @@ impl History {
 
     fn past_run(&self, tree: &str, period: String) -> Result<PastRun, Error> {
         let values = self.rows("select metric, value, status, definition from vals where tree = ?1 and period = ?2 and segment = '' order by rowid", params![tree, period], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        let moves = self.rows("select metric, rules, recipient from moves where tree = ?1 and period = ?2 order by rowid", params![tree, period], |r| {
+        let moves = self.rows("select metric, rules, recipient, held from moves where tree = ?1 and period = ?2 order by rowid", params![tree, period], |r| {
             Ok(MoveRecord {
                 metric: r.get(0)?,
                 rules: from_json(1, r.get(1)?)?,
                 recipient: r.get(2)?,
+                held: r.get(3)?,
             })
         })?;
         let emails = self.rows("select recipient, subject, status, medium from outbox where tree = ?1 and period = ?2 order by id", params![tree, period], |r| {
@@ -609,7 +625,7 @@ impl History {
     }
 
     /// The rows of `sql` with `args`, each read by `row`.
-    fn rows<T>(
+    pub(crate) fn rows<T>(
         &self,
         sql: &str,
         args: impl rusqlite::Params,
@@ -784,12 +800,19 @@ fn write_states(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
 
 fn write_moves(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
     let mut moved = tx.prepare_cached(
-        "insert into moves (tree, period, metric, rules, recipient) values (?1, ?2, ?3, ?4, ?5)
-         on conflict (tree, period, metric) do update set rules = excluded.rules, recipient = excluded.recipient",
+        "insert into moves (tree, period, metric, rules, recipient, held) values (?1, ?2, ?3, ?4, ?5, ?6)
+         on conflict (tree, period, metric) do update set rules = excluded.rules, recipient = excluded.recipient, held = excluded.held",
     )?;
     for m in &run.moves {
         let rules = to_json(&m.rules)?;
-        moved.execute(params![run.tree, run.period, m.metric, rules, m.recipient])?;
+        moved.execute(params![
+            run.tree,
+            run.period,
+            m.metric,
+            rules,
+            m.recipient,
+            m.held
+        ])?;
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ mod moves;
 mod outbox;
 mod redefinition;
 mod run;
+mod snooze;
 
 pub use address::{
     display_name, fit_subject, parse_address, strip_controls, Sendable, MAX_NAME_CHARS,
@@ -31,7 +32,7 @@ pub use digest::{
 pub use history::{
     ChangeRecord, Definitions, History, MoveRecord, PastRun, RunRecord, ValueRecord,
 };
-pub use moves::{detect, is_bad, AlertState, Move, Rule};
+pub use moves::{detect, is_bad, AlertState, Move, Rule, Shift, SEGMENT_FLOOR, SHIFTS_TOLD};
 pub use outbox::{
     flush, html_part, preview, shown_recipient, Channel, Deliver, EmailStatus, Failure,
     FailureKind, Folder, HandOver, Medium, OutboxStatus, Pass, Poster, Retry, Routes, Selection,
@@ -39,6 +40,7 @@ pub use outbox::{
 };
 pub use redefinition::{redefinitions, Redefinition};
 pub use run::{plan, redefined, MoveReport, PlannedRun, Verdict, MARKED_PERIODS};
+pub use snooze::{stamp, Snooze};
 
 /// A sender or recipient: display name and address.
 pub use lettre::message::Mailbox;

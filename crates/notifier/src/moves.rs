@@ -6,7 +6,7 @@
 //! period; instead its owner gets a reminder after `remind_after` runs without an alert, and
 //! one message when it recovers.
 
-use canopy_engine::{Good, Metric, MetricId};
+use canopy_engine::{Compare, Good, Metric, MetricId};
 use canopy_evaluator::format::pct_change;
 use canopy_evaluator::{Evaluation, Period};
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,13 @@ pub enum Rule {
     },
     /// Back from a bad state.
     Recovered,
+    /// Segments changed by at least the threshold, in percent, whatever the total did.
+    Segments {
+        /// The segments that shifted, the largest first.
+        shifts: Vec<Shift>,
+        /// The threshold.
+        threshold: f64,
+    },
 }
 
 impl Rule {
@@ -73,6 +80,7 @@ impl Rule {
             Rule::Target { .. } => "target",
             Rule::Reminder { .. } => "reminder",
             Rule::Recovered => "recovered",
+            Rule::Segments { .. } => "segments",
         }
     }
 }
@@ -84,7 +92,10 @@ pub struct Move {
     pub metric: MetricId,
     /// The rules that fired, in the order above.
     pub rules: Vec<Rule>,
-    /// Its value in the previous period.
+    /// What it is compared with: the period before, or for a metric with `compare: year`
+    /// the same period a year before.
+    pub since: Period,
+    /// Its value then.
     pub before: f64,
     /// Its value in the period.
     pub after: f64,
@@ -157,12 +168,12 @@ fn robust_z(value: f64, history: &mut [f64]) -> f64 {
     0.6745 * (value - m) / spread
 }
 
-/// The rules that compare `period` with the period before, for one metric whose value is
-/// known in both.
+/// The rules that compare `period` with `since` (the period before, or a year before), for
+/// one metric whose value is known in both.
 fn comparisons(
     eval: &Evaluation<'_>,
     id: MetricId,
-    period: Period,
+    (since, period): (Period, Period),
     before: f64,
     after: f64,
 ) -> Vec<Rule> {
@@ -208,11 +219,19 @@ fn comparisons(
         // Like bands and target, on entering the unusual state: a level that stays after a
         // jump was told of once.
         if let Some(z) = z_at(period, after).filter(|z| z.abs() >= threshold) {
-            let already = z_at(period.previous(), before)
+            // The period before itself, whatever the other rules compare with.
+            let previous = eval.total(id, period.previous()).ok();
+            let already = (previous.and_then(|v| z_at(period.previous(), v)))
                 .is_some_and(|b| b.abs() >= threshold && b.signum() == z.signum());
             if !already {
                 rules.push(Rule::Anomaly { z, threshold });
             }
+        }
+    }
+    if let Some(threshold) = alerts.segments {
+        let shifts = segments::shifts(eval, id, (since, period), threshold);
+        if !shifts.is_empty() {
+            rules.push(Rule::Segments { shifts, threshold });
         }
     }
     if let (true, Some(target)) = (alerts.target, metric.target) {
@@ -233,12 +252,15 @@ pub fn detect(
     state: AlertState,
 ) -> (Option<Move>, AlertState) {
     let metric = eval.tree().metric(id);
-    let (Ok(after), Ok(before)) = (eval.total(id, period), eval.total(id, period.previous()))
-    else {
+    let since = match metric.alerts.compare {
+        Compare::Previous => period.previous(),
+        Compare::Year => period.year_before(),
+    };
+    let (Ok(after), Ok(before)) = (eval.total(id, period), eval.total(id, since)) else {
         // Without both values nothing can be said; keep what was known.
         return (None, state);
     };
-    let mut rules = comparisons(eval, id, period, before, after);
+    let mut rules = comparisons(eval, id, (since, period), before, after);
     let bad = is_bad(metric, after);
     let mut next = AlertState {
         bad,
@@ -262,12 +284,16 @@ pub fn detect(
     }
     let moved = (!rules.is_empty()).then_some(Move {
         metric: id,
+        since,
         rules,
         before,
         after,
     });
     (moved, next)
 }
+
+mod segments;
+pub use segments::{Shift, SEGMENT_FLOOR, SHIFTS_TOLD};
 
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use canopy_engine::{Definition, MetricId};
+use canopy_evaluator::format::number;
 use canopy_evaluator::{Cell, Evaluation, Explainer, Explanation, Period, Planner};
 use lettre::message::Mailbox;
 use serde::Serialize;
@@ -14,6 +15,7 @@ use crate::digest::{compose_or_fail, Digest, MovedMetric, Redefined};
 use crate::history::{ChangeRecord, History, MoveRecord, RunRecord, ValueRecord};
 use crate::moves::{detect, Move, Rule};
 use crate::redefinition::{redefinitions, Redefinition};
+use crate::snooze::Snooze;
 use crate::Error;
 use canopy_evaluator::impact::{Assessment, Stage};
 
@@ -29,6 +31,16 @@ pub struct MoveReport {
     /// The rules with their details.
     #[serde(skip)]
     pub details: Vec<Rule>,
+    /// When the metric is snoozed: the move is recorded but nobody is told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snoozed: Option<Snooze>,
+    /// What the move compared with, when not the period before (`compare: year`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against: Option<String>,
+    /// Why nobody is told of the move, when nobody is: it is snoozed, or its volume guard
+    /// (`only_if`) does not hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 /// What a run decided.
@@ -48,6 +60,8 @@ pub struct PlannedRun {
     /// The latest period in which each metric's definition changed, in the last
     /// [`MARKED_PERIODS`]: trends mark it.
     pub changed: BTreeMap<MetricId, Period>,
+    /// The metrics snoozed in this period: their moves are recorded, and nobody is told.
+    pub snoozed: Vec<(MetricId, Snooze)>,
 }
 
 /// A registered change's verdict, decided once (in the run whose period ends its evaluation
@@ -83,15 +97,18 @@ pub fn plan(
         ..RunRecord::default()
     };
     let moves = moves(eval, period, history, &mut record)?;
+    let snoozed = history.snoozed(tree, period)?;
+    let snooze_of = |m: MetricId| snoozed.iter().find(|(s, _)| *s == m).map(|(_, s)| s);
+    let held: Vec<Option<String>> = (moves.iter())
+        .map(|m| held(eval, period, m.metric, snooze_of(m.metric)))
+        .collect();
     record.values = values(eval, period);
     let verdicts = verdicts(eval, period, history, &mut record)?;
     let explanations = explanations(eval, period, &moves);
 
-    let headline = moves
-        .iter()
-        .zip(&explanations)
-        .find(|(m, _)| m.metric == tree.root())
-        .and_then(|(_, e)| crate::digest::headline(eval, e.as_ref()?));
+    let headline = (moves.iter().zip(&explanations).zip(&held))
+        .find(|((m, _), held)| m.metric == tree.root() && held.is_none())
+        .and_then(|((_, e), _)| crate::digest::headline(eval, e.as_ref()?));
     let definitions: Vec<(String, Definition)> = (tree.ids())
         .map(|id| (tree.metric(id).id.clone(), Definition::of(tree, id)))
         .collect();
@@ -100,7 +117,9 @@ pub fn plan(
     let last = history.definitions_before(tree.id(), &period_text, &hash)?;
     let redefined = redefinitions(eval, period, &definitions, last.as_ref());
     let changed = definition_changes(tree, history, period, &redefined)?;
-    let digests = people(tree, &moves, &explanations, &verdicts, &redefined);
+    let told = (moves.iter().zip(&explanations).zip(&held))
+        .filter_map(|(told, held)| held.is_none().then_some(told));
+    let digests = people(tree, told, &verdicts, &redefined);
     for (person, share) in digests {
         let judged = verdicts
             .iter()
@@ -117,6 +136,11 @@ pub fn plan(
             report,
             version: &version,
             changed: &changed,
+            snoozed: (moves.iter())
+                .filter_map(|m| Some((m, snooze_of(m.metric)?)))
+                .filter(|(m, _)| hears_of(tree, person, m.metric))
+                .collect(),
+            snoozes: &snoozed,
         };
         if let Some(email) = &digest.person.email {
             (record.emails).push(compose_or_fail(eval, period, &digest, email, sender, date));
@@ -126,7 +150,7 @@ pub fn plan(
         }
     }
 
-    let reports = reports(tree, &moves, &mut record)?;
+    let reports = reports(tree, period, &moves, (&snoozed, &held), &mut record)?;
     record.definition = hash;
     record.definitions = definitions;
     Ok(PlannedRun {
@@ -137,6 +161,7 @@ pub fn plan(
         version,
         redefined,
         changed,
+        snoozed,
     })
 }
 
@@ -167,22 +192,27 @@ fn explanations(eval: &Evaluation<'_>, period: Period, moves: &[Move]) -> Vec<Op
     let mut explainer = Explainer::new(&planner);
     moves
         .iter()
-        .map(|m| (explainer.explain(eval, m.metric, period.previous(), period)).ok())
+        .map(|m| (explainer.explain(eval, m.metric, m.since, period)).ok())
         .collect()
 }
 
 /// The moves as reported, each also recorded in `record`.
 fn reports(
     tree: &canopy_engine::MetricTree,
+    period: Period,
     moves: &[Move],
+    (snoozed, held): (&[(MetricId, Snooze)], &[Option<String>]),
     record: &mut RunRecord,
 ) -> Result<Vec<MoveReport>, Error> {
-    let reports: Vec<MoveReport> = (moves.iter())
-        .map(|m| MoveReport {
+    let reports: Vec<MoveReport> = (moves.iter().zip(held))
+        .map(|(m, held)| MoveReport {
             metric: tree.metric(m.metric).id.clone(),
             rules: m.rules.iter().map(Rule::name).collect(),
             recipient: tree.accountable(m.metric).contact(),
             details: m.rules.clone(),
+            snoozed: (snoozed.iter().find(|(s, _)| *s == m.metric)).map(|(_, s)| s.clone()),
+            held: held.clone(),
+            against: (m.since != period.previous()).then(|| m.since.to_string()),
         })
         .collect();
     record.moves = (reports.iter())
@@ -190,6 +220,7 @@ fn reports(
             metric: r.metric.clone(),
             rules: r.details.clone(),
             recipient: r.recipient.clone(),
+            held: r.held.clone(),
         })
         .collect();
     Ok(reports)
@@ -232,14 +263,13 @@ struct Share<'a> {
 /// on, and (by being listed) the verdicts they hear.
 fn people<'a>(
     tree: &'a canopy_engine::MetricTree,
-    moves: &'a [Move],
-    explanations: &'a [Option<Explanation>],
+    moves: impl Iterator<Item = (&'a Move, &'a Option<Explanation>)>,
     verdicts: &'a [Verdict],
     redefined: &'a [Redefinition],
 ) -> BTreeMap<&'a str, Share<'a>> {
     let mut digests: BTreeMap<&str, Share<'_>> = BTreeMap::new();
     // The accountable hears of a move, and so do its responsible, who do the work.
-    for (movement, explanation) in moves.iter().zip(explanations) {
+    for (movement, explanation) in moves {
         let raci = &tree.metric(movement.metric).raci;
         for (person, responsible_for) in with_accountable(tree, raci, &raci.responsible) {
             digests.entry(person).or_default().moved.push(MovedMetric {
@@ -275,6 +305,38 @@ fn people<'a>(
         }
     }
     digests
+}
+
+/// Why nobody is told of a move of `metric` in `period`: its `snooze`, or its volume guard
+/// not holding (or not known to hold: a metric it reads has no value).
+fn held(
+    eval: &Evaluation<'_>,
+    period: Period,
+    metric: MetricId,
+    snooze: Option<&Snooze>,
+) -> Option<String> {
+    if let Some(snooze) = snooze {
+        return Some(snooze.told());
+    }
+    let guard = eval.tree().metric(metric).alerts.only_if.as_ref()?;
+    match eval.guard(guard, period) {
+        Ok((true, _)) => None,
+        Ok((false, read)) => {
+            let tree = eval.tree();
+            let values: Vec<String> = (read.iter())
+                .map(|(m, v)| format!("{} = {}", tree.metric(*m).id, number(*v)))
+                .collect();
+            let values = values.join(", ");
+            Some(format!("only_if `{}` does not hold ({values})", guard.text))
+        }
+        Err(why) => Some(format!("only_if `{}` cannot be told: {why}", guard.text)),
+    }
+}
+
+/// Whether `person` hears of `metric`'s moves: they are accountable or responsible for it.
+fn hears_of(tree: &canopy_engine::MetricTree, person: &str, metric: MetricId) -> bool {
+    let raci = &tree.metric(metric).raci;
+    raci.accountable == person || raci.responsible.iter().any(|p| p == person)
 }
 
 /// The accountable person (with `None`), then each of `others` who is not them, with the

@@ -213,7 +213,7 @@ pub struct Segment {
 /// A slice of the data that moved, as its panel row shows it.
 #[derive(Debug, Serialize)]
 pub struct SliceRow {
-    /// The slice, as `dimension=value` conditions joined by ` & `.
+    /// The slice, as people read it (`platform = ios, plan = pro`).
     pub name: String,
     /// Its change, written.
     pub text: String,
@@ -268,10 +268,13 @@ pub struct Panel {
     pub slices_note: Option<String>,
     /// The metrics under this one whose shares are approximate, with how.
     pub approximate: Vec<String>,
+    /// When its alerts are snoozed: until when, by whom and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snoozed: Option<String>,
 }
 
 /// The panel of every metric, in file order: each explained from the period before.
-pub fn panels(eval: &Evaluation<'_>, period: Period) -> Vec<Panel> {
+pub fn panels(eval: &Evaluation<'_>, period: Period, marks: Marks<'_>) -> Vec<Panel> {
     let tree = eval.tree();
     let planner = Planner::new(tree);
     // One explainer for all: each explanation then costs its metric's subtree, not the tree.
@@ -285,7 +288,11 @@ pub fn panels(eval: &Evaluation<'_>, period: Period) -> Vec<Panel> {
             if !eval.segments().is_empty() {
                 report.add_slices(eval, id, from, period);
             }
-            panel(tree, id, &report)
+            let mut panel = panel(tree, id, &report);
+            panel.snoozed = (marks.snoozed.iter())
+                .find(|(m, _)| *m == id)
+                .map(|(_, told)| told.clone());
+            panel
         })
         .collect()
 }
@@ -362,6 +369,7 @@ fn panel(tree: &MetricTree, id: MetricId, r: &ExplainReport<'_>) -> Panel {
             .filter(|m| !m.exact)
             .map(|m| format!("{}: {}", m.metric, m.method))
             .collect(),
+        snoozed: None,
     }
 }
 
@@ -380,7 +388,7 @@ fn segment(s: &canopy_evaluator::SegmentReport, scale: f64) -> Segment {
 fn slice(s: &canopy_evaluator::SliceReport, scale: f64) -> SliceRow {
     let signed = |v: f64| signed_at(v, scale);
     SliceRow {
-        name: s.name(),
+        name: s.slice.describe(),
         text: signed(s.change),
         share: s.share.map(|x| format!("{:.0}%", 100.0 * x)),
         mix: s.mix.map(signed),

@@ -26,6 +26,8 @@ pub struct Marks<'a> {
     /// The latest period in which a metric's definition changed, for those whose changed
     /// lately: their trends mark it.
     pub redefined: &'a [(MetricId, Period)],
+    /// Metrics whose alerts are snoozed, with the snooze in words: their panels say so.
+    pub snoozed: &'a [(MetricId, String)],
 }
 
 /// Everything a page shows.
@@ -54,12 +56,12 @@ impl Report {
         let tree = eval.tree();
         Report {
             tree: tree.id().to_string(),
-            title: tree.title().to_string(),
+            title: title(eval),
             period: period.to_string(),
             previous: period.previous().to_string(),
             definition: tree.version(),
             cards: facts::cards(eval, period, marks),
-            panels: facts::panels(eval, period),
+            panels: facts::panels(eval, period, marks),
             views: views::views(tree, Some(views::VIEW_MAX)),
         }
     }
@@ -133,11 +135,21 @@ pub fn picture(eval: &Evaluation<'_>, period: Period, marks: Marks<'_>) -> Strin
         &cards,
         &tree.version(),
     );
+    let title = title(eval);
     let heading = svg::Heading {
-        title: tree.title(),
+        title: &title,
         sub: &sub,
     };
     svg::picture(&whole[0], &cards, &heading)
+}
+
+/// The tree's title; a slice's page says which rows it shows wherever the title is shown.
+fn title(eval: &Evaluation<'_>) -> String {
+    let title = eval.tree().title();
+    match eval.slice().is_empty() {
+        true => title.to_string(),
+        false => format!("{title} (where {})", eval.slice().describe()),
+    }
 }
 
 /// The line under a report's title: the period compared with the previous one, how many

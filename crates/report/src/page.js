@@ -88,6 +88,7 @@
     const out = [h("h2", {}, p.title), h("div", { class: "value" }, p.after ? p.after[1] + unit : "no value")];
     out.push(h("p", { class: "meta" }, h("code", {}, p.formula)));
     for (const [role, names] of p.owners) out.push(h("p", { class: "meta" }, role + ": " + names));
+    if (p.snoozed) out.push(h("p", { class: "note snoozed" }, p.snoozed));
     if (p.reason) {
       out.push(h("p", { class: "note reason" }, `No explanation from ${p.from} to ${p.to}: ${p.reason}`));
     } else {

@@ -12,6 +12,7 @@ mod bigquery;
 mod clickhouse;
 pub mod csv;
 mod databricks;
+pub mod dbt;
 mod http;
 mod jira;
 mod jwt;

@@ -1,10 +1,12 @@
 //! A registered change judged on an evaluation: its series (in scope, pooled over segments),
 //! its control, the test, guardrails, and what it means for the root.
 
-use canopy_engine::{Change, Controls, Good, Grain, MetricId, MetricTree, Window};
+use canopy_engine::{Change, Controls, Good, MetricId, MetricTree, Window};
 use serde::{Deserialize, Serialize};
 
-use super::{holm, judge, test, two_sided, Model, Test, Verdict, ALPHA, MIN_BASELINE};
+use super::{
+    holm, judge, test, two_sided, uncalibrated, Model, Test, Verdict, ALPHA, MIN_BASELINE,
+};
 use crate::{Evaluation, Period};
 
 /// Where a change stands.
@@ -73,42 +75,16 @@ pub struct RootShare {
     pub baseline: f64,
 }
 
-/// What became of a guardrail: `held`, `worse` (moved significantly the wrong way) or
-/// `not_evaluable`.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(into = "&'static str", try_from = "String")]
-pub enum Guarded {
-    /// It did not get significantly worse.
-    Held,
-    /// It moved significantly the wrong way.
-    Worse,
-    /// It could not be tested.
-    NotEvaluable,
-}
-
-impl Guarded {
-    /// The outcome as written in JSON.
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-}
-
-impl TryFrom<String> for Guarded {
-    type Error = strum::ParseError;
-
-    fn try_from(name: String) -> Result<Guarded, strum::ParseError> {
-        name.parse()
+named! {
+    /// What became of a guardrail: `held`, `worse` (moved significantly the wrong way) or
+    /// `not_evaluable`.
+    pub enum Guarded {
+        /// It did not get significantly worse.
+        Held,
+        /// It moved significantly the wrong way.
+        Worse,
+        /// It could not be tested.
+        NotEvaluable,
     }
 }
 
@@ -549,11 +525,10 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
     enough_history(&grid, change, s, scope.as_deref(), out)?;
     let (treated, control) = series(&grid, change, scope.as_deref())?;
     let level = treated.level;
-    let (model, c, name) = control.unwrap_or((Model::Difference, None, "level".to_string()));
     if let Some(why) = treated.unscaled(s, w) {
         return Err(why.into());
     }
-    let t = test(&treated.u, c.as_deref(), model, s, w, g)?;
+    let (t, name) = tested(&treated, control, s, w, g)?;
     let baseline = t.baseline;
     out.baseline.from = change.shipped.offset(-(baseline as i32)).to_string();
     out.baseline_periods = baseline;
@@ -582,6 +557,9 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
     out.status = Stage::Evaluated;
     out.verdict = Some(verdict);
     out.smaller_than_expected = smaller;
+    if t.placebo.is_none() {
+        out.reason = Some(uncalibrated(w));
+    }
     out.model = Some(name);
     out.effect = Some(effect);
     out.p = Some(t.p);
@@ -602,150 +580,6 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
     }
     out.root = root_share(&grid, change, (s, scope.as_deref()), &t, &treated);
     Ok(())
-}
-
-/// The segments of the change's scope; `None` without one.
-fn scope_segments(grid: &Grid<'_, '_>, change: &Change) -> Result<Option<Vec<usize>>, String> {
-    if change.scope.is_empty() {
-        return Ok(None);
-    }
-    let scope: Vec<(String, Vec<String>)> = change
-        .scope
-        .iter()
-        .map(|(d, v)| (d.clone(), vec![v.clone()]))
-        .collect();
-    grid.matching(&scope).map(Some)
-}
-
-/// The treated series, and the control with the model it takes and its name.
-#[allow(clippy::type_complexity)]
-fn series(
-    grid: &Grid<'_, '_>,
-    change: &Change,
-    treated_segments: Option<&[usize]>,
-) -> Result<(Series, Option<(Model, Option<Vec<f64>>, String)>), String> {
-    let s = grid.index(change.shipped).expect("checked");
-    let treated = Series::of(
-        grid.values(change.metric, treated_segments),
-        s,
-        change.window,
-    );
-    let scale = |v: Vec<f64>| treated.scale(v);
-    let control = match &change.controls {
-        Controls::Metrics(ids) => {
-            let logs: Vec<Vec<f64>> = ids.iter().map(|&m| scale(grid.totals(m))).collect();
-            let c = (0..grid.len)
-                .map(|i| logs.iter().map(|l| l[i]).sum::<f64>() / logs.len() as f64)
-                .collect();
-            let names: Vec<&str> = ids
-                .iter()
-                .map(|&m| grid.eval.tree().metric(m).id.as_str())
-                .collect();
-            Some((
-                Model::Regression,
-                Some(c),
-                format!("regression: {}", names.join(", ")),
-            ))
-        }
-        Controls::Segments(wanted) => {
-            let segments = grid.matching(wanted)?;
-            let c = scale(grid.pooled(change.metric, &segments));
-            Some((
-                Model::Difference,
-                Some(c),
-                format!("segments: {}", describe(wanted)),
-            ))
-        }
-        Controls::Default => treated_segments
-            .and_then(|inside| complement(grid, change, &treated, inside, &scale))
-            .or_else(|| last_year(grid, change, &treated)),
-    };
-    Ok((treated, control))
-}
-
-/// The segments outside the scope as the control, kept only where they track the metric
-/// (the baseline variance of the difference is below the metric's own).
-fn complement(
-    grid: &Grid<'_, '_>,
-    change: &Change,
-    treated: &Series,
-    inside: &[usize],
-    scale: &dyn Fn(Vec<f64>) -> Vec<f64>,
-) -> Option<(Model, Option<Vec<f64>>, String)> {
-    let outside: Vec<usize> = (0..grid.eval.segments().len())
-        .filter(|s| !inside.contains(s))
-        .collect();
-    if outside.is_empty() {
-        return None;
-    }
-    let dims = grid.eval.dimensions();
-    let named: Vec<(String, Vec<String>)> = (0..dims.len())
-        .map(|d| {
-            let mut values: Vec<String> = outside
-                .iter()
-                .map(|&s| grid.eval.segments()[s][d].clone())
-                .collect();
-            values.sort();
-            values.dedup();
-            (dims[d].clone(), values)
-        })
-        .collect();
-    let c = scale(grid.pooled(change.metric, &outside));
-    tracks(grid, change, treated, &c).then(|| {
-        (
-            Model::Difference,
-            Some(c),
-            format!("segments: {}", describe(&named)),
-        )
-    })
-}
-
-/// Whether `c` tracks the treated series: the baseline variance of their difference is below
-/// the series' own, so subtracting it removes noise rather than adding its own.
-fn tracks(grid: &Grid<'_, '_>, change: &Change, treated: &Series, c: &[f64]) -> bool {
-    let Some(s) = grid.index(change.shipped) else {
-        return false;
-    };
-    let p = s.saturating_sub(change.window.baseline)..s;
-    let variance = |x: Vec<f64>| {
-        let x: Vec<f64> = x.into_iter().filter(|v| v.is_finite()).collect();
-        let m = x.iter().sum::<f64>() / x.len() as f64;
-        x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() as f64 - 1.0)
-    };
-    let d: Vec<f64> = p.clone().map(|t| treated.u[t] - c[t]).collect();
-    variance(d) < variance(treated.u[p].to_vec())
-}
-
-/// The series a year before as the control, `c_t = u_{t - year}`, when the data reaches that
-/// far back for the baseline (and a year before the first placebo), and it tracks the series.
-fn last_year(
-    grid: &Grid<'_, '_>,
-    change: &Change,
-    treated: &Series,
-) -> Option<(Model, Option<Vec<f64>>, String)> {
-    let year = match grid.eval.tree().grain() {
-        Grain::Day => 364,
-        Grain::Week => 52,
-        Grain::Month => 12,
-        Grain::Quarter => 4,
-    };
-    let s = grid.index(change.shipped)?;
-    if s < year + change.window.baseline {
-        return None;
-    }
-    let c: Vec<f64> = (0..treated.u.len())
-        .map(|t| t.checked_sub(year).map_or(f64::NAN, |b| treated.u[b]))
-        .collect();
-    tracks(grid, change, treated, &c)
-        .then(|| (Model::Difference, Some(c), "year over year".to_string()))
-}
-
-fn describe(wanted: &[(String, Vec<String>)]) -> String {
-    let parts: Vec<String> = wanted
-        .iter()
-        .map(|(d, v)| format!("{d} = {}", v.join(", ")))
-        .collect();
-    parts.join("; ")
 }
 
 /// Tests the guardrails and control metrics (two-sided, Holm-adjusted across them) into
@@ -933,3 +767,7 @@ fn transmitted(grid: &Grid<'_, '_>, s: usize, w: Window, effect: f64) -> Option<
             (low..=high).contains(&effect)
         })
 }
+
+mod control;
+pub(crate) use control::YEAR_OVER_YEAR;
+use control::{scope_segments, series, tested};

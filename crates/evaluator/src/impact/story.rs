@@ -123,9 +123,9 @@ fn calibration(a: &Assessment) -> String {
     out
 }
 
-/// For a confirmed or likely effect, what share of the root's change since shipping it
-/// explains (or both moves, where the root moved less or the other way), each move told as
-/// the root's `change:` rule says: in points or relative.
+/// For a confirmed effect (or a `likely` one, which earlier versions stored), what share of
+/// the root's change since shipping it explains (or both moves, where the root moved less or
+/// the other way), each move told as the root's `change:` rule says: in points or relative.
 fn root_share(tree: &MetricTree, a: &Assessment) -> String {
     let confirmed = matches!(a.verdict, Some(Verdict::Confirmed | Verdict::Likely));
     let Some(root) = a.root.as_ref().filter(|_| confirmed) else {
@@ -181,7 +181,7 @@ fn control(model: Option<&str>, grain: canopy_engine::Grain) -> String {
     match model.and_then(|m| m.split_once(": ")) {
         Some(("segments", which)) => format!("with {which} as control"),
         Some(("regression", metrics)) => format!("against {metrics} as control"),
-        None if model == Some("year over year") => {
+        None if model == Some(super::assess::YEAR_OVER_YEAR) => {
             format!("against the same {grain}s a year before")
         }
         _ => "against its own level (no control)".to_string(),

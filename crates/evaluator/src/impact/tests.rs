@@ -111,7 +111,9 @@ fn too_little_history_is_not_evaluable_and_little_is_not_calibrated() {
     )
     .unwrap();
     assert_eq!(t.placebo, None);
-    assert_eq!(judge(&t, 1.0, None).0, Verdict::Likely);
+    // A lift the t test alone passes is no verdict without the false-alarm check.
+    assert!(t.p <= ALPHA, "{}", t.p);
+    assert_eq!(judge(&t, 1.0, None).0, Verdict::Inconclusive);
     // 40 before: the baseline shrinks to 15 so that 19 placebo dates fit.
     let t = test(
         &u[20..],

@@ -5,8 +5,8 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::describe;
 use super::search::{locate, Conditions, Found, Leaves};
+use super::{describe, Named};
 use crate::attribution::Parts;
 
 /// Random leaves: every combination of `cards` values, each a base in 50..150 times noise
@@ -111,7 +111,9 @@ proptest! {
             .iter()
             .map(|&c| (0..c).map(|v| v.to_string()).collect())
             .collect();
-        let slices = describe(&leaves, &parts, &found, &values);
+        let dims: Vec<String> = (0..dims).map(|d| format!("d{d}")).collect();
+        let named = Named { dims: &dims, values: &values };
+        let slices = describe(&leaves, &parts, &found, &named);
         let union: f64 = (0..before.len())
             .filter(|&i| found.iter().any(|s| inside(&codes, dims, i, s)))
             .map(|i| after[i] - before[i])

@@ -62,6 +62,11 @@ fn body(letter: &Letter) -> Markup {
             (heading(html! { "And " (count) " more that moved" }))
             ul style="margin:0;padding-left:20px;" { @for line in lines { li { (line) } } } "\n"
         }
+        @if !letter.snoozed.is_empty() {
+            (heading(html! { "Moved, but snoozed" }))
+            p style="margin:0 0 4px;" { "Nobody was alerted of these." } "\n"
+            ul style="margin:0;padding-left:20px;" { @for line in &letter.snoozed { li { (line) } } } "\n"
+        }
         @for (title, lines) in &letter.redefined {
             (heading(html! { "Definition changed: " (title) }))
             p style="margin:0 0 8px;" { (lines_with_breaks(lines)) } "\n"

@@ -10,7 +10,7 @@ use canopy_evaluator::{rank, slices, Evaluation, Period, Slices};
 use super::budget::{self, Shown};
 use super::{Carried, Digest, MovedMetric, Redefined};
 use crate::address::display_name;
-use crate::moves::Rule;
+use crate::moves::{Move, Rule};
 
 /// How many contributors, slices and trend periods an email shows.
 const TOP_CONTRIBUTORS: usize = 3;
@@ -40,6 +40,8 @@ pub(super) struct Letter {
     pub(super) moved: Vec<Item>,
     /// The moved metrics past those: how many, and one line for each listed.
     pub(super) more: Option<(usize, Vec<String>)>,
+    /// Moves held back by snoozes, one line each.
+    pub(super) snoozed: Vec<String>,
     /// Changes of definition: the metric's title, and one line per fact.
     pub(super) redefined: Vec<(String, Vec<String>)>,
     /// Verdicts on shipped changes, in words.
@@ -157,6 +159,9 @@ impl Body<'_> {
                 .map(|m| self.item(m))
                 .collect(),
             more: (!more.is_empty()).then_some((count, more)),
+            snoozed: (self.digest.snoozed.iter())
+                .map(|(m, s)| format!("{}; {}", self.moved_line(m), s.told()))
+                .collect(),
             redefined: (self.digest.redefined.iter().take(self.shown.redefined))
                 .map(|r| self.redefinition_facts(r))
                 .collect(),
@@ -264,7 +269,8 @@ impl Body<'_> {
         Item {
             title: m.title.clone(),
             id: m.id.clone(),
-            values: change(before, after, m.unit.as_deref(), m.change),
+            values: change(before, after, m.unit.as_deref(), m.change)
+                + &against(moved.movement.since, self.period),
             band,
             target,
             why,
@@ -282,7 +288,7 @@ impl Body<'_> {
 
     /// The slices of the data that moved, one line each: the amount and share, for a ratio
     /// whether it moved by rate or by mix, and the slice, e.g. `-577 users (91%)
-    /// platform=android & country=DE`.
+    /// platform = android, country = DE`.
     fn slices(&self, e: &canopy_evaluator::Explanation, m: &canopy_engine::Metric) -> Vec<String> {
         let eval = self.eval;
         if eval.segments().is_empty() {
@@ -300,7 +306,7 @@ impl Body<'_> {
                     _ => "",
                 };
                 let amount = contribution(s.change, total, m);
-                format!("{amount}{how}  {}", s.name(eval.dimensions()))
+                format!("{amount}{how}  {}", s.slice.describe())
             })
             .collect()
     }
@@ -325,7 +331,6 @@ impl Body<'_> {
 
     /// One line for each moved metric listed past those shown in full.
     fn more_moved(&self) -> Vec<String> {
-        let tree = self.tree();
         let Shown {
             detailed,
             listed_to,
@@ -338,25 +343,26 @@ impl Body<'_> {
             .skip(detailed)
             .take(listed_to - detailed)
             .map(|m| {
-                let metric = tree.metric(m.movement.metric);
                 let rules: Vec<&str> = m.movement.rules.iter().map(Rule::name).collect();
-                format!(
-                    "{}: {}; {}",
-                    titled(&metric.title, &metric.id),
-                    change(
-                        m.movement.before,
-                        m.movement.after,
-                        metric.unit.as_deref(),
-                        metric.change
-                    ),
-                    rules.join(", ")
-                )
+                format!("{}; {}", self.moved_line(m.movement), rules.join(", "))
             })
             .chain((moved > listed_to).then(|| {
                 let rest = moved - listed_to;
                 format!("... and {rest} more; `canopy explain` shows any of them in full")
             }))
             .collect()
+    }
+
+    /// A move in one line: the metric and its values.
+    fn moved_line(&self, movement: &Move) -> String {
+        let metric = self.tree().metric(movement.metric);
+        let values = change(
+            movement.before,
+            movement.after,
+            metric.unit.as_deref(),
+            metric.change,
+        );
+        format!("{}: {values}", titled(&metric.title, &metric.id))
     }
 
     /// What this message left out to fit its budget, and where to see it.
@@ -420,12 +426,25 @@ impl Body<'_> {
                     .ok()
                     .zip(before.ok())
                     .and_then(|(a, b)| better(m.good, b, a));
+                let title = match self.digest.snoozes.iter().find(|(s, _)| *s == id) {
+                    Some((_, snooze)) => format!("{} ({})", m.title, snooze.told()),
+                    None => m.title.clone(),
+                };
                 Row {
-                    cells: [m.title.clone(), value, previous, change, band],
+                    cells: [title, value, previous, change, band],
                     better: direction,
                 }
             })
             .collect()
+    }
+}
+
+/// What a move compared with, when it is not the period before: ` against 2025-W47, a year
+/// before`.
+fn against(since: Period, period: Period) -> String {
+    match since == period.previous() {
+        true => String::new(),
+        false => format!(" against {since}, a year before"),
     }
 }
 
@@ -485,5 +504,23 @@ fn describe(rule: &Rule, kind: canopy_engine::ChangeIn, change: f64) -> String {
         } => format!("fell short of the target of {}", number(*target)),
         Rule::Reminder { runs } => format!("still off track after {runs} runs (reminder)"),
         Rule::Recovered => "recovered".to_string(),
+        Rule::Segments { shifts, threshold } => {
+            let shifts: Vec<String> = (shifts.iter())
+                .map(|s| {
+                    format!(
+                        "{} {} -> {} ({}, {:.0}% of it)",
+                        s.segment,
+                        number(s.before),
+                        number(s.after),
+                        percent(s.pct),
+                        s.size * 100.0
+                    )
+                })
+                .collect();
+            format!(
+                "segments shifted (alert at {threshold}%): {}",
+                shifts.join("; ")
+            )
+        }
     }
 }

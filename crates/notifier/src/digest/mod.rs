@@ -15,6 +15,7 @@ use canopy_evaluator::{rank, Evaluation, Explanation, Period};
 use crate::address::fit_subject;
 use crate::moves::Move;
 use crate::redefinition::Redefinition;
+use crate::snooze::Snooze;
 use budget::Shown;
 
 pub(crate) mod budget;
@@ -173,6 +174,11 @@ pub struct Digest<'a> {
     /// The latest period in which each metric's definition changed, lately: trends that
     /// cross it say so.
     pub changed: &'a BTreeMap<MetricId, Period>,
+    /// Moves of their metrics that nobody is told of, as they are snoozed: listed, so the
+    /// message says what it holds back.
+    pub snoozed: Vec<(&'a Move, &'a Snooze)>,
+    /// Every metric of the tree that is snoozed now: the metrics followed say so.
+    pub snoozes: &'a [(MetricId, Snooze)],
 }
 
 impl Digest<'_> {

@@ -22,6 +22,12 @@ pub(super) fn render(letter: &Letter) -> String {
             let _ = writeln!(out, "  {line}");
         }
     }
+    if !letter.snoozed.is_empty() {
+        out.push_str("\nMoved, but snoozed (nobody was alerted):\n");
+        for line in &letter.snoozed {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     for (title, lines) in &letter.redefined {
         let _ = writeln!(out, "\nDefinition changed: {title}");
         for line in lines {

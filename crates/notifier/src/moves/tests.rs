@@ -261,6 +261,16 @@ fn a_rule_has_one_name_in_lists_details_and_the_history() {
         },
         Rule::Reminder { runs: 3 },
         Rule::Recovered,
+        Rule::Segments {
+            shifts: vec![Shift {
+                segment: "android".into(),
+                before: 40.0,
+                after: 10.0,
+                pct: -75.0,
+                size: 0.4,
+            }],
+            threshold: 20.0,
+        },
     ];
     for rule in rules {
         let json = serde_json::to_value(&rule).unwrap();
