@@ -111,8 +111,8 @@ proptest! {
             .iter()
             .map(|&c| (0..c).map(|v| v.to_string()).collect())
             .collect();
-        let dims: Vec<String> = (0..dims).map(|d| format!("d{d}")).collect();
-        let named = Named { dims: &dims, values: &values };
+        let names: Vec<String> = (0..dims).map(|d| format!("d{d}")).collect();
+        let named = Named { dims: &names, values: &values };
         let slices = describe(&leaves, &parts, &found, &named);
         let union: f64 = (0..before.len())
             .filter(|&i| found.iter().any(|s| inside(&codes, dims, i, s)))
