@@ -292,6 +292,11 @@ fn a_seasonal_metric_moves_against_the_same_week_a_year_before() {
         "{moved}"
     );
     assert_eq!(moved["moves"][0]["rules"][0], "change_pct", "{moved}");
+    let subject = moved["emails"][0]["subject"].as_str().unwrap();
+    assert!(
+        subject.contains("100 -> 130 against 2025-W10, a year before"),
+        "{subject}"
+    );
     let args = ["run", "s.yaml", "--data", "d.csv", "--period", "2026-W10"];
     dir.run(&args, 0);
     let email = read(&dir, ".canopy/outbox/s-2026-W10-p@example.com.eml");
@@ -316,8 +321,33 @@ fn a_slices_run_keeps_its_own_history_and_emails() {
     };
     let new = ["--where", "cohort=new"];
     run("2026-W46", &new);
+    // A snooze of the tree as written holds in its slices' runs too.
+    let snooze = [
+        "snooze",
+        TREE,
+        "flow_completion_pct",
+        "--until",
+        "2026-W49",
+        "--by",
+        "Ana",
+    ];
+    dir.run(&snooze, 0);
     let sliced = run("2026-W47", &new);
     assert_eq!(sliced["tree"], "item-creation.where.cohort-new", "{sliced}");
+    let flow = (sliced["moves"].as_array().unwrap().iter())
+        .find(|m| m["metric"] == "flow_completion_pct")
+        .unwrap();
+    assert_eq!(flow["snoozed"]["until"], "2026-W49", "{flow}");
+    // The report page names the slice in its title, once.
+    let page = read(
+        &dir,
+        ".canopy/report/item-creation.where.cohort-new/2026-W47.html",
+    );
+    let title = &page[page.find("<title>").unwrap()..page.find("</title>").unwrap()];
+    assert_eq!(
+        title,
+        "<title>Item creation rate (where cohort = new): 2026-W47"
+    );
     let subject = sliced["emails"][0]["subject"].as_str().unwrap();
     assert!(
         subject.starts_with("[canopy] item-creation.where.cohort-new 2026-W47"),
@@ -354,4 +384,28 @@ fn a_slices_run_keeps_its_own_history_and_emails() {
         "{}",
         refused.stderr
     );
+}
+
+#[test]
+fn a_metric_can_turn_off_the_trees_guard() {
+    let dir = Dir::new();
+    let tree = GUARDED.replace(
+        "rate: { formula: wins / attempts }",
+        "rate: { formula: wins / attempts, alerts: { only_if: false } }",
+    );
+    dir.create("g.yaml", &tree);
+    dir.create("d.csv", WEEKS);
+    let run = |week: &str| {
+        let args = [
+            "run", "g.yaml", "--data", "d.csv", "--period", week, "--format", "json",
+        ];
+        serde_json::from_str::<serde_json::Value>(&dir.run(&args, 0).stdout).unwrap()
+    };
+    run("2026-W01");
+    let week2 = run("2026-W02");
+    let moves = week2["moves"].as_array().unwrap();
+    let held = |metric: &str| moves.iter().find(|m| m["metric"] == metric).unwrap()["held"].clone();
+    assert!(held("rate").is_null(), "{week2}");
+    assert!(held("wins").is_string(), "{week2}");
+    assert_eq!(week2["emails"][0]["to"], "p@example.com", "{week2}");
 }

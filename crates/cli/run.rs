@@ -241,10 +241,7 @@ impl Run<'_> {
     ) -> anyhow::Result<Option<TreeReport>> {
         let request = self.request;
         let slice = Slice(request.slice.conditions.clone());
-        let sliced = (!slice.is_empty()).then(|| {
-            let title = format!("{} ({})", whole.title(), slice.describe());
-            whole.for_slice(slice.tree_id(whole.id()), title)
-        });
+        let sliced = (!slice.is_empty()).then(|| whole.for_slice(slice.tree_id(whole.id())));
         let tree = sliced.as_ref().unwrap_or(whole);
         let arg = PeriodArg::parse(&request.period, tree.grain())?;
         let unjudged = unjudged(tree, self.history)?;

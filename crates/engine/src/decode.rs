@@ -96,8 +96,9 @@ pub(crate) struct AlertsSpec {
     pub(crate) target: Option<bool>,
     pub(crate) remind_after: Option<Option<u32>>,
     pub(crate) segments: Option<Option<f64>>,
-    /// The volume guard's text and its node, kept to point inside the text.
-    pub(crate) only_if: Option<(String, Node)>,
+    /// The volume guard's text and its node, kept to point inside the text; `Some(None)`
+    /// for `false`, which turns off the tree's.
+    pub(crate) only_if: Option<Option<(String, Node)>>,
     pub(crate) compare: Option<crate::model::Compare>,
 }
 
@@ -466,7 +467,7 @@ impl Decoder<'_> {
                 AlertsKey::Bands => spec.bands = self.boolean(v, &what),
                 AlertsKey::Target => spec.target = self.boolean(v, &what),
                 AlertsKey::Segments => spec.segments = self.threshold(v, &what),
-                AlertsKey::OnlyIf => spec.only_if = self.string(v, &what).map(|t| (t, v.clone())),
+                AlertsKey::OnlyIf => spec.only_if = self.guard(v, &what),
                 AlertsKey::Compare => {
                     spec.compare = (self.choice(v, &what, &crate::model::Compare::NAMES))
                         .map(|i| crate::model::Compare::ALL[i])
@@ -505,6 +506,14 @@ impl Decoder<'_> {
     }
 
     /// A positive number, or `false` to turn the rule off.
+    /// A volume guard: its text and node, or `false`.
+    fn guard(&mut self, node: &Node, what: &str) -> Option<Option<(String, Node)>> {
+        if matches!(&node.kind, Kind::Scalar(s) if s.is_plain() && s.text == "false") {
+            return Some(None);
+        }
+        Some(Some((self.string(node, what)?, node.clone())))
+    }
+
     fn threshold(&mut self, node: &Node, what: &str) -> Option<Option<f64>> {
         if matches!(&node.kind, Kind::Scalar(s) if s.is_plain() && s.text == "false") {
             return Some(None);

@@ -125,7 +125,7 @@ keys! {
         History = "history" => json!({ "type": "integer", "minimum": 3, "maximum": 520, "description": "Periods of history the anomaly rule uses (default 8)." }),
         Target = "target" => json!({ "type": "boolean", "description": "A move when the value crosses the target (default true)." }),
         Segments = "segments" => threshold("A move when any segment changed by at least this percent, even when the total did not (off by default); a segment under 5% of the metric never does."),
-        OnlyIf = "only_if" => text("A volume guard: a condition over the tree's metrics in the period, e.g. `attempts >= 10`. A move where it does not hold (or cannot be evaluated) is recorded as held back, with why, and not sent."),
+        OnlyIf = "only_if" => json!({ "description": "A volume guard: a condition over the tree's metrics in the period, e.g. `attempts >= 10`. A move where it does not hold (or cannot be evaluated) is recorded as held back, with why, and not sent. `false` on a metric turns off the tree's.", "anyOf": [{ "type": "string" }, { "const": false }] }),
         RemindAfter = "remind_after" => json!({ "description": "Remind the owner after this many runs in a bad state (off target, or in the worst band) without another alert (default 4); false never reminds.", "anyOf": [{ "type": "integer", "minimum": 1, "maximum": 1000 }, { "const": false }] }),
         Compare = "compare" => json!({ "enum": ["previous", "year"], "description": "What a period is compared with to tell a move: the period before (default), or the same period a year before (the same ISO week for weeks), for seasonal metrics." }),
     }

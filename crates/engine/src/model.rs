@@ -316,6 +316,8 @@ impl Metric {
 #[derive(Clone, Debug)]
 pub struct MetricTree {
     pub(crate) id: String,
+    /// The id as the tree file writes it (a slice's tree is kept under another).
+    pub(crate) written_id: String,
     pub(crate) id_location: Location,
     pub(crate) title: String,
     pub(crate) description: Option<String>,
@@ -334,14 +336,21 @@ pub struct MetricTree {
 }
 
 impl MetricTree {
-    /// This tree for one slice of its data: the same metrics, under `id` and `title`, so that
-    /// what a run of the slice records, sends and writes is kept apart from the whole tree's.
-    pub fn for_slice(&self, id: String, title: String) -> MetricTree {
+    /// This tree for one slice of its data, kept under `id`: the same metrics, so that what a
+    /// run of the slice records, sends and writes is kept apart from the whole tree's. Its
+    /// registered changes are judged on the whole tree only: it has none.
+    pub fn for_slice(&self, id: String) -> MetricTree {
         MetricTree {
             id,
-            title,
+            changes: Vec::new(),
             ..self.clone()
         }
+    }
+
+    /// The id as the tree file writes it: [`MetricTree::id`], but for a slice's tree (see
+    /// [`MetricTree::for_slice`]) the whole tree's.
+    pub fn written_id(&self) -> &str {
+        &self.written_id
     }
 
     /// The tree's id, unique among trees.

@@ -188,6 +188,7 @@ pub(crate) fn tree(
     let id = spec.id?;
     Some(MetricTree {
         id_location: dec.location(id.span),
+        written_id: id.value.clone(),
         id: id.value,
         title: spec.title.unwrap_or_default(),
         description: spec.description,
@@ -640,12 +641,15 @@ fn merge_alerts(
         id => format!("`{id}`"),
     };
     let only_if = match &over.only_if {
-        Some(written) => compile(dec, &Language::guard(&owner), written, known).map(|formula| {
-            crate::model::Guard {
-                text: written.0.clone(),
-                formula,
-            }
-        }),
+        Some(Some(written)) => {
+            compile(dec, &Language::guard(&owner), written, known).map(|formula| {
+                crate::model::Guard {
+                    text: written.0.clone(),
+                    formula,
+                }
+            })
+        }
+        Some(None) => None,
         None => base.only_if.clone(),
     };
     Alerts {

@@ -64,23 +64,30 @@ impl Slice {
     }
 
     /// What tells a slice's runs apart from the whole tree's, appended to the tree's id:
-    /// `.where.platform-ios.plan-pro`. A tree id has no `.`, so no tree's id is ever a slice's;
-    /// characters other than letters, digits, `_` and `-` become `-`, and then a hash of the
-    /// conditions as written keeps two slices apart.
+    /// `.where.plan-pro.platform-ios`, the conditions in order of dimension. A tree id has no
+    /// `.`, so no tree's id is ever a slice's. Where a dimension or value has a character other
+    /// than letters, digits and `_`, each such character becomes `-` and a hash of the
+    /// conditions as written is appended, so that two slices never share a key.
     pub fn key(&self) -> String {
+        let mut conditions = self.0.clone();
+        conditions.sort();
+        let plain = |t: &str| t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         let mut key = String::from(".where");
-        let mut changed = false;
-        for (d, v) in &self.0 {
+        for (d, v) in &conditions {
+            let kept = |c: char| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            };
             key.push('.');
-            for c in format!("{d}-{v}").chars() {
-                let kept = c.is_ascii_alphanumeric() || c == '_' || c == '-';
-                changed |= !kept;
-                key.push(if kept { c } else { '-' });
-            }
+            key.extend(d.chars().map(kept));
+            key.push('-');
+            key.extend(v.chars().map(kept));
         }
-        if changed {
-            let written = self
-                .0
+        if !conditions.iter().all(|(d, v)| plain(d) && plain(v)) {
+            let written = conditions
                 .iter()
                 .flat_map(|(d, v)| [d.as_bytes(), b"=", v.as_bytes(), b"\0"]);
             let hash = canopy_engine::stable_hash(written.flatten().copied());

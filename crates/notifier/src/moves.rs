@@ -41,7 +41,9 @@ pub enum Rule {
     },
     /// The value is far from its recent history (robust z-score: median and MAD).
     Anomaly {
-        /// The robust z-score.
+        /// The robust z-score (infinite against a flat history; histories of earlier
+        /// versions wrote that as `null`).
+        #[serde(deserialize_with = "infinite_if_null")]
         z: f64,
         /// The threshold.
         threshold: f64,
@@ -67,6 +69,11 @@ pub enum Rule {
         /// The threshold.
         threshold: f64,
     },
+}
+
+/// A number, or infinity where `null` was written for it.
+fn infinite_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 impl Rule {

@@ -98,7 +98,7 @@ pub fn plan(
     };
     let moves = moves(eval, period, history, &mut record)?;
     let snoozed = history.snoozed(tree, period)?;
-    let snooze_of = |m: MetricId| snoozed.iter().find(|(s, _)| *s == m).map(|(_, s)| s);
+    let snooze_of = |m: MetricId| crate::snooze::of(&snoozed, m);
     let held: Vec<Option<String>> = (moves.iter())
         .map(|m| held(eval, period, m.metric, snooze_of(m.metric)))
         .collect();
@@ -109,13 +109,8 @@ pub fn plan(
     let headline = (moves.iter().zip(&explanations).zip(&held))
         .find(|((m, _), held)| m.metric == tree.root() && held.is_none())
         .and_then(|((_, e), _)| crate::digest::headline(eval, e.as_ref()?));
-    let definitions: Vec<(String, Definition)> = (tree.ids())
-        .map(|id| (tree.metric(id).id.clone(), Definition::of(tree, id)))
-        .collect();
-    let hash = tree.definition_hash_of(definitions.iter().map(|(_, d)| d));
+    let (definitions, hash, redefined) = definitions(eval, period, history)?;
     let version = canopy_engine::short_version(&hash);
-    let last = history.definitions_before(tree.id(), &period_text, &hash)?;
-    let redefined = redefinitions(eval, period, &definitions, last.as_ref());
     let changed = definition_changes(tree, history, period, &redefined)?;
     let told = (moves.iter().zip(&explanations).zip(&held))
         .filter_map(|(told, held)| held.is_none().then_some(told));
@@ -165,6 +160,25 @@ pub fn plan(
     })
 }
 
+/// Each metric's definition now, the full hash of the tree's, and the metrics whose
+/// definitions changed since the last run of an earlier period.
+type Definitions = (Vec<(String, Definition)>, String, Vec<Redefinition>);
+
+fn definitions(
+    eval: &Evaluation<'_>,
+    period: Period,
+    history: &History,
+) -> Result<Definitions, Error> {
+    let tree = eval.tree();
+    let definitions: Vec<(String, Definition)> = (tree.ids())
+        .map(|id| (tree.metric(id).id.clone(), Definition::of(tree, id)))
+        .collect();
+    let hash = tree.definition_hash_of(definitions.iter().map(|(_, d)| d));
+    let last = history.definitions_before(tree.id(), &period.to_string(), &hash)?;
+    let redefined = redefinitions(eval, period, &definitions, last.as_ref());
+    Ok((definitions, hash, redefined))
+}
+
 /// Every metric's moves in `period`, each metric's next alert state recorded in `record`.
 fn moves(
     eval: &Evaluation<'_>,
@@ -210,7 +224,7 @@ fn reports(
             rules: m.rules.iter().map(Rule::name).collect(),
             recipient: tree.accountable(m.metric).contact(),
             details: m.rules.clone(),
-            snoozed: (snoozed.iter().find(|(s, _)| *s == m.metric)).map(|(_, s)| s.clone()),
+            snoozed: crate::snooze::of(snoozed, m.metric).cloned(),
             held: held.clone(),
             against: (m.since != period.previous()).then(|| m.since.to_string()),
         })

@@ -48,6 +48,11 @@ impl Snooze {
     }
 }
 
+/// The snooze of `metric` among `snoozes`.
+pub(crate) fn of(snoozes: &[(MetricId, Snooze)], metric: MetricId) -> Option<&Snooze> {
+    snoozes.iter().find(|(m, _)| *m == metric).map(|(_, s)| s)
+}
+
 impl History {
     /// Snoozes `snooze.metric` of `snooze.tree`, replacing any snooze of it. Gives the one
     /// replaced.
@@ -75,13 +80,14 @@ impl History {
         )
     }
 
-    /// The metrics of `tree` whose moves in `period` are held back, with their snoozes.
+    /// The metrics of `tree` whose moves in `period` are held back, with their snoozes: a
+    /// snooze of the tree as written holds in the runs of its slices too.
     pub fn snoozed(
         &self,
         tree: &MetricTree,
         period: Period,
     ) -> Result<Vec<(MetricId, Snooze)>, Error> {
-        Ok((self.snoozes(Some(tree.id()))?.into_iter())
+        Ok((self.snoozes(Some(tree.written_id()))?.into_iter())
             .filter(|s| s.holds(period))
             .filter_map(|s| Some((tree.find(&s.metric)?, s)))
             .collect())

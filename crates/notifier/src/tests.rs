@@ -727,6 +727,11 @@ fn a_verdict_is_kept_once_and_a_change_first_seen_stays_the_earliest() {
         history.record_run(&record(period, verdict), now()).unwrap();
     }
     let kept = history.change("t", "c").unwrap().unwrap();
+    // A verdict stored before effects kept their baseline reads back without one.
+    let mut old = serde_json::to_value(judged("confirmed")).unwrap();
+    old["effect"].as_object_mut().unwrap().remove("baseline");
+    let old: canopy_evaluator::impact::Assessment = serde_json::from_value(old).unwrap();
+    assert!(old.effect.unwrap().baseline.is_nan());
     assert_eq!(kept.first_seen, "2026-W12");
     assert_eq!(kept.judged_in.as_deref(), Some("2026-W20"));
     assert_eq!(kept.verdict, Some(judged("confirmed")));

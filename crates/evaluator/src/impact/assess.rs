@@ -9,6 +9,11 @@ use super::{
 };
 use crate::{Evaluation, Period};
 
+/// A number verdicts stored by earlier versions did not keep: none (NaN, written `null`).
+fn unknown() -> f64 {
+    f64::NAN
+}
+
 /// Where a change stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,6 +46,7 @@ pub struct Effect {
     pub high: f64,
     /// The metric's mean before shipping, in its unit: a metric told in points says its
     /// effect as `relative * baseline` points.
+    #[serde(default = "unknown")]
     pub baseline: f64,
 }
 
@@ -72,6 +78,7 @@ pub struct RootShare {
     pub change: f64,
     /// The root's level before shipping (its baseline mean), in its unit: a root told in
     /// points says its moves as `effect * baseline` points.
+    #[serde(default = "unknown")]
     pub baseline: f64,
 }
 

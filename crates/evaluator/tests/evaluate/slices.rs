@@ -77,3 +77,33 @@ fn a_slice_names_what_the_data_lacks() {
     assert!(ios.total(t.find("b").unwrap(), week("2026-W10")).is_err());
     assert!(ios.total(t.find("r").unwrap(), week("2026-W10")).is_err());
 }
+
+#[test]
+fn every_slice_has_its_own_key_whatever_the_order_of_its_conditions() {
+    let slice = |conditions: &[(&str, &str)]| {
+        Slice(
+            conditions
+                .iter()
+                .map(|(d, v)| (d.to_string(), v.to_string()))
+                .collect(),
+        )
+    };
+    let both = slice(&[("platform", "ios"), ("plan", "pro")]);
+    assert_eq!(both.key(), ".where.plan-pro.platform-ios");
+    assert_eq!(
+        both.key(),
+        slice(&[("plan", "pro"), ("platform", "ios")]).key()
+    );
+    assert_eq!(both.tree_id("shop"), "shop.where.plan-pro.platform-ios");
+    assert_eq!(slice(&[]).tree_id("shop"), "shop");
+    // A `-` or any other character in a name is replaced, and a hash keeps slices apart.
+    let (a, b) = (slice(&[("a", "b-c")]), slice(&[("a-b", "c")]));
+    assert!(a.key().starts_with(".where.a-b-c-") && b.key().starts_with(".where.a-b-c-"));
+    assert_ne!(a.key(), b.key());
+    let odd = slice(&[("country", "Côte d'Ivoire")]).key();
+    assert!(
+        odd.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+        "{odd}"
+    );
+}

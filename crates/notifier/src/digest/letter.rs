@@ -159,9 +159,7 @@ impl Body<'_> {
                 .map(|m| self.item(m))
                 .collect(),
             more: (!more.is_empty()).then_some((count, more)),
-            snoozed: (self.digest.snoozed.iter())
-                .map(|(m, s)| format!("{}; {}", self.moved_line(m), s.told()))
-                .collect(),
+            snoozed: self.snoozed_lines(),
             redefined: (self.digest.redefined.iter().take(self.shown.redefined))
                 .map(|r| self.redefinition_facts(r))
                 .collect(),
@@ -270,7 +268,7 @@ impl Body<'_> {
             title: m.title.clone(),
             id: m.id.clone(),
             values: change(before, after, m.unit.as_deref(), m.change)
-                + &against(moved.movement.since, self.period),
+                + &super::against(moved.movement.since, self.period),
             band,
             target,
             why,
@@ -353,6 +351,19 @@ impl Body<'_> {
             .collect()
     }
 
+    /// The moves held back by snoozes, one line each: at most [`budget::LISTED`], then how
+    /// many more.
+    fn snoozed_lines(&self) -> Vec<String> {
+        let snoozed = &self.digest.snoozed;
+        (snoozed.iter().take(budget::LISTED))
+            .map(|(m, s)| format!("{}; {}", self.moved_line(m), s.told()))
+            .chain(
+                (snoozed.len() > budget::LISTED)
+                    .then(|| format!("... and {} more snoozed", snoozed.len() - budget::LISTED)),
+            )
+            .collect()
+    }
+
     /// A move in one line: the metric and its values.
     fn moved_line(&self, movement: &Move) -> String {
         let metric = self.tree().metric(movement.metric);
@@ -426,8 +437,8 @@ impl Body<'_> {
                     .ok()
                     .zip(before.ok())
                     .and_then(|(a, b)| better(m.good, b, a));
-                let title = match self.digest.snoozes.iter().find(|(s, _)| *s == id) {
-                    Some((_, snooze)) => format!("{} ({})", m.title, snooze.told()),
+                let title = match crate::snooze::of(self.digest.snoozes, id) {
+                    Some(snooze) => format!("{} ({})", m.title, snooze.told()),
                     None => m.title.clone(),
                 };
                 Row {
@@ -436,15 +447,6 @@ impl Body<'_> {
                 }
             })
             .collect()
-    }
-}
-
-/// What a move compared with, when it is not the period before: ` against 2025-W47, a year
-/// before`.
-fn against(since: Period, period: Period) -> String {
-    match since == period.previous() {
-        true => String::new(),
-        false => format!(" against {since}, a year before"),
     }
 }
 

@@ -217,10 +217,11 @@ pub fn headline(eval: &Evaluation<'_>, explanation: &Explanation) -> Option<Stri
         _ => String::new(),
     };
     let mut out = format!(
-        "{} {moved} {} -> {}{unit}{bands}",
+        "{} {moved} {} -> {}{unit}{bands}{}",
         metric.title,
         number(before),
-        number(after)
+        number(after),
+        against(from, to)
     );
     let total = after - before;
     let mut leaves: Vec<(MetricId, f64)> = explanation
@@ -251,6 +252,15 @@ pub fn headline(eval: &Evaluation<'_>, explanation: &Explanation) -> Option<Stri
         out += &format!(": {}", named.join(", "));
     }
     Some(out)
+}
+
+/// What a move compared with, when it is not the period before (`compare: year`):
+/// ` against 2025-W47, a year before`.
+pub(crate) fn against(since: Period, period: Period) -> String {
+    match since == period.previous() {
+        true => String::new(),
+        false => format!(" against {since}, a year before"),
+    }
 }
 
 /// `weekly` for weeks, and so on.

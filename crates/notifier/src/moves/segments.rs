@@ -1,5 +1,5 @@
 //! The segment-shift rule (`alerts: { segments: PCT }`): a move when a segment of a metric
-//! changed by at least that percent, even when its total held. Calm by default: a segment
+//! changed by at least that percent from the period compared with, even when its total held. Calm by default: a segment
 //! smaller than [`SEGMENT_FLOOR`] of the metric never fires, and at most [`SHIFTS_TOLD`] are
 //! named.
 
@@ -19,7 +19,7 @@ pub const SHIFTS_TOLD: usize = 5;
 pub struct Shift {
     /// The segment, its dimensions' values joined by `/`.
     pub segment: String,
-    /// Its value the period before.
+    /// Its value in the period compared with (the period before, or a year before).
     pub before: f64,
     /// Its value in the period.
     pub after: f64,

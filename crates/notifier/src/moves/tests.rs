@@ -277,6 +277,12 @@ fn a_rule_has_one_name_in_lists_details_and_the_history() {
         assert_eq!(json["rule"], rule.name(), "{json}");
         assert_eq!(serde_json::from_value::<Rule>(json).unwrap(), rule);
     }
+    // An anomaly against a flat history, which earlier versions wrote with `z: null`.
+    let flat = serde_json::json!({ "rule": "anomaly", "z": null, "threshold": 3.5 });
+    let Rule::Anomaly { z, .. } = serde_json::from_value::<Rule>(flat).unwrap() else {
+        panic!("an anomaly")
+    };
+    assert!(z.is_infinite());
     // A band move recorded under its earlier name still reads back.
     let old = serde_json::json!({ "rule": "band", "from": "A", "to": "B" });
     assert_eq!(
