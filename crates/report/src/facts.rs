@@ -262,9 +262,12 @@ pub struct Panel {
     pub segments: Vec<Segment>,
     /// Why segments could not be split.
     pub segments_note: Option<String>,
-    /// The slices that moved, largest change first (`explain --slices`).
+    /// The slices that moved, largest change first (`explain --slices`); left out of the page
+    /// when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slices: Vec<SliceRow>,
     /// Why no slice is named, when the data has segments.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slices_note: Option<String>,
     /// The metrics under this one whose shares are approximate, with how.
     pub approximate: Vec<String>,

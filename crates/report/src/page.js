@@ -101,7 +101,7 @@
         out.push(h("h3", {}, "Offsetting movements"));
         for (const o of p.offsetting) out.push(h("p", { class: "meta" }, `${o.title} changed ${o.change}, hiding:`), parts(o.inputs, "data-offset"));
       }
-      if (p.slices.length > 0) {
+      if (p.slices) {
         const head = h("tr", {}, h("th", {}, "Slice"), h("th", { class: "num" }, "Change"), h("th", { class: "num" }, "Share"), h("th", { class: "num" }, "Mix"), h("th", { class: "num" }, "Rate"));
         out.push(h("h3", {}, "Where it moved"), h("table", { class: "segments slices" }, head, p.slices.map((s) => h("tr", { "data-slice": s.name }, h("th", {}, s.name), h("td", { class: "num" }, s.text), h("td", { class: "num" }, s.share ?? ""), h("td", { class: "num" }, s.mix ?? ""), h("td", { class: "num" }, s.rate ?? "")))));
       }
