@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use canopy_evaluator::format::{number, signed};
+use canopy_present::format::{number, signed};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 

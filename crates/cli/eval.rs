@@ -7,7 +7,7 @@ use canopy_evaluator::{eval_report_against, evaluate, Baseline, EvalReport, Stat
 use crate::args::{DataArgs, Format, SliceArgs};
 use crate::data;
 use canopy_engine::{ChangeIn, Grain};
-use canopy_evaluator::format::{number, percent, signed};
+use canopy_present::format::{number, percent, signed};
 
 use crate::table;
 use crate::trees::{self, Style};

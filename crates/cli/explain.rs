@@ -10,7 +10,7 @@ use canopy_evaluator::{
 
 use crate::args::{DataArgs, Format};
 use crate::data;
-use canopy_evaluator::format::{change, signed_at};
+use canopy_present::format::{change, signed_at};
 
 use crate::table;
 use crate::trees::{self, Style};
@@ -308,7 +308,7 @@ struct Text<'r, 'a> {
 impl<'r, 'a> Text<'r, 'a> {
     fn new(report: &'r ExplainReport<'a>, unit: Option<String>) -> Self {
         let scale = report.scale();
-        let change = canopy_evaluator::format::settled(report.change.unwrap_or(0.0), scale);
+        let change = canopy_present::format::settled(report.change.unwrap_or(0.0), scale);
         let header = unit.map_or("contribution".into(), |u| format!("contribution (in {u})"));
         Text {
             report,
@@ -328,7 +328,7 @@ impl<'r, 'a> Text<'r, 'a> {
             0.0 => "-".into(),
             change => format!(
                 "{:.0}%",
-                canopy_evaluator::format::settled(v, self.scale) / change * 100.0
+                canopy_present::format::settled(v, self.scale) / change * 100.0
             ),
         }
     }

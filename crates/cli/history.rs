@@ -1,7 +1,7 @@
 //! `canopy history`: what the runs of a tree recorded, read back from the database.
 
-use canopy_evaluator::format::number;
 use canopy_notifier::History;
+use canopy_present::format::number;
 use serde::Serialize;
 
 use crate::args::{Format, HistoryArgs};

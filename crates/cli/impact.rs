@@ -134,7 +134,7 @@ fn render(tree: &MetricTree, changes: &[usize], assessed: &[Assessment], as_of: 
             // In the metric's own terms: percent, or points for a metric told in points.
             let change = tree.find(&a.metric).map(|m| tree.metric(m).change);
             let told = |e: &canopy_evaluator::impact::Effect, x: f64| {
-                impact::told(
+                canopy_present::told(
                     change.unwrap_or(canopy_engine::ChangeIn::Relative),
                     x,
                     e.baseline,
@@ -174,7 +174,7 @@ fn render(tree: &MetricTree, changes: &[usize], assessed: &[Assessment], as_of: 
     );
     out.push('\n');
     for (&i, a) in changes.iter().zip(assessed) {
-        out += &impact::story(tree, &tree.changes()[i], a);
+        out += &canopy_present::story(tree, &tree.changes()[i], a);
         out += "\n\n";
     }
     out.truncate(out.trim_end().len() + 1);

@@ -468,12 +468,10 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
 }
 
 mod assess;
-mod story;
 pub use assess::{
     assess, assess_all, Assessment, Effect, Guarded, GuardrailReport, PlaceboReport, RootShare,
-    ShortHistory, Span, Stage,
+    ShortHistory, Span, Stage, YEAR_OVER_YEAR,
 };
-pub use story::{story, told};
 
 #[cfg(test)]
 mod tests;

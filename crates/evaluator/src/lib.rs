@@ -12,7 +12,6 @@ mod baseline;
 mod data;
 mod derivative;
 mod evaluate;
-pub mod format;
 pub mod impact;
 mod report;
 mod shapley;
@@ -66,4 +65,9 @@ pub enum Error {
         /// The values the dimension has in the rows left by the conditions before it.
         values: Vec<String>,
     },
+}
+
+/// The change from `before` to `after` in percent of `|before|`; `None` when `before` is 0.
+pub fn pct_change(before: f64, after: f64) -> Option<f64> {
+    (before != 0.0).then(|| (after - before) / before.abs() * 100.0)
 }

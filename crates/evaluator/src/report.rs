@@ -10,7 +10,7 @@ use crate::attribution::{rank, Explanation, Node, Segments, METHOD};
 use crate::baseline::Against;
 use crate::data::Slice;
 use crate::evaluate::{Cell, Evaluation, Status};
-use crate::format::pct_change;
+use crate::pct_change;
 use crate::slices::Slices;
 use crate::Period;
 
@@ -408,7 +408,7 @@ impl ExplainReport<'_> {
 
     /// The size of the numbers this explanation was computed from, in the metric's unit:
     /// the largest magnitude among its values, contributions and segments' parts. Text says
-    /// `0` for a number under [`crate::format::RESIDUE`] times this (rounding, not data).
+    /// `0` for a number under `canopy_present::format::RESIDUE` times this (rounding, not data).
     pub fn scale(&self) -> f64 {
         let segments = self
             .segments

@@ -7,8 +7,8 @@
 //! one message when it recovers.
 
 use canopy_engine::{Compare, Good, Metric, MetricId};
-use canopy_evaluator::format::pct_change;
 use canopy_evaluator::{Evaluation, Period};
+use canopy_present::format::pct_change;
 use serde::{Deserialize, Serialize};
 
 /// Why a metric moved.

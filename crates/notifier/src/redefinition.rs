@@ -3,8 +3,8 @@
 //! what changed and, where both can be computed, its value this period under each.
 
 use canopy_engine::{Definition, FieldChange, MetricId};
-use canopy_evaluator::format::number;
 use canopy_evaluator::{Evaluation, Period};
+use canopy_present::format::number;
 use serde::Serialize;
 
 use crate::history::Definitions;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use canopy_engine::{Definition, MetricId};
-use canopy_evaluator::format::number;
 use canopy_evaluator::{Cell, Evaluation, Explainer, Explanation, Period, Planner};
+use canopy_present::format::number;
 use lettre::message::Mailbox;
 use serde::Serialize;
 
@@ -413,7 +413,7 @@ fn verdicts(
                 }
                 if assessed.status != Stage::Pending {
                     assessed.post_hoc = kept.post_hoc();
-                    let story = canopy_evaluator::impact::story(tree, change, &assessed);
+                    let story = canopy_present::story(tree, change, &assessed);
                     kept.judged_in = Some(period_text.clone());
                     kept.verdict = Some(assessed.clone());
                     kept.story = Some(story.clone());

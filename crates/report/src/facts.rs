@@ -3,8 +3,8 @@
 //! evaluator's one formatter.
 
 use canopy_engine::{Good, Metric, MetricId, MetricTree};
-use canopy_evaluator::format::{number, signed_at, titled, told};
 use canopy_evaluator::{explain_report, Evaluation, ExplainReport, Explainer, Period, Planner};
+use canopy_present::format::{number, signed_at, titled, told};
 use serde::{Deserialize, Serialize};
 
 use crate::Marks;

@@ -158,7 +158,7 @@ fn subtitle(period: &str, previous: &str, cards: &[facts::Card], definition: &st
     let moved = cards.iter().filter(|c| c.moved).count();
     format!(
         "{period}, compared with {previous} · {} metrics · {moved} moved · definition {definition}",
-        canopy_evaluator::format::number(cards.len() as f64),
+        canopy_present::format::number(cards.len() as f64),
     )
 }
 

@@ -776,5 +776,5 @@ fn transmitted(grid: &Grid<'_, '_>, s: usize, w: Window, effect: f64) -> Option<
 }
 
 mod control;
-pub(crate) use control::YEAR_OVER_YEAR;
+pub use control::YEAR_OVER_YEAR;
 use control::{scope_segments, series, tested};

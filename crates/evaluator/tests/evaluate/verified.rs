@@ -320,7 +320,7 @@ proptest! {
         numbers.extend(a.root.iter().flat_map(|r| [r.share, r.low, r.high, r.effect, r.change]));
         numbers.extend(a.guardrails.iter().flat_map(|g| g.relative.into_iter().chain(g.p)));
         prop_assert!(numbers.iter().all(|x| x.is_finite()), "{a:?}");
-        let story = impact::story(&t, &t.changes()[0], &a);
+        let story = canopy_present::story(&t, &t.changes()[0], &a);
         prop_assert!(!story.contains("NaN") && !story.contains("inf"), "{story}");
     }
 }
@@ -347,7 +347,7 @@ fn impact_tells_a_root_in_points_and_a_roots_move_once() {
             change: 0.02,
             baseline: 40.0,
         });
-        impact::story(&t, &t.changes()[i], &a)
+        canopy_present::story(&t, &t.changes()[i], &a)
     };
     let leaf = told(1);
     assert!(
@@ -375,8 +375,8 @@ fn impact_tells_a_metric_in_points_in_points() {
     let a = impact::assess(&eval, &t.changes()[0], week("2026-W15"));
     let effect = a.effect.expect("evaluated");
     assert!((effect.baseline - 1000.0).abs() < 30.0, "{effect:?}");
-    let story = impact::story(&t, &t.changes()[0], &a);
-    let pts = |x: f64| canopy_evaluator::format::signed(x * effect.baseline) + " pts";
+    let story = canopy_present::story(&t, &t.changes()[0], &a);
+    let pts = |x: f64| canopy_present::format::signed(x * effect.baseline) + " pts";
     assert!(
         story.contains(&format!("rose {}", pts(effect.relative))),
         "{story}"

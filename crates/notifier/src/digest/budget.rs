@@ -5,8 +5,8 @@
 //! items at the bottom first) and says where the rest can be seen.
 
 use canopy_engine::MetricTree;
-use canopy_evaluator::format::signed_at;
 use canopy_evaluator::Offsetting;
+use canopy_present::format::signed_at;
 
 /// The most bytes one email may have, as sent (headers and both parts, encoded). Servers
 /// commonly refuse messages of 10 to 25 MB, and some mail clients clip a message past about

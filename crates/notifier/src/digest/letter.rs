@@ -4,8 +4,8 @@
 //! of them decides what a message says.
 
 use canopy_engine::{MetricId, MetricTree};
-use canopy_evaluator::format::{change, number, percent, signed, titled, told};
 use canopy_evaluator::{rank, slices, Evaluation, Period, Slices};
+use canopy_present::format::{change, number, percent, signed, titled, told};
 
 use super::budget::{self, Shown};
 use super::{Carried, Digest, MovedMetric, Redefined};

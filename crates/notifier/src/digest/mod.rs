@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use canopy_engine::{MetricId, MetricTree, Person};
-use canopy_evaluator::format::{number, signed, told};
 use canopy_evaluator::{rank, Evaluation, Explanation, Period};
+use canopy_present::format::{number, signed, told};
 
 use crate::address::fit_subject;
 use crate::moves::Move;

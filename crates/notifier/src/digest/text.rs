@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use canopy_evaluator::format::titled;
+use canopy_present::format::titled;
 
 use super::letter::{Item, Letter};
 

@@ -4,8 +4,8 @@
 //! named.
 
 use canopy_engine::MetricId;
-use canopy_evaluator::format::pct_change;
 use canopy_evaluator::{Evaluation, Period};
+use canopy_present::format::pct_change;
 use serde::{Deserialize, Serialize};
 
 /// The least share of its metric a segment must have had to shift: 5%.

@@ -33,7 +33,7 @@ pub(super) fn tested(
 /// The model's name without a control.
 const LEVEL: &str = "level";
 /// The model's name with last year as the control.
-pub(crate) const YEAR_OVER_YEAR: &str = "year over year";
+pub const YEAR_OVER_YEAR: &str = "year over year";
 
 /// The segments of the change's scope; `None` without one.
 pub(super) fn scope_segments(

@@ -2,8 +2,8 @@
 
 use canopy_engine::{Change, ChangeIn, Good, MetricTree};
 
-use super::assess::{Assessment, Stage};
-use super::Verdict;
+use canopy_evaluator::impact::{Assessment, Stage, Verdict, YEAR_OVER_YEAR};
+
 use crate::format::{percent, signed};
 
 /// A relative effect as its metric's `change:` rule tells it: `+6.1%`, or for a metric told in
@@ -181,7 +181,7 @@ fn control(model: Option<&str>, grain: canopy_engine::Grain) -> String {
     match model.and_then(|m| m.split_once(": ")) {
         Some(("segments", which)) => format!("with {which} as control"),
         Some(("regression", metrics)) => format!("against {metrics} as control"),
-        None if model == Some(super::assess::YEAR_OVER_YEAR) => {
+        None if model == Some(YEAR_OVER_YEAR) => {
             format!("against the same {grain}s a year before")
         }
         _ => "against its own level (no control)".to_string(),

@@ -109,10 +109,7 @@ fn group_thousands(text: &str) -> String {
     }
 }
 
-/// The change from `before` to `after` in percent of `|before|`; `None` when `before` is 0.
-pub fn pct_change(before: f64, after: f64) -> Option<f64> {
-    (before != 0.0).then(|| (after - before) / before.abs() * 100.0)
-}
+pub use canopy_evaluator::pct_change;
 
 /// A change as it is told for a metric: in points (`-18.86 pts`), or relative (`-22.6%`,
 /// and the difference when `before` is zero).
