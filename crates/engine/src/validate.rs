@@ -158,11 +158,7 @@ pub(crate) fn tree(
         .root
         .as_ref()
         .and_then(|r| root_of(dec, r, &index, &names));
-    let known = Names {
-        index: &index,
-        params: &params,
-        names: &names,
-    };
+    let known = Names::of(&index, &params, &names);
     let default_alerts = merge_alerts(dec, &Alerts::default(), &spec.alerts, ("", known));
     let scope = Scope {
         index: &index,
@@ -265,10 +261,20 @@ struct Scope<'a> {
 
 impl Scope<'_> {
     fn known(&self) -> Names<'_> {
+        Names::of(self.index, self.params, self.names)
+    }
+}
+
+impl<'a> Names<'a> {
+    fn of(
+        index: &'a HashMap<String, MetricId>,
+        params: &'a HashMap<String, f64>,
+        names: &'a [&'a str],
+    ) -> Names<'a> {
         Names {
-            index: self.index,
-            params: self.params,
-            names: self.names,
+            index,
+            params,
+            names,
         }
     }
 }

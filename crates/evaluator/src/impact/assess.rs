@@ -505,8 +505,12 @@ pub fn assess(eval: &Evaluation<'_>, change: &Change, as_of: Period) -> Assessme
     out
 }
 
-/// Fills `out` with the test of `change`, or says why there is none.
-fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Result<(), String> {
+/// The periods of `eval` as a grid, and the index of `change`'s ship period in it; why not,
+/// where the data does not cover the change's windows.
+fn covering<'e, 't>(
+    eval: &'e Evaluation<'t>,
+    change: &Change,
+) -> Result<(Grid<'e, 't>, usize), String> {
     let (Some(first), Some(last)) = (eval.first(), eval.last()) else {
         return Err("there is no data".into());
     };
@@ -515,18 +519,24 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
         first,
         len: (last.since(first) + 1) as usize,
     };
-    let w = change.window;
     let s = grid
         .index(change.shipped)
         .ok_or_else(|| format!("the data starts with {first}, after the change shipped"))?;
     if grid
-        .index(w.last_evaluated(change.shipped))
+        .index(change.window.last_evaluated(change.shipped))
         .is_none_or(|e| e >= grid.len)
     {
         return Err(format!(
             "the data ends with {last}, before the evaluation window does"
         ));
     }
+    Ok((grid, s))
+}
+
+/// Fills `out` with the test of `change`, or says why there is none.
+fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Result<(), String> {
+    let (grid, s) = covering(eval, change)?;
+    let w = change.window;
     let g = sign(change.direction);
     let scope = scope_segments(&grid, change)?;
     enough_history(&grid, change, s, scope.as_deref(), out)?;
