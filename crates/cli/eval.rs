@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use canopy_evaluator::{eval_report_against, evaluate, Baseline, EvalReport, Status};
+use canopy_evaluator::{evaluate, Baseline, Status};
+use canopy_present::{eval_report_against, EvalReport};
 
 use crate::args::{DataArgs, Format, SliceArgs};
 use crate::data;

@@ -4,9 +4,8 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use canopy_engine::MetricId;
-use canopy_evaluator::{
-    evaluate, explain, explain_report, Baseline, Evaluation, ExplainReport, Period, Planner,
-};
+use canopy_evaluator::{evaluate, explain, Baseline, Evaluation, Period, Planner};
+use canopy_present::{explain_report, ExplainReport};
 
 use crate::args::{DataArgs, Format};
 use crate::data;
@@ -334,7 +333,7 @@ impl<'r, 'a> Text<'r, 'a> {
     }
 
     /// A table of contributions, the first `limit` of them.
-    fn list(&self, title: &str, items: &[canopy_evaluator::Contribution], limit: usize) -> String {
+    fn list(&self, title: &str, items: &[canopy_present::Contribution], limit: usize) -> String {
         if items.is_empty() {
             return String::new();
         }
@@ -449,7 +448,7 @@ fn offsetting(eval: &Evaluation<'_>, r: &ExplainReport) -> String {
 }
 
 /// One line saying the explanation is exact everywhere, or which metrics are approximate.
-fn exactness(r: &canopy_evaluator::ExplainReport<'_>) -> String {
+fn exactness(r: &canopy_present::ExplainReport<'_>) -> String {
     const SHOWN: usize = 10;
     let approximate: Vec<String> = r
         .methods

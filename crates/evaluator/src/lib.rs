@@ -13,7 +13,6 @@ mod data;
 mod derivative;
 mod evaluate;
 pub mod impact;
-mod report;
 mod shapley;
 mod slices;
 pub mod table;
@@ -26,10 +25,6 @@ pub use baseline::{Against, Baseline, MAX_MEAN};
 pub use canopy_engine::{Period, PeriodError};
 pub use data::{Data, DataBuilder, SegmentKey, Slice, MAX_SPAN};
 pub use evaluate::{evaluate, Cell, Evaluation, Status};
-pub use report::{
-    eval_report, eval_report_against, explain_report, Contribution, EvalReport, ExplainReport,
-    MethodOf, Methods, MetricRow, OffsettingReport, SegmentReport, SliceReport,
-};
 pub use shapley::{Limit, Method, MAX_EXACT};
 pub use slices::{slices, MovedSlice, Slices, MAX_SLICES};
 pub use table::Table;

@@ -9,6 +9,7 @@ use canopy_engine::{MemoryFs, MetricTree, RenderOptions, SourceMap};
 use proptest::prelude::*;
 
 use canopy_evaluator::*;
+use canopy_present::explain_report;
 
 /// `rate = items / users`, the seed's item creation rate.
 const RATE: &str =

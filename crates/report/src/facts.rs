@@ -3,8 +3,9 @@
 //! evaluator's one formatter.
 
 use canopy_engine::{Good, Metric, MetricId, MetricTree};
-use canopy_evaluator::{explain_report, Evaluation, ExplainReport, Explainer, Period, Planner};
+use canopy_evaluator::{Evaluation, Explainer, Period, Planner};
 use canopy_present::format::{number, signed_at, titled, told};
+use canopy_present::{explain_report, ExplainReport};
 use serde::{Deserialize, Serialize};
 
 use crate::Marks;
@@ -314,7 +315,7 @@ fn panel(tree: &MetricTree, id: MetricId, r: &ExplainReport<'_>) -> Panel {
         value,
         text: signed(value),
     };
-    let parts = |c: &[canopy_evaluator::Contribution<'_>]| {
+    let parts = |c: &[canopy_present::Contribution<'_>]| {
         c.iter().map(|c| part(c.metric, c.contribution)).collect()
     };
     let leaves: Vec<Part> = r
@@ -377,7 +378,7 @@ fn panel(tree: &MetricTree, id: MetricId, r: &ExplainReport<'_>) -> Panel {
 }
 
 /// A segment's row, its numbers zero to the precision of `scale` printed as 0.
-fn segment(s: &canopy_evaluator::SegmentReport, scale: f64) -> Segment {
+fn segment(s: &canopy_present::SegmentReport, scale: f64) -> Segment {
     let signed = |v: f64| signed_at(v, scale);
     Segment {
         name: s.name(),
@@ -388,7 +389,7 @@ fn segment(s: &canopy_evaluator::SegmentReport, scale: f64) -> Segment {
 }
 
 /// A slice's row, its numbers zero to the precision of `scale` printed as 0.
-fn slice(s: &canopy_evaluator::SliceReport, scale: f64) -> SliceRow {
+fn slice(s: &canopy_present::SliceReport, scale: f64) -> SliceRow {
     let signed = |v: f64| signed_at(v, scale);
     SliceRow {
         name: s.slice.describe(),

@@ -6,13 +6,10 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use crate::attribution::{rank, Explanation, Node, Segments, METHOD};
-use crate::baseline::Against;
-use crate::data::Slice;
-use crate::evaluate::{Cell, Evaluation, Status};
-use crate::pct_change;
-use crate::slices::Slices;
-use crate::Period;
+use canopy_evaluator::{
+    pct_change, rank, Against, Cell, Evaluation, Explanation, Node, Period, Segments, Slice,
+    Slices, Status, METHOD,
+};
 
 /// Every metric of a tree in one period.
 #[derive(Debug, Serialize)]
@@ -385,7 +382,7 @@ impl ExplainReport<'_> {
         if self.change.is_none() {
             return;
         }
-        let found = crate::slices::slices(eval, metric, from, to);
+        let found = canopy_evaluator::slices(eval, metric, from, to);
         self.slices_note = found.note();
         let Slices::Found(found) = found else {
             self.slices = Some(vec![]);
@@ -408,7 +405,7 @@ impl ExplainReport<'_> {
 
     /// The size of the numbers this explanation was computed from, in the metric's unit:
     /// the largest magnitude among its values, contributions and segments' parts. Text says
-    /// `0` for a number under `canopy_present::format::RESIDUE` times this (rounding, not data).
+    /// `0` for a number under [`crate::format::RESIDUE`] times this (rounding, not data).
     pub fn scale(&self) -> f64 {
         let segments = self
             .segments
