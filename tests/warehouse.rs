@@ -314,3 +314,62 @@ fn sqlite_sessions_are_read_only_timed_and_pushed_down() {
     // The Monday that starts each ISO week, as the period's date.
     same_by_range_and_by_period(&dir, url, "date(at, 'weekday 0', '-6 days')");
 }
+
+/// A query may return several segment columns before its value: each is a dimension that
+/// `--where` and `--slices` read, as a CSV's columns after `value` are.
+#[test]
+fn a_query_with_several_segment_columns_slices_by_each() {
+    let dir = Dir::new();
+    let db = rusqlite::Connection::open(dir.path().join("events.db")).unwrap();
+    // Two weeks of events by platform and country; in the second, android in DE halves.
+    db.execute_batch(
+        "create table events (at text, platform text, country text);
+         with recursive i(n) as (select 0 union all select n + 1 from i where n < 1199)
+         insert into events
+           select case when n < 600 then '2026-11-16' else '2026-11-23' end,
+                  case when n % 2 = 0 then 'android' else 'ios' end,
+                  case when n % 3 = 0 then 'DE' else 'FR' end
+           from i
+           where not (n >= 600 and n % 2 = 0 and n % 3 = 0 and n % 4 = 0);",
+    )
+    .unwrap();
+    let count = |filter: &str| -> f64 {
+        let sql = format!("select count(*) from events where at = '2026-11-23' {filter}");
+        db.query_row(&sql, [], |r| r.get::<_, i64>(0)).unwrap() as f64
+    };
+    let (all, android_de) = (
+        count(""),
+        count("and platform = 'android' and country = 'DE'"),
+    );
+    drop(db);
+    let url = "sqlite://events.db";
+    let tree = sql_tree(&dir, "two", "select platform, country, count(*) from events where at >= {start} and at < {end} group by 1, 2");
+    assert_eq!(value(&eval(&dir, &tree, url, "2026-W48", &[], 0)), all);
+    let args = [
+        "eval",
+        &tree,
+        "--data",
+        url,
+        "--period",
+        "2026-W48",
+        "--where",
+        "platform=android",
+        "--where",
+        "country=DE",
+        "--format",
+        "json",
+    ];
+    assert_eq!(value(&dir.run(&args, 0)), android_de);
+    let args = [
+        "explain", &tree, "--data", url, "--from", "2026-W47", "--to", "2026-W48", "--slices",
+        "--format", "json",
+    ];
+    let doc: serde_json::Value = serde_json::from_str(&dir.run(&args, 0).stdout).unwrap();
+    let slices = doc["slices"].as_array().unwrap();
+    assert_eq!(slices.len(), 1, "{doc}");
+    assert_eq!(
+        slices[0]["where"],
+        serde_json::json!({ "platform": "android", "country": "DE" }),
+        "{doc}"
+    );
+}

@@ -523,21 +523,21 @@ impl<'t> DataBuilder<'t> {
     }
 
     /// Adds values of the leaf `metric` in `period` from a source other than CSV (a
-    /// database): `(segment, value)` per row, where the segment is the value of the dimension
-    /// `dim`, or `None` (with `dim` `None`) for the total. Problems are reported with the
+    /// database): `(segment, value)` per row, where the segment is the row's value of each of
+    /// the dimensions `dims`, or empty (with no `dims`) for the total. Problems are reported with the
     /// metric's location, like every other data problem, when [`DataBuilder::finish`] is
     /// called.
     pub fn add_values(
         &mut self,
         metric: MetricId,
         period: Period,
-        dim: Option<&str>,
-        values: Vec<(Option<String>, f64)>,
+        dims: &[String],
+        values: Vec<(Vec<String>, f64)>,
     ) {
         let mut rows = Vec::with_capacity(values.len());
         for (segment, value) in values {
-            let slot = match (dim, segment) {
-                (Some(d), Some(s)) => match self.slot(&[d.to_string()], vec![s]) {
+            let slot = match dims.is_empty() {
+                false => match self.slot(dims, segment) {
                     Ok(slot) => slot,
                     Err(message) => {
                         let location = self.tree.metric(metric).location.clone();
@@ -551,7 +551,7 @@ impl<'t> DataBuilder<'t> {
                         continue;
                     }
                 },
-                _ => 0,
+                true => 0,
             };
             rows.push(Row {
                 metric,

@@ -423,10 +423,7 @@ fn rows(answer: &Answer, shape: &Shape) -> Result<Vec<Row>, String> {
                     None => None,
                     Some(i) => date(cell(i), kind(i))?,
                 },
-                segment: match &shape.segment {
-                    None => None,
-                    Some((i, _)) => Some(segment(cell(*i))?),
-                },
+                segment: shape.segment(|i| segment(cell(i)))?,
                 value: finite(number(cell(shape.value))?)?,
             })
         })
@@ -583,16 +580,20 @@ mod tests {
             "data":[["2026-11-16","free","18446744073709551615"],["2026-11-23 10:00:00",7,null]],"rows":2}"#;
         let shape = Shape {
             period: Some(0),
-            segment: Some((1, "plan".into())),
+            segments: vec![(1, "plan".into())],
             value: 2,
         };
         let rows = rows(&parse(body).unwrap(), &shape).unwrap();
         let day = |d| NaiveDate::from_ymd_opt(2026, 11, d);
         assert_eq!(rows[0].date, day(16));
-        assert_eq!(rows[0].segment.as_deref(), Some("free"));
+        assert_eq!(rows[0].segment.first().map(String::as_str), Some("free"));
         assert_eq!(rows[0].value, Some(18446744073709551615.0));
         assert_eq!(
-            (rows[1].date, rows[1].segment.as_deref(), rows[1].value),
+            (
+                rows[1].date,
+                rows[1].segment.first().map(String::as_str),
+                rows[1].value
+            ),
             (day(23), Some("7"), None)
         );
     }
@@ -614,7 +615,7 @@ mod tests {
         let nan = r#"{"meta":[{"name":"x","type":"Float64"}],"data":[["nan"]]}"#;
         let shape = Shape {
             period: None,
-            segment: None,
+            segments: vec![],
             value: 0,
         };
         assert!(rows(&parse(nan).unwrap(), &shape)

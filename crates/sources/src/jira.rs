@@ -144,7 +144,7 @@ impl Session for JiraSession {
         let count = self.counted(&text, &deadline);
         Ok(vec![Row {
             date: None,
-            segment: None,
+            segment: Vec::new(),
             value: Some(count.map_err(|f| f.message)?),
         }])
     }

@@ -185,12 +185,9 @@ fn postgres_query(
                     None => None,
                     Some(i) => pg_date(row, i, columns[i].type_())?,
                 },
-                segment: match &shape.segment {
-                    None => None,
-                    Some((i, _)) => {
-                        Some(pg_segment(row, *i, columns[*i].type_())?.ok_or("a segment is NULL")?)
-                    }
-                },
+                segment: shape.segment(|i| {
+                    pg_segment(row, i, columns[i].type_())?.ok_or("a segment is NULL".into())
+                })?,
                 value: finite(pg_number(row, shape.value, columns[shape.value].type_())?)?,
             })
         })

@@ -239,14 +239,7 @@ fn row(cells: &[Value], shape: &Shape) -> Result<Row, String> {
         ),
         other => return Err(format!("the value column holds {other}, not a number")),
     };
-    let segment = match &shape.segment {
-        None => None,
-        Some((i, _)) => Some(match &cells[*i] {
-            Value::Null => return Err("a segment is NULL".into()),
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }),
-    };
+    let segment = shape.segment(|i| crate::sql::json_segment(&cells[i]))?;
     let date = match shape.period {
         None => None,
         Some(i) => {
@@ -300,7 +293,7 @@ mod tests {
     fn rows_read_numbers_text_and_dates() {
         let shape = Shape {
             period: Some(0),
-            segment: Some((1, "plan".into())),
+            segments: vec![(1, "plan".into())],
             value: 2,
         };
         let r = row(
@@ -309,7 +302,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.date, NaiveDate::from_ymd_opt(2026, 11, 16));
-        assert_eq!((r.segment.as_deref(), r.value), (Some("7"), Some(3.5)));
+        assert_eq!(
+            (r.segment.first().map(String::as_str), r.value),
+            (Some("7"), Some(3.5))
+        );
         let r = row(&[json!("2026-11-16"), json!("pro"), Value::Null], &shape).unwrap();
         assert_eq!(r.value, None);
         let e = row(&[json!("soon"), json!("pro"), json!(1)], &shape)

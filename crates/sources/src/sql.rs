@@ -11,8 +11,8 @@
 //! - a column named `period` (a date or timestamp inside the period) makes the query a
 //!   **range query**: it runs once, with `{start}` and `{end}` spanning every period wanted,
 //!   and each row is assigned to the period its date falls in;
-//! - of the other columns, one gives the value; two give `(segment, value)`, the first one's
-//!   name being the segment dimension.
+//! - of the other columns, the last gives the value and those before it are segment
+//!   columns, each named after its dimension (none: the rows are totals).
 //!
 //! Without a `period` column the query runs once per period. All queries run on a small pool
 //! of connections. A NULL value is no data, never zero; a value that is not a finite number is
@@ -148,8 +148,8 @@ pub struct Database {
 pub(crate) struct Shape {
     /// The `period` column, for a range query.
     pub(crate) period: Option<usize>,
-    /// The segment column and its name (the dimension).
-    pub(crate) segment: Option<(usize, String)>,
+    /// The segment columns and their names (the dimensions), in order; none for totals.
+    pub(crate) segments: Vec<(usize, String)>,
     /// The value column.
     pub(crate) value: usize,
 }
@@ -161,7 +161,8 @@ type Answer = Result<Vec<Row>, String>;
 /// NULL).
 pub(crate) struct Row {
     pub(crate) date: Option<NaiveDate>,
-    pub(crate) segment: Option<String>,
+    /// The row's value of each segment column (empty for a total).
+    pub(crate) segment: Vec<String>,
     pub(crate) value: Option<f64>,
 }
 
@@ -299,7 +300,9 @@ impl Database {
                 let mut failed = None;
                 for (p, rows) in periods.iter().zip(answers.by_ref().take(periods.len())) {
                     match (rows, &failed) {
-                        (Ok(rows), None) => builder.add_values(*id, *p, dim(shape), values(&rows)),
+                        (Ok(rows), None) => {
+                            builder.add_values(*id, *p, &dims(shape), values(&rows))
+                        }
                         (Err(message), None) => {
                             failed = Some(self.failure(tree, *id, Some(*p), &message))
                         }
@@ -399,13 +402,17 @@ struct Pool<'a> {
     progress: &'a dyn Progress,
 }
 
-/// The dimension of a shape's segment column.
-fn dim(shape: &Shape) -> Option<&str> {
-    shape.segment.as_ref().map(|(_, name)| name.as_str())
+/// The dimensions of a shape's segment columns.
+fn dims(shape: &Shape) -> Vec<String> {
+    shape
+        .segments
+        .iter()
+        .map(|(_, name)| name.clone())
+        .collect()
 }
 
 /// The `(segment, value)` pairs of rows; NULL values are no data.
-fn values(rows: &[Row]) -> Vec<(Option<String>, f64)> {
+fn values(rows: &[Row]) -> Vec<(Vec<String>, f64)> {
     rows.iter()
         .filter_map(|r| r.value.map(|v| (r.segment.clone(), v)))
         .collect()
@@ -420,7 +427,7 @@ fn by_period(
     periods: &[Period],
 ) -> Result<(), String> {
     let grain = builder.grain();
-    let mut grouped: Vec<Vec<(Option<String>, f64)>> = vec![Vec::new(); periods.len()];
+    let mut grouped: Vec<Vec<(Vec<String>, f64)>> = vec![Vec::new(); periods.len()];
     for row in rows {
         let date = row.date.ok_or("a row has a NULL period")?;
         let period = Period::containing(date, grain);
@@ -436,7 +443,7 @@ fn by_period(
         }
     }
     for (p, values) in periods.iter().zip(grouped) {
-        builder.add_values(id, *p, dim(shape), values);
+        builder.add_values(id, *p, &dims(shape), values);
     }
     Ok(())
 }
@@ -447,22 +454,36 @@ fn shape(columns: &[String]) -> Result<Shape, String> {
         .iter()
         .position(|c| c.eq_ignore_ascii_case("period"));
     let others: Vec<usize> = (0..columns.len()).filter(|&i| Some(i) != period).collect();
-    match others.as_slice() {
-        [value] => Ok(Shape {
+    match others.split_last() {
+        Some((&value, segments)) => Ok(Shape {
             period,
-            segment: None,
-            value: *value,
+            segments: (segments.iter()).map(|&i| (i, columns[i].clone())).collect(),
+            value,
         }),
-        [segment, value] => Ok(Shape {
-            period,
-            segment: Some((*segment, columns[*segment].clone())),
-            value: *value,
-        }),
-        _ => Err(format!(
-            "the query returns {} columns ({}); expected the value, or a segment and the value, and optionally a `period` column",
+        None => Err(format!(
+            "the query returns {} columns ({}); expected the value last, after any segment columns, and optionally a `period` column",
             columns.len(),
             columns.join(", ")
         )),
+    }
+}
+
+impl Shape {
+    /// A row's value of each segment column, each read by `read`.
+    pub(crate) fn segment(
+        &self,
+        mut read: impl FnMut(usize) -> Result<String, String>,
+    ) -> Result<Vec<String>, String> {
+        self.segments.iter().map(|(i, _)| read(*i)).collect()
+    }
+}
+
+/// A segment from a JSON answer: text as it is, a number or boolean as written.
+pub(crate) fn json_segment(value: &serde_json::Value) -> Result<String, String> {
+    match value {
+        serde_json::Value::Null => Err("a segment is NULL".into()),
+        serde_json::Value::String(s) => Ok(s.clone()),
+        other => Ok(other.to_string()),
     }
 }
 
@@ -555,7 +576,7 @@ mod tests {
             shape(&names(&["n"])).unwrap(),
             Shape {
                 period: None,
-                segment: None,
+                segments: vec![],
                 value: 0
             }
         );
@@ -563,7 +584,7 @@ mod tests {
             shape(&names(&["plan", "n"])).unwrap(),
             Shape {
                 period: None,
-                segment: Some((0, "plan".into())),
+                segments: vec![(0, "plan".into())],
                 value: 1
             }
         );
@@ -571,12 +592,21 @@ mod tests {
             shape(&names(&["plan", "PERIOD", "n"])).unwrap(),
             Shape {
                 period: Some(1),
-                segment: Some((0, "plan".into())),
+                segments: vec![(0, "plan".into())],
                 value: 2
             }
         );
-        assert!(shape(&names(&["a", "b", "c"]))
+        // Several segment columns: each its own dimension, the value last.
+        assert_eq!(
+            shape(&names(&["platform", "period", "country", "n"])).unwrap(),
+            Shape {
+                period: Some(1),
+                segments: vec![(0, "platform".into()), (2, "country".into())],
+                value: 3
+            }
+        );
+        assert!(shape(&names(&["period"]))
             .unwrap_err()
-            .contains("3 columns (a, b, c)"));
+            .contains("1 columns (period)"));
     }
 }

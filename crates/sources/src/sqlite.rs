@@ -133,15 +133,14 @@ impl SqliteQuery<'_> {
             ),
             ValueRef::Blob(_) => return Err("the value column holds a blob, not a number".into()),
         };
-        let segment = match &self.shape.segment {
-            None => None,
-            Some((i, _)) => Some(match get(*i)? {
+        let segment = self.shape.segment(|i| {
+            Ok(match get(i)? {
                 ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
                 ValueRef::Integer(i) => i.to_string(),
                 ValueRef::Null => return Err("a segment is NULL".into()),
                 other => format!("{other:?}"),
-            }),
-        };
+            })
+        })?;
         let date = match self.shape.period {
             None => None,
             Some(i) => match get(i)? {

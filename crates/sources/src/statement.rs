@@ -75,14 +75,7 @@ impl Table {
             ),
             other => return Err(format!("the value column holds {other}, not a number")),
         };
-        let segment = match &shape.segment {
-            None => None,
-            Some((i, _)) => Some(match &cells[*i] {
-                Value::Null => return Err("a segment is NULL".into()),
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            }),
-        };
+        let segment = shape.segment(|i| crate::sql::json_segment(&cells[i]))?;
         let date = match shape.period {
             None => None,
             Some(i) => {
@@ -112,7 +105,7 @@ pub(crate) fn iso_date(text: &str) -> Option<NaiveDate> {
 
 /// The error of an answer with more rows than [`MAX_ROWS`].
 pub(crate) fn too_many(shown: &str, rows: impl std::fmt::Display) -> String {
-    format!("{shown} answered with {rows} rows, more than the {MAX_ROWS} a leaf may read: aggregate in the query (group by the period and at most one segment column)")
+    format!("{shown} answered with {rows} rows, more than the {MAX_ROWS} a leaf may read: aggregate in the query (group by the period and the segment columns)")
 }
 
 /// The next wait between polls: doubled, up to the longest.
@@ -154,17 +147,17 @@ mod tests {
         };
         let shape = Shape {
             period: Some(0),
-            segment: Some((1, "plan".into())),
+            segments: vec![(1, "plan".into())],
             value: 2,
         };
         let rows = table.read(&shape, |t, _| iso_date(t)).unwrap();
         assert_eq!(rows[0].date, NaiveDate::from_ymd_opt(2026, 11, 16));
         assert_eq!(
-            (rows[0].segment.as_deref(), rows[0].value),
+            (rows[0].segment.first().map(String::as_str), rows[0].value),
             (Some("pro"), Some(12.0))
         );
         assert_eq!(
-            (rows[1].segment.as_deref(), rows[1].value),
+            (rows[1].segment.first().map(String::as_str), rows[1].value),
             (Some("7"), Some(3.5))
         );
         assert_eq!(rows[2].value, None);
