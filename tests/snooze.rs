@@ -103,10 +103,16 @@ fn a_snooze_ends_at_its_period_or_when_cleared() {
             "--by",
             "Ana",
         ];
-        dir.run(&args, 0);
+        dir.run(&args, 0)
     };
-    // Snoozed until the run's own period: that run tells again.
-    snooze("2026-W47");
+    // Snoozed until the run's own period: that run tells again, and the snooze says so.
+    let said = snooze("2026-W47");
+    assert!(
+        said.stderr
+            .contains("was for 2026-W46; a snooze until 2026-W47 holds back no later run"),
+        "{}",
+        said.stderr
+    );
     let run = week47(&dir);
     assert!(recipients(&run).contains(&"design@example.com"), "{run}");
     let moved = (run["moves"].as_array().unwrap().iter())
