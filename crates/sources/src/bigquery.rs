@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 
 use crate::http::{self, Auth, Deadline, Failure, Method, Minted, Service};
 use crate::jwt::Signer;
-use crate::sql::{substitute, Connector, Row, Session, Shape, Stage};
-use crate::statement::{self, encoded, Table, MAX_ROWS, POLL};
+use crate::sql::{substitute, Connector, Session, Stage};
+use crate::statement::{self, encoded, Statements, Table, MAX_ROWS, POLL};
 
 /// The scope asked for: reading data and running queries, not writing.
 const SCOPE: &str = "https://www.googleapis.com/auth/bigquery.readonly";
@@ -235,10 +235,7 @@ impl Connector for BigQuery {
 
     /// `select 1`: what its answer's status (or the token exchange's) says.
     fn probe(&self, timeout: Duration) -> Result<(), (Stage, String)> {
-        let day = statement::empty_range();
-        (self.session(timeout).run("select 1", day, day))
-            .map(|_| ())
-            .map_err(|f| (f.stage(), f.message))
+        statement::probe(&self.session(timeout))
     }
 }
 
@@ -250,25 +247,7 @@ struct BigQuerySession {
     timeout: Duration,
 }
 
-impl Session for BigQuerySession {
-    fn columns(&mut self, query: &str) -> Result<Vec<String>, String> {
-        let day = statement::empty_range();
-        Ok(self.run(query, day, day).map_err(|f| f.message)?.names())
-    }
-
-    fn rows(
-        &mut self,
-        query: &str,
-        shape: &Shape,
-        start: NaiveDate,
-        end: NaiveDate,
-    ) -> Result<Vec<Row>, String> {
-        let table = self.run(query, start, end).map_err(|f| f.message)?;
-        table.read(shape, date)
-    }
-}
-
-impl BigQuerySession {
+impl Statements for BigQuerySession {
     /// Runs `query` for `start <= t < end`: sends it, polls it until complete (cancelling the
     /// job past the time limit), and reads every page of its answer.
     fn run(&self, query: &str, start: NaiveDate, end: NaiveDate) -> Result<Table, Failure> {
@@ -319,6 +298,12 @@ impl BigQuerySession {
         }
     }
 
+    fn date(text: &str, kind: &str) -> Option<NaiveDate> {
+        date(text, kind)
+    }
+}
+
+impl BigQuerySession {
     /// `jobs.getQueryResults` of `job`, from the page of `token`.
     fn results_path(&self, job: &str, token: Option<&str>, deadline: &Deadline) -> String {
         let mut path = format!(

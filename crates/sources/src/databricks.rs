@@ -16,8 +16,8 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 
 use crate::http::{self, Auth, Deadline, Failure, Method, Service};
-use crate::sql::{substitute, Connector, Row, Session, Shape, Stage};
-use crate::statement::{self, encoded, Table, MAX_ROWS, POLL};
+use crate::sql::{substitute, Connector, Session, Stage};
+use crate::statement::{self, encoded, Statements, Table, MAX_ROWS, POLL};
 
 /// The longest a statement waits on the server before the answer says it is still running
 /// (the API allows 5 to 50 s); polls follow.
@@ -95,10 +95,7 @@ impl Connector for Databricks {
 
     /// `select 1` on the warehouse: what its answer's status says.
     fn probe(&self, timeout: Duration) -> Result<(), (Stage, String)> {
-        let day = statement::empty_range();
-        (self.session(timeout).run("select 1", day, day))
-            .map(|_| ())
-            .map_err(|f| (f.stage(), f.message))
+        statement::probe(&self.session(timeout))
     }
 }
 
@@ -118,25 +115,7 @@ struct DatabricksSession {
     timeout: Duration,
 }
 
-impl Session for DatabricksSession {
-    fn columns(&mut self, query: &str) -> Result<Vec<String>, String> {
-        let day = statement::empty_range();
-        Ok(self.run(query, day, day).map_err(|f| f.message)?.names())
-    }
-
-    fn rows(
-        &mut self,
-        query: &str,
-        shape: &Shape,
-        start: NaiveDate,
-        end: NaiveDate,
-    ) -> Result<Vec<Row>, String> {
-        let table = self.run(query, start, end).map_err(|f| f.message)?;
-        table.read(shape, |text, _| statement::iso_date(text))
-    }
-}
-
-impl DatabricksSession {
+impl Statements for DatabricksSession {
     /// Runs `query` for `start <= t < end`: sends it, polls it to its end (cancelling it past
     /// the time limit), and reads every chunk of its answer.
     fn run(&self, query: &str, start: NaiveDate, end: NaiveDate) -> Result<Table, Failure> {
@@ -170,6 +149,12 @@ impl DatabricksSession {
         }
     }
 
+    fn date(text: &str, _: &str) -> Option<NaiveDate> {
+        statement::iso_date(text)
+    }
+}
+
+impl DatabricksSession {
     /// The failure of a statement that ended other than in success, in Databricks' words.
     fn failed(&self, answer: &Value) -> Failure {
         let state = answer.pointer("/status/state").and_then(Value::as_str);

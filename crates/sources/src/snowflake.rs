@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 
 use crate::http::{self, Auth, Deadline, Failure, Method, Minted, Service};
 use crate::jwt::Signer;
-use crate::sql::{substitute, Connector, Row, Session, Shape, Stage};
-use crate::statement::{self, encoded, Table, MAX_ROWS, POLL};
+use crate::sql::{substitute, Connector, Session, Stage};
+use crate::statement::{self, encoded, Statements, Table, MAX_ROWS, POLL};
 
 /// How long a minted token is good for: Snowflake accepts at most an hour.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
@@ -145,10 +145,7 @@ impl Connector for Snowflake {
 
     /// `select 1`: what its answer's status says.
     fn probe(&self, timeout: Duration) -> Result<(), (Stage, String)> {
-        let day = statement::empty_range();
-        (self.session(timeout).run("select 1", day, day))
-            .map(|_| ())
-            .map_err(|f| (f.stage(), f.message))
+        statement::probe(&self.session(timeout))
     }
 }
 
@@ -168,27 +165,9 @@ struct SnowflakeSession {
     timeout: Duration,
 }
 
-impl Session for SnowflakeSession {
-    fn columns(&mut self, query: &str) -> Result<Vec<String>, String> {
-        let day = statement::empty_range();
-        Ok(self.run(query, day, day).map_err(|f| f.message)?.names())
-    }
-
-    fn rows(
-        &mut self,
-        query: &str,
-        shape: &Shape,
-        start: NaiveDate,
-        end: NaiveDate,
-    ) -> Result<Vec<Row>, String> {
-        let table = self.run(query, start, end).map_err(|f| f.message)?;
-        table.read(shape, date)
-    }
-}
-
 const STATEMENTS: &str = "/api/v2/statements";
 
-impl SnowflakeSession {
+impl Statements for SnowflakeSession {
     /// Runs `query` for `start <= t < end`: sends it, polls it while it runs (cancelling it
     /// past the time limit), and reads every partition of its answer.
     fn run(&self, query: &str, start: NaiveDate, end: NaiveDate) -> Result<Table, Failure> {
@@ -221,6 +200,12 @@ impl SnowflakeSession {
         self.table(&answer, &deadline)
     }
 
+    fn date(text: &str, kind: &str) -> Option<NaiveDate> {
+        date(text, kind)
+    }
+}
+
+impl SnowflakeSession {
     /// The error of an answer that is not one of the SQL API's.
     fn odd(&self, what: &str) -> Failure {
         Failure {

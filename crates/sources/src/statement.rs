@@ -9,7 +9,8 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use crate::sql::{finite, Row, Shape};
+use crate::http::Failure;
+use crate::sql::{finite, Row, Session, Shape, Stage};
 
 /// The most rows a statement's answer may hold: the same cap as ClickHouse's. A leaf's query
 /// aggregates; more rows than this is a query that forgot to.
@@ -25,6 +26,43 @@ pub(crate) const CANCEL: Duration = Duration::from_secs(5);
 /// range, so that the query's own filter keeps the run cheap.
 pub(crate) fn empty_range() -> NaiveDate {
     NaiveDate::default()
+}
+
+/// A session on a warehouse whose API answers one statement at a time with a whole table:
+/// the rest of a [`Session`], and the probe, follow from running one statement.
+pub(crate) trait Statements: Send {
+    /// Runs `query` for `start <= t < end` and gives its whole answer.
+    fn run(&self, query: &str, start: NaiveDate, end: NaiveDate) -> Result<Table, Failure>;
+
+    /// A `period` cell's text as a date, given its column's type (each warehouse writes
+    /// dates its own way).
+    fn date(text: &str, kind: &str) -> Option<NaiveDate>;
+}
+
+impl<T: Statements> Session for T {
+    fn columns(&mut self, query: &str) -> Result<Vec<String>, String> {
+        let day = empty_range();
+        Ok(self.run(query, day, day).map_err(|f| f.message)?.names())
+    }
+
+    fn rows(
+        &mut self,
+        query: &str,
+        shape: &Shape,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<Row>, String> {
+        let table = self.run(query, start, end).map_err(|f| f.message)?;
+        table.read(shape, T::date)
+    }
+}
+
+/// `select 1` on `session`: what its answer's status (or the login before it) says.
+pub(crate) fn probe(session: &impl Statements) -> Result<(), (Stage, String)> {
+    let day = empty_range();
+    (session.run("select 1", day, day))
+        .map(|_| ())
+        .map_err(|f| (f.stage(), f.message))
 }
 
 /// A statement's answer: its columns (name, and the service's type name) and rows.
