@@ -3,7 +3,7 @@
 //! a volume guard holds back a move on too little volume, with why; a segment that shifted is
 //! a move though its total held; and bad input is refused with help.
 
-use crate::util::{Dir, ITEM_CREATION_RUN};
+use crate::util::{text_part, Dir, ITEM_CREATION_RUN};
 
 const TREE: &str = "trees/item-creation.yaml";
 
@@ -79,12 +79,10 @@ fn a_snoozed_move_is_recorded_and_told_to_nobody_until_its_period() {
     assert_eq!(list[0]["metric"], "flow_completion_pct", "{list}");
     assert_eq!(list[0]["note"], "fix ships in W48");
     // Who follows the metric reads that it is snoozed, and so does its panel in the report.
-    let maya = read(
+    let maya = text_part(&read(
         &dir,
         ".canopy/outbox/item-creation-2026-W47-maya@example.com.eml",
-    );
-    // Quoted-printable's soft line breaks joined.
-    let maya = maya.replace("=\r\n", "").replace("=\n", "");
+    ));
     assert!(maya.contains("snoozed until 2026-W49 by Ana"), "{maya}");
     let page = read(&dir, "rep/item-creation/2026-W47.html");
     assert!(page.contains("Alerts snoozed until 2026-W49 by Ana: fix ships in W48"));
@@ -256,8 +254,7 @@ fn a_segment_that_shifted_is_a_move_though_the_total_held() {
     // The email names the segments that shifted, with their sizes (the mean of their shares
     // of orders and visits); tv
     // halved too, but is 2% of it: under the floor.
-    let email = read(&dir, ".canopy/outbox/p-2026-W02-p@example.com.eml");
-    let email = email.replace("=\r\n", "").replace("=\n", "");
+    let email = text_part(&read(&dir, ".canopy/outbox/p-2026-W02-p@example.com.eml"));
     assert!(
         email.contains("segments shifted (alert at 20%): android 4 -> 2 (-50.0%, 45% of it); ios 5.8 -> 7.8 (+34.5%, 54% of it)"),
         "{email}"
@@ -305,8 +302,7 @@ fn a_seasonal_metric_moves_against_the_same_week_a_year_before() {
     );
     let args = ["run", "s.yaml", "--data", "d.csv", "--period", "2026-W10"];
     dir.run(&args, 0);
-    let email = read(&dir, ".canopy/outbox/s-2026-W10-p@example.com.eml");
-    let email = email.replace("=\r\n", "").replace("=\n", "");
+    let email = text_part(&read(&dir, ".canopy/outbox/s-2026-W10-p@example.com.eml"));
     assert!(
         email.contains("100 -> 130 (+30, +30.0%) against 2025-W10, a year before"),
         "{email}"

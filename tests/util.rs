@@ -232,14 +232,18 @@ pub fn sql_tree(dir: &Dir, name: &str, sql: &str) -> String {
 pub fn parts(dir: &Dir, name: &str) -> (String, String) {
     let preview = dir.path().join("preview");
     let eml = std::fs::read_to_string(preview.join(format!("{name}.eml"))).unwrap();
+    let html = std::fs::read_to_string(preview.join(format!("{name}.html"))).unwrap();
+    (text_part(&eml), html)
+}
+
+/// The text part of the email `eml`, decoded.
+pub fn text_part(eml: &str) -> String {
     let text = eml.split("Content-Type: text/plain").nth(1).unwrap();
     let text = text.split("Content-Type: text/html").next().unwrap();
     let (_, body) = text.split_once("\r\n\r\n").unwrap();
     let body = body.rsplit_once("\r\n--").map_or(body, |(b, _)| b);
     let decoded = quoted_printable::decode(body, quoted_printable::ParseMode::Robust).unwrap();
-    let text = String::from_utf8(decoded).unwrap().replace("\r\n", "\n");
-    let html = std::fs::read_to_string(preview.join(format!("{name}.html"))).unwrap();
-    (text, html)
+    String::from_utf8(decoded).unwrap().replace("\r\n", "\n")
 }
 
 /// `canopy run TREE --data DATA --period P --dry-run --preview preview` in `dir`.

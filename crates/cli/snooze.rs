@@ -51,10 +51,10 @@ pub(crate) fn run(request: &SnoozeArgs, style: Style) -> anyhow::Result<Outcome>
     let replaced = history.snooze(&snooze)?;
     outln!("`{metric}` of `{}` is {}", tree.id(), snooze.told())?;
     // A snooze that ends before the next run holds back nothing: said, not refused.
-    if let Some(last) = history.past(tree.id(), 1)?.pop() {
-        let ran = Period::parse(&last.period, tree.grain()).ok();
+    if let Some(last) = history.periods(tree.id(), 1)?.pop() {
+        let ran = Period::parse(&last, tree.grain()).ok();
         if ran.is_some_and(|ran| !snooze.holds(ran.offset(1))) {
-            eprintln!("warning: the last run of `{}` was for {}; a snooze until {until} holds back no later run\nhelp: give a later --until", tree.id(), last.period);
+            eprintln!("warning: the last run of `{}` was for {}; a snooze until {until} holds back no later run\nhelp: give a later --until", tree.id(), last);
         }
     }
     if let Some(before) = replaced {

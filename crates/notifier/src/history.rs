@@ -578,22 +578,17 @@ impl History {
 
     /// What the runs of `tree` recorded, for its last `last` periods, oldest first.
     pub fn past(&self, tree: &str, last: usize) -> Result<Vec<PastRun>, Error> {
-        let fail = |e| self.error(e);
-        let mut periods: Vec<String> = {
-            let mut stmt = self
-                .conn
-                .prepare("select period from runs where tree = ?1 order by period desc limit ?2")
-                .map_err(fail)?;
-            let rows = stmt
-                .query_map(params![tree, last as i64], |r| r.get(0))
-                .map_err(fail)?;
-            rows.collect::<rusqlite::Result<_>>().map_err(fail)?
-        };
-        periods.reverse();
-        periods
-            .into_iter()
+        (self.periods(tree, last)?.into_iter())
             .map(|p| self.past_run(tree, p))
             .collect()
+    }
+
+    /// The periods of the last `last` runs of `tree`, oldest first.
+    pub fn periods(&self, tree: &str, last: usize) -> Result<Vec<String>, Error> {
+        let sql = "select period from runs where tree = ?1 order by period desc limit ?2";
+        let mut periods: Vec<String> = self.rows(sql, params![tree, last as i64], |r| r.get(0))?;
+        periods.reverse();
+        Ok(periods)
     }
 
     fn past_run(&self, tree: &str, period: String) -> Result<PastRun, Error> {

@@ -162,13 +162,9 @@ pub fn plan(
 
 /// Each metric's definition now, the full hash of the tree's, and the metrics whose
 /// definitions changed since the last run of an earlier period.
-type Definitions = (Vec<(String, Definition)>, String, Vec<Redefinition>);
+type Defined = (Vec<(String, Definition)>, String, Vec<Redefinition>);
 
-fn definitions(
-    eval: &Evaluation<'_>,
-    period: Period,
-    history: &History,
-) -> Result<Definitions, Error> {
+fn definitions(eval: &Evaluation<'_>, period: Period, history: &History) -> Result<Defined, Error> {
     let tree = eval.tree();
     let definitions: Vec<(String, Definition)> = (tree.ids())
         .map(|id| (tree.metric(id).id.clone(), Definition::of(tree, id)))
@@ -350,7 +346,7 @@ fn held(
 /// Whether `person` hears of `metric`'s moves: they are accountable or responsible for it.
 fn hears_of(tree: &canopy_engine::MetricTree, person: &str, metric: MetricId) -> bool {
     let raci = &tree.metric(metric).raci;
-    raci.accountable == person || raci.responsible.iter().any(|p| p == person)
+    with_accountable(tree, raci, &raci.responsible).any(|(p, _)| p == person)
 }
 
 /// The accountable person (with `None`), then each of `others` who is not them, with the

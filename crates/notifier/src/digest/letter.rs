@@ -311,17 +311,10 @@ impl Body<'_> {
 
     /// A move shown beneath another: its values, share and rules, in one line.
     fn carried(&self, c: &Carried<'_>) -> String {
-        let metric = self.tree().metric(c.movement.metric);
         let rules: Vec<&str> = c.movement.rules.iter().map(Rule::name).collect();
-        let values = change(
-            c.movement.before,
-            c.movement.after,
-            metric.unit.as_deref(),
-            metric.change,
-        );
         format!(
-            "{}: {values}, {:.0}% of this change; {}",
-            titled(&metric.title, &metric.id),
+            "{}, {:.0}% of this change; {}",
+            self.moved_line(c.movement),
             c.share * 100.0,
             rules.join(", ")
         )
