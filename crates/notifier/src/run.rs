@@ -115,6 +115,7 @@ pub fn plan(
     let told = (moves.iter().zip(&explanations).zip(&held))
         .filter_map(|(told, held)| held.is_none().then_some(told));
     let digests = people(tree, told, &verdicts, &redefined);
+    let held_back = snoozed_moves(&moves, &snoozed);
     for (person, share) in digests {
         let judged = verdicts
             .iter()
@@ -131,8 +132,7 @@ pub fn plan(
             report,
             version: &version,
             changed: &changed,
-            snoozed: (moves.iter())
-                .filter_map(|m| Some((m, snooze_of(m.metric)?)))
+            snoozed: (held_back.iter().copied())
                 .filter(|(m, _)| hears_of(tree, person, m.metric))
                 .collect(),
             snoozes: &snoozed,
@@ -341,6 +341,17 @@ fn held(
         }
         Err(why) => Some(format!("only_if `{}` cannot be told: {why}", guard.text)),
     }
+}
+
+/// The moves snoozes hold back, each with its snooze: each is listed to those who would have
+/// heard of it.
+fn snoozed_moves<'a>(
+    moves: &'a [Move],
+    snoozed: &'a [(MetricId, Snooze)],
+) -> Vec<(&'a Move, &'a Snooze)> {
+    (moves.iter())
+        .filter_map(|m| Some((m, crate::snooze::of(snoozed, m.metric)?)))
+        .collect()
 }
 
 /// Whether `person` hears of `metric`'s moves: they are accountable or responsible for it.

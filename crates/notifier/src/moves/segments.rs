@@ -31,8 +31,8 @@ pub struct Shift {
 }
 
 /// The segments of `id` that changed by at least `threshold` percent from `previous` (the
-/// period before, or a year before) to `period` and had at least [`SEGMENT_FLOOR`] of it: the largest shifts (by change times
-/// size) first, at most [`SHIFTS_TOLD`]. A segment without a value in either period, or at 0
+/// period before, or a year before) to `period` and had at least [`SEGMENT_FLOOR`] of it: the
+/// largest shifts (by change times size) first, at most [`SHIFTS_TOLD`]. A segment without a value in either period, or at 0
 /// before (a change from zero has no percent), does not shift.
 pub(crate) fn shifts(
     eval: &Evaluation<'_>,
@@ -40,15 +40,22 @@ pub(crate) fn shifts(
     (previous, period): (Period, Period),
     threshold: f64,
 ) -> Vec<Shift> {
-    let leaves: Vec<MetricId> = (eval.tree().under(id).into_iter())
-        .filter(|&m| eval.tree().metric(m).is_leaf())
-        .collect();
+    // The leaves under the metric, walked only once a segment has changed enough to need its
+    // size: most metrics in most periods have none.
+    let leaves = std::cell::OnceCell::new();
+    let leaves = || {
+        leaves.get_or_init(|| {
+            (eval.tree().under(id).into_iter())
+                .filter(|&m| eval.tree().metric(m).is_leaf())
+                .collect::<Vec<MetricId>>()
+        })
+    };
     let mut out: Vec<Shift> = (0..eval.segments().len())
         .filter_map(|s| {
             let before = eval.get(id, previous, Some(s)).ok()?;
             let after = eval.get(id, period, Some(s)).ok()?;
             let pct = pct_change(before, after).filter(|p| p.abs() >= threshold)?;
-            let size = size(eval, &leaves, previous, s).filter(|&z| z >= SEGMENT_FLOOR)?;
+            let size = size(eval, leaves(), previous, s).filter(|&z| z >= SEGMENT_FLOOR)?;
             let segment = eval.segments()[s].join("/");
             Some(Shift {
                 segment,
