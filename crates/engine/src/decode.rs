@@ -506,16 +506,16 @@ impl Decoder<'_> {
     }
 
     /// A positive number, or `false` to turn the rule off.
-    /// A volume guard: its text and node, or `false`.
+    /// A volume guard: its text and node, or `false` (`Some(None)`).
     fn guard(&mut self, node: &Node, what: &str) -> Option<Option<(String, Node)>> {
-        if matches!(&node.kind, Kind::Scalar(s) if s.is_plain() && s.text == "false") {
+        if is_false(node) {
             return Some(None);
         }
         Some(Some((self.string(node, what)?, node.clone())))
     }
 
     fn threshold(&mut self, node: &Node, what: &str) -> Option<Option<f64>> {
-        if matches!(&node.kind, Kind::Scalar(s) if s.is_plain() && s.text == "false") {
+        if is_false(node) {
             return Some(None);
         }
         match &node.kind {
@@ -706,4 +706,9 @@ impl Decoder<'_> {
             span: node.span,
         })
     }
+}
+
+/// Whether `node` is the plain scalar `false`, which turns a rule off.
+fn is_false(node: &Node) -> bool {
+    matches!(&node.kind, Kind::Scalar(s) if s.is_plain() && s.text == "false")
 }
