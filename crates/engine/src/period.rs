@@ -1,5 +1,6 @@
 //! Periods: ISO weeks, months, days and quarters, as written in data and on the command line.
 
+use std::cmp::Ordering;
 use std::fmt;
 
 use crate::model::Grain;
@@ -7,7 +8,11 @@ use chrono::{Datelike, Days, NaiveDate, Weekday};
 
 /// One period of a grain. Periods of one grain are consecutive integers, so the previous
 /// period is always `ordinal - 1`, across year ends too.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Periods order by when they start, across grains too; periods of different grains that
+/// start on the same day order as they are written (`2026-01` before `2026-01-01` before
+/// `2026-Q1`). [`Period::key`] is a text form whose order is exactly this one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Period {
     grain: Grain,
     ordinal: i32,
@@ -189,6 +194,19 @@ impl Period {
     pub fn end(self) -> NaiveDate {
         self.offset(1).start()
     }
+
+    /// The period as a text whose order is the periods' order, across grains too: its first
+    /// day, then the period as written, `2026-11-16/2026-W47`. A history keeps periods so.
+    pub fn key(self) -> String {
+        format!("{}/{self}", self.start().format("%Y-%m-%d"))
+    }
+
+    /// Reads a [`Period::key`] back; `None` when `key` is not one.
+    pub fn from_key(key: &str) -> Option<Period> {
+        let (_, written) = key.split_once('/')?;
+        let period = Period::parse(written, Period::grain_of(written)?).ok()?;
+        (period.key() == key).then_some(period)
+    }
 }
 
 /// `2026-W47` split at `-W` into (2026, 47), with exactly four digits of year and two of the
@@ -201,6 +219,21 @@ fn split(text: &str, separator: &str) -> Option<(i32, u32)> {
         return None;
     }
     Some((year.parse().ok()?, rest.parse().ok()?))
+}
+
+impl Ord for Period {
+    fn cmp(&self, other: &Period) -> Ordering {
+        if self.grain == other.grain {
+            return self.ordinal.cmp(&other.ordinal);
+        }
+        (self.start().cmp(&other.start())).then_with(|| self.to_string().cmp(&other.to_string()))
+    }
+}
+
+impl PartialOrd for Period {
+    fn partial_cmp(&self, other: &Period) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl fmt::Display for Period {
@@ -294,5 +327,59 @@ mod tests {
         assert_eq!(Period::grain_of("2026-11"), Some(Grain::Month));
         assert_eq!(Period::grain_of("2026-W47"), Some(Grain::Week));
         assert_eq!(Period::grain_of("soon"), None);
+    }
+
+    fn any_period() -> impl proptest::strategy::Strategy<Value = Period> {
+        use proptest::prelude::*;
+        let day = || {
+            NaiveDate::from_ymd_opt(2000, 1, 1)
+                .unwrap()
+                .num_days_from_ce()
+        };
+        (0..4usize, 0..20_000i32).prop_map(move |(g, days)| {
+            let date = NaiveDate::from_num_days_from_ce_opt(day() + days).unwrap();
+            Period::containing(date, Grain::ALL[g])
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn keys_read_back_and_order_as_the_periods_do(a in any_period(), b in any_period()) {
+            proptest::prop_assert_eq!(Period::from_key(&a.key()), Some(a));
+            proptest::prop_assert_eq!(a.key().cmp(&b.key()), a.cmp(&b), "{} vs {}", a, b);
+            if a.start() < b.start() {
+                proptest::prop_assert!(a < b, "{} starts first", a);
+            }
+            if a.grain() == b.grain() {
+                proptest::prop_assert_eq!(a.cmp(&b), a.ordinal().cmp(&b.ordinal()));
+            }
+        }
+    }
+
+    #[test]
+    fn keys_order_across_grains_and_refuse_what_they_are_not() {
+        let p = |t: &str| Period::parse(t, Period::grain_of(t).unwrap()).unwrap();
+        assert_eq!(p("2026-W47").key(), "2026-11-16/2026-W47");
+        let mut periods = [
+            p("2026-Q1"),
+            p("2026-01-01"),
+            p("2025-W52"),
+            p("2026-01"),
+            p("2026-W01"),
+        ];
+        periods.sort();
+        let written: Vec<String> = periods.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            written,
+            ["2025-W52", "2026-W01", "2026-01", "2026-01-01", "2026-Q1"]
+        );
+        for bad in [
+            "2026-W47",
+            "2026-11-17/2026-W47",
+            "2026-11-16/soon",
+            "/2026-W47",
+        ] {
+            assert_eq!(Period::from_key(bad), None, "{bad}");
+        }
     }
 }
