@@ -30,7 +30,7 @@ struct Email {
 
 #[derive(Serialize)]
 struct Period {
-    period: String,
+    period: canopy_engine::Period,
     /// The version of the tree's definition the run used.
     definition: Option<String>,
     values: Vec<Value>,
@@ -41,7 +41,7 @@ struct Period {
 #[derive(Serialize)]
 struct State {
     metric: String,
-    period: String,
+    period: canopy_engine::Period,
     bad: bool,
     runs_unalerted: u32,
 }

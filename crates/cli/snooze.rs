@@ -43,7 +43,7 @@ pub(crate) fn run(request: &SnoozeArgs, style: Style) -> anyhow::Result<Outcome>
     let snooze = Snooze {
         tree: tree.id().to_string(),
         metric: metric.clone(),
-        until: until.to_string(),
+        until,
         by: who(request)?,
         note: request.note.clone(),
         at: canopy_notifier::stamp(chrono::Utc::now()),
@@ -52,8 +52,7 @@ pub(crate) fn run(request: &SnoozeArgs, style: Style) -> anyhow::Result<Outcome>
     outln!("`{metric}` of `{}` is {}", tree.id(), snooze.told())?;
     // A snooze that ends before the next run holds back nothing: said, not refused.
     if let Some(last) = history.periods(tree.id(), 1)?.pop() {
-        let ran = Period::parse(&last, tree.grain()).ok();
-        if ran.is_some_and(|ran| !snooze.holds(ran.offset(1))) {
+        if !snooze.holds(last.offset(1)) {
             eprintln!("warning: the last run of `{}` was for {}; a snooze until {until} holds back no later run\nhelp: give a later --until", tree.id(), last);
         }
     }
@@ -83,7 +82,7 @@ fn list(request: &SnoozeArgs, tree: Option<&str>) -> anyhow::Result<Outcome> {
             let rows: Vec<Vec<String>> = (snoozes.into_iter())
                 .map(|s| {
                     let note = s.note.unwrap_or_default();
-                    vec![s.tree, s.metric, s.until, s.by, s.at, note]
+                    vec![s.tree, s.metric, s.until.to_string(), s.by, s.at, note]
                 })
                 .collect();
             let header = ["tree", "metric", "until", "by", "at", "note"];

@@ -230,6 +230,13 @@ impl Ord for Period {
     }
 }
 
+/// A period is written in JSON as it is written everywhere: `"2026-W47"`.
+impl serde::Serialize for Period {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl PartialOrd for Period {
     fn partial_cmp(&self, other: &Period) -> Option<Ordering> {
         Some(self.cmp(other))

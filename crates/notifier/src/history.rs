@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use canopy_engine::Definition;
+use canopy_engine::{Definition, Period};
 use canopy_evaluator::impact::Assessment;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Type;
@@ -177,6 +177,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         at text not null,
         primary key (tree, metric)
     );",
+    // 8: every period as its key (`2026-11-16/2026-W47`, see `Period::key`), which orders
+    // periods of every grain by when they start; written periods order within one grain only.
+    "update runs set period = period_key(period);
+    update vals set period = period_key(period);
+    update alert_state set period = period_key(period);
+    update moves set period = period_key(period);
+    update outbox set period = period_key(period);
+    update changes set shipped = period_key(shipped), first_seen = period_key(first_seen),
+                       judged_in = period_key(judged_in);
+    update snoozes set until = period_key(until);",
 ];
 
 /// One metric's value to remember.
@@ -193,12 +203,12 @@ pub struct ValueRecord {
 }
 
 /// Everything one run of a tree for a period decided.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RunRecord {
     /// The tree's id.
     pub tree: String,
     /// The period.
-    pub period: String,
+    pub period: Period,
     /// Every metric's value, totals and segments.
     pub values: Vec<ValueRecord>,
     /// Each metric's alert state after this period.
@@ -215,11 +225,28 @@ pub struct RunRecord {
     pub definitions: Vec<(String, Definition)>,
 }
 
+impl RunRecord {
+    /// A run of `tree` for `period` that has decided nothing yet.
+    pub fn new(tree: &str, period: Period) -> RunRecord {
+        RunRecord {
+            tree: tree.to_string(),
+            period,
+            values: Vec::new(),
+            states: Vec::new(),
+            moves: Vec::new(),
+            emails: Vec::new(),
+            changes: Vec::new(),
+            definition: String::new(),
+            definitions: Vec::new(),
+        }
+    }
+}
+
 /// The definitions one run recorded.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Definitions {
     /// The run's period.
-    pub period: String,
+    pub period: Period,
     /// Each metric's definition, by id.
     pub metrics: BTreeMap<String, Definition>,
 }
@@ -228,7 +255,7 @@ pub struct Definitions {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PastRun {
     /// The period.
-    pub period: String,
+    pub period: Period,
     /// The full hash of the tree's definition the run used (`None` before versions were kept).
     pub definition: Option<String>,
     /// (metric, value, status, full hash of its definition) for each metric's total.
@@ -254,16 +281,16 @@ pub struct MoveRecord {
 }
 
 /// What the history keeps of a registered change.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChangeRecord {
     /// The change's id.
     pub change: String,
     /// Its ship period.
-    pub shipped: String,
+    pub shipped: Period,
     /// The period of the first run that saw it.
-    pub first_seen: String,
+    pub first_seen: Period,
     /// The period of the run that judged it.
-    pub judged_in: Option<String>,
+    pub judged_in: Option<Period>,
     /// The verdict, as `canopy impact` judged it (stored as the JSON it prints).
     pub verdict: Option<Assessment>,
     /// The verdict in words, as emailed.
@@ -272,7 +299,7 @@ pub struct ChangeRecord {
 
 impl ChangeRecord {
     /// Whether the change was first seen by a run of its ship period or later: registered
-    /// after it shipped, so its verdict is post hoc. (Periods of one grain sort as text.)
+    /// after it shipped, so its verdict is post hoc.
     pub fn post_hoc(&self) -> bool {
         self.first_seen >= self.shipped
     }
@@ -395,30 +422,33 @@ impl History {
         tx.commit().map_err(|e| Error::history(&self.db, e))
     }
 
-    /// What was remembered of `metric` before `period`: the state after the latest earlier
-    /// period, or, if `period` itself was run before, the state it started from (so a
-    /// repeated run decides the same). A period older than the last run starts afresh.
-    pub fn alert_state(&self, tree: &str, metric: &str, period: &str) -> Result<AlertState, Error> {
-        let row = self
-            .conn
-            .query_row(
-                "select period, bad, runs_unalerted, prev_bad, prev_runs_unalerted from alert_state where tree = ?1 and metric = ?2",
-                params![tree, metric],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, u32>(2)?, r.get::<_, bool>(3)?, r.get::<_, u32>(4)?)),
-            )
-            .optional()
-            .map_err(|e| self.error(e))?;
-        Ok(match row {
-            Some((p, bad, runs, _, _)) if p.as_str() < period => AlertState {
-                bad,
-                runs_unalerted: runs,
+    /// What was remembered of each metric of `tree` before `period`: the state after the
+    /// latest earlier period, or, if `period` itself was run before, the state it started
+    /// from (so a repeated run decides the same). A metric missing here starts afresh, as
+    /// does one whose last run was of a later period (a backfill).
+    pub fn alert_states_before(
+        &self,
+        tree: &str,
+        period: Period,
+    ) -> Result<HashMap<String, AlertState>, Error> {
+        let states = self.rows(
+            "select metric,
+               case when period < ?2 then bad else prev_bad end,
+               case when period < ?2 then runs_unalerted else prev_runs_unalerted end
+             from alert_state where tree = ?1 and period <= ?2",
+            params![tree, period.key()],
+            |r| {
+                let (bad, runs_unalerted) = (r.get(1)?, r.get(2)?);
+                Ok((
+                    r.get(0)?,
+                    AlertState {
+                        bad,
+                        runs_unalerted,
+                    },
+                ))
             },
-            Some((p, _, _, bad, runs)) if p == period => AlertState {
-                bad,
-                runs_unalerted: runs,
-            },
-            _ => AlertState::default(),
-        })
+        )?;
+        Ok(states.into_iter().collect())
     }
 
     /// What is kept of change `change` of `tree`, if a run has seen it.
@@ -430,9 +460,11 @@ impl History {
                 |r| {
                     Ok(ChangeRecord {
                         change: change.to_string(),
-                        shipped: r.get(0)?,
-                        first_seen: r.get(1)?,
-                        judged_in: r.get(2)?,
+                        shipped: period_at(r, 0)?,
+                        first_seen: period_at(r, 1)?,
+                        judged_in: (r.get::<_, Option<String>>(2)?)
+                            .map(|k| period_of(2, &k))
+                            .transpose()?,
                         verdict: verdict(r.get(3)?)?,
                         story: r.get(4)?,
                     })
@@ -448,12 +480,12 @@ impl History {
         &self,
         tree: &str,
         metric: &str,
-        (from, to): (&str, &str),
-    ) -> Result<Vec<(String, String)>, Error> {
+        (from, to): (Period, Period),
+    ) -> Result<Vec<(Period, String)>, Error> {
         self.rows(
             "select period, definition from vals where tree = ?1 and metric = ?2 and segment = '' and period between ?3 and ?4 and definition is not null order by period",
-            params![tree, metric, from, to],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            params![tree, metric, from.key(), to.key()],
+            |r| Ok((period_at(r, 0)?, r.get(1)?)),
         )
     }
 
@@ -493,16 +525,16 @@ impl History {
     pub fn definitions_before(
         &self,
         tree: &str,
-        period: &str,
+        period: Period,
         unless: &str,
     ) -> Result<Option<Definitions>, Error> {
         let fail = |e| self.error(e);
-        let last: Option<(String, Option<String>)> = self
+        let last: Option<(Period, Option<String>)> = self
             .conn
             .query_row(
                 "select period, definition from runs where tree = ?1 and period < ?2 order by period desc limit 1",
-                params![tree, period],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                params![tree, period.key()],
+                |r| Ok((period_at(r, 0)?, r.get(1)?)),
             )
             .optional()
             .map_err(fail)?;
@@ -516,14 +548,14 @@ impl History {
             .prepare_cached("select v.metric, t.fields from vals v join definition_texts t on t.tree = v.tree and t.metric = v.metric and t.hash = v.definition where v.tree = ?1 and v.period = ?2 and v.segment = ''")
             .map_err(fail)?;
         let rows = query
-            .query_map(params![tree, last], |r| {
+            .query_map(params![tree, last.key()], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })
             .map_err(fail)?;
         let mut out = BTreeMap::new();
         for row in rows {
             let (metric, fields) = row.map_err(fail)?;
-            let definition = self.read_definition(&metric, &last, &fields)?;
+            let definition = self.read_definition(&metric, &last.to_string(), &fields)?;
             out.insert(metric, definition);
         }
         Ok(Some(Definitions {
@@ -539,14 +571,14 @@ impl History {
     pub fn definition_changes(
         &self,
         tree: &str,
-        (from, to): (&str, &str),
-    ) -> Result<Vec<(String, String)>, Error> {
-        let runs: Vec<(String, Option<String>)> = self.rows(
+        (from, to): (Period, Period),
+    ) -> Result<Vec<(String, Period)>, Error> {
+        let runs: Vec<(Period, Option<String>)> = self.rows(
             "select period, definition from runs where tree = ?1 and period <= ?3
                and period >= coalesce((select max(period) from runs where tree = ?1 and period < ?2), ?2)
              order by period",
-            params![tree, from, to],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            params![tree, from.key(), to.key()],
+            |r| Ok((period_at(r, 0)?, r.get(1)?)),
         )?;
         let mut out = Vec::new();
         for pair in runs.windows(2) {
@@ -558,10 +590,10 @@ impl History {
                 "select v.metric from vals v join vals w on w.tree = v.tree and w.metric = v.metric and w.segment = '' and w.period = ?3
                  where v.tree = ?1 and v.period = ?2 and v.segment = '' and v.definition != w.definition
                  order by v.metric",
-                params![tree, after, before],
+                params![tree, after.key(), before.key()],
                 |r| r.get(0),
             )?;
-            out.extend(changed.into_iter().map(|m| (m, after.clone())));
+            out.extend(changed.into_iter().map(|m| (m, *after)));
         }
         Ok(out)
     }
@@ -584,16 +616,17 @@ impl History {
     }
 
     /// The periods of the last `last` runs of `tree`, oldest first.
-    pub fn periods(&self, tree: &str, last: usize) -> Result<Vec<String>, Error> {
+    pub fn periods(&self, tree: &str, last: usize) -> Result<Vec<Period>, Error> {
         let sql = "select period from runs where tree = ?1 order by period desc limit ?2";
-        let mut periods: Vec<String> = self.rows(sql, params![tree, last as i64], |r| r.get(0))?;
+        let mut periods = self.rows(sql, params![tree, last as i64], |r| period_at(r, 0))?;
         periods.reverse();
         Ok(periods)
     }
 
-    fn past_run(&self, tree: &str, period: String) -> Result<PastRun, Error> {
-        let values = self.rows("select metric, value, status, definition from vals where tree = ?1 and period = ?2 and segment = '' order by rowid", params![tree, period], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        let moves = self.rows("select metric, rules, recipient, held from moves where tree = ?1 and period = ?2 order by rowid", params![tree, period], |r| {
+    fn past_run(&self, tree: &str, period: Period) -> Result<PastRun, Error> {
+        let key = period.key();
+        let values = self.rows("select metric, value, status, definition from vals where tree = ?1 and period = ?2 and segment = '' order by rowid", params![tree, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        let moves = self.rows("select metric, rules, recipient, held from moves where tree = ?1 and period = ?2 order by rowid", params![tree, key], |r| {
             Ok(MoveRecord {
                 metric: r.get(0)?,
                 rules: from_json(1, r.get(1)?)?,
@@ -601,13 +634,13 @@ impl History {
                 held: r.get(3)?,
             })
         })?;
-        let emails = self.rows("select recipient, subject, status, medium from outbox where tree = ?1 and period = ?2 order by id", params![tree, period], |r| {
+        let emails = self.rows("select recipient, subject, status, medium from outbox where tree = ?1 and period = ?2 order by id", params![tree, key], |r| {
             let medium = Medium::parse(&r.get::<_, String>(3)?)?;
             Ok((shown_recipient(medium, &r.get::<_, String>(0)?), r.get(1)?, r.get(2)?))
         })?;
         let definition = self.rows(
             "select definition from runs where tree = ?1 and period = ?2",
-            params![tree, period],
+            params![tree, key],
             |r| r.get(0),
         )?;
         Ok(PastRun {
@@ -634,7 +667,7 @@ impl History {
 
     /// Each metric's alert state, as the latest run of `tree` left it: (metric, period, bad,
     /// runs in a bad state since the last alert).
-    pub fn alert_states(&self, tree: &str) -> Result<Vec<(String, String, bool, u32)>, Error> {
+    pub fn alert_states(&self, tree: &str) -> Result<Vec<(String, Period, bool, u32)>, Error> {
         let fail = |e| self.error(e);
         let mut stmt = self
             .conn
@@ -642,7 +675,7 @@ impl History {
             .map_err(fail)?;
         let rows = stmt
             .query_map(params![tree], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get(0)?, period_at(r, 1)?, r.get(2)?, r.get(3)?))
             })
             .map_err(fail)?;
         rows.collect::<rusqlite::Result<_>>().map_err(fail)
@@ -693,6 +726,7 @@ fn migrate(tx: &Transaction<'_>) -> rusqlite::Result<Result<usize, String>> {
             return Ok(Err("is a SQLite database of another program (it has tables but no canopy schema); give --db a path of its own".into()));
         }
     }
+    period_key_function(tx)?;
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(version) {
         tx.execute_batch(migration)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
@@ -715,7 +749,7 @@ fn write_definitions(
     )?;
     tx.execute(
         "update runs set definition = ?3 where tree = ?1 and period = ?2",
-        params![run.tree, run.period, run.definition],
+        params![run.tree, run.period.key(), run.definition],
     )?;
     let mut text = tx.prepare_cached(
         "insert into definition_texts (tree, metric, hash, fields) values (?1, ?2, ?3, ?4)
@@ -735,7 +769,7 @@ fn write_run(tx: &Transaction<'_>, run: &RunRecord, now: DateTime<Utc>) -> rusql
     tx.execute(
         "insert into runs (tree, period, started_at, finished_at) values (?1, ?2, ?3, ?3)
          on conflict (tree, period) do update set finished_at = excluded.finished_at",
-        params![run.tree, run.period, now],
+        params![run.tree, run.period.key(), now],
     )?;
     // Each value keeps the hash of the definition it was computed under.
     let hashes: HashMap<&str, String> = (run.definitions.iter())
@@ -759,10 +793,11 @@ fn write_values(
         "insert into vals (tree, metric, segment, period, value, status, definition) values (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          on conflict (tree, metric, segment, period) do update set value = excluded.value, status = excluded.status, definition = excluded.definition",
     )?;
+    let period = run.period.key();
     for v in &run.values {
         let definition = hashes.get(v.metric.as_str());
         value.execute(params![
-            run.tree, v.metric, v.segment, run.period, v.value, v.status, definition
+            run.tree, v.metric, v.segment, period, v.value, v.status, definition
         ])?;
     }
     Ok(())
@@ -781,14 +816,9 @@ fn write_states(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
            runs_unalerted = case when excluded.period >= alert_state.period then excluded.runs_unalerted else alert_state.runs_unalerted end,
            period = max(alert_state.period, excluded.period)",
     )?;
+    let period = run.period.key();
     for (metric, s) in &run.states {
-        state.execute(params![
-            run.tree,
-            metric,
-            run.period,
-            s.bad,
-            s.runs_unalerted
-        ])?;
+        state.execute(params![run.tree, metric, period, s.bad, s.runs_unalerted])?;
     }
     Ok(())
 }
@@ -798,11 +828,12 @@ fn write_moves(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
         "insert into moves (tree, period, metric, rules, recipient, held) values (?1, ?2, ?3, ?4, ?5, ?6)
          on conflict (tree, period, metric) do update set rules = excluded.rules, recipient = excluded.recipient, held = excluded.held",
     )?;
+    let period = run.period.key();
     for m in &run.moves {
         let rules = to_json(&m.rules)?;
         moved.execute(params![
             run.tree,
-            run.period,
+            period,
             m.metric,
             rules,
             m.recipient,
@@ -810,6 +841,37 @@ fn write_moves(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
         ])?;
     }
     Ok(())
+}
+
+/// The period kept in column `column` of `row` (as its [`Period::key`]).
+pub(crate) fn period_at(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Period> {
+    period_of(column, &row.get::<_, String>(column)?)
+}
+
+/// The period kept as `key` in column `column`.
+fn period_of(column: usize, key: &str) -> rusqlite::Result<Period> {
+    Period::from_key(key).ok_or_else(|| {
+        let why = format!("`{key}` is not a period as the history keeps them");
+        rusqlite::Error::FromSqlConversionFailure(column, Type::Text, why.into())
+    })
+}
+
+/// `period_key(TEXT)`, for migration 8: a period as written, as its key; null stays null.
+fn period_key_function(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("period_key", 1, flags, |ctx| {
+        let Some(text) = ctx.get::<Option<String>>(0)? else {
+            return Ok(None);
+        };
+        let period = Period::grain_of(&text).and_then(|g| Period::parse(&text, g).ok());
+        match period {
+            Some(p) => Ok(Some(p.key())),
+            None => Err(rusqlite::Error::UserFunctionError(
+                format!("`{text}` in the history is not a period").into(),
+            )),
+        }
+    })
 }
 
 /// A verdict read back from the JSON stored for it.
@@ -847,9 +909,9 @@ fn write_changes(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> 
         change.execute(params![
             run.tree,
             c.change,
-            c.shipped,
-            c.first_seen,
-            c.judged_in,
+            c.shipped.key(),
+            c.first_seen.key(),
+            c.judged_in.map(Period::key),
             verdict,
             c.story
         ])?;

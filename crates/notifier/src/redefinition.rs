@@ -15,7 +15,7 @@ pub struct Redefinition {
     /// The metric's id.
     pub metric: String,
     /// The period of the last run, whose definition this one is compared with.
-    pub since: String,
+    pub since: Period,
     /// The version then.
     pub before: String,
     /// The version now.
@@ -62,7 +62,7 @@ pub fn redefinitions(
             let (value_before, note) = value_before(eval, period, id, old, now);
             Some(Redefinition {
                 metric: metric.clone(),
-                since: since.clone(),
+                since: *since,
                 before: old.version(),
                 after: now.version(),
                 changes,

@@ -90,12 +90,7 @@ pub fn plan(
     report: Option<&str>,
 ) -> Result<PlannedRun, Error> {
     let tree = eval.tree();
-    let period_text = period.to_string();
-    let mut record = RunRecord {
-        tree: tree.id().to_string(),
-        period: period_text.clone(),
-        ..RunRecord::default()
-    };
+    let mut record = RunRecord::new(tree.id(), period);
     let moves = moves(eval, period, history, &mut record)?;
     let snoozed = history.snoozed(tree, period)?;
     let snooze_of = |m: MetricId| crate::snooze::of(&snoozed, m);
@@ -170,7 +165,7 @@ fn definitions(eval: &Evaluation<'_>, period: Period, history: &History) -> Resu
         .map(|id| (tree.metric(id).id.clone(), Definition::of(tree, id)))
         .collect();
     let hash = tree.definition_hash_of(definitions.iter().map(|(_, d)| d));
-    let last = history.definitions_before(tree.id(), &period.to_string(), &hash)?;
+    let last = history.definitions_before(tree.id(), period, &hash)?;
     let redefined = redefinitions(eval, period, &definitions, last.as_ref());
     Ok((definitions, hash, redefined))
 }
@@ -183,11 +178,11 @@ fn moves(
     record: &mut RunRecord,
 ) -> Result<Vec<Move>, Error> {
     let tree = eval.tree();
-    let period_text = period.to_string();
+    let mut states = history.alert_states_before(tree.id(), period)?;
     let mut moves: Vec<Move> = Vec::new();
     for id in tree.ids() {
         let metric = &tree.metric(id).id;
-        let state = history.alert_state(tree.id(), metric, &period_text)?;
+        let state = states.remove(metric).unwrap_or_default();
         let (moved, next) = detect(eval, id, period, state);
         record.states.push((metric.clone(), next));
         moves.extend(moved);
@@ -248,11 +243,10 @@ fn definition_changes(
     period: Period,
     redefined: &[Redefinition],
 ) -> Result<BTreeMap<MetricId, Period>, Error> {
-    let from = period.offset(1 - MARKED_PERIODS).to_string();
+    let from = period.offset(1 - MARKED_PERIODS);
     let mut out = BTreeMap::new();
-    for (metric, p) in history.definition_changes(tree.id(), (&from, &period.to_string()))? {
-        let parsed = Period::parse(&p, tree.grain()).ok();
-        if let (Some(id), Some(p)) = (tree.find(&metric), parsed) {
+    for (metric, p) in history.definition_changes(tree.id(), (from, period))? {
+        if let Some(id) = tree.find(&metric).filter(|_| p.grain() == tree.grain()) {
             out.insert(id, p);
         }
     }
@@ -383,25 +377,23 @@ fn verdicts(
     record: &mut RunRecord,
 ) -> Result<Vec<Verdict>, Error> {
     let tree = eval.tree();
-    let period_text = period.to_string();
     let mut out = Vec::new();
     for change in tree.changes() {
         let known = history.change(tree.id(), &change.id)?;
-        let first_seen = known.as_ref().map_or(period_text.clone(), |k| {
-            k.first_seen.clone().min(period_text.clone())
-        });
         let mut kept = ChangeRecord {
             change: change.id.clone(),
-            shipped: change.shipped.to_string(),
-            first_seen: first_seen.clone(),
-            ..ChangeRecord::default()
+            shipped: change.shipped,
+            first_seen: known.as_ref().map_or(period, |k| k.first_seen.min(period)),
+            judged_in: None,
+            verdict: None,
+            story: None,
         };
         let recipients = recipients(tree, change);
         match known.filter(|k| k.judged_in.is_some()) {
-            Some(k) if k.judged_in.as_deref() == Some(period_text.as_str()) => {
+            Some(k) if k.judged_in == Some(period) => {
                 let judged = |what| {
                     let id = &change.id;
-                    Error::Record(format!("the history has no {what} for change `{id}`, which it says was judged in {period_text}"))
+                    Error::Record(format!("the history has no {what} for change `{id}`, which it says was judged in {period}"))
                 };
                 out.push(Verdict {
                     change: change.id.clone(),
@@ -421,7 +413,7 @@ fn verdicts(
                 if assessed.status != Stage::Pending {
                     assessed.post_hoc = kept.post_hoc();
                     let story = canopy_present::story(tree, change, &assessed);
-                    kept.judged_in = Some(period_text.clone());
+                    kept.judged_in = Some(period);
                     kept.verdict = Some(assessed.clone());
                     kept.story = Some(story.clone());
                     out.push(Verdict {
@@ -449,15 +441,15 @@ pub fn redefined(
 ) -> Result<Option<String>, Error> {
     let metric = &tree.metric(change.metric).id;
     let w = change.window;
-    let from = change.shipped.offset(-(w.baseline as i32)).to_string();
-    let to = w.last_evaluated(change.shipped).to_string();
-    let mut first: Option<String> = None;
+    let from = change.shipped.offset(-(w.baseline as i32));
+    let to = w.last_evaluated(change.shipped);
+    let mut first: Option<Period> = None;
     for m in tree.under(change.metric) {
         let id = &tree.metric(m).id;
         let now = Definition::of(tree, m);
         let hash = now.hash();
-        for (period, kept) in history.definition_hashes(tree.id(), id, (&from, &to))? {
-            if kept == hash || first.as_ref().is_some_and(|f| *f <= period) {
+        for (period, kept) in history.definition_hashes(tree.id(), id, (from, to))? {
+            if kept == hash || first.is_some_and(|f| f <= period) {
                 continue;
             }
             let old = history.definition(tree.id(), id, &kept)?;

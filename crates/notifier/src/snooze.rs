@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use crate::history::History;
+use crate::history::{period_at, History};
 use crate::Error;
 
 /// A metric snoozed: its moves are held back in every period before `until`.
@@ -19,7 +19,7 @@ pub struct Snooze {
     /// The metric's id.
     pub metric: String,
     /// The first period whose moves are sent again.
-    pub until: String,
+    pub until: Period,
     /// Who snoozed it.
     pub by: String,
     /// Why, in their words.
@@ -32,8 +32,7 @@ impl Snooze {
     /// Whether moves in `period` are held back: `period` starts before `until` does (so a
     /// snooze written in another grain than the tree's now still holds by date).
     pub fn holds(&self, period: Period) -> bool {
-        let until = Period::grain_of(&self.until).and_then(|g| Period::parse(&self.until, g).ok());
-        until.is_some_and(|until| period.start() < until.start())
+        period.start() < self.until.start()
     }
 
     /// The snooze in words: `snoozed until 2026-W50 by Ana: waiting for the fix`.
@@ -60,7 +59,7 @@ impl History {
         let replaced = replace(&mut self.conn, &snooze.tree, &snooze.metric, |tx| {
             tx.execute(
                 "insert into snoozes (tree, metric, until, by, note, at) values (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![snooze.tree, snooze.metric, snooze.until, snooze.by, snooze.note, snooze.at],
+                params![snooze.tree, snooze.metric, snooze.until.key(), snooze.by, snooze.note, snooze.at],
             )
         });
         replaced.map_err(|e| self.error(e))
@@ -127,7 +126,7 @@ fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Snooze> {
     Ok(Snooze {
         tree: r.get(0)?,
         metric: r.get(1)?,
-        until: r.get(2)?,
+        until: period_at(r, 2)?,
         by: r.get(3)?,
         note: r.get(4)?,
         at: r.get(5)?,

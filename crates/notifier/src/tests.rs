@@ -41,6 +41,11 @@ fn period() -> Period {
     Period::parse("2026-W46", canopy_engine::Grain::Week).unwrap()
 }
 
+/// The ISO week written `text`.
+fn week(text: &str) -> Period {
+    Period::parse(text, canopy_engine::Grain::Week).unwrap()
+}
+
 fn sender() -> Mailbox {
     "Canopy <canopy@example.com>".parse().unwrap()
 }
@@ -205,8 +210,6 @@ fn a_repeated_run_adds_nothing_and_decides_the_same() {
 fn alert_state_moves_forward_by_period_only() {
     let mut history = History::in_memory().unwrap();
     let record = |period: &str, bad: bool| RunRecord {
-        tree: "t".into(),
-        period: period.into(),
         states: vec![(
             "m".into(),
             AlertState {
@@ -214,12 +217,15 @@ fn alert_state_moves_forward_by_period_only() {
                 runs_unalerted: u32::from(bad),
             },
         )],
-        ..RunRecord::default()
+        ..RunRecord::new("t", week(period))
     };
     history
         .record_run(&record("2026-W45", true), now())
         .unwrap();
-    let state = |h: &History, p: &str| h.alert_state("t", "m", p).unwrap();
+    let state = |h: &History, p: &str| {
+        let mut states = h.alert_states_before("t", week(p)).unwrap();
+        states.remove("m").unwrap_or_default()
+    };
     assert_eq!(
         state(&history, "2026-W46"),
         AlertState {
@@ -314,7 +320,7 @@ fn stored(history: &mut History, recipients: &[&str]) {
             id: 0,
             message_id: format!("<{r}>"),
             tree: "t".into(),
-            period: "2026-W46".into(),
+            period: week("2026-W46"),
             sender: "canopy@example.com".into(),
             recipient: r.to_string(),
             subject: "s".into(),
@@ -327,10 +333,8 @@ fn stored(history: &mut History, recipients: &[&str]) {
     history
         .record_run(
             &RunRecord {
-                tree: "t".into(),
-                period: "2026-W46".into(),
                 emails,
-                ..RunRecord::default()
+                ..RunRecord::new("t", week("2026-W46"))
             },
             now(),
         )
@@ -706,17 +710,15 @@ fn a_verdict_is_kept_once_and_a_change_first_seen_stays_the_earliest() {
         .unwrap()
     };
     let record = |period: &str, verdict: Option<&str>| RunRecord {
-        tree: "t".into(),
-        period: period.into(),
         changes: vec![ChangeRecord {
             change: "c".into(),
-            shipped: "2026-W14".into(),
-            first_seen: period.into(),
-            judged_in: verdict.map(|_| period.to_string()),
+            shipped: week("2026-W14"),
+            first_seen: week(period),
+            judged_in: verdict.map(|_| week(period)),
             verdict: verdict.map(judged),
             story: verdict.map(|v| format!("c: {v}.")),
         }],
-        ..RunRecord::default()
+        ..RunRecord::new("t", week(period))
     };
     for (period, verdict) in [
         ("2026-W13", None),
@@ -732,8 +734,8 @@ fn a_verdict_is_kept_once_and_a_change_first_seen_stays_the_earliest() {
     old["effect"].as_object_mut().unwrap().remove("baseline");
     let old: canopy_evaluator::impact::Assessment = serde_json::from_value(old).unwrap();
     assert!(old.effect.unwrap().baseline.is_nan());
-    assert_eq!(kept.first_seen, "2026-W12");
-    assert_eq!(kept.judged_in.as_deref(), Some("2026-W20"));
+    assert_eq!(kept.first_seen, week("2026-W12"));
+    assert_eq!(kept.judged_in, Some(week("2026-W20")));
     assert_eq!(kept.verdict, Some(judged("confirmed")));
     assert_eq!(kept.story.as_deref(), Some("c: confirmed."));
     assert_eq!(history.change("t", "other").unwrap(), None);

@@ -56,7 +56,7 @@ pub fn compose_chat(
             &sender.email,
         ),
         tree: tree.id().to_string(),
-        period: period.to_string(),
+        period,
         medium: Medium::Webhook,
         sender: sender.email.to_string(),
         recipient: reference,

@@ -41,7 +41,7 @@ impl Folder {
         format!(
             "{}-{}-{who}.{extension}",
             escape(&email.tree),
-            escape(&email.period)
+            escape(&email.period.to_string())
         )
     }
 }
@@ -179,7 +179,7 @@ mod tests {
             id: 0,
             message_id: format!("<{id}@x.example>"),
             tree: "t".into(),
-            period: "2026-W02".into(),
+            period: canopy_engine::Period::parse("2026-W02", canopy_engine::Grain::Week).unwrap(),
             medium,
             sender: "c@x.example".into(),
             recipient: recipient.into(),

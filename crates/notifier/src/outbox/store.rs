@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
+use canopy_engine::Period;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use crate::history::{History, RunRecord};
+use crate::history::{period_at, History, RunRecord};
 use crate::Error;
 
 /// Where an email stands in the outbox.
@@ -150,7 +151,7 @@ pub struct StoredEmail {
     /// The tree it is about.
     pub tree: String,
     /// The period it is about.
-    pub period: String,
+    pub period: Period,
     /// An email or a chat message.
     pub medium: Medium,
     /// Envelope sender address.
@@ -237,7 +238,7 @@ impl History {
                     id: r.get(0)?,
                     message_id: r.get(1)?,
                     tree: r.get(2)?,
-                    period: r.get(3)?,
+                    period: period_at(r, 3)?,
                     sender: r.get(4)?,
                     recipient: r.get(5)?,
                     subject: r.get(6)?,
@@ -431,7 +432,7 @@ pub(crate) fn write_outbox(
         new += email.execute(params![
             e.message_id,
             e.tree,
-            e.period,
+            e.period.key(),
             e.sender,
             e.recipient,
             e.subject,
