@@ -867,3 +867,98 @@ fn a_change_is_refused_across_a_new_way_of_computing_its_metric_or_one_under_it(
         );
     }
 }
+
+/// A history at schema version 7, with periods as written: `rows` inserted after it.
+fn version_7(db: &Path, rows: &str) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    for migration in &crate::history::MIGRATIONS[..7] {
+        conn.execute_batch(migration).unwrap();
+    }
+    conn.execute_batch(&format!("{rows}\npragma user_version = 7;"))
+        .unwrap();
+}
+
+#[test]
+fn periods_written_as_text_become_keys_that_order_across_grains() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("canopy.db");
+    // A tree run monthly, then quarterly: as text `2026-02` sorts before `2026-Q1`.
+    version_7(
+        &db,
+        "insert into runs (tree, period, started_at) values ('t', '2026-02', 'x'), ('t', '2026-Q1', 'x');
+         insert into vals (tree, metric, segment, period, value, status) values ('t', 'm', '', '2026-Q1', 2.0, 'ok');
+         insert into alert_state values ('t', 'm', '2026-Q1', 1, 1, 0, 0);
+         insert into moves (tree, period, metric, rules, recipient) values ('t', '2026-Q1', 'm', '[]', 'a@x.example');
+         insert into changes values ('t', 'c', '2026-01', '2026-02', null, null, null);
+         insert into snoozes values ('t', 'm', '2026-W10', 'ana', null, 'x');
+         insert into outbox (message_id, tree, period, sender, recipient, subject, body, status, created_at)
+           values ('<a>', 't', '2026-Q1', 's@x.example', 'a@x.example', 'sub', x'41', 'pending', 'x');",
+    );
+    let history = History::open(&db, Duration::ZERO, &mut |_| {}).unwrap();
+    let quarter = Period::parse("2026-Q1", canopy_engine::Grain::Quarter).unwrap();
+    let month = Period::parse("2026-02", canopy_engine::Grain::Month).unwrap();
+    assert_eq!(history.periods("t", 10).unwrap(), [quarter, month]);
+    let [first, last] = history.past("t", 2).unwrap().try_into().unwrap();
+    assert_eq!(
+        (first.period, first.values.len(), first.emails.len()),
+        (quarter, 1, 1)
+    );
+    assert_eq!(
+        (last.period, last.values.len(), last.moves.len()),
+        (month, 0, 0)
+    );
+    let change = history.change("t", "c").unwrap().unwrap();
+    assert_eq!(change.first_seen, month);
+    assert!(change.post_hoc());
+    let [snooze] = history.snoozes(Some("t")).unwrap().try_into().unwrap();
+    assert_eq!(snooze.until, week("2026-W10"));
+    let [due] = history
+        .due(now(), Duration::ZERO)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(due.period, quarter);
+    // The month started after the quarter did: a run of it continues the quarter's state.
+    let states = history.alert_states_before("t", month).unwrap();
+    assert_eq!(
+        states["m"],
+        AlertState {
+            bad: true,
+            runs_unalerted: 1
+        }
+    );
+}
+
+#[test]
+fn a_history_with_a_period_that_is_not_one_is_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("canopy.db");
+    version_7(
+        &db,
+        "insert into runs (tree, period, started_at) values ('t', '2026-W10', 'x'), ('t', 'soon', 'x');",
+    );
+    let error = History::open(&db, Duration::ZERO, &mut |_| {})
+        .err()
+        .unwrap();
+    assert!(
+        error
+            .to_string()
+            .contains("`soon` in the history is not a period"),
+        "{error}"
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: i64 = conn
+        .query_row("pragma user_version", [], |r| r.get(0))
+        .unwrap();
+    let periods: Vec<String> = (conn
+        .prepare("select period from runs order by period")
+        .unwrap())
+    .query_map([], |r| r.get(0))
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap();
+    assert_eq!(
+        (version, periods),
+        (7, vec!["2026-W10".into(), "soon".into()])
+    );
+}
