@@ -21,8 +21,7 @@ struct EmailReport {
     /// The address, or the webhook as shown (without its secret).
     to: String,
     /// `email`, or `webhook` for a chat message.
-    channel: &'static str,
-    #[serde(skip)]
+    #[serde(rename = "channel")]
     medium: canopy_notifier::Medium,
     subject: String,
     /// The root's move in one sentence, when it moved.
@@ -322,7 +321,6 @@ impl EmailReport {
         }
         EmailReport {
             to: e.shown_recipient(),
-            channel: e.medium.as_str(),
             medium: e.medium,
             subject: e.subject.clone(),
             headline: headline.map(str::to_string),
@@ -387,7 +385,7 @@ impl Delivery {
             Delivery::AlreadySent => "already sent",
             Delivery::AlreadyWritten => "already written",
             Delivery::Stored(status) => status.as_str(),
-            Delivery::Missing => "pending",
+            Delivery::Missing => EmailStatus::Pending.as_str(),
         }
     }
 

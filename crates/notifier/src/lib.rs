@@ -17,6 +17,7 @@ mod moves;
 mod outbox;
 mod redefinition;
 mod run;
+mod schema;
 mod snooze;
 
 pub use address::{

@@ -662,7 +662,7 @@ fn a_version_1_outbox_is_migrated_with_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("canopy.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute_batch(crate::history::MIGRATIONS[0]).unwrap();
+    conn.execute_batch(crate::schema::MIGRATIONS[0]).unwrap();
     conn.execute_batch(
         "insert into outbox (message_id, tree, period, sender, recipient, subject, body, status, attempts, last_error, created_at)
          values ('<a>', 't', '2026-W46', 's@x.example', 'a@x.example', 'sub', x'41', 'failed', 1, '550 no', '2026-11-23T07:00:00+00:00');
@@ -871,7 +871,7 @@ fn a_change_is_refused_across_a_new_way_of_computing_its_metric_or_one_under_it(
 /// A history at schema version 7, with periods as written: `rows` inserted after it.
 fn version_7(db: &Path, rows: &str) {
     let conn = rusqlite::Connection::open(db).unwrap();
-    for migration in &crate::history::MIGRATIONS[..7] {
+    for migration in &crate::schema::MIGRATIONS[..7] {
         conn.execute_batch(migration).unwrap();
     }
     conn.execute_batch(&format!("{rows}\npragma user_version = 7;"))

@@ -6,96 +6,97 @@ use std::time::Duration;
 
 use canopy_engine::Period;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{params, params_from_iter, OptionalExtension, ToSql, Transaction};
 
 use crate::history::{period_at, History, RunRecord};
 use crate::Error;
 
-/// Where an email stands in the outbox.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EmailStatus {
-    /// Waiting to be sent.
-    Pending,
-    /// Delivered: accepted by the SMTP server, or written to the outbox folder.
-    Sent,
-    /// Refused for good (a 5xx reply), or impossible to compose; `canopy outbox retry` puts
-    /// it back.
-    Failed,
-    /// Handed to the server, which did not acknowledge it: it may have been delivered. Tried
-    /// again only after a while (`uncertain_after`), with the same Message-ID.
-    Uncertain,
-    /// Failed or uncertain, then given up on (`canopy outbox discard`): kept for the record,
-    /// never sent.
-    Discarded,
-}
-
-impl EmailStatus {
-    /// The name stored in the database and printed.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmailStatus::Pending => "pending",
-            EmailStatus::Sent => "sent",
-            EmailStatus::Failed => "failed",
-            EmailStatus::Uncertain => "uncertain",
-            EmailStatus::Discarded => "discarded",
+/// Gives each enum one name, from strum: stored in the history, printed and read back.
+macro_rules! stored_name {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident,)* }) => {
+        $(#[$meta])*
+        #[derive(
+            Clone,
+            Copy,
+            Debug,
+            PartialEq,
+            Eq,
+            serde::Serialize,
+            strum::IntoStaticStr,
+            strum::EnumString,
+        )]
+        #[strum(serialize_all = "lowercase")]
+        #[serde(into = "&'static str")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
         }
-    }
 
-    fn parse(text: &str) -> rusqlite::Result<EmailStatus> {
-        [
-            EmailStatus::Pending,
-            EmailStatus::Sent,
-            EmailStatus::Failed,
-            EmailStatus::Uncertain,
-            EmailStatus::Discarded,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-        .ok_or_else(|| {
-            rusqlite::Error::InvalidColumnType(0, text.into(), rusqlite::types::Type::Text)
-        })
-    }
-}
-
-/// How an outbox entry was delivered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Channel {
-    /// Accepted by an SMTP server.
-    Smtp,
-    /// Written as an `.eml` file to the outbox folder.
-    Folder,
-    /// Accepted by a chat webhook.
-    Webhook,
-}
-
-impl Channel {
-    const ALL: [Channel; 3] = [Channel::Smtp, Channel::Folder, Channel::Webhook];
-
-    /// The name the history records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Smtp => "smtp",
-            Channel::Folder => "folder",
-            Channel::Webhook => "webhook",
+        impl $name {
+            /// The name stored in the history and printed.
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
         }
-    }
 
-    fn parse(text: Option<String>) -> Option<Channel> {
-        Channel::ALL
-            .into_iter()
-            .find(|c| Some(c.as_str()) == text.as_deref())
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $name {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<$name> {
+                let text = value.as_str()?;
+                text.parse().map_err(|_| {
+                    let why = format!("`{text}` is not {} the history knows", stringify!($name));
+                    FromSqlError::Other(why.into())
+                })
+            }
+        }
+    };
+}
+
+stored_name! {
+    /// Where an email stands in the outbox.
+    pub enum EmailStatus {
+        /// Waiting to be sent.
+        Pending,
+        /// Delivered: accepted by the SMTP server, or written to the outbox folder.
+        Sent,
+        /// Refused for good (a 5xx reply), or impossible to compose; `canopy outbox retry`
+        /// puts it back.
+        Failed,
+        /// Handed to the server, which did not acknowledge it: it may have been delivered.
+        /// Tried again only after a while (`uncertain_after`), with the same Message-ID.
+        Uncertain,
+        /// Failed or uncertain, then given up on (`canopy outbox discard`): kept for the
+        /// record, never sent.
+        Discarded,
     }
 }
 
-/// What an outbox entry is: an email, or a chat message for a webhook.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Medium {
-    /// An email (RFC 5322 message), to an address.
-    #[default]
-    Email,
-    /// A chat message (JSON), to a webhook: the recipient is the webhook as the tree writes
-    /// it (`env:NAME` or its URL), read again when it is posted.
-    Webhook,
+stored_name! {
+    /// How an outbox entry was delivered.
+    pub enum Channel {
+        /// Accepted by an SMTP server.
+        Smtp,
+        /// Written as an `.eml` file to the outbox folder.
+        Folder,
+        /// Accepted by a chat webhook.
+        Webhook,
+    }
+}
+
+stored_name! {
+    /// What an outbox entry is: an email, or a chat message for a webhook.
+    pub enum Medium {
+        /// An email (RFC 5322 message), to an address.
+        Email,
+        /// A chat message (JSON), to a webhook: the recipient is the webhook as the tree
+        /// writes it (`env:NAME` or its URL), read again when it is posted.
+        Webhook,
+    }
 }
 
 impl Medium {
@@ -105,23 +106,6 @@ impl Medium {
             Medium::Email => "email",
             Medium::Webhook => "chat message",
         }
-    }
-
-    /// The name the history records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Medium::Email => "email",
-            Medium::Webhook => "webhook",
-        }
-    }
-
-    pub(crate) fn parse(text: &str) -> rusqlite::Result<Medium> {
-        [Medium::Email, Medium::Webhook]
-            .into_iter()
-            .find(|m| m.as_str() == text)
-            .ok_or_else(|| {
-                rusqlite::Error::InvalidColumnType(0, text.into(), rusqlite::types::Type::Text)
-            })
     }
 }
 
@@ -230,10 +214,10 @@ impl History {
     ) -> Result<Vec<StoredEmail>, Error> {
         let mut stmt = self
             .conn
-            .prepare("select id, message_id, tree, period, sender, recipient, subject, body, attempts, last_error, status, last_attempt_at, medium from outbox where status in ('pending', 'uncertain') order by id")
+            .prepare("select id, message_id, tree, period, sender, recipient, subject, body, attempts, last_error, status, last_attempt_at, medium from outbox where status in (?1, ?2) order by id")
             .map_err(|e| self.error(e))?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([EmailStatus::Pending, EmailStatus::Uncertain], |r| {
                 let email = StoredEmail {
                     id: r.get(0)?,
                     message_id: r.get(1)?,
@@ -245,10 +229,13 @@ impl History {
                     body: r.get(7)?,
                     attempts: r.get(8)?,
                     last_error: r.get(9)?,
-                    medium: Medium::parse(&r.get::<_, String>(12)?)?,
+                    medium: r.get(12)?,
                 };
-                let status = EmailStatus::parse(&r.get::<_, String>(10)?)?;
-                Ok((email, status, r.get::<_, Option<String>>(11)?))
+                Ok((
+                    email,
+                    r.get::<_, EmailStatus>(10)?,
+                    r.get::<_, Option<String>>(11)?,
+                ))
             })
             .map_err(|e| self.error(e))?;
         let settled = |at: Option<String>| {
@@ -271,7 +258,7 @@ impl History {
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>, channel: Channel) -> Result<(), Error> {
         let now = now.to_rfc3339();
         self.conn
-            .execute("update outbox set status = 'sent', attempts = attempts + 1, sent_at = ?2, last_attempt_at = ?2, last_error = null, channel = ?3 where id = ?1", params![id, now, channel.as_str()])
+            .execute("update outbox set status = ?4, attempts = attempts + 1, sent_at = ?2, last_attempt_at = ?2, last_error = null, channel = ?3 where id = ?1", params![id, now, channel, EmailStatus::Sent])
             .map(|_| ())
             .map_err(|e| self.error(e))
     }
@@ -282,7 +269,7 @@ impl History {
     pub fn mark_in_flight(&self, id: i64, now: DateTime<Utc>) -> Result<(), Error> {
         let why = "canopy stopped after handing it over and before the server answered; it may have been delivered";
         self.conn
-            .execute("update outbox set status = 'uncertain', last_error = ?2, last_attempt_at = ?3 where id = ?1", params![id, why, now.to_rfc3339()])
+            .execute("update outbox set status = ?4, last_error = ?2, last_attempt_at = ?3 where id = ?1", params![id, why, now.to_rfc3339(), EmailStatus::Uncertain])
             .map(|_| ())
             .map_err(|e| self.error(e))
     }
@@ -297,7 +284,7 @@ impl History {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         self.conn
-            .execute("update outbox set status = ?2, attempts = attempts + 1, last_error = ?3, last_attempt_at = ?4 where id = ?1", params![id, status.as_str(), error, now.to_rfc3339()])
+            .execute("update outbox set status = ?2, attempts = attempts + 1, last_error = ?3, last_attempt_at = ?4 where id = ?1", params![id, status, error, now.to_rfc3339()])
             .map(|_| ())
             .map_err(|e| self.error(e))
     }
@@ -318,7 +305,7 @@ impl History {
     fn resolve(&self, which: &Selection<'_>, to: EmailStatus, and: &str) -> Result<usize, Error> {
         let sql = format!(
             "update outbox set status = ?5
-             where ((status = 'failed' and ?1) or (status = 'uncertain' and ?2))
+             where ((status = ?6 and ?1) or (status = ?7 and ?2))
                and (?3 is null or lower(recipient) = lower(?3))
                and (?4 is null or tree = ?4) {and}"
         );
@@ -327,65 +314,61 @@ impl History {
             which.uncertain,
             which.to,
             which.tree,
-            to.as_str()
+            to,
+            EmailStatus::Failed,
+            EmailStatus::Uncertain
         ];
         self.conn.execute(&sql, params).map_err(|e| self.error(e))
     }
 
     /// Counts of the outbox, for `canopy outbox status`.
     pub fn status(&self) -> Result<OutboxStatus, Error> {
-        let count = |condition: &str| -> Result<u64, Error> {
-            let sql = format!("select count(*) from outbox where {condition}");
-            let n: i64 = self
-                .conn
-                .query_row(&sql, [], |r| r.get(0))
-                .map_err(|e| self.error(e))?;
-            Ok(n as u64)
-        };
-        let oldest: Option<String> = self
-            .conn
-            .query_row(
-                "select min(created_at) from outbox where status = 'pending'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.error(e))?;
+        let counts = self.rows(
+            "select status, count(*), sum(attempts > 0), min(created_at) from outbox group by status",
+            [],
+            |r| Ok((r.get::<_, EmailStatus>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?)),
+        )?;
+        let row = |status| counts.iter().find(|c| c.0 == status);
+        let count = |status| row(status).map_or(0, |c| c.1 as u64);
+        let pending = row(EmailStatus::Pending);
         Ok(OutboxStatus {
-            pending: count("status = 'pending'")?,
-            failed: count("status = 'failed'")?,
-            uncertain: count("status = 'uncertain'")?,
-            sent: count("status = 'sent'")?,
-            discarded: count("status = 'discarded'")?,
-            oldest_pending: oldest
-                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            pending: count(EmailStatus::Pending),
+            failed: count(EmailStatus::Failed),
+            uncertain: count(EmailStatus::Uncertain),
+            sent: count(EmailStatus::Sent),
+            discarded: count(EmailStatus::Discarded),
+            oldest_pending: pending
+                .and_then(|c| DateTime::parse_from_rfc3339(&c.3).ok())
                 .map(|t| t.with_timezone(&Utc)),
-            retrying: count("status = 'pending' and attempts > 0")?,
+            retrying: pending.map_or(0, |c| c.2 as u64),
         })
     }
 
     /// Failed and uncertain emails with their errors, oldest first.
     pub fn unresolved(&self) -> Result<Vec<Unresolved>, Error> {
-        self.listed("'failed', 'uncertain'")
+        self.listed(&[EmailStatus::Failed, EmailStatus::Uncertain])
     }
 
     /// Every email not delivered yet (pending, failed or uncertain), oldest first: a person
     /// told `pending: 3` wants to know which three, and why they wait.
     pub fn undelivered(&self) -> Result<Vec<Unresolved>, Error> {
-        self.listed("'pending', 'failed', 'uncertain'")
+        self.listed(&[
+            EmailStatus::Pending,
+            EmailStatus::Failed,
+            EmailStatus::Uncertain,
+        ])
     }
 
-    fn listed(&self, statuses: &str) -> Result<Vec<Unresolved>, Error> {
-        let sql = format!("select status, tree, recipient, subject, coalesce(last_error, ''), last_attempt_at, medium, attempts from outbox where status in ({statuses}) order by id");
+    fn listed(&self, statuses: &[EmailStatus]) -> Result<Vec<Unresolved>, Error> {
+        let marks = vec!["?"; statuses.len()].join(", ");
+        let sql = format!("select status, tree, recipient, subject, coalesce(last_error, ''), last_attempt_at, medium, attempts from outbox where status in ({marks}) order by id");
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.error(e))?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map(params_from_iter(statuses), |r| {
                 Ok(Unresolved {
-                    status: EmailStatus::parse(&r.get::<_, String>(0)?)?,
+                    status: r.get(0)?,
                     tree: r.get(1)?,
-                    recipient: shown_recipient(
-                        Medium::parse(&r.get::<_, String>(6)?)?,
-                        &r.get::<_, String>(2)?,
-                    ),
+                    recipient: shown_recipient(r.get(6)?, &r.get::<_, String>(2)?),
                     subject: r.get(3)?,
                     error: r.get(4)?,
                     last_attempt: r.get(5)?,
@@ -394,6 +377,18 @@ impl History {
             })
             .map_err(|e| self.error(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+
+    /// (recipient as shown, subject, status) of each email and chat message of the run of
+    /// `tree` for the period kept as `key`, in the order they were decided.
+    pub(crate) fn entries_of(
+        &self,
+        tree: &str,
+        key: &str,
+    ) -> Result<Vec<(String, String, String)>, Error> {
+        self.rows("select recipient, subject, status, medium from outbox where tree = ?1 and period = ?2 order by id", params![tree, key], |r| {
+            Ok((shown_recipient(r.get(3)?, &r.get::<_, String>(0)?), r.get(1)?, r.get(2)?))
+        })
     }
 
     /// Where the email with `message_id` stands, and how it was delivered if it was.
@@ -405,10 +400,7 @@ impl History {
             .query_row(
                 "select status, channel from outbox where message_id = ?1",
                 [message_id],
-                |r| {
-                    let status = EmailStatus::parse(&r.get::<_, String>(0)?)?;
-                    Ok((status, Channel::parse(r.get(1)?)))
-                },
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .map_err(|e| self.error(e))
@@ -438,12 +430,12 @@ pub(crate) fn write_outbox(
             e.subject,
             e.body,
             match e.last_error {
-                Some(_) => EmailStatus::Failed.as_str(),
-                None => EmailStatus::Pending.as_str(),
+                Some(_) => EmailStatus::Failed,
+                None => EmailStatus::Pending,
             },
             e.last_error,
             now,
-            e.medium.as_str()
+            e.medium
         ])?;
     }
     Ok(new)
