@@ -1,5 +1,6 @@
-//! `canopy history`: what three runs recorded, read back; and a history that is read-only,
-//! which the commands that only read can still read.
+//! `canopy history`: what three runs recorded, read back; a history that is read-only, which
+//! the commands that only read can still read; and a history an earlier release wrote, which
+//! reads back as that release read it.
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -7,7 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::util::{item_creation, run_command, Dir, Run, ITEM_CREATION_RUN};
+use canopy_engine::Period;
+
+use crate::util::{item_creation, repo, run_command, Dir, Run, ITEM_CREATION_RUN};
 
 #[test]
 fn three_runs_read_back() {
@@ -194,4 +197,212 @@ fn a_read_only_history_can_be_read_and_a_run_says_it_is_read_only() {
         );
     }
     mode(&folder, 0o755);
+}
+
+/// A history written by 4b0d60b, the last release before periods were kept as keys (schema
+/// version 7), with what that release printed of it; its README says how it was made.
+const V7: &str = "fixtures/history-v7";
+
+/// Each tree of the [`V7`] history and the period of its last run.
+const V7_LAST_RUNS: [(&str, &str); 2] = [("activation", "2026-W24"), ("item-creation", "2026-W47")];
+
+/// Every column of the history that holds a period.
+const PERIOD_COLUMNS: [(&str, &str); 9] = [
+    ("runs", "period"),
+    ("vals", "period"),
+    ("alert_state", "period"),
+    ("moves", "period"),
+    ("outbox", "period"),
+    ("changes", "shipped"),
+    ("changes", "first_seen"),
+    ("changes", "judged_in"),
+    ("snoozes", "until"),
+];
+
+/// The history database at `path`, opened without writing anything beside it (no `-wal` or
+/// `-shm`), so the committed fixture can be read in place.
+fn immutable(path: &Path) -> rusqlite::Connection {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+    let uri = format!("file:{}?immutable=1", path.display());
+    rusqlite::Connection::open_with_flags(uri, flags).unwrap()
+}
+
+/// The strings `sql` selects.
+fn texts(db: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut query = db.prepare(sql).unwrap();
+    let rows = query.query_map([], |r| r.get(0)).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// How many rows each table with a period holds.
+fn row_counts(db: &rusqlite::Connection) -> BTreeMap<&'static str, i64> {
+    (PERIOD_COLUMNS.iter())
+        .map(|&(table, _)| {
+            let sql = format!("select count(*) from {table}");
+            (table, db.query_row(&sql, [], |r| r.get(0)).unwrap())
+        })
+        .collect()
+}
+
+/// An email as composed, with what differs each time it is composed made fixed: its `Date`
+/// (when it was composed) and its MIME boundary (random).
+fn composed(eml: &str) -> String {
+    let boundary = eml
+        .split("boundary=\"")
+        .nth(1)
+        .and_then(|b| b.split('"').next());
+    let eml = boundary.map_or(eml.to_string(), |b| eml.replace(b, "BOUNDARY"));
+    (eml.lines())
+        .map(|l| {
+            if l.starts_with("Date: ") {
+                "Date: -"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_history_written_before_periods_were_keys_migrates_and_reads_back_the_same() {
+    let fixture = repo().join(V7);
+    let recorded = |name: &str| std::fs::read_to_string(fixture.join(name)).unwrap();
+    let dir = Dir::new();
+    let mut files = vec!["history.db".to_string()];
+    for (tree, _) in V7_LAST_RUNS {
+        files.push(format!("trees/{tree}.yaml"));
+        files.push(format!("data/{tree}.csv"));
+    }
+    for file in &files {
+        let to = dir.path().join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(fixture.join(file), to).unwrap();
+    }
+    let old = immutable(&fixture.join("history.db"));
+    assert_eq!(
+        old.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+            .unwrap(),
+        7
+    );
+    let counts = row_counts(&old);
+
+    // Each tree's last run again, by this binary: it opens the history for writing, migrates
+    // it, and decides nothing new. It prints what 4b0d60b printed for the same repeated run,
+    // its stored verdict included, and writes no email: every one is already written.
+    for (tree, period) in V7_LAST_RUNS {
+        let (file, data) = (format!("trees/{tree}.yaml"), format!("data/{tree}.csv"));
+        let args = [
+            "run",
+            &file,
+            "--data",
+            &data,
+            "--period",
+            period,
+            "--db",
+            "history.db",
+            "--outbox",
+            "outbox",
+            "--format",
+            "json",
+        ];
+        let run = dir.run(&args, 0);
+        assert_eq!(
+            run.stdout,
+            recorded(&format!("run-{tree}-{period}.json")),
+            "{tree}"
+        );
+    }
+    assert!(!dir.path().join("outbox").exists(), "no email was written");
+
+    // Read back, it prints exactly what 4b0d60b printed of it.
+    for (tree, _) in V7_LAST_RUNS {
+        let file = format!("trees/{tree}.yaml");
+        let args = ["history", &file, "--db", "history.db", "--format", "json"];
+        let json = dir.run(&args, 0).stdout;
+        assert_eq!(json, recorded(&format!("history-{tree}.json")), "{tree}");
+        let table = dir.run(&args[..4], 0).stdout;
+        assert_eq!(table, recorded(&format!("history-{tree}.txt")), "{tree}");
+    }
+    let list = ["snooze", "--list", "--db", "history.db", "--format", "json"];
+    assert_eq!(dir.run(&list, 0).stdout, recorded("snoozes.json"));
+    assert_eq!(dir.run(&list[..4], 0).stdout, recorded("snoozes.txt"));
+
+    // Migrated: every period is now a key, of the same period, and no row came or went.
+    let new = rusqlite::Connection::open(dir.path().join("history.db")).unwrap();
+    let version: i64 = new
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 8);
+    assert_eq!(row_counts(&new), counts);
+    for (table, column) in PERIOD_COLUMNS {
+        let sql = format!("select {column} from {table} where {column} is not null");
+        let (mut written, after) = (texts(&old, &sql), texts(&new, &sql));
+        assert!(!after.is_empty(), "{table}.{column} holds periods");
+        let mut read: Vec<String> = (after.iter())
+            .map(|k| {
+                Period::from_key(k).map_or_else(|| format!("not a key: {k}"), |p| p.to_string())
+            })
+            .collect();
+        written.sort();
+        read.sort();
+        assert_eq!(read, written, "{table}.{column}");
+    }
+    let runs = texts(
+        &new,
+        "select tree || ' ' || period from runs order by tree, period",
+    );
+    assert_eq!(
+        runs,
+        [
+            "activation 2026-05-25/2026-W22",
+            "activation 2026-06-01/2026-W23",
+            "activation 2026-06-08/2026-W24",
+            "item-creation 2026-11-09/2026-W46",
+            "item-creation 2026-11-16/2026-W47",
+        ]
+    );
+
+    // The emails of each last period, composed again from the migrated history, are the ones
+    // 4b0d60b sent, but for what differs each time an email is composed (see `composed`).
+    let mut sent = BTreeMap::new();
+    for (tree, period) in V7_LAST_RUNS {
+        let (file, data) = (format!("trees/{tree}.yaml"), format!("data/{tree}.csv"));
+        let args = [
+            "run",
+            &file,
+            "--data",
+            &data,
+            "--period",
+            period,
+            "--db",
+            "history.db",
+            "--dry-run",
+            "--preview",
+            "preview",
+        ];
+        dir.run(&args, 0);
+        let sql = "select recipient, body from outbox where tree = ?1 and period = ?2";
+        let mut query = old.prepare(sql).unwrap();
+        let rows = query.query_map([tree, period], |r| {
+            let name = format!("{tree}-{period}-{}.eml", r.get::<_, String>(0)?);
+            Ok((name, String::from_utf8(r.get(1)?).unwrap()))
+        });
+        sent.extend(rows.unwrap().map(Result::unwrap));
+    }
+    let preview = dir.path().join("preview");
+    let composed_again: BTreeMap<String, String> = (std::fs::read_dir(&preview).unwrap())
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".eml"))
+        .map(|name| {
+            let eml = std::fs::read_to_string(preview.join(&name)).unwrap();
+            (name, composed(&eml))
+        })
+        .collect();
+    let sent: BTreeMap<String, String> = (sent.into_iter())
+        .map(|(name, eml)| (name, composed(&eml)))
+        .collect();
+    // activation's three emails of 2026-W24 and item-creation's four of 2026-W47.
+    assert_eq!(composed_again.len(), 7);
+    assert_eq!(composed_again, sent);
 }
