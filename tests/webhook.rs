@@ -1,6 +1,6 @@
 //! Chat messages posted to a real HTTP server process on loopback (`webhook_server.py`): the
 //! payload, a 5xx and a timeout leaving it pending, a later flush posting it exactly once,
-//! and a webhook read from the environment that is not set.
+//! and a webhook read from the environment that is not set (or blank).
 
 use std::process::{Child, Command};
 
@@ -188,6 +188,20 @@ fn posted_once(receiver: &Receiver) {
         assert!(text.contains(&format!("Hi {name},")), "{text}");
         assert!(text.contains("definition: "), "{text}");
     }
+}
+
+/// A blank variable is not set, as every variable canopy reads.
+#[test]
+fn a_webhook_whose_variable_is_blank_is_not_set() {
+    let dir = Dir::new();
+    let receiver = Receiver::start(&dir, "");
+    tree(&dir, receiver.port);
+    let run = dir.run_env(&RUN, &[("CANOPY_TEST_HOOK", " ".to_string())], 1);
+    assert!(
+        run.stderr.contains("was refused for good: webhook env:CANOPY_TEST_HOOK: the environment variable CANOPY_TEST_HOOK is not set; set it, then `canopy outbox retry`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use canopy_notifier::{Retry, SmtpSettings};
+use anyhow::Context;
+use canopy_notifier::{Mailbox, Retry, SmtpSettings};
 use canopy_sources::Settings;
 
 /// A `CANOPY_*` setting: its name, its default, and what it sets.
@@ -68,7 +69,7 @@ fn setting(name: &str) -> &'static Setting {
 }
 
 /// The whole number the setting `name` holds, or its default when it is unset.
-pub(crate) fn number<T: std::str::FromStr + TryFrom<u64>>(name: &str) -> anyhow::Result<T> {
+fn number<T: std::str::FromStr + TryFrom<u64>>(name: &str) -> anyhow::Result<T> {
     let Default::Number(default) = setting(name).default else {
         panic!("{name} is not a number setting")
     };
@@ -84,11 +85,33 @@ pub(crate) fn number<T: std::str::FromStr + TryFrom<u64>>(name: &str) -> anyhow:
 }
 
 /// The text the setting `name` holds, or its default; `None` when it has neither.
-pub(crate) fn text(name: &str) -> Option<String> {
+fn text(name: &str) -> Option<String> {
     match setting(name).default {
         Default::Text(default) => Some(var(name).unwrap_or_else(|| default.to_string())),
         _ => var(name),
     }
+}
+
+/// The sender of every email: `CANOPY_FROM`, or `Canopy <canopy@localhost>`.
+pub(crate) fn sender() -> anyhow::Result<Mailbox> {
+    let from = text("CANOPY_FROM").expect("CANOPY_FROM has a default");
+    from.parse().with_context(|| {
+        format!(
+            "CANOPY_FROM=`{}` is not an address like `Canopy <canopy@example.com>`",
+            canopy_engine::redact_password(&from)
+        )
+    })
+}
+
+/// `CANOPY_WEBHOOK_TIMEOUT`: how long to wait on a chat webhook's answer.
+pub(crate) fn webhook_timeout() -> anyhow::Result<Duration> {
+    Ok(Duration::from_secs(number("CANOPY_WEBHOOK_TIMEOUT")?))
+}
+
+/// `CANOPY_LOCK_WAIT`: how long to wait for another run or flush on the same history
+/// database (zero: fail at once).
+pub(crate) fn lock_wait() -> anyhow::Result<Duration> {
+    Ok(Duration::from_secs(number("CANOPY_LOCK_WAIT")?))
 }
 
 /// The retries of the outbox: `CANOPY_SMTP_ATTEMPTS`, `CANOPY_SMTP_RETRY_MS` and

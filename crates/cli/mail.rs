@@ -1,7 +1,6 @@
-//! Email settings from the environment, and delivering the outbox.
+//! Where emails and chat messages go, as the settings say, and delivering the outbox.
 
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Context;
 use canopy_notifier::{
@@ -9,19 +8,7 @@ use canopy_notifier::{
 };
 
 use crate::args::StoreArgs;
-use crate::env::{number, text};
 use crate::table::plural;
-
-/// The sender of every email: `CANOPY_FROM`, or `Canopy <canopy@localhost>`.
-pub(crate) fn sender() -> anyhow::Result<Mailbox> {
-    let from = text("CANOPY_FROM").expect("CANOPY_FROM has a default");
-    from.parse().with_context(|| {
-        format!(
-            "CANOPY_FROM=`{}` is not an address like `Canopy <canopy@example.com>`",
-            canopy_engine::redact_password(&from)
-        )
-    })
-}
 
 /// Where emails go: an SMTP server when `CANOPY_SMTP_URL` is set, else the outbox folder.
 pub(crate) struct Mail {
@@ -38,13 +25,13 @@ impl Mail {
     /// environment sets them (see `crate::env`). The attempts and backoff apply to chat
     /// messages too.
     pub(crate) fn from_env(store: &StoreArgs) -> anyhow::Result<Mail> {
-        let sender = sender()?;
+        let sender = crate::env::sender()?;
         let retry = crate::env::retry()?;
         let (transport, smtp): (Box<dyn Deliver>, bool) = match crate::env::smtp()? {
             Some(settings) => (Box::new(Smtp::new(&settings)?), true),
             None => (Box::new(Folder::new(&store.outbox)), false),
         };
-        let chat = Poster::new(Duration::from_secs(number("CANOPY_WEBHOOK_TIMEOUT")?));
+        let chat = Poster::new(crate::env::webhook_timeout()?, crate::env::var);
         Ok(Mail {
             sender,
             transport,
@@ -82,15 +69,16 @@ pub(crate) fn open_history(db: &Path) -> anyhow::Result<History> {
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let wait: u64 = number("CANOPY_LOCK_WAIT")?;
+    let wait = crate::env::lock_wait()?;
     let mut on_busy = |pid: Option<u32>| {
         let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
         eprintln!(
-            "note: another canopy run or flush{who} is using {}; waiting up to {wait} s for it to finish",
-            db.display()
+            "note: another canopy run or flush{who} is using {}; waiting up to {} s for it to finish",
+            db.display(),
+            wait.as_secs()
         );
     };
-    match History::open(db, Duration::from_secs(wait), &mut on_busy) {
+    match History::open(db, wait, &mut on_busy) {
         Ok(history) => Ok(history),
         Err(e @ Error::Busy { .. }) => Err(anyhow::anyhow!(
             "{e}\nhelp: let it finish (a run started again afterwards sends nothing twice), or set CANOPY_LOCK_WAIT to wait longer"

@@ -114,7 +114,7 @@ pub(crate) fn run(request: &ReplayArgs, style: Style) -> anyhow::Result<Outcome>
 /// before it, as a week of `canopy run`s would.
 fn replay(eval: &Evaluation<'_>, from: Period, to: Period) -> anyhow::Result<Vec<Replayed>> {
     let tree = eval.tree();
-    let sender = crate::mail::sender()?;
+    let sender = crate::env::sender()?;
     let mut history = History::in_memory()?;
     let (now, date) = (chrono::Utc::now(), SystemTime::now());
     let mut out = Vec::new();

@@ -183,8 +183,8 @@ impl Decoder<'_> {
             match key {
                 ExpectKey::Direction => {
                     spec.direction = self
-                        .choice(v, "`direction` in `expect`", &["up", "down"])
-                        .map(|i| [Good::Up, Good::Down][i]);
+                        .choice(v, "`direction` in `expect`", &Good::NAMES)
+                        .map(|i| Good::ALL[i]);
                 }
                 ExpectKey::Size => spec.size = self.size(v),
             }

@@ -70,6 +70,11 @@ impl Definition {
             .all(|field| self.get(field) == other.get(field))
     }
 
+    /// The formula, as compiled, if the metric is derived by one.
+    pub fn formula(&self) -> Option<&str> {
+        self.get("formula")
+    }
+
     /// The value of `field`, if the definition sets it.
     pub fn get(&self, field: &str) -> Option<&str> {
         (self.fields.iter())

@@ -127,7 +127,7 @@ keys! {
         Segments = "segments" => threshold("A move when any segment changed by at least this percent, even when the total did not (off by default); a segment under 5% of the metric never does."),
         OnlyIf = "only_if" => json!({ "description": "A volume guard: a condition over the tree's metrics in the period, e.g. `attempts >= 10`. A move where it does not hold (or cannot be evaluated) is recorded as held back, with why, and not sent. `false` on a metric turns off the tree's.", "anyOf": [{ "type": "string" }, { "const": false }] }),
         RemindAfter = "remind_after" => json!({ "description": "Remind the owner after this many runs in a bad state (off target, or in the worst band) without another alert (default 4); false never reminds.", "anyOf": [{ "type": "integer", "minimum": 1, "maximum": 1000 }, { "const": false }] }),
-        Compare = "compare" => json!({ "enum": ["previous", "year"], "description": "What a period is compared with to tell a move: the period before (default), or the same period a year before (the same ISO week for weeks), for seasonal metrics." }),
+        Compare = "compare" => json!({ "enum": crate::model::Compare::NAMES, "description": "What a period is compared with to tell a move: the period before (default), or the same period a year before (the same ISO week for weeks), for seasonal metrics." }),
     }
 }
 
@@ -192,7 +192,7 @@ keys! {
 keys! {
     /// A change's `expect:`.
     ExpectKey: "What it should do to the metric.", required [Direction] {
-        Direction = "direction" => json!({ "enum": ["up", "down"], "description": "Which way it should move the metric." }),
+        Direction = "direction" => json!({ "enum": crate::Good::NAMES, "description": "Which way it should move the metric." }),
         Size = "size" => json!({ "description": "By how much: 5% or 0.05.", "anyOf": [{ "type": "number", "exclusiveMinimum": 0 }, { "type": "string", "pattern": "^[0-9.]+ *%$" }] }),
     }
 }

@@ -86,16 +86,10 @@ fn value_before(
     old: &Definition,
     now: &Definition,
 ) -> (Option<f64>, Option<String>) {
-    let computed = |d: &Definition| {
-        (
-            d.get("formula").map(str::to_string),
-            d.get("source").map(str::to_string),
-        )
-    };
-    if computed(old) == computed(now) {
+    if old.computes_as(now) {
         return (eval.total(id, period).ok(), None);
     }
-    let Some(text) = old.get("formula") else {
+    let Some(text) = old.formula() else {
         let why = "its values came from data under the old definition, which this run did not read";
         return (None, Some(why.to_string()));
     };

@@ -4,8 +4,9 @@
 //! within the timeout leaves it pending (a later flush posts it again, with the same
 //! `X-Canopy-Id` header, by which a receiver can drop a repeat). Any other answer is a
 //! refusal: the message fails, and `canopy outbox retry` puts it back once it is mended. The
-//! webhook's URL is read when the message is posted (from the environment for `env:NAME`),
-//! and never written in an error: they show the host only.
+//! webhook's URL is read when the message is posted (for `env:NAME`, through the lookup the
+//! binary gives, which reads its settings), and never written in an error: they show the host
+//! only.
 
 use std::time::Duration;
 
@@ -17,14 +18,14 @@ use super::{Channel, Deliver, Failure, FailureKind, HandOver, StoredEmail};
 pub struct Poster {
     agent: ureq::Agent,
     timeout: Duration,
-    /// Reads an environment variable, for `env:NAME` webhooks.
+    /// The value of a variable, for `env:NAME` webhooks; `None` when it is not set.
     var: fn(&str) -> Option<String>,
 }
 
 impl Poster {
-    /// A poster that gives up on an answer after `timeout`, reading `env:NAME` webhooks from
-    /// the process's environment.
-    pub fn new(timeout: Duration) -> Poster {
+    /// A poster that gives up on an answer after `timeout`, and reads the URL of an
+    /// `env:NAME` webhook with `var` when it posts to it.
+    pub fn new(timeout: Duration, var: fn(&str) -> Option<String>) -> Poster {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
@@ -34,7 +35,7 @@ impl Poster {
         Poster {
             agent: config.into(),
             timeout,
-            var: |name| std::env::var(name).ok(),
+            var,
         }
     }
 }
