@@ -268,17 +268,7 @@ fn composed(eml: &str) -> String {
 fn a_history_written_before_periods_were_keys_migrates_and_reads_back_the_same() {
     let fixture = repo().join(V7);
     let recorded = |name: &str| std::fs::read_to_string(fixture.join(name)).unwrap();
-    let dir = Dir::new();
-    let mut files = vec!["history.db".to_string()];
-    for (tree, _) in V7_LAST_RUNS {
-        files.push(format!("trees/{tree}.yaml"));
-        files.push(format!("data/{tree}.csv"));
-    }
-    for file in &files {
-        let to = dir.path().join(file);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(fixture.join(file), to).unwrap();
-    }
+    let dir = v7_copy(&fixture);
     let old = immutable(&fixture.join("history.db"));
     assert_eq!(
         old.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
@@ -286,7 +276,6 @@ fn a_history_written_before_periods_were_keys_migrates_and_reads_back_the_same()
         7
     );
     let counts = row_counts(&old);
-
     // Each tree's last run again, by this binary: it opens the history for writing, migrates
     // it, and decides nothing new. It prints what 4b0d60b printed for the same repeated run,
     // its stored verdict included, and writes no email: every one is already written.
@@ -328,16 +317,37 @@ fn a_history_written_before_periods_were_keys_migrates_and_reads_back_the_same()
     assert_eq!(dir.run(&list, 0).stdout, recorded("snoozes.json"));
     assert_eq!(dir.run(&list[..4], 0).stdout, recorded("snoozes.txt"));
 
-    // Migrated: every period is now a key, of the same period, and no row came or went.
     let new = rusqlite::Connection::open(dir.path().join("history.db")).unwrap();
+    assert_eq!(row_counts(&new), counts, "no row came or went");
+    periods_are_keys_of_the_same_periods(&old, &new);
+    emails_compose_as_they_were_sent(&dir, &old);
+}
+
+/// A copy of the fixture's history, trees and data in a new folder.
+fn v7_copy(fixture: &Path) -> Dir {
+    let dir = Dir::new();
+    let mut files = vec!["history.db".to_string()];
+    for (tree, _) in V7_LAST_RUNS {
+        files.push(format!("trees/{tree}.yaml"));
+        files.push(format!("data/{tree}.csv"));
+    }
+    for file in &files {
+        let to = dir.path().join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(fixture.join(file), to).unwrap();
+    }
+    dir
+}
+
+/// The migrated history `new` is at version 8 and keeps every period of `old` as its key.
+fn periods_are_keys_of_the_same_periods(old: &rusqlite::Connection, new: &rusqlite::Connection) {
     let version: i64 = new
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(version, 8);
-    assert_eq!(row_counts(&new), counts);
     for (table, column) in PERIOD_COLUMNS {
         let sql = format!("select {column} from {table} where {column} is not null");
-        let (mut written, after) = (texts(&old, &sql), texts(&new, &sql));
+        let (mut written, after) = (texts(old, &sql), texts(new, &sql));
         assert!(!after.is_empty(), "{table}.{column} holds periods");
         let mut read: Vec<String> = (after.iter())
             .map(|k| {
@@ -349,7 +359,7 @@ fn a_history_written_before_periods_were_keys_migrates_and_reads_back_the_same()
         assert_eq!(read, written, "{table}.{column}");
     }
     let runs = texts(
-        &new,
+        new,
         "select tree || ' ' || period from runs order by tree, period",
     );
     assert_eq!(
@@ -362,9 +372,12 @@ fn a_history_written_before_periods_were_keys_migrates_and_reads_back_the_same()
             "item-creation 2026-11-16/2026-W47",
         ]
     );
+}
 
-    // The emails of each last period, composed again from the migrated history, are the ones
-    // 4b0d60b sent, but for what differs each time an email is composed (see `composed`).
+/// The emails of each last period, composed again from the migrated history in `dir`, are
+/// those 4b0d60b sent (as `old` keeps them).
+fn emails_compose_as_they_were_sent(dir: &Dir, old: &rusqlite::Connection) {
+    // All but what differs each time an email is composed (see `composed`).
     let mut sent = BTreeMap::new();
     for (tree, period) in V7_LAST_RUNS {
         let (file, data) = (format!("trees/{tree}.yaml"), format!("data/{tree}.csv"));
