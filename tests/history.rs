@@ -280,22 +280,11 @@ fn a_history_written_before_periods_were_keys_migrates_and_reads_back_the_same()
     // it, and decides nothing new. It prints what 4b0d60b printed for the same repeated run,
     // its stored verdict included, and writes no email: every one is already written.
     for (tree, period) in V7_LAST_RUNS {
-        let (file, data) = (format!("trees/{tree}.yaml"), format!("data/{tree}.csv"));
-        let args = [
-            "run",
-            &file,
-            "--data",
-            &data,
-            "--period",
-            period,
-            "--db",
-            "history.db",
-            "--outbox",
-            "outbox",
-            "--format",
-            "json",
-        ];
-        let run = dir.run(&args, 0);
+        let run = run_v7(
+            &dir,
+            (tree, period),
+            &["--outbox", "outbox", "--format", "json"],
+        );
         assert_eq!(
             run.stdout,
             recorded(&format!("run-{tree}-{period}.json")),
@@ -321,6 +310,15 @@ fn a_history_written_before_periods_were_keys_migrates_and_reads_back_the_same()
     assert_eq!(row_counts(&new), counts, "no row came or went");
     periods_are_keys_of_the_same_periods(&old, &new);
     emails_compose_as_they_were_sent(&dir, &old);
+}
+
+/// `canopy run` of the fixture's `tree` for `period` in `dir`, on its history, with `more`.
+fn run_v7(dir: &Dir, (tree, period): (&str, &str), more: &[&str]) -> Run {
+    let (file, data) = (format!("trees/{tree}.yaml"), format!("data/{tree}.csv"));
+    let mut args = vec!["run", &file, "--data", &data, "--period", period];
+    args.extend(["--db", "history.db"]);
+    args.extend(more);
+    dir.run(&args, 0)
 }
 
 /// A copy of the fixture's history, trees and data in a new folder.
@@ -380,21 +378,7 @@ fn emails_compose_as_they_were_sent(dir: &Dir, old: &rusqlite::Connection) {
     // All but what differs each time an email is composed (see `composed`).
     let mut sent = BTreeMap::new();
     for (tree, period) in V7_LAST_RUNS {
-        let (file, data) = (format!("trees/{tree}.yaml"), format!("data/{tree}.csv"));
-        let args = [
-            "run",
-            &file,
-            "--data",
-            &data,
-            "--period",
-            period,
-            "--db",
-            "history.db",
-            "--dry-run",
-            "--preview",
-            "preview",
-        ];
-        dir.run(&args, 0);
+        run_v7(dir, (tree, period), &["--dry-run", "--preview", "preview"]);
         let sql = "select recipient, body from outbox where tree = ?1 and period = ?2";
         let mut query = old.prepare(sql).unwrap();
         let rows = query.query_map([tree, period], |r| {
