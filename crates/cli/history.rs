@@ -12,7 +12,7 @@ use crate::Outcome;
 struct Value {
     metric: String,
     value: Option<f64>,
-    status: String,
+    status: canopy_evaluator::Status,
     band: Option<String>,
     /// The version of the metric's definition the value was computed under.
     definition: Option<String>,
@@ -25,7 +25,7 @@ struct Value {
 struct Email {
     to: String,
     subject: String,
-    status: String,
+    status: canopy_notifier::EmailStatus,
 }
 
 #[derive(Serialize)]
@@ -150,7 +150,7 @@ fn render(report: &Report) -> String {
                 let moved: Vec<&str> = (p.moves.iter().filter(|m| m.metric == v.metric))
                     .flat_map(|m| m.rules.iter().map(canopy_notifier::Rule::name))
                     .collect();
-                let value = v.value.map_or_else(|| v.status.clone(), number);
+                let value = v.value.map_or_else(|| v.status.name().to_string(), number);
                 let changed = match v.definition_changed {
                     true => format!("changed: {}", v.definition.as_deref().unwrap_or("")),
                     false => String::new(),
@@ -170,7 +170,12 @@ fn render(report: &Report) -> String {
             &[2, 3, 4],
         );
         for e in &p.emails {
-            out += &format!("  email to {}: {} ({})\n", e.to, e.subject, e.status);
+            out += &format!(
+                "  email to {}: {} ({})\n",
+                e.to,
+                e.subject,
+                e.status.as_str()
+            );
         }
         out.push('\n');
     }

@@ -31,9 +31,13 @@ pub enum Cell {
     },
 }
 
-/// A status, as reported to users.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// A status, as reported to users and kept with each value in a history. Its one name
+/// (`ok`, `missing`, `undefined`) is written in JSON and tables, stored and read back.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr, strum::EnumString,
+)]
+#[strum(serialize_all = "lowercase")]
+#[serde(into = "&'static str")]
 pub enum Status {
     /// The value is known.
     Ok,
@@ -41,6 +45,13 @@ pub enum Status {
     Missing,
     /// The formula is undefined for its inputs.
     Undefined,
+}
+
+impl Status {
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
 }
 
 impl Cell {

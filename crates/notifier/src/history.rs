@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use canopy_engine::{Definition, Period};
 use canopy_evaluator::impact::Assessment;
+use canopy_evaluator::Status;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -20,7 +21,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use crate::access;
 use crate::lock::{self, Lock};
 use crate::moves::{AlertState, Rule};
-use crate::outbox::{write_outbox, StoredEmail};
+use crate::outbox::{write_outbox, EmailStatus, StoredEmail};
 use crate::schema;
 use crate::Error;
 
@@ -33,8 +34,8 @@ pub struct ValueRecord {
     pub segment: String,
     /// The value, when ok.
     pub value: Option<f64>,
-    /// `ok`, `missing` or `undefined`.
-    pub status: &'static str,
+    /// Computed, or why not.
+    pub status: Status,
 }
 
 /// Everything one run of a tree for a period decided.
@@ -94,11 +95,11 @@ pub struct PastRun {
     /// The full hash of the tree's definition the run used (`None` before versions were kept).
     pub definition: Option<String>,
     /// (metric, value, status, full hash of its definition) for each metric's total.
-    pub values: Vec<(String, Option<f64>, String, Option<String>)>,
+    pub values: Vec<(String, Option<f64>, Status, Option<String>)>,
     /// The moves.
     pub moves: Vec<MoveRecord>,
     /// (recipient as shown, subject, status) for each email and chat message.
-    pub emails: Vec<(String, String, String)>,
+    pub emails: Vec<(String, String, EmailStatus)>,
 }
 
 /// A move as the history keeps it (its rules stored as the JSON `run --json` prints).
@@ -460,7 +461,7 @@ impl History {
 
     fn past_run(&self, tree: &str, period: Period) -> Result<PastRun, Error> {
         let key = period.key();
-        let values = self.rows("select metric, value, status, definition from vals where tree = ?1 and period = ?2 and segment = '' order by rowid", params![tree, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        let values = self.rows("select metric, value, status, definition from vals where tree = ?1 and period = ?2 and segment = '' order by rowid", params![tree, key], |r| Ok((r.get(0)?, r.get(1)?, status_at(r, 2)?, r.get(3)?)))?;
         let moves = self.rows("select metric, rules, recipient, held from moves where tree = ?1 and period = ?2 order by rowid", params![tree, key], |r| {
             Ok(MoveRecord {
                 metric: r.get(0)?,
@@ -605,7 +606,13 @@ fn write_values(
     for v in &run.values {
         let definition = hashes.get(v.metric.as_str());
         value.execute(params![
-            run.tree, v.metric, v.segment, period, v.value, v.status, definition
+            run.tree,
+            v.metric,
+            v.segment,
+            period,
+            v.value,
+            v.status.name(),
+            definition
         ])?;
     }
     Ok(())
@@ -649,6 +656,15 @@ fn write_moves(tx: &Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
         ])?;
     }
     Ok(())
+}
+
+/// The value status kept in column `column` of `row`.
+fn status_at(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Status> {
+    let text = row.get::<_, String>(column)?;
+    text.parse().map_err(|_| {
+        let why = format!("`{text}` is not a value's status");
+        rusqlite::Error::FromSqlConversionFailure(column, Type::Text, why.into())
+    })
 }
 
 /// The period kept in column `column` of `row` (as its [`Period::key`]).

@@ -19,6 +19,7 @@ mod redefinition;
 mod run;
 mod schema;
 mod snooze;
+mod stored;
 
 pub use address::{
     display_name, fit_subject, parse_address, strip_controls, Sendable, MAX_NAME_CHARS,

@@ -492,11 +492,7 @@ fn values(eval: &Evaluation<'_>, period: Period) -> Vec<ValueRecord> {
                 metric: tree.metric(id).id.clone(),
                 segment: name.clone(),
                 value: cell.ok(),
-                status: match cell {
-                    Ok(_) => "ok",
-                    Err(Cell::Missing { .. }) => "missing",
-                    Err(_) => "undefined",
-                },
+                status: cell.map_or_else(Cell::status, |_| canopy_evaluator::Status::Ok),
             });
         }
     }

@@ -6,56 +6,11 @@ use std::time::Duration;
 
 use canopy_engine::Period;
 use chrono::{DateTime, Utc};
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
-use rusqlite::{params, params_from_iter, OptionalExtension, ToSql, Transaction};
+use rusqlite::{params, params_from_iter, OptionalExtension, Transaction};
 
 use crate::history::{period_at, History, RunRecord};
+use crate::stored::stored_name;
 use crate::Error;
-
-/// Gives each enum one name, from strum: stored in the history, printed and read back.
-macro_rules! stored_name {
-    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident,)* }) => {
-        $(#[$meta])*
-        #[derive(
-            Clone,
-            Copy,
-            Debug,
-            PartialEq,
-            Eq,
-            serde::Serialize,
-            strum::IntoStaticStr,
-            strum::EnumString,
-        )]
-        #[strum(serialize_all = "lowercase")]
-        #[serde(into = "&'static str")]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)*
-        }
-
-        impl $name {
-            /// The name stored in the history and printed.
-            pub fn as_str(self) -> &'static str {
-                self.into()
-            }
-        }
-
-        impl ToSql for $name {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::from(self.as_str()))
-            }
-        }
-
-        impl FromSql for $name {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<$name> {
-                let text = value.as_str()?;
-                text.parse().map_err(|_| {
-                    let why = format!("`{text}` is not {} the history knows", stringify!($name));
-                    FromSqlError::Other(why.into())
-                })
-            }
-        }
-    };
-}
 
 stored_name! {
     /// Where an email stands in the outbox.
@@ -385,7 +340,7 @@ impl History {
         &self,
         tree: &str,
         key: &str,
-    ) -> Result<Vec<(String, String, String)>, Error> {
+    ) -> Result<Vec<(String, String, EmailStatus)>, Error> {
         self.rows("select recipient, subject, status, medium from outbox where tree = ?1 and period = ?2 order by id", params![tree, key], |r| {
             Ok((shown_recipient(r.get(3)?, &r.get::<_, String>(0)?), r.get(1)?, r.get(2)?))
         })
