@@ -82,7 +82,10 @@ pub(crate) fn render(report: &EvalReport, grain: Grain) -> String {
         out += &format!(" where {}", report.slice.describe());
     }
     if let Some(against) = &report.against {
-        out += &format!(" against {}", against.describe(grain));
+        out += &format!(
+            " against {}",
+            canopy_present::words::against(against, grain)
+        );
     }
     out += "\n\n";
     out += &table::render(

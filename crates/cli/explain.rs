@@ -78,7 +78,7 @@ pub(crate) fn run(
         }
         if let Some(against) = request.against.map(|baseline| baseline.against(b)) {
             // A mean is named by its first period; `against` says what it is.
-            report.from = against.from.clone();
+            report.from = against.from.to_string();
             report.against = Some(against);
         }
         use_it(&report);
@@ -245,7 +245,7 @@ pub(crate) fn render(eval: &Evaluation<'_>, metric: MetricId, r: &ExplainReport)
     let tree = eval.tree();
     let m = tree.metric(metric);
     let from = match &r.against {
-        Some(against) => against.describe(tree.grain()),
+        Some(against) => canopy_present::words::against(against, tree.grain()),
         None => r.from.clone(),
     };
     let mut out = format!(

@@ -4,7 +4,7 @@
 //! attribution compare a period with it exactly as with the period before, and derived
 //! metrics of a mean are computed from the leaves' means, never averaged.
 
-use serde::Serialize;
+use std::fmt;
 
 use crate::data::Data;
 use crate::Period;
@@ -23,16 +23,37 @@ pub enum Baseline {
     Mean(u32),
 }
 
-/// The baseline a report used, as it says it: `{"baseline": "year", "from": "2025-W47",
-/// "to": "2025-W47"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// The names of the baselines without a figure, as `--against` reads them and reports write
+/// them; a mean is [`MEAN`] followed by its number of periods.
+const NAMED: [(&str, Baseline); 2] = [("previous", Baseline::Previous), ("year", Baseline::Year)];
+/// The prefix of a mean's name: `mean:4`.
+const MEAN: &str = "mean:";
+
+/// The baseline a report used: which one, and the periods it spans (`canopy-present` writes
+/// it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Against {
-    /// `previous`, `year` or `mean:N`.
-    pub baseline: String,
+    /// The baseline.
+    pub baseline: Baseline,
     /// The first period of the baseline.
-    pub from: String,
+    pub from: Period,
     /// Its last period.
-    pub to: String,
+    pub to: Period,
+}
+
+/// The baseline's name: `previous`, `year` or `mean:N`, as [`Baseline::parse`] reads it.
+impl fmt::Display for Baseline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Baseline::Mean(n) => write!(f, "{MEAN}{n}"),
+            named => {
+                let (name, _) = (NAMED.iter())
+                    .find(|(_, b)| b == named)
+                    .expect("every baseline without a figure is named");
+                f.write_str(name)
+            }
+        }
+    }
 }
 
 impl Baseline {
@@ -44,15 +65,14 @@ impl Baseline {
                 "`mean:{n}` needs a number of periods from 1 to {MAX_MEAN}"
             )),
         };
-        match text {
-            "previous" => Ok(Baseline::Previous),
-            "year" => Ok(Baseline::Year),
-            _ => match text.strip_prefix("mean:") {
-                Some(n) => mean(n),
-                None => Err(format!(
-                    "`{text}` is not a baseline: write previous, year or mean:N"
-                )),
-            },
+        if let Some((_, b)) = NAMED.iter().find(|(name, _)| *name == text) {
+            return Ok(*b);
+        }
+        match text.strip_prefix(MEAN) {
+            Some(n) => mean(n),
+            None => Err(format!(
+                "`{text}` is not a baseline: write previous, year or mean:N"
+            )),
         }
     }
 
@@ -79,25 +99,9 @@ impl Baseline {
     pub fn against(self, period: Period) -> Against {
         let periods = self.periods(period);
         Against {
-            baseline: match self {
-                Baseline::Previous => "previous".to_string(),
-                Baseline::Year => "year".to_string(),
-                Baseline::Mean(n) => format!("mean:{n}"),
-            },
-            from: periods[0].to_string(),
-            to: periods[periods.len() - 1].to_string(),
-        }
-    }
-}
-
-impl Against {
-    /// The baseline in words: `2025-W47 (the same week a year before)`.
-    pub fn describe(&self, grain: canopy_engine::Grain) -> String {
-        match self.baseline.as_str() {
-            "previous" => format!("{} (the previous {grain})", self.from),
-            "year" => format!("{} (the same {grain} a year before)", self.from),
-            _ if self.from == self.to => format!("the mean of {}", self.from),
-            _ => format!("the mean of {} to {}", self.from, self.to),
+            baseline: self,
+            from: periods[0],
+            to: periods[periods.len() - 1],
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod format;
 mod report;
 pub mod story;
+pub mod words;
 
 pub use report::{
     eval_report, eval_report_against, explain_report, Contribution, EvalReport, ExplainReport,

@@ -22,7 +22,10 @@ pub struct EvalReport {
     #[serde(rename = "where", skip_serializing_if = "Slice::is_empty")]
     pub slice: Slice,
     /// What `previous` is, when it is not simply the period before (`--against`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "against_json"
+    )]
     pub against: Option<Against>,
     /// The version of the tree's definition.
     pub definition: String,
@@ -107,6 +110,33 @@ pub fn eval_report_against(eval: &Evaluation<'_>, period: Period, base: Period) 
         definition: canopy_engine::short_version(&tree.definition_hash_of(&definitions)),
         metrics,
     }
+}
+
+/// The baseline a report used, as it says it: `{"baseline": "year", "from": "2025-W47",
+/// "to": "2025-W47"}`.
+#[derive(Serialize)]
+struct AgainstJson {
+    /// `previous`, `year` or `mean:N`.
+    baseline: String,
+    /// The first period of the baseline.
+    from: String,
+    /// Its last period.
+    to: String,
+}
+
+impl AgainstJson {
+    fn of(a: &Against) -> AgainstJson {
+        AgainstJson {
+            baseline: a.baseline.to_string(),
+            from: a.from.to_string(),
+            to: a.to.to_string(),
+        }
+    }
+}
+
+/// Writes a report's baseline as [`AgainstJson`] (only present ones are written).
+fn against_json<S: serde::Serializer>(a: &Option<Against>, s: S) -> Result<S::Ok, S::Error> {
+    a.as_ref().map(AgainstJson::of).serialize(s)
 }
 
 /// A metric and how much of a change comes through it.
@@ -220,7 +250,10 @@ pub struct ExplainReport<'a> {
     #[serde(rename = "where", skip_serializing_if = "Slice::is_empty")]
     pub slice: &'a Slice,
     /// What `before` is, when a baseline was asked for (`--against`): then `from` names it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "against_json"
+    )]
     pub against: Option<Against>,
     /// Value in `from` (`null` if it has none, with `reason`).
     pub before: Option<f64>,
@@ -440,7 +473,7 @@ impl ExplainReport<'_> {
         }
         if let Some(against) = &self.against {
             out.extend_from_slice(b",\"against\":");
-            serde_json::to_writer(&mut *out, against).expect("writing to memory");
+            serde_json::to_writer(&mut *out, &AgainstJson::of(against)).expect("writing to memory");
         }
         out.extend_from_slice(b",\"before\":");
         number(out, self.before);

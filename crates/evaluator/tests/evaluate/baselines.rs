@@ -38,11 +38,16 @@ fn a_mean_baseline_computes_derived_metrics_from_the_leaves_means() {
     assert_eq!(
         Baseline::Mean(2).against(to),
         Against {
-            baseline: "mean:2".into(),
-            from: "2025-W01".into(),
-            to: "2025-W02".into()
+            baseline: Baseline::Mean(2),
+            from: week("2025-W01"),
+            to: week("2025-W02")
         }
     );
+    assert_eq!(Baseline::Mean(2).to_string(), "mean:2");
+    // One name each, read back as written.
+    for b in [Baseline::Previous, Baseline::Year, Baseline::Mean(7)] {
+        assert_eq!(Baseline::parse(&b.to_string()), Ok(b));
+    }
     assert!(Baseline::parse("mean:0").is_err());
     assert_eq!(Baseline::parse("year"), Ok(Baseline::Year));
     assert_eq!(Baseline::Year.period(to), Some(week("2024-W03")));
