@@ -21,9 +21,6 @@
 //!   zero only at a mix of old and new values): midpoint partial derivatives times the input
 //!   changes, the remainder spread in proportion, so the shares still sum exactly.
 
-use std::borrow::Cow;
-use std::sync::OnceLock;
-
 use canopy_engine::formula::{BinOp, Expr, Func, Program};
 use canopy_engine::Formula;
 
@@ -68,62 +65,6 @@ impl Method {
         !matches!(self, Method::Sampled { .. } | Method::Gradient)
     }
 
-    /// How the method is named in explanations.
-    pub fn describe(&self) -> String {
-        match self {
-            Method::Sum | Method::Product => "closed form".into(),
-            Method::Exact => "enumeration".into(),
-            Method::Decomposed => "decomposed".into(),
-            Method::Sampled { orders, max_error } => {
-                format!("sampled ({orders} orders, max error {max_error:.3e})")
-            }
-            Method::Gradient => "gradient fallback".into(),
-        }
-    }
-
-    /// The name of the method with the limit used under its unchanged inputs, if one was:
-    /// `closed form; limit: exact derivative`. Names without a figure in them are made once.
-    pub fn name(&self, limit: Option<Limit>) -> Cow<'static, str> {
-        static NAMES: OnceLock<Vec<String>> = OnceLock::new();
-        let limits = [
-            None,
-            Some(Limit::Exact),
-            Some(Limit::Kink),
-            Some(Limit::Midpoint),
-        ];
-        let joined = |m: &Method, l: Option<Limit>| match l {
-            None => m.describe(),
-            Some(l) => format!("{}; {}", m.describe(), l.describe()),
-        };
-        let plain = [
-            Method::Sum,
-            Method::Exact,
-            Method::Decomposed,
-            Method::Gradient,
-        ];
-        let k = match self {
-            Method::Sum | Method::Product => 0,
-            Method::Exact => 1,
-            Method::Decomposed => 2,
-            Method::Gradient => 3,
-            Method::Sampled { .. } => return Cow::Owned(joined(self, limit)),
-        };
-        let names = NAMES.get_or_init(|| {
-            plain
-                .iter()
-                .flat_map(|m| limits.iter().map(|&l| joined(m, l)))
-                .collect()
-        });
-        let l = match limit {
-            None => 0,
-            Some(Limit::Exact) => 1,
-            Some(Limit::Kink) => 2,
-            Some(Limit::Midpoint) => 3,
-        };
-        debug_assert_eq!(limits[l], limit);
-        Cow::Borrowed(names[k * limits.len() + l].as_str())
-    }
-
     /// Whether the shares are exact and so is the limit under unchanged inputs.
     pub fn is_exact_with(&self, limit: Option<Limit>) -> bool {
         self.is_exact() && limit != Some(Limit::Midpoint)
@@ -157,17 +98,6 @@ pub enum Limit {
     Kink,
     /// The derivative at the midpoint, for more than 12 other changed inputs: approximate.
     Midpoint,
-}
-
-impl Limit {
-    /// How the limit is named in explanations.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Limit::Exact => "limit: exact derivative",
-            Limit::Kink => "limit: kink rule",
-            Limit::Midpoint => "limit: derivative at the midpoint (approximate)",
-        }
-    }
 }
 
 /// One term of a sum.

@@ -220,7 +220,7 @@ impl<'a> Methods<'a> {
             let method = n.method?;
             Some(MethodOf {
                 metric: &tree.metric(n.metric).id,
-                method: method.name(n.limit),
+                method: crate::words::method(method, n.limit),
                 exact: method.is_exact_with(n.limit),
             })
         })

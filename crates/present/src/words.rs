@@ -1,8 +1,11 @@
 //! The words for what the evaluator says in types: the baseline a period is compared with, how
 //! a metric's shares were computed, and why no segment split or slice is named.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
 use canopy_engine::Grain;
-use canopy_evaluator::{Against, Baseline};
+use canopy_evaluator::{Against, Baseline, Limit, Method};
 
 /// The baseline in words: `2025-W47 (the same week a year before)`, `the mean of 2025-W40 to
 /// 2025-W47`.
@@ -12,5 +15,64 @@ pub fn against(a: &Against, grain: Grain) -> String {
         Baseline::Year => format!("{} (the same {grain} a year before)", a.from),
         Baseline::Mean(_) if a.from == a.to => format!("the mean of {}", a.from),
         Baseline::Mean(_) => format!("the mean of {} to {}", a.from, a.to),
+    }
+}
+
+/// How a metric's shares were computed, with the limit used under its unchanged inputs if one
+/// was: `closed form; limit: exact derivative`. Names without a figure in them are made once
+/// (an explanation of thousands of metrics names each one's).
+pub fn method(m: Method, limit: Option<Limit>) -> Cow<'static, str> {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    const LIMITS: [Option<Limit>; 4] = [
+        None,
+        Some(Limit::Exact),
+        Some(Limit::Kink),
+        Some(Limit::Midpoint),
+    ];
+    const PLAIN: [Method; 4] = [
+        Method::Sum,
+        Method::Exact,
+        Method::Decomposed,
+        Method::Gradient,
+    ];
+    let k = match m {
+        Method::Sum | Method::Product => 0,
+        Method::Exact => 1,
+        Method::Decomposed => 2,
+        Method::Gradient => 3,
+        Method::Sampled { .. } => return Cow::Owned(method_with(m, limit)),
+    };
+    let names = NAMES.get_or_init(|| {
+        (PLAIN.iter())
+            .flat_map(|&m| LIMITS.iter().map(move |&l| method_with(m, l)))
+            .collect()
+    });
+    let l = (LIMITS.iter().position(|&l| l == limit)).expect("every limit is listed");
+    Cow::Borrowed(names[k * LIMITS.len() + l].as_str())
+}
+
+/// The method's name, then the limit's when there is one.
+fn method_with(m: Method, limit: Option<Limit>) -> String {
+    let name = match m {
+        Method::Sum | Method::Product => "closed form".into(),
+        Method::Exact => "enumeration".into(),
+        Method::Decomposed => "decomposed".into(),
+        Method::Sampled { orders, max_error } => {
+            format!("sampled ({orders} orders, max error {max_error:.3e})")
+        }
+        Method::Gradient => "gradient fallback".into(),
+    };
+    match limit {
+        None => name,
+        Some(l) => format!("{name}; {}", limit_name(l)),
+    }
+}
+
+/// How the limit under an unchanged input was found.
+fn limit_name(l: Limit) -> &'static str {
+    match l {
+        Limit::Exact => "limit: exact derivative",
+        Limit::Kink => "limit: kink rule",
+        Limit::Midpoint => "limit: derivative at the midpoint (approximate)",
     }
 }
