@@ -92,7 +92,27 @@ pub enum Segments {
     /// The split, largest contribution first.
     Split(Vec<SegmentShare>),
     /// Segments exist but their values do not add up to the totals, so no exact split exists.
-    NotAdditive(String),
+    NotAdditive(Unsplit),
+}
+
+/// Why the segments of the data split no change of a metric exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unsplit {
+    /// The segments' values of `metric` do not add up to its total in `period`.
+    Sum {
+        /// The metric.
+        metric: MetricId,
+        /// The first period explained where they do not.
+        period: Period,
+    },
+    /// A ratio's total numerator or denominator is undefined.
+    UndefinedTotals,
+    /// A ratio's segments' numerators and denominators do not add up to the totals in
+    /// `period`, so no exact mix/rate split exists.
+    Ratio {
+        /// The first period explained where they do not.
+        period: Period,
+    },
 }
 
 /// Why a metric changed between two periods.
@@ -587,7 +607,7 @@ pub(crate) fn segment_parts(
     metric: MetricId,
     from: Period,
     to: Period,
-) -> Option<Result<Parts, String>> {
+) -> Option<Result<Parts, Unsplit>> {
     if eval.segments().is_empty() {
         return None;
     }
@@ -666,14 +686,13 @@ fn additive_parts(
     metric: MetricId,
     from: Period,
     to: Period,
-) -> Result<Parts, String> {
-    let id = &eval.tree().metric(metric).id;
+) -> Result<Parts, Unsplit> {
     for p in [from, to] {
         let sum: f64 = (0..eval.segments().len())
             .filter_map(|s| eval.get(metric, p, Some(s)).ok())
             .sum();
         if !close(sum, eval.total(metric, p).expect("checked")) {
-            return Err(format!("the segments' values of `{id}` do not add up to its total in {p}, so no exact split exists"));
+            return Err(Unsplit::Sum { metric, period: p });
         }
     }
     let values = (0..eval.segments().len())
@@ -693,7 +712,7 @@ fn ratio_parts(
     den: &Expr<usize>,
     from: Period,
     to: Period,
-) -> Result<Parts, String> {
+) -> Result<Parts, Unsplit> {
     let count = eval.segments().len();
     // (N_s, D_s) for each segment and period; a segment without data contributes nothing.
     let parts = |p: Period, segment: Option<usize>| -> Option<(f64, f64)> {
@@ -710,12 +729,12 @@ fn ratio_parts(
         for (s, slot) in per.iter_mut().enumerate() {
             slot[k] = parts(p, Some(s)).unwrap_or((0.0, 0.0));
         }
-        let (n, d) = parts(p, None).ok_or("the totals' numerator or denominator is undefined")?;
+        let (n, d) = parts(p, None).ok_or(Unsplit::UndefinedTotals)?;
         let (sn, sd) = per
             .iter()
             .fold((0.0, 0.0), |(a, b), s| (a + s[k].0, b + s[k].1));
         if !close(sn, n) || !close(sd, d) {
-            return Err(format!("the segments' numerators and denominators do not add up to the totals in {p}, so no exact mix/rate split exists"));
+            return Err(Unsplit::Ratio { period: p });
         }
         totals[k] = (n, d);
     }

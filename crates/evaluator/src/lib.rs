@@ -19,7 +19,7 @@ pub mod table;
 
 pub use attribution::{
     explain, rank, ExplainError, Explainer, Explanation, Node, Offsetting, Planner, SegmentShare,
-    Segments, METHOD,
+    Segments, Unsplit, METHOD,
 };
 pub use baseline::{Against, Baseline, MAX_MEAN};
 pub use canopy_engine::{Period, PeriodError};

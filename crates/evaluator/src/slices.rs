@@ -13,7 +13,7 @@ pub(crate) mod search;
 use canopy_engine::MetricId;
 use rustc_hash::FxHashMap;
 
-use crate::attribution::{segment_parts, Parts};
+use crate::attribution::{segment_parts, Parts, Unsplit};
 use crate::data::Slice;
 use crate::evaluate::Evaluation;
 use crate::Period;
@@ -45,7 +45,7 @@ pub enum Slices {
     /// The data has no segments.
     Unsegmented,
     /// Segments do not add up to the totals, so no exact split exists (why).
-    NotAdditive(String),
+    NotAdditive(Unsplit),
     /// No slice moved beyond noise.
     Nothing,
     /// Every segment moved alike: the change is in no place more than another.
@@ -54,24 +54,6 @@ pub enum Slices {
     Diffuse,
     /// The slices, largest change first.
     Found(Vec<MovedSlice>),
-}
-
-impl Slices {
-    /// Why no slice is named, in words; `None` when slices were found.
-    pub fn note(&self) -> Option<String> {
-        Some(match self {
-            Slices::Unsegmented => "the data has no segment dimensions to slice".to_string(),
-            Slices::NotAdditive(reason) => reason.clone(),
-            Slices::Nothing => "no slice moved beyond the noise of the segments".to_string(),
-            Slices::Everywhere => {
-                "every segment moved alike: the change is in no slice more than another".to_string()
-            }
-            Slices::Diffuse => format!(
-                "the change is diffuse: no set of {MAX_SLICES} slices or fewer explains most of it"
-            ),
-            Slices::Found(_) => return None,
-        })
-    }
 }
 
 /// The slices that explain `metric`'s change from `from` to `to`.

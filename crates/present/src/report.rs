@@ -6,6 +6,8 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
+use crate::words;
+
 use canopy_evaluator::{
     pct_change, rank, Against, Cell, Evaluation, Explanation, Node, Period, Segments, Slice,
     Slices, Status, METHOD,
@@ -220,7 +222,7 @@ impl<'a> Methods<'a> {
             let method = n.method?;
             Some(MethodOf {
                 metric: &tree.metric(n.metric).id,
-                method: crate::words::method(method, n.limit),
+                method: words::method(method, n.limit),
                 exact: method.is_exact_with(n.limit),
             })
         })
@@ -382,7 +384,7 @@ pub fn explain_report<'e>(
         .collect();
     match &e.segments {
         Segments::Unsegmented => {}
-        Segments::NotAdditive(note) => report.segments_note = Some(note.clone()),
+        Segments::NotAdditive(why) => report.segments_note = Some(words::unsplit(*why, tree)),
         Segments::Split(shares) => {
             report.segments = shares
                 .iter()
@@ -416,7 +418,7 @@ impl ExplainReport<'_> {
             return;
         }
         let found = canopy_evaluator::slices(eval, metric, from, to);
-        self.slices_note = found.note();
+        self.slices_note = words::slices_note(&found, eval.tree());
         let Slices::Found(found) = found else {
             self.slices = Some(vec![]);
             return;

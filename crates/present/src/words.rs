@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use canopy_engine::Grain;
-use canopy_evaluator::{Against, Baseline, Limit, Method};
+use canopy_engine::{Grain, MetricTree};
+use canopy_evaluator::{Against, Baseline, Limit, Method, Slices, Unsplit, MAX_SLICES};
 
 /// The baseline in words: `2025-W47 (the same week a year before)`, `the mean of 2025-W40 to
 /// 2025-W47`.
@@ -75,4 +75,34 @@ fn limit_name(l: Limit) -> &'static str {
         Limit::Kink => "limit: kink rule",
         Limit::Midpoint => "limit: derivative at the midpoint (approximate)",
     }
+}
+
+/// Why the segments split no change of a metric of `tree` exactly.
+pub fn unsplit(why: Unsplit, tree: &MetricTree) -> String {
+    match why {
+        Unsplit::Sum { metric, period } => format!(
+            "the segments' values of `{}` do not add up to its total in {period}, so no exact split exists",
+            tree.metric(metric).id
+        ),
+        Unsplit::UndefinedTotals => "the totals' numerator or denominator is undefined".into(),
+        Unsplit::Ratio { period } => format!(
+            "the segments' numerators and denominators do not add up to the totals in {period}, so no exact mix/rate split exists"
+        ),
+    }
+}
+
+/// Why no slice is named, in words; `None` when slices were found.
+pub fn slices_note(found: &Slices, tree: &MetricTree) -> Option<String> {
+    Some(match found {
+        Slices::Unsegmented => "the data has no segment dimensions to slice".to_string(),
+        Slices::NotAdditive(why) => unsplit(*why, tree),
+        Slices::Nothing => "no slice moved beyond the noise of the segments".to_string(),
+        Slices::Everywhere => {
+            "every segment moved alike: the change is in no slice more than another".to_string()
+        }
+        Slices::Diffuse => format!(
+            "the change is diffuse: no set of {MAX_SLICES} slices or fewer explains most of it"
+        ),
+        Slices::Found(_) => return None,
+    })
 }
