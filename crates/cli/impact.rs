@@ -5,7 +5,6 @@ use std::path::Path;
 use canopy_engine::MetricTree;
 use canopy_evaluator::impact::{self, Assessment, Stage};
 use canopy_evaluator::{evaluate, Period};
-use serde::Serialize;
 
 use crate::args::{DataArgs, Format};
 use crate::data::{self, PeriodArg};
@@ -18,16 +17,6 @@ pub(crate) struct Request<'a> {
     pub(crate) db: &'a Path,
     pub(crate) as_of: &'a str,
     pub(crate) format: Format,
-}
-
-/// The document `canopy impact --format json` prints.
-#[derive(Serialize)]
-struct Report<'a> {
-    tree: &'a str,
-    /// The version of the tree's definition.
-    definition: String,
-    as_of: String,
-    changes: Vec<Assessment>,
 }
 
 pub(crate) fn run(
@@ -80,12 +69,7 @@ pub(crate) fn run(
     }
     match request.format {
         Format::Json => {
-            let report = Report {
-                tree: tree.id(),
-                definition: tree.version(),
-                as_of: as_of.to_string(),
-                changes: assessed,
-            };
+            let report = canopy_present::impact_report(tree, as_of, &assessed);
             outln!("{}", serde_json::to_string_pretty(&report)?)?;
         }
         Format::Table => out!("{}", render(tree, &changes, &assessed, as_of))?,
@@ -142,8 +126,8 @@ fn render(tree: &MetricTree, changes: &[usize], assessed: &[Assessment], as_of: 
             };
             let status = match (a.status, a.verdict) {
                 (Stage::Evaluated, Some(v)) => v.name().to_string(),
-                (Stage::Pending, _) => "pending".to_string(),
-                _ => "not evaluable".to_string(),
+                (Stage::Pending, _) => canopy_present::impact::stage(Stage::Pending),
+                _ => canopy_present::impact::stage(Stage::NotEvaluable),
             };
             vec![
                 a.id.clone(),

@@ -52,7 +52,7 @@ struct TreeReport {
 #[derive(Serialize)]
 struct VerdictReport {
     #[serde(flatten)]
-    assessment: canopy_evaluator::impact::Assessment,
+    assessment: canopy_present::ChangeJson,
     #[serde(skip)]
     story: String,
 }
@@ -75,7 +75,7 @@ impl TreeReport {
             emails,
             verdicts: (planned.verdicts.into_iter())
                 .map(|v| VerdictReport {
-                    assessment: v.assessment,
+                    assessment: canopy_present::ChangeJson(v.assessment),
                     story: v.story,
                 })
                 .collect(),

@@ -284,19 +284,15 @@ fn upper_tail(x: f64, df: f64) -> f64 {
 /// `estimate` where it can be judged; otherwise why not. A zero standard error (a series
 /// that did not vary) or one past `f64`'s range has no scale for an effect, and would make
 /// the statistics NaN.
-fn scaled(estimate: Estimate) -> Result<Estimate, String> {
+fn scaled(estimate: Estimate) -> Result<Estimate, Reason> {
     if !(estimate.tau.is_finite() && estimate.se.is_finite()) {
-        return Err(TOO_LARGE.into());
+        return Err(Reason::TooLarge);
     }
     if estimate.se <= 0.0 {
-        return Err("the metric did not vary before it shipped (nor against its control, where it has one), so noise has no scale to judge the effect against".into());
+        return Err(Reason::NoVariation);
     }
     Ok(estimate)
 }
-
-/// Why a series whose spread overflows cannot be tested.
-pub(crate) const TOO_LARGE: &str =
-    "the metric's values are too large to compare: their spread is beyond the range of numbers";
 
 /// The `q` quantile of Student's t with `df` degrees of freedom.
 pub fn quantile(q: f64, df: f64) -> f64 {
@@ -318,32 +314,29 @@ pub fn test(
     s: usize,
     window: Window,
     g: f64,
-) -> Result<Test, String> {
+) -> Result<Test, Reason> {
     let (r, h) = (window.ramp, window.periods);
     let baseline = window.baseline.min(s);
     if baseline < MIN_BASELINE {
-        return Err(format!(
-            "the data has {baseline} period{} before shipping; a verdict needs at least {MIN_BASELINE}",
-            if baseline == 1 { "" } else { "s" }
-        ));
+        return Err(Reason::FewBaseline { periods: baseline });
     }
     if end(window, s) > u.len() {
-        return Err("the evaluation window is not all in the data".into());
+        return Err(Reason::WindowPastData);
     }
-    for (name, series) in [("metric", Some(u)), ("control", c)] {
-        let Some(x) = series else { continue };
+    for (series, x) in [(Tested::Metric, Some(u)), (Tested::Control, c)] {
+        let Some(x) = x else { continue };
         let windows = [
-            (s - baseline..s, "baseline"),
-            (s + r..end(window, s), "evaluation window"),
+            (s - baseline..s, Stretch::Baseline),
+            (s + r..end(window, s), Stretch::Evaluation),
         ];
-        for (range, what) in windows {
+        for (range, window) in windows {
             let share = missing(x, range);
             if share > MAX_MISSING {
-                return Err(format!(
-                    "{:.0}% of the {name}'s values in the {what} are missing (at most {:.0}% may be)",
-                    share * 100.0,
-                    MAX_MISSING * 100.0
-                ));
+                return Err(Reason::Missing {
+                    series,
+                    window,
+                    share,
+                });
             }
         }
     }
@@ -362,7 +355,7 @@ pub fn test(
         .find(|&l| dates(l).count() >= MIN_PLACEBOS)
         .unwrap_or(baseline);
     let fit = |at: usize| estimate(u, c, model, at, window, baseline);
-    let estimate = scaled(fit(s).ok_or("too few values in the windows to fit the model")?)?;
+    let estimate = scaled(fit(s).ok_or(Reason::TooFewValues)?)?;
     let placebos: Vec<Estimate> = match dates(baseline).count() >= MIN_PLACEBOS {
         true => dates(baseline)
             .filter_map(fit)
@@ -376,7 +369,7 @@ pub fn test(
         .all(|x| x.is_finite())
     {
         true => Ok(test),
-        false => Err(TOO_LARGE.into()),
+        false => Err(Reason::TooLarge),
     }
 }
 
@@ -440,12 +433,12 @@ pub fn judge(test: &Test, g: f64, delta: Option<f64>) -> (Verdict, bool) {
     }
 }
 
-/// Why a test has no false-alarm check: what the check needs, against what the data has.
-pub fn uncalibrated(window: Window) -> String {
-    let needed = MIN_BASELINE + window.ramp + window.periods + MIN_PLACEBOS - 1;
-    format!(
-        "no verdict without the false-alarm check: it needs {MIN_PLACEBOS} earlier dates where the same windows fit in the data, so at least {needed} periods of data before shipping (with a baseline of {MIN_BASELINE}) and a tenth at most missing in each window"
-    )
+/// Why a test has no false-alarm check: the periods of data before shipping the check needs
+/// with windows `window`.
+pub fn uncalibrated(window: Window) -> Reason {
+    Reason::Uncalibrated {
+        needed: MIN_BASELINE + window.ramp + window.periods + MIN_PLACEBOS - 1,
+    }
 }
 
 /// The two-sided p-value of `test`: for guardrails and controls, which must not move either
@@ -468,10 +461,12 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
 }
 
 mod assess;
+mod reason;
 pub use assess::{
     assess, assess_all, Assessment, Effect, Guarded, GuardrailReport, PlaceboReport, RootShare,
     ShortHistory, Span, Stage, YEAR_OVER_YEAR,
 };
+pub use reason::{Reason, Stretch, Tested};
 
 #[cfg(test)]
 mod tests;

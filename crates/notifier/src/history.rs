@@ -127,7 +127,7 @@ pub struct ChangeRecord {
     pub first_seen: Period,
     /// The period of the run that judged it.
     pub judged_in: Option<Period>,
-    /// The verdict, as `canopy impact` judged it (stored as the JSON it prints).
+    /// The verdict, as `canopy impact` judged it (stored as the `Assessment`'s JSON).
     pub verdict: Option<Assessment>,
     /// The verdict in words, as emailed.
     pub story: Option<String>,

@@ -17,7 +17,7 @@ use crate::moves::{detect, Move, Rule};
 use crate::redefinition::{redefinitions, Redefinition};
 use crate::snooze::Snooze;
 use crate::Error;
-use canopy_evaluator::impact::{Assessment, Stage};
+use canopy_evaluator::impact::{Assessment, Reason, Stage};
 
 /// A move as reported: the metric, the rules that fired, who is told.
 #[derive(Clone, Debug, Serialize)]
@@ -438,7 +438,7 @@ pub fn redefined(
     history: &History,
     tree: &canopy_engine::MetricTree,
     change: &canopy_engine::Change,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<Reason>, Error> {
     let metric = &tree.metric(change.metric).id;
     let w = change.window;
     let from = change.shipped.offset(-(w.baseline as i32));
@@ -458,8 +458,11 @@ pub fn redefined(
             }
         }
     }
-    Ok(first.map(|period| {
-        format!("the definition of `{metric}` (its formula, or one under it) is not what the run for {period} computed, inside the windows from {from} to {to}")
+    Ok(first.map(|period| Reason::Redefined {
+        metric: metric.clone(),
+        period: period.to_string(),
+        from: from.to_string(),
+        to: to.to_string(),
     }))
 }
 

@@ -742,6 +742,40 @@ fn a_verdict_is_kept_once_and_a_change_first_seen_stays_the_earliest() {
 }
 
 #[test]
+fn a_verdict_stored_with_its_reason_in_words_reads_back_and_prints_the_same_words() {
+    use canopy_evaluator::impact::{Assessment, Reason};
+    // Before reasons had kinds, the history stored the words `canopy impact` printed.
+    let span = serde_json::json!({ "from": "2026-W10", "to": "2026-W20" });
+    let words = "the data has 3 periods before shipping; a verdict needs at least 12";
+    let old = serde_json::json!({
+        "id": "c", "title": "C", "metric": "m", "shipped": "2026-W14", "owner": "p",
+        "status": "not_evaluable", "verdict": null, "smaller_than_expected": false,
+        "reason": words, "model": null, "baseline": span, "evaluation": span,
+        "effect": null, "p": null, "p_opposite": null, "placebo": null, "mde": null,
+        "root": null, "guardrails": [], "post_hoc": false,
+    });
+    let a: Assessment = serde_json::from_value(old.clone()).unwrap();
+    assert_eq!(a.reason, Some(Reason::Text(words.into())));
+    // Printed as it was stored.
+    let printed = serde_json::to_value(canopy_present::ChangeReport::of(&a)).unwrap();
+    assert_eq!(printed, old);
+    // A reason with a kind is stored as one, read back whole and told in the same words.
+    let typed = Assessment {
+        reason: Some(Reason::FewBaseline { periods: 3 }),
+        ..a
+    };
+    let stored = serde_json::to_string(&typed).unwrap();
+    assert!(
+        stored.contains(r#""reason":{"kind":"few_baseline","periods":3}"#),
+        "{stored}"
+    );
+    let back: Assessment = serde_json::from_str(&stored).unwrap();
+    assert_eq!(back, typed);
+    let printed = serde_json::to_value(canopy_present::ChangeReport::of(&back)).unwrap();
+    assert_eq!(printed, old);
+}
+
+#[test]
 fn the_headline_names_the_leaves_that_carry_the_roots_move() {
     let yaml = "tree: h\nroot: r\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nmetrics:\n  r: { title: Revenue, unit: EUR, formula: a + b + c, bands: [{ name: Low, below: 110 }, { name: High }] }\n  a: { title: New ARR }\n  b: { title: Expansion }\n  c: { title: Churn }\n";
     let t = canopy_engine::load(
@@ -860,7 +894,7 @@ fn a_change_is_refused_across_a_new_way_of_computing_its_metric_or_one_under_it(
         yaml("formula: b / a", "title: D"),
         yaml("formula: a / b", "source: { sql: select 1 }"),
     ] {
-        let reason = refused(&base, &today).expect("refused");
+        let reason = canopy_present::impact::reason(&refused(&base, &today).expect("refused"));
         assert!(
             reason.contains("`r`") && reason.contains("2026-W44"),
             "{reason}"

@@ -7,10 +7,12 @@
 #![warn(missing_docs)]
 
 pub mod format;
+pub mod impact;
 mod report;
 pub mod story;
 pub mod words;
 
+pub use impact::{impact_report, ChangeJson, ChangeReport, ImpactReport};
 pub use report::{
     eval_report, eval_report_against, explain_report, Contribution, EvalReport, ExplainReport,
     MethodOf, Methods, MetricRow, OffsettingReport, SegmentReport, SliceReport,

@@ -29,13 +29,13 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
     };
     let head = match (a.status, a.verdict) {
         (Stage::Evaluated, Some(v)) => v.name().replace('_', " ").to_uppercase(),
-        (Stage::Pending, _) => "PENDING".to_string(),
-        _ => "NOT EVALUABLE".to_string(),
+        (Stage::Pending, _) => crate::impact::stage(Stage::Pending).to_uppercase(),
+        _ => crate::impact::stage(Stage::NotEvaluable).to_uppercase(),
     };
     let mut out = format!("{}{post_hoc}: {head}.", a.id);
     let (Some(effect), Some(p)) = (a.effect, a.p) else {
         if let Some(reason) = &a.reason {
-            out += &format!(" {}.", capitalised(reason));
+            out += &format!(" {}.", capitalised(&crate::impact::reason(reason)));
         }
         out += &unverified(tree, change, a);
         return out;
@@ -65,7 +65,7 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
     );
     out += &calibration(a);
     if let Some(reason) = &a.reason {
-        out += &format!(" {}.", capitalised(reason));
+        out += &format!(" {}.", capitalised(&crate::impact::reason(reason)));
     }
     out += &root_share(tree, a);
     out += &guardrails(tree, a);

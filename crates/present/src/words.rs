@@ -106,3 +106,30 @@ pub fn slices_note(found: &Slices, tree: &MetricTree) -> Option<String> {
         Slices::Found(_) => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_method_is_named_with_its_limit() {
+        let named = |m: Method, l: Option<Limit>| method(m, l).into_owned();
+        assert_eq!(named(Method::Product, None), "closed form");
+        assert_eq!(
+            named(Method::Exact, Some(Limit::Kink)),
+            "enumeration; limit: kink rule"
+        );
+        assert_eq!(
+            named(Method::Gradient, Some(Limit::Midpoint)),
+            "gradient fallback; limit: derivative at the midpoint (approximate)"
+        );
+        let sampled = Method::Sampled {
+            orders: 256,
+            max_error: 0.00125,
+        };
+        assert_eq!(
+            named(sampled, Some(Limit::Exact)),
+            "sampled (256 orders, max error 1.250e-3); limit: exact derivative"
+        );
+    }
+}

@@ -5,7 +5,7 @@ use canopy_engine::{Change, Controls, Good, MetricId, MetricTree, Window};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    holm, judge, test, two_sided, uncalibrated, Model, Test, Verdict, ALPHA, MIN_BASELINE,
+    holm, judge, test, two_sided, uncalibrated, Model, Reason, Test, Verdict, ALPHA, MIN_BASELINE,
 };
 use crate::{Evaluation, Period};
 
@@ -14,16 +14,16 @@ fn unknown() -> f64 {
     f64::NAN
 }
 
-/// Where a change stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// Its evaluation window has not ended: no peeking.
-    Pending,
-    /// It cannot be judged; `reason` says why.
-    NotEvaluable,
-    /// It has a verdict.
-    Evaluated,
+named! {
+    /// Where a change stands: `pending`, `not_evaluable` or `evaluated`.
+    pub enum Stage {
+        /// Its evaluation window has not ended: no peeking.
+        Pending,
+        /// It cannot be judged; `reason` says why.
+        NotEvaluable,
+        /// It has a verdict.
+        Evaluated,
+    }
 }
 
 /// A span of periods, as written.
@@ -130,7 +130,8 @@ pub struct ShortHistory {
     pub after: Option<f64>,
 }
 
-/// One change, judged: the `changes` entries of `canopy impact`'s JSON.
+/// One change, judged. Its serde shape is the history's (`canopy-present` writes the
+/// `changes` entries of `canopy impact`'s JSON from it); earlier versions' verdicts still read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Assessment {
     /// The change's id.
@@ -150,13 +151,14 @@ pub struct Assessment {
     /// Whether a confirmed effect is smaller than the size expected.
     pub smaller_than_expected: bool,
     /// Why it is pending or cannot be evaluated, or what weakened a verdict.
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     /// How the counterfactual was built.
     pub model: Option<String>,
     /// The baseline periods.
     pub baseline: Span,
-    /// How many there are (the window's, or fewer where history is short).
-    #[serde(skip)]
+    /// How many there are (the window's, or fewer where history is short); 0 in verdicts
+    /// stored before the history kept it.
+    #[serde(default)]
     pub baseline_periods: usize,
     /// The evaluated periods.
     pub evaluation: Span,
@@ -178,13 +180,12 @@ pub struct Assessment {
     pub post_hoc: bool,
     /// With fewer periods before shipping than a verdict needs: how many more, and the
     /// unverified means before and after.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub short_history: Option<ShortHistory>,
 }
 
 impl Assessment {
     /// This assessment, made not evaluable for `reason`: every result is dropped.
-    pub fn not_evaluable(self, reason: String) -> Assessment {
+    pub fn not_evaluable(self, reason: Reason) -> Assessment {
         Assessment {
             status: Stage::NotEvaluable,
             verdict: None,
@@ -247,7 +248,7 @@ impl Series {
 
     /// Why effects on this series have no scale: on levels, relative to a baseline mean of 0
     /// (a new feature's count is 0 until it ships) or past the range of numbers.
-    fn unscaled(&self, s: usize, w: Window) -> Option<&'static str> {
+    fn unscaled(&self, s: usize, w: Window) -> Option<Reason> {
         if !self.level {
             return None;
         }
@@ -256,11 +257,11 @@ impl Series {
             .filter(|v| v.is_finite())
             .peekable();
         if before.peek().is_some() && before.all(|v| *v == 0.0) {
-            Some("the metric was 0 before it shipped; the effect has no scale")
+            Some(Reason::ZeroBefore)
         } else if self.base == 0.0 {
-            Some("the metric averaged 0 before it shipped; an effect relative to it has no scale")
+            Some(Reason::ZeroMean)
         } else if !self.base.is_finite() {
-            Some(super::TOO_LARGE)
+            Some(Reason::TooLarge)
         } else {
             None
         }
@@ -325,19 +326,15 @@ impl Grid<'_, '_> {
     }
 
     /// The segments whose value of each named dimension is one of the given values.
-    fn matching(&self, wanted: &[(String, Vec<String>)]) -> Result<Vec<usize>, String> {
+    fn matching(&self, wanted: &[(String, Vec<String>)]) -> Result<Vec<usize>, Reason> {
         let dims = self.eval.dimensions();
         let mut columns = Vec::new();
         for (dim, values) in wanted {
             let Some(c) = dims.iter().position(|d| d == dim) else {
-                let known = if dims.is_empty() {
-                    "none".to_string()
-                } else {
-                    dims.join(", ")
-                };
-                return Err(format!(
-                    "the data has no segment dimension `{dim}` (its dimensions: {known})"
-                ));
+                return Err(Reason::NoDimension {
+                    dimension: dim.clone(),
+                    known: dims.to_vec(),
+                });
             };
             columns.push((c, values));
         }
@@ -348,14 +345,9 @@ impl Grid<'_, '_> {
             })
             .collect();
         if found.is_empty() {
-            let wanted: Vec<String> = wanted
-                .iter()
-                .map(|(d, v)| format!("{d} = {}", v.join(" or ")))
-                .collect();
-            return Err(format!(
-                "the data has no segment with {}",
-                wanted.join(", ")
-            ));
+            return Err(Reason::NoSegment {
+                wanted: wanted.to_vec(),
+            });
         }
         Ok(found)
     }
@@ -369,7 +361,7 @@ fn enough_history(
     s: usize,
     scope: Option<&[usize]>,
     out: &mut Assessment,
-) -> Result<(), String> {
+) -> Result<(), Reason> {
     if s >= MIN_BASELINE {
         return Ok(());
     }
@@ -405,16 +397,14 @@ fn short_history(first: Period, change: &Change, s: usize, values: &[f64]) -> Sh
 }
 
 /// Why a change with `short` history cannot be judged, and what would let one be.
-fn too_short(short: &ShortHistory) -> String {
-    let n = short.periods;
-    format!(
-        "the data has {n} period{} before shipping; a verdict needs at least {MIN_BASELINE}, so {} more: with the data starting from {} or earlier, or for a change shipped from {} on (its verdict due with {})",
-        if n == 1 { "" } else { "s" },
-        short.more,
-        short.data_from,
-        short.judged_from,
-        short.verdict_from,
-    )
+fn too_short(short: &ShortHistory) -> Reason {
+    Reason::TooShort {
+        periods: short.periods,
+        more: short.more,
+        data_from: short.data_from.clone(),
+        judged_from: short.judged_from.clone(),
+        verdict_from: short.verdict_from.clone(),
+    }
 }
 
 /// Every metric's value at one point: leaves from `leaf`, the computed value of metric
@@ -492,10 +482,9 @@ pub fn assess(eval: &Evaluation<'_>, change: &Change, as_of: Period) -> Assessme
         short_history: None,
     };
     if as_of < w.last_evaluated(s) {
-        out.reason = Some(format!(
-            "the evaluation window ends with {}; verdicts wait for it",
-            w.last_evaluated(s)
-        ));
+        out.reason = Some(Reason::Pending {
+            ends: w.last_evaluated(s).to_string(),
+        });
         return out;
     }
     if let Err(reason) = evaluate(eval, change, &mut out) {
@@ -510,9 +499,9 @@ pub fn assess(eval: &Evaluation<'_>, change: &Change, as_of: Period) -> Assessme
 fn covering<'e, 't>(
     eval: &'e Evaluation<'t>,
     change: &Change,
-) -> Result<(Grid<'e, 't>, usize), String> {
+) -> Result<(Grid<'e, 't>, usize), Reason> {
     let (Some(first), Some(last)) = (eval.first(), eval.last()) else {
-        return Err("there is no data".into());
+        return Err(Reason::NoData);
     };
     let grid = Grid {
         eval,
@@ -521,20 +510,22 @@ fn covering<'e, 't>(
     };
     let s = grid
         .index(change.shipped)
-        .ok_or_else(|| format!("the data starts with {first}, after the change shipped"))?;
+        .ok_or_else(|| Reason::StartsAfter {
+            first: first.to_string(),
+        })?;
     if grid
         .index(change.window.last_evaluated(change.shipped))
         .is_none_or(|e| e >= grid.len)
     {
-        return Err(format!(
-            "the data ends with {last}, before the evaluation window does"
-        ));
+        return Err(Reason::EndsBefore {
+            last: last.to_string(),
+        });
     }
     Ok((grid, s))
 }
 
 /// Fills `out` with the test of `change`, or says why there is none.
-fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Result<(), String> {
+fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Result<(), Reason> {
     let (grid, s) = covering(eval, change)?;
     let w = change.window;
     let g = sign(change.direction);
@@ -543,7 +534,7 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
     let (treated, control) = series(&grid, change, scope.as_deref())?;
     let level = treated.level;
     if let Some(why) = treated.unscaled(s, w) {
-        return Err(why.into());
+        return Err(why);
     }
     let (t, name) = tested(&treated, control, s, w, g)?;
     let baseline = t.baseline;
@@ -568,7 +559,7 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
     .iter()
     .all(|x| x.is_finite())
     {
-        return Err("the effect is beyond the range of numbers as a share of the metric".into());
+        return Err(Reason::EffectTooLarge);
     }
     let (verdict, smaller) = judge(&t, g, delta);
     out.status = Stage::Evaluated;
@@ -590,10 +581,7 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
     if verdict == Verdict::Confirmed && moved_with {
         out.verdict = Some(Verdict::Inconclusive);
         out.smaller_than_expected = false;
-        out.reason = Some(
-            "a control moved with the metric, so the effect cannot be told from what moved both"
-                .into(),
-        );
+        out.reason = Some(Reason::ControlMoved);
     }
     out.root = root_share(&grid, change, (s, scope.as_deref()), &t, &treated);
     Ok(())

@@ -99,7 +99,8 @@ fn too_little_history_is_not_evaluable_and_little_is_not_calibrated() {
     let u = series(1.10);
     let short = &u[50..];
     let e = test(short, None, Model::Difference, 10, Window::default(), 1.0).unwrap_err();
-    assert!(e.contains("10 periods before shipping"), "{e}");
+    // Worded "the data has 10 periods before shipping; ..." by canopy-present.
+    assert_eq!(e, Reason::FewBaseline { periods: 10 });
     // 30 periods before shipping: 12 to 26 baseline periods leave fewer than 19 placebos.
     let t = test(
         &u[30..],
@@ -134,9 +135,14 @@ fn missing_values_beyond_a_tenth_make_a_change_not_evaluable() {
         u[t] = f64::NAN;
     }
     let e = test(&u, None, Model::Difference, 60, Window::default(), 1.0).unwrap_err();
+    // Worded "12% of the metric's values in the baseline are missing" by canopy-present.
     assert!(
-        e.contains("12% of the metric's values in the baseline are missing"),
-        "{e}"
+        matches!(
+            e,
+            Reason::Missing { series: Tested::Metric, window: Stretch::Baseline, share }
+                if (share * 100.0).round() == 12.0
+        ),
+        "{e:?}"
     );
     u[45] = 0.5f64.ln();
     u[40] = 0.5f64.ln();

@@ -78,7 +78,7 @@ fn a_scope_the_data_does_not_have_is_not_evaluable() {
     let change = "  - { id: c, metric: a, shipped: 2026-W08, expect: { direction: up }, scope: { platform: web } }\n";
     let a = assessed(change, 1.10);
     assert_eq!(a.status, impact::Stage::NotEvaluable);
-    let reason = a.reason.unwrap();
+    let reason = canopy_present::impact::reason(&a.reason.unwrap());
     assert!(
         reason.contains("no segment dimension `platform` (its dimensions: segment)"),
         "{reason}"
@@ -159,7 +159,7 @@ fn without_placebo_dates_a_lift_is_inconclusive_and_says_why() {
         "{a:?}"
     );
     assert!(a.p.unwrap() <= 0.05, "{a:?}");
-    let reason = a.reason.unwrap();
+    let reason = canopy_present::impact::reason(&a.reason.unwrap());
     assert!(
         reason.contains("no verdict without the false-alarm check: it needs 19 earlier dates"),
         "{reason}"

@@ -4,7 +4,7 @@
 use canopy_engine::{Change, Controls, Grain, Window};
 
 use super::{Grid, Series};
-use crate::impact::{test, Model, Test};
+use crate::impact::{test, Model, Reason, Test};
 
 /// The test of the treated series against its control, and the model's name. A year-over-year
 /// control is kept only where it leaves the false-alarm check its placebo dates (the year
@@ -16,7 +16,7 @@ pub(super) fn tested(
     s: usize,
     w: Window,
     g: f64,
-) -> Result<(Test, String), String> {
+) -> Result<(Test, String), Reason> {
     let level = || test(&treated.u, None, Model::Difference, s, w, g);
     match control {
         None => Ok((level()?, LEVEL.to_string())),
@@ -39,7 +39,7 @@ pub const YEAR_OVER_YEAR: &str = "year over year";
 pub(super) fn scope_segments(
     grid: &Grid<'_, '_>,
     change: &Change,
-) -> Result<Option<Vec<usize>>, String> {
+) -> Result<Option<Vec<usize>>, Reason> {
     if change.scope.is_empty() {
         return Ok(None);
     }
@@ -57,7 +57,7 @@ pub(super) fn series(
     grid: &Grid<'_, '_>,
     change: &Change,
     treated_segments: Option<&[usize]>,
-) -> Result<(Series, Option<(Model, Option<Vec<f64>>, String)>), String> {
+) -> Result<(Series, Option<(Model, Option<Vec<f64>>, String)>), Reason> {
     let s = grid.index(change.shipped).expect("checked");
     let treated = Series::of(
         grid.values(change.metric, treated_segments),
