@@ -427,9 +427,7 @@ fn offsetting(eval: &Evaluation<'_>, r: &ExplainReport) -> String {
     let tree = eval.tree();
     let mut out = String::from("\nOffsetting movements (a flat metric hiding opposite moves):\n");
     for o in &r.offsetting {
-        let unit = (tree.find(o.metric).map(|m| tree.metric(m)))
-            .and_then(contribution_unit)
-            .map_or(String::new(), |u| format!(" {u}"));
+        let unit = contribution_unit(tree.metric(o.id)).map_or(String::new(), |u| format!(" {u}"));
         // In the flat metric's unit, computed from its inputs' shares: those set the scale.
         let scale = (o.inputs.iter()).fold(o.change.abs(), |m, i| m.max(i.contribution.abs()));
         let inputs: Vec<String> = o

@@ -144,7 +144,10 @@ fn against_json<S: serde::Serializer>(a: &Option<Against>, s: S) -> Result<S::Ok
 /// A metric and how much of a change comes through it.
 #[derive(Debug, Serialize)]
 pub struct Contribution<'a> {
-    /// The metric's id.
+    /// The metric.
+    #[serde(skip)]
+    pub id: MetricId,
+    /// The metric's id, as written.
     pub metric: &'a str,
     /// Its contribution, in the explained metric's units.
     pub contribution: f64,
@@ -154,6 +157,9 @@ pub struct Contribution<'a> {
 #[derive(Debug, Serialize)]
 pub struct OffsettingReport<'a> {
     /// The flat metric.
+    #[serde(skip)]
+    pub id: MetricId,
+    /// Its id, as written.
     pub metric: &'a str,
     /// Its (small) change.
     pub change: f64,
@@ -318,6 +324,7 @@ fn sorted<'a>(
     rank(&mut v);
     v.into_iter()
         .map(|(m, c)| Contribution {
+            id: m,
             metric: eval.id(m),
             contribution: c,
         })
@@ -377,6 +384,7 @@ pub fn explain_report<'e>(
         .offsetting
         .iter()
         .map(|o| OffsettingReport {
+            id: o.metric,
             metric: eval.id(o.metric),
             change: o.change,
             inputs: sorted(eval, o.inputs.iter().copied()),

@@ -306,24 +306,14 @@ fn panel(tree: &MetricTree, id: MetricId, r: &ExplainReport<'_>) -> Panel {
     // Zero to the precision of the values explained prints as 0, as in `explain`'s tables.
     let scale = r.scale();
     let signed = |v: f64| signed_at(v, scale);
-    let part = |metric: &str, value: f64| Part {
-        id: metric.to_string(),
-        title: tree
-            .metric(tree.find(metric).expect("a metric of the tree"))
-            .title
-            .clone(),
-        value,
-        text: signed(value),
+    let part = |c: &canopy_present::Contribution<'_>| Part {
+        id: c.metric.to_string(),
+        title: tree.metric(c.id).title.clone(),
+        value: c.contribution,
+        text: signed(c.contribution),
     };
-    let parts = |c: &[canopy_present::Contribution<'_>]| {
-        c.iter().map(|c| part(c.metric, c.contribution)).collect()
-    };
-    let leaves: Vec<Part> = r
-        .leaves
-        .iter()
-        .take(LISTED)
-        .map(|c| part(c.metric, c.contribution))
-        .collect();
+    let parts = |c: &[canopy_present::Contribution<'_>]| c.iter().map(part).collect();
+    let leaves: Vec<Part> = r.leaves.iter().take(LISTED).map(part).collect();
     let rest = &r.leaves[leaves.len()..];
     Panel {
         id: m.id.clone(),
@@ -351,10 +341,7 @@ fn panel(tree: &MetricTree, id: MetricId, r: &ExplainReport<'_>) -> Panel {
             .take(LISTED)
             .map(|o| Offset {
                 id: o.metric.to_string(),
-                title: tree
-                    .metric(tree.find(o.metric).expect("a metric"))
-                    .title
-                    .clone(),
+                title: tree.metric(o.id).title.clone(),
                 change: signed(o.change),
                 inputs: parts(&o.inputs),
             })
