@@ -170,12 +170,7 @@ fn render(report: &Report) -> String {
             &[2, 3, 4],
         );
         for e in &p.emails {
-            out += &format!(
-                "  email to {}: {} ({})\n",
-                e.to,
-                e.subject,
-                e.status.as_str()
-            );
+            out += &format!("  email to {}: {} ({})\n", e.to, e.subject, e.status.name());
         }
         out.push('\n');
     }

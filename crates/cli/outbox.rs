@@ -102,9 +102,9 @@ fn status(store: &StoreArgs) -> anyhow::Result<Outcome> {
         eprintln!(
             "error: {} {}, {} {} and {} pending after failed attempts",
             s.failed,
-            EmailStatus::Failed.as_str(),
+            EmailStatus::Failed.name(),
             s.uncertain,
-            EmailStatus::Uncertain.as_str(),
+            EmailStatus::Uncertain.name(),
             s.retrying
         );
         if s.failed + s.uncertain > 0 {
@@ -124,7 +124,7 @@ fn status(store: &StoreArgs) -> anyhow::Result<Outcome> {
 fn list_undelivered(history: &History) -> anyhow::Result<()> {
     let uncertain_after = crate::env::retry()?.uncertain_after;
     for u in history.undelivered()? {
-        outln!("{}: {}: {}", u.status.as_str(), u.recipient, u.subject)?;
+        outln!("{}: {}: {}", u.status.name(), u.recipient, u.subject)?;
         let error = match (u.error.as_str(), u.last_attempt.as_deref()) {
             ("", _) => "none".to_string(),
             (error, Some(at)) => format!("{error} (at {at})"),

@@ -384,8 +384,8 @@ impl Delivery {
             Delivery::Written => "written",
             Delivery::AlreadySent => "already sent",
             Delivery::AlreadyWritten => "already written",
-            Delivery::Stored(status) => status.as_str(),
-            Delivery::Missing => EmailStatus::Pending.as_str(),
+            Delivery::Stored(status) => status.name(),
+            Delivery::Missing => EmailStatus::Pending.name(),
         }
     }
 

@@ -20,6 +20,7 @@ mod hash;
 mod keys;
 mod load;
 mod model;
+mod named;
 mod period;
 mod raci;
 mod redact;

@@ -31,26 +31,15 @@ pub enum Cell {
     },
 }
 
-/// A status, as reported to users and kept with each value in a history. Its one name
-/// (`ok`, `missing`, `undefined`) is written in JSON and tables, stored and read back.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr, strum::EnumString,
-)]
-#[strum(serialize_all = "lowercase")]
-#[serde(into = "&'static str")]
-pub enum Status {
-    /// The value is known.
-    Ok,
-    /// An input has no data.
-    Missing,
-    /// The formula is undefined for its inputs.
-    Undefined,
-}
-
-impl Status {
-    /// Its name.
-    pub fn name(self) -> &'static str {
-        self.into()
+canopy_engine::named! {
+    /// A status, as reported to users and kept with each value in a history.
+    pub enum Status {
+        /// The value is known.
+        Ok,
+        /// An input has no data.
+        Missing,
+        /// The formula is undefined for its inputs.
+        Undefined,
     }
 }
 

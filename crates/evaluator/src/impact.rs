@@ -10,7 +10,7 @@
 //! which widen the standard error where they are larger and give a rank p-value. Everything
 //! is closed form and deterministic: the same data gives the same verdict on every run.
 
-use canopy_engine::Window;
+use canopy_engine::{named, Window};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// The fewest baseline periods a verdict is given on.
@@ -92,45 +92,6 @@ pub struct Test {
     pub high: f64,
     /// The smallest effect the test would detect with 80% power at [`ALPHA`].
     pub mde: f64,
-}
-
-/// An enum whose variants each have one name, in snake case (`no_effect`): written in JSON
-/// and messages (`name`), and read back from the history.
-macro_rules! named {
-    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident,)* }) => {
-        $(#[$meta])*
-        #[derive(
-            Clone,
-            Copy,
-            Debug,
-            PartialEq,
-            Eq,
-            serde::Serialize,
-            serde::Deserialize,
-            strum::IntoStaticStr,
-            strum::EnumString,
-        )]
-        #[strum(serialize_all = "snake_case")]
-        #[serde(into = "&'static str", try_from = "String")]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)*
-        }
-
-        impl $name {
-            /// The name, as written in JSON and messages.
-            pub fn name(self) -> &'static str {
-                self.into()
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = strum::ParseError;
-
-            fn try_from(name: String) -> Result<$name, strum::ParseError> {
-                name.parse()
-            }
-        }
-    };
 }
 
 named! {

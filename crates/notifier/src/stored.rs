@@ -1,36 +1,13 @@
-//! Names of what the history stores: each enum of a stored column has one name per value
-//! (from strum), written to the database, printed in JSON and tables, and read back.
+//! Enums of stored columns: each is `canopy_engine::named!` (one name per value, written to
+//! the database, printed in JSON and tables, and read back), and `stored!` lets rusqlite
+//! bind and read it by that name.
 
-/// Gives each enum one name, from strum: stored in the history, printed and read back.
-macro_rules! stored_name {
-    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident,)* }) => {
-        $(#[$meta])*
-        #[derive(
-            Clone,
-            Copy,
-            Debug,
-            PartialEq,
-            Eq,
-            serde::Serialize,
-            strum::IntoStaticStr,
-            strum::EnumString,
-        )]
-        #[strum(serialize_all = "lowercase")]
-        #[serde(into = "&'static str")]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)*
-        }
-
-        impl $name {
-            /// The name stored in the history and printed.
-            pub fn as_str(self) -> &'static str {
-                self.into()
-            }
-        }
-
+/// Binds and reads each of the `named!` enums given by its name.
+macro_rules! stored {
+    ($($name:ident),* $(,)?) => {$(
         impl rusqlite::ToSql for $name {
             fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-                Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
+                Ok(rusqlite::types::ToSqlOutput::from(self.name()))
             }
         }
 
@@ -45,7 +22,7 @@ macro_rules! stored_name {
                 })
             }
         }
-    };
+    )*};
 }
 
-pub(crate) use stored_name;
+pub(crate) use stored;

@@ -1,7 +1,7 @@
 //! A registered change judged on an evaluation: its series (in scope, pooled over segments),
 //! its control, the test, guardrails, and what it means for the root.
 
-use canopy_engine::{Change, Controls, Good, MetricId, MetricTree, Window};
+use canopy_engine::{named, Change, Controls, Good, MetricId, MetricTree, Window};
 use serde::{Deserialize, Serialize};
 
 use super::{

@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, OptionalExtension, Transaction};
 
 use crate::history::{period_at, History, RunRecord};
-use crate::stored::stored_name;
+use crate::stored::stored;
 use crate::Error;
 
-stored_name! {
+canopy_engine::named! {
     /// Where an email stands in the outbox.
     pub enum EmailStatus {
         /// Waiting to be sent.
@@ -31,7 +31,7 @@ stored_name! {
     }
 }
 
-stored_name! {
+canopy_engine::named! {
     /// How an outbox entry was delivered.
     pub enum Channel {
         /// Accepted by an SMTP server.
@@ -43,7 +43,7 @@ stored_name! {
     }
 }
 
-stored_name! {
+canopy_engine::named! {
     /// What an outbox entry is: an email, or a chat message for a webhook.
     pub enum Medium {
         /// An email (RFC 5322 message), to an address.
@@ -53,6 +53,8 @@ stored_name! {
         Webhook,
     }
 }
+
+stored!(EmailStatus, Channel, Medium);
 
 impl Medium {
     /// What an entry of this medium is called in messages: `email`, `chat message`.
