@@ -1,7 +1,9 @@
 """Interleaved timing of several binaries on one command: wall-time medians (p10, p90), the
 median paired ratio against the first, and peak RSS (from wait4). Runs alternate between the
 binaries, so a busy moment on a shared machine costs each alike. With --between CMD, CMD runs
-(untimed) before each timed run: a command that takes memory makes every run start cold.
+(untimed) before each timed run: a command that takes memory makes every run start cold. In
+CMD, `{bin}` stands for the file name of the binary about to run, so each can start from its
+own copy of a database: `--between 'rm -rf /tmp/rb; cp -r /tmp/warm-{bin} /tmp/rb; sync'`.
 
     python3 bench/compare.py [--between CMD] RUNS OLD_BINARY,NEW_BINARY ARGUMENTS...
 """
@@ -14,7 +16,7 @@ walls = {b: [] for b in bins}; rss = {b: [] for b in bins}
 for i in range(runs):
     for b in bins:
         if between:
-            subprocess.run(between, shell=True)
+            subprocess.run(between.replace("{bin}", os.path.basename(b)), shell=True)
         t = time.perf_counter()
         p = subprocess.Popen([b] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(p.pid, 0)
