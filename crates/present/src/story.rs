@@ -2,7 +2,7 @@
 
 use canopy_engine::{Change, ChangeIn, Good, MetricTree};
 
-use canopy_evaluator::impact::{Assessment, Stage, Verdict, YEAR_OVER_YEAR};
+use canopy_evaluator::impact::{Assessment, Model, Stage, Verdict};
 
 use crate::format::{percent, signed};
 
@@ -61,7 +61,7 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
         chance(if a.verdict == Some(Verdict::Opposite) { a.p_opposite.unwrap_or(p) } else { p }),
         a.evaluation.from,
         a.evaluation.to,
-        control(a.model.as_deref(), grain),
+        control(a.model.as_ref(), grain),
     );
     out += &calibration(a);
     if let Some(reason) = &a.reason {
@@ -177,14 +177,20 @@ fn guardrails(tree: &MetricTree, a: &Assessment) -> String {
 }
 
 /// The model in words: what the metric was compared with.
-fn control(model: Option<&str>, grain: canopy_engine::Grain) -> String {
-    match model.and_then(|m| m.split_once(": ")) {
-        Some(("segments", which)) => format!("with {which} as control"),
-        Some(("regression", metrics)) => format!("against {metrics} as control"),
-        None if model == Some(YEAR_OVER_YEAR) => {
-            format!("against the same {grain}s a year before")
+fn control(model: Option<&Model>, grain: canopy_engine::Grain) -> String {
+    match model {
+        Some(Model::Segments { segments }) => {
+            let which: Vec<String> = (segments.iter())
+                .map(|(d, v)| format!("{d} = {}", v.join(", ")))
+                .collect();
+            format!("with {} as control", which.join("; "))
         }
-        _ => "against its own level (no control)".to_string(),
+        Some(Model::Regression { controls }) => {
+            format!("against {} as control", controls.join(", "))
+        }
+        Some(Model::YearOverYear) => format!("against the same {grain}s a year before"),
+        Some(Model::Text(name)) => format!("by the model `{name}`"),
+        Some(Model::Level) | None => "against its own level (no control)".to_string(),
     }
 }
 
@@ -203,4 +209,26 @@ fn capitalised(text: &str) -> String {
     chars.next().map_or(String::new(), |c| {
         c.to_uppercase().collect::<String>() + chars.as_str()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canopy_engine::Grain;
+
+    #[test]
+    fn each_model_is_told_as_what_the_metric_was_compared_with() {
+        let told = |name: &str| control(Some(&Model::named(name)), Grain::Week);
+        assert_eq!(told("level"), "against its own level (no control)");
+        assert_eq!(control(None, Grain::Week), told("level"));
+        assert_eq!(
+            told("year over year"),
+            "against the same weeks a year before"
+        );
+        assert_eq!(told("regression: b, c"), "against b, c as control");
+        assert_eq!(
+            told("segments: country = FR, DE; plan = pro"),
+            "with country = FR, DE; plan = pro as control"
+        );
+    }
 }
