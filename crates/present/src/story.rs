@@ -67,8 +67,8 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
     if let Some(reason) = &a.reason {
         out += &format!(" {}.", capitalised(&crate::impact::reason(reason)));
     }
-    out += &root_share(tree, a);
-    out += &guardrails(tree, a);
+    out += &root_share(tree, change, a);
+    out += &guardrails(tree, change, a);
     out
 }
 
@@ -126,7 +126,7 @@ fn calibration(a: &Assessment) -> String {
 /// For a confirmed effect (or a `likely` one, which earlier versions stored), what share of
 /// the root's change since shipping it explains (or both moves, where the root moved less or
 /// the other way), each move told as the root's `change:` rule says: in points or relative.
-fn root_share(tree: &MetricTree, a: &Assessment) -> String {
+fn root_share(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
     let confirmed = matches!(a.verdict, Some(Verdict::Confirmed | Verdict::Likely));
     let Some(root) = a.root.as_ref().filter(|_| confirmed) else {
         return String::new();
@@ -140,7 +140,7 @@ fn root_share(tree: &MetricTree, a: &Assessment) -> String {
             root.share * 100.0
         ),
         // The change's own metric is the root: its move was told already; say the rest.
-        false if metric.id == a.metric => format!(
+        false if tree.root() == change.metric => format!(
             " {root_title} moved {} in all since it shipped.",
             told(root.change)
         ),
@@ -153,23 +153,21 @@ fn root_share(tree: &MetricTree, a: &Assessment) -> String {
     }
 }
 
-/// Each guardrail's move and verdict.
-fn guardrails(tree: &MetricTree, a: &Assessment) -> String {
+/// Each guardrail's move and verdict (the assessment has one per guardrail of `change`, in
+/// its order).
+fn guardrails(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
     let mut out = String::new();
-    for g in &a.guardrails {
-        let title = tree
-            .find(&g.metric)
-            .map_or(g.metric.as_str(), |m| tree.metric(m).title.as_str());
-        let change = tree
-            .find(&g.metric)
-            .map_or(ChangeIn::Relative, |m| tree.metric(m).change);
+    for (&id, g) in change.guardrails.iter().zip(&a.guardrails) {
+        let metric = tree.metric(id);
+        debug_assert_eq!(metric.id, g.metric);
         let moved = match (g.relative, g.baseline) {
-            (Some(relative), Some(baseline)) => told(change, relative, baseline),
+            (Some(relative), Some(baseline)) => told(metric.change, relative, baseline),
             (Some(relative), None) => pct(relative),
             (None, _) => "no value".to_string(),
         };
         out += &format!(
-            " Guardrail {title}: {moved}, {}.",
+            " Guardrail {}: {moved}, {}.",
+            metric.title,
             g.verdict.name().replace('_', " ")
         );
     }

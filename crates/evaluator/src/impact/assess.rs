@@ -175,7 +175,8 @@ pub struct Assessment {
     pub mde: Option<f64>,
     /// What it means for the root.
     pub root: Option<RootShare>,
-    /// Metrics that must not get worse.
+    /// Metrics that must not get worse: one per guardrail of the change, in its order (none
+    /// where the change was not evaluated).
     pub guardrails: Vec<GuardrailReport>,
     /// Whether the change was registered after it shipped (set by the run's history).
     pub post_hoc: bool,
