@@ -112,17 +112,12 @@ pub(crate) fn wanted(tree: &MetricTree, changes: &[usize], as_of: Period) -> Vec
 
 /// The table: one line per change, then each change in words.
 fn render(tree: &MetricTree, changes: &[usize], assessed: &[Assessment], as_of: Period) -> String {
-    let rows: Vec<Vec<String>> = assessed
-        .iter()
-        .map(|a| {
+    let rows: Vec<Vec<String>> = (changes.iter().zip(assessed))
+        .map(|(&i, a)| {
             // In the metric's own terms: percent, or points for a metric told in points.
-            let change = tree.find(&a.metric).map(|m| tree.metric(m).change);
+            let change = tree.metric(tree.changes()[i].metric).change;
             let told = |e: &canopy_evaluator::impact::Effect, x: f64| {
-                canopy_present::told(
-                    change.unwrap_or(canopy_engine::ChangeIn::Relative),
-                    x,
-                    e.baseline,
-                )
+                canopy_present::told(change, x, e.baseline)
             };
             let status = match (a.status, a.verdict) {
                 (Stage::Evaluated, Some(v)) => v.name().to_string(),

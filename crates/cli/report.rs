@@ -25,9 +25,7 @@ pub(crate) fn write(
     planned: &PlannedRun,
 ) -> anyhow::Result<()> {
     let tree = eval.tree();
-    let moved: Vec<_> = (planned.moves.iter())
-        .filter_map(|m| tree.find(&m.metric))
-        .collect();
+    let moved: Vec<_> = planned.moves.iter().map(|m| m.id).collect();
     let redefined: Vec<_> = planned.changed.iter().map(|(m, p)| (*m, *p)).collect();
     let snoozed: Vec<_> = (planned.snoozed.iter())
         .map(|(m, s)| (*m, format!("Alerts {}", s.told())))

@@ -41,7 +41,7 @@ fn end(window: Window, s: usize) -> usize {
 
 /// How the series the change did not touch is accounted for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Model {
+pub enum Fit {
     /// The effect is the shift of `u - c` (with `c = 0` without a control).
     Difference,
     /// `u = a + b c` fitted on the baseline; the effect is the mean residual after it.
@@ -147,7 +147,7 @@ fn lag1(x: &[f64]) -> f64 {
 pub fn estimate(
     u: &[f64],
     c: Option<&[f64]>,
-    model: Model,
+    fit: Fit,
     s: usize,
     window: Window,
     baseline: usize,
@@ -157,8 +157,8 @@ pub fn estimate(
         return None;
     }
     let control = |t: usize| c.map_or(0.0, |c| c[t]);
-    match model {
-        Model::Difference => {
+    match fit {
+        Fit::Difference => {
             let d: Vec<f64> = (p.start..e.end).map(|t| u[t] - control(t)).collect();
             let (dp, de) = (&d[..baseline], &d[baseline + window.ramp..]);
             let (vp, ve) = (present(dp.iter().copied()), present(de.iter().copied()));
@@ -178,7 +178,7 @@ pub fn estimate(
                 rho,
             })
         }
-        Model::Regression => regression(u, c?, p, e),
+        Fit::Regression => regression(u, c?, p, e),
     }
 }
 
@@ -271,7 +271,7 @@ fn missing(x: &[f64], range: std::ops::Range<usize>) -> f64 {
 pub fn test(
     u: &[f64],
     c: Option<&[f64]>,
-    model: Model,
+    fit: Fit,
     s: usize,
     window: Window,
     g: f64,
@@ -315,11 +315,11 @@ pub fn test(
         .rev()
         .find(|&l| dates(l).count() >= MIN_PLACEBOS)
         .unwrap_or(baseline);
-    let fit = |at: usize| estimate(u, c, model, at, window, baseline);
-    let estimate = scaled(fit(s).ok_or(Reason::TooFewValues)?)?;
+    let fitted = |at: usize| estimate(u, c, fit, at, window, baseline);
+    let estimate = scaled(fitted(s).ok_or(Reason::TooFewValues)?)?;
     let placebos: Vec<Estimate> = match dates(baseline).count() >= MIN_PLACEBOS {
         true => dates(baseline)
-            .filter_map(fit)
+            .filter_map(fitted)
             .filter_map(|e| scaled(e).ok())
             .collect(),
         false => Vec::new(),
@@ -422,11 +422,13 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
 }
 
 mod assess;
+mod model;
 mod reason;
 pub use assess::{
     assess, assess_all, Assessment, Effect, Guarded, GuardrailReport, PlaceboReport, RootShare,
-    ShortHistory, Span, Stage, YEAR_OVER_YEAR,
+    ShortHistory, Span, Stage,
 };
+pub use model::Model;
 pub use reason::{Reason, Stretch, Tested};
 
 #[cfg(test)]

@@ -22,7 +22,10 @@ use canopy_evaluator::impact::{Assessment, Reason, Stage};
 /// A move as reported: the metric, the rules that fired, who is told.
 #[derive(Clone, Debug, Serialize)]
 pub struct MoveReport {
-    /// The metric's id.
+    /// The metric.
+    #[serde(skip)]
+    pub id: MetricId,
+    /// The metric's id, as written.
     pub metric: String,
     /// The rules that fired, by name.
     pub rules: Vec<&'static str>,
@@ -211,6 +214,7 @@ fn reports(
 ) -> Result<Vec<MoveReport>, Error> {
     let reports: Vec<MoveReport> = (moves.iter().zip(held))
         .map(|(m, held)| MoveReport {
+            id: m.metric,
             metric: tree.metric(m.metric).id.clone(),
             rules: m.rules.iter().map(Rule::name).collect(),
             recipient: tree.accountable(m.metric).contact(),

@@ -776,6 +776,73 @@ fn a_verdict_stored_with_its_reason_in_words_reads_back_and_prints_the_same_word
 }
 
 #[test]
+fn a_verdict_stored_with_each_model_name_reads_back_typed_and_writes_the_same_name() {
+    use canopy_evaluator::impact::{Assessment, Model};
+    let span = serde_json::json!({ "from": "2026-W10", "to": "2026-W20" });
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let stored = [
+        ("level", Model::Level),
+        ("year over year", Model::YearOverYear),
+        (
+            "regression: b, c",
+            Model::Regression {
+                controls: strings(&["b", "c"]),
+            },
+        ),
+        (
+            "segments: cohort = tenured",
+            Model::Segments {
+                segments: vec![("cohort".into(), strings(&["tenured"]))],
+            },
+        ),
+        (
+            "segments: country = FR, DE; plan = pro",
+            Model::Segments {
+                segments: vec![
+                    ("country".into(), strings(&["FR", "DE"])),
+                    ("plan".into(), strings(&["pro"])),
+                ],
+            },
+        ),
+        // A segment's value holding `; ` reads back as no other model: kept as it was.
+        (
+            "segments: city = a; b",
+            Model::Text("segments: city = a; b".into()),
+        ),
+    ];
+    for (name, model) in stored {
+        let old = serde_json::json!({
+            "id": "c", "title": "C", "metric": "m", "shipped": "2026-W14", "owner": "p",
+            "status": "evaluated", "verdict": "inconclusive", "smaller_than_expected": false,
+            "reason": null, "model": name, "baseline": span, "evaluation": span,
+            "effect": null, "p": null, "p_opposite": null, "placebo": null, "mde": null,
+            "root": null, "guardrails": [], "post_hoc": false,
+        });
+        let a: Assessment = serde_json::from_value(old.clone()).unwrap();
+        let mut history = History::in_memory().unwrap();
+        let period = week("2026-W20");
+        let record = RunRecord {
+            changes: vec![ChangeRecord {
+                change: "c".into(),
+                shipped: week("2026-W14"),
+                first_seen: period,
+                judged_in: Some(period),
+                verdict: Some(a),
+                story: None,
+            }],
+            ..RunRecord::new("t", period)
+        };
+        history.record_run(&record, now()).unwrap();
+        let back = history.change("t", "c").unwrap().unwrap().verdict.unwrap();
+        assert_eq!(back.model.as_ref(), Some(&model), "{name}");
+        let written = serde_json::to_value(&back).unwrap();
+        assert_eq!(written["model"], name, "{name}");
+        let printed = serde_json::to_value(canopy_present::ChangeReport::of(&back)).unwrap();
+        assert_eq!(printed, old, "{name}");
+    }
+}
+
+#[test]
 fn the_headline_names_the_leaves_that_carry_the_roots_move() {
     let yaml = "tree: h\nroot: r\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nmetrics:\n  r: { title: Revenue, unit: EUR, formula: a + b + c, bands: [{ name: Low, below: 110 }, { name: High }] }\n  a: { title: New ARR }\n  b: { title: Expansion }\n  c: { title: Churn }\n";
     let t = canopy_engine::load(

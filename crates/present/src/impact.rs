@@ -4,8 +4,8 @@
 
 use canopy_engine::MetricTree;
 use canopy_evaluator::impact::{
-    Assessment, Effect, GuardrailReport, PlaceboReport, Reason, RootShare, ShortHistory, Span,
-    Stage, Stretch, Tested, Verdict, MAX_MISSING, MIN_BASELINE, MIN_PLACEBOS,
+    Assessment, Effect, GuardrailReport, Model, PlaceboReport, Reason, RootShare, ShortHistory,
+    Span, Stage, Stretch, Tested, Verdict, MAX_MISSING, MIN_BASELINE, MIN_PLACEBOS,
 };
 use canopy_evaluator::Period;
 use serde::Serialize;
@@ -60,8 +60,8 @@ pub struct ChangeReport<'a> {
     pub smaller_than_expected: bool,
     /// Why it is pending or cannot be evaluated, or what weakened a verdict, in words.
     pub reason: Option<String>,
-    /// How the counterfactual was built.
-    pub model: Option<&'a str>,
+    /// How the counterfactual was built, by name.
+    pub model: Option<&'a Model>,
     /// The baseline periods.
     pub baseline: &'a Span,
     /// The evaluated periods.
@@ -101,7 +101,7 @@ impl<'a> ChangeReport<'a> {
             verdict: a.verdict,
             smaller_than_expected: a.smaller_than_expected,
             reason: a.reason.as_ref().map(reason),
-            model: a.model.as_deref(),
+            model: a.model.as_ref(),
             baseline: &a.baseline,
             evaluation: &a.evaluation,
             effect: a.effect.as_ref(),

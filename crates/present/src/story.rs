@@ -2,7 +2,7 @@
 
 use canopy_engine::{Change, ChangeIn, Good, MetricTree};
 
-use canopy_evaluator::impact::{Assessment, Stage, Verdict, YEAR_OVER_YEAR};
+use canopy_evaluator::impact::{Assessment, Model, Stage, Verdict};
 
 use crate::format::{percent, signed};
 
@@ -61,14 +61,14 @@ pub fn story(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
         chance(if a.verdict == Some(Verdict::Opposite) { a.p_opposite.unwrap_or(p) } else { p }),
         a.evaluation.from,
         a.evaluation.to,
-        control(a.model.as_deref(), grain),
+        control(a.model.as_ref(), grain),
     );
     out += &calibration(a);
     if let Some(reason) = &a.reason {
         out += &format!(" {}.", capitalised(&crate::impact::reason(reason)));
     }
-    out += &root_share(tree, a);
-    out += &guardrails(tree, a);
+    out += &root_share(tree, change, a);
+    out += &guardrails(tree, change, a);
     out
 }
 
@@ -126,7 +126,7 @@ fn calibration(a: &Assessment) -> String {
 /// For a confirmed effect (or a `likely` one, which earlier versions stored), what share of
 /// the root's change since shipping it explains (or both moves, where the root moved less or
 /// the other way), each move told as the root's `change:` rule says: in points or relative.
-fn root_share(tree: &MetricTree, a: &Assessment) -> String {
+fn root_share(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
     let confirmed = matches!(a.verdict, Some(Verdict::Confirmed | Verdict::Likely));
     let Some(root) = a.root.as_ref().filter(|_| confirmed) else {
         return String::new();
@@ -140,7 +140,7 @@ fn root_share(tree: &MetricTree, a: &Assessment) -> String {
             root.share * 100.0
         ),
         // The change's own metric is the root: its move was told already; say the rest.
-        false if metric.id == a.metric => format!(
+        false if tree.root() == change.metric => format!(
             " {root_title} moved {} in all since it shipped.",
             told(root.change)
         ),
@@ -153,23 +153,21 @@ fn root_share(tree: &MetricTree, a: &Assessment) -> String {
     }
 }
 
-/// Each guardrail's move and verdict.
-fn guardrails(tree: &MetricTree, a: &Assessment) -> String {
+/// Each guardrail's move and verdict (the assessment has one per guardrail of `change`, in
+/// its order).
+fn guardrails(tree: &MetricTree, change: &Change, a: &Assessment) -> String {
     let mut out = String::new();
-    for g in &a.guardrails {
-        let title = tree
-            .find(&g.metric)
-            .map_or(g.metric.as_str(), |m| tree.metric(m).title.as_str());
-        let change = tree
-            .find(&g.metric)
-            .map_or(ChangeIn::Relative, |m| tree.metric(m).change);
+    for (&id, g) in change.guardrails.iter().zip(&a.guardrails) {
+        let metric = tree.metric(id);
+        debug_assert_eq!(metric.id, g.metric);
         let moved = match (g.relative, g.baseline) {
-            (Some(relative), Some(baseline)) => told(change, relative, baseline),
+            (Some(relative), Some(baseline)) => told(metric.change, relative, baseline),
             (Some(relative), None) => pct(relative),
             (None, _) => "no value".to_string(),
         };
         out += &format!(
-            " Guardrail {title}: {moved}, {}.",
+            " Guardrail {}: {moved}, {}.",
+            metric.title,
             g.verdict.name().replace('_', " ")
         );
     }
@@ -177,14 +175,20 @@ fn guardrails(tree: &MetricTree, a: &Assessment) -> String {
 }
 
 /// The model in words: what the metric was compared with.
-fn control(model: Option<&str>, grain: canopy_engine::Grain) -> String {
-    match model.and_then(|m| m.split_once(": ")) {
-        Some(("segments", which)) => format!("with {which} as control"),
-        Some(("regression", metrics)) => format!("against {metrics} as control"),
-        None if model == Some(YEAR_OVER_YEAR) => {
-            format!("against the same {grain}s a year before")
+fn control(model: Option<&Model>, grain: canopy_engine::Grain) -> String {
+    match model {
+        Some(Model::Segments { segments }) => {
+            let which: Vec<String> = (segments.iter())
+                .map(|(d, v)| format!("{d} = {}", v.join(", ")))
+                .collect();
+            format!("with {} as control", which.join("; "))
         }
-        _ => "against its own level (no control)".to_string(),
+        Some(Model::Regression { controls }) => {
+            format!("against {} as control", controls.join(", "))
+        }
+        Some(Model::YearOverYear) => format!("against the same {grain}s a year before"),
+        Some(Model::Text(name)) => format!("by the model `{name}`"),
+        Some(Model::Level) | None => "against its own level (no control)".to_string(),
     }
 }
 
@@ -203,4 +207,26 @@ fn capitalised(text: &str) -> String {
     chars.next().map_or(String::new(), |c| {
         c.to_uppercase().collect::<String>() + chars.as_str()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canopy_engine::Grain;
+
+    #[test]
+    fn each_model_is_told_as_what_the_metric_was_compared_with() {
+        let told = |name: &str| control(Some(&Model::named(name)), Grain::Week);
+        assert_eq!(told("level"), "against its own level (no control)");
+        assert_eq!(control(None, Grain::Week), told("level"));
+        assert_eq!(
+            told("year over year"),
+            "against the same weeks a year before"
+        );
+        assert_eq!(told("regression: b, c"), "against b, c as control");
+        assert_eq!(
+            told("segments: country = FR, DE; plan = pro"),
+            "with country = FR, DE; plan = pro as control"
+        );
+    }
 }

@@ -5,7 +5,8 @@ use canopy_engine::{named, Change, Controls, Good, MetricId, MetricTree, Window}
 use serde::{Deserialize, Serialize};
 
 use super::{
-    holm, judge, test, two_sided, uncalibrated, Model, Reason, Test, Verdict, ALPHA, MIN_BASELINE,
+    holm, judge, test, two_sided, uncalibrated, Fit, Model, Reason, Test, Verdict, ALPHA,
+    MIN_BASELINE,
 };
 use crate::{Evaluation, Period};
 
@@ -152,8 +153,8 @@ pub struct Assessment {
     pub smaller_than_expected: bool,
     /// Why it is pending or cannot be evaluated, or what weakened a verdict.
     pub reason: Option<Reason>,
-    /// How the counterfactual was built.
-    pub model: Option<String>,
+    /// How the counterfactual was built (stored and printed as its name).
+    pub model: Option<Model>,
     /// The baseline periods.
     pub baseline: Span,
     /// How many there are (the window's, or fewer where history is short); 0 in verdicts
@@ -174,7 +175,8 @@ pub struct Assessment {
     pub mde: Option<f64>,
     /// What it means for the root.
     pub root: Option<RootShare>,
-    /// Metrics that must not get worse.
+    /// Metrics that must not get worse: one per guardrail of the change, in its order (none
+    /// where the change was not evaluated).
     pub guardrails: Vec<GuardrailReport>,
     /// Whether the change was registered after it shipped (set by the run's history).
     pub post_hoc: bool,
@@ -536,7 +538,7 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
     if let Some(why) = treated.unscaled(s, w) {
         return Err(why);
     }
-    let (t, name) = tested(&treated, control, s, w, g)?;
+    let (t, model) = tested(&treated, control, s, w, g)?;
     let baseline = t.baseline;
     out.baseline.from = change.shipped.offset(-(baseline as i32)).to_string();
     out.baseline_periods = baseline;
@@ -568,7 +570,7 @@ fn evaluate(eval: &Evaluation<'_>, change: &Change, out: &mut Assessment) -> Res
     if t.placebo.is_none() {
         out.reason = Some(uncalibrated(w));
     }
-    out.model = Some(name);
+    out.model = Some(model);
     out.effect = Some(effect);
     out.p = Some(t.p);
     out.p_opposite = Some(t.p_opposite);
@@ -615,7 +617,7 @@ fn guardrails(
             if series.unscaled(s, change.window).is_some() {
                 return None;
             }
-            test(&series.u, None, Model::Difference, s, change.window, 1.0)
+            test(&series.u, None, Fit::Difference, s, change.window, 1.0)
                 .ok()
                 .filter(|t| series.relative(t.estimate.tau).is_finite())
                 .map(|t| (t, series))
@@ -765,7 +767,7 @@ fn transmitted(grid: &Grid<'_, '_>, s: usize, w: Window, effect: f64) -> Option<
         .into_iter()
         .map(|v| if v > 0.0 { v.ln() } else { f64::NAN })
         .collect();
-    test(&root_series, None, Model::Difference, s, w, 1.0)
+    test(&root_series, None, Fit::Difference, s, w, 1.0)
         .ok()
         .map(|r| {
             let (low, high) = (r.low.exp() - 1.0, r.high.exp() - 1.0);
@@ -774,5 +776,4 @@ fn transmitted(grid: &Grid<'_, '_>, s: usize, w: Window, effect: f64) -> Option<
 }
 
 mod control;
-pub use control::YEAR_OVER_YEAR;
 use control::{scope_segments, series, tested};

@@ -20,7 +20,7 @@ fn run(m: f64) -> (Test, Verdict, bool) {
     let test = test(
         &series(m),
         None,
-        Model::Difference,
+        Fit::Difference,
         60,
         Window::default(),
         1.0,
@@ -98,33 +98,17 @@ fn a_drop_is_the_opposite() {
 fn too_little_history_is_not_evaluable_and_little_is_not_calibrated() {
     let u = series(1.10);
     let short = &u[50..];
-    let e = test(short, None, Model::Difference, 10, Window::default(), 1.0).unwrap_err();
+    let e = test(short, None, Fit::Difference, 10, Window::default(), 1.0).unwrap_err();
     // Worded "the data has 10 periods before shipping; ..." by canopy-present.
     assert_eq!(e, Reason::FewBaseline { periods: 10 });
     // 30 periods before shipping: 12 to 26 baseline periods leave fewer than 19 placebos.
-    let t = test(
-        &u[30..],
-        None,
-        Model::Difference,
-        30,
-        Window::default(),
-        1.0,
-    )
-    .unwrap();
+    let t = test(&u[30..], None, Fit::Difference, 30, Window::default(), 1.0).unwrap();
     assert_eq!(t.placebo, None);
     // A lift the t test alone passes is no verdict without the false-alarm check.
     assert!(t.p <= ALPHA, "{}", t.p);
     assert_eq!(judge(&t, 1.0, None).0, Verdict::Inconclusive);
     // 40 before: the baseline shrinks to 15 so that 19 placebo dates fit.
-    let t = test(
-        &u[20..],
-        None,
-        Model::Difference,
-        40,
-        Window::default(),
-        1.0,
-    )
-    .unwrap();
+    let t = test(&u[20..], None, Fit::Difference, 40, Window::default(), 1.0).unwrap();
     assert_eq!((t.baseline, t.placebo.unwrap().dates), (15, 19));
 }
 
@@ -134,7 +118,7 @@ fn missing_values_beyond_a_tenth_make_a_change_not_evaluable() {
     for t in [40, 45, 50] {
         u[t] = f64::NAN;
     }
-    let e = test(&u, None, Model::Difference, 60, Window::default(), 1.0).unwrap_err();
+    let e = test(&u, None, Fit::Difference, 60, Window::default(), 1.0).unwrap_err();
     // Worded "12% of the metric's values in the baseline are missing" by canopy-present.
     assert!(
         matches!(
@@ -146,7 +130,7 @@ fn missing_values_beyond_a_tenth_make_a_change_not_evaluable() {
     );
     u[45] = 0.5f64.ln();
     u[40] = 0.5f64.ln();
-    assert!(test(&u, None, Model::Difference, 60, Window::default(), 1.0).is_ok());
+    assert!(test(&u, None, Fit::Difference, 60, Window::default(), 1.0).is_ok());
 }
 
 #[test]
@@ -190,7 +174,7 @@ fn confirmed_share(noise: Noise, lift: f64, seed: u64, runs: usize) -> f64 {
             };
             u.push(x + if t >= s { lift.ln() } else { 0.0 });
         }
-        let t = test(&u, None, Model::Difference, s, window, 1.0).unwrap();
+        let t = test(&u, None, Fit::Difference, s, window, 1.0).unwrap();
         if judge(&t, 1.0, Some(1.05f64.ln())).0 == Verdict::Confirmed {
             confirmed += 1;
         }

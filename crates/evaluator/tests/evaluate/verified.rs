@@ -36,7 +36,8 @@ fn a_lift_in_one_segment_is_found_against_the_other() {
         (a.status, a.verdict),
         (impact::Stage::Evaluated, Some(impact::Verdict::Confirmed))
     );
-    assert_eq!(a.model.as_deref(), Some("segments: segment = s2"));
+    let segments = vec![("segment".to_string(), vec!["s2".to_string()])];
+    assert_eq!(a.model, Some(impact::Model::Segments { segments }));
     // The control shares the noise, so the lift is measured almost exactly.
     let effect = a.effect.unwrap();
     assert!((effect.relative - 0.10).abs() < 1e-9, "{effect:?}");
@@ -126,7 +127,7 @@ fn a_yearly_season_is_taken_out_by_last_year() {
     // 19 placebo dates once the baseline shrinks to 14, and the lift is confirmed.
     let csv = seasonal(97, 90, 1.10, &mut |i| 0.01 * (1.7 * f64::from(i)).sin());
     let a = assessed_at(&csv, 90);
-    assert_eq!(a.model.as_deref(), Some("year over year"));
+    assert_eq!(a.model, Some(impact::Model::YearOverYear));
     assert_eq!(a.verdict, Some(impact::Verdict::Confirmed), "{a:?}");
     assert!(a.placebo.unwrap().dates >= 19, "{a:?}");
     let effect = a.effect.unwrap().relative;
@@ -140,7 +141,7 @@ fn last_year_without_placebo_dates_gives_way_to_the_level() {
     // is tested instead; the season is then noise, and the lift cannot be told from it.
     let csv = seasonal(87, 80, 1.10, &mut |i| 0.01 * (1.7 * f64::from(i)).sin());
     let a = assessed_at(&csv, 80);
-    assert_eq!(a.model.as_deref(), Some("level"), "{a:?}");
+    assert_eq!(a.model, Some(impact::Model::Level), "{a:?}");
     assert!(a.placebo.unwrap().dates >= 19, "{a:?}");
     assert_eq!(a.verdict, Some(impact::Verdict::Inconclusive), "{a:?}");
 }
@@ -183,7 +184,7 @@ fn null_positives(s: i32, seed: u64, runs: usize) -> (f64, Vec<String>) {
             a.verdict,
             Some(impact::Verdict::Confirmed | impact::Verdict::Likely)
         ));
-        models.extend(a.model);
+        models.extend(a.model.as_ref().map(impact::Model::name));
     }
     models.sort();
     models.dedup();

@@ -4,36 +4,31 @@
 use canopy_engine::{Change, Controls, Grain, Window};
 
 use super::{Grid, Series};
-use crate::impact::{test, Model, Reason, Test};
+use crate::impact::{test, Fit, Model, Reason, Test};
 
-/// The test of the treated series against its control, and the model's name. A year-over-year
+/// The test of the treated series against its control, and the model tested. A year-over-year
 /// control is kept only where it leaves the false-alarm check its placebo dates (the year
 /// before them must be in the data too); otherwise the level model, which reaches further
 /// back, is tested instead.
 pub(super) fn tested(
     treated: &Series,
-    control: Option<(Model, Option<Vec<f64>>, String)>,
+    control: Option<(Fit, Option<Vec<f64>>, Model)>,
     s: usize,
     w: Window,
     g: f64,
-) -> Result<(Test, String), Reason> {
-    let level = || test(&treated.u, None, Model::Difference, s, w, g);
+) -> Result<(Test, Model), Reason> {
+    let level = || test(&treated.u, None, Fit::Difference, s, w, g);
     match control {
-        None => Ok((level()?, LEVEL.to_string())),
-        Some((model, c, name)) => {
-            let t = test(&treated.u, c.as_deref(), model, s, w, g)?;
-            match t.placebo.is_none() && name == YEAR_OVER_YEAR {
-                true => Ok((level()?, LEVEL.to_string())),
-                false => Ok((t, name)),
+        None => Ok((level()?, Model::Level)),
+        Some((fit, c, model)) => {
+            let t = test(&treated.u, c.as_deref(), fit, s, w, g)?;
+            match t.placebo.is_none() && model == Model::YearOverYear {
+                true => Ok((level()?, Model::Level)),
+                false => Ok((t, model)),
             }
         }
     }
 }
-
-/// The model's name without a control.
-const LEVEL: &str = "level";
-/// The model's name with last year as the control.
-pub const YEAR_OVER_YEAR: &str = "year over year";
 
 /// The segments of the change's scope; `None` without one.
 pub(super) fn scope_segments(
@@ -51,13 +46,13 @@ pub(super) fn scope_segments(
     grid.matching(&scope).map(Some)
 }
 
-/// The treated series, and the control with the model it takes and its name.
+/// The treated series, and the control with the fit it takes and the model it makes.
 #[allow(clippy::type_complexity)]
 pub(super) fn series(
     grid: &Grid<'_, '_>,
     change: &Change,
     treated_segments: Option<&[usize]>,
-) -> Result<(Series, Option<(Model, Option<Vec<f64>>, String)>), Reason> {
+) -> Result<(Series, Option<(Fit, Option<Vec<f64>>, Model)>), Reason> {
     let s = grid.index(change.shipped).expect("checked");
     let treated = Series::of(
         grid.values(change.metric, treated_segments),
@@ -71,24 +66,16 @@ pub(super) fn series(
             let c = (0..grid.len)
                 .map(|i| logs.iter().map(|l| l[i]).sum::<f64>() / logs.len() as f64)
                 .collect();
-            let names: Vec<&str> = ids
-                .iter()
-                .map(|&m| grid.eval.tree().metric(m).id.as_str())
+            let controls = (ids.iter())
+                .map(|&m| grid.eval.tree().metric(m).id.clone())
                 .collect();
-            Some((
-                Model::Regression,
-                Some(c),
-                format!("regression: {}", names.join(", ")),
-            ))
+            Some((Fit::Regression, Some(c), Model::Regression { controls }))
         }
         Controls::Segments(wanted) => {
             let segments = grid.matching(wanted)?;
             let c = scale(grid.pooled(change.metric, &segments));
-            Some((
-                Model::Difference,
-                Some(c),
-                format!("segments: {}", describe(wanted)),
-            ))
+            let segments = wanted.clone();
+            Some((Fit::Difference, Some(c), Model::Segments { segments }))
         }
         Controls::Default => treated_segments
             .and_then(|inside| complement(grid, change, &treated, inside, &scale))
@@ -105,7 +92,7 @@ fn complement(
     treated: &Series,
     inside: &[usize],
     scale: &dyn Fn(Vec<f64>) -> Vec<f64>,
-) -> Option<(Model, Option<Vec<f64>>, String)> {
+) -> Option<(Fit, Option<Vec<f64>>, Model)> {
     let outside: Vec<usize> = (0..grid.eval.segments().len())
         .filter(|s| !inside.contains(s))
         .collect();
@@ -126,11 +113,8 @@ fn complement(
         .collect();
     let c = scale(grid.pooled(change.metric, &outside));
     tracks(grid, change, treated, &c).then(|| {
-        (
-            Model::Difference,
-            Some(c),
-            format!("segments: {}", describe(&named)),
-        )
+        let segments = named;
+        (Fit::Difference, Some(c), Model::Segments { segments })
     })
 }
 
@@ -156,7 +140,7 @@ fn last_year(
     grid: &Grid<'_, '_>,
     change: &Change,
     treated: &Series,
-) -> Option<(Model, Option<Vec<f64>>, String)> {
+) -> Option<(Fit, Option<Vec<f64>>, Model)> {
     let year = match grid.eval.tree().grain() {
         Grain::Day => 364,
         Grain::Week => 52,
@@ -170,14 +154,5 @@ fn last_year(
     let c: Vec<f64> = (0..treated.u.len())
         .map(|t| t.checked_sub(year).map_or(f64::NAN, |b| treated.u[b]))
         .collect();
-    tracks(grid, change, treated, &c)
-        .then(|| (Model::Difference, Some(c), YEAR_OVER_YEAR.to_string()))
-}
-
-fn describe(wanted: &[(String, Vec<String>)]) -> String {
-    let parts: Vec<String> = wanted
-        .iter()
-        .map(|(d, v)| format!("{d} = {}", v.join(", ")))
-        .collect();
-    parts.join("; ")
+    tracks(grid, change, treated, &c).then_some((Fit::Difference, Some(c), Model::YearOverYear))
 }
