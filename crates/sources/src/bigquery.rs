@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 
 use crate::http::{self, Auth, Deadline, Failure, Method, Minted, Service};
 use crate::jwt::Signer;
-use crate::sql::{substitute, Connector, Session, Stage};
-use crate::statement::{self, encoded, Statements, Table, MAX_ROWS, POLL};
+use crate::sql::substitute;
+use crate::statement::{self, encoded, Statements, Table, Warehouse, MAX_ROWS, POLL};
 
 /// The scope asked for: reading data and running queries, not writing.
 const SCOPE: &str = "https://www.googleapis.com/auth/bigquery.readonly";
@@ -90,6 +90,10 @@ impl BigQuery {
             location,
         })
     }
+}
+
+impl Warehouse for BigQuery {
+    type Session = BigQuerySession;
 
     fn session(&self, timeout: Duration) -> BigQuerySession {
         BigQuerySession {
@@ -228,19 +232,8 @@ fn error_message(body: &Value) -> Option<String> {
     Some(message.to_string())
 }
 
-impl Connector for BigQuery {
-    fn connect(&self, timeout: Duration) -> Result<Box<dyn Session>, String> {
-        Ok(Box::new(self.session(timeout)))
-    }
-
-    /// `select 1`: what its answer's status (or the token exchange's) says.
-    fn probe(&self, timeout: Duration) -> Result<(), (Stage, String)> {
-        statement::probe(&self.session(timeout))
-    }
-}
-
 /// One query thread's use of the project.
-struct BigQuerySession {
+pub(crate) struct BigQuerySession {
     service: Arc<Service>,
     root: String,
     location: Option<String>,

@@ -423,8 +423,8 @@ fn rows(answer: &Answer, shape: &Shape) -> Result<Vec<Row>, String> {
                     None => None,
                     Some(i) => date(cell(i), kind(i))?,
                 },
-                segment: shape.segment(|i| segment(cell(i)))?,
-                value: finite(number(cell(shape.value))?)?,
+                segment: shape.segment(|i| crate::sql::json_segment(cell(i)))?,
+                value: finite(crate::sql::json_value(cell(shape.value))?)?,
             })
         })
         .collect()
@@ -446,28 +446,6 @@ fn is_number(kind: &str) -> bool {
     ["Int", "UInt", "Float", "Decimal"]
         .iter()
         .any(|p| kind.starts_with(p))
-}
-
-/// A value: a JSON number, or a number in quotes (64-bit integers, NaN and infinities).
-fn number(cell: &Value) -> Result<Option<f64>, String> {
-    match cell {
-        Value::Null => Ok(None),
-        Value::Number(n) => Ok(n.as_f64()),
-        Value::String(text) => match text.parse::<f64>() {
-            Ok(v) => Ok(Some(v)),
-            Err(_) => Err(format!("the value column holds `{text}`, not a number")),
-        },
-        other => Err(format!("the value column holds {other}, not a number")),
-    }
-}
-
-/// A segment as text.
-fn segment(cell: &Value) -> Result<String, String> {
-    match cell {
-        Value::Null => Err("a segment is NULL".into()),
-        Value::String(text) => Ok(text.clone()),
-        other => Ok(other.to_string()),
-    }
 }
 
 /// A range query's `period` value (a `Date` or `DateTime`) as a date.

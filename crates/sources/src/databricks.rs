@@ -16,8 +16,8 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 
 use crate::http::{self, Auth, Deadline, Failure, Method, Service};
-use crate::sql::{substitute, Connector, Session, Stage};
-use crate::statement::{self, encoded, Statements, Table, MAX_ROWS, POLL};
+use crate::sql::substitute;
+use crate::statement::{self, encoded, Statements, Table, Warehouse, MAX_ROWS, POLL};
 
 /// The longest a statement waits on the server before the answer says it is still running
 /// (the API allows 5 to 50 s); polls follow.
@@ -70,6 +70,10 @@ impl Databricks {
             schema,
         })
     }
+}
+
+impl Warehouse for Databricks {
+    type Session = DatabricksSession;
 
     fn session(&self, timeout: Duration) -> DatabricksSession {
         DatabricksSession {
@@ -88,17 +92,6 @@ impl Databricks {
     }
 }
 
-impl Connector for Databricks {
-    fn connect(&self, timeout: Duration) -> Result<Box<dyn Session>, String> {
-        Ok(Box::new(self.session(timeout)))
-    }
-
-    /// `select 1` on the warehouse: what its answer's status says.
-    fn probe(&self, timeout: Duration) -> Result<(), (Stage, String)> {
-        statement::probe(&self.session(timeout))
-    }
-}
-
 /// Databricks' own words in an error answer: its `error_code` and `message`.
 fn error_message(body: &Value) -> Option<String> {
     let message = body.get("message").and_then(Value::as_str)?;
@@ -109,7 +102,7 @@ fn error_message(body: &Value) -> Option<String> {
 }
 
 /// One query thread's use of a warehouse: the settings of every statement it sends.
-struct DatabricksSession {
+pub(crate) struct DatabricksSession {
     service: Arc<Service>,
     body: Value,
     timeout: Duration,

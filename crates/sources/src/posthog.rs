@@ -229,16 +229,7 @@ fn path_segment(id: &str) -> String {
 
 /// One row of PostHog's answer, read as `shape` says.
 fn row(cells: &[Value], shape: &Shape) -> Result<Row, String> {
-    let value = match &cells[shape.value] {
-        Value::Null => None,
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => Some(
-            s.trim()
-                .parse::<f64>()
-                .map_err(|_| format!("the value column holds `{s}`, not a number"))?,
-        ),
-        other => return Err(format!("the value column holds {other}, not a number")),
-    };
+    let value = crate::sql::json_value(&cells[shape.value])?;
     let segment = shape.segment(|i| crate::sql::json_segment(&cells[i]))?;
     let date = match shape.period {
         None => None,

@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 
 use crate::http::{self, Auth, Deadline, Failure, Method, Minted, Service};
 use crate::jwt::Signer;
-use crate::sql::{substitute, Connector, Session, Stage};
-use crate::statement::{self, encoded, Statements, Table, MAX_ROWS, POLL};
+use crate::sql::substitute;
+use crate::statement::{self, encoded, Statements, Table, Warehouse, MAX_ROWS, POLL};
 
 /// How long a minted token is good for: Snowflake accepts at most an hour.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
@@ -95,6 +95,10 @@ impl Snowflake {
             body,
         })
     }
+}
+
+impl Warehouse for Snowflake {
+    type Session = SnowflakeSession;
 
     fn session(&self, timeout: Duration) -> SnowflakeSession {
         SnowflakeSession {
@@ -138,17 +142,6 @@ fn mint(
     }
 }
 
-impl Connector for Snowflake {
-    fn connect(&self, timeout: Duration) -> Result<Box<dyn Session>, String> {
-        Ok(Box::new(self.session(timeout)))
-    }
-
-    /// `select 1`: what its answer's status says.
-    fn probe(&self, timeout: Duration) -> Result<(), (Stage, String)> {
-        statement::probe(&self.session(timeout))
-    }
-}
-
 /// Snowflake's own words in an error answer: its `message`, and its code.
 fn message(body: &Value) -> Option<String> {
     let message = body.get("message").and_then(Value::as_str)?;
@@ -159,7 +152,7 @@ fn message(body: &Value) -> Option<String> {
 }
 
 /// One query thread's use of the connection.
-struct SnowflakeSession {
+pub(crate) struct SnowflakeSession {
     service: Arc<Service>,
     body: Value,
     timeout: Duration,

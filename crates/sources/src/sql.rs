@@ -487,6 +487,19 @@ pub(crate) fn json_segment(value: &serde_json::Value) -> Result<String, String> 
     }
 }
 
+/// A value from a JSON answer: a number, or text holding one (warehouses quote 64-bit
+/// integers, decimals, NaN and infinities); NULL is no value.
+pub(crate) fn json_value(value: &serde_json::Value) -> Result<Option<f64>, String> {
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Number(n) => Ok(n.as_f64()),
+        serde_json::Value::String(s) => (s.trim().parse::<f64>())
+            .map(Some)
+            .map_err(|_| format!("the value column holds `{s}`, not a number")),
+        other => Err(format!("the value column holds {other}, not a number")),
+    }
+}
+
 /// An error and its causes, on one line.
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();

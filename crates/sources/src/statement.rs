@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 use crate::http::Failure;
-use crate::sql::{finite, Row, Session, Shape, Stage};
+use crate::sql::{finite, Connector, Row, Session, Shape, Stage};
 
 /// The most rows a statement's answer may hold: the same cap as ClickHouse's. A leaf's query
 /// aggregates; more rows than this is a query that forgot to.
@@ -57,12 +57,28 @@ impl<T: Statements> Session for T {
     }
 }
 
-/// `select 1` on `session`: what its answer's status (or the login before it) says.
-pub(crate) fn probe(session: &impl Statements) -> Result<(), (Stage, String)> {
-    let day = empty_range();
-    (session.run("select 1", day, day))
-        .map(|_| ())
-        .map_err(|f| (f.stage(), f.message))
+/// A warehouse whose API answers statements: connecting opens one of its sessions, and the
+/// probe is `select 1` on one, its answer's status (or the login before it) saying how far
+/// it got. The rest of a [`Connector`] follows.
+pub(crate) trait Warehouse: Send + Sync {
+    /// The session of one query thread.
+    type Session: Statements + 'static;
+
+    /// A session whose statements stop after `timeout`.
+    fn session(&self, timeout: Duration) -> Self::Session;
+}
+
+impl<W: Warehouse> Connector for W {
+    fn connect(&self, timeout: Duration) -> Result<Box<dyn Session>, String> {
+        Ok(Box::new(self.session(timeout)))
+    }
+
+    fn probe(&self, timeout: Duration) -> Result<(), (Stage, String)> {
+        let day = empty_range();
+        (self.session(timeout).run("select 1", day, day))
+            .map(|_| ())
+            .map_err(|f| (f.stage(), f.message))
+    }
 }
 
 /// A statement's answer: its columns (name, and the service's type name) and rows.
@@ -103,16 +119,7 @@ impl Table {
         shape: &Shape,
         date: fn(&str, &str) -> Option<NaiveDate>,
     ) -> Result<Row, String> {
-        let value = match &cells[shape.value] {
-            Value::Null => None,
-            Value::Number(n) => n.as_f64(),
-            Value::String(s) => Some(
-                s.trim()
-                    .parse::<f64>()
-                    .map_err(|_| format!("the value column holds `{s}`, not a number"))?,
-            ),
-            other => return Err(format!("the value column holds {other}, not a number")),
-        };
+        let value = crate::sql::json_value(&cells[shape.value])?;
         let segment = shape.segment(|i| crate::sql::json_segment(&cells[i]))?;
         let date = match shape.period {
             None => None,
