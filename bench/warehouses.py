@@ -23,7 +23,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-import warehouse_common  # noqa: E402
+import server_common  # noqa: E402
 
 START = datetime.date(2024, 1, 1)
 WEEKS = 104
@@ -86,8 +86,8 @@ def floor(kind, port, folder):
         with open(f"{folder}/private.json", encoding="utf-8") as f:
             private = json.load(f)
         now = int(time.time())
-        claims = {"iss": f"BENCH.CANOPY.{warehouse_common.fingerprint(warehouse_common.read_public(f'{folder}/public.json'))}", "sub": "BENCH.CANOPY", "iat": now, "exp": now + 3600}
-        headers["Authorization"] = "Bearer " + warehouse_common.sign_jwt({"alg": "RS256", "typ": "JWT"}, claims, private)
+        claims = {"iss": f"BENCH.CANOPY.{server_common.fingerprint(server_common.read_public(f'{folder}/public.json'))}", "sub": "BENCH.CANOPY", "iat": now, "exp": now + 3600}
+        headers["Authorization"] = "Bearer " + server_common.sign_jwt({"alg": "RS256", "typ": "JWT"}, claims, private)
         headers["X-Snowflake-Authorization-Token-Type"] = "KEYPAIR_JWT"
     else:
         headers["Authorization"] = "Bearer bench-token"
@@ -117,7 +117,7 @@ def main():
     rows = events()
     with open(data, "w", encoding="utf-8") as f:
         json.dump(rows, f)
-    warehouse_common.write_key(work)
+    server_common.write_key(work)
     with open(f"{work}/key.pem", encoding="utf-8") as f:
         key = f.read()
     servers = {

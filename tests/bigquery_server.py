@@ -1,6 +1,6 @@
 """A BigQuery project for the tests: an HTTP server on 127.0.0.1 speaking `jobs.query` and
 `jobs.getQueryResults`, running each query on SQLite over the events of a data file (see
-warehouse_common.py), with a token endpoint for a service account, or misbehaving by a script.
+server_common.py), with a token endpoint for a service account, or misbehaving by a script.
 
   python3 bigquery_server.py --data FILE --project P --location L
       [--public-key public.json --email EMAIL] [--token TOKEN] [--log FILE]
@@ -35,7 +35,7 @@ import time
 import urllib.parse
 import uuid
 
-from warehouse_common import Data, Handler, Script, kind_of, read_public, serve, verify_jwt
+from server_common import Data, Handler, Script, kind_of, read_public, serve, verify_jwt
 
 TYPES = {"int": "INTEGER", "float": "FLOAT", "date": "DATE", "text": "STRING"}
 

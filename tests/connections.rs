@@ -300,12 +300,12 @@ fn tried(dir: &Dir, env: &[(&str, String)], password: &str) -> (Run, Run) {
     (tried, refused)
 }
 
-/// Makes a key pair in `folder` of `dir` (`tests/warehouse_common.py`); the private key's PEM.
+/// Makes a key pair in `folder` of `dir` (`tests/server_common.py`); the private key's PEM.
 fn key_pair(dir: &Dir, folder: &str) -> String {
     let path = dir.path().join(folder);
     std::fs::create_dir(&path).unwrap();
     let made = std::process::Command::new("python3")
-        .arg(repo().join("tests/warehouse_common.py"))
+        .arg(repo().join("tests/server_common.py"))
         .arg(&path)
         .status()
         .unwrap();

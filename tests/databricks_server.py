@@ -1,6 +1,6 @@
 """A Databricks SQL warehouse for the tests: an HTTP server on 127.0.0.1 speaking the SQL
 Statement Execution API, running each statement on SQLite over the events of a data file
-(see warehouse_common.py), or misbehaving by a script.
+(see server_common.py), or misbehaving by a script.
 
   python3 databricks_server.py --data FILE --token TOKEN --warehouse ID
       [--log FILE] [--script 200,429,...] [--retry-after SECONDS] [--chunk ROWS]
@@ -28,7 +28,7 @@ import sqlite3
 import threading
 import uuid
 
-from warehouse_common import Data, Handler, Script, kind_of, serve
+from server_common import Data, Handler, Script, kind_of, serve
 
 TYPES = {"int": "LONG", "float": "DOUBLE", "date": "DATE", "text": "STRING"}
 

@@ -26,9 +26,9 @@ import base64
 import datetime
 import json
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from server_common import Handler, Script, serve
 
 CLAUSE = re.compile(
     r'^\s*(project|issuetype|created)\s*(>=|<=|=|>|<)\s*("[^"]*"|\'[^\']*\'|[A-Za-z0-9_-]+)\s*$',
@@ -103,14 +103,12 @@ def main():
     args = parser.parse_args()
     with open(args.issues, encoding="utf-8") as f:
         issues = json.load(f)
-    script = [s for s in args.script.split(",") if s]
-    lock = threading.Lock()
+    script = Script(args.script, args.log)
     expected = "Basic " + base64.b64encode(f"{args.user}:{args.token}".encode()).decode()
 
-    class Handler(BaseHTTPRequestHandler):
+    class JiraHandler(Handler):
         def do_POST(self):
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length).decode("utf-8")
+            body = self.body()
             cloud = self.path == "/rest/api/3/search/approximate-count"
             if not cloud and self.path != "/rest/api/2/search":
                 return self.json(404, {"errorMessages": [f"null for uri: {self.path}"]})
@@ -118,11 +116,8 @@ def main():
                 return self.json(404, {"errorMessages": [f"null for uri: {self.path}"]})
             if self.headers.get("Authorization") != expected:
                 return self.json(401, {"errorMessages": [REFUSALS[401]], "errors": {}})
-            with lock:
-                answer = script.pop(0) if script else "200"
-                if args.log:
-                    with open(args.log, "a", encoding="utf-8") as log:
-                        log.write(json.dumps({"path": self.path, "body": body}) + "\n")
+            answer = script.next()
+            script.log({"path": self.path, "body": body})
             self.answer(answer, cloud, body)
 
         def answer(self, answer, cloud, body):
@@ -148,25 +143,7 @@ def main():
                 return self.json(200, {"count": count})
             self.json(200, {"startAt": 0, "maxResults": 0, "total": count, "issues": []})
 
-        def json(self, code, value, headers=None):
-            self.send(code, json.dumps(value).encode(), "application/json", headers)
-
-        def send(self, code, data, kind, headers=None):
-            self.send_response(code)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    print(f"READY {server.server_address[1]}", flush=True)
-    server.serve_forever()
+    serve(JiraHandler)
 
 
 if __name__ == "__main__":

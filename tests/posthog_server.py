@@ -34,7 +34,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from server_common import Handler, Script, serve
 
 DETAILS = {
     401: ("authentication_error", "Invalid personal API key."),
@@ -102,7 +103,7 @@ def main():
     table = f"default.posthog_events_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with open(args.events, encoding="utf-8") as f:
         clickhouse.load(table, json.load(f))
-    script = [s for s in args.script.split(",") if s]
+    script = Script(args.script, args.log)
     lock = threading.Lock()
     running = {}
 
@@ -138,19 +139,15 @@ def main():
             "offset": 0,
         }
 
-    class Handler(BaseHTTPRequestHandler):
+    class PostHogHandler(Handler):
         def do_POST(self):
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length).decode("utf-8")
+            body = self.body()
             if not re.fullmatch(r"/api/projects/\d+/query/", self.path):
                 return self.json(404, {"type": "invalid_request", "detail": "Not found."})
             if not self.authorized():
                 return
-            with lock:
-                answer = script.pop(0) if script else "200"
-                if args.log:
-                    with open(args.log, "a", encoding="utf-8") as log:
-                        log.write(json.dumps({"path": self.path, "body": json.loads(body)}) + "\n")
+            answer = script.next()
+            script.log({"path": self.path, "body": json.loads(body)})
             self.answer(answer, body)
 
         def do_GET(self):
@@ -195,25 +192,7 @@ def main():
                 return self.json(202, {"query_status": status})
             self.json(code, response)
 
-        def json(self, code, value, headers=None):
-            self.send(code, json.dumps(value).encode(), "application/json", headers)
-
-        def send(self, code, data, kind, headers=None):
-            self.send_response(code)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    print(f"READY {server.server_address[1]}", flush=True)
-    server.serve_forever()
+    serve(PostHogHandler)
 
 
 if __name__ == "__main__":

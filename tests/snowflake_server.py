@@ -1,5 +1,5 @@
 """A Snowflake account for the tests: an HTTP server on 127.0.0.1 speaking the SQL API v2,
-running each statement on SQLite over the events of a data file (see warehouse_common.py),
+running each statement on SQLite over the events of a data file (see server_common.py),
 or misbehaving by a script.
 
   python3 snowflake_server.py --data FILE --public-key public.json --account ACCOUNT
@@ -34,7 +34,7 @@ import threading
 import time
 import uuid
 
-from warehouse_common import Data, Handler, Script, fingerprint, kind_of, read_public, serve, verify_jwt
+from server_common import Data, Handler, Script, fingerprint, kind_of, read_public, serve, verify_jwt
 
 TYPES = {"int": "fixed", "float": "real", "date": "date", "text": "text"}
 

@@ -156,7 +156,7 @@ impl Server {
 fn keyed_folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new("python3")
-        .arg(repo().join("tests/warehouse_common.py"))
+        .arg(repo().join("tests/server_common.py"))
         .arg(dir.path())
         .status()
         .expect("python3 runs");

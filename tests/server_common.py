@@ -1,7 +1,8 @@
-"""What the cloud-warehouse test servers (databricks_server.py, bigquery_server.py,
-snowflake_server.py) share: the data, loaded into SQLite and queried for real with the
-statement's own bound parameters; a script of misbehaviours; a log of requests; a JSON HTTP
-handler; and RS256 (RSA PKCS#1 v1.5 with SHA-256) in pure Python, to make the test's key pair
+"""What the loopback test servers share. All of them (databricks_server.py,
+bigquery_server.py, snowflake_server.py, posthog_server.py, jira_server.py): a script of
+misbehaviours, a log of requests, a JSON HTTP handler and `serve`. The cloud warehouses': the
+data, loaded into SQLite and queried for real with the statement's own bound parameters; and
+RS256 (RSA PKCS#1 v1.5 with SHA-256) in pure Python, to make the test's key pair
 and to verify the tokens a client signs with it, so that no package beyond Python is needed.
 
 The data file is a JSON list of {"day": "YYYY-MM-DD", "plan": TEXT, "n": INTEGER}, loaded as
