@@ -3,19 +3,16 @@
 //! issues. Values per period equal the data; each misbehaviour of a server is retried and
 //! succeeds, or leaves the leaf missing (never zero) with an error in the server's words.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use canopy_engine::{MemoryFs, MetricTree};
-use canopy_evaluator::{evaluate, Cell, Data, DataBuilder, Evaluation, Period};
+use canopy_engine::MetricTree;
+use canopy_evaluator::{evaluate, Cell, Data, DataBuilder, Evaluation};
 use canopy_sources::{Credentials, Database, Quiet, Settings};
 use chrono::{Duration as Days, NaiveDate};
 use serde_json::{json, Value};
 
-/// Three weeks: 2026-W45 (from Monday 2 November) to 2026-W47.
-const WEEKS: [&str; 3] = ["2026-W45", "2026-W46", "2026-W47"];
+mod support;
+use support::{monday, periods, tree_of, Server, WEEKS};
 
 const TREE: &str = "tree: t
 people: { p: { email: p@example.com } }
@@ -32,96 +29,8 @@ const KEY: &str = "phx_test_key_never_shown";
 const TOKEN: &str = "jira-token-never-shown";
 const USER: &str = "lead@acme.com";
 
-/// Every address is fine: nothing is sent.
-struct AnyMailbox;
-
-impl canopy_engine::Mailboxes for AnyMailbox {
-    fn address_problem(&self, _: &str) -> Option<String> {
-        None
-    }
-
-    fn name_problem(&self, _: &str) -> Option<String> {
-        None
-    }
-}
-
 fn tree() -> MetricTree {
-    let fs = MemoryFs::new().with("t.yaml", TREE);
-    match canopy_engine::load(Path::new("t.yaml"), &fs, &AnyMailbox) {
-        Ok(loaded) => loaded.tree,
-        Err(e) => panic!("{e:?}"),
-    }
-}
-
-fn periods() -> Vec<Period> {
-    WEEKS
-        .iter()
-        .map(|w| Period::parse(w, canopy_engine::Grain::Week).unwrap())
-        .collect()
-}
-
-/// The first day of the data, the Monday of 2026-W45.
-fn monday() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 2).unwrap()
-}
-
-/// A test server process, killed when dropped, with the folder of its files.
-struct Server {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Starts `script` (in the repository's `tests/`) with `args`, after writing `fixture` as
-    /// `fixture.json` in its folder (passed as `{fixture}`); waits until it listens.
-    fn start(script: &str, fixture: &Value, args: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let fixture_path = dir.path().join("fixture.json");
-        std::fs::write(&fixture_path, fixture.to_string()).unwrap();
-        let log = dir.path().join("log.jsonl");
-        let path = repo().join("tests").join(script);
-        let args = args.iter().map(|a| {
-            a.replace("{fixture}", fixture_path.to_str().unwrap())
-                .replace("{log}", log.to_str().unwrap())
-        });
-        let mut child = Command::new("python3")
-            .arg(path)
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("{script} did not start: {line:?}"))
-            .parse()
-            .unwrap();
-        Server { child, port, dir }
-    }
-
-    /// The requests the server logged, as JSON.
-    fn log(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.dir.path().join("log.jsonl")).unwrap_or_default();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    tree_of(TREE)
 }
 
 /// What loading leaves gave: the values, and the problems in words.
@@ -297,18 +206,19 @@ const CREATORS: &str = "select count(distinct person_id) from events where event
 fn posthog(ch: &(String, String), script: &str, retry_after: &str) -> (Server, String) {
     let server = Server::start(
         "posthog_server.py",
-        &events_json(),
+        tempfile::tempdir().unwrap(),
+        &[("fixture.json", &events_json())],
         &[
             "--clickhouse",
             &ch.0,
             "--password",
             &ch.1,
             "--events",
-            "{fixture}",
+            "{dir}/fixture.json",
             "--key",
             KEY,
             "--log",
-            "{log}",
+            "{dir}/log.jsonl",
             "--script",
             script,
             "--retry-after",
@@ -577,13 +487,13 @@ const BUGS: &str = "project = ENG and issuetype = Bug and created >= {start} and
 fn jira(script: &str, retry_after: &str, more: &[&str]) -> (Server, String) {
     let mut args = vec![
         "--issues",
-        "{fixture}",
+        "{dir}/fixture.json",
         "--user",
         USER,
         "--token",
         TOKEN,
         "--log",
-        "{log}",
+        "{dir}/log.jsonl",
         "--script",
         script,
         "--retry-after",
@@ -592,7 +502,12 @@ fn jira(script: &str, retry_after: &str, more: &[&str]) -> (Server, String) {
         "4",
     ];
     args.extend(more);
-    let server = Server::start("jira_server.py", &issues_json(), &args);
+    let server = Server::start(
+        "jira_server.py",
+        tempfile::tempdir().unwrap(),
+        &[("fixture.json", &issues_json())],
+        &args,
+    );
     let url = format!("jira://127.0.0.1:{}?scheme=http", server.port);
     (server, url)
 }

@@ -5,19 +5,17 @@
 //! retried, and a refused credential, a statement past its time limit (cancelled) or an SQL
 //! error leave the leaf missing, never zero, with the service's words and no secret.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use canopy_engine::{MemoryFs, MetricTree};
-use canopy_evaluator::{evaluate, Cell, DataBuilder, Evaluation, Period};
+use canopy_engine::MetricTree;
+use canopy_evaluator::{evaluate, Cell, DataBuilder, Evaluation};
 use canopy_sources::{Credentials, Database, Quiet, Settings, Stage};
 use chrono::{Duration as Days, NaiveDate};
 use serde_json::{json, Value};
 
-/// Three weeks: 2026-W45 (from Monday 2 November) to 2026-W47.
-const WEEKS: [&str; 3] = ["2026-W45", "2026-W46", "2026-W47"];
+mod support;
+use support::{monday, periods, repo, tree_of, Server, WEEKS};
 
 const TREE: &str = "tree: t
 people: { p: { email: p@example.com } }
@@ -29,36 +27,8 @@ metrics:
   plans: {}
 ";
 
-/// Every address is fine: nothing is sent.
-struct AnyMailbox;
-
-impl canopy_engine::Mailboxes for AnyMailbox {
-    fn address_problem(&self, _: &str) -> Option<String> {
-        None
-    }
-
-    fn name_problem(&self, _: &str) -> Option<String> {
-        None
-    }
-}
-
 fn tree() -> MetricTree {
-    let fs = MemoryFs::new().with("t.yaml", TREE);
-    match canopy_engine::load(Path::new("t.yaml"), &fs, &AnyMailbox) {
-        Ok(loaded) => loaded.tree,
-        Err(e) => panic!("{e:?}"),
-    }
-}
-
-fn periods() -> Vec<Period> {
-    WEEKS
-        .iter()
-        .map(|w| Period::parse(w, canopy_engine::Grain::Week).unwrap())
-        .collect()
-}
-
-fn monday() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 2).unwrap()
+    tree_of(TREE)
 }
 
 /// Events from the day before the first week to the day after the last: each day a `pro`
@@ -93,63 +63,34 @@ fn per_week(plan: Option<&str>) -> Vec<f64> {
         .collect()
 }
 
-/// A test server process, killed when dropped, with the folder of its files.
-struct Server {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
+/// Starts the warehouse server `script` over the events with `args`, in `dir` (where
+/// `data.json` is written and `log.jsonl` goes, `{dir}` in an argument).
+fn warehouse(script: &str, dir: tempfile::TempDir, args: &[&str]) -> Server {
+    let mut all = vec!["--data", "{dir}/data.json", "--log", "{dir}/log.jsonl"];
+    all.extend(args);
+    Server::start(script, dir, &[("data.json", &events_json())], &all)
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-impl Server {
-    /// Starts `tests/script` over the events with `args` (`{dir}` is the server's folder, where
-    /// `data.json` is and `log.jsonl` goes); waits until it listens.
-    fn start(script: &str, dir: tempfile::TempDir, args: &[&str]) -> Server {
-        std::fs::write(dir.path().join("data.json"), events_json().to_string()).unwrap();
-        let folder = dir.path().to_str().unwrap().to_string();
-        let args = args.iter().map(|a| a.replace("{dir}", &folder));
-        let mut child = Command::new("python3")
-            .arg(repo().join("tests").join(script))
-            .args([
-                "--data",
-                &format!("{folder}/data.json"),
-                "--log",
-                &format!("{folder}/log.jsonl"),
-            ])
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("{script} did not start: {line:?}"))
-            .parse()
-            .unwrap();
-        Server { child, port, dir }
-    }
-
-    /// The requests the server logged, as JSON.
-    fn log(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.dir.path().join("log.jsonl")).unwrap_or_default();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
+/// The leaf of `late`, past its time limit, failed in one week (two sessions run at once:
+/// which week's statement hangs is not known) with `service`'s words, and `server` was asked
+/// once to cancel the statement.
+fn assert_cancelled(late: &Loaded<'_>, server: &Server, service: &str) {
+    let words = [
+        "failed for 2026-W4".to_string(),
+        format!("{service} at 127.0.0.1 gave no complete answer within 2 s"),
+    ];
+    assert!(
+        late.problems.len() == 1 && words.iter().all(|w| late.problems[0].contains(w)),
+        "{:?}",
+        late.problems
+    );
+    let cancels = (server.log().into_iter())
+        .filter(|r| {
+            let path = r["path"].as_str().unwrap();
+            path.split('?').next().unwrap().ends_with("/cancel")
+        })
+        .count();
+    assert_eq!(cancels, 1);
 }
 
 /// A folder with a fresh RSA key pair: `key.pem` (PKCS#8) and `public.json`.
@@ -284,7 +225,7 @@ fn databricks(script: &str, chunk: &str) -> (Server, String) {
         "--chunk",
         chunk,
     ];
-    let server = Server::start("databricks_server.py", tempfile::tempdir().unwrap(), &args);
+    let server = warehouse("databricks_server.py", tempfile::tempdir().unwrap(), &args);
     let url = format!(
         "databricks://127.0.0.1:{}/warehouses/abc123?scheme=http",
         server.port
@@ -408,22 +349,7 @@ fn databricks_failures_leave_the_leaf_missing_in_databricks_words() {
         &[("total", DATABRICKS_TOTAL)],
         2,
     );
-    // Two sessions run at once: which week's statement hangs is not known.
-    let words = [
-        "failed for 2026-W4",
-        "Databricks at 127.0.0.1 gave no complete answer within 2 s",
-    ];
-    assert!(
-        late.problems.len() == 1 && words.iter().all(|w| late.problems[0].contains(w)),
-        "{:?}",
-        late.problems
-    );
-    let cancels = server
-        .log()
-        .into_iter()
-        .filter(|r| r["path"].as_str().unwrap().ends_with("/cancel"))
-        .count();
-    assert_eq!(cancels, 1);
+    assert_cancelled(&late, &server, "Databricks");
 }
 
 #[test]
@@ -468,7 +394,7 @@ fn snowflake(script: &str, partition: &str) -> (Server, String, String) {
         "--partition",
         partition,
     ];
-    let server = Server::start("snowflake_server.py", dir, &args);
+    let server = warehouse("snowflake_server.py", dir, &args);
     let url = format!(
         "snowflake://acme-xy123/ANALYTICS/PUBLIC?warehouse=REPORTING&role=READER&endpoint=http://127.0.0.1:{}",
         server.port
@@ -593,20 +519,7 @@ fn snowflake_failures_leave_the_leaf_missing_in_snowflake_words() {
         &[("total", SNOWFLAKE_TOTAL)],
         2,
     );
-    let words = [
-        "failed for 2026-W4",
-        "Snowflake at 127.0.0.1 gave no complete answer within 2 s",
-    ];
-    assert!(
-        late.problems.len() == 1 && words.iter().all(|w| late.problems[0].contains(w)),
-        "{:?}",
-        late.problems
-    );
-    let log = server.log();
-    let cancels = log
-        .iter()
-        .filter(|r| r["path"].as_str().unwrap().ends_with("/cancel"));
-    assert_eq!(cancels.count(), 1);
+    assert_cancelled(&late, &server, "Snowflake");
 }
 
 #[test]
@@ -654,7 +567,7 @@ fn bigquery(script: &str, page: &str) -> (Server, String, String) {
         "--page",
         page,
     ];
-    let server = Server::start("bigquery_server.py", dir, &args);
+    let server = warehouse("bigquery_server.py", dir, &args);
     let base = format!("http://127.0.0.1:{}", server.port);
     let account = json!({
         "type": "service_account",
@@ -795,20 +708,7 @@ fn bigquery_failures_leave_the_leaf_missing_in_google_s_words() {
         &[("total", BIGQUERY_TOTAL)],
         2,
     );
-    let words = [
-        "failed for 2026-W4",
-        "BigQuery at 127.0.0.1 gave no complete answer within 2 s",
-    ];
-    assert!(
-        late.problems.len() == 1 && words.iter().all(|w| late.problems[0].contains(w)),
-        "{:?}",
-        late.problems
-    );
-    let log = server.log();
-    let cancels = log
-        .iter()
-        .filter(|r| r["path"].as_str().unwrap().contains("/cancel"));
-    assert_eq!(cancels.count(), 1);
+    assert_cancelled(&late, &server, "BigQuery");
 }
 
 #[test]
