@@ -71,6 +71,21 @@ fn warehouse(script: &str, dir: tempfile::TempDir, args: &[&str]) -> Server {
     Server::start(script, dir, &[("data.json", &events_json())], &all)
 }
 
+/// The leaf `total` of `loaded` has every week's sum though the server (scripted
+/// `200,429,200,503`) asked twice to retry after a second: both waits were kept (two sessions
+/// run at once, so they may overlap) and every request was logged.
+fn assert_retried(t: &MetricTree, loaded: &Loaded<'_>, started: Instant, server: &Server) {
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    for (w, n) in per_week(None).iter().enumerate() {
+        assert_eq!(loaded.total(t, "total", w), Ok(*n));
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was not waited for"
+    );
+    assert_eq!(server.log().len(), 6);
+}
+
 /// The leaf of `late`, past its time limit, failed in one week (two sessions run at once:
 /// which week's statement hangs is not known) with `service`'s words, and `server` was asked
 /// once to cancel the statement.
@@ -290,16 +305,7 @@ fn databricks_retries_a_429_after_retry_after() {
         &[("total", DATABRICKS_TOTAL)],
         30,
     );
-    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
-    for (w, n) in per_week(None).iter().enumerate() {
-        assert_eq!(loaded.total(&t, "total", w), Ok(*n));
-    }
-    // Two sessions run at once, so the two waits may overlap.
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After: 1 was not waited for"
-    );
-    assert_eq!(server.log().len(), 6);
+    assert_retried(&t, &loaded, started, &server);
 }
 
 #[test]
@@ -468,15 +474,7 @@ fn snowflake_retries_a_429_after_retry_after() {
     let started = Instant::now();
     let leaves = [("total", SNOWFLAKE_TOTAL)];
     let loaded = load(&t, &url, &snowflake_key("CANOPY", &key), &leaves, 30);
-    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
-    for (w, n) in per_week(None).iter().enumerate() {
-        assert_eq!(loaded.total(&t, "total", w), Ok(*n));
-    }
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After: 1 was not waited for"
-    );
-    assert_eq!(server.log().len(), 6);
+    assert_retried(&t, &loaded, started, &server);
 }
 
 #[test]
@@ -642,15 +640,7 @@ fn bigquery_takes_a_ready_access_token_and_retries_a_429() {
         &leaves,
         30,
     );
-    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
-    for (w, n) in per_week(None).iter().enumerate() {
-        assert_eq!(loaded.total(&t, "total", w), Ok(*n));
-    }
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After: 1 was not waited for"
-    );
-    assert_eq!(server.log().len(), 6);
+    assert_retried(&t, &loaded, started, &server);
 }
 
 #[test]
