@@ -152,6 +152,14 @@ fn a_snooze_of_what_is_not_there_is_refused_with_help() {
     assert_eq!(list.trim(), "no snoozes");
 }
 
+/// `canopy run TREE --data d.csv --period WEEK --format json` in `dir`, read.
+fn run_json(dir: &Dir, tree: &str, week: &str) -> serde_json::Value {
+    let args = [
+        "run", tree, "--data", "d.csv", "--period", week, "--format", "json",
+    ];
+    serde_json::from_str(&dir.run(&args, 0).stdout).unwrap()
+}
+
 /// A tree whose moves are sent only with at least ten attempts, and the weeks of data.
 const GUARDED: &str = "tree: g\nroot: rate\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nalerts: { only_if: \"attempts >= 10\" }\nmetrics:\n  rate: { formula: wins / attempts }\n  wins: {}\n  attempts: {}\n";
 const WEEKS: &str = "period,metric,value\n2026-W01,wins,50\n2026-W01,attempts,100\n2026-W02,wins,1\n2026-W02,attempts,6\n2026-W03,wins,60\n2026-W03,attempts,120\n";
@@ -161,12 +169,7 @@ fn a_move_on_too_little_volume_is_held_back_with_why() {
     let dir = Dir::new();
     dir.create("g.yaml", GUARDED);
     dir.create("d.csv", WEEKS);
-    let run = |week: &str| {
-        let args = [
-            "run", "g.yaml", "--data", "d.csv", "--period", week, "--format", "json",
-        ];
-        serde_json::from_str::<serde_json::Value>(&dir.run(&args, 0).stdout).unwrap()
-    };
+    let run = |week: &str| run_json(&dir, "g.yaml", week);
     run("2026-W01");
     let week2 = run("2026-W02");
     let moves = week2["moves"].as_array().unwrap();
@@ -234,12 +237,7 @@ fn a_segment_that_shifted_is_a_move_though_the_total_held() {
     let dir = Dir::new();
     dir.create("p.yaml", PLATFORMS);
     dir.create("d.csv", BY_PLATFORM);
-    let run = |week: &str| {
-        let args = [
-            "run", "p.yaml", "--data", "d.csv", "--period", week, "--format", "json",
-        ];
-        serde_json::from_str::<serde_json::Value>(&dir.run(&args, 0).stdout).unwrap()
-    };
+    let run = |week: &str| run_json(&dir, "p.yaml", week);
     run("2026-W01");
     let week2 = run("2026-W02");
     let conversion = (week2["moves"].as_array().unwrap().iter())
@@ -397,12 +395,7 @@ fn a_metric_can_turn_off_the_trees_guard() {
     );
     dir.create("g.yaml", &tree);
     dir.create("d.csv", WEEKS);
-    let run = |week: &str| {
-        let args = [
-            "run", "g.yaml", "--data", "d.csv", "--period", week, "--format", "json",
-        ];
-        serde_json::from_str::<serde_json::Value>(&dir.run(&args, 0).stdout).unwrap()
-    };
+    let run = |week: &str| run_json(&dir, "g.yaml", week);
     run("2026-W01");
     let week2 = run("2026-W02");
     let moves = week2["moves"].as_array().unwrap();
