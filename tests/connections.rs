@@ -7,6 +7,15 @@ use crate::util::{clickhouse, clickhouse_run, postgres_url, repo, start_server, 
 /// connection `other` with a user and a password from the environment.
 const TREE: &str = "tree: conn\nroot: r\npeople: { p: { email: p@example.com } }\nraci: { accountable: p }\nconnections:\n  wh: { url: env:WH_URL }\n  other: { url: \"postgres://127.0.0.1:1/x\", user: reader, password: env:OTHER_PASSWORD }\nmetrics:\n  r: { source: { connection: wh, sql: \"select sum(n) from conn_events where at >= {start} and at < {end}\" } }\n";
 
+/// `canopy eval TREE --period 2026-W48 --format json` in `dir` with `env`: its run, and its
+/// JSON read.
+fn eval_w48(dir: &Dir, tree: &str, env: &[(&str, String)]) -> (Run, serde_json::Value) {
+    let eval = ["eval", tree, "--period", "2026-W48", "--format", "json"];
+    let run = dir.run_env(&eval, env, 0);
+    let doc = serde_json::from_str(&run.stdout).unwrap();
+    (run, doc)
+}
+
 /// A metric's previous value and value in `eval`'s JSON.
 fn previous_and_value(doc: &serde_json::Value, id: &str) -> (f64, f64) {
     let metrics = doc["metrics"].as_array().unwrap();
@@ -107,11 +116,7 @@ fn a_tree_reads_clickhouse() {
     let dir = Dir::new();
     dir.create("ch.yaml", &tree);
     let env = [("CH_PASSWORD", password.clone())];
-    let eval = [
-        "eval", "ch.yaml", "--period", "2026-W48", "--format", "json",
-    ];
-    let run = dir.run_env(&eval, &env, 0);
-    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let (_, doc) = eval_w48(&dir, "ch.yaml", &env);
     let value = |id: &str| previous_and_value(&doc, id);
     assert_eq!(value("users"), (4.0, 6.0));
     assert_eq!(value("ranged"), (4.0, 6.0));
@@ -188,16 +193,7 @@ fn a_tree_reads_clickhouse_posthog_and_jira_together() {
         ("POSTHOG_KEY", key.to_string()),
         ("JIRA_TOKEN", token.to_string()),
     ];
-    let eval = [
-        "eval",
-        "together.yaml",
-        "--period",
-        "2026-W48",
-        "--format",
-        "json",
-    ];
-    let run = dir.run_env(&eval, &env, 0);
-    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let (run, doc) = eval_w48(&dir, "together.yaml", &env);
     let value = |id: &str| previous_and_value(&doc, id);
     assert_eq!(value("active"), (2.0, 3.0));
     assert_eq!(value("creators"), (1.0, 2.0));
