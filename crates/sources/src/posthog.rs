@@ -111,9 +111,8 @@ struct Answer {
 
 impl Session for PostHogSession {
     fn columns(&mut self, query: &str) -> Result<Vec<String>, String> {
-        // An empty range: the query's own filter on {start} and {end} keeps it cheap.
-        let epoch = NaiveDate::default();
-        Ok(self.run(query, epoch, epoch)?.columns)
+        let day = crate::sql::empty_range();
+        Ok(self.run(query, day, day)?.columns)
     }
 
     fn rows(

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 use crate::http::Failure;
-use crate::sql::{finite, Connector, Row, Session, Shape, Stage};
+use crate::sql::{empty_range, finite, Connector, Row, Session, Shape, Stage};
 
 /// The most rows a statement's answer may hold: the same cap as ClickHouse's. A leaf's query
 /// aggregates; more rows than this is a query that forgot to.
@@ -21,12 +21,6 @@ pub(crate) const POLL: (Duration, Duration) = (Duration::from_millis(100), Durat
 
 /// How long a statement past its time limit is given to be cancelled.
 pub(crate) const CANCEL: Duration = Duration::from_secs(5);
-
-/// The day `{start}` and `{end}` both are when only a query's columns are wanted: an empty
-/// range, so that the query's own filter keeps the run cheap.
-pub(crate) fn empty_range() -> NaiveDate {
-    NaiveDate::default()
-}
 
 /// A session on a warehouse whose API answers one statement at a time with a whole table:
 /// the rest of a [`Session`], and the probe, follow from running one statement.
